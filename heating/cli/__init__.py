@@ -1,0 +1,81 @@
+"""The ``heating`` command: a click group whose subcommands live in sibling modules.
+
+Exit codes: 0 success, 1 input refused (Chinese message on stderr), 2 usage.
+Foreseeable failures (bad config, unreachable database, unwritable path)
+become a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from heating.config import ConfigError
+from heating.db import DatabaseError
+from heating.errors import Refused
+
+
+class HeatingGroup(click.Group):
+    """A group that turns domain refusals into exit code 1 with a Chinese message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Refused as exc:
+            raise click.ClickException(exc.message) from None
+        except (ConfigError, DatabaseError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except PermissionError as exc:
+            raise click.ClickException(
+                f"没有权限写入或读取 {exc.filename}：请换一个目录或检查文件权限。"
+            ) from None
+        except IsADirectoryError as exc:
+            raise click.ClickException(f"{exc.filename} 是一个目录，请给出文件名。") from None
+        except FileNotFoundError as exc:
+            raise click.ClickException(f"找不到文件或目录：{exc.filename}") from None
+
+
+class ChineseClickException(click.ClickException):
+    def show(self, file: Any = None) -> None:  # noqa: ANN401
+        click.echo(f"错误：{self.format_message()}", err=True, file=file)
+
+
+# Every ClickException (ours and click's own file errors) is printed as "错误：…".
+click.ClickException.show = ChineseClickException.show  # type: ignore[method-assign]
+
+
+@click.group(cls=HeatingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "database_url",
+    envvar="HEATING_DATABASE_URL",
+    help="数据库地址（默认 instance/heating.db；PostgreSQL 用 postgresql+psycopg://…）",
+)
+@click.version_option(package_name="heating")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """清洁取暖改造进度台账（heating）命令行。"""
+    ctx.ensure_object(dict)
+    ctx.obj["database_url"] = database_url
+
+
+def _register() -> None:
+    from heating.cli import demo, geo, imports, maps, measures, report, setup
+
+    for module in (setup, demo, imports, geo, measures, maps, report):
+        for command in getattr(module, "COMMANDS", ()):
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli.main(prog_name="heating")
+    except KeyboardInterrupt:
+        click.echo("已中断。", err=True)
+        sys.exit(130)

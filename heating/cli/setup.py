@@ -1,0 +1,69 @@
+"""Set-up commands: init, user add, serve, backup."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from heating.cli.context import get_runtime
+from heating.db import describe, upgrade
+from heating.models import ROLES, audit
+from heating.users import create_user
+
+
+@click.command("init")
+def init_command() -> None:
+    """创建或升级数据库结构（Alembic 迁移）。"""
+    runtime = get_runtime(initialised=False)
+    upgrade(runtime.engine)
+    click.echo(f"数据库已就绪：{describe(runtime.config.database_url)}")
+
+
+@click.group("user")
+def user_group() -> None:
+    """用户管理。"""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(ROLES), required=True, help="角色：admin/clerk/planner/city"
+)
+@click.option("--township", "township_code", help="乡镇代码（9 位，clerk 必填）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（脚本使用）")
+def user_add(name: str, role: str, township_code: str | None, password_stdin: bool) -> None:
+    """创建用户（密码交互输入，或 --password-stdin）。"""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    runtime = get_runtime()
+    with runtime.session() as session:
+        user = create_user(session, name, role, password, township_code)
+        audit(session, "user_add", target=user.username, detail={"role": role, "via": "cli"})
+    click.echo(f"已创建用户 {name}（{role}）")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=int, help="端口")
+@click.option("--threads", default=8, show_default=True, type=int, help="工作线程数")
+def serve_command(host: str, port: int, threads: int) -> None:
+    """启动网页应用（waitress 生产级 WSGI 服务器）。"""
+    serve(host, port, threads)
+
+
+def serve(host: str, port: int, threads: int = 8) -> None:
+    """Start waitress on the app; the database must be initialised."""
+    from waitress import serve as waitress_serve
+
+    from heating.web import create_app
+
+    runtime = get_runtime()
+    app = create_app(runtime=runtime)
+    click.echo(f"网页应用已启动：http://{host}:{port}/  （Ctrl+C 停止）")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="heating")
+
+
+COMMANDS: list[click.Command] = [init_command, user_group, serve_command]

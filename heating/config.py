@@ -1,0 +1,316 @@
+"""Settings and the requirement profile.
+
+Every setting is declared once in ``SETTINGS`` with its default and a help
+line.  Values come from, in order of precedence: explicit overrides (tests,
+``--db``), ``HEATING_*`` environment variables, the TOML file named by
+``HEATING_CONFIG``, then the defaults.  A bad value stops start-up with a
+``ConfigError`` that names the setting, because a tracker that silently
+falls back to a default target would report wrong compliance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting has a value we cannot use; the message names it in Chinese."""
+
+
+# --------------------------------------------------------------------------
+# Requirement profile ("3个100%，1个80%")
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Category:
+    """One area category of the requirement profile with its target share."""
+
+    key: str
+    name: str
+    target: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The requirement profile: categories, targets and the urban–rural mapping.
+
+    ``urban_rural`` maps a statistical urban–rural code (城乡分类代码) to a
+    category key; the special value ``"seat:<a>|<b>"`` means category ``a``
+    when the village's township is the district seat, else ``b``.
+    """
+
+    name: str
+    categories: tuple[Category, ...]
+    urban_rural: Mapping[str, str] = field(default_factory=dict)
+
+    def category(self, key: str) -> Category | None:
+        """Return the category with this key, or None when the profile lacks it."""
+        for cat in self.categories:
+            if cat.key == key:
+                return cat
+        return None
+
+    def keys(self) -> list[str]:
+        return [c.key for c in self.categories]
+
+    def target(self, key: str | None) -> float | None:
+        cat = self.category(key) if key else None
+        return cat.target if cat else None
+
+    def label(self, key: str | None) -> str:
+        cat = self.category(key) if key else None
+        return cat.name if cat else (key or "未分类")
+
+    def propose_category(self, urban_rural_code: str | None, *, is_seat: bool) -> str | None:
+        """Propose a category from the urban–rural code; None when unknown."""
+        if not urban_rural_code:
+            return None
+        rule = self.urban_rural.get(str(urban_rural_code).strip())
+        if rule is None:
+            return None
+        if rule.startswith("seat:"):
+            seat, _, other = rule[len("seat:") :].partition("|")
+            return seat if is_seat else other
+        return rule
+
+
+DEFAULT_PROFILE = Profile(
+    name="3个100%，1个80%",
+    categories=(
+        Category("city_core", "城市建成区", 1.0),
+        Category("county_core", "县城建成区", 1.0),
+        Category("fringe", "城乡结合部", 1.0),
+        Category("rural", "农村地区", 0.8),
+    ),
+    urban_rural={
+        "111": "city_core",
+        "112": "fringe",
+        "121": "seat:county_core|rural",
+        "122": "fringe",
+        "123": "rural",
+        "210": "rural",
+        "220": "rural",
+    },
+)
+
+
+def parse_profile(raw: Any) -> Profile:
+    """Build a Profile from TOML/JSON data; raise ConfigError naming what is wrong."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"设置 profile 不是有效的 JSON：{exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ConfigError("设置 profile 应为表（包含 categories 列表）")
+    cats_raw = raw.get("categories")
+    if not isinstance(cats_raw, list) or not cats_raw:
+        raise ConfigError("设置 profile.categories 应为非空列表，每项含 key、name、target")
+    categories: list[Category] = []
+    seen: set[str] = set()
+    for i, item in enumerate(cats_raw, start=1):
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"设置 profile.categories 第 {i} 项应为表")
+        key = str(item.get("key", "")).strip()
+        name = str(item.get("name", "")).strip()
+        if not key or not name:
+            raise ConfigError(f"设置 profile.categories 第 {i} 项缺少 key 或 name")
+        if key in seen or key == "total":
+            raise ConfigError(f"设置 profile.categories 中类别 {key!r} 重复或使用了保留字")
+        seen.add(key)
+        target = _parse_target(item.get("target"), f"profile.categories[{key}].target")
+        categories.append(Category(key, name, target))
+    mapping_raw = raw.get("urban_rural", DEFAULT_PROFILE.urban_rural)
+    if not isinstance(mapping_raw, Mapping):
+        raise ConfigError("设置 profile.urban_rural 应为表（城乡分类代码 = 类别）")
+    mapping: dict[str, str] = {}
+    for code, rule in mapping_raw.items():
+        rule = str(rule)
+        targets = rule[len("seat:") :].split("|") if rule.startswith("seat:") else [rule]
+        for t in targets:
+            if t not in seen:
+                raise ConfigError(f"设置 profile.urban_rural 中代码 {code} 指向未定义的类别 {t!r}")
+        mapping[str(code)] = rule
+    return Profile(
+        name=str(raw.get("name", "自定义要求")), categories=tuple(categories), urban_rural=mapping
+    )
+
+
+def _parse_target(value: Any, name: str) -> float:
+    try:
+        target = float(str(value).rstrip("%")) / (100 if str(value).endswith("%") else 1)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f'设置 {name} 应为 0 到 1 之间的数（如 0.8 或 "80%"），得到 {value!r}'
+        ) from None
+    if not (0 < target <= 1) or math.isnan(target):
+        raise ConfigError(f"设置 {name} 应在 0 到 1 之间（如 0.8），得到 {value!r}")
+    return target
+
+
+# --------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("应为 true 或 false")
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("应为整数")
+    number = int(str(value).strip())
+    if number < 0:
+        raise ValueError("不能为负数")
+    return number
+
+
+def _parse_str(value: Any) -> str:
+    return str(value)
+
+
+def _parse_cutoff(value: Any) -> str:
+    text = str(value).strip()
+    month, _, day = text.partition("-")
+    if not (month.isdigit() and day.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        raise ValueError("应为 月-日，如 10-31")
+    return f"{int(month):02d}-{int(day):02d}"
+
+
+def _default_database_url() -> str:
+    return "sqlite:///" + str(Path.cwd() / "instance" / "heating.db")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting: name, default, parser and a help line."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        _default_database_url,
+        _parse_str,
+        "数据库地址（SQLAlchemy URL），默认当前目录 instance/heating.db 的 SQLite",
+    ),
+    Setting(
+        "secret_key", "", _parse_str, "会话签名密钥；留空时首次 heating init 生成并保存在数据库中"
+    ),
+    Setting("upload_max_mb", 50, _parse_int, "单个上传文件大小上限（MB）"),
+    Setting("import_max_rows", 1_000_000, _parse_int, "单个台账数据行数上限"),
+    Setting(
+        "import_max_unzipped_mb", 500, _parse_int, "xlsx/ods 解压后总大小上限（MB），防止压缩炸弹"
+    ),
+    Setting("upload_dir", "", _parse_str, "保留：上传文件均存于数据库，此项暂不使用"),
+    Setting(
+        "session_cookie_secure",
+        False,
+        _parse_bool,
+        "仅通过 HTTPS 发送会话 Cookie（生产环境启用 HTTPS 时设为 true）",
+    ),
+    Setting("login_max_failures", 5, _parse_int, "连续登录失败多少次后开始延迟"),
+    Setting("login_lockout_seconds", 60, _parse_int, "连续失败后每次登录需等待的秒数"),
+    Setting(
+        "basemap_url",
+        "",
+        _parse_str,
+        "底图瓦片地址模板（WGS84/CGCS2000，如天地图 _w 图层或内网瓦片服务）；默认无底图",
+    ),
+    Setting("basemap_attribution", "", _parse_str, "底图版权说明"),
+    Setting("report_cutoff", "10-31", _parse_cutoff, "年度评估报告默认截止日（月-日）"),
+    Setting("district_name", "", _parse_str, "报告封面上的区县名称；留空时取村庄名录中的区县"),
+    Setting("profile", None, parse_profile, "要求配置（区域类别、目标、城乡分类代码映射）"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings.  Build with ``load_config``."""
+
+    values: Mapping[str, Any]
+    source: str = "defaults"
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def profile(self) -> Profile:  # type: ignore[override]
+        return self.values.get("profile") or DEFAULT_PROFILE
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """Return a copy with some settings replaced (parsed like any other value)."""
+        values = dict(self.values)
+        for name, raw in overrides.items():
+            values[name] = _parse_setting(name, raw, "override")
+        return Config(values, self.source)
+
+
+def _parse_setting(name: str, raw: Any, origin: str) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ConfigError(f"未知设置 {name!r}（来自 {origin}）")
+    try:
+        return setting.parse(raw)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"设置 {name}（来自 {origin}）的值 {raw!r} 无效：{exc}") from None
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Resolve every setting from defaults, TOML file, environment and overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        values[s.name] = s.default() if callable(s.default) else s.default
+    source = "defaults"
+    path = env.get("HEATING_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"HEATING_CONFIG 指向的配置文件不存在：{path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"配置文件 {path} 不是有效的 TOML：{exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"无法读取配置文件 {path}：{exc.strerror}") from None
+        for name, raw in data.items():
+            values[name] = _parse_setting(name, raw, f"配置文件 {path}")
+        source = path
+    for s in SETTINGS:
+        var = "HEATING_" + s.name.upper()
+        if var in env and env[var] != "":
+            values[s.name] = _parse_setting(s.name, env[var], f"环境变量 {var}")
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _parse_setting(name, raw, "命令行")
+    return Config(values, source)

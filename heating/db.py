@@ -1,0 +1,140 @@
+"""Database engine, sessions and migrations.
+
+One code path for SQLite and PostgreSQL.  SQLite gets foreign keys, WAL and
+a busy timeout on every connection, because without them a second clerk's
+commit fails with "database is locked" instead of waiting its turn.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or is not initialised; message in Chinese."""
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the per-dialect settings we rely on."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"数据库地址无效：{url!r}（示例：sqlite:///instance/heating.db）"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"无法创建数据库目录 {Path(database).parent}：{exc.strerror}"
+                ) from None
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run a unit of work: commit on success, roll back on any exception."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def describe(url: str) -> str:
+    """Return the URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once; turn driver errors into a DatabaseError a person can act on."""
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"无法连接数据库 {describe(str(engine.url))}：{str(exc.orig).strip().splitlines()[0]}。"
+            "请检查 HEATING_DATABASE_URL 或 --db，并确认数据库服务已启动。"
+        ) from None
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration (Alembic)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    check_connection(engine)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    ensure_meta(engine)
+
+
+def is_initialised(engine: Engine) -> bool:
+    """True when the schema exists (``heating init`` has run)."""
+    check_connection(engine)
+    return inspect(engine).has_table("villages")
+
+
+def require_initialised(engine: Engine) -> None:
+    if not is_initialised(engine):
+        raise DatabaseError(
+            f"数据库 {describe(str(engine.url))} 尚未初始化。请先运行 heating init（或 heating demo）。"
+        )
+
+
+def ensure_meta(engine: Engine) -> None:
+    """Create the installation's secrets (session key, ID-number salt) once."""
+    from heating.models import Meta
+
+    factory = session_factory(engine)
+    with session_scope(factory) as session:
+        for key in ("secret_key", "id_salt"):
+            if session.get(Meta, key) is None:
+                session.add(Meta(key=key, value=secrets.token_hex(32)))
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    from heating.models import Meta
+
+    row = session.scalar(select(Meta).where(Meta.key == key))
+    return row.value if row else None

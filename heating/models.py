@@ -1,0 +1,420 @@
+"""The data model: places, households and their history, batches, zones, users.
+
+Plain SQLAlchemy 2 declarative classes that run unchanged on SQLite and
+PostgreSQL.  Geometry is stored as WKB bytes in EPSG:4490 (no PostGIS
+needed); ``geo/`` turns it into shapely objects.  Every change to a household
+is a ``HouseholdVersion`` row, so measures "as of a date" read the newest
+version recorded on or before that date.
+
+Schema changes go through Alembic (``heating/migrations``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: both databases store it the same way."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# Stable vocabularies (keys used in code, JSON and the database).
+ROLES = ("admin", "clerk", "planner", "city")
+STATUSES = ("pending", "planned", "in_progress", "completed", "accepted", "exempt")
+CLEAN_STATUSES = ("completed", "accepted")
+ROUTES = ("electric", "gas", "district", "biomass", "geothermal", "solar", "other")
+OPERATIONS = ("normal", "unstable", "coal_again", "abandoned")
+LAPSED_OPERATIONS = ("coal_again", "abandoned")
+EXEMPT_REASONS = ("空置", "拆迁", "已有清洁取暖", "其他")
+BATCH_STATUSES = ("preview", "committed", "rolled_back", "cancelled")
+
+STATUS_LABELS = {
+    "pending": "未改造",
+    "planned": "已列入计划",
+    "in_progress": "施工中",
+    "completed": "已完工",
+    "accepted": "已验收",
+    "exempt": "无需改造",
+}
+ROUTE_LABELS = {
+    "electric": "煤改电",
+    "gas": "煤改气",
+    "district": "集中供热",
+    "biomass": "生物质",
+    "geothermal": "地热能",
+    "solar": "太阳能",
+    "other": "其他清洁能源",
+}
+OPERATION_LABELS = {
+    "normal": "正常",
+    "unstable": "运行不稳定",
+    "coal_again": "散煤复烧",
+    "abandoned": "设备弃用/拆除",
+}
+ROLE_LABELS = {"admin": "管理员", "clerk": "乡镇填报员", "planner": "规划人员", "city": "市级用户"}
+
+
+class Meta(Base):
+    """Installation secrets and facts generated once (session key, ID salt)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------
+# Places
+# --------------------------------------------------------------------------
+
+
+class District(Base):
+    """A district (区/县); an installation may hold several."""
+
+    __tablename__ = "districts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    seat_township_code: Mapped[str | None] = mapped_column(String(9))
+    townships: Mapped[list[Township]] = relationship(back_populates="district")
+
+
+class Township(Base):
+    """乡镇/街道/开发区/管理中心: 9-digit statistical code."""
+
+    __tablename__ = "townships"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    is_seat: Mapped[bool] = mapped_column(Boolean, default=False)
+    district: Mapped[District] = relationship(back_populates="townships")
+    villages: Mapped[list[Village]] = relationship(back_populates="township")
+
+
+class Village(Base):
+    """行政村/社区: 12-digit code, category, registry total, boundary (WKB, EPSG:4490)."""
+
+    __tablename__ = "villages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
+    # True when the category was proposed from the urban–rural code, not given.
+    category_proposed: Mapped[bool] = mapped_column(Boolean, default=False)
+    total_households: Mapped[int | None] = mapped_column(Integer)
+    urban_rural_code: Mapped[str | None] = mapped_column(String(3))
+    geometry: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Where the boundary came from (file name, or "generated" for the demo).
+    boundary_source: Mapped[str | None] = mapped_column(String(255))
+    boundary_generated: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    township: Mapped[Township] = relationship(back_populates="villages")
+
+
+class HeatSource(Base):
+    """A registered heat source (热源) for district heating."""
+
+    __tablename__ = "heat_sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(32))  # chp / boiler / waste_heat / other
+    env_grade: Mapped[str | None] = mapped_column(String(8))  # A / B / C …
+    shutdown_listed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --------------------------------------------------------------------------
+# Households and history
+# --------------------------------------------------------------------------
+
+# The household fields an import may set (import.md's table, minus the places).
+HOUSEHOLD_FIELDS = (
+    "household_no",
+    "head_name",
+    "id_number",
+    "phone",
+    "address",
+    "residents",
+    "status",
+    "route",
+    "device",
+    "heat_source",
+    "plan_year",
+    "completed_on",
+    "completed_on_precision",
+    "accepted_on",
+    "device_subsidy",
+    "operating_subsidy",
+    "operation",
+    "exempt_reason",
+    "lon",
+    "lat",
+    "note",
+)
+
+
+class Household(Base):
+    """The current state of one household (户) within its village.
+
+    ``key`` is unique within the village: the 户号, else ``id:`` + a salted
+    hash of the ID number, else ``name:`` + normalised name and address
+    (``key_kind`` says which, the last one being weak).  A household removed
+    by a rollback keeps its row with ``active = False`` so history stays whole.
+    """
+
+    __tablename__ = "households"
+    __table_args__ = (
+        UniqueConstraint("village_id", "key", name="uq_households_village_key"),
+        # Covering index for the per-village GROUP BY of the measures.
+        Index("ix_households_measure", "village_id", "active", "status", "operation"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    key: Mapped[str] = mapped_column(String(160))
+    key_kind: Mapped[str] = mapped_column(String(16))  # household_no / id_hash / name_address
+    id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    household_no: Mapped[str | None] = mapped_column(String(64))
+    head_name: Mapped[str] = mapped_column(String(64))
+    id_number: Mapped[str | None] = mapped_column(String(18))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(255))
+    residents: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str | None] = mapped_column(String(16))
+    device: Mapped[str | None] = mapped_column(String(128))
+    heat_source: Mapped[str | None] = mapped_column(String(128))
+    plan_year: Mapped[int | None] = mapped_column(Integer)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    completed_on_precision: Mapped[str | None] = mapped_column(String(8))  # day / month
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    device_subsidy: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    operating_subsidy: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    operation: Mapped[str | None] = mapped_column(String(16))
+    exempt_reason: Mapped[str | None] = mapped_column(String(32))
+    lon: Mapped[float | None] = mapped_column()
+    lat: Mapped[float | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    # Unknown columns of the ledger row, kept as the clerk wrote them.
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    created_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    updated_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    village: Mapped[Village] = relationship()
+
+
+class HouseholdVersion(Base):
+    """One change to a household: the state after it, what it was before, who and when.
+
+    ``recorded_at`` is when the change became known to the tracker (the
+    batch's commit time, or the demo's simulated upload date).  Measures as
+    of date D use, per household, the newest version with
+    ``recorded_at < D + 1 day``; ``village_id``/``active``/``status``/
+    ``operation`` are copied here so that query needs no JSON.
+    """
+
+    __tablename__ = "household_versions"
+    __table_args__ = (
+        Index("ix_household_versions_asof", "household_id", "recorded_at"),
+        Index("ix_household_versions_batch", "batch_id", "household_id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    change: Mapped[str] = mapped_column(String(16))  # create / update / rollback / edit
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16))
+    operation: Mapped[str | None] = mapped_column(String(16))
+    # Field values before and after (JSON-safe: dates as ISO strings).  ``before``
+    # is None for a created household.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --------------------------------------------------------------------------
+# Import batches
+# --------------------------------------------------------------------------
+
+
+class StoredFile(Base):
+    """An uploaded file kept byte-for-byte, addressed by its SHA-256."""
+
+    __tablename__ = "stored_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImportBatch(Base):
+    """One upload of a ledger (or registry) and what became of it."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="ledger")  # ledger / registry / demo
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    file_name: Mapped[str] = mapped_column(String(255))  # original name, Chinese kept
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="preview")
+    accept_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The import outcome (import.md) without the per-issue list.
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sheets: Mapped[list[Any] | None] = mapped_column(JSON)
+    issues: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Rows refused under "accept valid rows", with their reasons, so nothing is lost.
+    rejected_rows: Mapped[list[Any] | None] = mapped_column(JSON)
+    ignored_columns: Mapped[list[Any] | None] = mapped_column(JSON)
+    township: Mapped[Township | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+# --------------------------------------------------------------------------
+# Coal-ban zones
+# --------------------------------------------------------------------------
+
+
+class CompletionDecision(Base):
+    """An administrator's decision that a village counts as complete (or not)."""
+
+    __tablename__ = "completion_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_on: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    village: Mapped[Village] = relationship()
+
+
+class ZoneDerivation(Base):
+    """One derivation of the coal-ban zones, kept for history and comparison."""
+
+    __tablename__ = "zone_derivations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # {"enclaves": [...], "added": [...], "removed": [...], "method": "coverage_union"...}
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    zones: Mapped[list[Zone]] = relationship(
+        back_populates="derivation", cascade="all, delete-orphan", order_by="Zone.zone_id"
+    )
+
+
+class Zone(Base):
+    """One connected part of the coal-ban zone in a derivation."""
+
+    __tablename__ = "zones"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    derivation_id: Mapped[int] = mapped_column(ForeignKey("zone_derivations.id"), index=True)
+    zone_id: Mapped[str] = mapped_column(String(32))  # stable across derivations
+    geometry: Mapped[bytes] = mapped_column(LargeBinary)  # WKB, EPSG:4490
+    area_km2: Mapped[float] = mapped_column()
+    village_codes: Mapped[list[str]] = mapped_column(JSON)
+    # Incomplete villages this zone touches (codes).
+    touching: Mapped[list[str] | None] = mapped_column(JSON)
+    households: Mapped[int | None] = mapped_column(Integer)
+    derivation: Mapped[ZoneDerivation] = relationship(back_populates="zones")
+
+
+# --------------------------------------------------------------------------
+# Users and audit
+# --------------------------------------------------------------------------
+
+
+class User(Base):
+    """A login: role, optional township (clerks), hashed password."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    township: Mapped[Township | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what, when: logins, uploads, commits, rollbacks, user changes."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+def audit(
+    session: Any,
+    action: str,
+    *,
+    user: User | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the session (committed with the caller's unit of work)."""
+    entry = AuditEntry(
+        user_id=user.id if user else None,
+        username=user.username if user else None,
+        action=action,
+        target=target,
+        detail=detail,
+        ip=ip,
+    )
+    session.add(entry)
+    return entry

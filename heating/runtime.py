@@ -1,0 +1,36 @@
+"""What the CLI and the web app share: resolved config, engine and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from heating.config import Config, load_config
+from heating.db import make_engine, session_factory, session_scope
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on error."""
+        with session_scope(self.sessions) as session:
+            yield session
+
+
+def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
+    """Resolve settings (with overrides such as ``database_url``) and open the engine."""
+    cfg = config if config is not None else load_config(overrides)
+    if config is not None and overrides:
+        cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    engine = make_engine(cfg.database_url)
+    return Runtime(cfg, engine, session_factory(engine))

@@ -1,0 +1,68 @@
+"""The web application factory.
+
+``create_app()`` reads settings, opens the database and registers one
+blueprint per area.  Nothing is built at import time, so a WSGI server can
+call ``heating.web:create_app()`` in each worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from heating.config import Config
+from heating.runtime import Runtime, open_runtime
+
+
+def templates_dir() -> Path:
+    """The Jinja templates: the repository's ``templates/`` or the installed copy."""
+    here = Path(__file__).resolve().parent.parent  # heating/
+    for candidate in (here.parent / "templates", here / "templates"):
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise RuntimeError("templates/ not found next to the heating package")
+
+
+def create_app(
+    config: Config | None = None, *, runtime: Runtime | None = None, **overrides: Any
+) -> Flask:
+    """Build the Flask app for ``config`` (or settings from file and environment)."""
+    from heating.db import get_meta, require_initialised
+
+    runtime = runtime or open_runtime(config, **overrides)
+    require_initialised(runtime.engine)
+    app = Flask(
+        "heating",
+        template_folder=str(templates_dir()),
+        static_folder=str(Path(__file__).resolve().parent.parent / "static"),
+    )
+    cfg = runtime.config
+    secret = cfg.secret_key
+    if not secret:
+        with runtime.session() as session:
+            secret = get_meta(session, "secret_key")
+    app.config.update(
+        SECRET_KEY=secret,
+        MAX_CONTENT_LENGTH=cfg.upload_max_mb * 1024 * 1024 + 64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=cfg.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=cfg.session_cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["heating"] = runtime
+
+    from heating.web import setup as web_setup
+
+    web_setup.init_app(app)
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["heating"]
