@@ -1,0 +1,45 @@
+"""Who may do what: role checks and township scoping for views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_ALL = ("admin", "planner", "city")  # roles that read the whole district
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Require login and one of ``roles``; 403 otherwise (401 for /api/ when anonymous)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def may_read_township(township_id: int | None) -> bool:
+    """Admins, planners and city users read every township; a clerk only its own."""
+    if not current_user.is_authenticated:
+        return False
+    if current_user.role in READ_ALL:
+        return True
+    return current_user.role == "clerk" and township_id == current_user.township_id
+
+
+def require_township(township_id: int | None) -> None:
+    """Abort with 403 unless the current user may read this township."""
+    if not may_read_township(township_id):
+        abort(403)
