@@ -1,7 +1,122 @@
-"""CLI commands of this area (filled in by its issue)."""
+"""``heating coverage``: measures and compliance by village, township, category or district."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
+
 import click
 
-COMMANDS: list[click.Command] = []
+from heating.cli.context import emit_json, get_runtime, parse_date_option
+from heating.measures import BY_CHOICES, MeasureRow, coverage
+
+BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
+
+
+def percent(value: float | None) -> str:
+    """A share as "95.2%", or "—" when it is undefined (nothing required)."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def yes_no(value: bool | None) -> str:
+    return "—" if value is None else ("是" if value else "否")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - display_width(text))
+    return fill + text if right else text + fill
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """Align columns by display width; ``numeric`` columns are right-aligned."""
+    widths = [display_width(h) for h in headers]
+    for row in rows:
+        widths = [max(w, display_width(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [_pad(c, widths[i], i in numeric) for i, c in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[str, str]) -> str:
+    """The readable Chinese table of ``heating coverage``."""
+    headers = [
+        "代码" if by != "category" else "类别",
+        "名称",
+        "区域类别",
+        "应改造户数",
+        "已改造户数",
+        "覆盖率",
+        "有效覆盖率",
+        "目标",
+        "缺口（户）",
+        "达标",
+    ]
+    body = []
+    for r in rows:
+        body.append(
+            [
+                r.key,
+                r.name,
+                category_labels.get(r.category or "", r.category or "—"),
+                str(r.required),
+                str(r.clean),
+                percent(r.coverage),
+                percent(r.effective_coverage),
+                percent(r.target),
+                str(r.gap),
+                yes_no(r.meets),
+            ]
+        )
+    return format_table(headers, body, numeric={3, 4, 5, 6, 7, 8})
+
+
+@click.command("coverage")
+@click.option(
+    "--by",
+    type=click.Choice(BY_CHOICES),
+    default="village",
+    show_default=True,
+    help="按村 / 乡镇 / 区域类别 / 区县汇总",
+)
+@click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD：只用当日及以前已知的台账")
+@click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
+@click.option("--district", "district_code", help="只看一个区县（6 位代码）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+def coverage_command(
+    by: str, as_of: str | None, township_code: str | None, district_code: str | None, as_json: bool
+) -> None:
+    """应改造、已改造、覆盖率、缺口及是否达到要求配置的目标。"""
+    day = parse_date_option(as_of)
+    runtime = get_runtime()
+    profile = runtime.config.profile
+    with runtime.session() as session:
+        rows = coverage(
+            session,
+            profile,
+            by,
+            as_of=day,
+            township_code=township_code,
+            district_code=district_code,
+        )
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+        return
+    labels = {c.key: c.name for c in profile.categories}
+    when = f"截至 {day.isoformat()}" if day else "当前"
+    click.echo(f"清洁取暖改造覆盖率（按{BY_LABELS[by]}，{when}，要求配置：{profile.name}）")
+    if not rows:
+        click.echo("没有村庄：请先导入村庄名录（heating registry load）。")
+        return
+    click.echo(coverage_table(rows, by, labels))
+    click.echo("注：应改造户数为 0 时覆盖率显示为“—”；缺口为达到目标还需改造的户数。")
+
+
+COMMANDS: list[click.Command] = [coverage_command]
