@@ -143,7 +143,9 @@ def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:  # noqa: 
         ("unknown_category", XIACUN),
     ]
     messages = {i.code: i.message for i in found}
-    assert "12" in messages["ledger_exceeds_registry"] and "10" in messages["ledger_exceeds_registry"]
+    assert (
+        "12" in messages["ledger_exceeds_registry"] and "10" in messages["ledger_exceeds_registry"]
+    )
     assert "类别未在要求配置中" in messages["unknown_category"]
     assert "下村" in messages["unknown_category"] or XIACUN in messages["unknown_category"]
     assert found[4].detail["villages"] == [SHANGCUN, XIACUN]
