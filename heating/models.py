@@ -312,6 +312,31 @@ class ImportBatch(Base):
     user: Mapped[User | None] = relationship()
 
 
+class ImportJob(Base):
+    """A ledger preview or commit running in the web app's background thread (WEB).
+
+    Reading a 100k-row ledger takes longer than a request may last, so the
+    upload answers at once with a progress page that reads this row: any
+    worker of a multi-process server can show it, and ``batch_id`` links the
+    finished job to its batch.
+    """
+
+    __tablename__ = "import_jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random token
+    kind: Mapped[str] = mapped_column(String(16))  # preview / commit
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    accept_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running / done / failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)  # Chinese reason when failed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # --------------------------------------------------------------------------
 # Coal-ban zones
 # --------------------------------------------------------------------------

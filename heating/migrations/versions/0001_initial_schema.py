@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 12:56:13.645195
+Create Date: 2026-11-28 13:05:58.942987
 """
 
 from __future__ import annotations
@@ -257,6 +257,32 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "import_jobs",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("township_id", sa.Integer(), nullable=True),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=True),
+        sa.Column("accept_valid", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["import_batches.id"], name=op.f("fk_import_jobs_batch_id_import_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["township_id"], ["townships.id"], name=op.f("fk_import_jobs_township_id_townships")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_import_jobs_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_jobs")),
+    )
+    op.create_table(
         "zones",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("derivation_id", sa.Integer(), nullable=False),
@@ -332,6 +358,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_zones_derivation_id"))
 
     op.drop_table("zones")
+    op.drop_table("import_jobs")
     with op.batch_alter_table("households", schema=None) as batch_op:
         batch_op.drop_index("ix_households_measure")
         batch_op.drop_index(batch_op.f("ix_households_id_hash"))
