@@ -1,4 +1,4 @@
-"""Who may do what: role checks and township scoping for views."""
+"""Who may do what: role checks, township scoping and personal-data visibility."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user, login_required
 
+from heating.privacy import can_see_personal_data
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 READ_ALL = ("admin", "planner", "city")  # roles that read the whole district
+ALL_ROLES = ("admin", "clerk", "planner", "city")
+UPLOADERS = ("admin", "clerk")  # may upload ledgers and read import batches
+HOUSEHOLD_READERS = ("admin", "clerk", "planner")  # see household lists (masked or not)
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -43,3 +48,18 @@ def require_township(township_id: int | None) -> None:
     """Abort with 403 unless the current user may read this township."""
     if not may_read_township(township_id):
         abort(403)
+
+
+def scoped_township_code(requested: str | None) -> str | None:
+    """The township a query is limited to: a clerk's own (403 for another), else the request."""
+    requested = (requested or "").strip() or None
+    if current_user.role == "clerk":
+        if requested and requested != current_user.township_code:
+            abort(403)
+        return current_user.township_code
+    return requested
+
+
+def sees_personal_data(household_township_id: int | None) -> bool:
+    """True when the current user may see full ID numbers and phones of this township."""
+    return can_see_personal_data(current_user.role, current_user.township_id, household_township_id)

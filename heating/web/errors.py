@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from html import escape
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -15,40 +17,56 @@ MESSAGES = {
     404: ("页面不存在", "找不到您要的页面或数据，请检查地址。"),
     405: ("操作不允许", "此页面不支持这种操作。"),
     413: ("文件太大", "上传的文件超过大小上限，请拆分后再上传，或联系管理员调整上限。"),
+    429: ("请求过于频繁", "请稍后再试。"),
     500: ("系统错误", "服务器处理时出错，已记录。请稍后重试；如反复出现，请联系管理员。"),
 }
 
 
-def _render(code: int, message: str | None = None):  # noqa: ANN202
+def render_error(code: int, message: str | None = None):  # noqa: ANN201
+    """The Chinese error page (or JSON under /api/) for ``code``."""
     title, default = MESSAGES.get(code, MESSAGES[500])
     text = message or default
     if request.path.startswith("/api/"):
         return jsonify({"error": title, "message": text}), code
-    return render_template("errors/error.html", code=code, title=title, message=text), code
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=text), code
+    except Exception:  # the page itself failed (e.g. database down): plain text, still Chinese
+        current_app.logger.exception("error page failed")
+        body = f"<!doctype html><meta charset=utf-8><h1>{code} · {escape(title)}</h1><p>{escape(text)}</p>"
+        return body, code, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _too_large_message() -> str:
+    limit = current_app.extensions["heating"].config.upload_max_mb
+    return (
+        f"上传的文件超过 {limit} MB 的上限，请拆分后再上传，或联系管理员调整上限（upload_max_mb）。"
+    )
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # noqa: ANN202
-        return _render(400, "表单已过期或缺少安全校验（CSRF），请刷新页面后重新提交。")
+        return render_error(400, "表单已过期或缺少安全校验（CSRF），请刷新页面后重新提交。")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # noqa: ANN202
-        return _render(exc.code or 500)
+        if exc.code == 413:
+            return render_error(413, _too_large_message())
+        return render_error(exc.code or 500)
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden):  # noqa: ANN202
-        return _render(403, exc.message)
+        return render_error(403, exc.message)
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):  # noqa: ANN202
-        return _render(404, exc.message)
+        return render_error(404, exc.message)
 
     @app.errorhandler(Refused)
     def refused(exc: Refused):  # noqa: ANN202
-        return _render(400, exc.message)
+        return render_error(400, exc.message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # noqa: ANN202
         app.logger.exception("unhandled error")
-        return _render(500)
+        return render_error(500)

@@ -1,0 +1,345 @@
+"""Administration: users, audit log, registry and boundaries uploads, the profile."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from heating.errors import Refused
+from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
+from heating.users import check_password_strength, create_user, hash_password
+from heating.web.access import roles_required
+from heating.web.db import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE = 100
+ACTION_LABELS = {
+    "login": "登录",
+    "login_failed": "登录失败",
+    "login_locked": "登录被暂缓",
+    "logout": "退出",
+    "user_add": "新增用户",
+    "user_disable": "停用用户",
+    "user_enable": "启用用户",
+    "user_reset": "重置密码",
+    "import_preview": "上传台账（预览）",
+    "import_commit": "写入台账",
+    "import_rollback": "撤销批次",
+    "import_cancel": "取消预览",
+    "registry_load": "加载村庄名录",
+    "boundaries_load": "加载村界",
+    "zones_derive": "生成禁煤区",
+    "completion_decision": "完成认定",
+    "completion_decision_revoke": "撤销完成认定",
+}
+
+
+def _townships() -> list[Township]:
+    return list(db().scalars(select(Township).order_by(Township.code)))
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+@bp.route("/")
+@roles_required("admin")
+def index():  # noqa: ANN201
+    """The administration start page is the user list."""
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():  # noqa: ANN201
+    """List users; add one."""
+    session = db()
+    form = {"username": "", "role": "clerk", "township": ""}
+    status = 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in form}
+        try:
+            user = create_user(
+                session,
+                form["username"],
+                form["role"],
+                request.form.get("password", ""),
+                form["township"] or None if form["role"] == "clerk" else None,
+            )
+            audit(
+                session,
+                "user_add",
+                user=current_user,
+                target=user.username,
+                detail={"role": user.role, "township": form["township"] or None},
+                ip=_ip(),
+            )
+            session.commit()
+            flash(f"已创建用户 {user.username}。", "success")
+            return redirect(url_for("admin.users"))
+        except Refused as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            status = 400
+    rows = list(session.scalars(select(User).order_by(User.username)))
+    return render_template(
+        "admin/users.html",
+        rows=rows,
+        roles=ROLES,
+        townships=_townships(),
+        form=form,
+        lockout=current_app.extensions["heating"].config.login_max_failures,
+    ), status
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required("admin")
+def set_active(user_id: int):  # noqa: ANN201
+    """Disable or re-enable a user (never oneself)."""
+    session = db()
+    user = _user_or_404(user_id)
+    enable = request.form.get("active") == "1"
+    if user.id == current_user.id and not enable:
+        flash("不能停用自己的账号。", "error")
+        return redirect(url_for("admin.users"))
+    user.active = enable
+    if enable:
+        user.failed_logins = 0
+    audit(
+        session,
+        "user_enable" if enable else "user_disable",
+        user=current_user,
+        target=user.username,
+        ip=_ip(),
+    )
+    session.commit()
+    flash(f"已{'启用' if enable else '停用'}用户 {user.username}。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def reset_password(user_id: int):  # noqa: ANN201
+    """Set a new password for a user and clear its failed-login count."""
+    session = db()
+    user = _user_or_404(user_id)
+    password = request.form.get("password", "")
+    try:
+        check_password_strength(password)
+    except Refused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.users"))
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.last_failed_at = None
+    audit(session, "user_reset", user=current_user, target=user.username, ip=_ip())
+    session.commit()
+    flash(f"已重置用户 {user.username} 的密码。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/audit")
+@roles_required("admin")
+def audit_log():  # noqa: ANN201
+    """The audit log, newest first, filterable by action and user name."""
+    session = db()
+    action = request.args.get("action", "").strip()
+    username = request.args.get("user", "").strip()
+    query = select(AuditEntry)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if username:
+        query = query.where(AuditEntry.username == username)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / AUDIT_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    rows = session.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)
+    )
+    return render_template(
+        "admin/audit.html",
+        rows=list(rows),
+        page=page,
+        pages=pages,
+        total=total,
+        action=action,
+        username=username,
+        actions=ACTION_LABELS,
+    )
+
+
+@bp.route("/profile")
+@roles_required("admin")
+def profile():  # noqa: ANN201
+    """Show the requirement profile (read-only: it is configuration)."""
+    cfg = current_app.extensions["heating"].config
+    return render_template("admin/profile.html", profile=cfg.profile, source=cfg.source)
+
+
+def _saved_upload(
+    field: str, allowed: tuple[str, ...]
+) -> tuple[Path, str, tempfile.TemporaryDirectory]:
+    """Save an uploaded file under a generated name keeping its suffix; return path and name."""
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        raise Refused("请选择要上传的文件。")
+    name = upload.filename
+    suffix = (
+        "".join(Path(name).suffixes[-2:]).lower()
+        if name.lower().endswith(".shp.zip")
+        else Path(name).suffix.lower()
+    )
+    if suffix not in allowed:
+        raise Refused(
+            f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 {'、'.join(allowed)} 文件。"
+        )
+    tmp = tempfile.TemporaryDirectory(prefix="heating-upload-")
+    path = Path(tmp.name) / f"upload{suffix}"
+    upload.save(path)
+    return path, name, tmp
+
+
+@bp.route("/registry", methods=["GET", "POST"])
+@roles_required("admin")
+def registry():  # noqa: ANN201
+    """Upload the village registry (村庄名录) and show what was loaded."""
+    from imports import registry as registry_loader
+
+    result = None
+    status = 200
+    if request.method == "POST":
+        session = db()
+        try:
+            path, name, tmp = _saved_upload("file", (".xlsx", ".xls", ".xlsm", ".ods", ".csv"))
+            with tmp:
+                outcome = registry_loader.load_registry(
+                    session,
+                    path.read_bytes(),
+                    name,
+                    config=current_app.extensions["heating"].config,
+                    user_id=current_user.id,
+                )
+            result = outcome.as_json() if hasattr(outcome, "as_json") else outcome
+            audit(
+                session,
+                "registry_load",
+                user=current_user,
+                target=name,
+                detail={k: v for k, v in result.items() if k != "issues"},
+                ip=_ip(),
+            )
+            session.commit()
+            flash("村庄名录已加载。", "success")
+        except Refused as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            status = 400
+    return render_template("admin/registry.html", result=result), status
+
+
+@bp.route("/boundaries", methods=["GET", "POST"])
+@roles_required("admin")
+def boundaries():  # noqa: ANN201
+    """Upload village boundaries and show the match report."""
+    from geo.boundaries import load_boundaries
+
+    result = None
+    status = 200
+    form = {k: request.form.get(k, "").strip() for k in ("code_field", "name_field", "encoding")}
+    if request.method == "POST":
+        session = db()
+        try:
+            path, name, tmp = _saved_upload(
+                "file", (".geojson", ".json", ".gpkg", ".zip", ".shp.zip")
+            )
+            with tmp:
+                report = load_boundaries(
+                    session,
+                    path,
+                    code_field=form["code_field"] or None,
+                    name_field=form["name_field"] or None,
+                    encoding=form["encoding"] or None,
+                    source_name=name,
+                )
+            result = report.as_json()
+            audit(
+                session,
+                "boundaries_load",
+                user=current_user,
+                target=name,
+                detail={k: result.get(k) for k in ("crs", "features", "matched", "repaired")},
+                ip=_ip(),
+            )
+            session.commit()
+            flash("村界已加载。", "success")
+        except Refused as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            status = 400
+    return render_template("admin/boundaries.html", result=result, form=form), status
+
+
+@bp.route("/decisions", methods=["GET", "POST"])
+@roles_required("admin")
+def decisions():  # noqa: ANN201
+    """Completion decisions: record that a village counts as complete, or revoke one."""
+    from heating.measures import record_decision, revoke_decision
+
+    session = db()
+    status = 200
+    form = {k: request.form.get(k, "").strip() for k in ("village", "reason", "decided_on")}
+    if request.method == "POST":
+        try:
+            if request.form.get("revoke"):
+                revoke_decision(session, request.form.get("revoke", type=int) or 0, current_user.id)
+                flash("已撤销该完成认定。", "success")
+            else:
+                try:
+                    decided_on = (
+                        date.fromisoformat(form["decided_on"])
+                        if form["decided_on"]
+                        else date.today()
+                    )
+                except ValueError:
+                    raise Refused("认定日期应为 年-月-日，如 2021-10-31。") from None
+                record_decision(
+                    session, form["village"], form["reason"], decided_on, current_user.id
+                )
+                flash(f"已记录村庄 {form['village']} 的完成认定。", "success")
+            session.commit()
+            return redirect(url_for("admin.decisions"))
+        except Refused as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            status = 400
+    rows = list(
+        session.scalars(
+            select(CompletionDecision).order_by(
+                CompletionDecision.decided_on.desc(), CompletionDecision.id.desc()
+            )
+        )
+    )
+    villages = list(
+        session.execute(select(Village.code, Village.name).order_by(Village.code)).tuples()
+    )
+    return render_template(
+        "admin/decisions.html",
+        rows=rows,
+        villages=villages,
+        form=form,
+        today=date.today().isoformat(),
+    ), status

@@ -1,0 +1,256 @@
+"""Ledger uploads: form → background preview → commit / accept valid / cancel; history; template."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+
+from heating.errors import Refused
+from heating.models import ImportBatch, ImportJob, Township
+from heating.web import jobs
+from heating.web.access import UPLOADERS, roles_required, scoped_township_code
+from heating.web.db import db
+
+bp = Blueprint("imports", __name__)
+
+ISSUE_PAGE = 200
+HISTORY_LIMIT = 200
+# How long the upload request waits for a small file before showing the progress page.
+INLINE_WAIT_SECONDS = 2.0
+PLACE_FIELDS = {"township": "乡镇", "village": "村", "village_code": "村代码"}
+
+
+def field_labels() -> dict[str, str]:
+    """Field key → the header a clerk knows (from the ledger schema)."""
+    from imports.fields import LEDGER_SCHEMA
+
+    return PLACE_FIELDS | {f.name: f.label for f in LEDGER_SCHEMA.fields}
+
+
+def _townships_for_upload() -> list[Township]:
+    query = select(Township).order_by(Township.code)
+    if current_user.role == "clerk":
+        query = query.where(Township.id == current_user.township_id)
+    return list(db().scalars(query))
+
+
+def _load_batch(batch_id: int) -> ImportBatch:
+    """The batch, or 404; 403 when a clerk asks for another township's batch."""
+    batch = db().get(ImportBatch, batch_id)
+    if batch is None or batch.kind != "ledger":
+        abort(404)
+    if current_user.role == "clerk" and batch.township_id != current_user.township_id:
+        abort(403)
+    return batch
+
+
+def _file_name(raw: str) -> str:
+    """The original name as the clerk sees it (Chinese kept; any client path dropped)."""
+    return raw.replace("\\", "/").rsplit("/", 1)[-1].strip() or "未命名文件"
+
+
+def _wait_briefly(future: Any) -> None:
+    with contextlib.suppress(FutureTimeout):
+        future.result(timeout=INLINE_WAIT_SECONDS)
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@roles_required(*UPLOADERS)
+def index():  # noqa: ANN201
+    """The upload form and the history of batches; POST starts a preview."""
+    townships = _townships_for_upload()
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("请选择要上传的台账文件。", "error")
+            return _index_page(townships), 400
+        requested = request.form.get("township", "").strip() or None
+        township_code = scoped_township_code(requested)
+        township = next((t for t in townships if t.code == township_code), None)
+        if township_code and township is None:
+            flash(f"乡镇代码 {township_code} 不在村庄名录中。", "error")
+            return _index_page(townships), 400
+        data = upload.read()
+        name = _file_name(upload.filename)
+        runtime = current_app.extensions["heating"]
+        token = jobs.create_job(
+            runtime,
+            "preview",
+            user_id=current_user.id,
+            township_id=township.id if township else None,
+            file_name=name,
+        )
+        _wait_briefly(
+            jobs.start_preview(
+                token, data, name, township_code=township_code, user_id=current_user.id
+            )
+        )
+        return redirect(url_for("imports.job", token=token))
+    return _index_page(townships)
+
+
+def _index_page(townships: list[Township]) -> str:
+    from imports.batches import list_batches
+
+    code = current_user.township_code if current_user.role == "clerk" else None
+    batches = list_batches(db(), code)[:HISTORY_LIMIT]
+    return render_template("imports/index.html", townships=townships, batches=batches)
+
+
+@bp.route("/imports/jobs/<token>")
+@roles_required(*UPLOADERS)
+def job(token: str):  # noqa: ANN201
+    """Progress of a background preview/commit; refreshes itself until done."""
+    found = db().get(ImportJob, token)
+    if found is None:
+        abort(404)
+    if current_user.role != "admin" and found.user_id != current_user.id:
+        abort(403)
+    state, message = jobs.effective_state(found)
+    if state == "done" and found.batch_id is not None:
+        if found.kind == "commit":
+            flash("台账已写入。", "success")
+        return redirect(url_for("imports.show", batch_id=found.batch_id))
+    return render_template("imports/job.html", job=found, state=state, message=message)
+
+
+def _filtered_issues(
+    issues: list[dict[str, Any]], severity: str, field: str
+) -> list[dict[str, Any]]:
+    if severity:
+        issues = [i for i in issues if i.get("severity") == severity]
+    if field:
+        issues = [i for i in issues if (i.get("field") or "") == field]
+    return issues
+
+
+@bp.route("/imports/<int:batch_id>")
+@roles_required(*UPLOADERS)
+def show(batch_id: int):  # noqa: ANN201
+    """One batch: counts, header mapping, issues (filterable), and what can be done next."""
+    batch = _load_batch(batch_id)
+    severity = request.args.get("severity", "").strip()
+    field = request.args.get("field", "").strip()
+    all_issues = batch.issues or []
+    issues = _filtered_issues(all_issues, severity, field)
+    pages = max(1, math.ceil(len(issues) / ISSUE_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    labels = field_labels()
+    fields_present = sorted({i.get("field") for i in all_issues if i.get("field")})
+    counts = batch.counts or {}
+    return render_template(
+        "imports/show.html",
+        batch=batch,
+        counts=counts,
+        has_errors=bool(counts.get("rejected")),
+        issues=issues[(page - 1) * ISSUE_PAGE : page * ISSUE_PAGE],
+        issue_total=len(issues),
+        all_issue_total=len(all_issues),
+        page=page,
+        pages=pages,
+        severity=severity,
+        field=field,
+        fields_present=fields_present,
+        labels=labels,
+        severity_counts={
+            s: sum(1 for i in all_issues if i.get("severity") == s)
+            for s in ("error", "warning", "note")
+        },
+    )
+
+
+@bp.route("/imports/<int:batch_id>/commit", methods=["POST"])
+@roles_required(*UPLOADERS)
+def commit(batch_id: int):  # noqa: ANN201
+    """Start writing a previewed batch: strict, or valid rows only."""
+    batch = _load_batch(batch_id)
+    if batch.status != "preview":
+        raise Refused(f"批次 {batch_id} 不是待确认状态，不能写入。")
+    accept_valid = request.form.get("mode") == "valid"
+    token = jobs.create_job(
+        current_app.extensions["heating"],
+        "commit",
+        user_id=current_user.id,
+        township_id=batch.township_id,
+        file_name=batch.file_name,
+        batch_id=batch.id,
+        accept_valid=accept_valid,
+    )
+    _wait_briefly(
+        jobs.start_commit(token, batch.id, accept_valid=accept_valid, user_id=current_user.id)
+    )
+    return redirect(url_for("imports.job", token=token))
+
+
+@bp.route("/imports/<int:batch_id>/cancel", methods=["POST"])
+@roles_required(*UPLOADERS)
+def cancel(batch_id: int):  # noqa: ANN201
+    """Drop a preview that will not be written."""
+    from imports.batches import cancel as cancel_batch
+
+    _load_batch(batch_id)
+    session = db()
+    cancel_batch(session, batch_id, user_id=current_user.id)
+    session.commit()
+    flash(f"已取消批次 {batch_id}，没有写入任何数据。", "info")
+    return redirect(url_for("imports.index"))
+
+
+@bp.route("/imports/<int:batch_id>/rollback", methods=["POST"])
+@roles_required(*UPLOADERS)
+def rollback(batch_id: int):  # noqa: ANN201
+    """Undo a committed batch as a whole."""
+    from imports.batches import rollback as rollback_batch
+
+    _load_batch(batch_id)
+    session = db()
+    try:
+        rollback_batch(session, batch_id, user_id=current_user.id)
+        session.commit()
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("imports.show", batch_id=batch_id))
+    flash(f"已撤销批次 {batch_id}：相关农户已恢复到导入前的状态。", "success")
+    return redirect(url_for("imports.show", batch_id=batch_id))
+
+
+@bp.route("/template")
+@roles_required(*UPLOADERS)
+def template():  # noqa: ANN201
+    """Download the blank ledger template of a township (a clerk's own by default)."""
+    from imports.template import write_template
+
+    code = scoped_township_code(request.args.get("township"))
+    if not code:
+        raise Refused("请选择乡镇：/template?township=9 位乡镇代码。")
+    township = db().scalar(select(Township).where(Township.code == code))
+    if township is None:
+        abort(404)
+    buffer = io.BytesIO()
+    write_template(db(), code, buffer)
+    buffer.seek(0)
+    name = f"{township.name}清洁取暖改造台账模板.xlsx"
+    return send_file(
+        buffer,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=name,
+    )

@@ -1,0 +1,231 @@
+"""Villages: the filterable list and one village's measures, households and history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from heating.measures import MeasureRow, coverage
+from heating.models import (
+    HOUSEHOLD_FIELDS,
+    OPERATION_LABELS,
+    ROUTE_LABELS,
+    STATUS_LABELS,
+    Household,
+    HouseholdVersion,
+    ImportBatch,
+    Township,
+    User,
+    Village,
+)
+from heating.privacy import mask_id, mask_phone
+from heating.web.access import (
+    HOUSEHOLD_READERS,
+    require_township,
+    scoped_township_code,
+    sees_personal_data,
+)
+from heating.web.db import db
+
+bp = Blueprint("villages", __name__, url_prefix="/villages")
+
+LIST_PAGE = 100
+HOUSEHOLD_PAGE = 50
+HISTORY_LIMIT = 100
+MEETS_FILTERS = {"yes": True, "no": False, "none": None}
+FIELD_LABELS = {
+    "household_no": "户号",
+    "head_name": "户主姓名",
+    "id_number": "身份证号",
+    "phone": "联系电话",
+    "address": "住址",
+    "residents": "常住人口",
+    "status": "改造状态",
+    "route": "改造方式",
+    "device": "设备类型",
+    "heat_source": "热源",
+    "plan_year": "计划年度",
+    "completed_on": "完工日期",
+    "completed_on_precision": "完工日期精度",
+    "accepted_on": "验收日期",
+    "device_subsidy": "设备补贴",
+    "operating_subsidy": "运行补贴",
+    "operation": "运行情况",
+    "exempt_reason": "无需改造原因",
+    "lon": "经度",
+    "lat": "纬度",
+    "note": "备注",
+    "village_id": "所属村",
+    "active": "有效",
+}
+CHANGE_LABELS = {"create": "新增", "update": "更新", "rollback": "撤销", "edit": "修改"}
+
+
+def _page(total: int, size: int) -> tuple[int, int]:
+    pages = max(1, math.ceil(total / size))
+    return min(max(1, request.args.get("page", 1, type=int)), pages), pages
+
+
+def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[MeasureRow]:
+    """Keep the village rows of a category and/or with a given 'meets' outcome."""
+    if category:
+        rows = [r for r in rows if (r.category or "") == category]
+    if meets in MEETS_FILTERS:
+        rows = [r for r in rows if r.meets is MEETS_FILTERS[meets]]
+    return rows
+
+
+@bp.route("/")
+@login_required
+def index():  # noqa: ANN201
+    """List villages with their measures, filtered by township, category and target."""
+    session = db()
+    profile = current_app.extensions["heating"].config.profile
+    township_code = scoped_township_code(request.args.get("township"))
+    category = request.args.get("category", "").strip()
+    meets = request.args.get("meets", "").strip()
+    townships_query = select(Township).order_by(Township.code)
+    if current_user.role == "clerk":
+        townships_query = townships_query.where(Township.id == current_user.township_id)
+    townships = list(session.scalars(townships_query))
+    if township_code and not any(t.code == township_code for t in townships):
+        abort(404)
+    rows = filter_rows(
+        coverage(session, profile, "village", township_code=township_code), category, meets
+    )
+    page, pages = _page(len(rows), LIST_PAGE)
+    return render_template(
+        "villages/index.html",
+        rows=rows[(page - 1) * LIST_PAGE : page * LIST_PAGE],
+        total=len(rows),
+        page=page,
+        pages=pages,
+        townships=townships,
+        township_names={t.code: t.name for t in townships},
+        filters={"township": township_code or "", "category": category, "meets": meets},
+    )
+
+
+def _household_view(h: Household, visible: bool) -> dict[str, Any]:
+    data = {f: getattr(h, f) for f in HOUSEHOLD_FIELDS}
+    if not visible:
+        data["id_number"] = mask_id(data["id_number"])
+        data["phone"] = mask_phone(data["phone"])
+    data["id"] = h.id
+    return data
+
+
+VALUE_LABELS = {"status": STATUS_LABELS, "route": ROUTE_LABELS, "operation": OPERATION_LABELS}
+
+
+def _masked_value(field: str, value: Any, visible: bool) -> Any:
+    """A history value as shown: labels for keys, personal data masked unless visible."""
+    if field in VALUE_LABELS and value is not None:
+        return VALUE_LABELS[field].get(value, value)
+    if field == "active" and value is not None:
+        return "是" if value else "否"
+    if visible:
+        return value
+    if field == "id_number":
+        return mask_id(value)
+    if field == "phone":
+        return mask_phone(value)
+    return value
+
+
+def village_history(session: Session, village: Village, visible: bool) -> list[dict[str, Any]]:
+    """The newest changes of the village's households: who, when, which fields from → to."""
+    rows = session.execute(
+        select(HouseholdVersion, Household.head_name, ImportBatch.file_name, User.username)
+        .join(Household, Household.id == HouseholdVersion.household_id)
+        .outerjoin(ImportBatch, ImportBatch.id == HouseholdVersion.batch_id)
+        .outerjoin(User, User.id == HouseholdVersion.user_id)
+        .where(HouseholdVersion.village_id == village.id)
+        .order_by(HouseholdVersion.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    history = []
+    for version, head_name, file_name, username in rows:
+        before = version.before or {}
+        after = version.after or {}
+        changes = []
+        for field in FIELD_LABELS:
+            old, new = before.get(field), after.get(field)
+            if version.before is None and new in (None, ""):
+                continue
+            if version.before is not None and old == new:
+                continue
+            changes.append(
+                (
+                    FIELD_LABELS[field],
+                    _masked_value(field, old, visible),
+                    _masked_value(field, new, visible),
+                )
+            )
+        history.append(
+            {
+                "at": version.recorded_at,
+                "change": CHANGE_LABELS.get(version.change, version.change),
+                "head_name": head_name,
+                "batch_id": version.batch_id,
+                "file_name": file_name,
+                "user": username,
+                "changes": changes,
+            }
+        )
+    return history
+
+
+@bp.route("/<code>")
+@login_required
+def show(code: str):  # noqa: ANN201
+    """One village: measures, gap, households (masked as the role requires), history."""
+    session = db()
+    village = session.scalar(select(Village).where(Village.code == code))
+    if village is None:
+        abort(404)
+    require_township(village.township_id)
+    profile = current_app.extensions["heating"].config.profile
+    measures = next(
+        (
+            r
+            for r in coverage(session, profile, "village", township_code=village.township.code)
+            if r.key == village.code
+        ),
+        None,
+    )
+    households: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    total = page = pages = 0
+    visible = sees_personal_data(village.township_id)
+    show_households = current_user.role in HOUSEHOLD_READERS
+    if show_households:
+        query = select(Household).where(Household.village_id == village.id, Household.active)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        page, pages = _page(total, HOUSEHOLD_PAGE)
+        households = [
+            _household_view(h, visible)
+            for h in session.scalars(
+                query.order_by(Household.household_no, Household.id)
+                .offset((page - 1) * HOUSEHOLD_PAGE)
+                .limit(HOUSEHOLD_PAGE)
+            )
+        ]
+        history = village_history(session, village, visible)
+    return render_template(
+        "villages/show.html",
+        village=village,
+        m=measures,
+        households=households,
+        history=history,
+        total=total,
+        page=page,
+        pages=pages,
+        visible=visible,
+        show_households=show_households,
+    )

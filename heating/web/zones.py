@@ -1,0 +1,114 @@
+"""Coal-ban zones: the current derivation, its changes, history, downloads, derive again."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from heating.errors import Refused
+from heating.models import Village, ZoneDerivation
+from heating.web.access import roles_required
+from heating.web.db import db
+
+bp = Blueprint("zones", __name__, url_prefix="/zones")
+
+FORMATS = {
+    "geojson": ("禁煤区.geojson", "application/geo+json"),
+    "gpkg": ("禁煤区.gpkg", "application/geopackage+sqlite3"),
+    "zip": ("禁煤区-shapefile.zip", "application/zip"),
+}
+HISTORY_LIMIT = 20
+
+
+def _village_names(codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = db().execute(select(Village.code, Village.name).where(Village.code.in_(codes)))
+    return dict(rows.tuples())
+
+
+@bp.route("/")
+@login_required
+def index():  # noqa: ANN201
+    """Show the current zones, enclaves, the last derivation's changes and the history."""
+    from geo.zones import current_derivation
+
+    session = db()
+    derivation = current_derivation(session)
+    summary = (derivation.summary or {}) if derivation else {}
+    codes: set[str] = set()
+    if derivation:
+        for z in derivation.zones:
+            codes.update(z.village_codes or [])
+            codes.update(z.touching or [])
+        for key in ("enclaves", "added", "removed"):
+            codes.update(summary.get(key) or [])
+    history = list(
+        session.scalars(
+            select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(HISTORY_LIMIT)
+        )
+    )
+    return render_template(
+        "zones/index.html",
+        derivation=derivation,
+        summary=summary,
+        names=_village_names(codes),
+        history=history,
+        today=date.today().isoformat(),
+        formats=FORMATS,
+    )
+
+
+@bp.route("/derive", methods=["POST"])
+@roles_required("admin")
+def derive():  # noqa: ANN201
+    """Derive and store the zones as of a date (today by default)."""
+    from geo.zones import derive_zones
+
+    text = request.form.get("as_of", "").strip()
+    try:
+        as_of = date.fromisoformat(text) if text else date.today()
+    except ValueError:
+        raise Refused(f"截至日期应为 年-月-日，如 2021-10-31，得到 {text!r}。") from None
+    session = db()
+    profile = current_app.extensions["heating"].config.profile
+    derivation = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
+    session.commit()
+    flash(f"已生成禁煤区（截至 {as_of.isoformat()}），共 {len(derivation.zones)} 片。", "success")
+    return redirect(url_for("zones.index"))
+
+
+@bp.route("/download/<fmt>")
+@login_required
+def download(fmt: str):  # noqa: ANN201
+    """The current zones as GeoJSON, GeoPackage or zipped Shapefile (EPSG:4490)."""
+    from geo.export import export_zones
+
+    if fmt not in FORMATS:
+        abort(404)
+    name, mimetype = FORMATS[fmt]
+    tmp = tempfile.TemporaryDirectory(prefix="heating-zones-")
+    path = Path(tmp.name) / f"zones.{fmt}"
+    try:
+        export_zones(db(), path)
+        data = path.read_bytes()
+    finally:
+        tmp.cleanup()
+
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
