@@ -1,0 +1,464 @@
+"""Coal-ban zones (禁煤区): derived from complete villages, kept per derivation.
+
+A zone is one connected part of the dissolved union of complete villages'
+polygons.  Its identifier ("JMQ-0001") stays the same across derivations
+while its villages overlap the previous zone's: a part inherits the id of
+the previous zone whose villages it holds most of; when zones merge the
+oldest id survives; when a zone splits the part holding most of its
+villages keeps the id and the others get new ones.  Incomplete villages
+wholly surrounded by zone are enclaves (飞地) — priority gaps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import GEOSException
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from geo.boundaries import polygonal_part, villages_frame
+from geo.crs import STORAGE_CRS, areas_km2
+from heating.config import Profile
+from heating.models import Zone, ZoneDerivation
+
+ZONE_PREFIX = "JMQ-"
+ZONE_ID_RE = re.compile(rf"^{ZONE_PREFIX}(\d+)$")
+# A village within this distance (degrees, ≈ 10 cm) of a zone touches it: real
+# boundary files are not perfectly noded, so exact touching would miss neighbours.
+TOUCH_DEGREES = 1e-6
+# An incomplete village is an enclave when this share of it lies inside a zone's outer ring.
+ENCLAVE_SHARE = 0.999
+
+
+@dataclass
+class DerivedZone:
+    """One connected part of the coal-ban zone."""
+
+    zone_id: str
+    villages: list[str]
+    geometry: Polygon | MultiPolygon  # EPSG:4490
+    area_km2: float
+    touching: list[str]  # incomplete villages this zone touches
+    households: int | None = None  # Σ registry total households of its villages
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "zone_id": self.zone_id,
+            "villages": self.villages,
+            "area_km2": round(self.area_km2, 6),
+            "village_count": len(self.villages),
+            "touching": self.touching,
+            "households": self.households,
+        }
+
+
+@dataclass
+class Derived:
+    """What ``derive`` found: zones, enclaves, and the change since the previous zones."""
+
+    zones: list[DerivedZone]
+    enclaves: list[str]
+    added: list[str]
+    removed: list[str]
+    method: str  # "coverage_union" (valid coverage) or "union" (fallback)
+    complete_without_boundary: list[str] = field(default_factory=list)
+
+
+def zone_number(zone_id: str) -> int | None:
+    """The sequence number of "JMQ-0007" (7); None for an id of another form."""
+    found = ZONE_ID_RE.match(zone_id)
+    return int(found.group(1)) if found else None
+
+
+def format_zone_id(number: int) -> str:
+    return f"{ZONE_PREFIX}{number:04d}"
+
+
+def dissolve(geoms: np.ndarray) -> tuple[list[Polygon], str]:
+    """Union polygons and split the result into connected parts.
+
+    ``shapely.coverage_union_all`` is several times faster than ``union_all``
+    but needs an exactly noded coverage, so it is used only when
+    ``shapely.coverage_is_valid`` holds; otherwise (overlaps, slivers,
+    mismatched vertices) the geometries are made valid and unioned fully.
+    """
+    if len(geoms) == 0:
+        return [], "coverage_union"
+    union = None
+    method = "coverage_union"
+    try:
+        if shapely.coverage_is_valid(geoms):
+            union = shapely.coverage_union_all(geoms)
+    except GEOSException:
+        union = None
+    if union is None:
+        method = "union"
+        union = shapely.union_all(shapely.make_valid(geoms))
+    parts = [
+        p for p in shapely.get_parts(polygonal_part(union) or MultiPolygon()) if not p.is_empty
+    ]
+    return parts, method
+
+
+def _successors(
+    previous: Mapping[str, Collection[str]], members: list[set[str]], part_areas: np.ndarray
+) -> dict[str, int]:
+    """For each previous zone, the part holding most of its villages (ties: larger part)."""
+    part_of: dict[str, int] = {code: i for i, codes in enumerate(members) for code in codes}
+    successor: dict[str, int] = {}
+    for zone_id, codes in previous.items():
+        shared: dict[int, int] = defaultdict(int)
+        for code in codes:
+            if code in part_of:
+                shared[part_of[code]] += 1
+        if shared:
+            successor[zone_id] = max(shared, key=lambda i: (shared[i], part_areas[i], -i))
+    return successor
+
+
+def _age_key(zone_id: str) -> tuple[int, str]:
+    number = zone_number(zone_id)
+    return (number if number is not None else 10**9, zone_id)
+
+
+def assign_zone_ids(
+    previous: Mapping[str, Collection[str]],
+    members: list[set[str]],
+    part_areas: np.ndarray,
+    next_number: int,
+) -> list[str]:
+    """Give every part an identifier that follows its villages from the previous zones.
+
+    Each previous zone passes its id to its successor part (the one holding
+    most of its villages); a part that receives several ids (a merge) keeps
+    the oldest; parts receiving none get new sequential ids, in order of
+    their smallest village code so a rerun gives the same ids.
+    """
+    inherited: dict[int, list[str]] = defaultdict(list)
+    for zone_id, part in _successors(previous, members, part_areas).items():
+        inherited[part].append(zone_id)
+    ids: list[str | None] = [None] * len(members)
+    for part, candidates in inherited.items():
+        ids[part] = min(candidates, key=_age_key)
+    fresh = sorted((i for i, z in enumerate(ids) if z is None), key=lambda i: min(members[i]))
+    for offset, part in enumerate(fresh):
+        ids[part] = format_zone_id(next_number + offset)
+    return [z for z in ids if z is not None]
+
+
+def derive(
+    villages: gpd.GeoDataFrame,
+    complete: Collection[str],
+    previous: Mapping[str, Collection[str]] | None = None,
+    *,
+    next_number: int = 1,
+) -> Derived:
+    """Derive coal-ban zones from villages and the set of complete village codes.
+
+    Parameters
+    ----------
+    villages : GeoDataFrame
+        ``code`` and ``geometry`` (EPSG:4490; None where no boundary), and
+        optionally ``total_households``.
+    complete : collection of str
+        Codes of complete villages.
+    previous : mapping of str to collection of str, optional
+        The previous derivation's zones: zone id → village codes.
+    next_number : int, default 1
+        The sequence number for the first new zone id.
+
+    Returns
+    -------
+    Derived
+        Zones ordered by id, enclaves, and villages added/removed since ``previous``.
+
+    Example
+    -------
+    >>> derived = derive(frame, {"140405001201"})
+    >>> derived.zones[0].zone_id
+    'JMQ-0001'
+    """
+    previous = previous or {}
+    if villages.crs is not None and villages.crs != STORAGE_CRS:
+        raise ValueError(f"villages should be in {STORAGE_CRS}, got {villages.crs}")
+    complete = set(complete)
+    geoms = villages.geometry.to_numpy()
+    codes = villages["code"].to_numpy()
+    has_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    is_complete = np.array([c in complete for c in codes], dtype=bool)
+    chosen = has_geom & is_complete
+    others = has_geom & ~is_complete
+    complete_codes, complete_geoms = codes[chosen], geoms[chosen]
+    open_codes, open_geoms = codes[others], geoms[others]
+
+    parts, method = dissolve(complete_geoms)
+    members = _members(parts, complete_codes, complete_geoms)
+    keep = [i for i, m in enumerate(members) if m]  # parts with no village's interior point: noise
+    parts, members = [parts[i] for i in keep], [members[i] for i in keep]
+    areas = areas_km2(np.array(parts, dtype=object))
+    ids = assign_zone_ids(previous, members, areas, next_number)
+
+    touching = _touching(parts, open_codes, open_geoms)
+    enclaves = _enclaves(parts, open_codes, open_geoms)
+    households = _households(villages)
+    zones = [
+        DerivedZone(
+            zone_id=ids[i],
+            villages=sorted(members[i]),
+            geometry=parts[i],
+            area_km2=float(areas[i]),
+            touching=touching[i],
+            households=_sum_households(members[i], households),
+        )
+        for i in range(len(parts))
+    ]
+    zones.sort(key=lambda z: _age_key(z.zone_id))
+    now = {c for z in zones for c in z.villages}
+    before = {c for codes_ in previous.values() for c in codes_}
+    return Derived(
+        zones=zones,
+        enclaves=enclaves,
+        added=sorted(now - before),
+        removed=sorted(before - now),
+        method=method,
+        complete_without_boundary=sorted(set(codes[~has_geom & is_complete])),
+    )
+
+
+def _members(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> list[set[str]]:
+    """Which part each complete village lies in (by a point inside it; else most overlap)."""
+    members: list[set[str]] = [set() for _ in parts]
+    if not parts:
+        return members
+    tree = shapely.STRtree(parts)
+    points = shapely.point_on_surface(geoms)
+    found, part = tree.query(points, predicate="within")
+    placed = np.zeros(len(codes), dtype=bool)
+    for v, p in zip(found, part, strict=True):
+        if not placed[v]:
+            members[p].add(str(codes[v]))
+            placed[v] = True
+    for v in np.flatnonzero(~placed):  # a point on a part's edge after a fallback union
+        candidates = tree.query(geoms[v], predicate="intersects")
+        if len(candidates):
+            shared = shapely.area(shapely.intersection(geoms[v], np.asarray(parts)[candidates]))
+            members[int(candidates[int(np.argmax(shared))])].add(str(codes[v]))
+    return members
+
+
+def _touching(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> list[list[str]]:
+    """For each part, the incomplete villages within TOUCH_DEGREES of it."""
+    result: list[list[str]] = [[] for _ in parts]
+    if not parts or len(geoms) == 0:
+        return result
+    part_idx, village_idx = shapely.STRtree(geoms).query(
+        parts, predicate="dwithin", distance=TOUCH_DEGREES
+    )
+    for p, v in zip(part_idx, village_idx, strict=True):
+        result[p].append(str(codes[v]))
+    return [sorted(set(r)) for r in result]
+
+
+def _enclaves(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> list[str]:
+    """Incomplete villages lying within a zone part's outer ring (in one of its holes)."""
+    if not parts or len(geoms) == 0:
+        return []
+    holed = [p for p in parts if len(p.interiors)]
+    if not holed:
+        return []
+    filled = shapely.polygons(shapely.get_exterior_ring(np.asarray(holed, dtype=object)))
+    village_idx, part_idx = shapely.STRtree(filled).query(geoms, predicate="intersects")
+    inside = shapely.area(shapely.intersection(geoms[village_idx], filled[part_idx]))
+    share: dict[int, float] = defaultdict(float)
+    for v, a in zip(village_idx, inside, strict=True):
+        share[int(v)] += float(a)
+    own = shapely.area(geoms)
+    return sorted(
+        str(codes[v]) for v, a in share.items() if own[v] > 0 and a >= ENCLAVE_SHARE * own[v]
+    )
+
+
+def _households(villages: gpd.GeoDataFrame) -> dict[str, int]:
+    if "total_households" not in villages:
+        return {}
+    return {
+        str(c): int(t)
+        for c, t in zip(villages["code"], villages["total_households"], strict=True)
+        if not pd.isna(t)
+    }
+
+
+def _sum_households(codes: set[str], households: dict[str, int]) -> int | None:
+    known = [households[c] for c in codes if c in households]
+    return sum(known) if known else None
+
+
+# --------------------------------------------------------------------------
+# Stored derivations
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class DerivationResult:
+    """A stored derivation and its zones, as ``heating zones derive --json`` prints it."""
+
+    derivation: ZoneDerivation
+    zones: list[DerivedZone]
+    enclaves: list[str]
+    added: list[str]
+    removed: list[str]
+    method: str
+    previous: int | None
+    complete_without_boundary: list[str]
+
+    @classmethod
+    def from_row(cls, row: ZoneDerivation) -> DerivationResult:
+        """Rebuild the result of a stored derivation (for the web page and export)."""
+        summary = row.summary or {}
+        zones = [
+            DerivedZone(
+                zone_id=z.zone_id,
+                villages=list(z.village_codes),
+                geometry=shapely.from_wkb(z.geometry),
+                area_km2=z.area_km2,
+                touching=list(z.touching or []),
+                households=z.households,
+            )
+            for z in sorted(row.zones, key=lambda z: _age_key(z.zone_id))
+        ]
+        return cls(
+            derivation=row,
+            zones=zones,
+            enclaves=list(summary.get("enclaves", [])),
+            added=list(summary.get("added", [])),
+            removed=list(summary.get("removed", [])),
+            method=summary.get("method", ""),
+            previous=summary.get("previous"),
+            complete_without_boundary=list(summary.get("complete_without_boundary", [])),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "derivation": self.derivation.id,
+            "as_of": self.derivation.as_of.isoformat(),
+            "zones": [z.as_json() for z in self.zones],
+            "enclaves": self.enclaves,
+            "added": self.added,
+            "removed": self.removed,
+            "previous": self.previous,
+            "method": self.method,
+            "created_at": self.derivation.created_at.isoformat(timespec="seconds"),
+            "complete_without_boundary": self.complete_without_boundary,
+        }
+
+
+def current_derivation(session: Session) -> ZoneDerivation | None:
+    """The most recently stored derivation (the zones in force), or None."""
+    return session.scalar(select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(1))
+
+
+def derivation_history(session: Session) -> list[ZoneDerivation]:
+    """Every stored derivation, newest first."""
+    return list(session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.id.desc())))
+
+
+def next_zone_number(session: Session) -> int:
+    """One past the highest zone number ever issued in this installation."""
+    numbers = [zone_number(z) for z in session.scalars(select(Zone.zone_id).distinct())]
+    return max((n for n in numbers if n is not None), default=0) + 1
+
+
+def derive_zones(
+    session: Session,
+    profile: Profile,
+    *,
+    as_of: date,
+    user_id: int | None = None,
+    complete: Collection[str] | None = None,
+) -> DerivationResult:
+    """Derive the coal-ban zones as of a date and store the derivation.
+
+    Parameters
+    ----------
+    session : Session
+        The unit of work the derivation is added to (the caller commits).
+    profile : Profile
+        The requirement profile (passed to the measures).
+    as_of : date
+        Villages complete as of this date form the zones.
+    user_id : int, optional
+        Who derived it.
+    complete : collection of str, optional
+        Complete village codes; by default ``heating.measures.complete_village_codes``.
+
+    Returns
+    -------
+    DerivationResult
+        The stored derivation with zones, enclaves and the change since the previous one.
+    """
+    if complete is None:
+        from heating.measures import complete_village_codes
+
+        complete = complete_village_codes(session, profile, as_of=as_of)
+    before = current_derivation(session)
+    previous = {z.zone_id: list(z.village_codes) for z in before.zones} if before else {}
+    villages = villages_frame(session)
+    derived = derive(villages, complete, previous, next_number=next_zone_number(session))
+    row = ZoneDerivation(
+        as_of=as_of,
+        user_id=user_id,
+        summary={
+            "enclaves": derived.enclaves,
+            "added": derived.added,
+            "removed": derived.removed,
+            "method": derived.method,
+            "previous": before.id if before else None,
+            "complete_without_boundary": derived.complete_without_boundary,
+        },
+    )
+    row.zones = [
+        Zone(
+            zone_id=z.zone_id,
+            geometry=shapely.to_wkb(z.geometry),
+            area_km2=z.area_km2,
+            village_codes=z.villages,
+            touching=z.touching,
+            households=z.households,
+        )
+        for z in derived.zones
+    ]
+    session.add(row)
+    session.flush()
+    return DerivationResult(
+        derivation=row,
+        zones=derived.zones,
+        enclaves=derived.enclaves,
+        added=derived.added,
+        removed=derived.removed,
+        method=derived.method,
+        previous=before.id if before else None,
+        complete_without_boundary=derived.complete_without_boundary,
+    )
+
+
+def derivation_result(
+    session: Session, derivation_id: int | None = None
+) -> DerivationResult | None:
+    """A stored derivation (default: the current one) as a result; None if there is none."""
+    row = (
+        session.get(ZoneDerivation, derivation_id)
+        if derivation_id is not None
+        else current_derivation(session)
+    )
+    return DerivationResult.from_row(row) if row is not None else None
