@@ -1,0 +1,342 @@
+"""Turn raw cell values (what calamine or csv gives) into typed values, one cleaner per kind.
+
+Cleaners are plain functions picked once per column, so the per-cell cost
+is one call: no regex unless the cheap checks fail.  A cleaner returns the
+cleaned value (None for blank) or raises ``CellProblem`` with a stable code
+and a Chinese message that says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from imports.fields import Field, normalise_word
+
+
+class CellProblem(Exception):
+    """A cell value we cannot use; ``code`` is from imports.issues.CODES."""
+
+    def __init__(self, code: str, message: str, severity: str = "error") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.severity = severity
+
+
+# Full-width ASCII (U+FF01–U+FF5E) → ASCII; ideographic space → space.
+FULLWIDTH = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
+FULLWIDTH[0x3000] = 0x20
+WHITESPACE = " \t\r\n\v\f\u3000\u00a0\u2002\u2003\u2009\u200b\ufeff"
+_INNER_SPACE = str.maketrans("", "", WHITESPACE)
+
+LOST_DIGITS = (
+    "按数字存储，末尾几位已丢失（Excel 只保留 15 位有效数字），无法恢复。"
+    "请把该列设置为“文本”格式，重新输入或从原始资料粘贴后再上传。"
+)
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+")
+
+
+def text(value: Any) -> str | None:
+    """Trimmed text with full-width letters/digits made half-width; None when blank."""
+    if type(value) is str:
+        if not value.isascii():
+            value = value.translate(FULLWIDTH)
+        value = value.strip(WHITESPACE)
+        if "\n" in value or "\r" in value:
+            value = " ".join(value.split())
+        return value or None
+    if value is None:
+        return None
+    if type(value) is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value).strip() or None
+
+
+def code(value: Any) -> str | None:
+    """A code stored as text (户号, 村代码): digits kept exactly; numbers that lost digits refused."""
+    if type(value) is float:
+        if abs(value) >= 1e15:
+            raise CellProblem("number_lost_digits", "该编号" + LOST_DIGITS)
+        return str(int(value)) if value.is_integer() else repr(value)
+    s = text(value)
+    if s is None:
+        return None
+    s = s.translate(_INNER_SPACE)
+    if not s.isalnum() and _SCIENTIFIC.fullmatch(s):
+        raise CellProblem("number_lost_digits", f"该编号显示为 {s}，" + LOST_DIGITS)
+    if s.endswith(".0") and s[:-2].isdigit():
+        s = s[:-2]
+    return s
+
+
+def id_number(value: Any) -> str | None:
+    """An ID number as text, upper-case X; a number that lost digits is refused."""
+    if type(value) is float or type(value) is int:
+        if abs(value) >= 1e15:
+            raise CellProblem(
+                "number_lost_digits",
+                f"身份证号显示为 {value:.5E}，" + LOST_DIGITS,
+            )
+        return str(int(value))
+    s = text(value)
+    if s is None:
+        return None
+    s = s.translate(_INNER_SPACE).upper()
+    if _SCIENTIFIC.fullmatch(s):
+        raise CellProblem("number_lost_digits", f"身份证号显示为 {s}，" + LOST_DIGITS)
+    return s
+
+
+def phone(value: Any) -> str | None:
+    if type(value) is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    s = text(value)
+    if s is None:
+        return None
+    return s.translate(_INNER_SPACE)
+
+
+_NUMBER_NOISE = str.maketrans("", "", ",，元¥￥人户口年 ")
+
+
+def _number_text(value: Any) -> str | None:
+    s = text(value)
+    if s is None:
+        return None
+    return s.translate(_NUMBER_NOISE)
+
+
+def integer(value: Any) -> int | None:
+    if type(value) is float:
+        if value.is_integer():
+            return int(value)
+        raise CellProblem("not_an_integer", f"应为整数，得到 {value:g}。请填写整数。")
+    if type(value) is int:
+        return value
+    s = _number_text(value)
+    if s is None:
+        return None
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        f = float(s)
+    except ValueError:
+        raise CellProblem("not_a_number", "应为整数，请只填写数字（不要写文字）。") from None
+    if f.is_integer():
+        return int(f)
+    raise CellProblem("not_an_integer", f"应为整数，得到 {s}。请填写整数。")
+
+
+_CENT = Decimal("0.01")
+
+
+def decimal(value: Any) -> Decimal | None:
+    """Money in yuan, to the cent."""
+    if type(value) is float:
+        return Decimal(repr(value)).quantize(_CENT)
+    if type(value) is int:
+        return Decimal(value)
+    s = _number_text(value)
+    if s is None:
+        return None
+    try:
+        return Decimal(s).quantize(_CENT)
+    except InvalidOperation:
+        raise CellProblem("not_a_number", "应为金额数字（元），请只填写数字。") from None
+
+
+def number(value: Any) -> float | None:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    s = _number_text(value)
+    if s is None:
+        return None
+    s = s.rstrip("°")
+    try:
+        return float(s)
+    except ValueError:
+        raise CellProblem("not_a_number", "应为十进制度数（如 112.85），请只填写数字。") from None
+
+
+# --------------------------------------------------------------------------
+# Dates: (date, precision) where precision is "day" or "month"
+# --------------------------------------------------------------------------
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+_TEXT_DATE = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(?:(\d{1,2})\s*[日号]?)?)?"
+    r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+)
+DATE_FORMS = "2021-06-30、2021/6/30、2021.6.30、2021年6月30日、20210630 或 2021.06"
+
+
+def _bad_date(shown: Any) -> CellProblem:
+    return CellProblem(
+        "invalid_date",
+        f"无法识别的日期“{shown}”。请填写日期，如 {DATE_FORMS}，或把单元格设置为日期格式。",
+    )
+
+
+def _make(y: int, m: int, d: int | None, shown: Any) -> tuple[date, str]:
+    try:
+        if d is None:
+            return date(y, m, 1), "month"
+        return date(y, m, d), "day"
+    except ValueError:
+        raise _bad_date(shown) from None
+
+
+def _serial(n: float, shown: Any) -> tuple[date, str]:
+    if 20000 <= n <= 80000:  # 1954 … 2119 as Excel serials
+        return _EXCEL_EPOCH + timedelta(days=int(n)), "day"
+    raise _bad_date(shown)
+
+
+def date_value(value: Any) -> tuple[date, str] | None:
+    """Excel date cells and serials and the text forms of import.md."""
+    if isinstance(value, datetime):
+        return value.date(), "day"
+    if isinstance(value, date):
+        return value, "day"
+    if type(value) is float or type(value) is int:
+        if value.is_integer() if type(value) is float else True:
+            n = int(value)
+            if 19000101 <= n <= 21001231:
+                return _make(n // 10000, n // 100 % 100, n % 100, n)
+            if 190001 <= n <= 210012:
+                return _make(n // 100, n % 100, None, n)
+            return _serial(n, n)
+        if 1900 < value < 2100:  # 2021.06 typed as a number
+            y, _, m = f"{value:.2f}".partition(".")
+            return _make(int(y), int(m), None, value)
+        return _serial(value, value)
+    if isinstance(value, time | timedelta):
+        raise _bad_date(value)
+    s = text(value)
+    if s is None:
+        return None
+    if s.isdigit():
+        n = int(s)
+        if len(s) == 8:
+            return _make(n // 10000, n // 100 % 100, n % 100, s)
+        if len(s) == 6:
+            return _make(n // 100, n % 100, None, s)
+        if len(s) == 5:
+            return _serial(n, s)
+        raise _bad_date(s)
+    m = _TEXT_DATE.fullmatch(s)
+    if not m:
+        raise _bad_date(s)
+    day = m.group(3)
+    return _make(int(m.group(1)), int(m.group(2)), int(day) if day else None, s)
+
+
+# --------------------------------------------------------------------------
+# Choices (status, route, operation, reason)
+# --------------------------------------------------------------------------
+
+
+def choice(field: Field) -> Callable[[Any], str | None]:
+    """A cleaner for one choice field, memoising raw word → value (values repeat a lot)."""
+    words: Mapping[str, str] = field.values
+    cache: dict[Any, str] = {}
+    allowed = "、".join(dict.fromkeys(_labels_of(field)))
+
+    def clean(value: Any) -> str | None:
+        hit = cache.get(value)
+        if hit is not None:
+            return hit
+        s = text(value)
+        if s is None:
+            return None
+        found = words.get(normalise_word(s))
+        if found is None:
+            raise CellProblem(
+                "unknown_value", f"“{s[:30]}”不是可用的{field.label}。请填写：{allowed}。"
+            )
+        cache[value] = found
+        return found
+
+    return clean
+
+
+def _labels_of(field: Field) -> list[str]:
+    from heating.models import ROUTE_LABELS, STATUS_LABELS
+
+    labels = {"status": STATUS_LABELS, "route": ROUTE_LABELS}.get(field.name)
+    if labels:
+        return list(labels.values())
+    if field.name == "operation":
+        return ["正常", "运行不稳定", "散煤复烧", "设备弃用"]
+    return sorted(set(field.values.values()), key=list(field.values.values()).index)
+
+
+def cleaner_for(field: Field) -> Callable[[Any], Any]:
+    """The cleaning function for a field's kind."""
+    if field.kind == "choice":
+        return choice(field)
+    return {
+        "text": text,
+        "code": code,
+        "id_number": id_number,
+        "phone": phone,
+        "int": integer,
+        "decimal": decimal,
+        "float": number,
+        "date": date_value,
+    }[field.kind]
+
+
+# --------------------------------------------------------------------------
+# Rows that are not data
+# --------------------------------------------------------------------------
+
+SUBTOTAL_WORDS = frozenset(
+    w
+    for base in ("合计", "小计", "总计")
+    for w in (base, base[0] + " " + base[1], base[0] + "\u3000" + base[1], base + ":", base + "：")
+)
+FOOTER_PREFIXES = (
+    "填表人",
+    "审核人",
+    "制表人",
+    "填报人",
+    "负责人",
+    "注:",
+    "注：",
+    "说明:",
+    "说明：",
+    "备注:",
+    "备注：",
+)
+
+
+def skip_reason(raw: list[Any]) -> str | None:
+    """ "blank" | "subtotal" | "footer" when a row is not a household, else None."""
+    if not any(raw):
+        return "blank"
+    if not SUBTOTAL_WORDS.isdisjoint(raw):
+        return "subtotal"
+    for c in raw:
+        if c == "" or c is None:
+            continue
+        if type(c) is str:
+            s = c.strip(WHITESPACE)
+            if not s:
+                continue
+            if s.startswith(FOOTER_PREFIXES):
+                return "footer"
+            if s.endswith(("合计", "小计", "总计")) and len(s) <= 12:
+                return "subtotal"
+        return None
+    return "blank"

@@ -1,0 +1,129 @@
+"""Problems found in a ledger: one ``Issue`` per problem, with its place and a stable code.
+
+A clerk needs to know *where* (sheet, spreadsheet row, column letter),
+*what* (a stable machine code from ``CODES`` plus a Chinese message) and
+*what to do*.  ID numbers and phones are masked before they ever reach an
+Issue, so outcomes can be shown and stored freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from heating.errors import Refused
+
+SEVERITIES = ("error", "warning", "note")
+
+# The documented list of issue codes (stable machine words → Chinese description).
+CODES: dict[str, str] = {
+    # Whole-file refusals (LedgerRejected.code)
+    "file_empty": "文件为空",
+    "file_too_large": "文件超过大小上限",
+    "file_too_many_rows": "数据行数超过上限",
+    "file_encrypted": "工作簿已加密或设置了打开密码",
+    "file_corrupt": "文件已损坏，无法读取",
+    "file_not_spreadsheet": "不是表格文件（如改了扩展名的 Word、PDF 文件）",
+    "file_unsupported": "不支持的表格格式（如 WPS .et、.xlsb）",
+    "file_zip_bomb": "解压后体积异常（疑似压缩炸弹）",
+    "file_encoding": "CSV 文件编码无法识别",
+    "file_no_header": "没有任何工作表能找到表头",
+    "township_unknown": "指定的乡镇代码不存在",
+    # Sheets and columns
+    "sheet_hidden": "隐藏的工作表已跳过",
+    "sheet_no_header": "工作表中找不到表头，已跳过",
+    "sheet_empty": "工作表为空，已跳过",
+    "column_ignored": "无法识别的列，已保留在导入记录中但不导入",
+    "column_duplicate": "同一字段出现多列，只使用第一列",
+    "column_missing": "缺少必需的列",
+    # Cells
+    "required": "必填项为空",
+    "formula_no_value": "公式单元格没有计算结果",
+    "number_lost_digits": "身份证号或户号按数字存储，已丢失位数",
+    "id_number_format": "身份证号格式错误",
+    "id_number_checksum": "身份证号校验位错误",
+    "id_number_old": "15 位旧身份证号（已接受）",
+    "not_a_number": "应为数字",
+    "not_an_integer": "应为整数",
+    "negative": "不能为负数",
+    "out_of_range": "数值超出允许范围",
+    "invalid_date": "无法识别的日期",
+    "date_in_future": "日期晚于今天",
+    "unknown_value": "取值不在允许的选项中",
+    "text_too_long": "文字过长",
+    # Cross-field rules
+    "completed_on_missing": "状态为已完工/已验收但完工日期为空",
+    "accepted_before_completed": "验收日期早于完工日期",
+    "route_required": "该状态必须填写改造方式",
+    "exempt_reason_required": "无需改造必须填写原因",
+    "coordinates_incomplete": "经度和纬度应同时填写或同时留空",
+    "coordinates_outside": "坐标不在本区范围内",
+    "heat_source_unknown": "热源不在已登记的热源名单中",
+    # Places
+    "township_required": "未指定乡镇，且行中没有乡镇",
+    "township_not_found": "乡镇名称或代码在名录中不存在",
+    "township_mismatch": "该行属于其他乡镇",
+    "village_required": "村名和村代码都为空",
+    "village_code_format": "村代码应为 12 位数字",
+    "village_code_unknown": "村代码在名录中不存在",
+    "village_code_mismatch": "村代码不属于该乡镇",
+    "village_name_mismatch": "村名与村代码对应的村不一致（以村代码为准）",
+    "village_unknown": "村名在该乡镇的名录中不存在",
+    "village_ambiguous": "村名对应名录中的多个村",
+    # Households
+    "duplicate_household": "同一户在文件中出现多次",
+    "key_weak": "没有户号和身份证号，按户主姓名+住址识别农户",
+}
+
+
+@dataclass(slots=True)
+class Issue:
+    """One problem: severity "error" | "warning" | "note", where it is, and a masked value."""
+
+    severity: str
+    code: str
+    message: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    field: str | None = None
+    value: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+class LedgerRejected(Refused):
+    """The whole file is refused; ``code`` is one of ``CODES``, message says what to do."""
+
+    def __init__(self, message: str, *, code: str = "file_corrupt", detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.code = code
+
+
+def column_letter(index: int) -> str:
+    """0-based column index → spreadsheet letters (0 → A, 26 → AA)."""
+    if index < len(_LETTERS):
+        return _LETTERS[index]
+    return _letter(index)
+
+
+def _letter(index: int) -> str:
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+_LETTERS = [_letter(i) for i in range(702)]

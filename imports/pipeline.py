@@ -1,0 +1,495 @@
+"""parse_ledger: read → find header → clean → validate → resolve villages, as data.
+
+Nothing is written here.  The outcome is a ``ParsedLedger`` that the diff and
+commit steps (``imports.diff``/``imports.batches``) turn into a preview or a
+batch.  A row is rejected iff one of its issues is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.db import get_meta
+from heating.households import household_key
+from heating.models import Township
+from heating.privacy import mask_id, mask_phone
+from imports import clean
+from imports.clean import CellProblem, skip_reason
+from imports.fields import LEDGER_SCHEMA, ROUTE_DEVICES, normalise_word
+from imports.header import HeaderMatch, find_header
+from imports.issues import Issue, LedgerRejected, column_letter
+from imports.readers import RawSheet, read_workbook
+from imports.validate import RowRules, check_id_number, status_word_reason
+from imports.villages import VillageIndex
+
+PROGRESS_EVERY = 5000
+
+
+@dataclass
+class SheetInfo:
+    """A sheet that had a header: where, which columns meant what, what was ignored."""
+
+    name: str
+    header_row: int  # 1-based, the first header row
+    columns: dict[str, str]  # header as written → field
+    ignored_columns: list[str]
+    data_rows: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "header_row": self.header_row,
+            "columns": dict(self.columns),
+            "ignored_columns": list(self.ignored_columns),
+            "data_rows": self.data_rows,
+        }
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    """One household row: cleaned values, where each came from, and its issues.
+
+    ``columns`` is shared by every row of a sheet: do not mutate it.
+    """
+
+    sheet: str
+    row: int  # spreadsheet row number (1-based, as Excel shows)
+    values: dict[str, Any]
+    columns: dict[str, str]  # field → column letter
+    extra: dict[str, str]
+    village_id: int | None
+    township_code: str | None
+    key: str | None
+    key_kind: str | None
+    issues: list[Issue]
+
+    @property
+    def rejected(self) -> bool:
+        return any(i.severity == "error" for i in self.issues)
+
+
+@dataclass
+class ParsedLedger:
+    """The outcome of reading a ledger (nothing written yet).
+
+    ``issues`` holds file- and sheet-level issues; each row carries its own
+    (``all_issues()`` yields both, in order).
+    """
+
+    file_name: str
+    sha256: str
+    sheets: list[SheetInfo]
+    rows: list[LedgerRow]
+    skipped: int
+    issues: list[Issue]
+    kind: str = ""
+    township_code: str | None = None
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def all_issues(self) -> Iterator[Issue]:
+        yield from self.issues
+        for row in self.rows:
+            yield from row.issues
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for r in self.rows if r.rejected)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for i in self.all_issues() if i.severity == "warning")
+
+    @property
+    def ignored_columns(self) -> list[str]:
+        return list(dict.fromkeys(c for s in self.sheets for c in s.ignored_columns))
+
+
+def masked(field_name: str, value: Any) -> str | None:
+    """A cell value safe to show in an issue: ID numbers and phones masked, long text cut."""
+    if value is None or value == "":
+        return None
+    if type(value) is float and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    text = str(value) if not isinstance(value, float) else f"{value:.15g}"
+    if field_name == "id_number":
+        return mask_id("".join(text.split()))
+    if field_name == "phone":
+        return mask_phone("".join(text.split()))
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def parse_ledger(
+    data: bytes,
+    file_name: str,
+    *,
+    session: Session,
+    config: Any,
+    township_code: str | None,
+    today: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ParsedLedger:
+    """Read and validate a household ledger; raise LedgerRejected when the whole file is refused."""
+    today = today or date.today()
+    if township_code is not None:
+        township_code = township_code.strip()
+        if session.scalar(select(Township.id).where(Township.code == township_code)) is None:
+            raise LedgerRejected(
+                f"乡镇代码 {township_code} 不在村庄名录中。请核对代码（9 位），或先导入村庄名录。",
+                code="township_unknown",
+            )
+    workbook = read_workbook(
+        data,
+        file_name,
+        max_mb=config.upload_max_mb,
+        max_rows=config.import_max_rows,
+        max_unzipped_mb=config.import_max_unzipped_mb,
+    )
+    parser = _LedgerParser(session, township_code, today, progress)
+    parser.total = sum(len(s.rows) for s in workbook.sheets)
+    for sheet in workbook.sheets:
+        parser.sheet(sheet)
+        sheet.rows = []  # free memory as we go
+    if not parser.sheets:
+        seen = "、".join(f"“{s.name}”" for s in workbook.sheets if s.visible) or "（无可见工作表）"
+        raise LedgerRejected(
+            f"文件“{file_name}”的工作表 {seen} 中都找不到表头（前 20 行内应有“户主姓名”“改造状态”"
+            "“村”等列名）。请使用台账模板，或在数据上方加上列名后再上传。",
+            code="file_no_header",
+        )
+    if progress:
+        progress(parser.total, parser.total)
+    return ParsedLedger(
+        file_name=file_name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        sheets=parser.sheets,
+        rows=parser.rows,
+        skipped=sum(parser.skipped.values()),
+        issues=parser.issues,
+        kind=workbook.kind,
+        township_code=township_code,
+        skipped_by_reason=dict(parser.skipped),
+    )
+
+
+# Required columns of a ledger sheet, by field (village: or village_code).
+_REQUIRED_COLUMNS = {"head_name": "户主姓名", "status": "改造状态"}
+
+
+class _LedgerParser:
+    """Holds what is built once per parse: village index, salt, rules, duplicate keys."""
+
+    def __init__(
+        self,
+        session: Session,
+        township_code: str | None,
+        today: date,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.index = VillageIndex.load(session, township_code)
+        self.salt = get_meta(session, "id_salt") or ""
+        self.rules = RowRules(session, today, self.index.district_ids)
+        self.progress = progress
+        self.total = 0
+        self.done = 0
+        self.sheets: list[SheetInfo] = []
+        self.rows: list[LedgerRow] = []
+        self.issues: list[Issue] = []
+        self.skipped: dict[str, int] = {}
+        self.seen: dict[tuple[Any, str], tuple[str, int]] = {}
+        self.cleaners = {f.name: clean.cleaner_for(f) for f in LEDGER_SCHEMA.fields}
+
+    def note(self, severity: str, code: str, message: str, sheet: str, **place: Any) -> None:
+        self.issues.append(Issue(severity, code, message, sheet, **place))
+
+    # ------------------------------------------------------------------
+    def sheet(self, sheet: RawSheet) -> None:
+        name = sheet.name
+        if not sheet.visible:
+            self.note("note", "sheet_hidden", f"工作表“{name}”是隐藏的，已跳过。", name)
+            return
+        if not any(any(r) for r in sheet.rows[:200]) and not any(any(r) for r in sheet.rows):
+            self.note("note", "sheet_empty", f"工作表“{name}”是空的，已跳过。", name)
+            self.done += len(sheet.rows)
+            return
+        header = find_header(sheet.rows, sheet.merged, LEDGER_SCHEMA)
+        if header is None:
+            severity = "note" if "说明" in name else "warning"
+            self.note(
+                severity,
+                "sheet_no_header",
+                f"工作表“{name}”前 20 行内找不到表头（如“户主姓名”“改造状态”），已跳过。"
+                "如果这张表是台账，请在数据上方加上列名。",
+                name,
+            )
+            self.done += len(sheet.rows)
+            return
+        info = SheetInfo(
+            name,
+            header.first_row + 1,
+            {header.labels[c]: f for c, f in header.fields.items()},
+            list(header.ignored.values()),
+        )
+        self.sheets.append(info)
+        for c, label in header.ignored.items():
+            self.note(
+                "note",
+                "column_ignored",
+                f"列“{label}”不是台账的字段，已保留在导入记录中但不导入。",
+                name,
+                row=header.last_row + 1,
+                column=column_letter(c),
+            )
+        for c, label in header.duplicates.items():
+            self.note(
+                "warning",
+                "column_duplicate",
+                f"列“{label}”与前面的列是同一字段，只使用前面那一列，这一列已忽略。",
+                name,
+                row=header.last_row + 1,
+                column=column_letter(c),
+            )
+        fields = set(header.fields.values())
+        missing = [label for f, label in _REQUIRED_COLUMNS.items() if f not in fields]
+        if "village" not in fields and "village_code" not in fields:
+            missing.append("村")
+        if missing:
+            self.note(
+                "error",
+                "column_missing",
+                f"工作表“{name}”缺少必需的列：{'、'.join(missing)}。请在表头中加上这些列后再上传。",
+                name,
+                row=header.last_row + 1,
+            )
+        self._rows(sheet, header, info, missing)
+
+    # ------------------------------------------------------------------
+    def _rows(
+        self, sheet: RawSheet, header: HeaderMatch, info: SheetInfo, missing: list[str]
+    ) -> None:
+        name = sheet.name
+        rows = sheet.rows
+        letters = {c: column_letter(c) for c in header.fields}
+        columns = {f: letters[c] for c, f in header.fields.items()}
+        specs = [
+            (c, f, self.cleaners[f], letters[c], LEDGER_SCHEMA.by_name[f].max_length)
+            for c, f in sorted(header.fields.items())
+        ]
+        extras = sorted(header.ignored.items())
+        header_texts = header.texts
+        probe = min(header.fields)  # a column whose header text would repeat
+        status_col = next((c for c, f in header.fields.items() if f == "status"), None)
+        route_col = next((c for c, f in header.fields.items() if f == "route"), None)
+        gaps: dict[int, list[int]] = {}
+        for r, c in sheet.formulas_without_value:
+            if c in header.fields:
+                gaps.setdefault(r, []).append(c)
+        missing_issue = (
+            Issue(
+                "error",
+                "column_missing",
+                f"缺少必需的列：{'、'.join(missing)}，本行无法导入。",
+                name,
+            )
+            if missing
+            else None
+        )
+        text = clean.text
+        skipped = self.skipped
+        out = self.rows
+        resolve = self.index.resolve
+        check = self.rules.check
+        seen = self.seen
+        salt = self.salt
+        progress = self.progress
+        self.done += header.data_start
+        for r in range(header.data_start, len(rows)):
+            raw = rows[r]
+            self.done += 1
+            if progress and self.done % PROGRESS_EVERY == 0:
+                progress(self.done, self.total)
+            reason = skip_reason(raw)
+            if (
+                reason is None
+                and raw[probe] in header_texts
+                and sum(1 for v in raw if v in header_texts) * 2 >= len(header.fields)
+            ):
+                reason = "repeated_header"
+            if reason is not None:
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            rownum = r + 1
+            values: dict[str, Any] = {}
+            issues: list[Issue] = []
+            for c, f, cleaner, letter, max_len in specs:
+                v = raw[c]
+                if v == "":
+                    continue
+                try:
+                    value = cleaner(v)
+                except CellProblem as p:
+                    issues.append(
+                        Issue(p.severity, p.code, p.message, name, rownum, letter, f, masked(f, v))
+                    )
+                    continue
+                if value is None:
+                    continue
+                if max_len is not None and len(value) > max_len:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "text_too_long",
+                            f"内容过长（{len(value)} 字，最多 {max_len} 字），请精简。",
+                            name,
+                            rownum,
+                            letter,
+                            f,
+                            masked(f, value),
+                        )
+                    )
+                    continue
+                values[f] = value
+            extra = {}
+            for c, label in extras:
+                v = raw[c]
+                if v != "":
+                    t = text(v)
+                    if t is not None:
+                        extra[label] = t
+            if not values and not issues:
+                # Nothing in a ledger column (perhaps a pre-numbered 序号 only): a blank row.
+                skipped["blank"] = skipped.get("blank", 0) + 1
+                continue
+            if gaps and r in gaps:
+                for c in gaps[r]:
+                    f = header.fields[c]
+                    issues.append(
+                        Issue(
+                            "error",
+                            "formula_no_value",
+                            "公式单元格没有保存计算结果。请在 Excel 中打开文件、重新计算并保存，"
+                            "或把公式替换为数值后再上传。",
+                            name,
+                            rownum,
+                            letters[c],
+                            f,
+                        )
+                    )
+            # Values that say more than one thing.
+            t = values.get("completed_on")
+            if t is not None:
+                values["completed_on"], values["completed_on_precision"] = t
+            t = values.get("accepted_on")
+            if t is not None:
+                values["accepted_on"] = t[0]
+            if values.get("status") == "exempt" and "exempt_reason" not in values:
+                why = status_word_reason(raw[status_col])
+                if why:
+                    values["exempt_reason"] = why
+            if route_col is not None and "device" not in values and "route" in values:
+                word = raw[route_col]
+                if type(word) is str:
+                    device = ROUTE_DEVICES.get(normalise_word(word))
+                    if device:
+                        values["device"] = device
+            idn = values.get("id_number")
+            if idn is not None:
+                problem = check_id_number(idn)
+                if problem is not None:
+                    issues.append(
+                        Issue(
+                            problem[0],
+                            problem[1],
+                            problem[3],
+                            name,
+                            rownum,
+                            columns["id_number"],
+                            "id_number",
+                            mask_id(idn),
+                        )
+                    )
+            for severity, code, f, message in check(values):
+                issues.append(
+                    Issue(
+                        severity, code, message, name, rownum, columns.get(f), f, _shown(f, values)
+                    )
+                )
+            if missing_issue is not None:
+                issues.append(
+                    Issue("error", missing_issue.code, missing_issue.message, name, rownum)
+                )
+            place = resolve(
+                values.get("township"), values.get("village"), values.get("village_code")
+            )
+            for severity, code, f, message in place.problems:
+                issues.append(
+                    Issue(
+                        severity, code, message, name, rownum, columns.get(f), f, _shown(f, values)
+                    )
+                )
+            key, key_kind = household_key(
+                household_no=values.get("household_no"),
+                id_number=idn if idn is not None and len(idn) == 18 else None,
+                head_name=values.get("head_name"),
+                address=values.get("address"),
+                salt=salt,
+            )
+            if key_kind == "name_address":
+                issues.append(
+                    Issue(
+                        "warning",
+                        "key_weak",
+                        "没有户号和身份证号，只能按户主姓名+住址识别这一户；改名或改地址会被当作新的一户。"
+                        "建议填写户号或身份证号。",
+                        name,
+                        rownum,
+                    )
+                )
+            scope = place.village_id if place.village_id is not None else values.get("village")
+            first = seen.get((scope, key))
+            if first is None:
+                seen[(scope, key)] = (name, rownum)
+            else:
+                where = "本表" if first[0] == name else f"工作表“{first[0]}”"
+                issues.append(
+                    Issue(
+                        "error",
+                        "duplicate_household",
+                        f"与{where}第 {first[1]} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
+                        "请删除重复的一行，或核对户号/身份证号。",
+                        name,
+                        rownum,
+                    )
+                )
+            out.append(
+                LedgerRow(
+                    name,
+                    rownum,
+                    values,
+                    columns,
+                    extra,
+                    place.village_id,
+                    place.township_code,
+                    key,
+                    key_kind,
+                    issues,
+                )
+            )
+            info.data_rows += 1
+
+
+def _shown(field_name: str | None, values: dict[str, Any]) -> str | None:
+    if field_name is None:
+        return None
+    v = values.get(field_name)
+    if v is None:
+        return None
+    if isinstance(v, date):
+        return v.isoformat()
+    return masked(field_name, v)

@@ -1,0 +1,387 @@
+"""Read a spreadsheet's bytes into plain rows, refusing what we must not read.
+
+The type is recognised from the content, never the extension: a zip is an
+xlsx/xlsm/ods (or a renamed .docx), an OLE2 file is an .xls (or an encrypted
+workbook, a .doc, a WPS .et), ``%PDF`` is a PDF, anything else is tried as
+CSV text.  Limits (size, rows, uncompressed size) are checked before the
+expensive read, so a zip bomb or a million-row file never gets into memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import defusedxml  # noqa: F401 - makes openpyxl parse XML safely wherever it is used
+from defusedxml import ElementTree as SafeET
+from python_calamine import CalamineWorkbook
+
+from imports.issues import LedgerRejected
+
+MB = 1024 * 1024
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+# A single member may expand at most this much (deflate tops out near 1032×);
+# real sheets compress 5–50×.
+MAX_MEMBER_RATIO = 200
+MIN_RATIO_CHECK_BYTES = 10 * MB
+
+SAVE_AS = "请在 Excel 或 WPS 中打开后“另存为” .xlsx 格式再上传。"
+
+
+@dataclass
+class RawSheet:
+    """One worksheet as plain Python rows (absolute: rows[0] is spreadsheet row 1)."""
+
+    name: str
+    visible: bool
+    rows: list[list[Any]] = field(default_factory=list)
+    # Merged ranges as ((first_row, first_col), (last_row, last_col)), 0-based; None if unknown.
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+    # (row, col) of formula cells that have no cached value (xlsx only).
+    formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+
+
+@dataclass
+class Workbook:
+    kind: str  # xlsx / xlsm / xls / ods / csv
+    sheets: list[RawSheet]
+
+
+def read_workbook(
+    data: bytes, file_name: str, *, max_mb: int, max_rows: int, max_unzipped_mb: int
+) -> Workbook:
+    """Detect the type, check the limits, read every sheet; raise LedgerRejected on refusal."""
+    if not data or not data.strip():
+        raise LedgerRejected(
+            f"文件“{file_name}”是空的（0 字节或只有空白）。请确认选择了正确的台账文件。",
+            code="file_empty",
+        )
+    if len(data) > max_mb * MB:
+        raise LedgerRejected(
+            f"文件“{file_name}”大小 {len(data) / MB:.1f} MB，超过上限 {max_mb} MB。"
+            "请删除无关的工作表、图片后再上传，或按乡镇/村拆分成多个文件。",
+            code="file_too_large",
+        )
+    kind = detect_kind(data, file_name, max_unzipped_mb=max_unzipped_mb)
+    if kind == "csv":
+        return Workbook("csv", [_read_csv(data, file_name, max_rows)])
+    return Workbook(kind, _read_calamine(data, file_name, kind, max_rows))
+
+
+# --------------------------------------------------------------------------
+# Type detection
+# --------------------------------------------------------------------------
+
+
+def detect_kind(data: bytes, file_name: str, *, max_unzipped_mb: int) -> str:
+    """Return "xlsx" | "xlsm" | "xls" | "ods" | "csv" or raise LedgerRejected."""
+    suffix = PurePath(file_name).suffix.lower()
+    head = data[:8]
+    if head.startswith(ZIP_MAGIC) or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(data, file_name, max_unzipped_mb)
+    if head == OLE2_MAGIC:
+        return _ole_kind(data, file_name, suffix)
+    if data.lstrip()[:5] == b"%PDF-":
+        raise LedgerRejected(
+            f"文件“{file_name}”是 PDF 文档，不是表格。请上传 Excel 台账（.xlsx/.xls）或 CSV 文件。",
+            code="file_not_spreadsheet",
+        )
+    if suffix == ".et":
+        raise _unsupported(file_name, "WPS 表格 .et")
+    if b"\x00" in data[:8192] or _looks_binary(data[:8192]):
+        raise LedgerRejected(
+            f"文件“{file_name}”不是可识别的表格文件（.xlsx、.xlsm、.xls、.ods 或 .csv）。"
+            "如果它是从其他软件导出的，请在 Excel 或 WPS 中打开后另存为 .xlsx 再上传。",
+            code="file_not_spreadsheet",
+        )
+    return "csv"
+
+
+def _looks_binary(sample: bytes) -> bool:
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > max(8, len(sample) // 100)
+
+
+def _unsupported(file_name: str, what: str) -> LedgerRejected:
+    return LedgerRejected(
+        f"文件“{file_name}”是 {what} 格式，不能直接导入。{SAVE_AS}", code="file_unsupported"
+    )
+
+
+def _zip_kind(data: bytes, file_name: str, max_unzipped_mb: int) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            _check_zip_bomb(infos, file_name, max_unzipped_mb)
+            mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+    except zipfile.BadZipFile:
+        raise _corrupt(file_name) from None
+    except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError):
+        raise _corrupt(file_name) from None
+    if "xl/workbook.xml" in names:
+        return "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
+    if "xl/workbook.bin" in names:
+        raise _unsupported(file_name, "Excel 二进制工作簿 .xlsb")
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+        return "ods"
+    if "word/document.xml" in names or mimetype.startswith(
+        b"application/vnd.oasis.opendocument.text"
+    ):
+        what = "Word 文档"
+    elif any(n.startswith("ppt/") for n in names):
+        what = "PowerPoint 演示文稿"
+    else:
+        what = "压缩包"
+    raise LedgerRejected(
+        f"文件“{file_name}”是{what}，不是表格。请上传 Excel 台账（.xlsx/.xls）或 CSV 文件；"
+        "如果扩展名被改过，请用原来的软件打开确认。",
+        code="file_not_spreadsheet",
+    )
+
+
+def _check_zip_bomb(infos: list[zipfile.ZipInfo], file_name: str, max_unzipped_mb: int) -> None:
+    total = sum(i.file_size for i in infos)
+    absurd = any(
+        i.file_size >= MIN_RATIO_CHECK_BYTES
+        and i.file_size > MAX_MEMBER_RATIO * max(i.compress_size, 1)
+        for i in infos
+    )
+    if total > max_unzipped_mb * MB or absurd:
+        raise LedgerRejected(
+            f"文件“{file_name}”解压后约 {total / MB:.0f} MB（上限 {max_unzipped_mb} MB）"
+            "或压缩比异常，疑似压缩炸弹，已拒绝读取。请检查文件来源；如确为台账，请按村拆分后再上传。",
+            code="file_zip_bomb",
+        )
+
+
+def _corrupt(file_name: str) -> LedgerRejected:
+    return LedgerRejected(
+        f"文件“{file_name}”已损坏，无法读取（可能没有下载或复制完整）。"
+        "请在 Excel 或 WPS 中打开确认，必要时重新保存后再上传。",
+        code="file_corrupt",
+    )
+
+
+def _ole_streams(data: bytes) -> set[str]:
+    """Names of the well-known streams an OLE2 compound file holds (cheap byte search)."""
+    found = set()
+    for name in ("EncryptedPackage", "Workbook", "Book", "WordDocument", "PowerPoint Document"):
+        if name.encode("utf-16-le") in data:
+            found.add(name)
+    return found
+
+
+def _ole_kind(data: bytes, file_name: str, suffix: str) -> str:
+    streams = _ole_streams(data)
+    if "EncryptedPackage" in streams:
+        raise _encrypted(file_name)
+    if suffix == ".et":
+        raise _unsupported(file_name, "WPS 表格 .et")
+    if "Workbook" in streams or "Book" in streams:
+        return "xls"
+    what = (
+        "Word 文档"
+        if "WordDocument" in streams
+        else ("PowerPoint 演示文稿" if "PowerPoint Document" in streams else "Office 文件")
+    )
+    raise LedgerRejected(
+        f"文件“{file_name}”是{what}，不是表格。请上传 Excel 台账（.xlsx/.xls）或 CSV 文件。",
+        code="file_not_spreadsheet",
+    )
+
+
+def _encrypted(file_name: str) -> LedgerRejected:
+    return LedgerRejected(
+        f"工作簿“{file_name}”设置了打开密码（已加密），无法读取。"
+        "请在 Excel 或 WPS 中打开，取消密码（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后另存再上传。",
+        code="file_encrypted",
+    )
+
+
+# --------------------------------------------------------------------------
+# Spreadsheets (python-calamine)
+# --------------------------------------------------------------------------
+
+
+def _too_many_rows(file_name: str, rows: int, max_rows: int) -> LedgerRejected:
+    return LedgerRejected(
+        f"文件“{file_name}”约有 {rows} 行，超过上限 {max_rows} 行。请按乡镇或村拆分成多个文件后分别上传。",
+        code="file_too_many_rows",
+    )
+
+
+def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> list[RawSheet]:
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        metadata = list(wb.sheets_metadata)
+    except Exception as exc:  # calamine raises its own error types per format
+        raise _calamine_error(exc, file_name) from None
+    formula_gaps = _xlsx_formulas_without_value(data) if kind in ("xlsx", "xlsm") else {}
+    sheets: list[RawSheet] = []
+    total = 0
+    for index, meta in enumerate(metadata):
+        if "WorkSheet" not in str(meta.typ):
+            continue
+        visible = str(meta.visible).endswith("Visible") and "Hidden" not in str(meta.visible)
+        if not visible:
+            sheets.append(RawSheet(meta.name, False))
+            continue
+        try:
+            sheet = wb.get_sheet_by_index(index)
+            height = sheet.total_height if sheet.height else 0
+            total += height
+            if total > max_rows:
+                raise _too_many_rows(file_name, total, max_rows)
+            rows = sheet.to_python(skip_empty_area=False) if sheet.height else []
+            merged = sheet.merged_cell_ranges
+        except LedgerRejected:
+            raise
+        except Exception as exc:
+            raise _calamine_error(exc, file_name) from None
+        sheets.append(
+            RawSheet(
+                meta.name,
+                True,
+                rows,
+                list(merged) if merged is not None else None,
+                formula_gaps.get(meta.name, set()),
+            )
+        )
+    return sheets
+
+
+def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
+    text = str(exc).lower()
+    if "password" in text or "encrypt" in text:
+        return _encrypted(file_name)
+    return _corrupt(file_name)
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+
+
+def _xlsx_formulas_without_value(data: bytes) -> dict[str, set[tuple[int, int]]]:
+    """Per sheet name, the (row, col) of formula cells saved without a cached value.
+
+    calamine returns the cached value of a formula; a workbook written by a
+    script (or saved with calculation off) may have none, and the cell would
+    silently read as blank.  Only sheets that contain formulas are scanned.
+    """
+    out: dict[str, set[tuple[int, int]]] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            paths = _xlsx_sheet_paths(zf)
+            for name, path in paths.items():
+                try:
+                    xml = zf.read(path)
+                except KeyError:
+                    continue
+                if b"<f" not in xml and b":f" not in xml:
+                    continue
+                gaps = set()
+                for m in _FORMULA.finditer(xml):
+                    start = xml.rfind(b"<c ", 0, m.start())
+                    start_ns = xml.rfind(b":c ", 0, m.start())
+                    start = max(start, start_ns)
+                    end = xml.find(b"c>", m.end())
+                    if start < 0 or end < 0:
+                        continue
+                    cell = xml[start:end]
+                    if re.search(rb"<(?:\w+:)?v>[^<]", cell) or b"<is>" in cell:
+                        continue
+                    ref = _CELL_REF.search(cell)
+                    if ref:
+                        gaps.add((int(ref.group(2)) - 1, _col_index(ref.group(1).decode())))
+                if gaps:
+                    out[name] = gaps
+    except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
+        return out
+    return out
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _xlsx_sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → worksheet XML path, from workbook.xml and its relationships."""
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    workbook = SafeET.fromstring(zf.read("xl/workbook.xml"))
+    rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        target = target.lstrip("/")
+        if not target.startswith("xl/"):
+            target = "xl/" + target
+        targets[rel.get("Id")] = target
+    out = {}
+    for el in workbook.iter():
+        if el.tag.endswith("}sheet") and el.get(ns_rel) in targets:
+            out[el.get("name")] = targets[el.get(ns_rel)]
+    return out
+
+
+# --------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------
+
+
+def decode_text(data: bytes, file_name: str) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise LedgerRejected(
+            f"文件“{file_name}”的文字编码无法识别（既不是 UTF-8 也不是 GBK）。"
+            "请在 Excel 或 WPS 中打开后另存为 .xlsx，或另存为“CSV UTF-8”再上传。",
+            code="file_encoding",
+        ) from None
+
+
+def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
+    text = decode_text(data, file_name)
+    sample = text[:16384]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    rows: list[list[Any]] = []
+    append = rows.append
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        for row in reader:
+            append(row)
+            if len(rows) > max_rows:
+                raise _too_many_rows(file_name, len(rows), max_rows)
+    except csv.Error:
+        raise _corrupt(file_name) from None
+    width = max((len(r) for r in rows), default=0)
+    for r in rows:
+        if len(r) < width:
+            r.extend([""] * (width - len(r)))
+    return RawSheet(PurePath(file_name).stem or "CSV", True, rows, None)
+
+
+# Readers for other callers (the registry loader) that want one function.
+Reader = Callable[[bytes, str], Workbook]

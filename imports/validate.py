@@ -1,0 +1,255 @@
+"""Rules a cleaned ledger row must satisfy: ID numbers, ranges and cross-field rules.
+
+Every rule returns problems as (severity, code, field, message) tuples, and
+all of them are collected, never just the first.  Messages are Chinese and
+say what to do; values are masked by the caller before they leave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.models import STATUS_LABELS, HeatSource, Township, Village
+from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, normalise_word
+from imports.villages import _norm
+
+Problem = tuple[str, str, str, str]  # severity, code, field, message
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643 check character for the first 17 digits."""
+    return ID_CHECK[sum(map(int.__mul__, map(int, first17), ID_WEIGHTS)) % 11]
+
+
+def check_id_number(value: str) -> Problem | None:
+    """None when valid; a 15-digit old number is a warning; anything else an error."""
+    n = len(value)
+    if n == 18:
+        head = value[:17]
+        last = value[17]
+        if not head.isdigit() or not (last.isdigit() or last == "X"):
+            return _id_format(value)
+        if id_check_digit(head) != last:
+            if value.endswith("00"):
+                return (
+                    "error",
+                    "number_lost_digits",
+                    "id_number",
+                    "身份证号末尾是 0 且校验位不符，很可能是按数字存储时丢失了末几位。"
+                    "请把该列设置为“文本”格式，重新输入正确的身份证号后再上传。",
+                )
+            return (
+                "error",
+                "id_number_checksum",
+                "id_number",
+                "身份证号校验位错误（第 18 位与前 17 位不符）。请核对身份证原件后改正。",
+            )
+        return None
+    if n == 15 and value.isdigit():
+        return (
+            "warning",
+            "id_number_old",
+            "id_number",
+            "这是 15 位旧身份证号，已接受；如有可能，请更新为 18 位新号码。",
+        )
+    return _id_format(value)
+
+
+def _id_format(value: str) -> Problem:
+    return (
+        "error",
+        "id_number_format",
+        "id_number",
+        f"身份证号应为 18 位（最后一位可为 X），这里是 {len(value)} 位或含有其他字符。请核对后改正。",
+    )
+
+
+@dataclass
+class RowRules:
+    """The cross-field rules, with what they need from the database loaded lazily, once."""
+
+    session: Session
+    today: date
+    district_ids: set[int]
+    _extent: tuple[float, float, float, float] | None | bool = False
+    _heat_sources: set[str] | None = None
+    extra: list[Callable[[dict[str, Any]], list[Problem]]] = field(default_factory=list)
+
+    # ------------------------------------------------------------------
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Union of the district's village boundary bounds; None when no boundaries."""
+        if self._extent is False:
+            import shapely
+
+            q = select(Village.geometry).join(Township).where(Village.geometry.is_not(None))
+            if self.district_ids:
+                q = q.where(Township.district_id.in_(self.district_ids))
+            blobs = list(self.session.scalars(q))
+            if not blobs:
+                self._extent = None
+            else:
+                bounds = shapely.bounds(shapely.from_wkb(blobs))
+                self._extent = (
+                    float(bounds[:, 0].min()),
+                    float(bounds[:, 1].min()),
+                    float(bounds[:, 2].max()),
+                    float(bounds[:, 3].max()),
+                )
+        return self._extent  # type: ignore[return-value]
+
+    def heat_sources(self) -> set[str]:
+        if self._heat_sources is None:
+            self._heat_sources = {_norm(n) for n in self.session.scalars(select(HeatSource.name))}
+        return self._heat_sources
+
+    # ------------------------------------------------------------------
+    def check(self, v: dict[str, Any]) -> list[Problem]:
+        out: list[Problem] = []
+        status = v.get("status")
+        if v.get("head_name") is None:
+            out.append(("error", "required", "head_name", "户主姓名为空，请填写。"))
+        if status is None:
+            out.append(
+                (
+                    "error",
+                    "required",
+                    "status",
+                    "改造状态为空，请填写：" + "、".join(STATUS_LABELS.values()) + "。",
+                )
+            )
+        elif status == "exempt":
+            if v.get("exempt_reason") is None:
+                out.append(
+                    (
+                        "error",
+                        "exempt_reason_required",
+                        "exempt_reason",
+                        "状态为无需改造时必须填写原因：空置、拆迁、已有清洁取暖或其他。",
+                    )
+                )
+        elif status in ROUTE_REQUIRED_STATUSES and v.get("route") is None:
+            out.append(
+                (
+                    "error",
+                    "route_required",
+                    "route",
+                    f"状态为{STATUS_LABELS[status]}时必须填写改造方式（如煤改电、煤改气、集中供热）。",
+                )
+            )
+        completed = v.get("completed_on")
+        accepted = v.get("accepted_on")
+        if completed is None:
+            if status == "completed" or status == "accepted":
+                out.append(
+                    (
+                        "warning",
+                        "completed_on_missing",
+                        "completed_on",
+                        "状态为已完工/已验收，但完工日期为空。请补填完工日期。",
+                    )
+                )
+        elif completed > self.today:
+            out.append(
+                (
+                    "error",
+                    "date_in_future",
+                    "completed_on",
+                    f"完工日期 {completed.isoformat()} 晚于今天，请核对。",
+                )
+            )
+        if accepted is not None:
+            if accepted > self.today:
+                out.append(
+                    (
+                        "error",
+                        "date_in_future",
+                        "accepted_on",
+                        f"验收日期 {accepted.isoformat()} 晚于今天，请核对。",
+                    )
+                )
+            if completed is not None and accepted < completed:
+                out.append(
+                    (
+                        "error",
+                        "accepted_before_completed",
+                        "accepted_on",
+                        f"验收日期 {accepted.isoformat()} 早于完工日期 {completed.isoformat()}，请核对。",
+                    )
+                )
+        residents = v.get("residents")
+        if residents is not None and residents < 0:
+            out.append(("error", "negative", "residents", "常住人口不能为负数。"))
+        year = v.get("plan_year")
+        if year is not None and not (PLAN_YEAR_RANGE[0] <= year <= PLAN_YEAR_RANGE[1]):
+            out.append(
+                (
+                    "error",
+                    "out_of_range",
+                    "plan_year",
+                    f"计划年度应在 {PLAN_YEAR_RANGE[0]}–{PLAN_YEAR_RANGE[1]} 之间，得到 {year}。",
+                )
+            )
+        for name, label in (("device_subsidy", "设备补贴"), ("operating_subsidy", "运行补贴")):
+            amount = v.get(name)
+            if amount is not None and amount < Decimal(0):
+                out.append(("error", "negative", name, f"{label}不能为负数。"))
+        lon = v.get("lon")
+        lat = v.get("lat")
+        if (lon is None) != (lat is None):
+            missing = "lat" if lat is None else "lon"
+            out.append(
+                (
+                    "error",
+                    "coordinates_incomplete",
+                    missing,
+                    "经度和纬度应同时填写或同时留空。",
+                )
+            )
+        elif lon is not None:
+            extent = self.extent()
+            if extent is not None and not (
+                extent[0] <= lon <= extent[2] and extent[1] <= lat <= extent[3]
+            ):
+                swapped = extent[0] <= lat <= extent[2] and extent[1] <= lon <= extent[3]
+                hint = "经度和纬度是否填反了？" if swapped else ""
+                out.append(
+                    (
+                        "error",
+                        "coordinates_outside",
+                        "lon",
+                        f"坐标（经度 {lon}，纬度 {lat}）不在本区范围内。{hint}"
+                        "请填写十进制度数（CGCS2000/WGS84），或留空。",
+                    )
+                )
+        source = v.get("heat_source")
+        if source is not None and v.get("route") == "district":
+            known = self.heat_sources()
+            if known and _norm(source) not in known:
+                out.append(
+                    (
+                        "warning",
+                        "heat_source_unknown",
+                        "heat_source",
+                        f"热源“{source[:40]}”不在已登记的热源名单中。请核对名称，或请管理员登记该热源。",
+                    )
+                )
+        for rule in self.extra:
+            out.extend(rule(v))
+        return out
+
+
+def status_word_reason(raw: Any) -> str | None:
+    """空置/拆迁 given as the status also say the reason."""
+    from imports.fields import STATUS_REASONS
+
+    return STATUS_REASONS.get(normalise_word(raw)) if isinstance(raw, str) else None
