@@ -1,0 +1,335 @@
+"""Benchmark: coverage by village, now and as of a date, against a bare SQL GROUP BY.
+
+Generates districts of 300, 3,000 and 30,000 villages with about 200
+households each (6 million at 30,000), each household with one or two
+history versions, then times in the same run:
+
+- ``bare``: the per-village GROUP BY over ``households`` through the raw
+  DB-API cursor — the least any implementation must do;
+- ``coverage``: ``heating.measures.coverage(by="village")`` (current state);
+- ``as_of``: the same as of 2021-10-31, read from ``household_versions``.
+
+Goal (issue 4): coverage by village for 30,000 villages / 6 million
+households in ≤ 10 s on SQLite and on PostgreSQL.
+
+Usage::
+
+    python benchmarks/coverage.py --sizes 300,3000
+    python benchmarks/coverage.py --sizes 30000 --db postgresql+psycopg://postgres@127.0.0.1/heating_bench
+
+SQLite databases are built in a temporary directory (removed afterwards
+unless ``--keep``).  A PostgreSQL database is emptied first, so it must be a
+dedicated one: the script refuses a database holding any other district.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from heating.config import DEFAULT_PROFILE
+from heating.db import make_engine, upgrade
+from heating.measures import coverage
+from heating.models import Base
+from heating.runtime import open_runtime
+
+DISTRICT_CODE = "990100"  # not a real district: marks the benchmark's own data
+DISTRICT_NAME = "基准测试区"
+VILLAGES_PER_TOWNSHIP = 100
+AS_OF = date(2021, 10, 31)
+CATEGORIES = ["city_core"] * 1 + ["county_core"] * 1 + ["fringe"] * 2 + ["rural"] * 16
+STATUS_WEIGHTS = {
+    "completed": 55,
+    "accepted": 25,
+    "pending": 6,
+    "planned": 5,
+    "in_progress": 5,
+    "exempt": 4,
+}
+BARE_SQL = (
+    "SELECT village_id, COUNT(*),"
+    " SUM(CASE WHEN status = 'exempt' THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN status IN ('completed', 'accepted') THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN status IN ('completed', 'accepted')"
+    " AND operation IN ('coal_again', 'abandoned') THEN 1 ELSE 0 END)"
+    " FROM households WHERE active = {true} GROUP BY village_id"
+)
+
+HOUSEHOLD_COLUMNS = ("id", "village_id", "key", "key_kind", "active", "head_name", "status")
+HOUSEHOLD_COLUMNS += ("operation", "updated_at")
+VERSION_COLUMNS = ("id", "household_id", "recorded_at", "change", "village_id", "active")
+VERSION_COLUMNS += ("status", "operation")
+
+
+# --------------------------------------------------------------------------
+# Generated district
+# --------------------------------------------------------------------------
+
+
+def places(villages: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """District, township and village rows for a district of ``villages`` villages."""
+    rng = random.Random(villages)
+    district = [(1, DISTRICT_CODE, DISTRICT_NAME, f"{DISTRICT_CODE}001")]
+    townships, village_rows = [], []
+    for t in range((villages + VILLAGES_PER_TOWNSHIP - 1) // VILLAGES_PER_TOWNSHIP):
+        tcode = f"{DISTRICT_CODE}{t + 1:03d}"
+        townships.append((t + 1, tcode, f"测试{t + 1}镇", 1, t == 0))
+        for v in range(min(VILLAGES_PER_TOWNSHIP, villages - t * VILLAGES_PER_TOWNSHIP)):
+            vid = len(village_rows) + 1
+            # Registry totals are set after the households (every tenth village
+            # has none: its required count comes from the ledger).
+            village_rows.append(
+                (vid, f"{tcode}{v + 1:03d}", f"测试{vid}村", t + 1, rng.choice(CATEGORIES), None)
+            )
+    return district, townships, village_rows
+
+
+def households(
+    village_ids: list[int], per_village: int, seed: int
+) -> Iterator[tuple[list[tuple], list[tuple], dict[int, int]]]:
+    """Yield household rows, version rows and registry totals, one township at a time."""
+    rng = random.Random(seed)
+    statuses = list(STATUS_WEIGHTS)
+    weights = list(STATUS_WEIGHTS.values())
+    start = datetime(2018, 1, 1)
+    hid = vid = 0
+    for chunk_start in range(0, len(village_ids), VILLAGES_PER_TOWNSHIP):
+        rows: list[tuple] = []
+        versions: list[tuple] = []
+        totals: dict[int, int] = {}
+        for village in village_ids[chunk_start : chunk_start + VILLAGES_PER_TOWNSHIP]:
+            n = rng.randint(per_village * 3 // 4, per_village * 5 // 4)
+            totals[village] = n + (rng.random() < 0.2) * rng.randint(1, 5)
+            for status in rng.choices(statuses, weights, k=n):
+                hid += 1
+                clean = status in ("completed", "accepted")
+                operation = "coal_again" if clean and rng.random() < 0.02 else None
+                first_at = start + timedelta(minutes=rng.randint(0, 4 * 365 * 24 * 60))
+                updated = first_at
+                if clean and rng.random() < 0.3:
+                    # Reported planned first, finished in a later upload.
+                    vid += 1
+                    versions.append((vid, hid, first_at, "create", village, True, "planned", None))
+                    updated = first_at + timedelta(days=rng.randint(30, 400))
+                    vid += 1
+                    versions.append((vid, hid, updated, "update", village, True, status, operation))
+                else:
+                    vid += 1
+                    versions.append(
+                        (vid, hid, first_at, "create", village, True, status, operation)
+                    )
+                rows.append(
+                    (hid, village, f"no:{hid}", "household_no", True, "户主", status, operation)
+                    + (updated,)
+                )
+        yield rows, versions, totals
+
+
+def load_sqlite(path: Path, villages: int, per_village: int) -> int:
+    """Bulk-load the generated district with sqlite3 executemany; return households."""
+    district, townships, village_rows = places(villages)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-200000")
+    with con:
+        con.executemany(
+            "INSERT INTO districts (id, code, name, seat_township_code) VALUES (?,?,?,?)", district
+        )
+        con.executemany(
+            "INSERT INTO townships (id, code, name, district_id, is_seat) VALUES (?,?,?,?,?)",
+            townships,
+        )
+        con.executemany(
+            "INSERT INTO villages (id, code, name, township_id, category, total_households,"
+            " category_proposed, boundary_generated, updated_at)"
+            " VALUES (?,?,?,?,?,?,0,0,'2021-01-01 00:00:00')",
+            village_rows,
+        )
+        count = 0
+        h_sql = _insert_sql("households", HOUSEHOLD_COLUMNS, "?")
+        v_sql = _insert_sql("household_versions", VERSION_COLUMNS, "?")
+        for rows, versions, totals in households([v[0] for v in village_rows], per_village, 1):
+            con.executemany(h_sql, rows)
+            con.executemany(v_sql, versions)
+            con.executemany(
+                "UPDATE villages SET total_households = ? WHERE id = ?",
+                [(t, v) for v, t in totals.items() if v % 10],
+            )
+            count += len(rows)
+    con.execute("ANALYZE")
+    con.close()
+    return count
+
+
+def load_postgres(url: str, villages: int, per_village: int) -> int:
+    """Bulk-load the generated district with COPY; return households."""
+    import psycopg
+
+    district, townships, village_rows = places(villages)
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as con, con.cursor() as cur:
+        _copy(cur, "districts", ("id", "code", "name", "seat_township_code"), district)
+        _copy(cur, "townships", ("id", "code", "name", "district_id", "is_seat"), townships)
+        _copy(
+            cur,
+            "villages",
+            ("id", "code", "name", "township_id", "category", "total_households")
+            + ("category_proposed", "boundary_generated", "updated_at"),
+            [v + (False, False, datetime(2021, 1, 1)) for v in village_rows],
+        )
+        count = 0
+        all_totals: dict[int, int] = {}
+        for rows, versions, totals in households([v[0] for v in village_rows], per_village, 1):
+            _copy(cur, "households", HOUSEHOLD_COLUMNS, rows)
+            _copy(cur, "household_versions", VERSION_COLUMNS, versions)
+            all_totals.update((v, t) for v, t in totals.items() if v % 10)
+            count += len(rows)
+        cur.execute("CREATE TEMP TABLE totals (id integer, total integer)")
+        _copy(cur, "totals", ("id", "total"), list(all_totals.items()))
+        cur.execute(
+            "UPDATE villages SET total_households = t.total FROM totals t WHERE t.id = villages.id"
+        )
+        for table in ("districts", "townships", "villages", "households", "household_versions"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            )
+        con.commit()
+        con.autocommit = True
+        cur.execute("VACUUM ANALYZE")
+    return count
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def _copy(cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def empty_postgres(url: str) -> None:
+    """Empty a dedicated PostgreSQL database, refusing one that holds real districts."""
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        others = conn.execute(
+            text("SELECT code FROM districts WHERE code <> :code"), {"code": DISTRICT_CODE}
+        ).all()
+        if others:
+            sys.exit(
+                f"拒绝：{url} 中有其他区县（{', '.join(r[0] for r in others)}），"
+                "基准测试会清空数据库，请使用专用数据库。"
+            )
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` runs (the first warms the caches too)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def measure(url: str, repeat: int) -> dict[str, float]:
+    runtime = open_runtime(database_url=url)
+    true = "1" if url.startswith("sqlite") else "true"
+
+    def bare() -> int:
+        raw = runtime.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(BARE_SQL.format(true=true))
+            return len(cur.fetchall())
+        finally:
+            raw.close()
+
+    def current() -> int:
+        with runtime.session() as session:
+            return len(coverage(session, DEFAULT_PROFILE, "village"))
+
+    def as_of() -> int:
+        with runtime.session() as session:
+            return len(coverage(session, DEFAULT_PROFILE, "village", as_of=AS_OF))
+
+    figures = {}
+    for name, fn in (("bare", bare), ("coverage", current), ("as_of", as_of)):
+        figures[name], _ = best_of(repeat, fn)
+    runtime.engine.dispose()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="300,3000,30000", help="villages per district")
+    parser.add_argument("--households", type=int, default=200, help="households per village")
+    parser.add_argument("--db", help="PostgreSQL URL of a dedicated database (default SQLite)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best is kept)")
+    parser.add_argument("--keep", type=Path, help="keep the SQLite files in this directory")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    workdir = Path(args.keep or tempfile.mkdtemp(prefix="heating-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    backend = "PostgreSQL" if args.db else "SQLite"
+    print(f"coverage benchmark on {backend}, as-of date {AS_OF}")
+    print(
+        f"{'villages':>9} {'households':>11} {'load s':>7} {'bare s':>7}"
+        f" {'coverage s':>10} {'ratio':>6} {'as_of s':>8} {'ratio':>6}"
+    )
+    try:
+        for size in sizes:
+            t0 = time.perf_counter()
+            if args.db:
+                empty_postgres(args.db)
+                count = load_postgres(args.db, size, args.households)
+                url = args.db
+            else:
+                path = workdir / f"coverage-{size}.db"
+                path.unlink(missing_ok=True)
+                url = f"sqlite:///{path}"
+                engine = make_engine(url)
+                upgrade(engine)
+                engine.dispose()
+                count = load_sqlite(path, size, args.households)
+            load = time.perf_counter() - t0
+            f = measure(url, args.repeat if size < 30000 else 1)
+            print(
+                f"{size:>9,} {count:>11,} {load:>7.1f} {f['bare']:>7.2f}"
+                f" {f['coverage']:>10.2f} {f['coverage'] / f['bare']:>6.1f}"
+                f" {f['as_of']:>8.2f} {f['as_of'] / f['bare']:>6.1f}",
+                flush=True,
+            )
+            if not args.db and not args.keep:
+                for p in workdir.glob(f"coverage-{size}.db*"):
+                    p.unlink()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("goal: coverage and as_of ≤ 10 s at 30,000 villages / 6,000,000 households")
+
+
+if __name__ == "__main__":
+    main()
