@@ -43,7 +43,8 @@ _SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+")
 def text(value: Any) -> str | None:
     """Trimmed text with full-width letters/digits made half-width; None when blank."""
     if type(value) is str:
-        if not value.isascii():
+        # max() finds full-width forms (U+FF01…) in C; CJK ideographs sort below them.
+        if not value.isascii() and (max(value) >= "\uff01" or "\u3000" in value):
             value = value.translate(FULLWIDTH)
         value = value.strip(WHITESPACE)
         if "\n" in value or "\r" in value:
@@ -281,8 +282,35 @@ def _labels_of(field: Field) -> list[str]:
     return sorted(set(field.values.values()), key=list(field.values.values()).index)
 
 
+_MISSING = object()
+# Fields whose values are mostly distinct (names, ID numbers): memoising would only cost.
+_DISTINCT = frozenset({"head_name", "id_number", "phone", "address", "household_no", "note"})
+
+
+def memoised(fn: Callable[[Any], Any], cap: int = 20_000) -> Callable[[Any], Any]:
+    """Remember results for repeated raw values (dates, villages, amounts repeat a lot)."""
+    cache: dict[Any, Any] = {}
+    get = cache.get
+
+    def clean(value: Any) -> Any:
+        hit = get(value, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        result = fn(value)  # a CellProblem propagates and is not remembered
+        if len(cache) < cap:
+            cache[value] = result
+        return result
+
+    return clean
+
+
 def cleaner_for(field: Field) -> Callable[[Any], Any]:
-    """The cleaning function for a field's kind."""
+    """The cleaning function for a field's kind (memoised unless values are mostly distinct)."""
+    fn = _cleaner(field)
+    return fn if field.name in _DISTINCT or field.kind == "choice" else memoised(fn)
+
+
+def _cleaner(field: Field) -> Callable[[Any], Any]:
     if field.kind == "choice":
         return choice(field)
     return {
