@@ -252,6 +252,8 @@ class HouseholdVersion(Base):
     __tablename__ = "household_versions"
     __table_args__ = (
         Index("ix_household_versions_asof", "household_id", "recorded_at"),
+        # Measures as of a date find the households changed since then (MEASURES).
+        Index("ix_household_versions_recorded", "recorded_at", "household_id"),
         Index("ix_household_versions_batch", "batch_id", "household_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
