@@ -1,0 +1,209 @@
+"""The coverage map picture of the report: villages coloured as on the web map.
+
+Drawn with matplotlib (Agg, no display) in the district's Gauss–Krüger
+projection so shapes are true.  Colours and classes are the web map's
+(``geo.maps.coverage_class``).  Chinese text needs a CJK font that exists on
+a fresh machine: the ``noto-cjk-sans-otc`` dependency ships Noto Sans CJK
+(SIL OFL 1.1), whose Simplified Chinese face we register with matplotlib.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import shapely
+from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from geo.boundaries import villages_frame
+from geo.crs import STORAGE_CRS, projected_crs_for
+from geo.maps import COVERAGE_CLASSES, GENERATED_NOTE, PRIORITY_COLOUR, ZONE_COLOUR, coverage_class
+from heating.models import Zone
+from heating.report.snapshot import Snapshot
+
+CJK_FAMILY = "Noto Sans CJK SC"
+TOWNSHIP_EDGE = "#333333"
+FIG_SIZE = (11.0, 7.2)  # inches
+DPI = 110
+MAX_TOWNSHIP_LABELS = 60
+
+
+@cache
+def cjk_font_family() -> str:
+    """Register the packaged Noto Sans CJK collection once; return the family to use.
+
+    matplotlib ≥ 3.11 registers every face of the collection, so the
+    Simplified Chinese one is chosen by name; older versions see only the
+    first face (JP), whose glyphs still cover Chinese text.
+    """
+    from noto_cjk_sans_otc import FONT_PATH
+
+    fontManager.addfont(str(FONT_PATH))
+    names = {entry.name for entry in fontManager.ttflist}
+    if CJK_FAMILY in names:
+        return CJK_FAMILY
+    return next(n for n in sorted(names) if n.startswith("Noto Sans CJK"))
+
+
+def _rc() -> dict[str, Any]:
+    return {
+        "font.family": [cjk_font_family(), "DejaVu Sans"],
+        "axes.unicode_minus": False,
+        "svg.fonttype": "none",
+    }
+
+
+def _zones_frame(session: Session, snapshot: Snapshot) -> gpd.GeoDataFrame:
+    """The report's derivation's zones (those with villages in this district)."""
+    if snapshot.zones is None:
+        return gpd.GeoDataFrame({"zone_id": []}, geometry=[], crs=STORAGE_CRS)
+    wanted = {z.zone_id for z in snapshot.zones.zones}
+    zones = [
+        z
+        for z in session.scalars(
+            select(Zone)
+            .where(Zone.derivation_id == snapshot.zones.derivation_id)
+            .order_by(Zone.zone_id)
+        )
+        if z.zone_id in wanted
+    ]
+    return gpd.GeoDataFrame(
+        {"zone_id": [z.zone_id for z in zones]},
+        geometry=shapely.from_wkb([z.geometry for z in zones]) if zones else [],
+        crs=STORAGE_CRS,
+    )
+
+
+def _township_outlines(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Township borders: dissolve villages (coverage union, falling back to a plain union)."""
+    try:
+        dissolved = frame[["township_code", "geometry"]].dissolve(
+            "township_code", method="coverage"
+        )
+    except Exception:  # noqa: BLE001 - coverage union refuses inputs that are not exactly noded
+        dissolved = frame[["township_code", "geometry"]].dissolve("township_code")
+    return dissolved.geometry
+
+
+def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
+    """The district's coverage map as PNG bytes; None when no village has a boundary."""
+    frame = villages_frame(session, district_code=snapshot.district_code, boundaries_only=True)
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if frame.empty:
+        return None
+    rows = {v.row.key: v.row for v in snapshot.villages}
+    classes = [
+        coverage_class(rows[c].coverage, rows[c].target) if c in rows else "no_data"
+        for c in frame["code"]
+    ]
+    frame = frame.assign(cls=classes)
+    lon = float(np.mean(frame.total_bounds[[0, 2]]))
+    crs = projected_crs_for(lon)
+    projected = frame.to_crs(crs)
+    zones = _zones_frame(session, snapshot).to_crs(crs)
+    enclaves = {code for code, _ in snapshot.zones.enclaves} if snapshot.zones else set()
+
+    with matplotlib.rc_context(_rc()):
+        fig = Figure(figsize=FIG_SIZE, dpi=DPI)
+        ax = fig.add_axes((0.01, 0.02, 0.70, 0.90))
+        colours = [COVERAGE_CLASSES[c][1] for c in projected["cls"]]
+        projected.plot(ax=ax, color=colours, edgecolor="#ffffff", linewidth=0.3)
+        _township_outlines(projected).boundary.plot(ax=ax, color=TOWNSHIP_EDGE, linewidth=0.9)
+        if not zones.empty:
+            zones.boundary.plot(ax=ax, color=ZONE_COLOUR, linewidth=1.6, linestyle="--")
+        priority = projected[projected["code"].isin(enclaves)]
+        if not priority.empty:
+            priority.boundary.plot(ax=ax, color=PRIORITY_COLOUR, linewidth=1.8)
+        _label_townships(ax, projected)
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        fig.suptitle(
+            f"{snapshot.district_name}{snapshot.year}年度清洁取暖覆盖率（截至 {snapshot.as_of:%Y-%m-%d}）",
+            fontsize=15,
+            parse_math=False,
+        )
+        counts = {k: classes.count(k) for k in COVERAGE_CLASSES}
+        _legend(fig, counts, zones=len(zones), enclaves=len(priority))
+        notes = []
+        missing = len(snapshot.villages) - len(frame)
+        if missing > 0:
+            notes.append(f"{missing} 个村暂无边界，未在图上显示。")
+        if bool(frame["boundary_generated"].any()):
+            notes.append(GENERATED_NOTE + "。")
+        if notes:
+            fig.text(0.73, 0.06, "\n".join(notes), fontsize=9, color="#a50026", parse_math=False)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _label_townships(ax: Any, projected: gpd.GeoDataFrame) -> None:
+    """Township names at a point inside each township (skipped when there are too many)."""
+    names = projected.groupby("township_code")["township_name"].first()
+    if len(names) > MAX_TOWNSHIP_LABELS:
+        return
+    for code, name in names.items():
+        part = projected[projected["township_code"] == code]
+        point = shapely.union_all(part.geometry.values).representative_point()
+        ax.text(
+            point.x,
+            point.y,
+            str(name),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="#111111",
+            parse_math=False,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
+
+
+def _legend(fig: Figure, counts: dict[str, int], *, zones: int, enclaves: int) -> None:
+    hints = {
+        "meets": "达到所属类别目标",
+        "near": "低于目标 10 个百分点以内",
+        "far": "低于目标超过 10 个百分点",
+        "no_data": "无应改户数或无类别",
+    }
+    handles: list[Any] = [
+        Patch(
+            facecolor=colour,
+            edgecolor="#888888",
+            label=f"{label}（{hints[key]}）：{counts[key]} 个村",
+        )
+        for key, (label, colour) in COVERAGE_CLASSES.items()
+    ]
+    handles.append(
+        Line2D(
+            [], [], color=ZONE_COLOUR, linestyle="--", linewidth=1.6, label=f"禁煤区（{zones} 片）"
+        )
+    )
+    if enclaves:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=PRIORITY_COLOUR,
+                linewidth=1.8,
+                label=f"禁煤区内飞地（{enclaves} 个村）",
+            )
+        )
+    handles.append(Line2D([], [], color=TOWNSHIP_EDGE, linewidth=0.9, label="乡镇界线"))
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.72, 0.88),
+        title="图例（覆盖率 = 已完成户数 ÷ 应改造户数）",
+        fontsize=9,
+        title_fontsize=9,
+        frameon=False,
+    )

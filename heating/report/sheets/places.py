@@ -1,0 +1,286 @@
+"""总体情况, 分乡镇, 分村, 未达标清单: the measures by category, township and village."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from openpyxl.drawing.image import Image
+from openpyxl.worksheet.worksheet import Worksheet
+
+from heating.measures import TOTAL_KEY, MeasureRow, rule_for
+from heating.report.snapshot import Snapshot, VillageLine
+from heating.report.workbook import (
+    MET,
+    NOT_MET,
+    UNDEFINED,
+    Column,
+    Row,
+    Table,
+    put_text,
+    write_table,
+)
+
+PICTURE_WIDTH = 960  # px in the sheet (the PNG is scaled to it)
+
+RULE_LABELS = {"every_village": "每村均须达到", "aggregate": "按总体达到"}
+
+MEASURE_COLUMNS = [
+    Column("名录总户数", "int", group="户数"),
+    Column("台账户数", "int", group="户数"),
+    Column("无需改造", "int", group="户数"),
+    Column("应改造", "int", group="户数"),
+    Column("已完成", "int", group="户数"),
+    Column("散煤复烧/弃用", "int", group="户数"),
+    Column("覆盖率", "pct", group="覆盖率"),
+    Column("有效覆盖率", "pct", group="覆盖率"),
+    Column("目标", "pct0", group="覆盖率"),
+    Column("差距户数", "int"),
+    Column("是否达标"),
+]
+
+DEFINITIONS = (
+    "注：应改造 = 名录总户数（未填时为台账户数）− 无需改造户数；覆盖率 = 已完成 ÷ 应改造；"
+    "有效覆盖率扣除回头看发现散煤复烧、设备弃用/拆除的户；应改造为 0 时覆盖率显示“—”。",
+    "差距户数 = 达到目标还需改造的户数：目标 100% 的类别按村累加各村差距，"
+    "目标低于 100% 的类别按类别总体计算。",
+)
+
+
+def meets_text(meets: bool | None) -> str:
+    """达标 / 未达标 / "—" (nothing required, or no target to judge by)."""
+    if meets is None:
+        return UNDEFINED
+    return MET if meets else NOT_MET
+
+
+def measure_values(r: MeasureRow) -> list[Any]:
+    return [
+        r.registry_households,
+        r.ledger_rows,
+        r.exempt,
+        r.required,
+        r.clean,
+        r.lapsed,
+        r.coverage,
+        r.effective_coverage,
+        r.target,
+        r.gap,
+        meets_text(r.meets),
+    ]
+
+
+def _subtitle(s: Snapshot) -> str:
+    return f"{s.district_name} · 数据截至 {s.as_of:%Y-%m-%d} · 要求配置：{s.profile.name}"
+
+
+# --------------------------------------------------------------------------
+# 总体情况
+# --------------------------------------------------------------------------
+
+
+def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
+    """One row per category and the total; the coverage map below."""
+    columns = [
+        Column("区域类别"),
+        Column("考核方式"),
+        Column("村数", "int"),
+        Column("完成村数", "int"),
+        *MEASURE_COLUMNS,
+    ]
+    rows = []
+    for r in s.categories:
+        total = r.key == TOTAL_KEY
+        rule = None if total else RULE_LABELS.get(rule_for(r.target) or "")
+        rows.append(
+            Row(
+                [
+                    r.name,
+                    rule,
+                    r.villages,
+                    s.complete_by_category.get(r.key, 0),
+                    *measure_values(r),
+                ],
+                total=total,
+            )
+        )
+    placed = write_table(
+        ws,
+        Table(
+            f"{s.district_name}{s.year}年度清洁取暖改造总体情况",
+            columns,
+            rows,
+            subtitle=_subtitle(s),
+            notes=(
+                *DEFINITIONS,
+                "完成村：应改造户数大于 0 且全部完成，或经管理员认定完成（禁煤区由完成村派生）。",
+            ),
+        ),
+    )
+    anchor_row = placed.last_row + 2
+    if picture is None:
+        put_text(ws.cell(row=anchor_row, column=1), "覆盖率图：村界尚未导入，无法绘制。")
+        return
+    image = Image(io.BytesIO(picture))
+    scale = PICTURE_WIDTH / image.width
+    image.width, image.height = PICTURE_WIDTH, int(image.height * scale)
+    ws.add_image(image, f"A{anchor_row}")
+
+
+# --------------------------------------------------------------------------
+# 分乡镇
+# --------------------------------------------------------------------------
+
+
+def write_townships(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
+    """Per township, then per township × category."""
+    columns = [Column("乡镇代码"), Column("乡镇名称"), Column("村数", "int"), *MEASURE_COLUMNS]
+    rows = [Row([r.key, r.name, r.villages, *measure_values(r)]) for r in s.townships]
+    total = s.total
+    rows.append(Row(["", total.name, total.villages, *measure_values(total)], total=True))
+    placed = write_table(
+        ws,
+        Table(
+            f"{s.district_name}{s.year}年度清洁取暖改造分乡镇情况",
+            columns,
+            rows,
+            subtitle=_subtitle(s),
+            notes=DEFINITIONS,
+        ),
+    )
+    by_category = [
+        Row([r.key, r.name, s.profile.label(r.category), r.villages, *measure_values(r)])
+        for r in s.township_categories
+    ]
+    write_table(
+        ws,
+        Table(
+            "分乡镇、分区域类别情况",
+            [
+                Column("乡镇代码"),
+                Column("乡镇名称"),
+                Column("区域类别"),
+                Column("村数", "int"),
+                *MEASURE_COLUMNS,
+            ],
+            by_category,
+        ),
+        start_row=placed.last_row + 3,
+        main=False,
+    )
+
+
+# --------------------------------------------------------------------------
+# 分村
+# --------------------------------------------------------------------------
+
+
+def write_villages(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
+    """Every village of the district."""
+    columns = [
+        Column("村代码"),
+        Column("村名称"),
+        Column("乡镇"),
+        Column("区域类别"),
+        *MEASURE_COLUMNS,
+        Column("完成村"),
+        Column("禁煤区内飞地"),
+        Column("有村界"),
+    ]
+    rows = [
+        Row(
+            [
+                v.row.key,
+                v.row.name,
+                v.township_name,
+                s.profile.label(v.row.category),
+                *measure_values(v.row),
+                v.complete,
+                "是" if v.enclave else "",
+                v.has_boundary,
+            ]
+        )
+        for v in s.villages
+    ]
+    write_table(
+        ws,
+        Table(
+            f"{s.district_name}{s.year}年度清洁取暖改造分村情况",
+            columns,
+            rows,
+            subtitle=_subtitle(s),
+            notes=DEFINITIONS,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------
+# 未达标清单
+# --------------------------------------------------------------------------
+
+
+def _failing_note(v: VillageLine) -> str:
+    if v.enclave:
+        return "禁煤区内飞地：四周均已完成，优先安排改造"
+    if v.row.target is not None and v.row.target < 1:
+        return "所属类别按总体考核，本村低于目标"
+    return ""
+
+
+def write_failing(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
+    """Villages below their target (and enclaves): enclaves first, then by gap."""
+    columns = [
+        Column("序号", "int"),
+        Column("村代码"),
+        Column("村名称"),
+        Column("乡镇"),
+        Column("区域类别"),
+        Column("考核方式"),
+        Column("应改造", "int", group="户数"),
+        Column("已完成", "int", group="户数"),
+        Column("未改造", "int", group="户数"),
+        Column("差距", "int", group="户数"),
+        Column("覆盖率", "pct", group="覆盖率"),
+        Column("目标", "pct0", group="覆盖率"),
+        Column("飞地"),
+        Column("说明"),
+    ]
+    rows = [
+        Row(
+            [
+                i,
+                v.row.key,
+                v.row.name,
+                v.township_name,
+                s.profile.label(v.row.category),
+                RULE_LABELS.get(rule_for(v.row.target) or ""),
+                v.row.required,
+                v.row.clean,
+                v.outstanding,
+                v.row.gap,
+                v.row.coverage,
+                v.row.target,
+                "是" if v.enclave else "",
+                _failing_note(v),
+            ]
+        )
+        for i, v in enumerate(s.failing, start=1)
+    ]
+    total_gap = sum(v.row.gap for v in s.failing)
+    notes = [
+        f"共 {len(s.failing)} 个村，差距合计 {total_gap:,} 户。排序：禁煤区内飞地在前，其余按差距户数从大到小。",
+        "差距 = 本村达到所属类别目标还需改造的户数；未改造 = 应改造 − 已完成。",
+    ]
+    if s.zones is None:
+        notes.append("截止日前尚未派生禁煤区，无法识别飞地。")
+    write_table(
+        ws,
+        Table(
+            f"{s.district_name}{s.year}年度未达标村清单",
+            columns,
+            rows,
+            subtitle=_subtitle(s),
+            notes=notes,
+            empty_text="截止日所有村均已达到所属类别目标。",
+        ),
+    )

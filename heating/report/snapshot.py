@@ -1,0 +1,703 @@
+"""Every number of the annual report, gathered from one frozen as-of snapshot.
+
+``take_snapshot`` reads the database once per question and returns plain
+dataclasses; the sheet modules only lay them out.  Household numbers come
+from household versions recorded before the as-of date + 1 day (the
+measures' "as of" rule), so a report regenerated later with the same as-of
+date shows the same numbers whatever was imported since.  The village
+registry (names, categories, registry totals) and boundaries are not
+versioned: they are read as they are now.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, true
+from sqlalchemy.orm import Session
+
+from heating.config import Config, Profile
+from heating.errors import NotFound, Refused
+from heating.inconsistencies import Inconsistency, inconsistencies
+from heating.measures import (
+    TOTAL_KEY,
+    TOTAL_NAME,
+    MeasureRow,
+    VillageFacts,
+    aggregate_row,
+    as_of_cutoff,
+    category_rows,
+    decisions_in_force,
+    latest_versions,
+    village_facts,
+    village_row,
+)
+from heating.models import (
+    CLEAN_STATUSES,
+    District,
+    HouseholdVersion,
+    ImportBatch,
+    Township,
+    Village,
+    ZoneDerivation,
+)
+from heating.privacy import mask_id, mask_phone
+
+PROBLEM_OPERATIONS = ("unstable", "coal_again", "abandoned")
+NO_ROUTE = ""  # households whose ledger row names no route
+
+
+# --------------------------------------------------------------------------
+# Result dataclasses
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VillageLine:
+    """A village's measures with what the report says beside them."""
+
+    row: MeasureRow
+    township_name: str
+    has_boundary: bool
+    complete: bool
+    enclave: bool
+
+    @property
+    def outstanding(self) -> int:
+        """Households required but not yet clean (what makes an enclave incomplete)."""
+        return max(0, self.row.required - self.row.clean)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Which imports the snapshot counts."""
+
+    batches: int
+    townships: int
+    first_commit: datetime | None
+    last_commit: datetime | None
+    households: int  # active households as of the date (Σ ledger rows)
+    villages_with_ledger: int
+
+
+@dataclass(frozen=True)
+class ZoneLine:
+    zone_id: str
+    villages: list[tuple[str, str]]  # (code, name)
+    area_km2: float
+    required: int
+    clean: int
+    touching: list[tuple[str, str]]
+    change: str  # 新增 / 扩大 / 缩小 / 调整 / 不变 / "" (no previous derivation)
+
+
+@dataclass(frozen=True)
+class ZoneChange:
+    kind: str  # 新增禁煤区 / 撤销禁煤区 / 新增村 / 移出村
+    zone_id: str
+    village_code: str
+    village_name: str
+
+
+@dataclass(frozen=True)
+class ZoneSection:
+    derivation_id: int
+    derived_as_of: date
+    derived_at: datetime
+    zones: list[ZoneLine]
+    enclaves: list[tuple[str, str]]
+    previous_id: int | None
+    previous_as_of: date | None
+    changes: list[ZoneChange]
+
+    @property
+    def area_km2(self) -> float:
+        return sum(z.area_km2 for z in self.zones)
+
+
+@dataclass(frozen=True)
+class RouteLine:
+    """Clean households of one township by route (and device)."""
+
+    township_code: str
+    township_name: str
+    clean: int
+    by_route: dict[str, int]  # route key ("" = not given) → households
+    devices: list[tuple[str, str, int]]  # (route, device, households), largest first
+
+
+@dataclass(frozen=True)
+class ProblemHousehold:
+    """A household the look-back found not running clean heating stably (masked)."""
+
+    township_name: str
+    village_code: str
+    village_name: str
+    household_no: str | None
+    head_name: str | None
+    id_number: str | None
+    phone: str | None
+    address: str | None
+    status: str
+    route: str | None
+    device: str | None
+    operation: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ProblemVillage:
+    village_code: str
+    village_name: str
+    township_name: str
+    clean: int
+    counts: dict[str, int]  # operation → households
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One township (or the district) at the previous and this year's cut-off."""
+
+    key: str
+    name: str
+    previous: MeasureRow
+    current: MeasureRow
+
+    @property
+    def clean_added(self) -> int:
+        return self.current.clean - self.previous.clean
+
+    @property
+    def coverage_change(self) -> float | None:
+        if self.current.coverage is None or self.previous.coverage is None:
+            return None
+        return self.current.coverage - self.previous.coverage
+
+
+@dataclass(frozen=True)
+class NoCompletionDate:
+    village_code: str
+    village_name: str
+    township_name: str
+    households: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the workbook shows, for one district, year and as-of date."""
+
+    district_code: str
+    district_name: str
+    year: int
+    as_of: date
+    previous_as_of: date
+    generated_at: datetime
+    profile: Profile
+    sources: Sources
+    categories: list[MeasureRow]  # profile order, then unknown ones, then "total"
+    complete_by_category: dict[str, int]  # category key (and "total") → complete villages
+    townships: list[MeasureRow]
+    township_categories: list[MeasureRow]  # per township × category
+    villages: list[VillageLine]
+    failing: list[VillageLine]  # enclaves first, then by gap
+    zones: ZoneSection | None
+    routes: list[RouteLine]
+    problem_villages: list[ProblemVillage]
+    problems: list[ProblemHousehold]
+    comparison: list[Comparison]  # per township, then the district ("total")
+    inconsistencies: list[Inconsistency]
+    no_boundary: list[VillageLine]
+    no_completion_date: list[NoCompletionDate]
+    village_names: dict[str, str] = field(default_factory=dict)  # code → name
+
+    @property
+    def total(self) -> MeasureRow:
+        return self.categories[-1]
+
+
+# --------------------------------------------------------------------------
+# Dates and the district
+# --------------------------------------------------------------------------
+
+
+def default_as_of(config: Config, year: int) -> date:
+    """The configured report cut-off (``report_cutoff``, e.g. 10-31) of ``year``."""
+    month, day = (int(x) for x in config.report_cutoff.split("-"))
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def check_year(year: int) -> None:
+    if not 2000 <= year <= 2100:
+        raise Refused(f"报告年度应在 2000 到 2100 之间，得到 {year}。")
+
+
+def resolve_district(session: Session, code: str | None) -> District:
+    """The district to report on: the one given, or the only one there is."""
+    if code:
+        district = session.scalar(select(District).where(District.code == code))
+        if district is None:
+            raise NotFound(f"区县代码 {code} 不在村庄名录中：请检查 6 位区县代码。")
+        return district
+    districts = list(session.scalars(select(District).order_by(District.code)))
+    if not districts:
+        raise Refused(
+            "村庄名录为空：请先用 heating registry load 导入村庄名录（或 heating demo）。"
+        )
+    if len(districts) > 1:
+        listed = "、".join(f"{d.name}（{d.code}）" for d in districts)
+        raise Refused(f"数据库中有多个区县：{listed}。请用 --district 指定要出报告的区县。")
+    return districts[0]
+
+
+# --------------------------------------------------------------------------
+# The snapshot
+# --------------------------------------------------------------------------
+
+
+def take_snapshot(
+    session: Session,
+    config: Config,
+    year: int,
+    *,
+    as_of: date | None = None,
+    district_code: str | None = None,
+    now: datetime | None = None,
+) -> Snapshot:
+    """Gather every number of the report for ``year`` as of ``as_of`` (default: cut-off)."""
+    check_year(year)
+    profile = config.profile
+    district = resolve_district(session, district_code)
+    as_of = as_of or default_as_of(config, year)
+    previous_as_of = default_as_of(config, year - 1)
+    if previous_as_of >= as_of:
+        previous_as_of = default_as_of(config, as_of.year - 1)
+
+    facts = village_facts(session, as_of=as_of, district_code=district.code)
+    rows = [village_row(f, profile) for f in facts]
+    complete = _complete_codes(session, facts, as_of)
+    boundary = _villages_with_boundary(session, district.id)
+    zones = _zone_section(session, facts, rows, as_of, previous_as_of, district.code)
+    enclaves = {code for code, _ in zones.enclaves} if zones else set()
+    villages = [
+        VillageLine(r, f.township_name, f.code in boundary, f.code in complete, r.key in enclaves)
+        for f, r in zip(facts, rows, strict=True)
+    ]
+    townships = _township_rows(session, district.id, facts, rows)
+    previous_facts = village_facts(session, as_of=previous_as_of, district_code=district.code)
+    previous_rows = [village_row(f, profile) for f in previous_facts]
+    previous_townships = _township_rows(session, district.id, previous_facts, previous_rows)
+    categories = category_rows(profile, rows)
+    household_detail = _household_detail(session, facts, as_of)
+
+    return Snapshot(
+        district_code=district.code,
+        district_name=config.district_name or district.name,
+        year=year,
+        as_of=as_of,
+        previous_as_of=previous_as_of,
+        generated_at=now or datetime.now().replace(microsecond=0),
+        profile=profile,
+        sources=_sources(session, district.id, facts, as_of),
+        categories=categories,
+        complete_by_category=_complete_by_category(villages),
+        townships=townships,
+        township_categories=_township_category_rows(profile, facts, rows),
+        villages=villages,
+        failing=_failing(villages),
+        zones=zones,
+        routes=household_detail["routes"],
+        problem_villages=household_detail["problem_villages"],
+        problems=household_detail["problems"],
+        comparison=_comparison(
+            townships,
+            previous_townships,
+            categories[-1],
+            aggregate_row(TOTAL_KEY, TOTAL_NAME, previous_rows),
+        ),
+        inconsistencies=inconsistencies(
+            session, as_of=as_of, profile=profile, district_code=district.code
+        ),
+        no_boundary=[v for v in villages if not v.has_boundary],
+        no_completion_date=household_detail["no_completion_date"],
+        village_names={f.code: f.name for f in facts},
+    )
+
+
+def _complete_codes(session: Session, facts: list[VillageFacts], as_of: date) -> set[str]:
+    """measures.complete_village_codes' rule, on the facts already read."""
+    codes = {f.code for f in facts if f.required > 0 and f.clean >= f.required}
+    by_id = {f.village_id: f.code for f in facts}
+    codes.update(
+        by_id[d.village_id]
+        for d in decisions_in_force(session, as_of=as_of)
+        if d.village_id in by_id
+    )
+    return codes
+
+
+def _complete_by_category(villages: list[VillageLine]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for v in villages:
+        if v.complete:
+            counts[v.row.category or ""] += 1
+            counts[TOTAL_KEY] += 1
+    return dict(counts)
+
+
+def _villages_with_boundary(session: Session, district_id: int) -> set[str]:
+    return set(
+        session.scalars(
+            select(Village.code)
+            .join(Township, Village.township_id == Township.id)
+            .where(Township.district_id == district_id, Village.geometry.is_not(None))
+        )
+    )
+
+
+def _township_rows(
+    session: Session, district_id: int, facts: list[VillageFacts], rows: list[MeasureRow]
+) -> list[MeasureRow]:
+    """One row per township of the district (also those without villages), by code."""
+    groups: dict[str, list[MeasureRow]] = defaultdict(list)
+    for f, r in zip(facts, rows, strict=True):
+        groups[f.township_code].append(r)
+    townships = session.execute(
+        select(Township.code, Township.name)
+        .where(Township.district_id == district_id)
+        .order_by(Township.code)
+    )
+    return [
+        aggregate_row(code, name, groups.get(code, []), township_code=code)
+        for code, name in townships
+    ]
+
+
+def _township_category_rows(
+    profile: Profile, facts: list[VillageFacts], rows: list[MeasureRow]
+) -> list[MeasureRow]:
+    """Per township, one row per category present (profile order), like compliance()."""
+    groups: dict[tuple[str, str | None], list[MeasureRow]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for f, r in zip(facts, rows, strict=True):
+        groups[(f.township_code, f.category)].append(r)
+        names[f.township_code] = f.township_name
+    order = {k: i for i, k in enumerate(profile.keys())}
+    keys = sorted(groups, key=lambda k: (k[0], order.get(k[1] or "", len(order)), k[1] or ""))
+    result = []
+    for tcode, cat in keys:
+        row = aggregate_row(
+            tcode, names[tcode], groups[(tcode, cat)], category=cat, township_code=tcode
+        )
+        result.append(replace(row, target=profile.target(cat)))
+    return result
+
+
+def _failing(villages: list[VillageLine]) -> list[VillageLine]:
+    """Villages below their target, and enclaves; enclaves first, then largest gap."""
+    chosen = [v for v in villages if v.row.meets is False or (v.enclave and not v.complete)]
+    return sorted(chosen, key=lambda v: (not v.enclave, -v.row.gap, -v.outstanding, v.row.key))
+
+
+# --------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------
+
+
+def _sources(session: Session, district_id: int, facts: list[VillageFacts], as_of: date) -> Sources:
+    """Household-data batches committed before the cut-off and not rolled back by then."""
+    cutoff = as_of_cutoff(as_of)
+    townships = select(Township.id).where(Township.district_id == district_id)
+    b = ImportBatch
+    rows = session.execute(
+        select(b.township_id, b.committed_at).where(
+            b.kind != "registry",
+            b.committed_at.is_not(None),
+            b.committed_at < cutoff,
+            b.rolled_back_at.is_(None) | (b.rolled_back_at >= cutoff),
+            b.township_id.is_(None) | b.township_id.in_(townships),
+        )
+    ).all()
+    commits = [at for _, at in rows]
+    return Sources(
+        batches=len(rows),
+        townships=len({t for t, _ in rows if t is not None}),
+        first_commit=min(commits) if commits else None,
+        last_commit=max(commits) if commits else None,
+        households=sum(f.ledger_rows for f in facts),
+        villages_with_ledger=sum(1 for f in facts if f.ledger_rows),
+    )
+
+
+# --------------------------------------------------------------------------
+# Coal-ban zones
+# --------------------------------------------------------------------------
+
+
+def _derivation_by(session: Session, day: date) -> ZoneDerivation | None:
+    """The newest derivation with as_of ≤ ``day`` (latest created wins a tie)."""
+    return session.scalar(
+        select(ZoneDerivation)
+        .where(ZoneDerivation.as_of <= day)
+        .order_by(
+            ZoneDerivation.as_of.desc(), ZoneDerivation.created_at.desc(), ZoneDerivation.id.desc()
+        )
+        .limit(1)
+    )
+
+
+def _zone_section(
+    session: Session,
+    facts: list[VillageFacts],
+    rows: list[MeasureRow],
+    as_of: date,
+    previous_as_of: date,
+    district_code: str,
+) -> ZoneSection | None:
+    derivation = _derivation_by(session, as_of)
+    if derivation is None:
+        return None
+    previous = _derivation_by(session, previous_as_of)
+    if previous is not None and previous.id == derivation.id:
+        previous = None
+    in_district = {f.code for f in facts}
+    names = _village_names(session)
+    by_code = {r.key: r for r in rows}
+
+    def members(zone: Any) -> set[str]:
+        return {c for c in (zone.village_codes or []) if c in in_district}
+
+    current_zones = {z.zone_id: members(z) for z in derivation.zones if members(z)}
+    previous_zones = (
+        {z.zone_id: members(z) for z in previous.zones if members(z)} if previous else {}
+    )
+    lines = []
+    for zone in derivation.zones:
+        codes = current_zones.get(zone.zone_id)
+        if not codes:
+            continue
+        lines.append(
+            ZoneLine(
+                zone_id=zone.zone_id,
+                villages=[(c, names.get(c, c)) for c in sorted(codes)],
+                area_km2=float(zone.area_km2 or 0.0),
+                required=sum(by_code[c].required for c in codes if c in by_code),
+                clean=sum(by_code[c].clean for c in codes if c in by_code),
+                touching=[(c, names.get(c, c)) for c in sorted(zone.touching or [])],
+                change=_zone_change(codes, previous_zones.get(zone.zone_id), previous is not None),
+            )
+        )
+    lines.sort(key=lambda z: z.zone_id)
+    summary = derivation.summary or {}
+    enclaves = sorted(c for c in summary.get("enclaves", []) if c in in_district)
+    changes = _zone_changes(current_zones, previous_zones, names) if previous else []
+    return ZoneSection(
+        derivation_id=derivation.id,
+        derived_as_of=derivation.as_of,
+        derived_at=derivation.created_at,
+        zones=lines,
+        enclaves=[(c, names.get(c, c)) for c in enclaves],
+        previous_id=previous.id if previous else None,
+        previous_as_of=previous.as_of if previous else None,
+        changes=changes,
+    )
+
+
+def _village_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Village.code, Village.name)).all())
+
+
+def _zone_change(current: set[str], previous: set[str] | None, has_previous: bool) -> str:
+    if not has_previous:
+        return ""
+    if previous is None:
+        return "新增"
+    if current == previous:
+        return "不变"
+    if current > previous:
+        return "扩大"
+    if current < previous:
+        return "缩小"
+    return "调整"
+
+
+def _zone_changes(
+    current: dict[str, set[str]], previous: dict[str, set[str]], names: dict[str, str]
+) -> list[ZoneChange]:
+    """Zones and villages added or removed since the previous year's derivation."""
+    changes = []
+    now_in = {c: z for z, codes in current.items() for c in codes}
+    then_in = {c: z for z, codes in previous.items() for c in codes}
+    for zone_id in sorted(set(current) - set(previous)):
+        changes.append(ZoneChange("新增禁煤区", zone_id, "", ""))
+    for zone_id in sorted(set(previous) - set(current)):
+        changes.append(ZoneChange("撤销禁煤区", zone_id, "", ""))
+    for code in sorted(set(now_in) - set(then_in)):
+        changes.append(ZoneChange("新增村", now_in[code], code, names.get(code, code)))
+    for code in sorted(set(then_in) - set(now_in)):
+        changes.append(ZoneChange("移出村", then_in[code], code, names.get(code, code)))
+    return changes
+
+
+# --------------------------------------------------------------------------
+# Households as of the date: routes, look-back problems, missing dates
+# --------------------------------------------------------------------------
+
+
+def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
+    by_id = {f.village_id: f for f in facts}
+    hv = HouseholdVersion
+    ranked = latest_versions(
+        as_of,
+        hv.after["route"].as_string().label("route"),
+        hv.after["device"].as_string().label("device"),
+        hv.after["completed_on"].as_string().label("completed_on"),
+    )
+    grouped = session.execute(
+        select(
+            ranked.c.village_id,
+            ranked.c.route,
+            ranked.c.device,
+            ranked.c.completed_on.is_(None).label("undated"),
+            func.count(),
+        )
+        .where(ranked.c.rank == 1, ranked.c.active == true(), ranked.c.status.in_(CLEAN_STATUSES))
+        .group_by(
+            ranked.c.village_id, ranked.c.route, ranked.c.device, ranked.c.completed_on.is_(None)
+        )
+    ).all()
+    routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    devices: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    undated: dict[int, int] = defaultdict(int)
+    for village_id, route, device, is_undated, count in grouped:
+        f = by_id.get(village_id)
+        if f is None:
+            continue
+        route = route or NO_ROUTE
+        routes[f.township_code][route] += count
+        devices[f.township_code][(route, (device or "").strip())] += count
+        if is_undated:
+            undated[village_id] += count
+    return {
+        "routes": _route_lines(facts, routes, devices),
+        "no_completion_date": [
+            NoCompletionDate(f.code, f.name, f.township_name, undated[f.village_id])
+            for f in facts
+            if undated.get(f.village_id)
+        ],
+        **_problems(session, facts, as_of),
+    }
+
+
+def _route_lines(
+    facts: list[VillageFacts],
+    routes: dict[str, dict[str, int]],
+    devices: dict[str, dict[tuple[str, str], int]],
+) -> list[RouteLine]:
+    townships: dict[str, str] = {}
+    clean: dict[str, int] = defaultdict(int)
+    for f in facts:
+        townships.setdefault(f.township_code, f.township_name)
+        clean[f.township_code] += f.clean
+    lines = []
+    for code in sorted(townships):
+        device_list = sorted(
+            ((r, d, n) for (r, d), n in devices.get(code, {}).items()),
+            key=lambda t: (t[0], -t[2], t[1]),
+        )
+        lines.append(
+            RouteLine(code, townships[code], clean[code], dict(routes.get(code, {})), device_list)
+        )
+    return lines
+
+
+def mask_name(name: str | None) -> str | None:
+    """Keep the family name's first character: 张三 → 张*."""
+    if not name:
+        return name
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
+    """Households whose look-back operation is unstable, coal_again or abandoned (masked)."""
+    by_id = {f.village_id: f for f in facts}
+    ranked = latest_versions(as_of, HouseholdVersion.after)
+    found = session.execute(
+        select(
+            ranked.c.household_id,
+            ranked.c.village_id,
+            ranked.c.status,
+            ranked.c.operation,
+            ranked.c.after,
+        ).where(
+            ranked.c.rank == 1,
+            ranked.c.active == true(),
+            ranked.c.operation.in_(PROBLEM_OPERATIONS),
+        )
+    ).all()
+    order = {op: i for i, op in enumerate(PROBLEM_OPERATIONS)}
+    households = []
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PROBLEM_OPERATIONS, 0))
+    for household_id, village_id, status, operation, after in found:
+        f = by_id.get(village_id)
+        if f is None:
+            continue
+        after = after or {}
+        counts[village_id][operation] += 1
+        households.append(
+            (
+                (
+                    f.township_code,
+                    f.code,
+                    order[operation],
+                    after.get("household_no") or "",
+                    household_id,
+                ),
+                ProblemHousehold(
+                    township_name=f.township_name,
+                    village_code=f.code,
+                    village_name=f.name,
+                    household_no=after.get("household_no"),
+                    head_name=mask_name(after.get("head_name")),
+                    id_number=mask_id(after.get("id_number")),
+                    phone=mask_phone(after.get("phone")),
+                    address=after.get("address"),
+                    status=status,
+                    route=after.get("route"),
+                    device=after.get("device"),
+                    operation=operation,
+                    note=after.get("note"),
+                ),
+            )
+        )
+    households.sort(key=lambda t: t[0])
+    villages = [
+        ProblemVillage(f.code, f.name, f.township_name, f.clean, counts[f.village_id])
+        for f in facts
+        if f.village_id in counts
+    ]
+    return {"problems": [h for _, h in households], "problem_villages": villages}
+
+
+# --------------------------------------------------------------------------
+# Year against year
+# --------------------------------------------------------------------------
+
+
+def _comparison(
+    current: list[MeasureRow],
+    previous: list[MeasureRow],
+    current_total: MeasureRow,
+    previous_total: MeasureRow,
+) -> list[Comparison]:
+    before = {r.key: r for r in previous}
+    result = [Comparison(r.key, r.name, before[r.key], r) for r in current if r.key in before]
+    result.append(Comparison(TOTAL_KEY, TOTAL_NAME, previous_total, current_total))
+    return result

@@ -1,0 +1,320 @@
+"""Writing tables into openpyxl worksheets the way an office expects them.
+
+One function, ``write_table``, lays out a titled table: a merged title row,
+a subtitle, one or two rows of bold (merged) headers, typed data cells
+(thousands and percent formats, "—" for an undefined measure), column widths
+that fit Chinese text, frozen header panes and an A4 landscape print setup.
+
+Every string goes through ``put_text``: it is written as a text cell, never
+a formula, with a leading ``= + - @ TAB CR LF`` neutralised (OWASP CSV
+injection), because village names, notes and file names come from users.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+FONT_NAME = "宋体"
+TITLE_FONT = Font(name=FONT_NAME, size=16, bold=True)
+SUBTITLE_FONT = Font(name=FONT_NAME, size=10, color="555555")
+HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True)
+BODY_FONT = Font(name=FONT_NAME, size=11)
+BOLD_FONT = Font(name=FONT_NAME, size=11, bold=True)
+NOTE_FONT = Font(name=FONT_NAME, size=10, color="555555")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
+BAD_FONT = Font(name=FONT_NAME, size=11, color="C00000")
+THIN = Side(style="thin", color="999999")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=False)
+LEFT_WRAP = Alignment(horizontal="left", vertical="top", wrap_text=True)
+RIGHT = Alignment(horizontal="right", vertical="center")
+
+FORMATS = {
+    "int": "#,##0",
+    "pct": "0.0%",
+    "pct0": "0%",
+    "pct_change": "+0.0%;-0.0%;0.0%",
+    "int_change": "+#,##0;-#,##0;0",
+    "area": "#,##0.00",
+    "date": "yyyy-mm-dd",
+}
+UNDEFINED = "—"  # a measure that is undefined (required = 0): never 0% or 100%
+MET = "达标"
+NOT_MET = "未达标"
+FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+MAX_WIDTH = 60
+MIN_WIDTH = 6
+FOOTER = "第 &P 页 共 &N 页"
+
+
+def neutralise(text: str) -> str:
+    """Text that no spreadsheet will read as a formula; illegal XML characters dropped."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if text.startswith(FORMULA_LEADERS):
+        return "'" + text
+    return text
+
+
+def put_text(cell: Cell, text: str) -> None:
+    """Write user-originated text as a string cell, never a formula."""
+    cell.value = neutralise(text)
+    cell.data_type = "s"
+
+
+def put(cell: Cell, value: Any, kind: str = "text") -> None:
+    """Write ``value`` typed by ``kind`` (see FORMATS); None in a measure column is "—"."""
+    if value is None:
+        if kind != "text":
+            put_text(cell, UNDEFINED)
+            cell.alignment = RIGHT
+        return
+    if isinstance(value, bool):
+        put_text(cell, "是" if value else "否")
+        cell.alignment = CENTER
+        return
+    if isinstance(value, str):
+        put_text(cell, value)
+        return
+    if isinstance(value, datetime | date):
+        cell.value = value
+        cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
+        return
+    cell.value = value
+    if kind in FORMATS:
+        cell.number_format = FORMATS[kind]
+
+
+def display_width(text: str) -> int:
+    """Columns a text needs: CJK and other wide characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def shown(value: Any, kind: str) -> str:
+    """Roughly how a value appears in its cell (to size the column)."""
+    if value is None:
+        return UNDEFINED
+    if isinstance(value, bool):
+        return "是"
+    if isinstance(value, str):
+        return max(value.split("\n"), key=display_width) if value else ""
+    if kind in ("pct", "pct_change"):
+        return f"{value:+.1%}" if kind == "pct_change" else f"{value:.1%}"
+    if kind == "pct0":
+        return f"{value:.0%}"
+    if kind == "area":
+        return f"{value:,.2f}"
+    if isinstance(value, datetime):
+        return "2021-10-31 12:00"
+    if isinstance(value, date):
+        return "2021-10-31"
+    if isinstance(value, int | float):
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: header, value kind, an optional group header above it."""
+
+    header: str
+    kind: str = "text"  # text / int / pct / pct0 / pct_change / int_change / area / date
+    group: str | None = None
+    width: int | None = None  # fixed width (wrapped text), else fitted
+    wrap: bool = False
+
+
+@dataclass
+class Row:
+    """One data row: values aligned to the columns, and how to emphasise it."""
+
+    values: Sequence[Any]
+    total: bool = False  # a 合计/小计 row: bold, shaded
+
+
+@dataclass
+class Table:
+    """A titled table for ``write_table``."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Row]
+    subtitle: str | None = None
+    notes: Sequence[str] = field(default_factory=tuple)
+    empty_text: str = "（无）"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where ``write_table`` put things (1-based rows)."""
+
+    header_first: int
+    header_last: int
+    data_first: int
+    last_row: int  # the last row used (data or notes)
+
+
+def write_table(ws: Worksheet, table: Table, *, start_row: int = 1, main: bool = True) -> Placed:
+    """Lay out ``table`` from ``start_row``; the main table sets panes and print titles."""
+    columns = list(table.columns)
+    ncols = len(columns)
+    row = start_row
+    _merged_line(ws, row, ncols, table.title, TITLE_FONT if main else HEADER_FONT, CENTER)
+    ws.row_dimensions[row].height = 28 if main else 20
+    row += 1
+    if table.subtitle:
+        _merged_line(ws, row, ncols, table.subtitle, SUBTITLE_FONT, CENTER)
+        row += 1
+    header_first = row
+    header_last = _write_headers(ws, columns, row)
+    row = header_last + 1
+    data_first = row
+    if not table.rows:
+        _merged_line(ws, row, ncols, table.empty_text, BODY_FONT, CENTER)
+        row += 1
+    for data in table.rows:
+        _write_row(ws, row, columns, data)
+        row += 1
+    for note in table.notes:
+        _merged_line(ws, row, ncols, note, NOTE_FONT, LEFT_WRAP)
+        ws.row_dimensions[row].height = 15 * (1 + display_width(note) // 150)
+        row += 1
+    fit_columns(ws, columns, table)
+    if main:
+        ws.freeze_panes = ws.cell(row=data_first, column=1)
+        setup_print(ws, header_first, header_last)
+    return Placed(header_first, header_last, data_first, row - 1)
+
+
+def _merged_line(
+    ws: Worksheet, row: int, ncols: int, text: str, font: Font, align: Alignment
+) -> None:
+    cell = ws.cell(row=row, column=1)
+    put_text(cell, text)
+    cell.font = font
+    cell.alignment = align
+    if ncols > 1:
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
+
+
+def _header_cell(ws: Worksheet, row: int, col: int, text: str) -> None:
+    cell = ws.cell(row=row, column=col)
+    put_text(cell, text)
+    cell.font = HEADER_FONT
+    cell.fill = HEADER_FILL
+    cell.alignment = CENTER
+    cell.border = BORDER
+
+
+def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
+    """One header row, or two when some columns are grouped; returns the last header row."""
+    if not any(c.group for c in columns):
+        for i, col in enumerate(columns, start=1):
+            _header_cell(ws, row, i, col.header)
+        return row
+    i = 0
+    while i < len(columns):
+        col = columns[i]
+        if col.group is None:
+            _header_cell(ws, row, i + 1, col.header)
+            _header_cell(ws, row + 1, i + 1, "")
+            ws.merge_cells(start_row=row, start_column=i + 1, end_row=row + 1, end_column=i + 1)
+            i += 1
+            continue
+        j = i
+        while j < len(columns) and columns[j].group == col.group:
+            _header_cell(ws, row, j + 1, col.group if j == i else "")
+            _header_cell(ws, row + 1, j + 1, columns[j].header)
+            j += 1
+        if j - i > 1:
+            ws.merge_cells(start_row=row, start_column=i + 1, end_row=row, end_column=j)
+        i = j
+    return row + 1
+
+
+def _write_row(ws: Worksheet, row: int, columns: list[Column], data: Row) -> None:
+    for i, (col, value) in enumerate(zip(columns, data.values, strict=True), start=1):
+        cell = ws.cell(row=row, column=i)
+        put(cell, value, col.kind)
+        cell.border = BORDER
+        if data.total:
+            cell.font = BOLD_FONT
+            cell.fill = TOTAL_FILL
+        elif value == NOT_MET:
+            cell.font = BAD_FONT
+        else:
+            cell.font = BODY_FONT
+        if col.wrap:
+            cell.alignment = LEFT_WRAP
+        elif col.kind == "text" and isinstance(value, str) and cell.alignment != CENTER:
+            cell.alignment = LEFT
+
+
+def fit_columns(ws: Worksheet, columns: Sequence[Column], table: Table) -> None:
+    """Widen each column to its longest header or value (CJK counts 2); never narrow."""
+    for i, col in enumerate(columns, start=1):
+        letter = get_column_letter(i)
+        if col.width is not None:
+            width = col.width
+        else:
+            texts = [col.header] + [shown(r.values[i - 1], col.kind) for r in table.rows]
+            width = max(display_width(t) for t in texts) + 2
+            width = max(MIN_WIDTH, min(MAX_WIDTH, width))
+        current = ws.column_dimensions[letter].width or 0
+        if width > current:
+            ws.column_dimensions[letter].width = width
+
+
+def setup_print(ws: Worksheet, header_first: int, header_last: int) -> None:
+    """A4 landscape, one page wide, header rows repeated, page numbers in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.print_title_rows = f"{header_first}:{header_last}"
+    ws.oddFooter.center.text = FOOTER
+    ws.oddFooter.center.size = 9
+    ws.evenFooter.center.text = FOOTER
+
+
+def key_value_rows(
+    ws: Worksheet,
+    pairs: Sequence[tuple[str, Any]],
+    *,
+    start_row: int,
+    label_font: Font = HEADER_FONT,
+    value_kind: Callable[[Any], str] | None = None,
+) -> int:
+    """Two columns of label → value (the cover sheet); returns the next free row."""
+    row = start_row
+    for label, value in pairs:
+        a = ws.cell(row=row, column=1)
+        put_text(a, label)
+        a.font = label_font
+        a.fill = HEADER_FILL
+        a.alignment = CENTER
+        a.border = BORDER
+        b = ws.cell(row=row, column=2)
+        put(b, value, value_kind(value) if value_kind else "text")
+        b.font = BODY_FONT
+        b.alignment = LEFT_WRAP
+        b.border = BORDER
+        if isinstance(value, str):
+            lines = sum(1 + display_width(line) // 90 for line in value.split("\n"))
+            ws.row_dimensions[row].height = max(18, 16 * lines)
+        row += 1
+    return row

@@ -1,0 +1,474 @@
+"""The annual evaluation report: numbers equal the measures, frozen as of a date, safe text.
+
+A hand-built history over two years in the tiny district (households
+recorded through ``heating.households`` with chosen dates, zones derived
+by ``geo.zones``) is turned into a workbook that is read back with openpyxl.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from heating.compliance import compliance
+from heating.households import record_create, record_update
+from heating.measures import coverage
+from heating.models import Household, Village
+from heating.report import build_report
+from heating.report.sheets import SHEETS
+from heating.runtime import Runtime
+
+AS_OF = date(2021, 10, 31)
+NOW = datetime(2021, 11, 5, 9, 30)
+INJECTION = '=HYPERLINK("http://x","y")'
+
+V_SOUTH, V_EAST, V_UP, V_DOWN = "140405001201", "140405001202", "140405101201", "140405101202"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def add(session: Any, village_id: int, no: str, status: str, when: str, **fields: Any) -> Household:
+    """Create a household as a ledger import on ``when`` would."""
+    defaults: dict[str, Any] = {"head_name": f"户主{no}", "address": f"{no}号院"}
+    if status in ("completed", "accepted"):
+        defaults.update(route="electric", device="空气源热泵", completed_on=date(2020, 9, 1))
+    defaults.update(fields)
+    h = Household(
+        village_id=village_id, key=f"no:{no}", key_kind="household_no", household_no=no,
+        status=status, **defaults,
+    )  # fmt: skip
+    record_create(session, h, recorded_at=at(when))
+    return h
+
+
+def change(session: Any, village_id: int, no: str, when: str, **changes: Any) -> None:
+    h = session.scalar(
+        select(Household).where(Household.village_id == village_id, Household.key == f"no:{no}")
+    )
+    record_update(session, h, changes, recorded_at=at(when))
+
+
+def build_history(runtime: Runtime, ids: dict[str, int]) -> None:
+    """Two years of ledgers; see the expected numbers in the tests."""
+    south, east, up, down = ids[V_SOUTH], ids[V_EAST], ids[V_UP], ids[V_DOWN]
+    with runtime.session() as s:
+        # 2020: 南街 4 clean of 6 rows (1 exempt); 上村 6 clean of 10.
+        for i in range(1, 5):
+            add(s, south, f"S{i}", "completed", "2020-06-01 10:00")
+        add(s, south, "S5", "pending", "2020-06-01 10:00")
+        add(s, south, "S6", "exempt", "2020-06-01 10:00", exempt_reason="空置")
+        for i in range(1, 11):
+            add(s, up, f"U{i}", "completed" if i <= 6 else "planned", "2020-07-01 10:00")
+    with runtime.session() as s:
+        # 2021: 南街 S5 done but burning coal again, S7–S9 done (S9 undated), S10 pending.
+        change(s, south, "S5", "2021-05-01 10:00", status="completed", route="gas",
+               device="燃气壁挂炉", completed_on=date(2021, 4, 1), operation="coal_again")  # fmt: skip
+        for i in (7, 8):
+            add(
+                s, south, f"S{i}", "completed", "2021-05-01 10:00", route="gas", device="燃气壁挂炉"
+            )
+        add(s, south, "S9", "completed", "2021-05-01 10:00", completed_on=None)
+        add(s, south, "S10", "pending", "2021-05-01 10:00")
+        # 东街: all 8 done (one unstable with a note that looks like a formula).
+        for i in range(1, 9):
+            extra: dict[str, Any] = {}
+            if i == 1:
+                extra = {"operation": "unstable", "note": INJECTION, "head_name": "=cmd|' /C calc'!A0",
+                         "id_number": "140405199001011234", "phone": "13812345678"}  # fmt: skip
+            add(s, east, f"E{i}", "accepted", "2021-06-01 10:00", **extra)
+        # 上村: 6 more clean, 2 of the old planned now clean → 14 clean of 16 rows (registry 20).
+        for i in range(11, 17):
+            add(
+                s,
+                up,
+                f"U{i}",
+                "completed",
+                "2021-06-15 10:00",
+                route="biomass",
+                device=" 生物质炉 ",
+            )
+        change(s, up, "U7", "2021-06-15 10:00", status="completed", route="electric",
+               device="空气源热泵", completed_on=date(2021, 6, 1))  # fmt: skip
+        change(s, up, "U8", "2021-06-15 10:00", status="completed")  # no completion date
+        # 下村 (no registry total): 5 rows, 2 clean, one abandoned.
+        for i in range(1, 6):
+            status = "completed" if i <= 2 else "pending"
+            op = "abandoned" if i == 1 else None
+            add(s, down, f"D{i}", status, "2021-07-01 10:00", operation=op)
+
+
+def derive(runtime: Runtime, day: date) -> None:
+    from geo.zones import derive_zones
+
+    with runtime.session() as s:
+        derive_zones(s, runtime.config.profile, as_of=day)
+
+
+def later_imports(runtime: Runtime, ids: dict[str, int]) -> None:
+    """Changes recorded after the cut-off: must not move the 2021 report."""
+    with runtime.session() as s:
+        add(s, ids[V_DOWN], "D6", "completed", "2021-11-10 10:00")
+        change(s, ids[V_SOUTH], "S10", "2021-11-10 10:00", status="completed")
+        change(s, ids[V_EAST], "E1", "2021-11-12 10:00", operation="normal")
+        change(s, ids[V_UP], "U9", "2021-11-12 10:00", status="exempt", exempt_reason="拆迁")
+
+
+@pytest.fixture
+def history(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
+    build_history(runtime, tiny_district)
+    derive(runtime, date(2020, 10, 31))
+    derive(runtime, AS_OF)
+    return tiny_district
+
+
+def make_report(runtime: Runtime, year: int = 2021, **kwargs: Any) -> openpyxl.Workbook:
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, year, now=NOW, **kwargs)
+    return openpyxl.load_workbook(io.BytesIO(built.content))
+
+
+# --------------------------------------------------------------------------
+# Reading a table back
+# --------------------------------------------------------------------------
+
+
+def read_table(ws: Any, first_header: str, occurrence: int = 1) -> list[dict[str, Any]]:
+    """Rows of the table whose first header cell reads ``first_header``.
+
+    Grouped columns are keyed "group|header", others by their header.
+    """
+    found = [c.row for c in ws["A"] if c.value == first_header]
+    top = found[occurrence - 1]
+    ncols = ws.max_column
+    two_level = ws.cell(top + 1, 1).value is None and any(
+        ws.cell(top + 1, j).value for j in range(2, ncols + 1)
+    )
+    keys, group = [], None
+    for j in range(1, ncols + 1):
+        head = ws.cell(top, j).value
+        if not two_level:
+            keys.append(head)
+            continue
+        sub = ws.cell(top + 1, j).value
+        if head is not None:
+            group = head
+        keys.append(head if sub is None else f"{group}|{sub}")
+    first = top + (2 if two_level else 1)
+    rows = []
+    for r in range(first, ws.max_row + 1):
+        values = [ws.cell(r, j).value for j in range(1, ncols + 1)]
+        if all(v is None for v in values[1:]):
+            break
+        rows.append({k: v for k, v in zip(keys, values, strict=True) if k is not None})
+    return rows
+
+
+def undefined(value: float | None) -> Any:
+    return "—" if value is None else pytest.approx(value)
+
+
+def meets_text(value: bool | None) -> str:
+    return "—" if value is None else ("达标" if value else "未达标")
+
+
+def assert_measures(line: dict[str, Any], row: Any) -> None:
+    assert line["户数|名录总户数"] == row.registry_households
+    assert line["户数|台账户数"] == row.ledger_rows
+    assert line["户数|无需改造"] == row.exempt
+    assert line["户数|应改造"] == row.required
+    assert line["户数|已完成"] == row.clean
+    assert line["户数|散煤复烧/弃用"] == row.lapsed
+    assert line["覆盖率|覆盖率"] == undefined(row.coverage)
+    assert line["覆盖率|有效覆盖率"] == undefined(row.effective_coverage)
+    assert line["覆盖率|目标"] == undefined(row.target)
+    assert line["差距户数"] == row.gap
+    assert line["是否达标"] == meets_text(row.meets)
+
+
+# --------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------
+
+
+def test_sheets_are_the_issue_list_in_order(runtime: Runtime, history: dict[str, int]) -> None:
+    wb = make_report(runtime)
+    assert wb.sheetnames == [title for title, _ in SHEETS]
+    assert wb.sheetnames == [
+        "封面与说明", "总体情况", "分乡镇", "分村", "未达标清单",
+        "禁煤区", "技术路线", "回头看问题户", "年度对比", "数据质量",
+    ]  # fmt: skip
+
+
+def test_numbers_on_each_sheet_equal_the_measures(
+    runtime: Runtime, history: dict[str, int]
+) -> None:
+    wb = make_report(runtime)
+    profile = runtime.config.profile
+    with runtime.session() as s:
+        by_category = coverage(s, profile, "category", as_of=AS_OF)
+        by_township = coverage(s, profile, "township", as_of=AS_OF)
+        by_village = coverage(s, profile, "village", as_of=AS_OF)
+        judged = compliance(s, profile, as_of=AS_OF)
+
+    overview = read_table(wb["总体情况"], "区域类别")
+    assert [line["区域类别"] for line in overview] == [r.name for r in by_category]
+    for line, row in zip(overview, by_category, strict=True):
+        assert line["村数"] == row.villages
+        assert_measures(line, row)
+    total = overview[-1]
+    # Hand-checked: 南街 9 req/8 clean, 东街 8/8, 上村 20/14, 下村 5/2.
+    assert (total["户数|应改造"], total["户数|已完成"], total["户数|散煤复烧/弃用"]) == (42, 32, 2)
+
+    townships = read_table(wb["分乡镇"], "乡镇代码")
+    assert [line["乡镇代码"] for line in townships[:-1]] == [r.key for r in by_township]
+    for line, row in zip(townships, by_township, strict=False):
+        assert_measures(line, row)
+    assert_measures(townships[-1], by_category[-1])
+
+    per_category = read_table(wb["分乡镇"], "乡镇代码", occurrence=2)
+    expected = [(cat, row) for cat in judged for row in cat.townships]
+    assert len(per_category) == len(expected)
+    lines = {(line["乡镇代码"], line["区域类别"]): line for line in per_category}
+    for cat, row in expected:
+        assert_measures(lines[(row.key, cat.name)], row)
+
+    villages = read_table(wb["分村"], "村代码")
+    assert [line["村代码"] for line in villages] == [r.key for r in by_village]
+    for line, row in zip(villages, by_village, strict=True):
+        assert line["村名称"] == row.name
+        assert_measures(line, row)
+
+    failing = read_table(wb["未达标清单"], "序号")
+    expected_failing = sorted((r for r in by_village if r.meets is False), key=lambda r: -r.gap)
+    assert [line["村代码"] for line in failing] == [r.key for r in expected_failing]
+    assert [line["户数|差距"] for line in failing] == [r.gap for r in expected_failing]
+
+
+def test_routes_problems_and_quality_come_from_the_as_of_versions(
+    runtime: Runtime, history: dict[str, int]
+) -> None:
+    wb = make_report(runtime)
+    routes = {line["乡镇名称"]: line for line in read_table(wb["技术路线"], "乡镇代码")}
+    # 麟绛街道: 南街 8 clean (S5, S7, S8 gas; 5 electric) + 东街 8 electric.
+    assert routes["麟绛街道"]["已完成户数"] == 16
+    assert routes["麟绛街道"]["煤改气|户数"] == 3
+    assert routes["麟绛街道"]["煤改电|户数"] == 13
+    assert routes["麟绛街道"]["煤改气|占比"] == pytest.approx(3 / 16)
+    # 上村镇: 上村 6 + U7 + U8 electric… U8 kept its empty route, 6 biomass; 下村 2 electric.
+    assert routes["上村镇"]["生物质|户数"] == 6
+    assert routes["合计"]["已完成户数"] == 32
+    devices = read_table(wb["技术路线"], "乡镇代码", occurrence=2)
+    assert {"乡镇代码": "140405101", "乡镇名称": "上村镇", "改造方式": "生物质", "设备类型": "生物质炉",
+            "户数": 6, "占本乡镇比例": pytest.approx(6 / 16)} in devices  # fmt: skip
+
+    per_village = read_table(wb["回头看问题户"], "村代码")
+    counts = {line["村名称"]: line for line in per_village}
+    assert counts["南街村委会"]["问题户数|散煤复烧"] == 1
+    assert counts["东街村委会"]["问题户数|运行不稳定"] == 1
+    assert counts["下村村委会"]["问题户数|设备弃用/拆除"] == 1
+    assert counts["合计"]["问题户数|合计"] == 3
+    detail = read_table(wb["回头看问题户"], "乡镇")
+    assert [line["户号"] for line in detail] == ["S5", "E1", "D1"]
+    east = detail[1]
+    assert east["身份证号"] == "140405********1234"
+    assert east["联系电话"] == "138****5678"
+    assert "cmd" not in east["户主"] and not east["户主"].startswith("=")
+
+    quality = wb["数据质量"]
+    undated = read_table(quality, "序号", occurrence=3)
+    assert [(line["村代码"], line["户数"]) for line in undated] == [(V_SOUTH, 1), (V_UP, 1)]
+
+
+def test_zones_sheet_lists_derivation_and_changes_since_last_year(
+    runtime: Runtime, history: dict[str, int]
+) -> None:
+    wb = make_report(runtime)
+    zones = read_table(wb["禁煤区"], "禁煤区编号")
+    # 2021: only 东街 is complete (8 of 8); in 2020 no village was complete.
+    assert zones[0]["包含村庄"] == "东街村委会"
+    assert zones[0]["村数"] == 1
+    assert zones[0]["面积（平方公里）"] > 0
+    assert zones[0]["与上年相比"] == "新增"  # the 2020 derivation had no zone
+    changes = read_table(wb["禁煤区"], "变化")
+    assert ("新增村", V_EAST) in {(c["变化"], c["村代码"]) for c in changes}
+
+
+def test_regenerating_after_later_imports_gives_identical_numbers(
+    runtime: Runtime, history: dict[str, int]
+) -> None:
+    first = make_report(runtime)
+    later_imports(runtime, history)
+    derive(runtime, date(2021, 11, 20))  # a later derivation must not be picked up either
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, now=datetime(2022, 3, 1, 8, 0))
+    second = openpyxl.load_workbook(io.BytesIO(built.content))
+    assert first.sheetnames == second.sheetnames
+    differing = []
+    for name in first.sheetnames:
+        a, b = first[name], second[name]
+        assert (a.max_row, a.max_column) == (b.max_row, b.max_column), name
+        for row_a, row_b in zip(a.iter_rows(), b.iter_rows(), strict=True):
+            for ca, cb in zip(row_a, row_b, strict=True):
+                if ca.value != cb.value:
+                    differing.append((name, ca.coordinate, ca.value, cb.value))
+    # Only the generation time on the cover differs.
+    assert differing == [("封面与说明", "B7", "2021-11-05 09:30", "2022-03-01 08:00")]
+    # And the later data is really there: the 2022 report sees it.
+    with runtime.session() as s:
+        now_rows = coverage(s, runtime.config.profile, "village", as_of=date(2021, 11, 30))
+    assert {r.key: r.clean for r in now_rows}[V_DOWN] == 3
+
+
+def test_previous_year_comparison_uses_last_years_cut_off(
+    runtime: Runtime, history: dict[str, int]
+) -> None:
+    wb = make_report(runtime)
+    rows = {line["乡镇名称"]: line for line in read_table(wb["年度对比"], "乡镇代码")}
+    before, now = "上年（截至 2020-10-31）", "本年（截至 2021-10-31）"
+    town = rows["麟绛街道"]
+    # 2020: 南街 4 clean of 9 required (10 − 1 exempt), 东街 nothing yet of 8.
+    assert (town[f"{before}|应改造"], town[f"{before}|已完成"]) == (17, 4)
+    assert (town[f"{now}|应改造"], town[f"{now}|已完成"]) == (17, 16)
+    assert town["变化|新增完成户数"] == 12
+    assert town["变化|覆盖率变化"] == pytest.approx(16 / 17 - 4 / 17)
+    up = rows["上村镇"]
+    # 2020: 上村 6 of 20, 下村 nothing (required 0 without rows); 2021: 14 + 2 of 25.
+    assert (up[f"{before}|已完成"], up[f"{now}|已完成"]) == (6, 16)
+    assert up["变化|新增完成户数"] == 10
+    assert rows["合计"]["变化|新增完成户数"] == 22
+    with runtime.session() as s:
+        previous = coverage(s, runtime.config.profile, "township", as_of=date(2020, 10, 31))
+    assert [r.clean for r in previous] == [4, 6]
+
+
+def test_explicit_as_of_and_2020_report(runtime: Runtime, history: dict[str, int]) -> None:
+    wb = make_report(runtime, year=2020)
+    total = read_table(wb["总体情况"], "区域类别")[-1]
+    assert (total["户数|已完成"], total["户数|应改造"]) == (10, 37)
+    mid = make_report(runtime, as_of=date(2021, 5, 31))
+    total = read_table(mid["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 4 + 4 + 6  # 南街 S5, S7, S8, S9 added by May
+    assert "2021-05-31" in mid["封面与说明"]["B6"].value
+
+
+# --------------------------------------------------------------------------
+# Safety and presentation
+# --------------------------------------------------------------------------
+
+
+def test_formula_injection_stays_text(runtime: Runtime, history: dict[str, int]) -> None:
+    with runtime.session() as s:
+        s.get(Village, history[V_UP]).name = INJECTION
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, now=NOW)
+    wb = openpyxl.load_workbook(io.BytesIO(built.content))
+    cells = [
+        c
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and "HYPERLINK" in c.value
+    ]
+    sheets = {c.parent.title for c in cells}
+    assert {"分村", "未达标清单", "回头看问题户"} <= sheets
+    for c in cells:
+        assert c.data_type == "s", (c.parent.title, c.coordinate)
+        assert not c.value.startswith("="), c.value
+    note = [c for c in cells if c.parent.title == "回头看问题户" and c.value.endswith('"y")')]
+    assert note and note[0].value == "'" + INJECTION
+    with zipfile.ZipFile(io.BytesIO(built.content)) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert "<f>" not in z.read(name).decode(), name
+
+
+def test_print_setup_panes_and_widths(runtime: Runtime, history: dict[str, int]) -> None:
+    wb = make_report(runtime)
+    for ws in wb.worksheets:
+        assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.freeze_panes is not None, ws.title
+        assert ws.print_title_rows, ws.title
+        assert ws.oddFooter.center.text == "第 &P 页 共 &N 页", ws.title
+    villages = wb["分村"]
+    assert villages.page_setup.orientation == "landscape"
+    assert villages.freeze_panes == "A5"  # title, subtitle, two header rows
+    assert villages.print_title_rows == "$3:$4"
+    assert "E3:J3" in {str(r) for r in villages.merged_cells.ranges}  # 户数 group header
+    assert villages["E3"].font.b
+    # "东街村委会" is 5 CJK characters: at least 10 columns wide.
+    assert villages.column_dimensions["B"].width >= 10
+    assert villages["I5"].number_format == "#,##0"
+    assert villages["K5"].number_format == "0.0%"
+
+
+def test_map_picture_is_present(runtime: Runtime, history: dict[str, int]) -> None:
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, now=NOW)
+    wb = openpyxl.load_workbook(io.BytesIO(built.content))
+    images = wb["总体情况"]._images
+    assert len(images) == 1
+    with zipfile.ZipFile(io.BytesIO(built.content)) as z:
+        media = [n for n in z.namelist() if n.startswith("xl/media/")]
+        assert len(media) == 1
+        png = z.read(media[0])
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.width > 800
+    # Coloured like the map: the meets colour of geo.maps is in the picture (东街 is 100%).
+    from geo.maps import COVERAGE_CLASSES
+
+    meets = tuple(int(COVERAGE_CLASSES["meets"][1][i : i + 2], 16) for i in (1, 3, 5))
+    assert meets in {c for _, c in picture.convert("RGB").getcolors(1 << 20)}
+
+
+def test_report_without_boundaries_or_zones_still_builds(
+    runtime: Runtime, tiny_district: dict[str, int]
+) -> None:
+    with runtime.session() as s:
+        for v in s.scalars(select(Village)):
+            v.geometry = None
+    wb = make_report(runtime)
+    assert wb["总体情况"]._images == []
+    assert "无法绘制" in "".join(str(c.value) for c in wb["总体情况"]["A"] if c.value)
+    assert len(read_table(wb["数据质量"], "序号", occurrence=2)) == 4
+    zones = wb["禁煤区"]
+    assert any("尚未派生禁煤区" in str(c.value) for c in zones["A"] if c.value)
+    overview = read_table(wb["总体情况"], "区域类别")
+    assert overview[-1]["覆盖率|覆盖率"] == 0  # registry totals are required, nothing clean
+    villages = {line["村代码"]: line for line in read_table(wb["分村"], "村代码")}
+    assert villages[V_DOWN]["覆盖率|覆盖率"] == "—"  # no registry total, no rows
+
+
+def test_libreoffice_converts_the_report_to_pdf(
+    runtime: Runtime, history: dict[str, int], tmp_path: Path
+) -> None:
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) not installed")
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, now=NOW)
+    xlsx = tmp_path / "report.xlsx"
+    xlsx.write_bytes(built.content)
+    result = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(xlsx)],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    pdf = tmp_path / "report.pdf"
+    assert result.returncode == 0, result.stderr
+    assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF"), result.stdout + result.stderr
+    assert pdf.stat().st_size > 20_000
