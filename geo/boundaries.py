@@ -10,10 +10,12 @@ metres), never silently fixed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import zipfile
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,13 @@ import pyogrio
 import shapely
 from shapely import GEOSException
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from geo.crs import STORAGE_CRS, CrsReading, projected_crs_for_bounds, resolve_crs, to_storage
+from heating.db import get_meta
 from heating.errors import Refused
-from heating.models import District, Township, Village, utcnow
+from heating.models import District, Meta, Township, Village, utcnow
 
 # Overlaps and gaps smaller than this (m²) are digitising slivers: counted, not listed.
 SLIVER_M2 = 1.0
@@ -243,7 +246,9 @@ def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``shapely.make_valid`` and keep only the polygonal part; Z values are
     dropped.  A geometry with no polygonal part becomes None.
     """
-    geoms = shapely.force_2d(np.asarray(geoms, dtype=object))
+    geoms = np.asarray(geoms, dtype=object)
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
     valid = shapely.is_valid(geoms)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     repaired = present & ~valid
@@ -409,19 +414,26 @@ class CoverageFindings:
 def coverage_findings(
     codes: list[str], geoms_4490: np.ndarray, *, sliver_m2: float = SLIVER_M2
 ) -> CoverageFindings:
-    """Find overlaps between villages and gaps enclosed by them, in Gauss–Krüger metres.
+    """Find overlaps between villages and gaps enclosed by them; areas in Gauss–Krüger m².
 
-    A valid coverage (``shapely.coverage_is_valid``) has no overlaps, so only
-    its holes are examined; otherwise every pair of intersecting villages is
-    measured.  A gap is a hole in the union of all boundaries: a place no
-    village claims (or a village missing from the file).
+    Topology is computed on the stored lon/lat coordinates (projection would
+    not change it) and only the overlaps and gaps found are projected to
+    measure them.  A valid coverage (``shapely.coverage_is_valid``) has no
+    overlaps, so only its holes are examined; otherwise every pair of
+    intersecting villages is measured.  A gap is a hole in the union of all
+    boundaries: a place no village claims (or a village missing from the file).
     """
-    series = gpd.GeoSeries(geoms_4490, crs=STORAGE_CRS)
-    crs = projected_crs_for_bounds(series.total_bounds)
-    geoms = series.to_crs(crs).to_numpy()
+    geoms = np.asarray(geoms_4490, dtype=object)
+    crs = projected_crs_for_bounds(shapely.total_bounds(geoms))
     findings = CoverageFindings(projected_crs=crs)
     if len(geoms) == 0:
         return findings
+
+    def area_m2(shapes: np.ndarray) -> np.ndarray:
+        if len(shapes) == 0:
+            return np.zeros(0)
+        return gpd.GeoSeries(shapes, crs=STORAGE_CRS).to_crs(crs).area.to_numpy()
+
     findings.valid_coverage = bool(shapely.coverage_is_valid(geoms))
     if findings.valid_coverage:
         union = shapely.coverage_union_all(geoms)
@@ -429,8 +441,10 @@ def coverage_findings(
         left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
         keep = left < right
         left, right = left[keep], right[keep]
-        areas = shapely.area(shapely.intersection(geoms[left], geoms[right]))
-        for i, j, area in zip(left, right, areas, strict=True):
+        overlaps = shapely.intersection(geoms[left], geoms[right])
+        polygonal = np.array([polygonal_part(g) is not None for g in overlaps], dtype=bool)
+        left, right, overlaps = left[polygonal], right[polygonal], overlaps[polygonal]
+        for i, j, area in zip(left, right, area_m2(overlaps), strict=True):
             if area <= 0:
                 continue
             findings.overlap_total_m2 += float(area)
@@ -441,30 +455,87 @@ def coverage_findings(
                     {"villages": [codes[i], codes[j]], "area_m2": round(float(area), 1)}
                 )
         union = shapely.union_all(geoms)
-    holes = [
-        Polygon(ring)
-        for part in getattr(union, "geoms", [union])
-        if isinstance(part, Polygon)
-        for ring in part.interiors
-    ]
-    if holes:
-        tree = shapely.STRtree(geoms)
-        for hole in holes:
-            area = float(hole.area)
-            findings.gap_total_m2 += area
+    holes = np.array(
+        [
+            Polygon(ring)
+            for part in getattr(union, "geoms", [union])
+            if isinstance(part, Polygon)
+            for ring in part.interiors
+        ],
+        dtype=object,
+    )
+    if len(holes):
+        hole_idx, village_idx = shapely.STRtree(geoms).query(
+            holes, predicate="dwithin", distance=1e-6
+        )
+        neighbours: dict[int, list[str]] = defaultdict(list)
+        for h, v in zip(hole_idx, village_idx, strict=True):
+            neighbours[int(h)].append(codes[v])
+        for h, area in enumerate(area_m2(holes)):
+            findings.gap_total_m2 += float(area)
             if area < sliver_m2:
                 findings.slivers += 1
                 continue
-            near = tree.query(hole, predicate="dwithin", distance=0.01)
             findings.gaps.append(
-                {
-                    "area_m2": round(area, 1),
-                    "villages": sorted(codes[k] for k in near),
-                }
+                {"area_m2": round(float(area), 1), "villages": sorted(neighbours[h])}
             )
     findings.overlaps.sort(key=lambda o: -o["area_m2"])
     findings.gaps.sort(key=lambda g: -g["area_m2"])
     return findings
+
+
+# --------------------------------------------------------------------------
+# Whether the stored boundaries form a valid coverage (cached by content)
+# --------------------------------------------------------------------------
+
+COVERAGE_META_KEY = "boundaries_coverage"
+
+
+def boundaries_digest(codes: Collection[str], geoms: np.ndarray) -> str:
+    """A SHA-256 of the villages that have a boundary: codes and coordinates.
+
+    Villages without a boundary are left out, so a load that matched every
+    bounded village and a derivation reading them back agree.
+    """
+    codes = np.asarray(list(codes), dtype=object).astype(str)
+    geoms = np.asarray(geoms, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    codes, geoms = codes[present], geoms[present]
+    order = np.argsort(codes, kind="stable")
+    codes, geoms = codes[order], geoms[order]
+    digest = hashlib.sha256("\n".join(codes).encode())
+    digest.update(shapely.get_num_coordinates(geoms).astype(np.int64).tobytes())
+    digest.update(shapely.get_coordinates(geoms).tobytes())
+    return digest.hexdigest()
+
+
+def known_coverage_validity(session: Session, digest: str) -> bool | None:
+    """The cached ``coverage_is_valid`` of the boundaries with this digest, if known."""
+    value = get_meta(session, COVERAGE_META_KEY)
+    if not value or ":" not in value:
+        return None
+    stored, _, verdict = value.partition(":")
+    return verdict == "valid" if stored == digest else None
+
+
+def remember_coverage_validity(session: Session, digest: str, valid: bool) -> None:
+    """Cache whether the boundaries with this digest form a valid coverage."""
+    session.merge(Meta(key=COVERAGE_META_KEY, value=f"{digest}:{'valid' if valid else 'invalid'}"))
+
+
+def stored_coverage_validity(session: Session, villages: gpd.GeoDataFrame) -> bool:
+    """Whether all stored boundaries form a valid coverage, computed once per boundary state."""
+    geoms = villages.geometry.to_numpy()
+    digest = boundaries_digest(villages["code"], geoms)
+    known = known_coverage_validity(session, digest)
+    if known is None:
+        present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+        try:
+            known = bool(shapely.coverage_is_valid(present)) if len(present) else True
+        except GEOSException:
+            known = False
+        remember_coverage_validity(session, digest, known)
+    return known
 
 
 # --------------------------------------------------------------------------
@@ -583,8 +654,17 @@ def load_boundaries(
         raise Refused("村庄名录为空：请先用 heating registry load 导入村庄名录，再加载村界。")
 
     code_col = _field(frame, code_field, "--code-field") or find_code_field(frame)
-    name_col = _field(frame, name_field, "--name-field") or find_name_field(frame, registry)
-    township_col = find_township_field(frame, registry, {c for c in (code_col, name_col) if c})
+    name_col = _field(frame, name_field, "--name-field")
+    every_code_known = code_col is not None and all(
+        _as_code(v, 12) in registry.by_code for v in frame[code_col]
+    )
+    if name_col is None and not every_code_known:
+        name_col = find_name_field(frame, registry)
+    township_col = (
+        None
+        if every_code_known
+        else find_township_field(frame, registry, {c for c in (code_col, name_col) if c})
+    )
 
     stored = to_storage(frame)
     geoms, repaired = repair_geometries(stored.geometry.to_numpy())
@@ -664,6 +744,14 @@ def load_boundaries(
         )
     except GEOSException:
         findings = None  # quality findings are advice; a GEOS failure must not block the load
+    bounded = session.scalar(select(func.count()).where(Village.geometry.is_not(None)))
+    if findings is not None and bounded == len(codes):
+        # The file holds every stored boundary: its coverage check serves zone derivation too.
+        remember_coverage_validity(
+            session,
+            boundaries_digest(codes, np.array([village_geoms[c] for c in codes], dtype=object)),
+            findings.valid_coverage,
+        )
 
     return BoundaryReport(
         crs=read.crs.crs,

@@ -27,7 +27,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo.boundaries import polygonal_part, villages_frame
+from geo.boundaries import polygonal_part, stored_coverage_validity, villages_frame
 from geo.crs import STORAGE_CRS, areas_km2
 from heating.config import Profile
 from heating.models import Zone, ZoneDerivation
@@ -85,20 +85,23 @@ def format_zone_id(number: int) -> str:
     return f"{ZONE_PREFIX}{number:04d}"
 
 
-def dissolve(geoms: np.ndarray) -> tuple[list[Polygon], str]:
+def dissolve(geoms: np.ndarray, *, coverage_valid: bool | None = None) -> tuple[list[Polygon], str]:
     """Union polygons and split the result into connected parts.
 
     ``shapely.coverage_union_all`` is several times faster than ``union_all``
     but needs an exactly noded coverage, so it is used only when
     ``shapely.coverage_is_valid`` holds; otherwise (overlaps, slivers,
     mismatched vertices) the geometries are made valid and unioned fully.
+    ``coverage_valid`` passes a validity already known (any subset of a
+    valid coverage is one), saving the check, which costs more than the union.
     """
     if len(geoms) == 0:
         return [], "coverage_union"
     union = None
     method = "coverage_union"
     try:
-        if shapely.coverage_is_valid(geoms):
+        valid = coverage_valid if coverage_valid is not None else shapely.coverage_is_valid(geoms)
+        if valid:
             union = shapely.coverage_union_all(geoms)
     except GEOSException:
         union = None
@@ -163,6 +166,7 @@ def derive(
     previous: Mapping[str, Collection[str]] | None = None,
     *,
     next_number: int = 1,
+    coverage_valid: bool | None = None,
 ) -> Derived:
     """Derive coal-ban zones from villages and the set of complete village codes.
 
@@ -177,6 +181,10 @@ def derive(
         The previous derivation's zones: zone id → village codes.
     next_number : int, default 1
         The sequence number for the first new zone id.
+    coverage_valid : bool, optional
+        Whether all of ``villages``' boundaries are known to form a valid
+        coverage (``shapely.coverage_is_valid``); checked on the complete
+        villages when not given.
 
     Returns
     -------
@@ -202,7 +210,7 @@ def derive(
     complete_codes, complete_geoms = codes[chosen], geoms[chosen]
     open_codes, open_geoms = codes[others], geoms[others]
 
-    parts, method = dissolve(complete_geoms)
+    parts, method = dissolve(complete_geoms, coverage_valid=coverage_valid)
     members = _members(parts, complete_codes, complete_geoms)
     keep = [i for i, m in enumerate(members) if m]  # parts with no village's interior point: noise
     parts, members = [parts[i] for i in keep], [members[i] for i in keep]
@@ -210,7 +218,7 @@ def derive(
     ids = assign_zone_ids(previous, members, areas, next_number)
 
     touching = _touching(parts, open_codes, open_geoms)
-    enclaves = _enclaves(parts, open_codes, open_geoms)
+    enclaves = _enclaves(parts, open_codes, open_geoms, exact=method == "coverage_union")
     households = _households(villages)
     zones = [
         DerivedZone(
@@ -237,23 +245,30 @@ def derive(
 
 
 def _members(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> list[set[str]]:
-    """Which part each complete village lies in (by a point inside it; else most overlap)."""
+    """Which part each complete village lies in (by a point inside it; else most overlap).
+
+    The points go in the tree and the parts are the (prepared) query
+    geometries: point-in-polygon against a few large parts is then fast.
+    """
     members: list[set[str]] = [set() for _ in parts]
     if not parts:
         return members
-    tree = shapely.STRtree(parts)
     points = shapely.point_on_surface(geoms)
-    found, part = tree.query(points, predicate="within")
+    part_idx, point_idx = shapely.STRtree(points).query(parts, predicate="contains")
     placed = np.zeros(len(codes), dtype=bool)
-    for v, p in zip(found, part, strict=True):
+    for p, v in zip(part_idx, point_idx, strict=True):
         if not placed[v]:
             members[p].add(str(codes[v]))
             placed[v] = True
-    for v in np.flatnonzero(~placed):  # a point on a part's edge after a fallback union
-        candidates = tree.query(geoms[v], predicate="intersects")
-        if len(candidates):
-            shared = shapely.area(shapely.intersection(geoms[v], np.asarray(parts)[candidates]))
-            members[int(candidates[int(np.argmax(shared))])].add(str(codes[v]))
+    if not placed.all():  # a point on a part's edge after a fallback union
+        tree = shapely.STRtree(parts)
+        for v in np.flatnonzero(~placed):
+            candidates = tree.query(geoms[v], predicate="intersects")
+            if len(candidates):
+                shared = shapely.area(
+                    shapely.intersection(geoms[v], np.asarray(parts, dtype=object)[candidates])
+                )
+                members[int(candidates[int(np.argmax(shared))])].add(str(codes[v]))
     return members
 
 
@@ -270,22 +285,31 @@ def _touching(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> lis
     return [sorted(set(r)) for r in result]
 
 
-def _enclaves(parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray) -> list[str]:
-    """Incomplete villages lying within a zone part's outer ring (in one of its holes)."""
-    if not parts or len(geoms) == 0:
+def _enclaves(
+    parts: list[Polygon], codes: np.ndarray, geoms: np.ndarray, *, exact: bool
+) -> list[str]:
+    """Incomplete villages lying in a hole of a zone part (wholly surrounded by zone).
+
+    Candidates are the villages whose interior point falls in a hole.  In an
+    exact coverage that settles it (a village cannot overlap the zone);
+    otherwise (``exact=False``) each is confirmed by the share of its area
+    inside the hole (ENCLAVE_SHARE), which tolerates imperfect noding.
+    """
+    holes = np.array([Polygon(ring) for part in parts for ring in part.interiors], dtype=object)
+    if len(holes) == 0 or len(geoms) == 0:
         return []
-    holed = [p for p in parts if len(p.interiors)]
-    if not holed:
-        return []
-    filled = shapely.polygons(shapely.get_exterior_ring(np.asarray(holed, dtype=object)))
-    village_idx, part_idx = shapely.STRtree(filled).query(geoms, predicate="intersects")
-    inside = shapely.area(shapely.intersection(geoms[village_idx], filled[part_idx]))
-    share: dict[int, float] = defaultdict(float)
-    for v, a in zip(village_idx, inside, strict=True):
-        share[int(v)] += float(a)
-    own = shapely.area(geoms)
+    points = shapely.point_on_surface(geoms)
+    hole_idx, village_idx = shapely.STRtree(points).query(holes, predicate="contains")
+    if exact:
+        return sorted({str(codes[v]) for v in village_idx})
+    inside = shapely.area(shapely.intersection(geoms[village_idx], holes[hole_idx]))
+    own = shapely.area(geoms[village_idx])
     return sorted(
-        str(codes[v]) for v, a in share.items() if own[v] > 0 and a >= ENCLAVE_SHARE * own[v]
+        {
+            str(codes[v])
+            for v, a, o in zip(village_idx, inside, own, strict=True)
+            if o > 0 and a >= ENCLAVE_SHARE * o
+        }
     )
 
 
@@ -414,7 +438,13 @@ def derive_zones(
     before = current_derivation(session)
     previous = {z.zone_id: list(z.village_codes) for z in before.zones} if before else {}
     villages = villages_frame(session)
-    derived = derive(villages, complete, previous, next_number=next_zone_number(session))
+    derived = derive(
+        villages,
+        complete,
+        previous,
+        next_number=next_zone_number(session),
+        coverage_valid=stored_coverage_validity(session, villages),
+    )
     row = ZoneDerivation(
         as_of=as_of,
         user_id=user_id,
