@@ -183,17 +183,18 @@ def _ole_kind(data: bytes, file_name: str, suffix: str) -> str:
     streams = _ole_streams(data)
     if "EncryptedPackage" in streams:
         raise _encrypted(file_name)
+    if "WordDocument" in streams or "PowerPoint Document" in streams:
+        what = "Word 文档" if "WordDocument" in streams else "PowerPoint 演示文稿"
+        raise LedgerRejected(
+            f"文件“{file_name}”是{what}，不是表格。请上传 Excel 台账（.xlsx/.xls）或 CSV 文件。",
+            code="file_not_spreadsheet",
+        )
     if suffix == ".et":
         raise _unsupported(file_name, "WPS 表格 .et")
     if "Workbook" in streams or "Book" in streams:
         return "xls"
-    what = (
-        "Word 文档"
-        if "WordDocument" in streams
-        else ("PowerPoint 演示文稿" if "PowerPoint Document" in streams else "Office 文件")
-    )
     raise LedgerRejected(
-        f"文件“{file_name}”是{what}，不是表格。请上传 Excel 台账（.xlsx/.xls）或 CSV 文件。",
+        f"文件“{file_name}”是无法识别的 Office 文件，不是表格。{SAVE_AS}",
         code="file_not_spreadsheet",
     )
 
