@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
@@ -346,20 +347,20 @@ def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]
     keys = list(rows[0])
     compiled = insert(table).compile(dialect=dialect, column_keys=keys)
     order = list(compiled.positiontup) if compiled.positional else keys
-    processors = []
-    for name in order:
-        col_type = table.c[name].type
-        processors.append((name, col_type.dialect_impl(dialect).bind_processor(dialect)))
-    if compiled.positional:
-        params: list[Any] = [
-            tuple(proc(row[name]) if proc else row[name] for name, proc in processors)
-            for row in rows
-        ]
-    else:
-        params = [
-            {name: proc(row[name]) if proc else row[name] for name, proc in processors}
-            for row in rows
-        ]
+    converters = []
+    for index, name in enumerate(order):
+        proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            converters.append((index, proc))
+    getter = itemgetter(*order)
+    params: list[Any] = []
+    for row in rows:
+        values = list(getter(row)) if len(order) > 1 else [row[order[0]]]
+        for index, proc in converters:
+            values[index] = proc(values[index])
+        params.append(
+            tuple(values) if compiled.positional else dict(zip(order, values, strict=True))
+        )
     connection.exec_driver_sql(str(compiled), params)
 
 
