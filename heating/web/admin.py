@@ -217,13 +217,13 @@ def _saved_upload(
 @roles_required("admin")
 def registry():  # noqa: ANN201
     """Upload the village registry (村庄名录) and show what was loaded."""
-    from imports import registry as registry_loader
-
     result = None
     status = 200
     if request.method == "POST":
         session = db()
         try:
+            from imports import registry as registry_loader
+
             path, name, tmp = _saved_upload("file", (".xlsx", ".xls", ".xlsm", ".ods", ".csv"))
             with tmp:
                 outcome = registry_loader.load_registry(
@@ -255,14 +255,14 @@ def registry():  # noqa: ANN201
 @roles_required("admin")
 def boundaries():  # noqa: ANN201
     """Upload village boundaries and show the match report."""
-    from geo.boundaries import load_boundaries
-
     result = None
     status = 200
     form = {k: request.form.get(k, "").strip() for k in ("code_field", "name_field", "encoding")}
     if request.method == "POST":
         session = db()
         try:
+            from geo.boundaries import load_boundaries
+
             path, name, tmp = _saved_upload(
                 "file", (".geojson", ".json", ".gpkg", ".zip", ".shp.zip")
             )
@@ -334,7 +334,7 @@ def decisions():  # noqa: ANN201
         )
     )
     villages = list(
-        session.execute(select(Village.code, Village.name).order_by(Village.code)).tuples()
+        session.execute(select(Village.code, Village.name).order_by(Village.code)).all()
     )
     return render_template(
         "admin/decisions.html",

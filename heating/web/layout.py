@@ -82,16 +82,15 @@ def page_url(**changes: Any) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(pct=pct, when=when, yesno=yesno)
 
-    @app.context_processor
-    def shared() -> dict[str, Any]:
-        return {
-            "nav_items": nav_items,
-            "page_url": page_url,
-            "ROLE_LABELS": ROLE_LABELS,
-            "STATUS_LABELS": STATUS_LABELS,
-            "ROUTE_LABELS": ROUTE_LABELS,
-            "OPERATION_LABELS": OPERATION_LABELS,
-            "BATCH_STATUS_LABELS": BATCH_STATUS_LABELS,
-            "SEVERITY_LABELS": SEVERITY_LABELS,
-            "profile": app.extensions["heating"].config.profile,
-        }
+    # Globals (not a context processor) so that imported macros see them too.
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        page_url=page_url,
+        ROLE_LABELS=ROLE_LABELS,
+        STATUS_LABELS=STATUS_LABELS,
+        ROUTE_LABELS=ROUTE_LABELS,
+        OPERATION_LABELS=OPERATION_LABELS,
+        BATCH_STATUS_LABELS=BATCH_STATUS_LABELS,
+        SEVERITY_LABELS=SEVERITY_LABELS,
+        profile=app.extensions["heating"].config.profile,
+    )

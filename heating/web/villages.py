@@ -80,7 +80,7 @@ def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[Measu
     return rows
 
 
-@bp.route("/")
+@bp.route("")
 @login_required
 def index():  # noqa: ANN201
     """List villages with their measures, filtered by township, category and target."""

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from heating.errors import Refused
-from heating.models import Village, ZoneDerivation
+from heating.models import Village, audit
 from heating.web.access import roles_required
 from heating.web.db import db
 
@@ -40,14 +40,14 @@ def _village_names(codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     rows = db().execute(select(Village.code, Village.name).where(Village.code.in_(codes)))
-    return dict(rows.tuples())
+    return dict(rows.all())
 
 
-@bp.route("/")
+@bp.route("")
 @login_required
 def index():  # noqa: ANN201
     """Show the current zones, enclaves, the last derivation's changes and the history."""
-    from geo.zones import current_derivation
+    from geo.zones import current_derivation, derivation_history
 
     session = db()
     derivation = current_derivation(session)
@@ -57,13 +57,9 @@ def index():  # noqa: ANN201
         for z in derivation.zones:
             codes.update(z.village_codes or [])
             codes.update(z.touching or [])
-        for key in ("enclaves", "added", "removed"):
+        for key in ("enclaves", "added", "removed", "complete_without_boundary"):
             codes.update(summary.get(key) or [])
-    history = list(
-        session.scalars(
-            select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(HISTORY_LIMIT)
-        )
-    )
+    history = derivation_history(session)[:HISTORY_LIMIT]
     return render_template(
         "zones/index.html",
         derivation=derivation,
@@ -88,9 +84,17 @@ def derive():  # noqa: ANN201
         raise Refused(f"截至日期应为 年-月-日，如 2021-10-31，得到 {text!r}。") from None
     session = db()
     profile = current_app.extensions["heating"].config.profile
-    derivation = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
+    result = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
+    audit(
+        session,
+        "zones_derive",
+        user=current_user,
+        target=f"derivation:{result.derivation.id}",
+        detail={"as_of": as_of.isoformat(), "zones": len(result.zones)},
+        ip=request.remote_addr,
+    )
     session.commit()
-    flash(f"已生成禁煤区（截至 {as_of.isoformat()}），共 {len(derivation.zones)} 片。", "success")
+    flash(f"已生成禁煤区（截至 {as_of.isoformat()}），共 {len(result.zones)} 片。", "success")
     return redirect(url_for("zones.index"))
 
 

@@ -1,0 +1,168 @@
+"""Login slow-down, CSRF refusals, admin user management and the audit log over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from heating.models import AuditEntry, User, utcnow
+from tests.conftest import PASSWORD
+from tests.test_web_support import csrf_token, post
+
+
+def _login(client, username: str, password: str):  # noqa: ANN001, ANN202
+    token = csrf_token(client, "/login")
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+def _actions(runtime, username: str | None = None) -> list[str]:  # noqa: ANN001
+    with runtime.session() as session:
+        query = select(AuditEntry.action).order_by(AuditEntry.id)
+        if username:
+            query = query.where(AuditEntry.username == username)
+        return list(session.scalars(query))
+
+
+def test_repeated_failures_slow_logins_down_until_the_wait_is_over(
+    app, client, runtime, users
+) -> None:
+    limit = runtime.config.login_max_failures
+    for _ in range(limit):
+        resp = _login(client, "dave", "wrong-password")
+        assert "用户名或密码错误" in resp.get_data(as_text=True)
+    # Even the right password is refused while the wait lasts, with the seconds to wait.
+    resp = _login(client, "dave", PASSWORD)
+    assert resp.status_code == 429
+    body = resp.get_data(as_text=True)
+    assert "请在" in body and "秒后重试" in body
+    # Once login_lockout_seconds have passed since the last failure, the right password works.
+    with runtime.session() as session:
+        user = session.scalar(select(User).where(User.username == "dave"))
+        user.last_failed_at = utcnow() - timedelta(seconds=runtime.config.login_lockout_seconds + 1)
+    resp = _login(client, "dave", PASSWORD)
+    assert resp.status_code == 302
+    with runtime.session() as session:
+        assert session.scalar(select(User.failed_logins).where(User.username == "dave")) == 0
+    assert _actions(runtime, "dave") == ["login_failed"] * limit + ["login_locked", "login"]
+
+
+def test_unknown_user_and_wrong_password_read_the_same(client, users) -> None:
+    a = _login(client, "nobody", "whatever-1").get_data(as_text=True)
+    b = _login(client, "alice", "whatever-1").get_data(as_text=True)
+    assert "用户名或密码错误" in a and "用户名或密码错误" in b
+
+
+def test_open_redirect_after_login_is_refused(client, users) -> None:
+    token = csrf_token(client, "/login")
+    resp = client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
+    assert resp.headers["Location"] == "/"
+
+
+def test_posts_without_csrf_token_are_refused_400(login, runtime, users) -> None:
+    client = login("alice")
+    for path, data in [
+        ("/logout", {}),
+        ("/admin/users", {"username": "mallory", "role": "planner", "password": "long-enough-1"}),
+        (f"/admin/users/{users['dave']}/active", {"active": "0"}),
+        ("/imports/1/rollback", {}),
+        ("/zones/derive", {}),
+    ]:
+        resp = client.post(path, data=data)
+        assert resp.status_code == 400, path
+        assert "CSRF" in resp.get_data(as_text=True)
+    with runtime.session() as session:
+        assert session.scalar(select(User).where(User.username == "mallory")) is None
+        assert session.get(User, users["dave"]).active
+
+
+def test_ajax_post_with_csrf_header_is_accepted(login, users) -> None:
+    client = login("alice")
+    token = csrf_token(client)
+    resp = client.post(
+        f"/admin/users/{users['erin']}/active", data={"active": "0"}, headers={"X-CSRFToken": token}
+    )
+    assert resp.status_code == 302
+
+
+def test_session_cookie_is_httponly_and_samesite(client, users) -> None:
+    resp = _login(client, "alice", PASSWORD)
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_admin_adds_disables_and_resets_users_and_it_is_audited(login, client, runtime) -> None:
+    admin = login("alice")
+    resp = post(
+        admin,
+        "/admin/users",
+        {
+            "username": "张文书",
+            "role": "clerk",
+            "township": "140405101",
+            "password": "first-pass-1",
+        },
+    )
+    assert resp.status_code == 302
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "张文书" in page and "上村镇" in page
+    # A weak password is refused with the reason, nothing created.
+    resp = post(admin, "/admin/users", {"username": "weak", "role": "planner", "password": "123"})
+    assert resp.status_code == 400 and "密码至少" in resp.get_data(as_text=True)
+    with runtime.session() as session:
+        new = session.scalar(select(User).where(User.username == "张文书"))
+        new_id = new.id
+        assert new.township.code == "140405101" and new.password_hash.startswith("scrypt:")
+    assert post(admin, f"/admin/users/{new_id}/active", {"active": "0"}).status_code == 302
+    assert (
+        post(admin, f"/admin/users/{new_id}/password", {"password": "second-pass-2"}).status_code
+        == 302
+    )
+    assert post(admin, f"/admin/users/{new_id}/active", {"active": "1"}).status_code == 302
+
+    other = admin.application.test_client()
+    assert _login(other, "张文书", "first-pass-1").status_code == 200  # old password gone
+    assert _login(other, "张文书", "second-pass-2").status_code == 302
+
+    log = admin.get("/admin/audit").get_data(as_text=True)
+    for label in ("新增用户", "停用用户", "重置密码", "启用用户", "登录"):
+        assert label in log
+    with runtime.session() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == "张文书").order_by(AuditEntry.id)
+        ).all()
+        assert [e.action for e in entries] == [
+            "user_add",
+            "user_disable",
+            "user_reset",
+            "user_enable",
+        ]
+        assert all(e.username == "alice" for e in entries)
+
+
+def test_admin_cannot_disable_itself(login, runtime, users) -> None:
+    admin = login("alice")
+    resp = post(admin, f"/admin/users/{users['alice']}/active", {"active": "0"})
+    assert resp.status_code == 302
+    with runtime.session() as session:
+        assert session.get(User, users["alice"]).active
+
+
+def test_disabled_user_cannot_log_in(login, client, runtime, users) -> None:
+    with runtime.session() as session:
+        session.get(User, users["erin"]).active = False
+    resp = _login(client, "erin", PASSWORD)
+    assert resp.status_code == 403
+    assert "已停用" in resp.get_data(as_text=True)
+
+
+def test_audit_log_filters_by_action(login) -> None:
+    admin = login("alice")
+    page = admin.get("/admin/audit?action=login").get_data(as_text=True)
+    assert "alice" in page
+    assert "停用用户" not in page.split("<tbody>")[1]
