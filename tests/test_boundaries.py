@@ -288,3 +288,52 @@ def test_cli_refuses_a_file_matching_nothing_with_exit_1(run_cli, tiny_district,
     result = run_cli("boundaries", "load", str(path))
     assert result.exit_code == 1
     assert "没有一个能与村庄名录匹配" in result.stderr
+
+
+DATA = Path(__file__).parent / "data" / "geo"
+
+
+def test_checked_in_gbk_gauss_kruger_shapefile_matches_by_township_and_name(runtime, tiny_district):
+    clear_boundaries(runtime)
+    with runtime.session() as session:
+        report = load_boundaries(session, DATA / "tiny_gbk_4547_nocpg.zip")
+    assert report.crs == "EPSG:4547" and report.encoding == "GB18030"
+    assert (report.name_field, report.township_field) == ("CJMC", "XZMC")
+    assert report.matched == 4 and report.unmatched_boundaries == []
+    result = stored(runtime).set_index("code").geometry
+    for code, (_, _, square) in SQUARES.items():
+        # Shapefile rings run clockwise: compare normalised.
+        assert result[code].normalize().equals_exact(square.normalize(), tolerance=1e-6)
+
+
+def test_a_name_shared_by_two_townships_needs_the_township(runtime, tiny_district, tmp_path):
+    with runtime.session() as session:
+        session.query(Village).filter_by(code="140405101201").one().name = "南街村委会"
+    gdf = gpd.GeoDataFrame(
+        {"村名": ["南街村"]}, geometry=[SQUARES["140405001201"][2]], crs=STORAGE_CRS
+    )
+    path = tmp_path / "ambiguous.geojson"
+    gdf.to_file(path, engine="pyogrio")
+    with runtime.session() as session, pytest.raises(Refused):
+        load_boundaries(session, path)
+    gdf["乡镇"] = ["麟绛街道"]
+    gdf.to_file(path, engine="pyogrio")
+    with runtime.session() as session:
+        report = load_boundaries(session, path)
+    assert report.matched == 1 and report.township_field == "乡镇"
+
+
+def test_two_features_for_one_village_are_joined_and_reported(runtime, tiny_district, tmp_path):
+    clear_boundaries(runtime)
+    gdf = gpd.GeoDataFrame(
+        {"code": ["140405001201", "140405001201"]},
+        geometry=[box(112.80, 36.30, 112.805, 36.31), box(112.805, 36.30, 112.81, 36.31)],
+        crs=STORAGE_CRS,
+    )
+    path = tmp_path / "halves.geojson"
+    gdf.to_file(path, engine="pyogrio")
+    with runtime.session() as session:
+        report = load_boundaries(session, path)
+    assert report.duplicates == [{"village": "140405001201", "features": [1, 2]}]
+    geom = stored(runtime).set_index("code").geometry["140405001201"]
+    assert geom.equals(SQUARES["140405001201"][2])

@@ -235,3 +235,34 @@ def test_cli_zones_derive_prints_json(run_cli, runtime, grid_district):
     assert zone["zone_id"] == "JMQ-0001" and zone["area_km2"] == pytest.approx(8.0, rel=1e-6)
     plain = run_cli("zones", "derive", "--as-of", "2021-10-31")
     assert plain.exit_code == 0 and "JMQ-0001" in plain.stdout and "飞地" in plain.stdout
+
+
+def test_stored_boundaries_that_overlap_are_unioned_without_the_coverage_shortcut(
+    runtime, grid_district
+):
+    with runtime.session() as session:
+        village = session.query(Village).filter_by(code=CODE["A"]).one()
+        overlapping = gpd.GeoSeries([box(X0, Y0, X0 + 1010, Y0 + 1000)], crs="EPSG:4547")
+        village.geometry = overlapping.to_crs("EPSG:4490").iloc[0].wkb
+    with runtime.session() as session:
+        result = derive_zones(
+            session, runtime.config.profile, as_of=date(2021, 10, 31), complete=codes("AB")
+        ).as_json()
+    assert result["method"] == "union"
+    assert result["zones"][0]["area_km2"] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_a_boundary_load_records_that_its_coverage_is_valid(runtime, grid_district, tmp_path):
+    from geo.boundaries import COVERAGE_META_KEY, load_boundaries
+    from heating.db import get_meta
+
+    path = tmp_path / "grid.gpkg"
+    grid().to_file(path, engine="pyogrio")
+    with runtime.session() as session:
+        load_boundaries(session, path)
+        assert get_meta(session, COVERAGE_META_KEY).endswith(":valid")
+    with runtime.session() as session:
+        result = derive_zones(
+            session, runtime.config.profile, as_of=date(2021, 10, 31), complete=codes("AB")
+        ).as_json()
+    assert result["method"] == "coverage_union"
