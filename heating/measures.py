@@ -28,8 +28,9 @@ category parts' gaps and it meets when every judged part meets.  ``meets`` is
 
 "As of" a date D reads, per household, the newest ``HouseholdVersion``
 recorded before D + 1 day; a household whose newest version is inactive (rolled
-back) does not count.  Without a date the ``households`` table is read
-directly (the fast path).  Both are a single GROUP BY over households.
+back) does not count.  The ``households`` table (the current state) is read
+with one GROUP BY village; for a date, a second GROUP BY over only the
+households changed since then corrects it (see ``_changes_since``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, true, union_all
+from sqlalchemy import Integer, and_, case, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -187,13 +188,21 @@ def as_of_cutoff(as_of: date) -> datetime:
     return datetime.combine(as_of + timedelta(days=1), time())
 
 
-def _count_columns(status: Any, operation: Any) -> list[Any]:
+def _count_columns(status: Any, operation: Any, weight: Any = None) -> list[Any]:
+    """ledger_rows, exempt, clean, lapsed; a ±1 ``weight`` column lets a delta subtract rows."""
     clean = status.in_(CLEAN_STATUSES)
+    if weight is None:
+        weight = literal(1, Integer)
+        rows = func.count()
+    else:
+        rows = func.sum(weight)
     return [
-        func.count().label("ledger_rows"),
-        func.sum(case((status == "exempt", 1), else_=0)).label("exempt"),
-        func.sum(case((clean, 1), else_=0)).label("clean"),
-        func.sum(case((and_(clean, operation.in_(LAPSED_OPERATIONS)), 1), else_=0)).label("lapsed"),
+        rows.label("ledger_rows"),
+        func.sum(case((status == "exempt", weight), else_=0)).label("exempt"),
+        func.sum(case((clean, weight), else_=0)).label("clean"),
+        func.sum(case((and_(clean, operation.in_(LAPSED_OPERATIONS)), weight), else_=0)).label(
+            "lapsed"
+        ),
     ]
 
 
@@ -218,47 +227,37 @@ def latest_versions(as_of: date, *columns: Any) -> Any:
     return ranked
 
 
-def _counts_statement(as_of: date | None, village_ids: Select | None) -> Select:
-    """One GROUP BY village over the households known now or as of a date."""
-    if as_of is None:
-        h = Household
-        stmt = (
-            select(h.village_id, *_count_columns(h.status, h.operation))
-            .where(h.active == true())
-            .group_by(h.village_id)
-        )
-        if village_ids is not None:
-            stmt = stmt.where(h.village_id.in_(village_ids))
-        return stmt
-    known = known_households(as_of, village_ids)
-    return select(known.c.village_id, *_count_columns(known.c.status, known.c.operation)).group_by(
-        known.c.village_id
+def _current_counts(village_ids: Select | None) -> Select:
+    """One GROUP BY village over the active households (their current state)."""
+    h = Household
+    stmt = (
+        select(h.village_id, *_count_columns(h.status, h.operation))
+        .where(h.active == true())
+        .group_by(h.village_id)
     )
+    if village_ids is not None:
+        stmt = stmt.where(h.village_id.in_(village_ids))
+    return stmt
 
 
-def known_households(as_of: date, village_ids: Select | None = None) -> Any:
-    """Subquery (village_id, status, operation): active households as known on ``as_of``.
+def _changes_since(as_of: date, village_ids: Select | None) -> Select:
+    """Per village, what to add to the current counts to get those as of ``as_of``.
 
     The ``households`` row is always the household's newest version (every
     writer goes through ``heating.households``), so only households changed
-    after the date need their history read: for those the newest version
-    recorded before the cut-off is taken, the rest come straight from
-    ``households``.  This reads the same as "newest version per household"
-    (``latest_versions``) but touches the history of the changed households
-    only, which keeps a recent as-of date about as fast as the current state.
+    after the date differ: their current rows are subtracted (weight −1) and
+    their newest versions recorded before the cut-off added (weight +1).  The
+    result equals "newest version per household" (``latest_versions``) but
+    reads the history of the changed households only, through the
+    ``recorded_at`` index — a recent as-of date costs about the current state.
     """
     h = Household
     hv = HouseholdVersion
     cut = as_of_cutoff(as_of)
-    changed = select(hv.household_id).where(hv.recorded_at >= cut).distinct().cte("changed")
-    unchanged = (
-        select(h.village_id, h.status, h.operation)
-        .select_from(h)
-        .outerjoin(changed, changed.c.household_id == h.id)
-        .where(h.active == true(), changed.c.household_id.is_(None))
+    changed = select(hv.household_id).where(hv.recorded_at >= cut).cte("changed")
+    now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
+        h.active == true(), h.id.in_(select(changed.c.household_id))
     )
-    if village_ids is not None:
-        unchanged = unchanged.where(h.village_id.in_(village_ids))
     rank = (
         func.row_number()
         .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
@@ -269,12 +268,32 @@ def known_households(as_of: date, village_ids: Select | None = None) -> Any:
         .where(hv.recorded_at < cut, hv.household_id.in_(select(changed.c.household_id)))
         .subquery("ranked")
     )
-    then = select(ranked.c.village_id, ranked.c.status, ranked.c.operation).where(
-        ranked.c.rank == 1, ranked.c.active == true()
-    )
+    then = select(
+        ranked.c.village_id, ranked.c.status, ranked.c.operation, literal(1, Integer)
+    ).where(ranked.c.rank == 1, ranked.c.active == true())
+    delta = union_all(now, then).subquery("delta")
+    stmt = select(
+        delta.c.village_id, *_count_columns(delta.c.status, delta.c.operation, delta.c.weight)
+    ).group_by(delta.c.village_id)
     if village_ids is not None:
-        then = then.where(ranked.c.village_id.in_(village_ids))
-    return union_all(unchanged, then).subquery("known")
+        stmt = stmt.where(delta.c.village_id.in_(village_ids))
+    return stmt
+
+
+def _counts(
+    session: Session, as_of: date | None, village_ids: Select | None
+) -> dict[int, list[int]]:
+    """village id → [ledger_rows, exempt, clean, lapsed], now or as of a date."""
+    counts = {
+        row[0]: [int(x or 0) for x in row[1:]]
+        for row in session.execute(_current_counts(village_ids))
+    }
+    if as_of is not None:
+        for village_id, *delta in session.execute(_changes_since(as_of, village_ids)):
+            current = counts.setdefault(village_id, [0, 0, 0, 0])
+            for i, d in enumerate(delta):
+                current[i] += int(d or 0)
+    return counts
 
 
 def _village_query(township_code: str | None, district_code: str | None) -> Select:
@@ -337,10 +356,7 @@ def village_facts(
             ids = ids.where(Township.code == township_code)
         if district_code is not None:
             ids = ids.where(District.code == district_code)
-    counts = {
-        row[0]: tuple(int(x or 0) for x in row[1:])
-        for row in session.execute(_counts_statement(as_of, ids))
-    }
+    counts = _counts(session, as_of, ids)
     facts = []
     for vid, code, name, cat, total, tcode, tname, dcode, dname in session.execute(
         _village_query(township_code, district_code)
