@@ -34,6 +34,7 @@ from geo.crs import STORAGE_CRS, CrsReading, projected_crs_for_bounds, resolve_c
 from heating.db import get_meta
 from heating.errors import Refused
 from heating.models import District, Meta, Township, Village, utcnow
+from imports.villages import township_base, village_base
 
 # Overlaps and gaps smaller than this (m²) are digitising slivers: counted, not listed.
 SLIVER_M2 = 1.0
@@ -43,48 +44,35 @@ MAX_LISTED = 200
 CODE_RE = re.compile(r"^\d{12}$")
 TOWNSHIP_CODE_RE = re.compile(r"^\d{9}$")
 
-# import.md: village names are compared after removing these suffixes (longest first).
-# TODO(lead): imports/villages.py (READ) holds the import's normaliser; unify the two.
-VILLAGE_SUFFIXES = ("社区居委会", "村民委员会", "村委会", "居委会", "社区")
-TOWNSHIP_SUFFIXES = ("街道办事处", "办事处", "街道", "管理中心", "开发区", "镇", "乡")
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def normalise_village_name(name: Any) -> str:
-    """NFKC, no whitespace, no 村委会/居委会/社区… suffix (import.md's rule).
+    """The import's base name (imports.villages): NFKC, no spaces, no 村委会/社区/村… suffixes.
 
-    "南街村委会" becomes "南街", "城东社区居委会" becomes "城东".
+    "南街村委会", "南街村" and "南街" all become "南街".
     """
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return ""
-    text = "".join(unicodedata.normalize("NFKC", str(name)).split())
-    for suffix in VILLAGE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    return text
+    return "" if _missing(name) else village_base(str(name))
 
 
 def village_name_forms(name: Any) -> list[str]:
-    """The normalised name, then without a trailing 村: "南街村" also finds "南街村委会".
+    """The full normalised name, then its base name: the keys a name is matched by.
 
-    Registry names are indexed under every form and a file's name is looked
-    up form by form, so "上村村委会", "上村村" and "上村" all meet at "上村".
+    Registry names are indexed under both and a file's name is looked up
+    full name first, so an exact name wins over a base-name coincidence.
     """
-    base = normalise_village_name(name)
-    forms = [base] if base else []
-    if base.endswith("村") and len(base) > 1:
-        forms.append(base[:-1])
-    return forms
+    if _missing(name):
+        return []
+    full = "".join(unicodedata.normalize("NFKC", str(name)).split())
+    base = village_base(full)
+    return [f for f in dict.fromkeys((full, base)) if f]
 
 
 def normalise_township_name(name: Any) -> str:
-    """NFKC, no whitespace, no 镇/乡/街道… suffix."""
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return ""
-    text = "".join(unicodedata.normalize("NFKC", str(name)).split())
-    for suffix in TOWNSHIP_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    return text
+    """The import's township base name (imports.villages): no 镇/乡/街道… suffix."""
+    return "" if _missing(name) else township_base(str(name))
 
 
 # --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from geo.boundaries import polygonal_part, stored_coverage_validity, villages_frame
 from geo.crs import STORAGE_CRS, areas_km2
 from heating.config import Profile
+from heating.errors import Refused
 from heating.models import Zone, ZoneDerivation
 
 ZONE_PREFIX = "JMQ-"
@@ -438,6 +439,11 @@ def derive_zones(
     before = current_derivation(session)
     previous = {z.zone_id: list(z.village_codes) for z in before.zones} if before else {}
     villages = villages_frame(session)
+    if villages.geometry.isna().all():
+        raise Refused(
+            "还没有任何村界，无法推导禁煤区：请先用 heating boundaries load 加载村界"
+            "（或在“管理 → 村界”上传）。"
+        )
     derived = derive(
         villages,
         complete,

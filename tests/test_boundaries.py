@@ -241,7 +241,7 @@ def test_unknown_code_field_option_names_the_fields(runtime, tiny_district, tmp_
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("南街村委会", "南街"), (" 南 街 ", "南街"), ("城东社区居委会", "城东"), ("城东社区", "城东")],
+    [("南街村委会", "南街"), ("南街村", "南街"), (" 南 街 ", "南街"), ("城东社区居委会", "城东")],
 )
 def test_village_names_compare_without_suffixes(raw, expected):
     assert normalise_village_name(raw) == expected
@@ -337,3 +337,25 @@ def test_two_features_for_one_village_are_joined_and_reported(runtime, tiny_dist
     assert report.duplicates == [{"village": "140405001201", "features": [1, 2]}]
     geom = stored(runtime).set_index("code").geometry["140405001201"]
     assert geom.equals(SQUARES["140405001201"][2])
+
+
+def test_shapefile_without_prj_in_lonlat_is_read_as_cgcs2000_and_says_so(
+    runtime, tiny_district, tmp_path
+):
+    clear_boundaries(runtime)
+    folder = tmp_path / "noprj"
+    folder.mkdir()
+    frame().to_file(folder / "v.shp", engine="pyogrio")
+    (folder / "v.prj").unlink()
+    with runtime.session() as session:
+        report = load_boundaries(session, folder / "v.shp")
+    assert report.crs == "EPSG:4490" and "推断" in report.crs_read
+    assert report.matched == 4
+
+
+def test_cli_boundaries_load_says_which_crs_it_read(run_cli, tiny_district, tmp_path):
+    path = tmp_path / "villages.gpkg"
+    frame(crs="EPSG:4547").to_file(path, engine="pyogrio")
+    result = run_cli("boundaries", "load", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "EPSG:4547" in result.stdout and "匹配村庄 4 个" in result.stdout

@@ -266,3 +266,11 @@ def test_a_boundary_load_records_that_its_coverage_is_valid(runtime, grid_distri
             session, runtime.config.profile, as_of=date(2021, 10, 31), complete=codes("AB")
         ).as_json()
     assert result["method"] == "coverage_union"
+
+
+def test_deriving_without_any_boundary_is_refused(run_cli, runtime, grid_district):
+    with runtime.session() as session:
+        for village in session.query(Village):
+            village.geometry = None
+    result = run_cli("zones", "derive")
+    assert result.exit_code == 1 and "heating boundaries load" in result.stderr
