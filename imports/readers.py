@@ -13,7 +13,6 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -382,7 +381,3 @@ def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
         if len(r) < width:
             r.extend([""] * (width - len(r)))
     return RawSheet(PurePath(file_name).stem or "CSV", True, rows, None)
-
-
-# Readers for other callers (the registry loader) that want one function.
-Reader = Callable[[bytes, str], Workbook]

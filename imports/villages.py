@@ -262,16 +262,25 @@ class VillageIndex:
 
     def _by_name_anywhere(self, village: str) -> Resolution:
         keys = (_norm(village), village_base(village))
-        matches = {
-            code
-            for (t, k), code in self.by_name.items()
-            if k in keys and code is not None
-            for _ in [t]
-        }
+        matches = {code for (_t, k), code in self.by_name.items() if k in keys and code is not None}
         if len(matches) == 1:
             code = matches.pop()
             vid, _name, vt = self.villages[code]
             return Resolution(vid, vt, ())
+        if not matches:
+            near = self._suggest(village, [name for _id, name, _t in self.villages.values()])
+            return Resolution(
+                None,
+                None,
+                (
+                    (
+                        "error",
+                        "village_unknown",
+                        "village",
+                        f"村庄名录中没有“{village}”{near}。请按名录填写村名，或填写 12 位村代码。",
+                    ),
+                ),
+            )
         return Resolution(
             None,
             None,
