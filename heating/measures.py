@@ -254,7 +254,7 @@ def _changes_since(as_of: date, village_ids: Select | None) -> Select:
     h = Household
     hv = HouseholdVersion
     cut = as_of_cutoff(as_of)
-    changed = select(hv.household_id).where(hv.recorded_at >= cut).cte("changed")
+    changed = select(hv.household_id).where(hv.recorded_at >= cut).subquery("changed")
     now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
         h.active == true(), h.id.in_(select(changed.c.household_id))
     )
