@@ -510,6 +510,8 @@ def rollback(
     still in force touched the same households.
     """
     batch = _lock_batch(session, batch_id, "committed")
+    if batch.kind != "ledger":
+        raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
     later = _later_change(session, batch_id)
     if later is not None:
         first, count = later

@@ -223,8 +223,13 @@ def registry_load(file: Path, as_json: bool) -> None:
 
     runtime = get_runtime()
     data = _read_file(file)
-    with runtime.session() as session:
-        report = load_registry(session, data, file.name, config=runtime.config)
+    try:
+        with runtime.session() as session:
+            report = load_registry(session, data, file.name, config=runtime.config)
+    except Refused as exc:
+        if as_json and isinstance(exc.detail, dict):
+            emit_json(exc.detail)
+        raise
     if as_json:
         emit_json(report)
         return
@@ -238,6 +243,7 @@ def registry_load(file: Path, as_json: bool) -> None:
             + "、".join(
                 f"{p['code']} {p['name']}→{p['category_label']}" for p in report["proposed"][:20]
             )
+            + ("等" if len(report["proposed"]) > 20 else "")
         )
     for issue in report["issues"]:
         where = f"第 {issue['row']} 行" if issue.get("row") else ""

@@ -1,0 +1,561 @@
+"""Load the village registry (村庄名录) from a spreadsheet.
+
+The same reading, header and cleaning machinery as the household ledger
+(``imports.readers``, ``imports.header``, ``imports.clean``) with its own
+declared schema.  Every row is checked before anything is written: codes
+(12-digit village codes that start with their township's 9-digit code),
+names, category (a Chinese label or key of the configured profile, else
+proposed from the urban–rural code), total households.  Any error refuses
+the whole file; otherwise districts, townships and villages are created or
+updated in the caller's transaction.  A blank optional cell never erases
+what the registry already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.config import Config, Profile
+from heating.errors import Refused
+from heating.models import District, ImportBatch, StoredFile, Township, Village, audit, utcnow
+from imports import clean
+from imports.clean import CellProblem, skip_reason
+from imports.fields import Field, Schema, normalise_word
+from imports.header import find_header
+from imports.issues import Issue, column_letter
+from imports.readers import read_workbook
+
+REGISTRY_FIELDS: tuple[Field, ...] = (
+    Field("district_code", "区县代码", ("区县编码", "县区代码", "district_code"), "code"),
+    Field("district", "区县", ("区县名称", "县区", "district_name", "district"), "text"),
+    Field("township_code", "乡镇代码", ("乡镇编码", "街道代码", "township_code"), "code"),
+    Field(
+        "township",
+        "乡镇",
+        ("乡镇名称", "乡镇(街道)", "街道", "所属乡镇", "township_name", "township"),
+        "text",
+    ),
+    Field(
+        "village_code",
+        "村代码",
+        ("村级代码", "行政区划代码", "区划代码", "统计用区划代码", "村编码", "village_code"),
+        "code",
+    ),
+    Field(
+        "village",
+        "村名",
+        ("村", "村名称", "行政村", "村(社区)", "村委会", "社区", "village_name", "village"),
+        "text",
+    ),
+    Field("category", "区域类别", ("类别", "区域分类", "category"), "text"),
+    Field("total_households", "总户数", ("户数", "总户", "total_households"), "int"),
+    Field(
+        "urban_rural_code",
+        "城乡分类代码",
+        ("城乡分类", "城乡属性代码", "urban_rural_code"),
+        "code",
+    ),
+    Field("seat", "是否驻地", ("驻地", "县城驻地", "区县驻地", "is_seat"), "text"),
+)
+REGISTRY_SCHEMA = Schema("registry", REGISTRY_FIELDS)
+CHUNK = 5000
+YES_WORDS = frozenset({"是", "1", "true", "yes", "y", "驻地", "√"})
+
+
+@dataclass
+class RegistryRow:
+    """One cleaned registry row with where it came from."""
+
+    sheet: str
+    row: int
+    columns: dict[str, str]
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Report:
+    issues: list[Issue] = field(default_factory=list)
+    proposed: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        row: RegistryRow | None = None,
+        field_name: str | None = None,
+        value: Any = None,
+    ) -> None:
+        self.issues.append(
+            Issue(
+                severity,
+                code,
+                message,
+                row.sheet if row else None,
+                row.row if row else None,
+                row.columns.get(field_name) if row and field_name else None,
+                field_name,
+                None if value is None else str(value),
+            )
+        )
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "error")
+
+
+def category_lookup(profile: Profile) -> dict[str, str]:
+    """Normalised category label or key → key, for the configured profile."""
+    out: dict[str, str] = {}
+    for cat in profile.categories:
+        out[normalise_word(cat.key)] = cat.key
+        out[normalise_word(cat.name)] = cat.key
+    return out
+
+
+def read_registry(
+    data: bytes, file_name: str, config: Config, report: _Report
+) -> list[RegistryRow]:
+    """Read every visible sheet that has a registry header into cleaned rows."""
+    workbook = read_workbook(
+        data,
+        file_name,
+        max_mb=config.upload_max_mb,
+        max_rows=config.import_max_rows,
+        max_unzipped_mb=config.import_max_unzipped_mb,
+    )
+    cleaners = {f.name: clean.cleaner_for(f) for f in REGISTRY_FIELDS}
+    rows: list[RegistryRow] = []
+    found = False
+    for sheet in workbook.sheets:
+        if not sheet.visible:
+            continue
+        header = find_header(sheet.rows, sheet.merged, REGISTRY_SCHEMA)
+        if header is None:
+            continue
+        found = True
+        columns = {f: column_letter(c) for c, f in header.fields.items()}
+        have = set(columns)
+        missing = [
+            label
+            for name, label in (("village_code", "村代码"), ("village", "村名"))
+            if name not in have
+        ]
+        if missing:
+            report.add(
+                "error",
+                "column_missing",
+                f"工作表“{sheet.name}”缺少必需的列：{'、'.join(missing)}。",
+            )
+            continue
+        for r in range(header.data_start, len(sheet.rows)):
+            raw = sheet.rows[r]
+            if skip_reason(raw) is not None:
+                continue
+            item = RegistryRow(sheet.name, r + 1, columns)
+            for c, name in header.fields.items():
+                value = raw[c] if c < len(raw) else ""
+                if value == "":
+                    continue
+                try:
+                    cleaned = cleaners[name](value)
+                except CellProblem as problem:
+                    report.add(problem.severity, problem.code, problem.message, item, name, value)
+                    continue
+                if cleaned is not None:
+                    item.values[name] = cleaned
+            if item.values:
+                rows.append(item)
+    if not found:
+        raise Refused(
+            f"文件“{file_name}”中找不到村庄名录的表头（前 20 行内应有“乡镇代码”“乡镇”“村代码”"
+            "“村名”“区域类别”等列名）。请按名录格式整理后再上传。"
+        )
+    return rows
+
+
+def _check_rows(rows: list[RegistryRow], profile: Profile, report: _Report) -> None:
+    """Validate codes, names, categories and numbers; fill derived township codes."""
+    categories = category_lookup(profile)
+    allowed = "、".join(f"{c.name}（{c.key}）" for c in profile.categories)
+    seen: dict[str, int] = {}
+    township_names: dict[str, tuple[str, int]] = {}
+    for row in rows:
+        v = row.values
+        code = v.get("village_code")
+        if not code:
+            report.add(
+                "error",
+                "required",
+                "村代码为空：每个村都要有 12 位统计用区划代码。",
+                row,
+                "village_code",
+            )
+            continue
+        if not (len(code) == 12 and code.isdigit()):
+            report.add(
+                "error",
+                "village_code_format",
+                f"村代码“{code}”应为 12 位数字（统计用区划代码）。",
+                row,
+                "village_code",
+                code,
+            )
+            continue
+        tcode = v.get("township_code")
+        if tcode is None:
+            v["township_code"] = tcode = code[:9]
+        elif not (len(tcode) == 9 and tcode.isdigit()):
+            report.add(
+                "error",
+                "township_code_format",
+                f"乡镇代码“{tcode}”应为 9 位数字。",
+                row,
+                "township_code",
+                tcode,
+            )
+            continue
+        elif not code.startswith(tcode):
+            report.add(
+                "error",
+                "village_code_mismatch",
+                f"村代码 {code} 不以所属乡镇代码 {tcode} 开头：请核对两列。",
+                row,
+                "village_code",
+                code,
+            )
+        dcode = v.get("district_code")
+        if dcode is not None and not (len(dcode) == 6 and code.startswith(dcode)):
+            report.add(
+                "error",
+                "district_code_mismatch",
+                f"区县代码“{dcode}”应为村代码的前 6 位（{code[:6]}）。",
+                row,
+                "district_code",
+                dcode,
+            )
+        if not v.get("village"):
+            report.add("error", "required", "村名为空。", row, "village")
+        if code in seen:
+            report.add(
+                "error",
+                "duplicate_village",
+                f"村代码 {code} 在第 {seen[code]} 行已出现过，请删除重复的一行。",
+                row,
+                "village_code",
+                code,
+            )
+        else:
+            seen[code] = row.row
+        name = v.get("township")
+        if name:
+            first = township_names.setdefault(tcode, (name, row.row))
+            if first[0] != name:
+                report.add(
+                    "warning",
+                    "township_name_differs",
+                    f"乡镇 {tcode} 的名称与第 {first[1]} 行不同（“{first[0]}”），以第一次出现的为准。",
+                    row,
+                    "township",
+                    name,
+                )
+        raw_cat = v.get("category")
+        if raw_cat:
+            key = categories.get(normalise_word(raw_cat))
+            if key is None:
+                report.add(
+                    "error",
+                    "unknown_value",
+                    f"区域类别“{raw_cat}”不在要求配置中，可选：{allowed}。",
+                    row,
+                    "category",
+                    raw_cat,
+                )
+            v["category_key"] = key
+        total = v.get("total_households")
+        if total is not None and total < 0:
+            report.add("error", "negative", "总户数不能为负数。", row, "total_households", total)
+        urc = v.get("urban_rural_code")
+        if urc is not None and not (len(urc) == 3 and urc.isdigit()):
+            report.add(
+                "error",
+                "urban_rural_code_format",
+                f"城乡分类代码“{urc}”应为 3 位数字（如 111、121、220）。",
+                row,
+                "urban_rural_code",
+                urc,
+            )
+
+
+def _seats(session: Session, rows: list[RegistryRow]) -> dict[str, bool]:
+    """Whether each township is the district seat: the file's 是否驻地, else what is stored."""
+    seats = {
+        code: bool(seat) for code, seat in session.execute(select(Township.code, Township.is_seat))
+    }
+    for code in session.scalars(select(District.seat_township_code)):
+        if code:
+            seats[code] = True
+    for row in rows:
+        seat = row.values.get("seat")
+        if seat is not None and row.values.get("township_code"):
+            seats[row.values["township_code"]] = normalise_word(seat) in YES_WORDS
+    return seats
+
+
+def _check_categories(
+    session: Session, rows: list[RegistryRow], profile: Profile, report: _Report
+) -> None:
+    """Every village must end with a category: given, kept, or proposed from its code."""
+    codes = [r.values["village_code"] for r in rows]
+    stored: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, len(codes), CHUNK):
+        query = select(Village.code, Village.category, Village.urban_rural_code).where(
+            Village.code.in_(codes[start : start + CHUNK])
+        )
+        stored.update((code, (cat, urc)) for code, cat, urc in session.execute(query))
+    seats = _seats(session, rows)
+    names = "、".join(c.name for c in profile.categories)
+    for row in rows:
+        v = row.values
+        if v.get("category"):
+            continue
+        category, urc = stored.get(v["village_code"], (None, None))
+        code = v.get("urban_rural_code") or urc
+        proposed = profile.propose_category(code, is_seat=seats.get(v["township_code"], False))
+        if proposed is None and category is None:
+            why = f"城乡分类代码 {code} 没有对应的类别" if code else "也没有城乡分类代码可以推定"
+            report.add(
+                "error",
+                "category_missing",
+                f"区域类别为空，{why}：请填写区域类别（{names}）。",
+                row,
+                "category",
+            )
+
+
+def load_registry(
+    session: Session, data: bytes, file_name: str, *, config: Config, user_id: int | None = None
+) -> dict[str, Any]:
+    """Create or update districts, townships and villages from a registry file.
+
+    Returns ``{"townships", "villages", "new", "updated", "issues", …}``.
+    Raises ``Refused`` (with the report as ``detail``) when any row has an
+    error; then nothing is written.
+    """
+    profile = config.profile
+    report = _Report()
+    rows = read_registry(data, file_name, config, report)
+    if not rows:
+        raise Refused(f"文件“{file_name}”的名录表头下没有任何村的数据。")
+    _check_rows(rows, profile, report)
+    if report.errors:
+        result = _result(report, rows, 0, 0, [])
+        raise Refused(
+            f"村庄名录有 {report.errors} 处错误，未写入任何数据。请按问题清单修改后重新上传。"
+            + _first_errors(report),
+            detail=result,
+        )
+    _check_categories(session, rows, profile, report)
+    if report.errors:
+        result = _result(report, rows, 0, 0, [])
+        raise Refused(
+            f"村庄名录有 {report.errors} 处错误，未写入任何数据。"
+            + "；".join(_first_errors(report)),
+            detail=result,
+        )
+    new, updated, new_townships = _apply(session, rows, config, report)
+    _keep_file(session, data, file_name, user_id, report, len(rows), new, updated)
+    result = _result(report, rows, new, updated, new_townships)
+    audit(
+        session,
+        "registry_load",
+        target=file_name,
+        detail={k: result[k] for k in ("townships", "villages", "new", "updated")},
+    )
+    return result
+
+
+def _first_errors(report: _Report, n: int = 3) -> str:
+    """The first few errors with their rows, for the one-line refusal."""
+    out = []
+    for issue in report.issues:
+        if issue.severity == "error":
+            where = f"第 {issue.row} 行：" if issue.row else ""
+            out.append(f"{where}{issue.message}")
+        if len(out) == n:
+            break
+    more = "等" if report.errors > n else ""
+    return "例如 " + "；".join(out) + more
+
+
+def _result(
+    report: _Report, rows: list[RegistryRow], new: int, updated: int, new_townships: list[str]
+) -> dict[str, Any]:
+    return {
+        "townships": len(
+            {r.values.get("township_code") for r in rows if r.values.get("township_code")}
+        ),
+        "villages": len(rows),
+        "new": new,
+        "updated": updated,
+        "new_townships": new_townships,
+        "proposed": report.proposed,
+        "issues": [i.as_json() for i in report.issues],
+    }
+
+
+def _district(session: Session, code: str, name: str | None, config: Config) -> District:
+    district = session.scalar(select(District).where(District.code == code))
+    if district is None:
+        district = District(code=code, name=name or config.district_name or f"区县{code}")
+        session.add(district)
+        session.flush()
+    elif name and district.name != name:
+        district.name = name
+    return district
+
+
+def _apply(
+    session: Session, rows: list[RegistryRow], config: Config, report: _Report
+) -> tuple[int, int, list[str]]:
+    profile = config.profile
+    townships = {t.code: t for t in session.scalars(select(Township))}
+    villages: dict[str, Village] = {}
+    codes = [r.values["village_code"] for r in rows]
+    for start in range(0, len(codes), CHUNK):
+        part = codes[start : start + CHUNK]
+        villages.update(
+            (v.code, v) for v in session.scalars(select(Village).where(Village.code.in_(part)))
+        )
+    districts: dict[str, District] = {}
+    new_townships: list[str] = []
+    new = updated = 0
+    for row in rows:
+        v = row.values
+        tcode = v["township_code"]
+        township = townships.get(tcode)
+        dcode = v.get("district_code") or tcode[:6]
+        if dcode not in districts:
+            districts[dcode] = _district(session, dcode, v.get("district"), config)
+        district = districts[dcode]
+        seat = v.get("seat")
+        is_seat = None if seat is None else normalise_word(seat) in YES_WORDS
+        if township is None:
+            if not v.get("township"):
+                report.add(
+                    "error",
+                    "required",
+                    f"乡镇 {tcode} 不在名录中，需要填写乡镇名称。",
+                    row,
+                    "township",
+                )
+                continue
+            township = Township(
+                code=tcode,
+                name=v["township"],
+                district_id=district.id,
+                is_seat=bool(is_seat) or district.seat_township_code == tcode,
+            )
+            session.add(township)
+            session.flush()
+            townships[tcode] = township
+            new_townships.append(tcode)
+        else:
+            if v.get("township") and township.name != v["township"] and tcode not in new_townships:
+                township.name = v["township"]
+            if is_seat is not None:
+                township.is_seat = is_seat
+        if township.is_seat and not district.seat_township_code:
+            district.seat_township_code = tcode
+        village = villages.get(v["village_code"])
+        changes = _village_changes(village, v, township, profile, report, row)
+        if changes is None:
+            continue
+        if village is None:
+            village = Village(code=v["village_code"], **changes)
+            session.add(village)
+            villages[village.code] = village
+            new += 1
+        elif changes:
+            for name, value in changes.items():
+                setattr(village, name, value)
+            updated += 1
+    session.flush()
+    return new, updated, new_townships
+
+
+def _village_changes(
+    village: Village | None,
+    v: dict[str, Any],
+    township: Township,
+    profile: Profile,
+    report: _Report,
+    row: RegistryRow,
+) -> dict[str, Any] | None:
+    """The village's fields to set (all of them for a new village); None on an error."""
+    wanted: dict[str, Any] = {"name": v["village"], "township_id": township.id}
+    if v.get("total_households") is not None:
+        wanted["total_households"] = v["total_households"]
+    if v.get("urban_rural_code") is not None:
+        wanted["urban_rural_code"] = v["urban_rural_code"]
+    if v.get("category_key"):
+        wanted["category"] = v["category_key"]
+        wanted["category_proposed"] = False
+    elif village is None or village.category is None or village.category_proposed:
+        code = v.get("urban_rural_code") or (village.urban_rural_code if village else None)
+        proposed = profile.propose_category(code, is_seat=bool(township.is_seat))
+        if proposed is None:
+            pass  # _check_categories made sure the village keeps a category
+        else:
+            wanted["category"] = proposed
+            wanted["category_proposed"] = True
+            report.proposed.append(
+                {
+                    "code": v["village_code"],
+                    "name": v["village"],
+                    "urban_rural_code": code,
+                    "category": proposed,
+                    "category_label": profile.label(proposed),
+                }
+            )
+    if village is None:
+        wanted.setdefault("category_proposed", False)
+        return wanted
+    return {k: val for k, val in wanted.items() if getattr(village, k) != val}
+
+
+def _keep_file(
+    session: Session,
+    data: bytes,
+    file_name: str,
+    user_id: int | None,
+    report: _Report,
+    rows: int,
+    new: int,
+    updated: int,
+) -> None:
+    """Keep the registry file byte-for-byte with a batch record, like a ledger."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if session.get(StoredFile, sha256) is None:
+        session.add(StoredFile(sha256=sha256, size=len(data), content=data))
+        session.flush()
+    now = utcnow()
+    session.add(
+        ImportBatch(
+            kind="registry",
+            user_id=user_id,
+            file_name=file_name,
+            sha256=sha256,
+            size=len(data),
+            status="committed",
+            committed_at=now,
+            counts={"rows": rows, "new": new, "updated": updated},
+            issues=[i.as_json() for i in report.issues],
+        )
+    )
+    session.flush()
