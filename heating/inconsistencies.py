@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select, true, union_all
 from sqlalchemy.orm import Session
 
 from heating.config import Profile
-from heating.measures import latest_versions, village_facts
-from heating.models import CLEAN_STATUSES, Household, HouseholdVersion, Village
+from heating.measures import changed_since, newest_versions_of_changed, village_facts
+from heating.models import Household, HouseholdVersion, Village
 
 # code → Chinese description (the documented list).
 CODES = {
@@ -136,23 +136,23 @@ def _future_completions(
 ) -> list[Inconsistency]:
     reference = as_of or date.today()
     per_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if as_of is None:
-        h = Household
-        rows = session.execute(
-            select(h.village_id, h.id, h.household_no, h.completed_on, h.accepted_on).where(
-                h.active == true(),
-                (h.completed_on > reference) | (h.accepted_on > reference),
-            )
+    h = Household
+    current = select(h.village_id, h.id, h.household_no, h.completed_on, h.accepted_on).where(
+        h.active == true(), (h.completed_on > reference) | (h.accepted_on > reference)
+    )
+    if as_of is not None:
+        # Households changed since the date are judged on their version of then.
+        changed = changed_since(as_of).subquery("changed")
+        current = current.outerjoin(changed, changed.c.household_id == h.id).where(
+            changed.c.household_id.is_(None)
         )
-        for vid, hid, no, completed, accepted in rows:
-            per_village[vid].append(_late(hid, no, completed, accepted))
-    else:
-        ranked = latest_versions(as_of, HouseholdVersion.after)
+    for vid, hid, no, completed, accepted in session.execute(current):
+        per_village[vid].append(_late(hid, no, completed, accepted))
+    if as_of is not None:
+        newest = newest_versions_of_changed(as_of, HouseholdVersion.after)
         rows = session.execute(
-            select(ranked.c.village_id, ranked.c.household_id, ranked.c.after).where(
-                ranked.c.rank == 1,
-                ranked.c.active == true(),
-                ranked.c.status.in_(CLEAN_STATUSES),
+            select(newest.c.village_id, newest.c.household_id, newest.c.after).where(
+                newest.c.rank == 1, newest.c.active == true()
             )
         )
         iso = reference.isoformat()
@@ -162,7 +162,7 @@ def _future_completions(
             if (completed and completed[:10] > iso) or (accepted and accepted[:10] > iso):
                 per_village[vid].append(_late(hid, after.get("household_no"), completed, accepted))
     out = []
-    for vid, households in per_village.items():
+    for vid, households in sorted(per_village.items(), key=lambda item: item[0]):
         if vid not in in_scope:
             continue
         households.sort(key=lambda d: d["household_id"])
@@ -198,20 +198,21 @@ def _households_in_two_villages(
     session: Session, as_of: date | None, in_scope: dict[int, str]
 ) -> list[Inconsistency]:
     h = Household
-    if as_of is None:
-        base = (
-            select(h.id_hash, h.village_id)
-            .where(h.active == true(), h.id_hash.is_not(None))
-            .subquery("placed")
+    placed = select(h.id_hash, h.village_id).where(h.active == true(), h.id_hash.is_not(None))
+    if as_of is not None:
+        # Unchanged households as they are now, changed ones as their version of then.
+        changed = changed_since(as_of).subquery("changed")
+        placed = placed.outerjoin(changed, changed.c.household_id == h.id).where(
+            changed.c.household_id.is_(None)
         )
-    else:
-        ranked = latest_versions(as_of)
-        base = (
-            select(h.id_hash, ranked.c.village_id)
-            .join(h, h.id == ranked.c.household_id)
-            .where(ranked.c.rank == 1, ranked.c.active == true(), h.id_hash.is_not(None))
-            .subquery("placed")
+        newest = newest_versions_of_changed(as_of)
+        then = (
+            select(h.id_hash, newest.c.village_id)
+            .join(h, h.id == newest.c.household_id)
+            .where(newest.c.rank == 1, newest.c.active == true(), h.id_hash.is_not(None))
         )
+        placed = union_all(placed, then)
+    base = placed.subquery("placed")
     shared = (
         select(base.c.id_hash)
         .group_by(base.c.id_hash)

@@ -240,6 +240,31 @@ def _current_counts(village_ids: Select | None) -> Select:
     return stmt
 
 
+def changed_since(as_of: date) -> Select:
+    """Ids of households with a version recorded after ``as_of`` (uses the recorded_at index)."""
+    hv = HouseholdVersion
+    return select(hv.household_id).where(hv.recorded_at >= as_of_cutoff(as_of))
+
+
+def newest_versions_of_changed(as_of: date, *columns: Any) -> Any:
+    """Subquery like ``latest_versions`` but only for households changed since ``as_of``.
+
+    Filter on ``rank == 1``.  Together with the ``households`` rows of the
+    households *not* changed since, this is the state as of the date.
+    """
+    hv = HouseholdVersion
+    rank = (
+        func.row_number()
+        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
+        .label("rank")
+    )
+    return (
+        select(hv.household_id, hv.village_id, hv.active, hv.status, hv.operation, *columns, rank)
+        .where(hv.recorded_at < as_of_cutoff(as_of), hv.household_id.in_(changed_since(as_of)))
+        .subquery("newest")
+    )
+
+
 def _changes_since(as_of: date, village_ids: Select | None) -> Select:
     """Per village, what to add to the current counts to get those as of ``as_of``.
 
@@ -252,22 +277,10 @@ def _changes_since(as_of: date, village_ids: Select | None) -> Select:
     ``recorded_at`` index — a recent as-of date costs about the current state.
     """
     h = Household
-    hv = HouseholdVersion
-    cut = as_of_cutoff(as_of)
-    changed = select(hv.household_id).where(hv.recorded_at >= cut).subquery("changed")
     now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
-        h.active == true(), h.id.in_(select(changed.c.household_id))
+        h.active == true(), h.id.in_(changed_since(as_of))
     )
-    rank = (
-        func.row_number()
-        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
-        .label("rank")
-    )
-    ranked = (
-        select(hv.village_id, hv.active, hv.status, hv.operation, rank)
-        .where(hv.recorded_at < cut, hv.household_id.in_(select(changed.c.household_id)))
-        .subquery("ranked")
-    )
+    ranked = newest_versions_of_changed(as_of)
     then = select(
         ranked.c.village_id, ranked.c.status, ranked.c.operation, literal(1, Integer)
     ).where(ranked.c.rank == 1, ranked.c.active == true())
