@@ -266,6 +266,7 @@ def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_FORMULA_PLAIN = re.compile(rb"<f[\s>/]")
 _CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 
 
@@ -281,12 +282,9 @@ def _xlsx_formulas_without_value(data: bytes) -> dict[str, set[tuple[int, int]]]
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             paths = _xlsx_sheet_paths(zf)
             for name, path in paths.items():
-                try:
-                    xml = zf.read(path)
-                except KeyError:
+                if not _has_formula(zf, path):
                     continue
-                if b"<f" not in xml and b":f" not in xml:
-                    continue
+                xml = zf.read(path)
                 gaps = set()
                 for m in _FORMULA.finditer(xml):
                     start = xml.rfind(b"<c ", 0, m.start())
@@ -306,6 +304,29 @@ def _xlsx_formulas_without_value(data: bytes) -> dict[str, set[tuple[int, int]]]
     except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
         return out
     return out
+
+
+def _has_formula(zf: zipfile.ZipFile, path: str) -> bool:
+    """Stream the sheet XML looking for a formula element, without holding it in memory."""
+    try:
+        fh = zf.open(path)
+    except KeyError:
+        return False
+    pattern = _FORMULA_PLAIN
+    tail = b""
+    with fh:
+        first = True
+        while chunk := fh.read(1 << 22):
+            if first:
+                # Some writers prefix the main namespace (<x:worksheet>, <x:f>).
+                root = re.search(rb"<(\w+):worksheet", chunk[:2000])
+                if root:
+                    pattern = re.compile(b"<" + root.group(1) + rb":f[\s>/]")
+                first = False
+            if pattern.search(tail + chunk[:16]) or pattern.search(chunk):
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def _col_index(letters: str) -> int:
