@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from heating.config import Config, Profile
 from heating.errors import NotFound, Refused
@@ -32,13 +33,13 @@ from heating.measures import (
     as_of_cutoff,
     category_rows,
     decisions_in_force,
-    latest_versions,
     village_facts,
     village_row,
 )
 from heating.models import (
     CLEAN_STATUSES,
     District,
+    Household,
     HouseholdVersion,
     ImportBatch,
     Township,
@@ -551,40 +552,74 @@ def _zone_changes(
 # --------------------------------------------------------------------------
 
 
-def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
-    by_id = {f.village_id: f for f in facts}
+def _changed_since(as_of: date) -> Select:
+    """Households with a version recorded after the as-of date (their row is newer)."""
     hv = HouseholdVersion
-    ranked = latest_versions(
+    return select(hv.household_id).where(hv.recorded_at >= as_of_cutoff(as_of))
+
+
+def _newest_before(as_of: date, *columns: Any) -> Any:
+    """Subquery: for households changed since, their newest version as of the date.
+
+    Every writer goes through ``heating.households``, so a household's row is
+    its newest version: households not changed since the date are read from
+    ``households`` directly and only the changed ones need their history
+    (the rule of ``heating.measures``, without a window over all versions).
+    """
+    hv = HouseholdVersion
+    rank = (
+        func.row_number()
+        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
+        .label("rank")
+    )
+    return (
+        select(hv.household_id, hv.village_id, hv.active, hv.status, hv.operation, *columns, rank)
+        .where(
+            hv.recorded_at < as_of_cutoff(as_of),
+            hv.household_id.in_(_changed_since(as_of)),
+        )
+        .subquery("newest")
+    )
+
+
+def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
+    """Clean households by route/device and without completion date, as of the date."""
+    by_id = {f.village_id: f for f in facts}
+    h = Household
+    hv = HouseholdVersion
+    unchanged = select(
+        h.village_id, h.route, h.device, h.completed_on.is_(None), func.count()
+    ).where(
+        h.active == true(),
+        h.status.in_(CLEAN_STATUSES),
+        h.id.not_in(_changed_since(as_of)),
+    )
+    unchanged = unchanged.group_by(h.village_id, h.route, h.device, h.completed_on.is_(None))
+    newest = _newest_before(
         as_of,
         hv.after["route"].as_string().label("route"),
         hv.after["device"].as_string().label("device"),
         hv.after["completed_on"].as_string().label("completed_on"),
     )
-    grouped = session.execute(
-        select(
-            ranked.c.village_id,
-            ranked.c.route,
-            ranked.c.device,
-            ranked.c.completed_on.is_(None).label("undated"),
-            func.count(),
-        )
-        .where(ranked.c.rank == 1, ranked.c.active == true(), ranked.c.status.in_(CLEAN_STATUSES))
-        .group_by(
-            ranked.c.village_id, ranked.c.route, ranked.c.device, ranked.c.completed_on.is_(None)
-        )
-    ).all()
+    n = newest.c
+    changed = (
+        select(n.village_id, n.route, n.device, n.completed_on.is_(None), func.count())
+        .where(n.rank == 1, n.active == true(), n.status.in_(CLEAN_STATUSES))
+        .group_by(n.village_id, n.route, n.device, n.completed_on.is_(None))
+    )
     routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     devices: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     undated: dict[int, int] = defaultdict(int)
-    for village_id, route, device, is_undated, count in grouped:
-        f = by_id.get(village_id)
-        if f is None:
-            continue
-        route = route or NO_ROUTE
-        routes[f.township_code][route] += count
-        devices[f.township_code][(route, (device or "").strip())] += count
-        if is_undated:
-            undated[village_id] += count
+    for stmt in (unchanged, changed):
+        for village_id, route, device, is_undated, count in session.execute(stmt):
+            f = by_id.get(village_id)
+            if f is None:
+                continue
+            route = route or NO_ROUTE
+            routes[f.township_code][route] += count
+            devices[f.township_code][(route, (device or "").strip())] += count
+            if is_undated:
+                undated[village_id] += count
     return {
         "routes": _route_lines(facts, routes, devices),
         "no_completion_date": [
@@ -628,18 +663,34 @@ def mask_name(name: str | None) -> str | None:
 def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
     """Households whose look-back operation is unstable, coal_again or abandoned (masked)."""
     by_id = {f.village_id: f for f in facts}
-    ranked = latest_versions(as_of, HouseholdVersion.after)
-    found = session.execute(
-        select(
-            ranked.c.household_id,
-            ranked.c.village_id,
-            ranked.c.status,
-            ranked.c.operation,
-            ranked.c.after,
-        ).where(
-            ranked.c.rank == 1,
-            ranked.c.active == true(),
-            ranked.c.operation.in_(PROBLEM_OPERATIONS),
+    h = Household
+    fields = (
+        "household_no",
+        "head_name",
+        "id_number",
+        "phone",
+        "address",
+        "route",
+        "device",
+        "note",
+    )
+    found = [
+        (hid, vid, status, op, dict(zip(fields, values, strict=True)))
+        for hid, vid, status, op, *values in session.execute(
+            select(
+                h.id, h.village_id, h.status, h.operation, *(getattr(h, f) for f in fields)
+            ).where(
+                h.active == true(),
+                h.operation.in_(PROBLEM_OPERATIONS),
+                h.id.not_in(_changed_since(as_of)),
+            )
+        )
+    ]
+    newest = _newest_before(as_of, HouseholdVersion.after)
+    n = newest.c
+    found += session.execute(
+        select(n.household_id, n.village_id, n.status, n.operation, n.after).where(
+            n.rank == 1, n.active == true(), n.operation.in_(PROBLEM_OPERATIONS)
         )
     ).all()
     order = {op: i for i, op in enumerate(PROBLEM_OPERATIONS)}

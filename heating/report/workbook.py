@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -57,6 +60,9 @@ MAX_WIDTH = 60
 MIN_WIDTH = 6
 FOOTER = "第 &P 页 共 &N 页"
 
+# Built cell styles per workbook (style ids are only valid within their workbook).
+_STYLES: WeakKeyDictionary[Workbook, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
+
 
 def neutralise(text: str) -> str:
     """Text that no spreadsheet will read as a formula; illegal XML characters dropped."""
@@ -72,27 +78,42 @@ def put_text(cell: Cell, text: str) -> None:
     cell.data_type = "s"
 
 
-def put(cell: Cell, value: Any, kind: str = "text") -> None:
-    """Write ``value`` typed by ``kind`` (see FORMATS); None in a measure column is "—"."""
+def value_format(value: Any, kind: str) -> tuple[str | None, Alignment | None]:
+    """The number format and alignment a value of ``kind`` is shown with."""
+    if value is None:
+        return None, (RIGHT if kind != "text" else None)
+    if isinstance(value, bool):
+        return None, CENTER
+    if isinstance(value, str):
+        return None, LEFT
+    if isinstance(value, datetime):
+        return "yyyy-mm-dd hh:mm", None
+    if isinstance(value, date):
+        return "yyyy-mm-dd", None
+    return FORMATS.get(kind), None
+
+
+def put_value(cell: Cell, value: Any, kind: str = "text") -> None:
+    """Write the value alone: text as text, None in a measure column as "—", bools as 是/否."""
     if value is None:
         if kind != "text":
             put_text(cell, UNDEFINED)
-            cell.alignment = RIGHT
-        return
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         put_text(cell, "是" if value else "否")
-        cell.alignment = CENTER
-        return
-    if isinstance(value, str):
+    elif isinstance(value, str):
         put_text(cell, value)
-        return
-    if isinstance(value, datetime | date):
+    else:
         cell.value = value
-        cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
-        return
-    cell.value = value
-    if kind in FORMATS:
-        cell.number_format = FORMATS[kind]
+
+
+def put(cell: Cell, value: Any, kind: str = "text") -> None:
+    """Write ``value`` typed by ``kind`` (see FORMATS) with its format and alignment."""
+    put_value(cell, value, kind)
+    number_format, alignment = value_format(value, kind)
+    if number_format:
+        cell.number_format = number_format
+    if alignment is not None:
+        cell.alignment = alignment
 
 
 def display_width(text: str) -> int:
@@ -245,19 +266,44 @@ def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
 def _write_row(ws: Worksheet, row: int, columns: list[Column], data: Row) -> None:
     for i, (col, value) in enumerate(zip(columns, data.values, strict=True), start=1):
         cell = ws.cell(row=row, column=i)
-        put(cell, value, col.kind)
-        cell.border = BORDER
-        if data.total:
-            cell.font = BOLD_FONT
-            cell.fill = TOTAL_FILL
-        elif value == NOT_MET:
-            cell.font = BAD_FONT
-        else:
-            cell.font = BODY_FONT
+        put_value(cell, value, col.kind)
+        number_format, alignment = value_format(value, col.kind)
         if col.wrap:
-            cell.alignment = LEFT_WRAP
-        elif col.kind == "text" and isinstance(value, str) and cell.alignment != CENTER:
-            cell.alignment = LEFT
+            alignment = LEFT_WRAP
+        bad = value == NOT_MET
+        key = (number_format, id(alignment), data.total, bad)
+        _styled(cell, key, number_format, alignment, data.total, bad)
+
+
+def _styled(
+    cell: Cell,
+    key: tuple[Any, ...],
+    number_format: str | None,
+    alignment: Alignment | None,
+    total: bool,
+    bad: bool,
+) -> None:
+    """Style a data cell; each distinct style is built once per workbook, then copied.
+
+    Setting font, fill, border and format one by one hashes each style object
+    (most of the time of a large sheet); copying a built style array does not.
+    """
+    cache = _STYLES.setdefault(cell.parent.parent, {})
+    built = cache.get(key)
+    if built is not None:
+        cell._style = copy(built)
+        return
+    cell.border = BORDER
+    if total:
+        cell.font = BOLD_FONT
+        cell.fill = TOTAL_FILL
+    else:
+        cell.font = BAD_FONT if bad else BODY_FONT
+    if number_format:
+        cell.number_format = number_format
+    if alignment is not None:
+        cell.alignment = alignment
+    cache[key] = copy(cell._style)
 
 
 def fit_columns(ws: Worksheet, columns: Sequence[Column], table: Table) -> None:

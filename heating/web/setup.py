@@ -44,3 +44,6 @@ def init_app(app: Flask) -> None:
     from heating.web import map as map_page  # MAP: /map and the GeoJSON endpoints
 
     app.register_blueprint(map_page.bp)
+    from heating.web import reports  # REPORT: /reports and the .xlsx download
+
+    app.register_blueprint(reports.bp)

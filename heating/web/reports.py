@@ -1,0 +1,102 @@
+"""年度报告: the annual evaluation report page and its .xlsx download (admin, planner, city)."""
+
+from __future__ import annotations
+
+from datetime import date
+from io import BytesIO
+
+from flask import Blueprint, current_app, render_template, request, send_file
+from sqlalchemy import func, select
+
+from heating.errors import Refused
+from heating.models import District, HouseholdVersion
+from heating.report import build_report
+from heating.report.snapshot import check_year, default_as_of
+from heating.web.access import roles_required
+from heating.web.db import db
+
+bp = Blueprint("reports", __name__)
+
+REPORT_ROLES = ("admin", "planner", "city")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _config():  # noqa: ANN202
+    return current_app.extensions["heating"].config
+
+
+def suggested_years() -> list[int]:
+    """Years with recorded household data, newest first (this year at least)."""
+    first = db().scalar(select(func.min(HouseholdVersion.recorded_at)))
+    this_year = date.today().year
+    start = first.year if first else this_year
+    return list(range(this_year, start - 1, -1))
+
+
+def default_year() -> int:
+    """The newest year whose cut-off has passed (a final report), else last year."""
+    today = date.today()
+    return today.year if default_as_of(_config(), today.year) < today else today.year - 1
+
+
+def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
+    config = _config()
+    years = suggested_years()
+    districts = list(db().scalars(select(District).order_by(District.code)))
+    year = request.args.get("year", type=int) or default_year()
+    return (
+        render_template(
+            "reports/index.html",
+            years=[(y, default_as_of(config, y)) for y in years],
+            year=year,
+            as_of=request.args.get("as_of", ""),
+            districts=districts,
+            district=request.args.get("district", ""),
+            cutoff=config.report_cutoff,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/reports")
+@roles_required(*REPORT_ROLES)
+def index():  # noqa: ANN201
+    """Show the report form: year, optional as-of date, district where there are several."""
+    return _form_page()
+
+
+def _parse_request() -> tuple[int, date | None, str | None]:
+    raw_year = request.args.get("year", "").strip()
+    if not raw_year.isdigit():
+        raise Refused(f"请选择报告年度（四位数字，如 2021），得到 {raw_year!r}。")
+    year = int(raw_year)
+    check_year(year)
+    raw_as_of = request.args.get("as_of", "").strip()
+    as_of = None
+    if raw_as_of:
+        try:
+            as_of = date.fromisoformat(raw_as_of)
+        except ValueError:
+            raise Refused(f"截止日期应为 YYYY-MM-DD，如 2021-10-31，得到 {raw_as_of!r}。") from None
+    district = request.args.get("district", "").strip() or None
+    return year, as_of, district
+
+
+@bp.route("/reports/download")
+@roles_required(*REPORT_ROLES)
+def download():  # noqa: ANN201
+    """Build the report for the chosen year and as-of date and send it as .xlsx."""
+    try:
+        year, as_of, district = _parse_request()
+        built = build_report(db(), _config(), year, as_of=as_of, district_code=district)
+    except Refused as exc:
+        return _form_page(exc.message, 400)
+    # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.
+    return send_file(
+        BytesIO(built.content),
+        mimetype=XLSX,
+        as_attachment=True,
+        download_name=built.file_name,
+        max_age=0,
+    )

@@ -1,0 +1,122 @@
+"""The report's faces: /reports for admin, planner and city (not clerks), and ``heating report``."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import openpyxl
+import pytest
+from flask.testing import FlaskClient
+
+from heating.runtime import Runtime
+from tests.test_report import AS_OF, build_history, read_table
+
+
+@pytest.fixture
+def history(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
+    build_history(runtime, tiny_district)
+
+
+@pytest.mark.parametrize("who", ["bob", "carol"])
+def test_clerks_may_not_open_or_download_reports(
+    login: Callable[[str], FlaskClient], who: str
+) -> None:
+    client = login(who)
+    assert client.get("/reports").status_code == 403
+    assert client.get("/reports/download?year=2021").status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client: FlaskClient, users: dict[str, int]) -> None:
+    resp = client.get("/reports/download?year=2021")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("who", ["erin", "dave", "alice"])
+def test_report_page_offers_years_for_city_planner_admin(
+    login: Callable[[str], FlaskClient], history: None, who: str
+) -> None:
+    page = login(who).get("/reports")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="year"' in html and 'name="as_of"' in html
+    assert '<option value="2021"' in html and '<option value="2020"' in html
+    assert "2021-10-31" in html
+
+
+def test_city_downloads_the_report_with_a_chinese_file_name(
+    login: Callable[[str], FlaskClient], history: None
+) -> None:
+    resp = login("erin").get("/reports/download?year=2021")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    disposition = resp.headers["Content-Disposition"]
+    name = "屯留区2021年度清洁取暖回头看评估报告（截至20211031）.xlsx"
+    assert disposition.startswith("attachment")
+    assert f"filename*=UTF-8''{quote(name)}" in disposition
+    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+    total = read_table(wb["总体情况"], "区域类别")[-1]
+    assert (total["户数|应改造"], total["户数|已完成"]) == (42, 32)
+
+
+def test_download_with_an_as_of_date_and_refusals(
+    login: Callable[[str], FlaskClient], history: None
+) -> None:
+    client = login("dave")
+    resp = client.get("/reports/download?year=2021&as_of=2020-10-31")
+    assert resp.status_code == 200
+    total = read_table(openpyxl.load_workbook(io.BytesIO(resp.data))["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 10
+    bad = client.get("/reports/download?year=2021&as_of=31.10.2021")
+    assert bad.status_code == 400
+    assert "截止日期应为 YYYY-MM-DD" in bad.get_data(as_text=True)
+    assert client.get("/reports/download?year=abc").status_code == 400
+    assert "2000 到 2100" in client.get("/reports/download?year=1999").get_data(as_text=True)
+
+
+def test_cli_writes_the_report(
+    run_cli: Callable[..., object], runtime: Runtime, history: None, tmp_path: Path
+) -> None:
+    out = tmp_path / "报告.xlsx"
+    result = run_cli("report", "--year", "2021", "-o", str(out), "--json")
+    assert result.exit_code == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["as_of"] == AS_OF.isoformat()
+    assert (outcome["required"], outcome["clean"]) == (42, 32)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[0] == "封面与说明"
+    plain = run_cli("report", "--year", "2020", "--as-of", "2020-12-31", "-o", str(out))
+    assert plain.exit_code == 0 and "数据截至 2020-12-31" in plain.stdout
+
+
+def test_cli_refuses_with_chinese_messages(
+    run_cli: Callable[..., object], tiny_district: dict[str, int], tmp_path: Path
+) -> None:
+    wrong = run_cli("report", "--year", "2021", "-o", str(tmp_path / "r.pdf"))
+    assert wrong.exit_code == 1 and ".xlsx" in wrong.stderr
+    date = run_cli(
+        "report", "--year", "2021", "--as-of", "2021/10/31", "-o", str(tmp_path / "r.xlsx")
+    )
+    assert date.exit_code == 2 and "YYYY-MM-DD" in date.stderr
+    unknown = run_cli(
+        "report", "--year", "2021", "--district", "999999", "-o", str(tmp_path / "r.xlsx")
+    )
+    assert unknown.exit_code == 1 and "999999" in unknown.stderr
+
+
+def test_cli_asks_for_a_district_when_there_are_several(
+    run_cli: Callable[..., object], runtime: Runtime, tiny_district: dict[str, int], tmp_path: Path
+) -> None:
+    from heating.models import District
+
+    with runtime.session() as s:
+        s.add(District(code="140404", name="上党区"))
+    out = tmp_path / "r.xlsx"
+    result = run_cli("report", "--year", "2021", "-o", str(out))
+    assert result.exit_code == 1 and "--district" in result.stderr and "上党区" in result.stderr
+    assert (
+        run_cli("report", "--year", "2021", "--district", "140405", "-o", str(out)).exit_code == 0
+    )
