@@ -78,6 +78,8 @@ def test_role_may_or_may_not_open_path(login, runtime, user) -> None:
         ("/imports", 302),
         ("/admin/users", 302),
         ("/api/coverage", 401),
+        ("/api/villages.geojson", 401),
+        ("/api/zones.geojson", 401),
     ],
 )
 def test_anonymous_is_sent_to_login_or_refused_401(client, users, path, status) -> None:
