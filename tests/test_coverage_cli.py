@@ -114,3 +114,22 @@ def test_empty_database_says_what_to_do(run_cli) -> None:  # noqa: ANN001
     assert result.exit_code == 0
     assert "村庄名录" in result.stdout
     assert json.loads(run_cli("coverage", "--json").stdout) == []
+
+
+def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:  # noqa: ANN001, F811
+    out = run_cli("coverage", "--by", "category").stdout
+    assert "城市建成区（目标 100.0%）：无应改造户，不作判断。" in out
+    assert "县城建成区（目标 100.0%）：未达标，须每村达标：南街村委会（缺 1 户）。" in out
+    assert "城乡结合部（目标 100.0%）：每个村均已达标。" in out
+    assert "农村地区（目标 80.0%）：按全类别合计 76.7%，未达标，还差 1 户。" in out
+
+
+def test_inconsistencies_listed_on_request(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
+    with runtime.session() as s:
+        add(s, tiny_district[NANJIE], 11, "completed")  # registry says 10
+    plain = run_cli("coverage").stdout
+    assert "不一致" not in plain
+    out = run_cli("coverage", "--inconsistencies").stdout
+    assert "数据不一致 2 项" in out
+    assert "[ledger_exceeds_registry]" in out and "[clean_exceeds_required]" in out
+    assert run_cli("coverage", "--json", "--inconsistencies").stdout.lstrip().startswith("[")

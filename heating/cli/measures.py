@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import click
 
 from heating.cli.context import emit_json, get_runtime, parse_date_option
-from heating.measures import BY_CHOICES, MeasureRow, coverage
+from heating.compliance import CategoryCompliance, compliance
+from heating.inconsistencies import inconsistencies
+from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
 
@@ -90,21 +92,29 @@ def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[st
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
 @click.option("--district", "district_code", help="只看一个区县（6 位代码）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@click.option(
+    "--inconsistencies", "show_issues", is_flag=True, help="同时列出数据不一致（表格输出时）"
+)
 def coverage_command(
-    by: str, as_of: str | None, township_code: str | None, district_code: str | None, as_json: bool
+    by: str,
+    as_of: str | None,
+    township_code: str | None,
+    district_code: str | None,
+    as_json: bool,
+    show_issues: bool,
 ) -> None:
     """应改造、已改造、覆盖率、缺口及是否达到要求配置的目标。"""
     day = parse_date_option(as_of)
     runtime = get_runtime()
     profile = runtime.config.profile
+    scope = {"as_of": day, "township_code": township_code, "district_code": district_code}
     with runtime.session() as session:
-        rows = coverage(
-            session,
-            profile,
-            by,
-            as_of=day,
-            township_code=township_code,
-            district_code=district_code,
+        rows = coverage(session, profile, by, **scope)
+        judged = compliance(session, profile, **scope) if by == "category" and not as_json else []
+        found = (
+            inconsistencies(session, profile=profile, **scope)
+            if show_issues and not as_json
+            else []
         )
     if as_json:
         emit_json([r.as_json() for r in rows])
@@ -117,6 +127,34 @@ def coverage_command(
         return
     click.echo(coverage_table(rows, by, labels))
     click.echo("注：应改造户数为 0 时覆盖率显示为“—”；缺口为达到目标还需改造的户数。")
+    for line in compliance_lines(judged):
+        click.echo(line)
+    if show_issues:
+        click.echo(
+            f"数据不一致 {len(found)} 项（只列出，不自动修正）：" if found else "未发现数据不一致。"
+        )
+        for item in found:
+            click.echo(f"  [{item.code}] {item.message}")
+
+
+def compliance_lines(judged: Sequence[CategoryCompliance], listed: int = 5) -> list[str]:
+    """One line per category saying how it stands against the profile's rule."""
+    lines = []
+    for c in judged:
+        head = f"{c.name}（目标 {percent(c.target)}）："
+        if c.meets is None:
+            lines.append(head + "无应改造户，不作判断。")
+        elif c.rule == RULE_EVERY_VILLAGE:
+            if c.meets:
+                lines.append(head + "每个村均已达标。")
+            else:
+                names = "、".join(f"{r.name}（缺 {r.gap} 户）" for r in c.failing[:listed])
+                more = f" 等 {len(c.failing)} 个村" if len(c.failing) > listed else ""
+                lines.append(head + f"未达标，须每村达标：{names}{more}。")
+        else:
+            state = "达标" if c.meets else f"未达标，还差 {c.aggregate.gap} 户"
+            lines.append(head + f"按全类别合计 {percent(c.aggregate.coverage)}，{state}。")
+    return lines
 
 
 COMMANDS: list[click.Command] = [coverage_command]
