@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "import_commit": "写入台账",
     "import_rollback": "撤销批次",
     "import_cancel": "取消预览",
+    "registry_upload": "上传村庄名录",
     "registry_load": "加载村庄名录",
     "boundaries_load": "加载村界",
     "zones_derive": "生成禁煤区",
@@ -236,7 +237,7 @@ def registry():  # noqa: ANN201
             result = outcome.as_json() if hasattr(outcome, "as_json") else outcome
             audit(
                 session,
-                "registry_load",
+                "registry_upload",
                 user=current_user,
                 target=name,
                 detail={k: v for k, v in result.items() if k != "issues"},
@@ -247,6 +248,7 @@ def registry():  # noqa: ANN201
         except Refused as exc:
             session.rollback()
             flash(exc.message, "error")
+            result = exc.detail if isinstance(exc.detail, dict) else None
             status = 400
     return render_template("admin/registry.html", result=result), status
 
