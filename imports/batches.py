@@ -164,6 +164,31 @@ def preview(
 
     A refused file (``LedgerRejected``) raises before anything is stored.
     """
+    batch, result, _ = preview_parsed(
+        session,
+        data,
+        file_name,
+        user_id=user_id,
+        township_code=township_code,
+        config=config,
+        today=today,
+        progress=progress,
+    )
+    return batch, result
+
+
+def preview_parsed(
+    session: Session,
+    data: bytes,
+    file_name: str,
+    *,
+    user_id: int | None,
+    township_code: str | None,
+    config: Config,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> tuple[ImportBatch, dict[str, Any], Any]:
+    """``preview`` that also returns the ParsedLedger, for a commit in the same process."""
     _township(session, township_code)
     parsed = _parse(
         session,
@@ -200,7 +225,7 @@ def preview(
         target=f"batch:{batch.id}",
         detail={"file": file_name, "sha256": sha256, "counts": result["counts"]},
     )
-    return batch, result
+    return batch, result, parsed
 
 
 def _lock_batch(session: Session, batch_id: int, status: str) -> ImportBatch:
@@ -229,12 +254,15 @@ def commit(
     config: Config,
     recorded_at: datetime | None = None,
     progress: Progress | None = None,
+    parsed: Any = None,
 ) -> tuple[ImportBatch, dict[str, Any]]:
     """Write a previewed batch's valid rows in the caller's transaction.
 
     Strict by default: any error refuses the whole file.  With
     ``accept_valid`` the valid rows are written and the rejected ones kept
-    with their reasons in ``batch.rejected_rows``.
+    with their reasons in ``batch.rejected_rows``.  The stored file is
+    parsed again unless ``parsed`` (from ``preview_parsed`` of the same
+    file in this process) is given; the diff is always made afresh.
     """
     found = session.get(ImportBatch, batch_id)
     if found is None:
@@ -242,17 +270,18 @@ def commit(
     if found.status != "preview":
         label = STATUS_LABELS.get(found.status, found.status)
         raise Refused(f"导入批次 {batch_id} 当前状态为“{label}”，只有预览中的批次可以提交。")
-    stored = session.get(StoredFile, found.sha256)
     township_code = found.township.code if found.township else None
-    parsed = _parse(
-        session,
-        stored.content,
-        found.file_name,
-        config=config,
-        township_code=township_code,
-        today=None,
-        progress=progress,
-    )
+    if parsed is None or parsed.sha256 != found.sha256:
+        stored = session.get(StoredFile, found.sha256)
+        parsed = _parse(
+            session,
+            stored.content,
+            found.file_name,
+            config=config,
+            township_code=township_code,
+            today=None,
+            progress=progress,
+        )
     batch = _lock_batch(session, batch_id, "preview")
     diff = diff_ledger(session, parsed, township_code=township_code)
     if diff.rejected and not accept_valid:

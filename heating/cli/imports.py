@@ -110,14 +110,14 @@ def import_command(
     file: Path, township_code: str | None, do_commit: bool, accept_valid: bool, as_json: bool
 ) -> None:
     """预览台账（默认不写入）；加 --commit 写入。"""
-    from imports.batches import commit, preview
+    from imports.batches import commit, preview_parsed
 
     runtime = get_runtime()
     data = _read_file(file)
     progress = _progress("读取台账", len(data))
     try:
         with runtime.session() as session:
-            batch, out = preview(
+            batch, out, parsed = preview_parsed(
                 session,
                 data,
                 file.name,
@@ -142,6 +142,7 @@ def import_command(
                     user_id=None,
                     config=runtime.config,
                     progress=progress,
+                    parsed=parsed,
                 )
         except Refused as exc:
             refusal = exc

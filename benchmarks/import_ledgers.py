@@ -1,0 +1,311 @@
+"""Benchmark: ledger preview and commit against a bare python-calamine read.
+
+Generates township ledgers of 10k, 100k (and on request 1M) rows as a clerk
+keeps them (a title row, 15 columns, ID numbers and phones as text), then,
+for each size, in a fresh subprocess (so the peak memory is that size's own):
+
+- ``bare read``: python-calamine opening the file and turning the sheet into
+  Python rows — the least any import must do;
+- ``preview``: ``imports.batches.preview`` (read, header, clean, validate,
+  resolve villages, diff against the database, keep the file);
+- ``commit``: ``imports.batches.commit`` of that preview into an empty
+  township, reusing the preview's parse as ``heating import --commit`` does
+  (diff, then every household and its first version in one transaction);
+- ``re-upload``: preview + commit of the same file again (all unchanged),
+  the commit re-parsing the stored file as the web app's commit does;
+- peak RSS of the process (``resource.getrusage``).
+
+Goals (issue 3): preview ≤ 3 × bare read; commit of 100k new households
+≤ 10 s on SQLite; memory ≤ 500 MB at 100k rows; 1M rows completes.
+
+Usage::
+
+    python benchmarks/import_ledgers.py                   # 10k and 100k
+    python benchmarks/import_ledgers.py --sizes 1000000   # the 1M run
+    python benchmarks/import_ledgers.py --sizes 10000 --db postgresql+psycopg://postgres@127.0.0.1/heating_bench
+
+The ledger is written with xlsxwriter when installed (fast), else openpyxl
+in write-only mode.  SQLite databases live in a temporary directory; a
+PostgreSQL database given with ``--db`` is emptied first (use a dedicated one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+DISTRICT = ("990100", "基准测试区")
+TOWNSHIP = ("990100001", "基准镇")
+VILLAGES = 40
+HEADER = [
+    "序号",
+    "村",
+    "户号",
+    "户主姓名",
+    "身份证号",
+    "联系电话",
+    "住址",
+    "常住人口",
+    "改造状态",
+    "改造方式",
+    "设备类型",
+    "完工日期",
+    "设备补贴（元）",
+    "运行补贴（元）",
+    "备注",
+]
+STATUSES = ["已完工"] * 6 + ["已验收"] * 2 + ["未改造", "施工中"]
+ROUTES = ["煤改电", "煤改气", "集中供热", "生物质"]
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number(n: int) -> str:
+    """A valid 18-digit ID number (GB 11643 check digit), distinct for each n."""
+    body = f"990100{1950 + n % 50:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    total = sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+def village_name(i: int) -> str:
+    return f"基准{i:02d}村"
+
+
+def ledger_rows(size: int) -> Any:
+    for n in range(size):
+        status = STATUSES[n % len(STATUSES)]
+        done = status in ("已完工", "已验收")
+        yield [
+            n + 1,
+            village_name(n % VILLAGES),
+            f"H{n:07d}",
+            f"户主{n}",
+            id_number(n),
+            f"138{n:08d}",
+            f"{village_name(n % VILLAGES)}{n % 500}号",
+            1 + n % 6,
+            status,
+            ROUTES[n % len(ROUTES)] if status != "未改造" else None,
+            "空气源热泵" if n % 4 == 0 else None,
+            f"2021-{1 + n % 12:02d}-{1 + n % 28:02d}" if done else None,
+            24000 if done else None,
+            1200 if done else None,
+            None,
+        ]
+
+
+def write_ledger(path: Path, size: int) -> str:
+    """Write the ledger; return the tool used."""
+    try:
+        import xlsxwriter
+    except ImportError:
+        xlsxwriter = None
+    if xlsxwriter is not None:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        ws = wb.add_worksheet("台账")
+        ws.write_row(0, 0, [f"{TOWNSHIP[1]}清洁取暖改造台账"])
+        ws.write_row(1, 0, HEADER)
+        for r, row in enumerate(ledger_rows(size), start=2):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    ws.write_string(r, c, value)
+                else:
+                    ws.write_number(r, c, value)
+        wb.close()
+        return "xlsxwriter"
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    ws.append([f"{TOWNSHIP[1]}清洁取暖改造台账"])
+    ws.append(HEADER)
+    for row in ledger_rows(size):
+        ws.append(row)
+    wb.save(path)
+    return "openpyxl write-only"
+
+
+def prepare_database(url: str) -> None:
+    """An empty, migrated database with the benchmark district's registry."""
+    from sqlalchemy import text
+
+    from heating.db import make_engine, upgrade
+    from heating.models import Base, District, Township, Village
+    from heating.runtime import open_runtime
+
+    engine = make_engine(url)
+    upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "meta")
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    runtime = open_runtime(database_url=url)
+    with runtime.session() as session:
+        district = District(code=DISTRICT[0], name=DISTRICT[1])
+        session.add(district)
+        session.flush()
+        township = Township(code=TOWNSHIP[0], name=TOWNSHIP[1], district_id=district.id)
+        session.add(township)
+        session.flush()
+        for i in range(VILLAGES):
+            session.add(
+                Village(
+                    code=f"{TOWNSHIP[0]}{201 + i:03d}",
+                    name=village_name(i),
+                    township_id=township.id,
+                    category="rural",
+                    total_households=None,
+                )
+            )
+    runtime.engine.dispose()
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_one(path: Path, url: str) -> dict[str, Any]:
+    """Run in a subprocess: bare read, preview, commit, re-upload; return the figures."""
+    from python_calamine import CalamineWorkbook
+
+    from heating.runtime import open_runtime
+    from imports.batches import commit, preview, preview_parsed
+
+    data = path.read_bytes()
+    t = time.perf_counter()
+    wb = CalamineWorkbook.from_filelike(__import__("io").BytesIO(data))
+    rows = wb.get_sheet_by_index(0).to_python()
+    bare = time.perf_counter() - t
+    count = len(rows)
+    del rows, wb
+
+    runtime = open_runtime(database_url=url, upload_max_mb=2000, import_max_unzipped_mb=20000)
+    config = runtime.config
+    today = date(2024, 1, 15)
+    figures: dict[str, Any] = {"bare_read_s": bare, "sheet_rows": count}
+
+    t, c = time.perf_counter(), time.process_time()
+    with runtime.session() as session:
+        batch, out, parsed = preview_parsed(
+            session,
+            data,
+            path.name,
+            user_id=None,
+            township_code=TOWNSHIP[0],
+            config=config,
+            today=today,
+        )
+        batch_id = batch.id
+    figures["preview_s"] = time.perf_counter() - t
+    figures["preview_cpu_s"] = time.process_time() - c
+    figures["preview_counts"] = out["counts"]
+    del out
+
+    # As ``heating import --commit`` does: the parse of the preview is reused.
+    t, c = time.perf_counter(), time.process_time()
+    with runtime.session() as session:
+        _, out = commit(
+            session, batch_id, config=config, recorded_at=datetime(2024, 1, 15, 9), parsed=parsed
+        )
+    figures["commit_s"] = time.perf_counter() - t
+    figures["commit_cpu_s"] = time.process_time() - c
+    figures["commit_counts"] = out["counts"]
+    del out, parsed
+
+    # As the web does: preview, then commit re-parses the stored file.
+    t = time.perf_counter()
+    with runtime.session() as session:
+        batch, _ = preview(
+            session,
+            data,
+            path.name,
+            user_id=None,
+            township_code=TOWNSHIP[0],
+            config=config,
+            today=today,
+        )
+        batch_id = batch.id
+    figures["reupload_preview_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with runtime.session() as session:
+        _, out = commit(session, batch_id, config=config)
+    figures["reupload_commit_s"] = time.perf_counter() - t
+    figures["reupload_unchanged"] = out["counts"]["unchanged"]
+    figures["peak_rss_mb"] = peak_mb()
+    runtime.engine.dispose()
+    return figures
+
+
+def run_size(size: int, work: Path, db: str | None) -> dict[str, Any]:
+    path = work / f"ledger_{size}.xlsx"
+    t = time.perf_counter()
+    tool = write_ledger(path, size)
+    written = time.perf_counter() - t
+    url = db or f"sqlite:///{work / f'bench_{size}.db'}"
+    prepare_database(url)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", str(path), "--db", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"size {size} failed:\n{proc.stderr}")
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures.update(
+        size=size, file_mb=path.stat().st_size / 1024 / 1024, written_s=written, writer=tool
+    )
+    return figures
+
+
+def report(f: dict[str, Any], dialect: str) -> None:
+    ratio = f["preview_s"] / f["bare_read_s"]
+    print(
+        f"{f['size']:>9,} rows  file {f['file_mb']:6.1f} MB ({f['writer']}, {f['written_s']:.1f} s)\n"
+        f"    bare calamine read {f['bare_read_s']:7.2f} s\n"
+        f"    preview            {f['preview_s']:7.2f} s   = {ratio:4.2f} × bare read (goal ≤ 3); "
+        f"CPU {f['preview_cpu_s']:.2f} s\n"
+        f"    commit ({dialect:<6})    {f['commit_s']:7.2f} s   "
+        f"({f['commit_counts']['new']:,} new households: diff + write; CPU {f['commit_cpu_s']:.2f} s)\n"
+        f"    re-upload          {f['reupload_preview_s']:7.2f} s preview + "
+        f"{f['reupload_commit_s']:.2f} s commit with re-parse ({f['reupload_unchanged']:,} unchanged)\n"
+        f"    peak RSS           {f['peak_rss_mb']:7.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
+    parser.add_argument("--db", help="database URL (default: a temporary SQLite file per size)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(Path(args.one), args.db)))
+        return
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    work = Path(tempfile.mkdtemp(prefix="heating-import-bench-"))
+    dialect = "PG" if args.db and args.db.startswith("postgresql") else "SQLite"
+    try:
+        for size in sizes:
+            report(run_size(size, work, args.db), dialect)
+    finally:
+        if args.keep:
+            print(f"files kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
