@@ -48,36 +48,28 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric:
 
 
 def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[str, str]) -> str:
-    """The readable Chinese table of ``heating coverage``."""
-    headers = [
-        "代码" if by != "category" else "类别",
-        "名称",
-        "区域类别",
-        "应改造户数",
-        "已改造户数",
-        "覆盖率",
-        "有效覆盖率",
-        "目标",
-        "缺口（户）",
-        "达标",
-    ]
+    """The readable Chinese table of ``heating coverage`` (category column for villages only)."""
+    headers = ["代码" if by != "category" else "类别", "名称"]
+    if by == "village":
+        headers.append("区域类别")
+    first_number = len(headers)
+    headers += ["应改造户数", "已改造户数", "覆盖率", "有效覆盖率", "目标", "缺口（户）", "达标"]
     body = []
     for r in rows:
-        body.append(
-            [
-                r.key,
-                r.name,
-                category_labels.get(r.category or "", r.category or "—"),
-                str(r.required),
-                str(r.clean),
-                percent(r.coverage),
-                percent(r.effective_coverage),
-                percent(r.target),
-                str(r.gap),
-                yes_no(r.meets),
-            ]
-        )
-    return format_table(headers, body, numeric={3, 4, 5, 6, 7, 8})
+        cells = [r.key, r.name]
+        if by == "village":
+            cells.append(category_labels.get(r.category or "", r.category or "未分类"))
+        cells += [
+            str(r.required),
+            str(r.clean),
+            percent(r.coverage),
+            percent(r.effective_coverage),
+            percent(r.target),
+            str(r.gap),
+            yes_no(r.meets),
+        ]
+        body.append(cells)
+    return format_table(headers, body, numeric=set(range(first_number, first_number + 6)))
 
 
 @click.command("coverage")
