@@ -160,6 +160,9 @@ def run(n: int, workdir: Path) -> dict[str, float]:
     url = f"sqlite:///{workdir / f'map_{n}.db'}"
     load_district(url, villages)
     runtime = open_runtime(database_url=url)
+    # Warm-up on one township: pyproj's CRS database and folium's templates load once per
+    # process (a web worker pays it on its first map, not on every page).
+    timed_page(runtime, township_code="149901000")
     page_s, page_b, _ = timed_page(runtime, overview_threshold=10**9)
     over_s, over_b, mode = timed_page(runtime)
     alone_s, alone_b, _ = timed_page(runtime, standalone=True, overview_threshold=10**9)

@@ -35,9 +35,10 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
+from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS, projected_crs_for
 from geo.zones import current_derivation
 from heating.config import Config, Profile
+from heating.errors import Refused
 from heating.models import District, Township, Zone
 
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "heating" / "static" / "vendor"
@@ -320,24 +322,62 @@ def _geojson(
     return {"type": "FeatureCollection", "features": features}
 
 
-def _compact_json() -> None:
-    """Make folium's ``tojson`` compact: no spaces after separators, UTF-8 text.
-
-    Folium renders embedded GeoJSON with Jinja's ``tojson`` (HTML-safe: it
-    still escapes ``< > & '``); its environment is shared by every folium
-    template in the process, so this is set (idempotently) where maps are built.
-    """
-    env = Template("").environment
-    env.policies["json.dumps_kwargs"] = {
-        "sort_keys": True,
-        "separators": (",", ":"),
-        "ensure_ascii": False,
-    }
-
-
 # --------------------------------------------------------------------------
 # Folium elements of our own (fixed templates; data only through tojson)
 # --------------------------------------------------------------------------
+
+
+class _Verbatim(Element):
+    """Text placed into the page as it is: no second Jinja pass over it."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class LayerData(MacroElement):
+    """The features of its parent GeoJSON layer, added by a script of their own.
+
+    Branca renders every MacroElement's output again as a Jinja template, so
+    megabytes of embedded GeoJSON would be lexed twice (seconds for 3,000
+    villages) and any ``{{`` in a value would run.  This element writes
+    ``layer.addData(<HTML-safe compact JSON>)`` verbatim instead.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "HeatingLayerData"
+        self.data = data
+
+    def render(self, **kwargs: Any) -> None:
+        payload = htmlsafe_json_dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        self.get_root().script.add_child(
+            _Verbatim(f"{self._parent.get_name()}.addData({payload});"), name=self.get_name()
+        )
+
+
+def _polygon_layer(
+    data: dict[str, Any],
+    origin: Origin,
+    *,
+    name: str,
+    style: str,
+    on_each_feature: JsCode | None = None,
+) -> folium.GeoJson:
+    """A Leaflet GeoJSON layer styled by a JS function; features come via ``LayerData``."""
+    options: dict[str, Any] = {"style": JsCode(style), "coords_to_lat_lng": origin.js()}
+    if on_each_feature is None:
+        options["interactive"] = False
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": []},
+        name=name,
+        on_each_feature=on_each_feature,
+        **options,
+    )
+    layer.add_child(LayerData(data))
+    return layer
 
 
 class _MapScript(MacroElement):
@@ -373,6 +413,11 @@ class _MapScript(MacroElement):
             }
             return h + '</table>';
           }
+          var HEATING_STYLES = {{ this.styles|tojson }};
+          function heatingStyle(feature) { return HEATING_STYLES[feature.properties.cls]; }
+          function heatingZoneStyle() { return HEATING_STYLES.zone; }
+          function heatingOutlineStyle() { return HEATING_STYLES.township; }
+          function heatingPriorityStyle() { return HEATING_STYLES.priority; }
           function heatingOpen(url) {
             try { window.top.location.href = url; } catch (e) { window.location.href = url; }
           }
@@ -398,6 +443,18 @@ class _MapScript(MacroElement):
         super().__init__()
         self._name = "HeatingMapScript"
         self.layers = dict(layers)
+        self.styles = {key: _style_for_class(key) for key in COVERAGE_CLASSES}
+        self.styles.update(
+            zone={
+                "color": ZONE_COLOUR,
+                "weight": 2.5,
+                "dashArray": "6 4",
+                "fillColor": "#4393c3",
+                "fillOpacity": 0.2,
+            },
+            township={"fill": False, "color": TOWNSHIP_COLOUR, "weight": 2},
+            priority={"fill": False, "color": PRIORITY_COLOUR, "weight": 4},
+        )
 
 
 class _Legend(MacroElement):
@@ -620,6 +677,8 @@ def _tooltip_js(fields: list[tuple[str, str]]) -> JsCode:
         "  var p = feature.properties;"
         f"  layer.bindTooltip(heatingTip(p, {json.dumps(fields, ensure_ascii=False)}),"
         "    {sticky: true, className: 'heating-tip'});"
+        "  layer.on('mouseover', function () { layer.setStyle({weight: 2.5, color: '#000000'}); });"
+        "  layer.on('mouseout', function () { layer.setStyle(heatingStyle(feature)); });"
         "  if (p.url) { layer.on('click', function () { heatingOpen(p.url); }); }"
         "}"
     )
@@ -713,6 +772,12 @@ def build_map(
     m.get_root().title = display_text(page_title)
 
     if config.basemap_url:
+        if any(mark in config.basemap_url for mark in ("{{", "{%", "{#")):
+            # Folium's output is rendered again as Jinja: such a URL would run as a template.
+            raise Refused(
+                "底图地址 basemap_url 含有 {{、{% 或 {#：瓦片地址模板只用单层花括号，"
+                "如 http://内网瓦片/{z}/{x}/{y}.png。"
+            )
         folium.TileLayer(
             tiles=config.basemap_url,
             attr=display_text(config.basemap_attribution or "底图"),
@@ -722,7 +787,6 @@ def build_map(
             max_zoom=18,
         ).add_to(m)
 
-    _compact_json()
     shown = simplify_coverage(villages, tolerance) if len(villages) else villages
     origin = _origin(shown if len(shown) else zones)
     township_names = names_of(shown) if len(shown) else {}
@@ -734,13 +798,11 @@ def build_map(
         props, classes = _village_properties(shown, measures, profile, village_url)
         for cls in classes:
             counts[cls] = counts.get(cls, 0) + 1
-        styles = [_style_for_class(c) for c in classes]
-        layers["villages"] = folium.GeoJson(
+        layers["villages"] = _polygon_layer(
             _geojson(shown, props, origin),
+            origin,
             name="村庄覆盖率",
-            coords_to_lat_lng=origin.js(),
-            style_function=lambda f, s=styles: s[f["id"]],
-            highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+            style="heatingStyle",
             on_each_feature=_tooltip_js(VILLAGE_FIELDS),
         ).add_to(m)
     elif townships is not None:
@@ -765,23 +827,20 @@ def build_map(
             if township_url:
                 p["url"] = township_url.format(code=quote(str(code), safe=""))
             props.append(p)
-        styles = [_style_for_class(p["cls"]) for p in props]
-        layers["townships_coverage"] = folium.GeoJson(
+        layers["townships_coverage"] = _polygon_layer(
             _geojson(townships, props, origin),
+            origin,
             name="乡镇覆盖率",
-            coords_to_lat_lng=origin.js(),
-            style_function=lambda f, s=styles: s[f["id"]],
-            highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+            style="heatingStyle",
             on_each_feature=_tooltip_js(TOWNSHIP_FIELDS),
         ).add_to(m)
 
     if townships is not None:
-        layers["townships"] = folium.GeoJson(
+        layers["townships"] = _polygon_layer(
             _geojson(townships, [{} for _ in range(len(townships))], origin),
+            origin,
             name="乡镇界线",
-            coords_to_lat_lng=origin.js(),
-            style_function=lambda f: {"fill": False, "color": TOWNSHIP_COLOUR, "weight": 2},
-            interactive=False,
+            style="heatingOutlineStyle",
         ).add_to(m)
 
     if len(zones) and len(shown):
@@ -789,18 +848,11 @@ def build_map(
         zones = zones[zones.intersects(shapely.box(minx, miny, maxx, maxy))]
     if len(zones):
         zones_shown = simplify_coverage(zones, tolerance)
-        layers["zones"] = folium.GeoJson(
+        layers["zones"] = _polygon_layer(
             _geojson(zones_shown, [{} for _ in range(len(zones_shown))], origin),
+            origin,
             name="禁煤区",
-            coords_to_lat_lng=origin.js(),
-            style_function=lambda f: {
-                "color": ZONE_COLOUR,
-                "weight": 2.5,
-                "dashArray": "6 4",
-                "fillColor": "#4393c3",
-                "fillOpacity": 0.2,
-            },
-            interactive=False,
+            style="heatingZoneStyle",
         ).add_to(m)
 
     priority_count = 0
@@ -808,12 +860,11 @@ def build_map(
         hot = shown[shown["code"].isin(priority_codes)]
         priority_count = len(hot)
         if priority_count:
-            layers["priority"] = folium.GeoJson(
+            layers["priority"] = _polygon_layer(
                 _geojson(hot, [{} for _ in range(priority_count)], origin),
+                origin,
                 name="重点缺口（飞地/紧邻禁煤区）",
-                coords_to_lat_lng=origin.js(),
-                style_function=lambda f: {"fill": False, "color": PRIORITY_COLOUR, "weight": 4},
-                interactive=False,
+                style="heatingPriorityStyle",
             ).add_to(m)
 
     if townships is not None:

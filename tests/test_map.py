@@ -16,18 +16,22 @@ from sqlalchemy import select
 from geo.maps import (
     COVERAGE_CLASSES,
     GENERATED_NOTE,
+    LayerData,
     build_map,
     coverage_class,
     display_text,
     render_html,
     simplify_coverage,
 )
+from heating.errors import Refused
 from heating.households import record_create
 from heating.measures import coverage
 from heating.models import Household, Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
 
-HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}`\\{{ 'pwn' ~ 'ed' }}"
+# Branca renders folium's output a second time as Jinja: "{{ cycler.__name__ }}" in
+# unescaped data comes out as "Cycler" (and worse expressions run on the server).
+HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}`\\{{ cycler.__name__ }}"
 FOLIUM_CDN_HOSTS = (
     "cdn.jsdelivr.net",
     "code.jquery.com",
@@ -101,6 +105,12 @@ def layer(m, name: str):  # noqa: ANN001, ANN201
     raise AssertionError(f"no layer {name!r}")
 
 
+def features(m, name: str) -> list[dict]:  # noqa: ANN001
+    """The GeoJSON features the layer ``name`` draws."""
+    (data,) = [c for c in layer(m, name)._children.values() if isinstance(c, LayerData)]
+    return data.data["features"]
+
+
 @pytest.mark.parametrize(
     ("coverage_value", "target", "expected"),
     [
@@ -121,8 +131,8 @@ def test_coverage_class_against_own_target(coverage_value, target, expected) -> 
 
 def test_colour_classes_match_the_measures(runtime: Runtime, measured: dict[str, int]) -> None:
     m, summary, _ = build(runtime, village_url="/villages/{code}")
-    features = layer(m, "村庄覆盖率").data["features"]
-    by_code = {f["properties"]["url"].rsplit("/", 1)[1]: f["properties"] for f in features}
+    drawn = features(m, "村庄覆盖率")
+    by_code = {f["properties"]["url"].rsplit("/", 1)[1]: f["properties"] for f in drawn}
     with runtime.session() as session:
         rows = {r.key: r for r in coverage(session, runtime.config.profile, "village")}
     profile = runtime.config.profile
@@ -220,11 +230,11 @@ def test_hostile_village_name_is_text_for_html_js_and_jinja(
     _, _, html = build(runtime, title=HOSTILE)
     assert "<img src=x" not in html
     assert "${alert" not in html
-    assert "pwned" not in html  # not evaluated by branca's second Jinja pass
+    assert "Cycler" not in html  # not evaluated by branca's second Jinja pass
     assert display_text(HOSTILE) in html or display_text(HOSTILE).replace("&", "\\u0026") in html
     assert display_text(HOSTILE) == (
         "&lt;img src=x onerror=alert(1)&gt;&#36;&#123;alert(1)&#125;&#96;&#92;"
-        "&#123;&#123; &#x27;pwn&#x27; ~ &#x27;ed&#x27; &#125;&#125;"
+        "&#123;&#123; cycler.__name__ &#125;&#125;"
     )
 
 
@@ -245,8 +255,8 @@ def test_zones_overlay_and_priority_gaps(runtime: Runtime, measured: dict[str, i
         )
     m, summary, html = build(runtime)
     assert summary.zones == 1 and summary.priority == 1
-    assert len(layer(m, "禁煤区").data["features"]) == 1
-    assert len(layer(m, "重点缺口（飞地/紧邻禁煤区）").data["features"]) == 1
+    assert len(features(m, "禁煤区")) == 1
+    assert len(features(m, "重点缺口（飞地/紧邻禁煤区）")) == 1
     assert "禁煤区（1 片）" in html
 
 
@@ -263,7 +273,7 @@ def test_generated_boundaries_are_said_so(runtime: Runtime, measured: dict[str, 
 
 def test_township_outlines_and_labels(runtime: Runtime, measured: dict[str, int]) -> None:
     m, _, html = build(runtime)
-    outlines = layer(m, "乡镇界线").data["features"]
+    outlines = features(m, "乡镇界线")
     assert len(outlines) == 2
     assert all(f["geometry"]["type"] == "Polygon" for f in outlines)  # dissolved, one piece each
     labels = layer(m, "乡镇名称").labels
@@ -273,7 +283,7 @@ def test_township_outlines_and_labels(runtime: Runtime, measured: dict[str, int]
 def test_township_filter_limits_the_villages(runtime: Runtime, measured: dict[str, int]) -> None:
     m, summary, _ = build(runtime, township_code="140405101")
     assert summary.villages == 2
-    assert len(layer(m, "村庄覆盖率").data["features"]) == 2
+    assert len(features(m, "村庄覆盖率")) == 2
 
 
 def test_overview_shows_townships_above_the_threshold(
@@ -282,7 +292,7 @@ def test_overview_shows_townships_above_the_threshold(
     m, summary, _ = build(runtime, overview_threshold=3, township_url="/map?township={code}")
     assert summary.mode == "townships"
     props = sorted(
-        (f["properties"] for f in layer(m, "乡镇覆盖率").data["features"]),
+        (f["properties"] for f in features(m, "乡镇覆盖率")),
         key=lambda p: p["url"],
     )
     assert [p["url"] for p in props] == ["/map?township=140405001", "/map?township=140405101"]
@@ -340,3 +350,13 @@ def test_cli_refuses_without_boundaries(run_cli, runtime: Runtime, tiny_district
     assert result.exit_code == 1
     assert "heating boundaries load" in result.stderr
     assert not (tmp_path / "m.html").exists()
+
+
+def test_basemap_url_that_would_be_a_template_is_refused(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    runtime.config = runtime.config.with_overrides(
+        basemap_url="http://10.1.2.3/{{ cycler.__name__ }}/{z}/{x}/{y}.png"
+    )
+    with pytest.raises(Refused, match="basemap_url"):
+        build(runtime)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from geo.maps import build_map, render_html
+from geo.maps import COVERAGE_CLASSES, build_map, display_text, render_html
 from heating.models import Village
 from heating.runtime import Runtime
 from tests.conftest import PASSWORD
@@ -148,6 +148,18 @@ def test_standalone_file_opens_with_no_network(
         """() => { const urls = []; heatingMap.map.eachLayer(l => {
                      if (l instanceof L.TileLayer) urls.push(l._url); }); return urls; }"""
     ) == ["http://tiles.example.invalid/{z}/{x}/{y}.png"]
+    # Each village is filled with its class colour (南街 10/10 达标, 上村 15/20 接近 80%,
+    # the hostile-named 下村 1/2 差距较大; 东街 has no ledger rows but a registry total of 8).
+    fills = pg.evaluate(
+        """() => heatingMap.layers.villages.getLayers().map(
+                   v => [v.feature.properties.name, v.options.fillColor])"""
+    )
+    assert dict(fills) == {
+        "南街村委会": COVERAGE_CLASSES["meets"][1],
+        "东街村委会": COVERAGE_CLASSES["far"][1],
+        "上村村委会": COVERAGE_CLASSES["near"][1],
+        display_text(HOSTILE): COVERAGE_CLASSES["far"][1],
+    }
     assert "乡镇界线" in pg.locator(".leaflet-control-layers").inner_text()
     assert "无数据" in pg.locator(".heating-legend").inner_text()
     assert_hostile_name_is_text(pg, pg.main_frame)
