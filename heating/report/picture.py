@@ -32,7 +32,7 @@ from heating.report.snapshot import Snapshot
 
 CJK_FAMILY = "Noto Sans CJK SC"
 TOWNSHIP_EDGE = "#333333"
-FIG_SIZE = (11.0, 7.2)  # inches
+FIG_SIZE = (12.0, 7.2)  # inches
 DPI = 110
 MAX_TOWNSHIP_LABELS = 60
 
@@ -114,7 +114,7 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
 
     with matplotlib.rc_context(_rc()):
         fig = Figure(figsize=FIG_SIZE, dpi=DPI)
-        ax = fig.add_axes((0.01, 0.02, 0.70, 0.90))
+        ax = fig.add_axes((0.01, 0.02, 0.64, 0.88))
         colours = [COVERAGE_CLASSES[c][1] for c in projected["cls"]]
         projected.plot(ax=ax, color=colours, edgecolor="#ffffff", linewidth=0.3)
         _township_outlines(projected).boundary.plot(ax=ax, color=TOWNSHIP_EDGE, linewidth=0.9)
@@ -140,7 +140,7 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
         if bool(frame["boundary_generated"].any()):
             notes.append(GENERATED_NOTE + "。")
         if notes:
-            fig.text(0.73, 0.06, "\n".join(notes), fontsize=9, color="#a50026", parse_math=False)
+            fig.text(0.67, 0.06, "\n".join(notes), fontsize=9, color="#a50026", parse_math=False)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     return buffer.getvalue()
@@ -169,10 +169,10 @@ def _label_townships(ax: Any, projected: gpd.GeoDataFrame) -> None:
 
 def _legend(fig: Figure, counts: dict[str, int], *, zones: int, enclaves: int) -> None:
     hints = {
-        "meets": "达到所属类别目标",
+        "meets": "≥ 所属类别目标",
         "near": "低于目标 10 个百分点以内",
-        "far": "低于目标超过 10 个百分点",
-        "no_data": "无应改户数或无类别",
+        "far": "低于目标 10 个百分点以上",
+        "no_data": "无应改造户或无类别",
     }
     handles: list[Any] = [
         Patch(
@@ -201,7 +201,7 @@ def _legend(fig: Figure, counts: dict[str, int], *, zones: int, enclaves: int) -
     fig.legend(
         handles=handles,
         loc="upper left",
-        bbox_to_anchor=(0.72, 0.88),
+        bbox_to_anchor=(0.66, 0.86),
         title="图例（覆盖率 = 已完成户数 ÷ 应改造户数）",
         fontsize=9,
         title_fontsize=9,

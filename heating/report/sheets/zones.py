@@ -71,7 +71,7 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     )
     notes = [
         f"禁煤区取自截止日前最近一次派生：第 {z.derivation_id} 次，派生截至 {z.derived_as_of:%Y-%m-%d}"
-        f"（{z.derived_at:%Y-%m-%d %H:%M} 生成）；{previous}。",
+        f"（{z.derived_at:%Y-%m-%d %H:%M} UTC 生成）；{previous}。",
         "户数按本报告截止日统计。面积按 CGCS2000 高斯–克吕格投影计算。",
     ]
     if z.enclaves:
