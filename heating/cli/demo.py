@@ -1,7 +1,97 @@
-"""CLI commands of this area (filled in by its issue)."""
+"""``heating demo``: load the demo district, print what it holds and the demo logins."""
 
 from __future__ import annotations
 
-import click
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.cli.context import get_runtime
+from heating.config import Profile
+from heating.db import upgrade
+from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
+from heating.demo.ledgers import write_ledgers
+from heating.measures import coverage
+from heating.models import ZoneDerivation
+
+DEMO_MARK = "【仅供演示】"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> None:
+    """Print what the demo database holds, its first coverage figures and the logins."""
+    if summary.already_loaded:
+        click.echo(f"{DEMO_MARK}演示数据已加载，未改动。")
+    else:
+        click.echo(f"{DEMO_MARK}已加载演示区县：屯留区（真实乡镇与村名，生成的村界与农户）")
+    click.echo(
+        f"  乡镇 {summary.townships} 个，村 {summary.villages} 个，农户 {summary.households:,} 户，"
+        f"历史记录 {summary.versions:,} 条"
+    )
+    categories = "，".join(
+        f"{profile.label(key)} {summary.categories.get(key, 0)} 个村"
+        for key in profile.keys()  # noqa: SIM118 - Profile is not a dict
+    )
+    click.echo(f"  区域类别（按城乡分类代码建议）：{categories}")
+    click.echo(f"  村界：{BOUNDARY_SOURCE}")
+    rows = coverage(session, profile, by="category")
+    figures = "，".join(f"{row.name} {_percent(row.coverage)}" for row in rows)
+    click.echo(f"  清洁取暖覆盖率（当前）：{figures}")
+    derivations = session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.as_of)).all()
+    if derivations:
+        zones = "，".join(f"截至 {d.as_of.isoformat()} {len(d.zones)} 片" for d in derivations)
+        click.echo(f"  禁煤区：{zones}")
+    click.echo("")
+    click.echo(f"{DEMO_MARK}演示登录（仅供演示，切勿用于正式环境）：")
+    for name, label, password in summary.users:
+        click.echo(f"  用户名 {name:<16} 密码 {password:<10} {label}")
+
+
+@click.command("demo")
+@click.option("--serve", is_flag=True, help="加载后启动网页应用")
+@click.option("--host", default="127.0.0.1", show_default=True, help="网页应用监听地址")
+@click.option("--port", default=5000, show_default=True, type=int, help="网页应用端口")
+@click.option(
+    "--ledgers",
+    "ledgers_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="把各乡镇的演示台账写成 .xlsx 到此目录（可直接用 heating import 试导入）",
+)
+@click.option(
+    "--township",
+    "township_codes",
+    multiple=True,
+    help="与 --ledgers 同用：只写这些乡镇（9 位代码，可重复）的台账",
+)
+def demo_command(
+    serve: bool, host: str, port: int, ledgers_dir: Path | None, township_codes: tuple[str, ...]
+) -> None:
+    """加载演示区县（屯留区真实乡镇与村名，生成的村界与农户），打印演示登录。
+
+    再次运行不会改动已加载的演示数据；已有真实村庄名录的数据库会被拒绝。
+    """
+    runtime = get_runtime(initialised=False)
+    upgrade(runtime.engine)
+    profile = runtime.config.profile
+    with runtime.session() as session:
+        summary = load_demo(session, profile)
+    with runtime.session() as session:
+        print_summary(session, profile, summary)
+        if ledgers_dir is not None:
+            click.echo("")
+            click.echo(f"{DEMO_MARK}演示台账（可用 heating import 文件 --township 代码 试导入）：")
+            for path, rows in write_ledgers(session, ledgers_dir, township_codes):
+                click.echo(f"  {path}（{rows} 户）")
+    if serve:
+        from heating.cli.setup import serve as serve_app
+
+        click.echo("")
+        serve_app(host, port)
+
+
+COMMANDS: list[click.Command] = [demo_command]

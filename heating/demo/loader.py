@@ -1,0 +1,350 @@
+"""Writing the demo district into the database, once.
+
+The whole load is one transaction: district, townships, villages with their
+generated boundaries, heat sources, households with every version of their
+history, demo users and a ``demo_version`` marker in ``meta``.  A second run
+finds the marker and changes nothing; a database that already holds another
+registry is refused rather than mixed with invented data.
+
+Households and versions are written with bulk Core inserts (about 58,000
+households and 200,000 versions); the rows are the same as those
+``heating.households.record_create``/``record_update`` would write — the
+same key rules and the same ``snapshot`` JSON shape — only without a flush
+per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from geo.zones import derive_zones
+from heating.config import Profile
+from heating.db import get_meta
+from heating.demo import bulk, cells, facts, rollout
+from heating.demo.rollout import VillagePlan
+from heating.errors import Refused
+from heating.households import household_key, to_json_value
+from heating.models import (
+    HOUSEHOLD_FIELDS,
+    District,
+    HeatSource,
+    Household,
+    HouseholdVersion,
+    Meta,
+    Township,
+    User,
+    Village,
+    audit,
+)
+from heating.users import create_user
+
+DEMO_VERSION = "1"
+ZONE_DATES = (date(2020, 10, 31), date(2021, 10, 31))
+DEMO_SEED = "tunliu-demo-1"
+BOUNDARY_SOURCE = "演示数据：生成的边界（非真实边界）"
+DEMO_PASSWORD = "demo-2021"
+# username, role, township code, description
+DEMO_USERS = (
+    ("admin", "admin", None, "管理员"),
+    ("clerk_linjiang", "clerk", "140405001", "乡镇填报员（麟绛街道）"),
+    ("clerk_yuwu", "clerk", "140405103", "乡镇填报员（余吾镇）"),
+    ("planner", "planner", None, "规划人员"),
+    ("city", "city", None, "市级用户"),
+)
+
+
+@dataclass
+class DemoSummary:
+    """What the demo database holds (after a load, or found already loaded)."""
+
+    already_loaded: bool
+    townships: int
+    villages: int
+    households: int
+    versions: int
+    categories: dict[str, int]
+    users: list[tuple[str, str, str]] = field(default_factory=list)  # name, role label, note
+
+
+def category_order(profile: Profile) -> dict[str, int]:
+    """Rank categories most demanding first (built-up areas near the township centre)."""
+    ranked = sorted(profile.categories, key=lambda c: (-c.target, profile.keys().index(c.key)))
+    return {c.key: i for i, c in enumerate(ranked)}
+
+
+def load_demo(session: Session, profile: Profile) -> DemoSummary:
+    """Load the demo district unless it is there already; refuse a foreign registry."""
+    version = get_meta(session, "demo_version")
+    if version == DEMO_VERSION:
+        return summarise(session, already_loaded=True)
+    if version is not None:
+        raise Refused(
+            f"数据库中是另一版本（{version}）的演示数据，无法原样更新。"
+            "请用一个空数据库（--db 或 HEATING_DATABASE_URL）重新运行 heating demo。"
+        )
+    existing = session.scalar(select(func.count()).select_from(Village))
+    if existing or session.scalar(select(func.count()).select_from(District)):
+        raise Refused(
+            f"数据库中已有村庄名录（{existing} 个村），不是演示数据；演示数据不会与真实数据混在一起。"
+            "请用一个空数据库（--db 或 HEATING_DATABASE_URL）运行 heating demo。"
+        )
+    village_facts = facts.villages(profile)
+    used_ids: set[str] = set()
+    plans = [rollout.plan_village(v, seed=DEMO_SEED, used_ids=used_ids) for v in village_facts]
+    totals = {p.code: p.total_households for p in plans}
+    village_ids = _load_places(session, profile, village_facts, totals)
+    _load_heat_sources(session)
+    salt = get_meta(session, "id_salt") or ""
+    _load_households(session, plans, village_ids, salt)
+    users = _load_users(session)
+    session.flush()
+    for as_of in ZONE_DATES:  # two derivations, so the zones page has history
+        derive_zones(session, profile, as_of=as_of)
+    session.add(Meta(key="demo_version", value=DEMO_VERSION))
+    audit(session, "demo_load", target="140405", detail={"version": DEMO_VERSION})
+    session.flush()
+    summary = summarise(session, already_loaded=False)
+    summary.users = users
+    return summary
+
+
+def _load_places(
+    session: Session,
+    profile: Profile,
+    village_facts: Iterable[facts.VillageFact],
+    totals: dict[str, int],
+) -> dict[str, int]:
+    district = District(
+        code=facts.DISTRICT_CODE,
+        name=facts.DISTRICT_NAME,
+        seat_township_code=facts.SEAT_TOWNSHIP_CODE,
+    )
+    session.add(district)
+    session.flush()
+    township_facts = sorted(facts.townships(), key=lambda t: (not t.is_seat, t.code))
+    townships = {}
+    for t in township_facts:
+        row = Township(code=t.code, name=t.name, district_id=district.id, is_seat=t.is_seat)
+        session.add(row)
+        townships[t.code] = row
+    session.flush()
+
+    village_facts = list(village_facts)
+    rank = category_order(profile)
+    by_township: dict[str, list[str]] = defaultdict(list)
+    for v in sorted(village_facts, key=lambda v: (rank.get(v.category, 99), v.code)):
+        by_township[v.township_code].append(v.code)
+    seeds = [
+        cells.Seed(t.code, (t.lon, t.lat) if t.lon is not None else None) for t in township_facts
+    ]
+    polygons, _centres = cells.generate_boundaries(
+        facts.district_outline(), seeds, by_township, seed=DEMO_SEED
+    )
+    rows = [
+        {
+            "code": v.code,
+            "name": v.name,
+            "township_id": townships[v.township_code].id,
+            "category": v.category,
+            "category_proposed": True,
+            "total_households": totals[v.code],
+            "urban_rural_code": v.urban_rural_code,
+            "geometry": polygons[v.code].wkb,
+            "boundary_source": BOUNDARY_SOURCE,
+            "boundary_generated": True,
+        }
+        for v in village_facts
+    ]
+    session.execute(insert(Village), rows)
+    return {code: vid for code, vid in session.execute(select(Village.code, Village.id))}
+
+
+def _load_heat_sources(session: Session) -> None:
+    for name, kind, grade in rollout.HEAT_SOURCES:
+        if session.scalar(select(HeatSource).where(HeatSource.name == name)) is None:
+            session.add(HeatSource(name=name, kind=kind, env_grade=grade))
+    session.flush()
+
+
+# The fields whose values are not JSON-safe as generated (dates, decimals).
+_CONVERTED = ("completed_on", "accepted_on", "device_subsidy", "operating_subsidy")
+HOUSEHOLD_COLUMNS = (
+    "id",
+    "village_id",
+    "key",
+    "key_kind",
+    "id_hash",
+    "active",
+    *HOUSEHOLD_FIELDS,
+    "extra",
+    "created_batch_id",
+    "updated_batch_id",
+    "updated_at",
+)
+VERSION_COLUMNS = (
+    "household_id",
+    "batch_id",
+    "user_id",
+    "recorded_at",
+    "change",
+    "village_id",
+    "active",
+    "status",
+    "operation",
+    "before",
+    "after",
+)
+
+
+def version_snapshot(state: dict[str, Any], village_id: int) -> dict[str, Any]:
+    """``heating.households.snapshot`` of a household in ``state`` (same keys, same values)."""
+    data = {f: state[f] for f in HOUSEHOLD_FIELDS}
+    for name in _CONVERTED:
+        if data[name] is not None:
+            data[name] = to_json_value(data[name])
+    data["village_id"] = village_id
+    data["active"] = True
+    return data
+
+
+# Fields that never change in a demo household's history: serialised once per household.
+_STATIC = ("household_no", "head_name", "id_number", "phone", "address", "residents", "lon", "lat")
+_CHANGING = tuple(f for f in HOUSEHOLD_FIELDS if f not in _STATIC)
+
+
+def _snapshot_json(static: str, state: dict[str, Any]) -> str:
+    """``dump_json(version_snapshot(...))`` in parts: the static fragment plus what changes."""
+    changing = {f: state[f] for f in _CHANGING}
+    for name in _CONVERTED:
+        if changing[name] is not None:
+            changing[name] = to_json_value(changing[name])
+    return static + bulk.dump_json(changing)[1:]
+
+
+def _static_json(state: dict[str, Any], village_id: int) -> str:
+    fixed = {f: state[f] for f in _STATIC}
+    fixed["village_id"] = village_id
+    fixed["active"] = True
+    return bulk.dump_json(fixed)[:-1] + ","
+
+
+def _load_households(
+    session: Session, plans: list[VillagePlan], village_ids: dict[str, int], salt: str
+) -> None:
+    """Write every household (final state) and one version per step of its history."""
+    next_household = bulk.next_id(session, Household.__table__)
+    households: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    for plan in plans:
+        village_id = village_ids[plan.code]
+        for household in plan.households:
+            household_id = next_household
+            next_household += 1
+            states = household.states()
+            final = states[-1][1]
+            key, kind = household_key(
+                household_no=final["household_no"],
+                id_number=final["id_number"],
+                head_name=final["head_name"],
+                address=final["address"],
+                salt=salt,
+            )
+            households.append(
+                (
+                    household_id,
+                    village_id,
+                    key,
+                    kind,
+                    key[3:] if kind == "id_hash" else None,
+                    True,
+                    *(final[f] for f in HOUSEHOLD_FIELDS),
+                    None,
+                    None,
+                    None,
+                    states[-1][0],
+                )
+            )
+            before = None
+            static = _static_json(final, village_id)
+            for recorded_at, state in states:
+                after = _snapshot_json(static, state)
+                versions.append(
+                    (
+                        household_id,
+                        None,
+                        None,
+                        recorded_at,
+                        "create" if before is None else "update",
+                        village_id,
+                        True,
+                        state["status"],
+                        state["operation"],
+                        before,
+                        after,
+                    )
+                )
+                before = after
+    bulk.bulk_insert(session, Household.__table__, HOUSEHOLD_COLUMNS, households)
+    bulk.sync_sequence(session, Household.__table__)
+    bulk.bulk_insert(session, HouseholdVersion.__table__, VERSION_COLUMNS, versions)
+
+
+def _load_users(session: Session) -> list[tuple[str, str, str]]:
+    users = []
+    for name, role, township, label in DEMO_USERS:
+        if session.scalar(select(User).where(User.username == name)) is not None:
+            users.append((name, label, "已存在，密码未改动"))
+            continue
+        create_user(session, name, role, DEMO_PASSWORD, township)
+        users.append((name, label, DEMO_PASSWORD))
+    return users
+
+
+def demo_users(session: Session) -> list[tuple[str, str, str]]:
+    """The demo logins as they stand (for a second run's printout)."""
+    names = {u for u, *_ in DEMO_USERS}
+    present = set(session.scalars(select(User.username).where(User.username.in_(names))))
+    return [(n, label, DEMO_PASSWORD) for n, _r, _t, label in DEMO_USERS if n in present]
+
+
+def summarise(session: Session, *, already_loaded: bool) -> DemoSummary:
+    """Count what the database holds."""
+
+    def count(model: type) -> int:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+    query = select(Village.category, func.count()).group_by(Village.category)
+    categories = {key: n for key, n in session.execute(query)}
+    return DemoSummary(
+        already_loaded=already_loaded,
+        townships=count(Township),
+        villages=count(Village),
+        households=count(Household),
+        versions=count(HouseholdVersion),
+        categories=categories,
+        users=demo_users(session),
+    )
+
+
+def households_checksum(session: Session) -> str:
+    """SHA-256 over every household's fields in a fixed order (keys excluded: salted)."""
+    digest = hashlib.sha256()
+    columns = [Village.code, *(Household.__table__.c[f] for f in HOUSEHOLD_FIELDS)]
+    query = (
+        select(*columns)
+        .join(Village, Village.id == Household.village_id)
+        .order_by(Village.code, Household.household_no, Household.id_number)
+    )
+    for row in session.execute(query):
+        values = [to_json_value(v) for v in row]
+        # Decimals and floats compare by value on both databases.
+        digest.update(repr([str(v) if isinstance(v, float) else v for v in values]).encode())
+    return digest.hexdigest()
