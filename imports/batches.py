@@ -27,7 +27,18 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from heating.config import Config
@@ -362,6 +373,19 @@ def _version_row(
     }
 
 
+def _memoised(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            result = cache[value] = proc(value)
+            return result
+
+    return convert
+
+
 def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows with one driver-level executemany.
 
@@ -378,8 +402,11 @@ def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]
     order = list(compiled.positiontup) if compiled.positional else keys
     converters = []
     for index, name in enumerate(order):
-        proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        col_type = table.c[name].type
+        proc = col_type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
+            if isinstance(col_type, Date | DateTime):
+                proc = _memoised(proc)  # the same few dates on every row
             converters.append((index, proc))
     getter = itemgetter(*order)
     params: list[Any] = []

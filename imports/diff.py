@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Date, Float, Integer, Numeric, select
@@ -50,7 +51,12 @@ def _column_kind(name: str) -> str:
 
 FIELD_KINDS: dict[str, str] = {name: _column_kind(name) for name in HOUSEHOLD_FIELDS}
 FIELD_KINDS.update(lon="float", lat="float")
-_TEXT = frozenset(f for f, k in FIELD_KINDS.items() if k == "str")
+# The Python type a cleaned value already has when it needs no conversion
+# (decimals are always re-rounded to cents, so they have no entry that matches).
+_READY: dict[str, type] = {
+    f: {"str": str, "int": int, "float": float, "date": date, "decimal": type(None)}[k]
+    for f, k in FIELD_KINDS.items()
+}
 
 
 def to_column_value(name: str, value: Any) -> Any:
@@ -84,9 +90,12 @@ def row_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The household fields a ledger row gives (blank cells are absent), typed for the columns."""
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if value is None or value == "" or name not in FIELD_KINDS:
+        if value is None or value == "":
             continue
-        out[name] = value if type(value) is str and name in _TEXT else to_column_value(name, value)
+        ready = _READY.get(name)
+        if ready is None:
+            continue  # a place field (township, village, village_code)
+        out[name] = value if type(value) is ready else to_column_value(name, value)
     if "completed_on" in out and "completed_on_precision" not in out:
         out["completed_on_precision"] = "day"
     return out
@@ -96,14 +105,17 @@ def row_fields(values: dict[str, Any]) -> dict[str, Any]:
 _CONVERTED = frozenset(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
 
 
+_SNAPSHOT_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
+
+
 def snapshot_of(state: dict[str, Any]) -> dict[str, Any]:
     """The same JSON shape as ``heating.households.snapshot`` built from a plain mapping.
 
     Written for speed (it runs once per household of a 100k-row commit): only
     dates and decimals need converting, exactly as ``to_json_value`` does.
+    ``state`` must hold every household field (None where empty).
     """
-    get = state.get
-    data = {f: get(f) for f in HOUSEHOLD_FIELDS}
+    data = dict(zip(HOUSEHOLD_FIELDS, _SNAPSHOT_GETTER(state), strict=True))
     for f in _CONVERTED:
         value = data[f]
         if value is not None:
