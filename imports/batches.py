@@ -333,12 +333,13 @@ def commit(
 def _new_household_row(change: Any, batch_id: int, salt: str, when: datetime) -> dict[str, Any]:
     row = change.row
     values = dict.fromkeys(HOUSEHOLD_FIELDS)
-    values.update(change.fields)
+    fields = change.typed()
+    values.update(fields)
     values.update(
         village_id=row.village_id,
         key=row.key,
         key_kind=row.key_kind,
-        id_hash=id_hash_for(change.fields, salt),
+        id_hash=id_hash_for(fields, salt),
         active=True,
         extra=dict(row.extra) if row.extra else None,
         created_batch_id=batch_id,

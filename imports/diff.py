@@ -144,6 +144,12 @@ class RowChange:
     changes: dict[str, Any] = field(default_factory=dict)
     before: dict[str, Any] | None = None  # full stored state (updated rows only)
 
+    def typed(self) -> dict[str, Any]:
+        """The row's typed household fields (built on first use)."""
+        if not self.fields:
+            self.fields = row_fields(self.row.values)
+        return self.fields
+
 
 @dataclass
 class LedgerDiff:
@@ -249,16 +255,18 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
     changes: list[RowChange] = []
     matched: list[RowChange] = []
     for row in valid:
-        fields = row_fields(row.values)
-        change = RowChange(row=row, kind="new", fields=fields)
+        # Typed fields are built now only where they are compared; a new
+        # household's are built when it is written (``RowChange.typed``).
+        change = RowChange(row=row, kind="new", fields={})
         found = existing.get((row.village_id, row.key))
         if found is not None:
             change.household_id = found[0]
+            change.fields = row_fields(row.values)
             if found[1]:
                 matched.append(change)
             else:
                 # A household removed by a rollback comes back: new to the clerk.
-                change.changes = dict(fields, active=True)
+                change.changes = dict(change.fields, active=True)
         changes.append(change)
 
     for part in _chunks(matched):
