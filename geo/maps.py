@@ -66,6 +66,7 @@ PRIORITY_COLOUR = "#c51b7d"
 ZONE_COLOUR = "#2166ac"
 TOWNSHIP_COLOUR = "#333333"
 OVERVIEW_THRESHOLD = 2000
+OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (100 m)
 GENERATED_NOTE = "边界为演示生成，非真实边界"
 
 VILLAGE_FIELDS = [
@@ -647,9 +648,10 @@ def _legend_html(
         f'<div><i style="background:rgba(67,147,195,0.25);border:2px dashed {ZONE_COLOUR}"></i>'
         f"禁煤区（{zones} 片）</div>"
     )
-    lines.append(
-        f'<div><i style="background:none;border:2px solid {TOWNSHIP_COLOUR}"></i>乡镇界线</div>'
-    )
+    if mode == "villages":
+        lines.append(
+            f'<div><i style="background:none;border:2px solid {TOWNSHIP_COLOUR}"></i>乡镇界线</div>'
+        )
     if mode == "townships":
         lines.append('<div class="muted">村数较多，显示乡镇汇总；点击乡镇查看其村庄。</div>')
     if without:
@@ -787,10 +789,20 @@ def build_map(
             max_zoom=18,
         ).add_to(m)
 
-    shown = simplify_coverage(villages, tolerance) if len(villages) else villages
+    townships: gpd.GeoDataFrame | None = None
+    if overview:
+        # Township shapes only: dissolve the raw villages, then simplify the townships
+        # (a coverage themselves) more coarsely — they are seen at district scale.
+        shown = villages
+        townships = simplify_coverage(
+            dissolve_coverage(villages, "township_code"), tolerance * OVERVIEW_TOLERANCE_FACTOR
+        )
+    else:
+        shown = simplify_coverage(villages, tolerance) if len(villages) else villages
+        if len(shown):
+            townships = dissolve_coverage(shown, "township_code")
     origin = _origin(shown if len(shown) else zones)
     township_names = names_of(shown) if len(shown) else {}
-    townships = dissolve_coverage(shown, "township_code") if len(shown) else None
     layers: dict[str, Any] = {}
     counts: dict[str, int] = {}
 
@@ -835,7 +847,7 @@ def build_map(
             on_each_feature=_tooltip_js(TOWNSHIP_FIELDS),
         ).add_to(m)
 
-    if townships is not None:
+    if townships is not None and mode == "villages":  # the overview's shapes have outlines
         layers["townships"] = _polygon_layer(
             _geojson(townships, [{} for _ in range(len(townships))], origin),
             origin,
