@@ -28,6 +28,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Date,
     DateTime,
@@ -387,6 +388,15 @@ def _memoised(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
+def _none_once(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    null = proc(None)
+
+    def convert(value: Any) -> Any:
+        return null if value is None else proc(value)
+
+    return convert
+
+
 def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows with one driver-level executemany.
 
@@ -408,6 +418,8 @@ def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]
         if proc is not None:
             if isinstance(col_type, Date | DateTime):
                 proc = _memoised(proc)  # the same few dates on every row
+            elif isinstance(col_type, JSON):
+                proc = _none_once(proc)  # "before" of a new household, empty "extra"
             converters.append((index, proc))
     getter = itemgetter(*order)
     params: list[Any] = []
