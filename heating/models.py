@@ -251,7 +251,18 @@ class HouseholdVersion(Base):
 
     __tablename__ = "household_versions"
     __table_args__ = (
-        Index("ix_household_versions_asof", "household_id", "recorded_at"),
+        # Covering (MEASURES): the newest version per changed household as of a date is
+        # read from the index alone, without touching the wide history rows.
+        Index(
+            "ix_household_versions_asof",
+            "household_id",
+            "recorded_at",
+            "id",
+            "village_id",
+            "active",
+            "status",
+            "operation",
+        ),
         # Measures as of a date find the households changed since then (MEASURES).
         Index("ix_household_versions_recorded", "recorded_at", "household_id"),
         Index("ix_household_versions_batch", "batch_id", "household_id"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 13:12:43.125877
+Create Date: 2026-11-28 13:39:19.193703
 """
 
 from __future__ import annotations
@@ -338,7 +338,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("household_versions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_household_versions_asof", ["household_id", "recorded_at"], unique=False
+            "ix_household_versions_asof",
+            ["household_id", "recorded_at", "id", "village_id", "active", "status", "operation"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_household_versions_batch", ["batch_id", "household_id"], unique=False
