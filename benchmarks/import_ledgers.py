@@ -190,7 +190,12 @@ def measure_one(path: Path, url: str) -> dict[str, Any]:
     count = len(rows)
     del rows, wb
 
-    runtime = open_runtime(database_url=url, upload_max_mb=2000, import_max_unzipped_mb=20000)
+    runtime = open_runtime(
+        database_url=url,
+        upload_max_mb=2000,
+        import_max_unzipped_mb=20000,
+        import_max_rows=max(1_000_000, count),
+    )
     config = runtime.config
     today = date(2024, 1, 15)
     figures: dict[str, Any] = {"bare_read_s": bare, "sheet_rows": count}
