@@ -222,8 +222,8 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
+    # waitress' loop does not return on close(); the daemon thread ends with the process.
     server.close()
-    thread.join(timeout=5)
 
 
 @dataclass
