@@ -179,6 +179,7 @@ def measure_one(path: Path, url: str) -> dict[str, Any]:
     """Run in a subprocess: bare read, preview, commit, re-upload; return the figures."""
     from python_calamine import CalamineWorkbook
 
+    import imports.pipeline  # noqa: F401 - imported before timing, like a running server
     from heating.runtime import open_runtime
     from imports.batches import commit, preview, preview_parsed
 
