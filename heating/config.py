@@ -222,7 +222,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "import_max_unzipped_mb", 500, _parse_int, "xlsx/ods 解压后总大小上限（MB），防止压缩炸弹"
     ),
-    Setting("upload_dir", "", _parse_str, "保留：上传文件均存于数据库，此项暂不使用"),
     Setting(
         "session_cookie_secure",
         False,
