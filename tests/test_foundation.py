@@ -175,3 +175,22 @@ def test_login_form_without_csrf_token_is_refused(client, users) -> None:
     resp = client.post("/login", data={"username": "alice", "password": "correct-horse-1"})
     assert resp.status_code == 400
     assert "CSRF" in resp.get_data(as_text=True)
+
+
+def test_backup_is_a_consistent_copy(run_cli, tiny_district, tmp_path, database_url) -> None:
+    from sqlalchemy import func, select
+
+    from heating.models import Village
+    from heating.runtime import open_runtime
+
+    target = tmp_path / "备份" / "copy.db"
+    result = run_cli("backup", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert target.exists()
+    if database_url.startswith("sqlite"):
+        copy = open_runtime(database_url=f"sqlite:///{target}")
+        with copy.session() as session:
+            assert session.scalar(select(func.count()).select_from(Village)) == 4
+        copy.engine.dispose()
+    else:
+        assert target.read_bytes()[:5] == b"PGDMP"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -66,4 +67,22 @@ def serve(host: str, port: int, threads: int = 8) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="heating")
 
 
-COMMANDS: list[click.Command] = [init_command, user_group, serve_command]
+@click.command("backup")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="备份文件路径",
+)
+def backup_command(output: Path) -> None:
+    """在系统运行时备份数据库（SQLite 在线备份；PostgreSQL 用 pg_dump）。"""
+    from heating.backup import backup
+
+    runtime = get_runtime()
+    kind = backup(runtime.engine, output)
+    click.echo(f"已备份到 {output}（{kind}）")
+
+
+COMMANDS: list[click.Command] = [init_command, user_group, serve_command, backup_command]
