@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 def mask_id(value: str | None) -> str | None:
     """Keep the first 6 and last 4 characters: ``140405********123X``."""
@@ -25,21 +23,14 @@ def mask_phone(value: str | None) -> str | None:
     return text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
-def can_see_personal_data(role: str, user_township_id: int | None,
-                          household_township_id: int | None) -> bool:
+def can_see_personal_data(
+    role: str, user_township_id: int | None, household_township_id: int | None
+) -> bool:
     """Admins see everything; a clerk sees its own township's households; no one else."""
     if role == "admin":
         return True
-    return role == "clerk" and user_township_id is not None and (
-        user_township_id == household_township_id
+    return (
+        role == "clerk"
+        and user_township_id is not None
+        and (user_township_id == household_township_id)
     )
-
-
-def masked_household(data: dict[str, Any], *, visible: bool) -> dict[str, Any]:
-    """Return a copy of a household dict with id_number and phone masked unless visible."""
-    if visible:
-        return dict(data)
-    out = dict(data)
-    out["id_number"] = mask_id(out.get("id_number"))
-    out["phone"] = mask_phone(out.get("phone"))
-    return out
