@@ -17,10 +17,15 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select, true, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from heating.config import Profile
-from heating.measures import changed_since, newest_versions_of_changed, village_facts
+from heating.measures import (
+    VillageFacts,
+    changed_since,
+    newest_versions_of_changed,
+    village_facts,
+)
 from heating.models import Household, HouseholdVersion, Village
 
 # code → Chinese description (the documented list).
@@ -62,16 +67,20 @@ def inconsistencies(
     profile: Profile | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
+    facts: list[VillageFacts] | None = None,
 ) -> list[Inconsistency]:
     """Every inconsistency now or as of a date, ordered by village code then code.
 
     Pass ``profile`` to also list villages whose category it does not know.
     A completion date is "in the future" when it is after ``as_of`` (today
-    without a date).
+    without a date).  A caller that already holds ``village_facts`` for the
+    same date and scope (the annual report) passes them as ``facts`` so that
+    the counts are not read twice.
     """
-    facts = village_facts(
-        session, as_of=as_of, township_code=township_code, district_code=district_code
-    )
+    if facts is None:
+        facts = village_facts(
+            session, as_of=as_of, township_code=township_code, district_code=district_code
+        )
     found: list[Inconsistency] = []
     for f in facts:
         found.extend(_count_findings(f, profile))
@@ -149,18 +158,30 @@ def _future_completions(
     for vid, hid, no, completed, accepted in session.execute(current):
         per_village[vid].append(_late(hid, no, completed, accepted))
     if as_of is not None:
-        newest = newest_versions_of_changed(as_of, HouseholdVersion.after)
-        rows = session.execute(
-            select(newest.c.village_id, newest.c.household_id, newest.c.after).where(
-                newest.c.rank == 1, newest.c.active == true()
-            )
-        )
+        # Only the changed households' newest versions, and of those only the late
+        # ones, leave the database: the ranking reads no JSON, the chosen version's
+        # dates are compared in SQL (ISO strings, the first 10 characters are the
+        # day), so no version's JSON is decoded in Python.
+        newest = newest_versions_of_changed(as_of, HouseholdVersion.id.label("version_id"))
+        n = newest.c
+        chosen = aliased(HouseholdVersion, name="chosen")
+        completed_day = func.substr(chosen.after["completed_on"].as_string(), 1, 10)
+        accepted_day = func.substr(chosen.after["accepted_on"].as_string(), 1, 10)
         iso = reference.isoformat()
-        for vid, hid, after in rows:
-            after = after or {}
-            completed, accepted = after.get("completed_on"), after.get("accepted_on")
-            if (completed and completed[:10] > iso) or (accepted and accepted[:10] > iso):
-                per_village[vid].append(_late(hid, after.get("household_no"), completed, accepted))
+        rows = session.execute(
+            select(
+                n.village_id,
+                n.household_id,
+                chosen.after["household_no"].as_string(),
+                completed_day,
+                accepted_day,
+            )
+            .join(chosen, chosen.id == n.version_id)
+            .where(n.rank == 1, n.active == true())
+            .where((completed_day > iso) | (accepted_day > iso))
+        )
+        for vid, hid, no, completed, accepted in rows:
+            per_village[vid].append(_late(hid, no, completed, accepted))
     out = []
     for vid, households in sorted(per_village.items(), key=lambda item: item[0]):
         if vid not in in_scope:

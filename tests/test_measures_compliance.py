@@ -213,3 +213,29 @@ def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa:
         found = inconsistencies(s, profile=profile)
         assert inconsistencies(s) == []  # without a profile, categories are not checked
     assert codes(found) == [("unknown_category", NANJIE), ("unknown_category", DONGJIE)]
+
+
+def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> None:  # noqa: ANN001
+    """An acceptance date after the as-of date, corrected later, is found on the version
+    of then; passing the caller's village facts (as the report does) changes nothing."""
+    from heating.measures import village_facts
+
+    ids = tiny_district
+    with runtime.session() as s:
+        (h,) = add(s, ids[XIACUN], 1, "accepted", at=datetime(2021, 10, 20))
+        record_update(
+            s,
+            h,
+            {"household_no": "X-7", "accepted_on": date(2021, 11, 2)},
+            recorded_at=datetime(2021, 10, 25),
+        )
+        record_update(s, h, {"accepted_on": date(2021, 10, 2)}, recorded_at=datetime(2021, 12, 1))
+    as_of = date(2021, 10, 31)
+    with runtime.session() as s:
+        then = inconsistencies(s, as_of=as_of, profile=DEFAULT_PROFILE)
+        facts = village_facts(s, as_of=as_of)
+        assert inconsistencies(s, as_of=as_of, profile=DEFAULT_PROFILE, facts=facts) == then
+        assert inconsistencies(s, as_of=date(2021, 10, 24)) == []
+    assert codes(then) == [("future_completion", XIACUN)]
+    (late,) = then[0].detail["households"]
+    assert (late["household_no"], late["accepted_on"]) == ("X-7", "2021-11-02")

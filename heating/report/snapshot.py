@@ -18,8 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, true
-from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
+from sqlalchemy.orm import Session, aliased
 
 from heating.config import Config, Profile
 from heating.errors import NotFound, Refused
@@ -32,7 +31,9 @@ from heating.measures import (
     aggregate_row,
     as_of_cutoff,
     category_rows,
+    changed_since,
     decisions_in_force,
+    newest_versions_of_changed,
     village_facts,
     village_row,
 )
@@ -324,7 +325,7 @@ def take_snapshot(
             aggregate_row(TOTAL_KEY, TOTAL_NAME, previous_rows),
         ),
         inconsistencies=inconsistencies(
-            session, as_of=as_of, profile=profile, district_code=district.code
+            session, as_of=as_of, profile=profile, district_code=district.code, facts=facts
         ),
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household_detail["no_completion_date"],
@@ -552,60 +553,43 @@ def _zone_changes(
 # --------------------------------------------------------------------------
 
 
-def _changed_since(as_of: date) -> Select:
-    """Households with a version recorded after the as-of date (their row is newer)."""
-    hv = HouseholdVersion
-    return select(hv.household_id).where(hv.recorded_at >= as_of_cutoff(as_of))
-
-
-def _newest_before(as_of: date, *columns: Any) -> Any:
-    """Subquery: for households changed since, their newest version as of the date.
+def _newest_before(as_of: date) -> tuple[Any, Any]:
+    """For households changed since the date: their newest version as of then.
 
     Every writer goes through ``heating.households``, so a household's row is
     its newest version: households not changed since the date are read from
     ``households`` directly and only the changed ones need their history
-    (the rule of ``heating.measures``, without a window over all versions).
+    (the rule of ``heating.measures``).  Returns the ranked subquery (filter
+    on ``rank == 1``; ``version_id`` names the version) and an alias of the
+    versions table to join on ``version_id`` for the JSON fields, so that
+    only the chosen versions' JSON is read, not that of every older version.
     """
-    hv = HouseholdVersion
-    rank = (
-        func.row_number()
-        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
-        .label("rank")
-    )
-    return (
-        select(hv.household_id, hv.village_id, hv.active, hv.status, hv.operation, *columns, rank)
-        .where(
-            hv.recorded_at < as_of_cutoff(as_of),
-            hv.household_id.in_(_changed_since(as_of)),
-        )
-        .subquery("newest")
-    )
+    newest = newest_versions_of_changed(as_of, HouseholdVersion.id.label("version_id"))
+    return newest, aliased(HouseholdVersion, name="chosen")
 
 
 def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
     """Clean households by route/device and without completion date, as of the date."""
     by_id = {f.village_id: f for f in facts}
     h = Household
-    hv = HouseholdVersion
     unchanged = select(
         h.village_id, h.route, h.device, h.completed_on.is_(None), func.count()
     ).where(
         h.active == true(),
         h.status.in_(CLEAN_STATUSES),
-        h.id.not_in(_changed_since(as_of)),
+        h.id.not_in(changed_since(as_of)),
     )
     unchanged = unchanged.group_by(h.village_id, h.route, h.device, h.completed_on.is_(None))
-    newest = _newest_before(
-        as_of,
-        hv.after["route"].as_string().label("route"),
-        hv.after["device"].as_string().label("device"),
-        hv.after["completed_on"].as_string().label("completed_on"),
-    )
+    newest, chosen = _newest_before(as_of)
     n = newest.c
+    route = chosen.after["route"].as_string()
+    device = chosen.after["device"].as_string()
+    undated = chosen.after["completed_on"].as_string().is_(None)
     changed = (
-        select(n.village_id, n.route, n.device, n.completed_on.is_(None), func.count())
+        select(n.village_id, route, device, undated, func.count())
+        .join(chosen, chosen.id == n.version_id)
         .where(n.rank == 1, n.active == true(), n.status.in_(CLEAN_STATUSES))
-        .group_by(n.village_id, n.route, n.device, n.completed_on.is_(None))
+        .group_by(n.village_id, route, device, undated)
     )
     routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     devices: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
@@ -682,16 +666,16 @@ def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[
             ).where(
                 h.active == true(),
                 h.operation.in_(PROBLEM_OPERATIONS),
-                h.id.not_in(_changed_since(as_of)),
+                h.id.not_in(changed_since(as_of)),
             )
         )
     ]
-    newest = _newest_before(as_of, HouseholdVersion.after)
+    newest, chosen = _newest_before(as_of)
     n = newest.c
     found += session.execute(
-        select(n.household_id, n.village_id, n.status, n.operation, n.after).where(
-            n.rank == 1, n.active == true(), n.operation.in_(PROBLEM_OPERATIONS)
-        )
+        select(n.household_id, n.village_id, n.status, n.operation, chosen.after)
+        .join(chosen, chosen.id == n.version_id)
+        .where(n.rank == 1, n.active == true(), n.operation.in_(PROBLEM_OPERATIONS))
     ).all()
     order = {op: i for i, op in enumerate(PROBLEM_OPERATIONS)}
     households = []

@@ -5,8 +5,8 @@ a subtitle, one or two rows of bold (merged) headers, typed data cells
 (thousands and percent formats, "—" for an undefined measure), column widths
 that fit Chinese text, frozen header panes and an A4 landscape print setup.
 
-Every string goes through ``put_text``: it is written as a text cell, never
-a formula, with a leading ``= + - @ TAB CR LF`` neutralised (OWASP CSV
+Every string goes through ``neutralise`` (``put_text``, or ``_bind_text`` for
+table cells): it is written as a text cell, never a formula, with a leading ``= + - @ TAB CR LF`` neutralised (OWASP CSV
 injection), because village names, notes and file names come from users.
 """
 
@@ -57,6 +57,7 @@ MET = "达标"
 NOT_MET = "未达标"
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 MAX_WIDTH = 60
+MAX_CELL_TEXT = 32767  # Excel's limit; openpyxl truncates longer strings the same way
 MIN_WIDTH = 6
 FOOTER = "第 &P 页 共 &N 页"
 
@@ -118,6 +119,8 @@ def put(cell: Cell, value: Any, kind: str = "text") -> None:
 
 def display_width(text: str) -> int:
     """Columns a text needs: CJK and other wide characters count 2."""
+    if text.isascii():  # numbers, codes, dates: most cells of a large sheet
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -264,35 +267,57 @@ def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
 
 
 def _write_row(ws: Worksheet, row: int, columns: list[Column], data: Row) -> None:
+    """Write one data row: each cell is created with its (cached) style and typed value.
+
+    The largest sheets (every village, every problem household) hold tens of
+    thousands of cells, so this builds each cell once with its style array
+    instead of going through ``ws.cell`` and the per-attribute style setters.
+    """
+    styles = _STYLES.setdefault(ws.parent, {})
     for i, (col, value) in enumerate(zip(columns, data.values, strict=True), start=1):
-        cell = ws.cell(row=row, column=i)
-        put_value(cell, value, col.kind)
         number_format, alignment = value_format(value, col.kind)
         if col.wrap:
             alignment = LEFT_WRAP
         bad = value == NOT_MET
         key = (number_format, id(alignment), data.total, bad)
-        _styled(cell, key, number_format, alignment, data.total, bad)
+        built = styles.get(key)
+        if built is None:
+            built = styles[key] = _build_style(ws, number_format, alignment, data.total, bad)
+        cell = Cell(ws, row=row, column=i, style_array=built)
+        _bind(cell, value, col.kind)
+        ws._add_cell(cell)
 
 
-def _styled(
-    cell: Cell,
-    key: tuple[Any, ...],
+def _bind(cell: Cell, value: Any, kind: str) -> None:
+    """``put_value`` for a fresh cell; text and numbers skip openpyxl's type inference."""
+    if type(value) is str:
+        _bind_text(cell, value)
+    elif type(value) in (int, float):
+        cell._value = value  # data_type stays "n"
+    else:
+        put_value(cell, value, kind)
+
+
+def _bind_text(cell: Cell, text: str) -> None:
+    """``put_text`` without re-checking what ``neutralise`` already cleaned."""
+    cell._value = neutralise(text)[:MAX_CELL_TEXT]
+    cell.data_type = "s"
+
+
+def _build_style(
+    ws: Worksheet,
     number_format: str | None,
     alignment: Alignment | None,
     total: bool,
     bad: bool,
-) -> None:
-    """Style a data cell; each distinct style is built once per workbook, then copied.
+) -> Any:
+    """A data cell's style array, built once per workbook and distinct style.
 
     Setting font, fill, border and format one by one hashes each style object
-    (most of the time of a large sheet); copying a built style array does not.
+    (most of the time of a large sheet); creating cells from a built style
+    array does not.  The scratch cell is never added to the sheet.
     """
-    cache = _STYLES.setdefault(cell.parent.parent, {})
-    built = cache.get(key)
-    if built is not None:
-        cell._style = copy(built)
-        return
+    cell = Cell(ws)
     cell.border = BORDER
     if total:
         cell.font = BOLD_FONT
@@ -303,7 +328,7 @@ def _styled(
         cell.number_format = number_format
     if alignment is not None:
         cell.alignment = alignment
-    cache[key] = copy(cell._style)
+    return copy(cell._style)
 
 
 def fit_columns(ws: Worksheet, columns: Sequence[Column], table: Table) -> None:
