@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -117,8 +118,12 @@ def put(cell: Cell, value: Any, kind: str = "text") -> None:
         cell.alignment = alignment
 
 
+@lru_cache(maxsize=65536)
 def display_width(text: str) -> int:
-    """Columns a text needs: CJK and other wide characters count 2."""
+    """Columns a text needs: CJK and other wide characters count 2.
+
+    Cached: a large sheet repeats the same township, village and status names.
+    """
     if text.isascii():  # numbers, codes, dates: most cells of a large sheet
         return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
