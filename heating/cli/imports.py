@@ -54,6 +54,16 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+PLACE_FIELD_LABELS = {"township": "乡镇", "village": "村", "village_code": "村代码"}
+
+
+def field_labels() -> dict[str, str]:
+    """Field key → the column header a clerk knows (the issue list is for clerks)."""
+    from imports.fields import LEDGER_SCHEMA
+
+    return PLACE_FIELD_LABELS | {f.name: f.label for f in LEDGER_SCHEMA.fields}
+
+
 def print_outcome(out: dict[str, Any]) -> None:
     """A readable Chinese summary of an import outcome and its issues."""
     c = out["counts"]
@@ -82,7 +92,9 @@ def print_outcome(out: dict[str, Any]) -> None:
         + (f"，显示前 {ISSUES_SHOWN} 条）：" if len(issues) > ISSUES_SHOWN else "）：")
     )
     click.echo("级别\t工作表\t行\t列\t字段\t值\t说明")
+    labels = field_labels()
     for issue in issues[:ISSUES_SHOWN]:
+        field = issue.get("field")
         click.echo(
             "\t".join(
                 [
@@ -90,7 +102,7 @@ def print_outcome(out: dict[str, Any]) -> None:
                     _cell(issue.get("sheet")),
                     _cell(issue.get("row")),
                     _cell(issue.get("column")),
-                    _cell(issue.get("field")),
+                    labels.get(field, _cell(field)),
                     _cell(issue.get("value")),
                     _cell(issue.get("message")),
                 ]

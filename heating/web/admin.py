@@ -39,6 +39,7 @@ ACTION_LABELS = {
     "zones_derive": "生成禁煤区",
     "completion_decision": "完成认定",
     "completion_decision_revoke": "撤销完成认定",
+    "demo_load": "加载演示数据",
 }
 
 
@@ -240,7 +241,8 @@ def registry():  # noqa: ANN201
                 "registry_upload",
                 user=current_user,
                 target=name,
-                detail={k: v for k, v in result.items() if k != "issues"},
+                # Counts only: the result lists every village, too long for an audit line.
+                detail={k: result.get(k) for k in ("townships", "villages", "new", "updated")},
                 ip=_ip(),
             )
             session.commit()

@@ -62,6 +62,71 @@ def when(value: datetime | date | str | None) -> str:
     return value.isoformat()
 
 
+# Audit details are stored as JSON by many areas; these are the keys an admin meets.
+DETAIL_LABELS = {
+    "file": "文件",
+    "sha256": "SHA-256",
+    "counts": "计数",
+    "rows": "数据行",
+    "new": "新增",
+    "updated": "更新",
+    "unchanged": "未变",
+    "rejected": "错误行",
+    "skipped": "跳过",
+    "warnings": "警告",
+    "errors": "错误",
+    "accept_valid": "只导入无误的行",
+    "households": "农户",
+    "townships": "乡镇",
+    "villages": "村庄",
+    "crs": "坐标系",
+    "features": "要素",
+    "matched": "已匹配",
+    "repaired": "已修复",
+    "as_of": "截至",
+    "zones": "禁煤区片数",
+    "role": "角色",
+    "township": "乡镇",
+    "via": "方式",
+    "version": "版本",
+    "decision": "认定编号",
+    "reason": "理由",
+    "decided_on": "认定日期",
+    "batch": "批次",
+}
+DETAIL_TEXT_MAX = 80
+
+
+def _detail_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return "（" + audit_detail(value) + "）"
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} 项"
+    if key == "role":
+        return ROLE_LABELS.get(str(value), str(value))
+    text = str(value)
+    if key == "sha256":
+        return text[:12] + "…"
+    return text if len(text) <= DETAIL_TEXT_MAX else text[:DETAIL_TEXT_MAX] + "…"
+
+
+def audit_detail(detail: dict[str, Any] | None) -> str:
+    """One readable line for an audit entry's JSON detail: Chinese keys, lists counted.
+
+    Some areas store whole result objects (a registry upload lists every village);
+    the audit page must stay a table an administrator can scan.
+    """
+    if not detail:
+        return ""
+    if not isinstance(detail, dict):
+        return _detail_value("", detail)
+    return "；".join(f"{DETAIL_LABELS.get(k, k)} {_detail_value(k, v)}" for k, v in detail.items())
+
+
 def yesno(value: bool | None) -> str:
     if value is None:
         return "—"
@@ -80,7 +145,7 @@ def page_url(**changes: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(pct=pct, when=when, yesno=yesno)
+    app.jinja_env.filters.update(pct=pct, when=when, yesno=yesno, audit_detail=audit_detail)
 
     # Globals (not a context processor) so that imported macros see them too.
     app.jinja_env.globals.update(

@@ -51,7 +51,6 @@ FIELD_LABELS = {
     "heat_source": "热源",
     "plan_year": "计划年度",
     "completed_on": "完工日期",
-    "completed_on_precision": "完工日期精度",
     "accepted_on": "验收日期",
     "device_subsidy": "设备补贴",
     "operating_subsidy": "运行补贴",
@@ -138,6 +137,19 @@ def _masked_value(field: str, value: Any, visible: bool) -> Any:
     return value
 
 
+def _village_names(session: Session, versions: list[HouseholdVersion]) -> dict[int, str]:
+    """Names of the villages a household moved between (history stores their ids)."""
+    ids = {
+        v
+        for version in versions
+        for v in ((version.before or {}).get("village_id"), (version.after or {}).get("village_id"))
+        if isinstance(v, int)
+    }
+    if not ids:
+        return {}
+    return dict(session.execute(select(Village.id, Village.name).where(Village.id.in_(ids))).all())
+
+
 def village_history(session: Session, village: Village, visible: bool) -> list[dict[str, Any]]:
     """The newest changes of the village's households: who, when, which fields from → to."""
     rows = session.execute(
@@ -148,7 +160,8 @@ def village_history(session: Session, village: Village, visible: bool) -> list[d
         .where(HouseholdVersion.village_id == village.id)
         .order_by(HouseholdVersion.id.desc())
         .limit(HISTORY_LIMIT)
-    )
+    ).all()
+    village_names = _village_names(session, [row[0] for row in rows])
     history = []
     for version, head_name, file_name, username in rows:
         before = version.before or {}
@@ -156,10 +169,12 @@ def village_history(session: Session, village: Village, visible: bool) -> list[d
         changes = []
         for field in FIELD_LABELS:
             old, new = before.get(field), after.get(field)
-            if version.before is None and new in (None, ""):
+            if version.before is None and (new in (None, "") or field == "village_id"):
                 continue
             if version.before is not None and old == new:
                 continue
+            if field == "village_id":
+                old, new = village_names.get(old, old), village_names.get(new, new)
             changes.append(
                 (
                     FIELD_LABELS[field],
