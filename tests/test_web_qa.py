@@ -62,15 +62,17 @@ def test_audit_log_summarises_long_details_in_chinese(login, runtime) -> None:
             },
         )
         audit(session, "demo_load", target="140405", detail={"version": "1"})
+        audit(session, "import_commit", target="batch:5", detail={"accept_valid": False})
 
     page = login("alice").get("/admin/audit").get_data(as_text=True)
     assert "长长的村名" not in page  # lists are counted, not dumped
-    assert "proposed 80 项" in page
+    assert "按城乡分类代码建议类别的村 80 项" in page
     assert "乡镇 15；村庄 296" in page
     assert "计数 （数据行 10；错误行 0）" in page
     assert "只导入无误的行 是" in page
     assert "SHA-256 abababababab…" in page and "ab" * 32 not in page
     table = page.split("<tbody>")[1]
+    assert "<td>批次 #5</td>" in table and "batch:5" not in table
     assert "<td>加载演示数据</td>" in table and "demo_load" not in table
 
 

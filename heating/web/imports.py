@@ -240,7 +240,7 @@ def template():  # noqa: ANN201
 
     code = scoped_township_code(request.args.get("township"))
     if not code:
-        raise Refused("请选择乡镇：/template?township=9 位乡镇代码。")
+        raise Refused("请选择乡镇：在“台账导入”页面点击本乡镇的台账模板链接下载。")
     township = db().scalar(select(Township).where(Township.code == code))
     if township is None:
         abort(404)

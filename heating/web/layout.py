@@ -93,7 +93,10 @@ DETAIL_LABELS = {
     "reason": "理由",
     "decided_on": "认定日期",
     "batch": "批次",
+    "new_townships": "新增乡镇",
+    "proposed": "按城乡分类代码建议类别的村",
 }
+TARGET_PREFIXES = {"batch": "批次 #", "derivation": "禁煤区推导 #", "user": "用户 #"}
 DETAIL_TEXT_MAX = 80
 
 
@@ -127,6 +130,16 @@ def audit_detail(detail: dict[str, Any] | None) -> str:
     return "；".join(f"{DETAIL_LABELS.get(k, k)} {_detail_value(k, v)}" for k, v in detail.items())
 
 
+def audit_target(target: str | None) -> str:
+    """An audit target such as "batch:5" as the admin reads it ("批次 #5")."""
+    if not target:
+        return ""
+    kind, sep, rest = target.partition(":")
+    if sep and kind in TARGET_PREFIXES and rest.isdigit():
+        return TARGET_PREFIXES[kind] + rest
+    return target
+
+
 def yesno(value: bool | None) -> str:
     if value is None:
         return "—"
@@ -145,7 +158,9 @@ def page_url(**changes: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(pct=pct, when=when, yesno=yesno, audit_detail=audit_detail)
+    app.jinja_env.filters.update(
+        pct=pct, when=when, yesno=yesno, audit_detail=audit_detail, audit_target=audit_target
+    )
 
     # Globals (not a context processor) so that imported macros see them too.
     app.jinja_env.globals.update(
