@@ -331,9 +331,12 @@ def commit(
     return batch, result
 
 
+_BLANK_HOUSEHOLD: dict[str, Any] = dict.fromkeys(HOUSEHOLD_FIELDS)
+
+
 def _new_household_row(change: Any, batch_id: int, salt: str, when: datetime) -> dict[str, Any]:
     row = change.row
-    values = dict.fromkeys(HOUSEHOLD_FIELDS)
+    values = _BLANK_HOUSEHOLD.copy()
     fields = change.typed()
     values.update(fields)
     values.update(
@@ -342,7 +345,7 @@ def _new_household_row(change: Any, batch_id: int, salt: str, when: datetime) ->
         key_kind=row.key_kind,
         id_hash=id_hash_for(fields, salt),
         active=True,
-        extra=dict(row.extra) if row.extra else None,
+        extra=row.extra or None,
         created_batch_id=batch_id,
         updated_batch_id=batch_id,
         updated_at=when,
@@ -501,8 +504,9 @@ def _write_updates(
             values = dict(c.changes)
             if "id_number" in values:
                 values["id_hash"] = id_hash_for(values, diff.id_salt)
-            if c.row.extra:
-                values["extra"] = (before.get("extra") or {}) | dict(c.row.extra)
+            extra = c.row.extra
+            if extra:
+                values["extra"] = (before.get("extra") or {}) | extra
             values.update(updated_batch_id=batch_id, updated_at=when)
             params.setdefault(frozenset(values), []).append({"hid": c.household_id, **values})
             versions.append(

@@ -12,8 +12,8 @@ that the file does not mention are listed (``not_in_file``), never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -86,10 +86,15 @@ def to_column_value(name: str, value: Any) -> Any:
     return str(value)
 
 
-def row_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The household fields a ledger row gives (blank cells are absent), typed for the columns."""
+def row_fields(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The household fields a ledger row gives (blank cells are absent), typed for the columns.
+
+    ``values`` is a mapping or (field, value) pairs (``LedgerRow.items()``,
+    which spares building the row's dict).
+    """
     out: dict[str, Any] = {}
-    for name, value in values.items():
+    pairs = values.items() if isinstance(values, Mapping) else values
+    for name, value in pairs:
         if value is None or value == "":
             continue
         ready = _READY.get(name)
@@ -133,22 +138,24 @@ def state_from_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-@dataclass
+@dataclass(slots=True)
 class RowChange:
-    """What committing one valid ledger row does to its household."""
+    """What committing one valid ledger row does to its household.
+
+    One per valid row of a ledger that may hold a million: it keeps only
+    what the commit needs (the changed fields, the state before an update),
+    never a second copy of the row's values.
+    """
 
     row: Any  # imports.pipeline.LedgerRow
     kind: str  # new / updated / unchanged
-    fields: dict[str, Any]  # the row's household fields, typed
     household_id: int | None = None
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] | None = None  # fields to write (updated or reactivated rows)
     before: dict[str, Any] | None = None  # full stored state (updated rows only)
 
     def typed(self) -> dict[str, Any]:
-        """The row's typed household fields (built on first use)."""
-        if not self.fields:
-            self.fields = row_fields(self.row.values)
-        return self.fields
+        """The row's typed household fields (built on each call, not kept)."""
+        return row_fields(self.row.items())
 
 
 @dataclass
@@ -233,7 +240,9 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
     rejected = [r for r in parsed.rows if is_rejected(r)]
 
     township_ids = _township_ids(session, township_code, parsed.rows)
-    existing: dict[tuple[int, str], tuple[int, bool]] = {}
+    # Stored households by village, then key → id (nested: no tuple per household).
+    existing: dict[int, dict[str, int]] = {}
+    inactive: set[int] = set()
     names: dict[int, tuple[str, str]] = {}
     if township_ids:
         query = (
@@ -249,42 +258,59 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
             .where(Village.township_id.in_(township_ids))
         )
         for hid, vid, key, active, vcode, vname in session.execute(query):
-            existing[(vid, key)] = (hid, bool(active))
-            names[vid] = (vcode, vname)
+            keys = existing.get(vid)
+            if keys is None:
+                keys = existing[vid] = {}
+                names[vid] = (vcode, vname)
+            keys[key] = hid
+            if not active:
+                inactive.add(hid)
 
     changes: list[RowChange] = []
     matched: list[RowChange] = []
+    no_keys: dict[str, int] = {}
     for row in valid:
-        # Typed fields are built now only where they are compared; a new
+        # Typed fields are built only where they are compared; a new
         # household's are built when it is written (``RowChange.typed``).
-        change = RowChange(row=row, kind="new", fields={})
-        found = existing.get((row.village_id, row.key))
-        if found is not None:
-            change.household_id = found[0]
-            change.fields = row_fields(row.values)
-            if found[1]:
-                matched.append(change)
-            else:
+        change = RowChange(row, "new")
+        hid = existing.get(row.village_id, no_keys).get(row.key)
+        if hid is not None:
+            change.household_id = hid
+            if hid in inactive:
                 # A household removed by a rollback comes back: new to the clerk.
-                change.changes = dict(change.fields, active=True)
+                change.changes = dict(row_fields(row.items()), active=True)
+            else:
+                matched.append(change)
         changes.append(change)
 
     for part in _chunks(matched):
         states = load_states(session, [c.household_id for c in part])
         for change in part:
             state = states[change.household_id]
-            diff = {k: v for k, v in change.fields.items() if state.get(k) != v}
+            fields = row_fields(change.row.items())
+            diff = {k: v for k, v in fields.items() if state.get(k) != v}
             if diff:
                 change.kind = "updated"
                 change.changes = diff
                 change.before = state
             else:
                 change.kind = "unchanged"
+    del matched
 
     # Households not mentioned: by any row with a key, rejected rows included.
-    mentioned = {(r.village_id, r.key) for r in parsed.rows if r.key and r.village_id}
-    missing_ids = [hid for k, (hid, active) in existing.items() if active and k not in mentioned]
-    missing_ids.sort()
+    mentioned: set[int] = set()
+    if existing:
+        for r in parsed.rows:
+            if r.key and r.village_id:
+                hid = existing.get(r.village_id, no_keys).get(r.key)
+                if hid is not None:
+                    mentioned.add(hid)
+    missing_ids = sorted(
+        hid
+        for keys in existing.values()
+        for hid in keys.values()
+        if hid not in mentioned and hid not in inactive
+    )
     not_in_file = _describe_missing(session, missing_ids, names)
     return LedgerDiff(parsed, township_code, changes, rejected, not_in_file, salt)
 

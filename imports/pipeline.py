@@ -52,27 +52,102 @@ class SheetInfo:
         }
 
 
-@dataclass(slots=True)
+_NO_ISSUES: tuple[Issue, ...] = ()
+_MISSING = object()
+
+
 class LedgerRow:
     """One household row: cleaned values, where each came from, and its issues.
 
-    ``columns`` is shared by every row of a sheet: do not mutate it.
+    Compact because a ledger may hold a million of them: the field names of
+    ``values`` and the labels of ``extra`` are tuples shared by many rows
+    (only the values are per row), a row without issues shares one empty
+    tuple, and ``columns`` (field → column letter) is shared by every row of
+    a sheet.  ``values`` and ``extra`` are built as dicts when read: treat
+    them as read-only.
     """
 
-    sheet: str
-    row: int  # spreadsheet row number (1-based, as Excel shows)
-    values: dict[str, Any]
-    columns: dict[str, str]  # field → column letter
-    extra: dict[str, str]
-    village_id: int | None
-    township_code: str | None
-    key: str | None
-    key_kind: str | None
-    issues: list[Issue]
+    __slots__ = (
+        "sheet",
+        "row",
+        "_names",
+        "_data",
+        "columns",
+        "_extra_labels",
+        "_extra_data",
+        "village_id",
+        "township_code",
+        "key",
+        "key_kind",
+        "issues",
+    )
+
+    def __init__(
+        self,
+        sheet: str,
+        row: int,
+        values: dict[str, Any],
+        columns: dict[str, str],
+        extra: dict[str, str] | None,
+        village_id: int | None,
+        township_code: str | None,
+        key: str | None,
+        key_kind: str | None,
+        issues: list[Issue] | tuple[Issue, ...],
+        *,
+        shared: dict[tuple[str, ...], tuple[str, ...]] | None = None,
+    ) -> None:
+        self.sheet = sheet
+        self.row = row  # spreadsheet row number (1-based, as Excel shows)
+        names = tuple(values)
+        self._names = shared.setdefault(names, names) if shared is not None else names
+        self._data = tuple(values.values())
+        self.columns = columns  # field → column letter
+        if extra:
+            labels = tuple(extra)
+            self._extra_labels = shared.setdefault(labels, labels) if shared else labels
+            self._extra_data: tuple[str, ...] | None = tuple(extra.values())
+        else:
+            self._extra_labels = ()
+            self._extra_data = None
+        self.village_id = village_id
+        self.township_code = township_code
+        self.key = key
+        self.key_kind = key_kind
+        self.issues: list[Issue] | tuple[Issue, ...] = issues or _NO_ISSUES
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Field → cleaned value (blank cells absent)."""
+        return dict(zip(self._names, self._data, strict=True))
+
+    @property
+    def extra(self) -> dict[str, str]:
+        """Ignored column header → the cell's text (empty cells absent)."""
+        if self._extra_data is None:
+            return {}
+        return dict(zip(self._extra_labels, self._extra_data, strict=True))
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(field, cleaned value) pairs, like ``values.items()`` without building the dict."""
+        return zip(self._names, self._data, strict=True)
+
+    def get(self, name: str) -> Any:
+        """One cleaned value (None when blank) without building ``values``."""
+        try:
+            return self._data[self._names.index(name)]
+        except ValueError:
+            return None
+
+    def add_issue(self, issue: Issue) -> None:
+        self.issues = [*self.issues, issue]
 
     @property
     def rejected(self) -> bool:
         return any(i.severity == "error" for i in self.issues)
+
+    def __repr__(self) -> str:
+        return f"LedgerRow({self.sheet!r}, {self.row}, {self.values!r})"
 
 
 @dataclass
@@ -151,13 +226,17 @@ def parse_ledger(
         max_rows=config.import_max_rows,
         max_unzipped_mb=config.import_max_unzipped_mb,
     )
-    parser = _LedgerParser(session, township_code, today, progress)
-    parser.total = sum(len(s.rows) for s in workbook.sheets)
+    parser = _LedgerParser(session, township_code, today, progress, file_name)
+    parser.max_rows = config.import_max_rows
+    visible = []
+    # Sheets are read one at a time; the progress total grows as each is opened.
     for sheet in workbook.sheets:
+        parser.total += sheet.height
         parser.sheet(sheet)
-        sheet.rows = []  # free memory as we go
+        if sheet.visible:
+            visible.append(sheet.name)
     if not parser.sheets:
-        seen = "、".join(f"“{s.name}”" for s in workbook.sheets if s.visible) or "（无可见工作表）"
+        seen = "、".join(f"“{name}”" for name in visible) or "（无可见工作表）"
         raise LedgerRejected(
             f"文件“{file_name}”的工作表 {seen} 中都找不到表头（前 20 行内应有“户主姓名”“改造状态”"
             "“村”等列名）。请使用台账模板，或在数据上方加上列名后再上传。",
@@ -191,7 +270,10 @@ class _LedgerParser:
         township_code: str | None,
         today: date,
         progress: Callable[[int, int], None] | None,
+        file_name: str = "",
     ) -> None:
+        self.file_name = file_name
+        self.max_rows: int | None = None  # household rows allowed in the whole file
         self.index = VillageIndex.load(session, township_code)
         self.salt = get_meta(session, "id_salt") or ""
         self.rules = RowRules(session, today, self.index.district_ids)
@@ -202,7 +284,10 @@ class _LedgerParser:
         self.rows: list[LedgerRow] = []
         self.issues: list[Issue] = []
         self.skipped: dict[str, int] = {}
-        self.seen: dict[tuple[Any, str], tuple[str, int]] = {}
+        # Village (or unresolved village name) → household key → the row that first had it.
+        self.seen: dict[Any, dict[str, LedgerRow]] = {}
+        # Field-name and label tuples shared by rows (see LedgerRow).
+        self.shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.cleaners = {f.name: clean.cleaner_for(f) for f in LEDGER_SCHEMA.fields}
 
     def note(self, severity: str, code: str, message: str, sheet: str, **place: Any) -> None:
@@ -214,11 +299,11 @@ class _LedgerParser:
         if not sheet.visible:
             self.note("note", "sheet_hidden", f"工作表“{name}”是隐藏的，已跳过。", name)
             return
-        if not any(any(r) for r in sheet.rows[:200]) and not any(any(r) for r in sheet.rows):
+        if not any(any(r) for r in sheet.head) and not any(any(r) for r in sheet.iter_rows()):
             self.note("note", "sheet_empty", f"工作表“{name}”是空的，已跳过。", name)
-            self.done += len(sheet.rows)
+            self.done += sheet.height
             return
-        header = find_header(sheet.rows, sheet.merged, LEDGER_SCHEMA)
+        header = find_header(sheet.head, sheet.merged, LEDGER_SCHEMA)
         if header is None:
             severity = "note" if "说明" in name else "warning"
             self.note(
@@ -228,7 +313,7 @@ class _LedgerParser:
                 "如果这张表是台账，请在数据上方加上列名。",
                 name,
             )
-            self.done += len(sheet.rows)
+            self.done += sheet.height
             return
         info = SheetInfo(
             name,
@@ -274,7 +359,6 @@ class _LedgerParser:
         self, sheet: RawSheet, header: HeaderMatch, info: SheetInfo, missing: list[str]
     ) -> None:
         name = sheet.name
-        rows = sheet.rows
         letters = {c: column_letter(c) for c in header.fields}
         columns = {f: letters[c] for c, f in header.fields.items()}
         specs = [
@@ -308,9 +392,14 @@ class _LedgerParser:
         seen = self.seen
         salt = self.salt
         progress = self.progress
-        self.done += header.data_start
-        for r in range(header.data_start, len(rows)):
-            raw = rows[r]
+        shared = self.shared
+        max_rows = self.max_rows
+        route_devices: dict[str, str | None] = {}  # route cell as written → device it names
+        start = header.data_start
+        self.done += start
+        for r, raw in enumerate(sheet.iter_rows()):
+            if r < start:
+                continue
             self.done += 1
             if progress and self.done % PROGRESS_EVERY == 0:
                 progress(self.done, self.total)
@@ -395,7 +484,11 @@ class _LedgerParser:
             if route_col is not None and "device" not in values and "route" in values:
                 word = raw[route_col]
                 if type(word) is str:
-                    device = ROUTE_DEVICES.get(normalise_word(word))
+                    device = route_devices.get(word, _MISSING)
+                    if device is _MISSING:
+                        device = ROUTE_DEVICES.get(normalise_word(word))
+                        if len(route_devices) < 1000:
+                            route_devices[word] = device
                     if device:
                         values["device"] = device
             idn = values.get("id_number")
@@ -452,36 +545,46 @@ class _LedgerParser:
                     )
                 )
             scope = place.village_id if place.village_id is not None else values.get("village")
-            first = seen.get((scope, key))
-            if first is None:
-                seen[(scope, key)] = (name, rownum)
-            else:
-                where = "本表" if first[0] == name else f"工作表“{first[0]}”"
+            keys = seen.get(scope)
+            if keys is None:
+                keys = seen[scope] = {}
+            first = keys.get(key)
+            if first is not None:
+                where = "本表" if first.sheet == name else f"工作表“{first.sheet}”"
                 issues.append(
                     Issue(
                         "error",
                         "duplicate_household",
-                        f"与{where}第 {first[1]} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
+                        f"与{where}第 {first.row} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
                         "请删除重复的一行，或核对户号/身份证号。",
                         name,
                         rownum,
                     )
                 )
-            out.append(
-                LedgerRow(
-                    name,
-                    rownum,
-                    values,
-                    columns,
-                    extra,
-                    place.village_id,
-                    place.township_code,
-                    key,
-                    key_kind,
-                    issues,
-                )
+            row = LedgerRow(
+                name,
+                rownum,
+                values,
+                columns,
+                extra,
+                place.village_id,
+                place.township_code,
+                key,
+                key_kind,
+                issues,
+                shared=shared,
             )
+            if first is None:
+                keys[key] = row
+            out.append(row)
             info.data_rows += 1
+            if max_rows is not None and len(out) > max_rows:
+                raise LedgerRejected(
+                    f"文件“{self.file_name}”的数据行超过上限 {max_rows} 行（已读到工作表“{name}”"
+                    f"第 {rownum} 行；标题、表头、空行和合计行不计）。"
+                    "请按乡镇或村拆分成多个文件后分别上传。",
+                    code="file_too_many_rows",
+                )
 
 
 def _shown(field_name: str | None, values: dict[str, Any]) -> str | None:

@@ -13,7 +13,9 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import PurePath
 from typing import Any
 
@@ -34,23 +36,52 @@ MIN_RATIO_CHECK_BYTES = 10 * MB
 SAVE_AS = "请在 Excel 或 WPS 中打开后“另存为” .xlsx 格式再上传。"
 
 
+# Rows read ahead of the rest of a sheet: the header is searched in the first 20.
+HEAD_ROWS = 200
+# Rows a sheet may hold beyond the data-row limit before it is even read:
+# titles, header, subtotals and footers (the exact count of data rows is
+# made while parsing, see ``imports.pipeline``).
+ROW_HEADROOM = 1000
+
+
 @dataclass
 class RawSheet:
-    """One worksheet as plain Python rows (absolute: rows[0] is spreadsheet row 1)."""
+    """One worksheet, its rows streamed (absolute: the first row is spreadsheet row 1).
+
+    ``head`` holds the first ``HEAD_ROWS`` rows (for finding the header);
+    ``iter_rows()`` yields every row once, from the first, each padded to the
+    sheet's width.  A 1M-row sheet is therefore never held as Python lists:
+    the parser keeps only what it cleaned.
+    """
 
     name: str
     visible: bool
-    rows: list[list[Any]] = field(default_factory=list)
+    head: list[list[Any]] = field(default_factory=list)
+    height: int = 0  # number of rows, blank ones included
     # Merged ranges as ((first_row, first_col), (last_row, last_col)), 0-based; None if unknown.
     merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
     # (row, col) of formula cells that have no cached value (xlsx only).
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    rest: Iterator[list[Any]] | None = None  # the rows after ``head``
+
+    def iter_rows(self) -> Iterator[list[Any]]:
+        """Every row, once (the rows after the head are not kept)."""
+        rest, self.rest = self.rest, None
+        return chain(self.head, rest or ())
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """All rows as a list (for small sheets such as the village registry)."""
+        if self.rest is not None:
+            self.head = list(self.iter_rows())
+        return self.head
 
 
 @dataclass
 class Workbook:
     kind: str  # xlsx / xlsm / xls / ods / csv
-    sheets: list[RawSheet]
+    # Loaded one at a time as iterated: a sheet is read when the previous one is done.
+    sheets: Iterable[RawSheet]
 
 
 def read_workbook(
@@ -71,7 +102,7 @@ def read_workbook(
     kind = detect_kind(data, file_name, max_unzipped_mb=max_unzipped_mb)
     if kind == "csv":
         return Workbook("csv", [_read_csv(data, file_name, max_rows)])
-    return Workbook(kind, _read_calamine(data, file_name, kind, max_rows))
+    return _read_calamine(data, file_name, kind, max_rows)
 
 
 # --------------------------------------------------------------------------
@@ -213,49 +244,89 @@ def _encrypted(file_name: str) -> LedgerRejected:
 
 def _too_many_rows(file_name: str, rows: int, max_rows: int) -> LedgerRejected:
     return LedgerRejected(
-        f"文件“{file_name}”约有 {rows} 行，超过上限 {max_rows} 行。请按乡镇或村拆分成多个文件后分别上传。",
+        f"文件“{file_name}”约有 {rows} 行，超过上限 {max_rows} 行数据。"
+        "请按乡镇或村拆分成多个文件后分别上传。",
         code="file_too_many_rows",
     )
 
 
-def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> list[RawSheet]:
+def _padded(rows: Iterator[list[Any]], left: int, width: int) -> Iterator[list[Any]]:
+    """Rows as lists of exactly ``width`` cells, ``left`` blank cells first."""
+    pad = [""] * left
+    for row in rows:
+        if left:
+            row = pad + row
+        if len(row) < width:
+            row.extend([""] * (width - len(row)))
+        yield row
+
+
+def _sheet_rows(sheet: Any) -> tuple[list[list[Any]], Iterator[list[Any]]]:
+    """The first HEAD_ROWS rows and an iterator over the rest, streamed from calamine.
+
+    ``CalamineSheet.iter_rows`` starts at spreadsheet row 1 but at the first
+    used column: pad on the left so that index 0 is always column A.
+    """
+    width = sheet.end[1] + 1 if sheet.end else 0
+    left = sheet.start[1] if sheet.start else 0
+    # Calamine's rows all have the range's width: only a left margin needs padding.
+    rows = _padded(iter(sheet.iter_rows()), left, width) if left else iter(sheet.iter_rows())
+    head = []
+    for row in rows:
+        head.append(row)
+        if len(head) >= HEAD_ROWS:
+            break
+    return head, rows
+
+
+def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> Workbook:
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = list(wb.sheets_metadata)
     except Exception as exc:  # calamine raises its own error types per format
         raise _calamine_error(exc, file_name) from None
-    formula_gaps = _xlsx_formulas_without_value(data) if kind in ("xlsx", "xlsm") else {}
-    sheets: list[RawSheet] = []
+    gaps = _xlsx_formulas_without_value(data) if kind in ("xlsx", "xlsm") else {}
+    return Workbook(kind, _calamine_sheets(wb, metadata, gaps, file_name, max_rows))
+
+
+def _calamine_sheets(
+    wb: Any,
+    metadata: list[Any],
+    formula_gaps: dict[str, set[tuple[int, int]]],
+    file_name: str,
+    max_rows: int,
+) -> Iterator[RawSheet]:
+    """Each worksheet in turn; calamine's copy of a sheet lives while its rows are read."""
     total = 0
     for index, meta in enumerate(metadata):
         if "WorkSheet" not in str(meta.typ):
             continue
         visible = str(meta.visible).endswith("Visible") and "Hidden" not in str(meta.visible)
         if not visible:
-            sheets.append(RawSheet(meta.name, False))
+            yield RawSheet(meta.name, False)
             continue
         try:
             sheet = wb.get_sheet_by_index(index)
-            height = sheet.total_height if sheet.height else 0
+            height = sheet.end[0] + 1 if sheet.height and sheet.end else 0
             total += height
-            if total > max_rows:
+            if total > max_rows + ROW_HEADROOM:
                 raise _too_many_rows(file_name, total, max_rows)
-            rows = sheet.to_python(skip_empty_area=False) if sheet.height else []
+            head, rest = _sheet_rows(sheet) if height else ([], iter(()))
             merged = sheet.merged_cell_ranges
         except LedgerRejected:
             raise
         except Exception as exc:
             raise _calamine_error(exc, file_name) from None
-        sheets.append(
-            RawSheet(
-                meta.name,
-                True,
-                rows,
-                list(merged) if merged is not None else None,
-                formula_gaps.get(meta.name, set()),
-            )
+        del sheet  # the iterator keeps calamine's range alive only as long as it is needed
+        yield RawSheet(
+            meta.name,
+            True,
+            head,
+            height,
+            list(merged) if merged is not None else None,
+            formula_gaps.get(meta.name, set()),
+            rest,
         )
-    return sheets
 
 
 def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
@@ -387,18 +458,30 @@ def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel
-    rows: list[list[Any]] = []
-    append = rows.append
+    # Count the lines first (cheap, in C) so that a huge file is refused before parsing.
+    lines = text.count("\n") + 1
+    if lines > max_rows + ROW_HEADROOM:
+        raise _too_many_rows(file_name, lines, max_rows)
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    head: list[list[Any]] = []
     try:
         for row in reader:
-            append(row)
-            if len(rows) > max_rows:
-                raise _too_many_rows(file_name, len(rows), max_rows)
+            head.append(row)
+            if len(head) >= HEAD_ROWS:
+                break
     except csv.Error:
         raise _corrupt(file_name) from None
-    width = max((len(r) for r in rows), default=0)
-    for r in rows:
+    # The header lies in the head: pad every row to the widest of its rows.
+    width = max((len(r) for r in head), default=0)
+    for r in head:
         if len(r) < width:
             r.extend([""] * (width - len(r)))
-    return RawSheet(PurePath(file_name).stem or "CSV", True, rows, None)
+    rest = _padded(_csv_rows(reader, file_name), 0, width)
+    return RawSheet(PurePath(file_name).stem or "CSV", True, head, lines, None, set(), rest)
+
+
+def _csv_rows(reader: Iterator[list[str]], file_name: str) -> Iterator[list[Any]]:
+    try:
+        yield from reader
+    except csv.Error:
+        raise _corrupt(file_name) from None

@@ -603,6 +603,37 @@ def test_file_over_row_limit_is_refused(parse, fmt):
     assert len(parse(data, f"台账.{fmt}", import_max_rows=40).rows) == 30
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_row_limit_counts_data_rows_not_titles_headers_or_subtotals(parse, fmt):
+    """import_max_rows = N accepts exactly N households under a title and a header."""
+
+    def ledger(households: int) -> bytes:
+        rows = [["南街村清洁取暖台账"], ["填报日期：2021年12月"], HEADER]
+        rows += [
+            [i, "南街", f"A{i}", "张三", None, "未改造", None, None] for i in range(households)
+        ]
+        rows += [[None, "合计", None, None, None, None, None, None], ["填表人：王五"]]
+        return one_sheet(rows) if fmt == "xlsx" else csv_bytes(rows, "utf-8")
+
+    parsed = parse(ledger(5), f"台账.{fmt}", import_max_rows=5)
+    assert len(parsed.rows) == 5 and parsed.sheets[0].data_rows == 5
+    with pytest.raises(LedgerRejected) as err:
+        parse(ledger(6), f"台账.{fmt}", import_max_rows=5)
+    assert err.value.code == "file_too_many_rows"
+    assert "数据行超过上限 5 行" in err.value.message and "拆分" in err.value.message
+    assert "第 9 行" in err.value.message  # the 6th household: below 2 title rows and the header
+
+
+def test_row_limit_counts_households_of_every_sheet(parse):
+    rows = [HEADER] + [[i, "南街", f"A{i}", "张三", None, "未改造", None, None] for i in range(3)]
+    more = [HEADER] + [[i, "南街", f"B{i}", "李四", None, "未改造", None, None] for i in range(3)]
+    data = xlsx(("一组", rows), ("二组", more))
+    assert len(parse(data, import_max_rows=6).rows) == 6
+    with pytest.raises(LedgerRejected) as err:
+        parse(data, import_max_rows=5)
+    assert err.value.code == "file_too_many_rows" and "二组" in err.value.message
+
+
 def test_unknown_township_argument_is_refused(parse):
     with pytest.raises(LedgerRejected) as err:
         parse(one_sheet([HEADER, ROW_A]), township="999999999")

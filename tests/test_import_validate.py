@@ -223,7 +223,7 @@ def test_a_valid_row_passes_every_rule(parse, runtime):
         改造方式="集中供热", 热源="屯留热电厂", 验收日期="2021-07-01", 经度=112.805, 纬度=36.305
     )
     parsed = parse(ledger(RULE_HEADER, row))
-    assert parsed.rows[0].issues == []
+    assert not parsed.rows[0].issues
     v = parsed.rows[0].values
     assert (v["lon"], v["lat"], v["accepted_on"]) == (112.805, 36.305, date(2021, 7, 1))
 
