@@ -414,6 +414,30 @@ def test_print_setup_panes_and_widths(runtime: Runtime, history: dict[str, int])
     assert villages["K5"].number_format == "0.0%"
 
 
+def test_columns_fit_their_widest_number_and_text() -> None:
+    """Fitting looks only at each number type's extremes; the width must still be
+    that of the widest shown value, whichever sign or type it has."""
+    from heating.report.workbook import Column, Row, Table, display_width, shown, write_table
+
+    cases = {
+        "int": [5, -1234567890123, 89, None, 1000],
+        "pct_change": [0.004, -0.5, 0.25, None],
+        "pct": [0.5, 1.0, 0.999, 1.2345],
+        "text": ["东街", "乡镇名称很长很长的一个村", "x"],
+        "area": [1.5, 123456789.678, -3.25],
+        "int_change": [3, -12, 2.5],  # a float in an integer column
+    }
+    wb = openpyxl.Workbook()
+    untouched = wb.active.column_dimensions["A"].width
+    for kind, values in cases.items():
+        ws = wb.create_sheet(kind)
+        write_table(ws, Table("t", [Column("列", kind)], [Row([v]) for v in values]))
+        widest = max(display_width(shown(v, kind)) for v in values)
+        fitted = max(6, min(60, max(widest, 2) + 2))
+        assert ws.column_dimensions["A"].width == max(untouched, fitted), kind  # never narrower
+        assert widest == display_width(max((shown(v, kind) for v in values), key=display_width))
+
+
 def test_map_picture_is_present(runtime: Runtime, history: dict[str, int]) -> None:
     with runtime.session() as s:
         built = build_report(s, runtime.config, 2021, now=NOW)

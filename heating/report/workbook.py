@@ -13,7 +13,7 @@ injection), because village names, notes and file names come from users.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -279,15 +279,17 @@ def _write_row(ws: Worksheet, row: int, columns: list[Column], data: Row) -> Non
     instead of going through ``ws.cell`` and the per-attribute style setters.
     """
     styles = _STYLES.setdefault(ws.parent, {})
+    total = data.total
     for i, (col, value) in enumerate(zip(columns, data.values, strict=True), start=1):
-        number_format, alignment = value_format(value, col.kind)
-        if col.wrap:
-            alignment = LEFT_WRAP
+        # value_format depends on the value's type alone, so the type keys the style.
         bad = value == NOT_MET
-        key = (number_format, id(alignment), data.total, bad)
+        key = (type(value), col.kind, col.wrap, total, bad)
         built = styles.get(key)
         if built is None:
-            built = styles[key] = _build_style(ws, number_format, alignment, data.total, bad)
+            number_format, alignment = value_format(value, col.kind)
+            if col.wrap:
+                alignment = LEFT_WRAP
+            built = styles[key] = _build_style(ws, number_format, alignment, total, bad)
         cell = Cell(ws, row=row, column=i, style_array=built)
         _bind(cell, value, col.kind)
         ws._add_cell(cell)
@@ -343,12 +345,36 @@ def fit_columns(ws: Worksheet, columns: Sequence[Column], table: Table) -> None:
         if col.width is not None:
             width = col.width
         else:
-            texts = [col.header] + [shown(r.values[i - 1], col.kind) for r in table.rows]
+            texts = [col.header, *_candidate_texts((r.values[i - 1] for r in table.rows), col.kind)]
             width = max(display_width(t) for t in texts) + 2
             width = max(MIN_WIDTH, min(MAX_WIDTH, width))
         current = ws.column_dimensions[letter].width or 0
         if width > current:
             ws.column_dimensions[letter].width = width
+
+
+def _candidate_texts(values: Iterable[Any], kind: str) -> list[str]:
+    """The shown texts that can be a column's widest: every non-number, and the
+    smallest and largest number of each type (a number's shown width only grows
+    with its magnitude and its sign), so that a column of thousands of numbers
+    is not formatted value by value."""
+    texts = []
+    extremes: dict[type, list[Any]] = {}
+    for value in values:
+        kind_of = type(value)
+        if kind_of is int or kind_of is float:
+            low_high = extremes.get(kind_of)
+            if low_high is None:
+                extremes[kind_of] = [value, value]
+            elif value < low_high[0]:
+                low_high[0] = value
+            elif value > low_high[1]:
+                low_high[1] = value
+        else:
+            texts.append(shown(value, kind))
+    for low, high in extremes.values():
+        texts += (shown(low, kind), shown(high, kind))
+    return texts
 
 
 def setup_print(ws: Worksheet, header_first: int, header_last: int) -> None:
