@@ -397,7 +397,7 @@ class _MapScript(MacroElement):
           .heating-tip td { padding: 1px 0; }
           .heating-township-label { color: #222; font-size: 13px; font-weight: bold;
             white-space: nowrap; text-shadow: 0 0 3px #fff, 0 0 3px #fff; background: none; border: none; }
-          .heating-legend { position: absolute; z-index: 1000; left: 10px; bottom: 20px;
+          .heating-legend { position: absolute; z-index: 1000; left: 10px; bottom: 40px;
             background: rgba(255,255,255,0.92); padding: 8px 10px; border-radius: 4px;
             box-shadow: 0 1px 4px rgba(0,0,0,0.3); font: 13px/1.5 sans-serif; max-width: 260px; }
           .heating-legend h4 { margin: 0 0 4px; font-size: 14px; }
@@ -761,6 +761,8 @@ def build_map(
         zoom_start=10,
         tiles=None,
         prefer_canvas=True,
+        # Fractional zoom so fit_bounds fills the frame instead of snapping a whole level out.
+        zoom_snap=0.25,
     )
     if standalone:
         m.default_js, m.default_css = [], []
