@@ -891,7 +891,10 @@ def build_map(
 
     if len(shown):
         minx, miny, maxx, maxy = shown.total_bounds
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
+        # Keep the western villages clear of the legend in the bottom-left corner.
+        m.fit_bounds(
+            [[miny, minx], [maxy, maxx]], padding_top_left=(290, 10), padding_bottom_right=(10, 10)
+        )
     m.add_child(
         _Legend(
             _legend_html(
