@@ -17,6 +17,8 @@ Usage::
 
     python benchmarks/report.py                 # demo and 3,000 villages
     python benchmarks/report.py --only generated --villages 300 --per-village 50
+    python benchmarks/report.py --only generated \
+        --db postgresql+psycopg://postgres@127.0.0.1:5432/heating_bench   # emptied first
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry import box
+from sqlalchemy import bindparam
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -92,6 +95,27 @@ def load_generated_district(folder: Path, villages: int, per_village: int) -> st
     con.close()
     print(f"generated district loaded: {villages:,} villages, {households:,} households "
           f"in {seconds:.1f} s")  # fmt: skip
+    return url
+
+
+def load_generated_postgres(url: str, villages: int, per_village: int) -> str:
+    """The generated district in a dedicated PostgreSQL database (emptied first)."""
+    import coverage as generator
+    from sqlalchemy import update
+
+    from heating.models import Village
+
+    generator.empty_postgres(url)
+    seconds, households = timed(lambda: generator.load_postgres(url, villages, per_village))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(Village).where(Village.id == bindparam("vid")).values(geometry=bindparam("g")),
+            [{"vid": i + 1, "g": _cell(i).wkb} for i in range(villages)],
+        )
+    engine.dispose()
+    print(f"generated district loaded into PostgreSQL: {villages:,} villages, "
+          f"{households:,} households in {seconds:.1f} s")  # fmt: skip
     return url
 
 
@@ -164,6 +188,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("demo", "generated"), help="run one dataset only")
     parser.add_argument("--villages", type=int, default=3000, help="generated district size")
     parser.add_argument("--per-village", type=int, default=150, help="households per village")
+    parser.add_argument(
+        "--db", help="also run the generated district on this dedicated PostgreSQL database"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="heating-report-bench-") as folder:
         tmp = Path(folder)
@@ -172,6 +199,9 @@ def main() -> None:
         if args.only in (None, "generated"):
             url = load_generated_district(tmp, args.villages, args.per_village)
             bench(f"generated {args.villages:,} villages", url, goal=30)
+            if args.db:
+                url = load_generated_postgres(args.db, args.villages, args.per_village)
+                bench(f"generated {args.villages:,} villages, PostgreSQL", url, goal=30)
 
 
 if __name__ == "__main__":
