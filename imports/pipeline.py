@@ -54,6 +54,7 @@ class SheetInfo:
 
 _NO_ISSUES: tuple[Issue, ...] = ()
 _MISSING = object()
+_KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号
 
 
 class LedgerRow:
@@ -77,7 +78,7 @@ class LedgerRow:
         "_extra_data",
         "village_id",
         "township_code",
-        "key",
+        "_key",
         "key_kind",
         "issues",
     )
@@ -106,13 +107,19 @@ class LedgerRow:
         if extra:
             labels = tuple(extra)
             self._extra_labels = shared.setdefault(labels, labels) if shared else labels
-            self._extra_data: tuple[str, ...] | None = tuple(extra.values())
+            data = tuple(extra.values())
+            # One ignored column (typically 序号): the text itself, no tuple.
+            self._extra_data: tuple[str, ...] | str | None = data[0] if len(data) == 1 else data
         else:
             self._extra_labels = ()
             self._extra_data = None
         self.village_id = village_id
         self.township_code = township_code
-        self.key = key
+        # "no:" + 户号 (the usual key) is rebuilt when read rather than kept twice.
+        if key_kind == "household_no" and key == "no:" + str(values.get("household_no")):
+            self._key: str | None = _KEY_FROM_NO
+        else:
+            self._key = key
         self.key_kind = key_kind
         self.issues: list[Issue] | tuple[Issue, ...] = issues or _NO_ISSUES
 
@@ -124,9 +131,20 @@ class LedgerRow:
     @property
     def extra(self) -> dict[str, str]:
         """Ignored column header → the cell's text (empty cells absent)."""
-        if self._extra_data is None:
+        data = self._extra_data
+        if data is None:
             return {}
-        return dict(zip(self._extra_labels, self._extra_data, strict=True))
+        if type(data) is str:
+            return {self._extra_labels[0]: data}
+        return dict(zip(self._extra_labels, data, strict=True))
+
+    @property
+    def key(self) -> str | None:
+        """The household key (``heating.households.household_key``)."""
+        key = self._key
+        if key is _KEY_FROM_NO:
+            return "no:" + self._data[self._names.index("household_no")]
+        return key
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """(field, cleaned value) pairs, like ``values.items()`` without building the dict."""

@@ -88,7 +88,8 @@ def read_workbook(
     data: bytes, file_name: str, *, max_mb: int, max_rows: int, max_unzipped_mb: int
 ) -> Workbook:
     """Detect the type, check the limits, read every sheet; raise LedgerRejected on refusal."""
-    if not data or not data.strip():
+    # (strip() of the whole file would copy it: look at the start first.)
+    if not data or (not data[:4096].strip() and not data.strip()):
         raise LedgerRejected(
             f"文件“{file_name}”是空的（0 字节或只有空白）。请确认选择了正确的台账文件。",
             code="file_empty",
@@ -298,15 +299,20 @@ def _calamine_sheets(
 ) -> Iterator[RawSheet]:
     """Each worksheet in turn; calamine's copy of a sheet lives while its rows are read."""
     total = 0
-    for index, meta in enumerate(metadata):
-        if "WorkSheet" not in str(meta.typ):
-            continue
-        visible = str(meta.visible).endswith("Visible") and "Hidden" not in str(meta.visible)
+    worksheets = [
+        (index, meta, str(meta.visible).endswith("Visible") and "Hidden" not in str(meta.visible))
+        for index, meta in enumerate(metadata)
+        if "WorkSheet" in str(meta.typ)
+    ]
+    last = max((index for index, _, visible in worksheets if visible), default=-1)
+    for index, meta, visible in worksheets:
         if not visible:
             yield RawSheet(meta.name, False)
             continue
         try:
             sheet = wb.get_sheet_by_index(index)
+            if index == last:
+                wb.close()  # frees calamine's copy of the file; the sheet's range stays
             height = sheet.end[0] + 1 if sheet.height and sheet.end else 0
             total += height
             if total > max_rows + ROW_HEADROOM:

@@ -28,6 +28,8 @@ class StderrProgress:
         if self.bar is None:
             self.bar = click.progressbar(length=max(total, 1), label=self.label, file=sys.stderr)
             self.bar.__enter__()
+        # Sheets are opened one at a time: the total grows with each sheet.
+        self.bar.length = max(total, 1)
         self.bar.update(max(0, done - self.done))
         self.done = done
 
