@@ -525,7 +525,11 @@ class _LedgerParser:
                             mask_id(idn),
                         )
                     )
+            # A cell already refused while cleaning is not also "blank" to the rules below.
+            refused = {i.field for i in issues if i.severity == "error"} if issues else ()
             for severity, code, f, message in check(values):
+                if code == "required" and f in refused:
+                    continue
                 issues.append(
                     Issue(
                         severity, code, message, name, rownum, columns.get(f), f, _shown(f, values)

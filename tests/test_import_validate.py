@@ -481,3 +481,9 @@ def test_no_database_query_per_row_and_progress_is_reported(parse, runtime):
     assert len(statements) < 15
     assert len(calls) >= 3 and calls[-1][0] == calls[-1][1]
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_an_unknown_status_word_is_one_error_not_also_a_blank_cell(parse):
+    parsed = parse(ledger(RULE_HEADER, rule_row(改造状态="搞定了")))
+    on_status = [(i.code, i.column) for i in parsed.rows[0].issues if i.field == "status"]
+    assert on_status == [("unknown_value", "D")]
