@@ -193,6 +193,17 @@ def _parse_cutoff(value: Any) -> str:
     return f"{int(month):02d}-{int(day):02d}"
 
 
+def _parse_timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("应为 IANA 时区名，如 Asia/Shanghai") from None
+    return name
+
+
 def _default_database_url() -> str:
     return "sqlite:///" + str(Path.cwd() / "instance" / "heating.db")
 
@@ -238,6 +249,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("basemap_attribution", "", _parse_str, "底图版权说明"),
     Setting("report_cutoff", "10-31", _parse_cutoff, "年度评估报告默认截止日（月-日）"),
+    Setting(
+        "timezone",
+        "Asia/Shanghai",
+        _parse_timezone,
+        "网页上显示时间所用的时区（数据库中一律存 UTC）",
+    ),
     Setting("district_name", "", _parse_str, "报告封面上的区县名称；留空时取村庄名录中的区县"),
     Setting("profile", None, parse_profile, "要求配置（区域类别、目标、城乡分类代码映射）"),
 )

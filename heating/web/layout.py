@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from heating.models import (
@@ -58,8 +58,17 @@ def when(value: datetime | date | str | None) -> str:
     if isinstance(value, str):
         return value.replace("T", " ")[:16]
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return local_time(value).strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
+
+
+def local_time(value: datetime) -> datetime:
+    """Stored times are naive UTC; show them in the configured time zone (Beijing by default)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(current_app.extensions["heating"].config.timezone)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(zone)
 
 
 # Audit details are stored as JSON by many areas; these are the keys an admin meets.
