@@ -1,4 +1,4 @@
-"""Masking of personal data (ID numbers, phones) for roles that do not need it."""
+"""Masking of personal data (names, ID numbers, phones) for roles that do not need it."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ def mask_phone(value: str | None) -> str | None:
     if len(text) <= 7:
         return "*" * len(text)
     return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """Keep the family name's first character: 张三 → 张*."""
+    if not name:
+        return name
+    return name[0] + "*" * max(1, len(name) - 1)
 
 
 def can_see_personal_data(

@@ -47,7 +47,7 @@ from heating.models import (
     Village,
     ZoneDerivation,
 )
-from heating.privacy import mask_id, mask_phone
+from heating.privacy import mask_id, mask_name, mask_phone
 
 PROBLEM_OPERATIONS = ("unstable", "coal_again", "abandoned")
 NO_ROUTE = ""  # households whose ledger row names no route
@@ -635,13 +635,6 @@ def _route_lines(
             RouteLine(code, townships[code], clean[code], dict(routes.get(code, {})), device_list)
         )
     return lines
-
-
-def mask_name(name: str | None) -> str | None:
-    """Keep the family name's first character: 张三 → 张*."""
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
 
 
 def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
