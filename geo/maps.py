@@ -47,6 +47,7 @@ from geo.crs import STORAGE_CRS, projected_crs_for
 from geo.zones import current_derivation
 from heating.config import Config, Profile
 from heating.errors import Refused
+from heating.measures import percent
 from heating.models import District, Township, Zone
 
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "heating" / "static" / "vendor"
@@ -142,10 +143,6 @@ def display_text(value: Any) -> str:
     ):
         text = text.replace(char, ref)
     return text
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def _count(value: int | None) -> str:
@@ -566,9 +563,9 @@ def _village_properties(
             "category": display_text(profile.label(row.category)),
             "required": _count(m.required if m else None),
             "clean": _count(m.clean if m else None),
-            "coverage": _pct(cov),
-            "effective": _pct(m.effective_coverage if m else None),
-            "target": _pct(target),
+            "coverage": percent(cov),
+            "effective": percent(m.effective_coverage if m else None),
+            "target": percent(target),
             "gap": _count(m.gap if m else None),
             "cls": cls,
         }
@@ -831,9 +828,9 @@ def build_map(
                 "villages": str(agg["villages"]),
                 "required": str(agg["required"]),
                 "clean": str(agg["clean"]),
-                "coverage": _pct(agg["coverage"]),
-                "effective": _pct(agg["effective_coverage"]),
-                "target": _pct(agg["target"]),
+                "coverage": percent(agg["coverage"]),
+                "effective": percent(agg["effective_coverage"]),
+                "target": percent(agg["target"]),
                 "gap": str(agg["gap"]),
                 "failing": str(agg["failing"]),
                 "cls": cls,

@@ -171,6 +171,11 @@ def _ratio(numerator: int, required: int) -> float | None:
     return numerator / required if required > 0 else None
 
 
+def percent(value: float | None, digits: int = 1) -> str:
+    """A share as "95.2%"; None (nothing required) as "—", never 0% or 100%."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
 def rule_for(target: float | None) -> str | None:
     """The compliance rule of a category target (domain.md "Compliance with the profile")."""
     if target is None:

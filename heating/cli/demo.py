@@ -13,14 +13,10 @@ from heating.config import Profile
 from heating.db import upgrade
 from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
 from heating.demo.ledgers import write_ledgers
-from heating.measures import coverage
+from heating.measures import coverage, percent
 from heating.models import ZoneDerivation
 
 DEMO_MARK = "【仅供演示】"
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> None:
@@ -40,7 +36,7 @@ def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> N
     click.echo(f"  区域类别（按城乡分类代码建议）：{categories}")
     click.echo(f"  村界：{BOUNDARY_SOURCE}")
     rows = coverage(session, profile, by="category")
-    figures = "，".join(f"{row.name} {_percent(row.coverage)}" for row in rows)
+    figures = "，".join(f"{row.name} {percent(row.coverage)}" for row in rows)
     click.echo(f"  清洁取暖覆盖率（当前）：{figures}")
     derivations = session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.as_of)).all()
     if derivations:

@@ -10,14 +10,9 @@ import click
 from heating.cli.context import emit_json, get_runtime, parse_date_option
 from heating.compliance import CategoryCompliance, compliance
 from heating.inconsistencies import inconsistencies
-from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage
+from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage, percent
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
-
-
-def percent(value: float | None) -> str:
-    """A share as "95.2%", or "—" when it is undefined (nothing required)."""
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def yes_no(value: bool | None) -> str:

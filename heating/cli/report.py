@@ -9,6 +9,7 @@ import click
 
 from heating.cli.context import emit_json, get_runtime, parse_date_option
 from heating.errors import Refused
+from heating.measures import percent
 
 
 @click.command("report")
@@ -62,7 +63,7 @@ def report(
     if as_json:
         emit_json(outcome)
         return
-    coverage = "—" if s.total.coverage is None else f"{s.total.coverage:.1%}"
+    coverage = percent(s.total.coverage)
     click.echo(
         f"已生成 {output}：{s.district_name}{s.year}年度，数据截至 {s.as_of:%Y-%m-%d}，"
         f"{len(s.villages)} 个村，覆盖率 {coverage}，未达标村 {len(s.failing)} 个"

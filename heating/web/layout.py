@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
+from heating.measures import percent
 from heating.models import (
     OPERATION_LABELS,
     ROLE_LABELS,
@@ -42,13 +43,6 @@ def nav_items() -> list[tuple[str, str, str]]:
     if role == "admin":
         items.append((url_for("admin.users"), "系统管理", "admin"))
     return items
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A share as a percentage; None (undefined) as an em dash, never 0% or 100%."""
-    if value is None:
-        return "—"
-    return f"{value * 100:.{digits}f}%"
 
 
 def when(value: datetime | date | str | None) -> str:
@@ -168,7 +162,7 @@ def page_url(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        pct=pct, when=when, yesno=yesno, audit_detail=audit_detail, audit_target=audit_target
+        pct=percent, when=when, yesno=yesno, audit_detail=audit_detail, audit_target=audit_target
     )
 
     # Globals (not a context processor) so that imported macros see them too.
