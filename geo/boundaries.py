@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Collection
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 from geo.crs import STORAGE_CRS, CrsReading, projected_crs_for_bounds, resolve_crs, to_storage
 from heating.db import get_meta
 from heating.errors import Refused
+from heating.households import normalise_text
 from heating.models import District, Meta, Township, Village, utcnow
 from imports.villages import township_base, village_base
 
@@ -65,7 +65,7 @@ def village_name_forms(name: Any) -> list[str]:
     """
     if _missing(name):
         return []
-    full = "".join(unicodedata.normalize("NFKC", str(name)).split())
+    full = normalise_text(str(name))
     base = village_base(full)
     return [f for f in dict.fromkeys((full, base)) if f]
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating.households import normalise_text
 from heating.models import STATUS_LABELS, HeatSource, Township, Village
 from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, normalise_word
-from imports.villages import _norm
 
 Problem = tuple[str, str, str, str]  # severity, code, field, message
 
@@ -113,7 +113,9 @@ class RowRules:
 
     def heat_sources(self) -> set[str]:
         if self._heat_sources is None:
-            self._heat_sources = {_norm(n) for n in self.session.scalars(select(HeatSource.name))}
+            self._heat_sources = {
+                normalise_text(n) for n in self.session.scalars(select(HeatSource.name))
+            }
         return self._heat_sources
 
     # ------------------------------------------------------------------
@@ -238,7 +240,7 @@ class RowRules:
         source = v.get("heat_source")
         if source is not None and v.get("route") == "district":
             known = self.heat_sources()
-            if known and _norm(source) not in known:
+            if known and normalise_text(source) not in known:
                 out.append(
                     (
                         "warning",

@@ -9,12 +9,12 @@ office suffixes: 南街村委会 = 南街村 = 南街, 常村社区居委会 = �
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating.households import normalise_text
 from heating.models import District, Township, Village
 
 # Longest first, so 社区居委会 goes before 居委会 and 村民委员会 before 村委会.
@@ -34,13 +34,9 @@ TOWNSHIP_SUFFIXES = ("街道办事处", "办事处", "街道", "管理中心", "
 Problem = tuple[str, str, str, str]  # severity, code, field, message
 
 
-def _norm(name: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", name).split())
-
-
 def village_base(name: str) -> str:
     """A village name without office suffixes (repeatedly), never emptied."""
-    s = _norm(name)
+    s = normalise_text(name)
     changed = True
     while changed:
         changed = False
@@ -53,7 +49,7 @@ def village_base(name: str) -> str:
 
 
 def township_base(name: str) -> str:
-    s = _norm(name)
+    s = normalise_text(name)
     for suffix in TOWNSHIP_SUFFIXES:
         if s.endswith(suffix) and len(s) > len(suffix):
             return s[: -len(suffix)]
@@ -101,13 +97,13 @@ class VillageIndex:
             index.district_ids.update(session.scalars(select(District.id)))
         for code, name, _district in session.execute(tq):
             index.townships[code] = name
-            for key in {_norm(name), township_base(name), code}:
+            for key in {normalise_text(name), township_base(name), code}:
                 prev = index.township_by_name.get(key, code)
                 index.township_by_name[key] = code if prev == code else None
         for vid, code, name, tcode in session.execute(vq):
             index.villages[code] = (vid, name, tcode)
             index.names_in.setdefault(tcode, []).append(name)
-            for key in {_norm(name), village_base(name)}:
+            for key in {normalise_text(name), village_base(name)}:
                 prev = index.by_name.get((tcode, key), code)
                 index.by_name[(tcode, key)] = code if prev == code else None
         return index
@@ -129,7 +125,7 @@ class VillageIndex:
             if self.upload_township:
                 return self.upload_township, []
             return None, []
-        code = self.township_by_name.get(_norm(township))
+        code = self.township_by_name.get(normalise_text(township))
         if code is None:
             code = self.township_by_name.get(township_base(township))
         if code is None:
@@ -171,7 +167,7 @@ class VillageIndex:
             )
         if tcode is None:
             return self._by_name_anywhere(village)
-        code = self.by_name.get((tcode, _norm(village)), "")
+        code = self.by_name.get((tcode, normalise_text(village)), "")
         if code == "":
             code = self.by_name.get((tcode, village_base(village)), "")
         if code is None:
@@ -261,7 +257,7 @@ class VillageIndex:
         return Resolution(vid, vt, problems)
 
     def _by_name_anywhere(self, village: str) -> Resolution:
-        keys = (_norm(village), village_base(village))
+        keys = (normalise_text(village), village_base(village))
         matches = {code for (_t, k), code in self.by_name.items() if k in keys and code is not None}
         if len(matches) == 1:
             code = matches.pop()
