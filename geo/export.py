@@ -26,6 +26,7 @@ from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.zones import DerivationResult, derivation_result
 from heating.errors import NotFound, Refused
+from heating.formulas import formula_safe
 
 FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".zip": "Shapefile"}
 DBF_TEXT_BYTES = 254
@@ -139,13 +140,6 @@ def _fit_dbf(text: str) -> str:
     return kept + ",…"
 
 
-def _spreadsheet_safe(value: Any) -> Any:
-    """Neutralise a leading = + - @ so a spreadsheet never runs a name as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
-        return "'" + value
-    return value
-
-
 def _write_shapefile_zip(target: Path, zones: gpd.GeoDataFrame, rows: list[dict[str, Any]]) -> None:
     """zones.shp/.shx/.dbf/.prj/.cpg (UTF-8, so QGIS reads Chinese) + zone_villages.csv."""
     shp = zones.rename(columns={"village_count": "vil_count", "households": "househlds"})
@@ -165,7 +159,7 @@ def _write_shapefile_zip(target: Path, zones: gpd.GeoDataFrame, rows: list[dict[
         for row in rows:
             writer.writerow(
                 [
-                    _spreadsheet_safe(row[k])
+                    formula_safe(row[k]) if isinstance(row[k], str) else row[k]
                     for k in ("zone_id", "code", "name", "township_code", "township_name")
                 ]
             )

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.errors import NotFound
+from heating.formulas import put_text
 from heating.models import EXEMPT_REASONS, Township, Village
 
 LEDGER_SHEET = "台账"
@@ -182,7 +183,9 @@ def _write_lists(ws, choices: dict[str, tuple[str, ...]]) -> dict[str, str]:  # 
 
 
 def _write_ledger_sheet(ws, title: str, ranges: dict[str, str]) -> None:  # noqa: ANN001
-    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+    title_cell = ws.cell(row=1, column=1)
+    put_text(title_cell, title)  # the township name comes from the registry upload
+    title_cell.font = Font(bold=True, size=14)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     required_font = Font(bold=True, color="C00000")
     for index, column in enumerate(COLUMNS, start=1):
@@ -215,7 +218,9 @@ def _write_help_sheet(ws, township: Township, villages: list[str]) -> None:  # n
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 10
     ws.column_dimensions["C"].width = 90
-    ws.cell(row=1, column=1, value=f"{township.name}台账填写说明").font = Font(bold=True, size=14)
+    title = ws.cell(row=1, column=1)
+    put_text(title, f"{township.name}台账填写说明")
+    title.font = Font(bold=True, size=14)
     row = 3
     for line in GENERAL_HELP:
         ws.cell(row=row, column=1, value=line)
@@ -231,4 +236,4 @@ def _write_help_sheet(ws, township: Township, villages: list[str]) -> None:  # n
         row += 1
     row += 1
     ws.cell(row=row, column=1, value=f"本乡镇村庄（{len(villages)} 个）").font = Font(bold=True)
-    ws.cell(row=row, column=3, value="、".join(villages) or "（名录中尚无村庄）")
+    put_text(ws.cell(row=row, column=3), "、".join(villages) or "（名录中尚无村庄）")

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from heating.errors import NotFound
-from heating.models import Household
+from heating.models import Household, Village
 from imports.batches import commit, preview
 from imports.template import HELP_SHEET, LEDGER_SHEET, LISTS_SHEET, write_template
 
@@ -139,3 +139,16 @@ def test_a_correctly_filled_template_imports_with_no_error(runtime, tiny_distric
     assert stored["0003"].route == "district" and stored["0003"].operation == "unstable"
     assert stored["0004"].route == "geothermal" and stored["0004"].operation == "abandoned"
     assert stored["0005"].route == "other"
+
+
+def test_registry_names_that_look_like_formulas_stay_text(runtime, tiny_district):
+    with runtime.session() as session:
+        village = session.scalar(select(Village).where(Village.code == "140405001201"))
+        village.name = "=HYPERLINK(1)"
+        village.township.name = "+上村"
+    wb = load_workbook(io.BytesIO(template_bytes(runtime)))
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    texts = [str(c.value) for c in cells]
+    assert any(t.startswith("'=HYPERLINK(1)") for t in texts)  # help sheet's village list
+    assert any(t.startswith("'+上村") for t in texts)  # titles

@@ -5,9 +5,8 @@ a subtitle, one or two rows of bold (merged) headers, typed data cells
 (thousands and percent formats, "—" for an undefined measure), column widths
 that fit Chinese text, frozen header panes and an A4 landscape print setup.
 
-Every string goes through ``neutralise`` (``put_text``, or ``_bind_text`` for
-table cells): it is written as a text cell, never a formula, with a leading ``= + - @ TAB CR LF`` neutralised (OWASP CSV
-injection), because village names, notes and file names come from users.
+Every string goes through ``heating.formulas.neutralise`` (``put_text``, or
+``_bind_text`` for table cells): it is written as a text cell, never a formula.
 """
 
 from __future__ import annotations
@@ -22,10 +21,12 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+from heating.formulas import neutralise, put_text
 
 FONT_NAME = "宋体"
 TITLE_FONT = Font(name=FONT_NAME, size=16, bold=True)
@@ -56,7 +57,6 @@ FORMATS = {
 UNDEFINED = "—"  # a measure that is undefined (required = 0): never 0% or 100%
 MET = "达标"
 NOT_MET = "未达标"
-FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 MAX_WIDTH = 60
 MAX_CELL_TEXT = 32767  # Excel's limit; openpyxl truncates longer strings the same way
 MIN_WIDTH = 6
@@ -64,20 +64,6 @@ FOOTER = "第 &P 页 共 &N 页"
 
 # Built cell styles per workbook (style ids are only valid within their workbook).
 _STYLES: WeakKeyDictionary[Workbook, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
-
-
-def neutralise(text: str) -> str:
-    """Text that no spreadsheet will read as a formula; illegal XML characters dropped."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
-    if text.startswith(FORMULA_LEADERS):
-        return "'" + text
-    return text
-
-
-def put_text(cell: Cell, text: str) -> None:
-    """Write user-originated text as a string cell, never a formula."""
-    cell.value = neutralise(text)
-    cell.data_type = "s"
 
 
 def value_format(value: Any, kind: str) -> tuple[str | None, Alignment | None]:
