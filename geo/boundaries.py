@@ -11,7 +11,6 @@ metres), never silently fixed.
 from __future__ import annotations
 
 import hashlib
-import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Collection
@@ -40,9 +39,6 @@ from imports.villages import township_base, village_base
 SLIVER_M2 = 1.0
 # At most this many overlaps / gaps are listed in a report (the totals cover all).
 MAX_LISTED = 200
-
-CODE_RE = re.compile(r"^\d{12}$")
-TOWNSHIP_CODE_RE = re.compile(r"^\d{9}$")
 
 
 def _missing(value: Any) -> bool:

@@ -25,10 +25,6 @@ _GK_CM_FIRST, _GK_CM_LAST, _GK_EPSG_FIRST = 75, 135, 4534
 # The same zones with the zone number prefixed to the easting (zone 25 = EPSG:4513).
 _GK_ZONE_FIRST, _GK_ZONE_LAST, _GK_ZONE_EPSG_FIRST = 25, 45, 4513
 
-# Geographic CRSs whose coordinates we take as lon/lat without a datum shift
-# (CGCS2000 and WGS84 agree within centimetres; OGC:CRS84 is WGS84 lon/lat).
-LONLAT_CRSS = {"EPSG:4490", "EPSG:4326", "OGC:CRS84"}
-
 
 def projected_crs_for(lon: float) -> str:
     """Return the CGCS2000 3-degree Gauss–Krüger CRS (``"EPSG:45xx"``) for a longitude.

@@ -157,9 +157,6 @@ class LedgerRow:
         except ValueError:
             return None
 
-    def add_issue(self, issue: Issue) -> None:
-        self.issues = [*self.issues, issue]
-
     @property
     def rejected(self) -> bool:
         return any(i.severity == "error" for i in self.issues)

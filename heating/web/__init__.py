@@ -62,7 +62,3 @@ def create_app(
 
     web_setup.init_app(app)
     return app
-
-
-def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["heating"]
