@@ -30,6 +30,18 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
+PERSONAL_FIELDS = ("id_number", "phone")  # household fields masked for roles that do not need them
+
+
+def mask_field(field: str | None, value: str | None) -> str | None:
+    """``value`` masked when ``field`` is an ID number or phone; any other field as it is."""
+    if field == "id_number":
+        return mask_id(value)
+    if field == "phone":
+        return mask_phone(value)
+    return value
+
+
 def can_see_personal_data(
     role: str, user_township_id: int | None, household_township_id: int | None
 ) -> bool:

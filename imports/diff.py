@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from heating.db import get_meta
 from heating.households import id_hash, to_json_value
 from heating.models import HOUSEHOLD_FIELDS, Household, Township, Village
-from heating.privacy import mask_id, mask_phone
+from heating.privacy import mask_field
 
 CHUNK = 5000
 NOT_IN_FILE_LISTED = 1000
@@ -362,10 +362,7 @@ def masked_issue(issue: Any) -> dict[str, Any]:
     data = issue.as_json()
     value = data.get("value")
     if isinstance(value, str) and "*" not in value:
-        if data.get("field") == "id_number":
-            data["value"] = mask_id(value)
-        elif data.get("field") == "phone":
-            data["value"] = mask_phone(value)
+        data["value"] = mask_field(data.get("field"), value)
     return data
 
 

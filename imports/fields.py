@@ -186,9 +186,6 @@ LEDGER_FIELDS: tuple[Field, ...] = (
 
 LEDGER_SCHEMA = Schema("ledger", LEDGER_FIELDS)
 
-# Fields whose values are personal data: masked in every issue.
-MASKED_FIELDS = {"id_number": "id", "phone": "phone"}
-
 PLAN_YEAR_RANGE = (2016, 2035)
 # Statuses that need a route (import.md).
 ROUTE_REQUIRED_STATUSES = frozenset({"planned", "in_progress", "completed", "accepted"})

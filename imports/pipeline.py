@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from heating.db import get_meta
 from heating.households import household_key
 from heating.models import Township
-from heating.privacy import mask_id, mask_phone
+from heating.privacy import PERSONAL_FIELDS, mask_field, mask_id
 from imports import clean
 from imports.clean import CellProblem, skip_reason
 from imports.fields import LEDGER_SCHEMA, ROUTE_DEVICES, normalise_word
@@ -208,10 +208,8 @@ def masked(field_name: str, value: Any) -> str | None:
     if type(value) is float and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     text = str(value) if not isinstance(value, float) else f"{value:.15g}"
-    if field_name == "id_number":
-        return mask_id("".join(text.split()))
-    if field_name == "phone":
-        return mask_phone("".join(text.split()))
+    if field_name in PERSONAL_FIELDS:
+        return mask_field(field_name, "".join(text.split()))
     return text if len(text) <= 60 else text[:57] + "…"
 
 

@@ -23,7 +23,7 @@ from heating.models import (
     User,
     Village,
 )
-from heating.privacy import mask_id, mask_phone
+from heating.privacy import PERSONAL_FIELDS, mask_field
 from heating.web.access import (
     HOUSEHOLD_READERS,
     require_township,
@@ -113,8 +113,8 @@ def index():  # noqa: ANN201
 def _household_view(h: Household, visible: bool) -> dict[str, Any]:
     data = {f: getattr(h, f) for f in HOUSEHOLD_FIELDS}
     if not visible:
-        data["id_number"] = mask_id(data["id_number"])
-        data["phone"] = mask_phone(data["phone"])
+        for field in PERSONAL_FIELDS:
+            data[field] = mask_field(field, data[field])
     data["id"] = h.id
     return data
 
@@ -128,13 +128,7 @@ def _masked_value(field: str, value: Any, visible: bool) -> Any:
         return VALUE_LABELS[field].get(value, value)
     if field == "active" and value is not None:
         return "是" if value else "否"
-    if visible:
-        return value
-    if field == "id_number":
-        return mask_id(value)
-    if field == "phone":
-        return mask_phone(value)
-    return value
+    return value if visible else mask_field(field, value)
 
 
 def _village_names(session: Session, versions: list[HouseholdVersion]) -> dict[int, str]:
