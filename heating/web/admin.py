@@ -228,14 +228,13 @@ def registry():  # noqa: ANN201
 
             path, name, tmp = _saved_upload("file", (".xlsx", ".xls", ".xlsm", ".ods", ".csv"))
             with tmp:
-                outcome = registry_loader.load_registry(
+                result = registry_loader.load_registry(
                     session,
                     path.read_bytes(),
                     name,
                     config=current_app.extensions["heating"].config,
                     user_id=current_user.id,
                 )
-            result = outcome.as_json() if hasattr(outcome, "as_json") else outcome
             audit(
                 session,
                 "registry_upload",
