@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 import click
@@ -11,17 +10,13 @@ from heating.cli.context import emit_json, get_runtime, parse_date_option
 from heating.compliance import CategoryCompliance, compliance
 from heating.inconsistencies import inconsistencies
 from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage, percent
+from heating.textwidth import display_width
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
 
 
 def yes_no(value: bool | None) -> str:
     return "—" if value is None else ("是" if value else "否")
-
-
-def display_width(text: str) -> int:
-    """Terminal columns of ``text``: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text: str, width: int, right: bool) -> str:

@@ -11,12 +11,10 @@ Every string goes through ``heating.formulas.neutralise`` (``put_text``, or
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -27,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.formulas import neutralise, put_text
+from heating.textwidth import display_width
 
 FONT_NAME = "宋体"
 TITLE_FONT = Font(name=FONT_NAME, size=16, bold=True)
@@ -102,17 +101,6 @@ def put(cell: Cell, value: Any, kind: str = "text") -> None:
         cell.number_format = number_format
     if alignment is not None:
         cell.alignment = alignment
-
-
-@lru_cache(maxsize=65536)
-def display_width(text: str) -> int:
-    """Columns a text needs: CJK and other wide characters count 2.
-
-    Cached: a large sheet repeats the same township, village and status names.
-    """
-    if text.isascii():  # numbers, codes, dates: most cells of a large sheet
-        return len(text)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def shown(value: Any, kind: str) -> str:
