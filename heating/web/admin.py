@@ -7,7 +7,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -15,7 +15,7 @@ from heating.errors import Refused
 from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
 from heating.users import check_password_strength, create_user, hash_password
 from heating.web.access import roles_required
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -97,7 +97,7 @@ def users():  # noqa: ANN201
         roles=ROLES,
         townships=_townships(),
         form=form,
-        lockout=current_app.extensions["heating"].config.login_max_failures,
+        lockout=app_config().login_max_failures,
     ), status
 
 
@@ -188,7 +188,7 @@ def audit_log():  # noqa: ANN201
 @roles_required("admin")
 def profile():  # noqa: ANN201
     """Show the requirement profile (read-only: it is configuration)."""
-    cfg = current_app.extensions["heating"].config
+    cfg = app_config()
     return render_template("admin/profile.html", profile=cfg.profile, source=cfg.source)
 
 
@@ -232,7 +232,7 @@ def registry():  # noqa: ANN201
                     session,
                     path.read_bytes(),
                     name,
-                    config=current_app.extensions["heating"].config,
+                    config=app_config(),
                     user_id=current_user.id,
                 )
             audit(

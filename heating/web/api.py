@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from heating.errors import Refused
 from heating.measures import coverage
 from heating.web.access import ALL_ROLES, roles_required, scoped_township_code
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -35,6 +35,6 @@ def coverage_json():  # noqa: ANN201
         raise Refused(f"by 应为 {' / '.join(API_BY)} 之一，得到 {by!r}")
     township_code = scoped_township_code(request.args.get("township"))
     as_of = parse_as_of(request.args.get("as_of"))
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     rows = coverage(db(), profile, by, as_of=as_of, township_code=township_code)
     return jsonify([r.as_json() for r in rows])

@@ -8,7 +8,6 @@ from datetime import datetime
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -26,7 +25,7 @@ from wtforms.validators import DataRequired
 from heating.models import User, audit, utcnow
 from heating.users import hash_password, verify_password
 from heating.web import db as web_db
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -87,7 +86,7 @@ def lockout_remaining(user: User, *, now: datetime | None = None) -> int:
     ``login_lockout_seconds`` since the last failure.  Computed from stored
     columns, so no request thread sleeps and every worker agrees.
     """
-    cfg = current_app.extensions["heating"].config
+    cfg = app_config()
     if not cfg.login_max_failures or user.failed_logins < cfg.login_max_failures:
         return 0
     if user.last_failed_at is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from heating.compliance import compliance
 from heating.measures import coverage
 from heating.models import ImportBatch, ZoneDerivation
 from heating.web.access import UPLOADERS, scoped_township_code
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("dashboard", __name__)
 
@@ -50,7 +50,7 @@ def zone_summary(session: Session) -> dict[str, Any] | None:
 def index():  # noqa: ANN201
     """Show compliance per category, the townships, recent imports and the zones."""
     session = db()
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     township_code = scoped_township_code(None)
     categories = compliance(session, profile, township_code=township_code)
     by_category = coverage(session, profile, "category", township_code=township_code)

@@ -1,15 +1,28 @@
-"""A request-scoped database session (``g.db``), closed at teardown."""
+"""The app's runtime and config, and a request-scoped database session (``g.db``)."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
+from heating.config import Config
+from heating.runtime import Runtime
+
+
+def app_runtime() -> Runtime:
+    """The runtime ``create_app`` stored on the current app."""
+    return current_app.extensions["heating"]
+
+
+def app_config() -> Config:
+    """The resolved settings of the current app."""
+    return app_runtime().config
+
 
 def db() -> Session:
     """Return this request's session; opened on first use."""
     if "db" not in g:
-        g.db = current_app.extensions["heating"].sessions()
+        g.db = app_runtime().sessions()
     return g.db
 
 

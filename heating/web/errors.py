@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from heating.errors import Forbidden, NotFound, Refused
+from heating.web.db import app_config
 
 MESSAGES = {
     400: ("请求无效", "提交的内容不完整或已过期，请返回上一页刷新后重试。"),
@@ -37,7 +38,7 @@ def render_error(code: int, message: str | None = None):  # noqa: ANN201
 
 
 def _too_large_message() -> str:
-    limit = current_app.extensions["heating"].config.upload_max_mb
+    limit = app_config().upload_max_mb
     return (
         f"上传的文件超过 {limit} MB 的上限，请拆分后再上传，或联系管理员调整上限（upload_max_mb）。"
     )

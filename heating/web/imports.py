@@ -11,7 +11,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -26,7 +25,7 @@ from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, Township
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
-from heating.web.db import db
+from heating.web.db import app_runtime, db
 
 bp = Blueprint("imports", __name__)
 
@@ -89,7 +88,7 @@ def index():  # noqa: ANN201
             return _index_page(townships), 400
         data = upload.read()
         name = _file_name(upload.filename)
-        runtime = current_app.extensions["heating"]
+        runtime = app_runtime()
         token = jobs.create_job(
             runtime,
             "preview",
@@ -185,7 +184,7 @@ def commit(batch_id: int):  # noqa: ANN201
         raise Refused(f"批次 {batch_id} 不是待确认状态，不能写入。")
     accept_valid = request.form.get("mode") == "valid"
     token = jobs.create_job(
-        current_app.extensions["heating"],
+        app_runtime(),
         "commit",
         user_id=current_user.id,
         township_id=batch.township_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from flask_login import current_user
 
 from heating.measures import percent
@@ -15,6 +15,7 @@ from heating.models import (
     ROUTE_LABELS,
     STATUS_LABELS,
 )
+from heating.web.db import app_config
 
 BATCH_STATUS_LABELS = {
     "parsing": "正在解析",
@@ -60,7 +61,7 @@ def local_time(value: datetime) -> datetime:
     """Stored times are naive UTC; show them in the configured time zone (Beijing by default)."""
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(current_app.extensions["heating"].config.timezone)
+    zone = ZoneInfo(app_config().timezone)
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(zone)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from geo.maps import build_map, load_zones, render_html
 from heating.measures import coverage
 from heating.models import District, Township
 from heating.web.access import ALL_ROLES, roles_required, scoped_township_code
-from heating.web.db import db
+from heating.web.db import app_config, app_runtime, db
 
 bp = Blueprint("map", __name__)
 
@@ -41,7 +41,7 @@ def page():  # noqa: ANN201
     """Show the coverage map, optionally limited to one township or district."""
     township, district = _scope()
     session = db()
-    runtime = current_app.extensions["heating"]
+    runtime = app_runtime()
     village_url = url_for("villages.show", code="CODE").replace("CODE", "{code}")
     township_url = url_for("map.page", township="CODE").replace("CODE", "{code}")
     m, summary = build_map(
@@ -77,7 +77,7 @@ def villages_geojson():  # noqa: ANN201
     """Villages with boundaries and their measures (lon/lat, CGCS2000 ≈ WGS84)."""
     township, district = _scope()
     session = db()
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     frame = villages_frame(session, township, district, boundaries_only=True)
     rows = {
         r.key: r

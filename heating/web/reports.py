@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from io import BytesIO
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file
 from sqlalchemy import func, select
 
 from heating.errors import Refused
@@ -13,16 +13,12 @@ from heating.models import District, HouseholdVersion
 from heating.report import build_report
 from heating.report.snapshot import check_year, default_as_of
 from heating.web.access import roles_required
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("reports", __name__)
 
 REPORT_ROLES = ("admin", "planner", "city")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _config():  # noqa: ANN202
-    return current_app.extensions["heating"].config
 
 
 def suggested_years() -> list[int]:
@@ -36,11 +32,11 @@ def suggested_years() -> list[int]:
 def default_year() -> int:
     """The newest year whose cut-off has passed (a final report), else last year."""
     today = date.today()
-    return today.year if default_as_of(_config(), today.year) < today else today.year - 1
+    return today.year if default_as_of(app_config(), today.year) < today else today.year - 1
 
 
 def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
-    config = _config()
+    config = app_config()
     years = suggested_years()
     districts = list(db().scalars(select(District).order_by(District.code)))
     year = request.args.get("year", type=int) or default_year()
@@ -89,7 +85,7 @@ def download():  # noqa: ANN201
     """Build the report for the chosen year and as-of date and send it as .xlsx."""
     try:
         year, as_of, district = _parse_request()
-        built = build_report(db(), _config(), year, as_of=as_of, district_code=district)
+        built = build_report(db(), app_config(), year, as_of=as_of, district_code=district)
     except Refused as exc:
         return _form_page(exc.message, 400)
     # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.

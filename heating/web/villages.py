@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from heating.web.access import (
     scoped_township_code,
     sees_personal_data,
 )
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("villages", __name__, url_prefix="/villages")
 
@@ -84,7 +84,7 @@ def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[Measu
 def index():  # noqa: ANN201
     """List villages with their measures, filtered by township, category and target."""
     session = db()
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     township_code = scoped_township_code(request.args.get("township"))
     category = request.args.get("category", "").strip()
     meets = request.args.get("meets", "").strip()
@@ -199,7 +199,7 @@ def show(code: str):  # noqa: ANN201
     if village is None:
         abort(404)
     require_township(village.township_id)
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     measures = next(
         (
             r

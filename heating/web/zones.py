@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from heating.errors import Refused
 from heating.models import Village, audit
 from heating.web.access import roles_required
-from heating.web.db import db
+from heating.web.db import app_config, db
 
 bp = Blueprint("zones", __name__, url_prefix="/zones")
 
@@ -83,7 +82,7 @@ def derive():  # noqa: ANN201
     except ValueError:
         raise Refused(f"截至日期应为 年-月-日，如 2021-10-31，得到 {text!r}。") from None
     session = db()
-    profile = current_app.extensions["heating"].config.profile
+    profile = app_config().profile
     result = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
     audit(
         session,
