@@ -1,9 +1,16 @@
 """Shared fixtures: a real database per test, the app, a client, a CLI runner, a cast.
 
-SQLite by default: the schema is migrated once into a template file and
-copied per test.  With ``HEATING_TEST_DATABASE_URL`` set to a PostgreSQL URL
-the same tests run there: the schema is migrated once per session and every
-table is emptied before each test.
+Two template databases are prepared once per session: an empty migrated one,
+and one that also holds the tiny district and the cast of users (creating a
+user costs ~0.12 s of scrypt, so they are made once, not per test).  A test
+that asks for ``tiny_district``, ``users`` or ``login`` (directly or through
+another fixture) starts from the second, every other test from the first.
+
+SQLite by default: each test gets a copy of the template file.  With
+``HEATING_TEST_DATABASE_URL`` set to a PostgreSQL URL the same tests run
+there: the schema is migrated once, every table is emptied before each test
+and the prepared rows of the tiny district and the cast are inserted again
+(no re-hashing).  Shared helpers live in ``tests/support.py``.
 """
 
 from __future__ import annotations
@@ -11,55 +18,129 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from shapely.geometry import box
-from sqlalchemy import text
+from sqlalchemy import Engine, Integer, text
 
-from heating.db import ensure_meta, make_engine, upgrade
-from heating.models import Base, District, Township, Village
+from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
+from heating.models import Base
 from heating.runtime import Runtime, open_runtime
+from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
+    CAST,  # noqa: F401
+    DONGJIE,
+    NANJIE,
+    PASSWORD,
+    SHANGCUN,
+    TINY,  # noqa: F401
+    XIACUN,
+    add_many,
+    load_cast,
+    load_tiny_district,
+    log_in,
+)
 
 PG_URL = os.environ.get("HEATING_TEST_DATABASE_URL", "").strip()
-PASSWORD = "correct-horse-1"
+
+# Fixtures that need the tiny district and the cast in the database.
+CAST_FIXTURES = frozenset({"tiny_district", "users", "login"})
+
+
+@dataclass
+class Templates:
+    """The prepared starting points of every test."""
+
+    empty: str  # SQLite file path, or the PostgreSQL URL
+    cast: str  # SQLite file path, or the PostgreSQL URL
+    village_ids: dict[str, int]
+    user_ids: dict[str, int]
+    # PostgreSQL only: the rows of the cast template, table by table, to insert again.
+    rows: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
+
+
+def _fill_cast(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
+    with session_scope(session_factory(engine)) as session:
+        villages = load_tiny_district(session)
+        users = load_cast(session)
+    return villages, users
+
+
+def _truncate(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def _restore_rows(engine: Engine, rows: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+    """Insert prepared rows and move each id sequence past them (PostgreSQL)."""
+    with engine.begin() as conn:
+        for table, data in rows:
+            conn.execute(table.insert(), data)
+            id_column = table.columns.get("id")
+            if id_column is not None and isinstance(id_column.type, Integer):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT MAX(id) FROM {table.name}))"
+                    )
+                )
 
 
 @pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database to start every test from (file path or PG URL)."""
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Migrate once; prepare the empty and the cast starting points."""
     if PG_URL:
         engine = make_engine(PG_URL)
         upgrade(engine)
+        _truncate(engine)
+        ensure_meta(engine)
+        villages, users = _fill_cast(engine)
+        with engine.connect() as conn:
+            rows = [
+                (table, [dict(r) for r in conn.execute(table.select()).mappings()])
+                for table in Base.metadata.sorted_tables
+            ]
         engine.dispose()
-        return PG_URL
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
+        return Templates(PG_URL, PG_URL, villages, users, [(t, d) for t, d in rows if d])
+    folder = tmp_path_factory.mktemp("template")
+    empty, cast = folder / "empty.db", folder / "cast.db"
+    engine = make_engine(f"sqlite:///{empty}")
     upgrade(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return str(path)
+    shutil.copyfile(empty, cast)
+    engine = make_engine(f"sqlite:///{cast}")
+    villages, users = _fill_cast(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return Templates(str(empty), str(cast), villages, users)
 
 
 @pytest.fixture
-def database_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty, migrated database for this test."""
+def database_url(
+    _templates: Templates, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """The URL of a migrated database for this test: empty, or with the district and cast."""
+    with_cast = not CAST_FIXTURES.isdisjoint(request.fixturenames)
     if PG_URL:
         engine = make_engine(PG_URL)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        ensure_meta(engine)
+        _truncate(engine)
+        if with_cast:
+            _restore_rows(engine, _templates.rows)
+        else:
+            ensure_meta(engine)
         engine.dispose()
         yield PG_URL
         return
     path = tmp_path / "heating.db"
-    shutil.copyfile(_template_db, path)
+    shutil.copyfile(_templates.cast if with_cast else _templates.empty, path)
     yield f"sqlite:///{path}"
 
 
@@ -107,100 +188,52 @@ def run_cli(database_url: str) -> Callable[..., CliResult]:
 
 
 # --------------------------------------------------------------------------
-# A tiny hand-built district: 2 townships, 4 villages, unit-square polygons
+# The tiny district (tests/support.TINY) and the cast, both in the template
 # --------------------------------------------------------------------------
-
-TINY = {
-    "district": ("140405", "屯留区"),
-    "townships": [("140405001", "麟绛街道", True), ("140405101", "上村镇", False)],
-    # code, name, township, category, total households, polygon (lon/lat box)
-    "villages": [
-        (
-            "140405001201",
-            "南街村委会",
-            "140405001",
-            "county_core",
-            10,
-            (112.80, 36.30, 112.81, 36.31),
-        ),
-        ("140405001202", "东街村委会", "140405001", "fringe", 8, (112.81, 36.30, 112.82, 36.31)),
-        ("140405101201", "上村村委会", "140405101", "rural", 20, (112.82, 36.30, 112.83, 36.31)),
-        ("140405101202", "下村村委会", "140405101", "rural", None, (112.83, 36.30, 112.84, 36.31)),
-    ],
-}
 
 
 @pytest.fixture
-def tiny_district(runtime: Runtime) -> dict[str, int]:
-    """Load TINY into the database; return village code → id."""
-    ids: dict[str, int] = {}
-    with runtime.session() as session:
-        district = District(
-            code=TINY["district"][0], name=TINY["district"][1], seat_township_code="140405001"
-        )
-        session.add(district)
-        session.flush()
-        townships = {}
-        for code, name, seat in TINY["townships"]:
-            t = Township(code=code, name=name, district_id=district.id, is_seat=seat)
-            session.add(t)
-            townships[code] = t
-        session.flush()
-        for code, name, tcode, cat, total, bounds in TINY["villages"]:
-            v = Village(
-                code=code,
-                name=name,
-                township_id=townships[tcode].id,
-                category=cat,
-                total_households=total,
-                geometry=box(*bounds).wkb,
-            )
-            session.add(v)
-            session.flush()
-            ids[code] = v.id
-    return ids
-
-
-# --------------------------------------------------------------------------
-# The cast: one user per role, clerks of two townships
-# --------------------------------------------------------------------------
-
-CAST = {
-    "alice": ("admin", None),
-    "bob": ("clerk", "140405001"),
-    "carol": ("clerk", "140405101"),
-    "dave": ("planner", None),
-    "erin": ("city", None),
-}
+def tiny_district(runtime: Runtime, _templates: Templates) -> dict[str, int]:
+    """The tiny district is in this test's database; return village code → id."""
+    return dict(_templates.village_ids)
 
 
 @pytest.fixture
-def users(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
-    """Create the cast in the tiny district; return username → user id."""
-    from heating.users import create_user
-
-    ids = {}
-    with runtime.session() as session:
-        for name, (role, township) in CAST.items():
-            ids[name] = create_user(session, name, role, PASSWORD, township).id
-    return ids
+def users(tiny_district: dict[str, int], _templates: Templates) -> dict[str, int]:
+    """The cast (tests/support.CAST) is in this test's database; return username → id."""
+    return dict(_templates.user_ids)
 
 
 @pytest.fixture
 def login(client: FlaskClient, users: dict[str, int]) -> Callable[[str], FlaskClient]:
     """Log ``client`` in as one of the cast (CSRF is on: take the token from the form)."""
-    import re
 
     def do(username: str) -> FlaskClient:
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        resp = client.post(
-            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
-        )
+        resp = log_in(client, username, PASSWORD)
         assert resp.status_code == 302, resp.get_data(as_text=True)
         return client
 
     return do
+
+
+@pytest.fixture
+def standard(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
+    """The worked example of tests/test_measures.py (see test_village_measures)."""
+    ids = tiny_district
+    with runtime.session() as s:
+        # 南街 (total 10): 9 completed, one of them burns coal again; 1 pending.
+        add_many(s, ids[NANJIE], 8, "completed", operation="normal")
+        add_many(s, ids[NANJIE], 1, "completed", operation="coal_again")
+        add_many(s, ids[NANJIE], 1, "pending")
+        # 东街 (total 8): 2 exempt, 6 accepted.
+        add_many(s, ids[DONGJIE], 2, "exempt", exempt_reason="空置")
+        add_many(s, ids[DONGJIE], 6, "accepted")
+        # 上村 (total 20): the ledger lists only the 15 completed households.
+        add_many(s, ids[SHANGCUN], 15, "completed")
+        # 下村 (no registry total): 8 completed, 2 planned → required from the ledger.
+        add_many(s, ids[XIACUN], 8, "completed")
+        add_many(s, ids[XIACUN], 2, "planned")
+    return ids
 
 
 # --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from datetime import date
 
 from openpyxl import load_workbook
 
-from tests.test_web_support import bad_id_number, id_number
+from tests.support import bad_id_number, id_number
 
 TODAY = date.today()
 

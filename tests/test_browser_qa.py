@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.test_web_support import bad_id_number, id_number, ledger_xlsx
+from tests.support import PASSWORD, bad_id_number, id_number, ledger_xlsx
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import PASSWORD
-from tests.test_web_support import bad_id_number, id_number
+from tests.support import PASSWORD, bad_id_number, id_number
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from heating.households import record_update
-from tests.test_measures import NANJIE, SHANGCUN, XIACUN, add, standard  # noqa: F401
+from tests.support import NANJIE, SHANGCUN, XIACUN, add_many
 
 PROMISED = {
     "key",
@@ -22,7 +22,7 @@ PROMISED = {
 }
 
 
-def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> None:  # noqa: ANN001, F811
+def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> None:  # noqa: ANN001
     result = run_cli("coverage", "--by", "category", "--json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -41,7 +41,7 @@ def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> 
     assert (total["name"], total["required"], total["clean"], total["gap"]) == ("合计", 46, 38, 2)
 
 
-def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN001, F811
+def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN001
     villages = json.loads(run_cli("coverage", "--json").stdout)
     assert [v["key"] for v in villages][2:] == [SHANGCUN, XIACUN]
     assert villages[0]["category"] == "county_core"
@@ -57,7 +57,7 @@ def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN00
 
 def test_as_of_option(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
     with runtime.session() as s:
-        (h,) = add(s, tiny_district[XIACUN], 1, "pending", at=datetime(2021, 5, 1))
+        (h,) = add_many(s, tiny_district[XIACUN], 1, "pending", at=datetime(2021, 5, 1))
         record_update(s, h, {"status": "completed"}, recorded_at=datetime(2021, 11, 2))
     then = json.loads(run_cli("coverage", "--as-of", "2021-10-31", "--json").stdout)
     now = json.loads(run_cli("coverage", "--json").stdout)
@@ -67,8 +67,8 @@ def test_as_of_option(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
 
 def test_table_is_chinese_with_dash_for_no_coverage(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
     with runtime.session() as s:
-        add(s, tiny_district[SHANGCUN], 19, "completed")
-        add(s, tiny_district[SHANGCUN], 1, "pending")
+        add_many(s, tiny_district[SHANGCUN], 19, "completed")
+        add_many(s, tiny_district[SHANGCUN], 1, "pending")
     result = run_cli("coverage")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -87,7 +87,7 @@ def test_table_is_chinese_with_dash_for_no_coverage(run_cli, runtime, tiny_distr
         assert display_width(line[: line.index(cells[5]) + len(cells[5])]) == end
 
 
-def test_category_table_ends_with_total(run_cli, standard) -> None:  # noqa: ANN001, F811
+def test_category_table_ends_with_total(run_cli, standard) -> None:  # noqa: ANN001
     result = run_cli("coverage", "--by", "category")
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     body = [line for line in lines if line.split()[0] in {"city_core", "rural", "total"}]
@@ -116,7 +116,7 @@ def test_empty_database_says_what_to_do(run_cli) -> None:  # noqa: ANN001
     assert json.loads(run_cli("coverage", "--json").stdout) == []
 
 
-def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:  # noqa: ANN001, F811
+def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:  # noqa: ANN001
     out = run_cli("coverage", "--by", "category").stdout
     assert "城市建成区（目标 100.0%）：无应改造户，不作判断。" in out
     assert "县城建成区（目标 100.0%）：未达标，须每村达标：南街村委会（缺 1 户）。" in out
@@ -126,7 +126,7 @@ def test_category_table_says_how_each_category_complies(run_cli, standard) -> No
 
 def test_inconsistencies_listed_on_request(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
     with runtime.session() as s:
-        add(s, tiny_district[NANJIE], 11, "completed")  # registry says 10
+        add_many(s, tiny_district[NANJIE], 11, "completed")  # registry says 10
     plain = run_cli("coverage").stdout
     assert "不一致" not in plain
     out = run_cli("coverage", "--inconsistencies").stdout

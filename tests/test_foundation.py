@@ -125,7 +125,7 @@ def test_user_add_then_refuse_duplicate(run_cli, tiny_district) -> None:
     ok = run_cli(
         "user",
         "add",
-        "bob",
+        "frank",
         "--role",
         "clerk",
         "--township",
@@ -135,7 +135,7 @@ def test_user_add_then_refuse_duplicate(run_cli, tiny_district) -> None:
     )
     assert ok.exit_code == 0, ok.stderr
     again = run_cli(
-        "user", "add", "bob", "--role", "planner", "--password-stdin", input="long-enough-pw\n"
+        "user", "add", "frank", "--role", "planner", "--password-stdin", input="long-enough-pw\n"
     )
     assert again.exit_code == 1
     assert "已存在" in again.stderr

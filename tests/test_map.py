@@ -24,10 +24,10 @@ from geo.maps import (
     simplify_coverage,
 )
 from heating.errors import Refused
-from heating.households import record_create
 from heating.measures import coverage
-from heating.models import Household, Village, Zone, ZoneDerivation
+from heating.models import Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
+from tests.support import add_households_by_status
 
 # Branca renders folium's output a second time as Jinja: "{{ cycler.__name__ }}" in
 # unescaped data comes out as "Cycler" (and worse expressions run on the server).
@@ -44,39 +44,6 @@ FOLIUM_CDN_HOSTS = (
 LEAFLET_CODE_URLS = {"http://www.w3.org/2000/svg", "https://leafletjs.com"}
 
 
-def add_households(
-    runtime: Runtime,
-    village_id: int,
-    *,
-    clean: int = 0,
-    pending: int = 0,
-    exempt: int = 0,
-    lapsed: int = 0,
-) -> None:
-    """Add ledger rows: clean (of which ``lapsed`` burn coal again), pending, exempt."""
-    with runtime.session() as session:
-        plan = (
-            [("completed", "coal_again")] * lapsed
-            + [("accepted", "normal")] * (clean - lapsed)
-            + [("pending", None)] * pending
-            + [("exempt", None)] * exempt
-        )
-        for i, (status, operation) in enumerate(plan):
-            record_create(
-                session,
-                Household(
-                    village_id=village_id,
-                    key=f"no:{i}",
-                    key_kind="household_no",
-                    household_no=str(i),
-                    head_name="户主",
-                    status=status,
-                    operation=operation,
-                    exempt_reason="空置" if status == "exempt" else None,
-                ),
-            )
-
-
 @pytest.fixture
 def measured(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     """The tiny district with one village per colour class.
@@ -85,9 +52,9 @@ def measured(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     7 clean (87.5%) → 差距较大; 上村 rural 80%, total 20, 15 clean (75%) → 接近;
     下村 rural, no total and no rows → 无数据.
     """
-    add_households(runtime, tiny_district["140405001201"], clean=10)
-    add_households(runtime, tiny_district["140405001202"], clean=7, pending=1, lapsed=2)
-    add_households(runtime, tiny_district["140405101201"], clean=15, pending=5)
+    add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
+    add_households_by_status(runtime, tiny_district["140405001202"], clean=7, pending=1, lapsed=2)
+    add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
     return tiny_district
 
 

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from geo.maps import COVERAGE_CLASSES, build_map, display_text, render_html
 from heating.models import Village
 from heating.runtime import Runtime
-from tests.conftest import PASSWORD
-from tests.test_map import add_households
+from tests.support import PASSWORD, add_households_by_status
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +24,9 @@ HOSTILE_CODE = "140405101202"
 
 @pytest.fixture
 def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
-    add_households(runtime, tiny_district["140405001201"], clean=10)
-    add_households(runtime, tiny_district["140405101201"], clean=15, pending=5)
-    add_households(runtime, tiny_district[HOSTILE_CODE], clean=1, pending=1)
+    add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
+    add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
+    add_households_by_status(runtime, tiny_district[HOSTILE_CODE], clean=1, pending=1)
     with runtime.session() as session:
         session.scalar(select(Village).where(Village.code == HOSTILE_CODE)).name = HOSTILE
 

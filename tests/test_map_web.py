@@ -11,13 +11,13 @@ from shapely.geometry import box
 
 from heating.models import Zone, ZoneDerivation
 from heating.runtime import Runtime
-from tests.test_map import add_households
+from tests.support import add_households_by_status
 
 
 @pytest.fixture
 def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
-    add_households(runtime, tiny_district["140405001201"], clean=10)
-    add_households(runtime, tiny_district["140405101201"], clean=15, pending=5)
+    add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
+    add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
     with runtime.session() as session:
         derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
         session.add(derivation)

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from heating.config import DEFAULT_PROFILE, parse_profile
-from heating.households import record_create, record_update
+from heating.households import record_update
 from heating.measures import (
     MeasureRow,
     complete_village_codes,
@@ -19,56 +18,8 @@ from heating.measures import (
     record_decision,
     revoke_decision,
 )
-from heating.models import Household, Village
-
-NANJIE, DONGJIE, SHANGCUN, XIACUN = (
-    "140405001201",
-    "140405001202",
-    "140405101201",
-    "140405101202",
-)
-MAY = datetime(2021, 5, 1, 9, 0)
-_serial = itertools.count(1)
-
-
-def add(session, village_id, count, status, *, operation=None, at=MAY, **fields):  # noqa: ANN001
-    """Add ``count`` households of one status through the history writer."""
-    made = []
-    for _ in range(count):
-        n = next(_serial)
-        h = Household(
-            village_id=village_id,
-            key=f"no:{n}",
-            key_kind="household_no",
-            household_no=str(n),
-            head_name=f"户主{n}",
-            status=status,
-            operation=operation,
-            **fields,
-        )
-        record_create(session, h, recorded_at=at)
-        made.append(h)
-    return made
-
-
-@pytest.fixture
-def standard(runtime, tiny_district):  # noqa: ANN001
-    """The worked example of this file's docstrings (see test_village_measures)."""
-    ids = tiny_district
-    with runtime.session() as s:
-        # 南街 (total 10): 9 completed, one of them burns coal again; 1 pending.
-        add(s, ids[NANJIE], 8, "completed", operation="normal")
-        add(s, ids[NANJIE], 1, "completed", operation="coal_again")
-        add(s, ids[NANJIE], 1, "pending")
-        # 东街 (total 8): 2 exempt, 6 accepted.
-        add(s, ids[DONGJIE], 2, "exempt", exempt_reason="空置")
-        add(s, ids[DONGJIE], 6, "accepted")
-        # 上村 (total 20): the ledger lists only the 15 completed households.
-        add(s, ids[SHANGCUN], 15, "completed")
-        # 下村 (no registry total): 8 completed, 2 planned → required from the ledger.
-        add(s, ids[XIACUN], 8, "completed")
-        add(s, ids[XIACUN], 2, "planned")
-    return ids
+from heating.models import Village
+from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
 
 
 def by_key(rows: list[MeasureRow]) -> dict[str, MeasureRow]:
@@ -131,8 +82,8 @@ def test_category_rows_follow_the_profile_rules(runtime, standard) -> None:  # n
 def test_rural_aggregate_meets_although_one_village_is_below(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        add(s, ids[SHANGCUN], 15, "completed")  # 15 / 20 = 75%
-        add(s, ids[XIACUN], 10, "completed")  # 10 / 10
+        add_many(s, ids[SHANGCUN], 15, "completed")  # 15 / 20 = 75%
+        add_many(s, ids[XIACUN], 10, "completed")  # 10 / 10
     with runtime.session() as s:
         rural = by_key(coverage(s, DEFAULT_PROFILE, "category"))["rural"]
         villages = by_key(coverage(s, DEFAULT_PROFILE, "village"))
@@ -177,7 +128,7 @@ def test_unknown_township_is_refused(runtime, tiny_district) -> None:  # noqa: A
 def test_required_zero_gives_no_coverage(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        add(s, ids[XIACUN], 3, "exempt", exempt_reason="拆迁")  # no registry total
+        add_many(s, ids[XIACUN], 3, "exempt", exempt_reason="拆迁")  # no registry total
         s.get(Village, ids[NANJIE]).total_households = 0
     with runtime.session() as s:
         rows = by_key(coverage(s, DEFAULT_PROFILE, "village"))
@@ -191,7 +142,7 @@ def test_required_zero_gives_no_coverage(runtime, tiny_district) -> None:  # noq
 def test_more_exempt_than_registered_counts_zero_required(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        add(s, ids[DONGJIE], 9, "exempt", exempt_reason="拆迁")  # registry says 8
+        add_many(s, ids[DONGJIE], 9, "exempt", exempt_reason="拆迁")  # registry says 8
     with runtime.session() as s:
         row = by_key(coverage(s, DEFAULT_PROFILE, "village"))[DONGJIE]
     assert (row.exempt, row.required, row.coverage) == (9, 0, None)
@@ -224,8 +175,8 @@ def test_needed_is_exact() -> None:
 def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        add(s, ids[XIACUN], 8, "completed")
-        add(s, ids[XIACUN], 2, "pending")
+        add_many(s, ids[XIACUN], 8, "completed")
+        add_many(s, ids[XIACUN], 2, "pending")
     with runtime.session() as s:
         row = by_key(coverage(s, DEFAULT_PROFILE, "village"))[XIACUN]
     assert (row.required, row.clean, row.gap, row.meets) == (10, 8, 0, True)
@@ -234,8 +185,8 @@ def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:  #
 def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        early = add(s, ids[NANJIE], 6, "completed", at=datetime(2021, 5, 1, 9))
-        later = add(s, ids[NANJIE], 4, "pending", at=datetime(2021, 5, 1, 9))
+        early = add_many(s, ids[NANJIE], 6, "completed", at=datetime(2021, 5, 1, 9))
+        later = add_many(s, ids[NANJIE], 4, "pending", at=datetime(2021, 5, 1, 9))
         # After the evaluation date: two finished, one found burning coal again,
         # one rolled back (inactive), one new household.
         for h in later[:2]:
@@ -244,7 +195,7 @@ def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  
         record_update(
             s, early[1], {"active": False}, change="rollback", recorded_at=datetime(2021, 11, 3)
         )
-        add(s, ids[NANJIE], 1, "completed", at=datetime(2021, 11, 4))
+        add_many(s, ids[NANJIE], 1, "completed", at=datetime(2021, 11, 4))
         # Recorded late on the evaluation day itself: still known "as of" that day.
         record_update(
             s, later[3], {"status": "planned"}, recorded_at=datetime(2021, 10, 31, 23, 59)
@@ -381,7 +332,7 @@ def test_as_of_matches_a_replay_of_the_history(runtime, tiny_district) -> None: 
     village_ids = list(tiny_district.values())
     days = [datetime(2021, 1, 1) + timedelta(days=d) for d in range(60)]
     with runtime.session() as s:
-        for h in add(s, village_ids[0], 40, "pending", at=days[0]):
+        for h in add_many(s, village_ids[0], 40, "pending", at=days[0]):
             # Writers record in time order; several changes may share a second.
             for at in sorted(rng.choices(days, k=rng.randint(0, 5))):
                 changes = rng.choice(

@@ -10,14 +10,14 @@ from heating.config import DEFAULT_PROFILE, parse_profile
 from heating.households import record_update
 from heating.measures import compliance, inconsistencies
 from heating.models import Household, Village
-from tests.test_measures import DONGJIE, NANJIE, SHANGCUN, XIACUN, add, standard  # noqa: F401
+from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
 
 
 def by_key(items):  # noqa: ANN001, ANN201
     return {i.key: i for i in items}
 
 
-def test_compliance_per_rule(runtime, standard) -> None:  # noqa: ANN001, F811
+def test_compliance_per_rule(runtime, standard) -> None:  # noqa: ANN001
     with runtime.session() as s:
         result = compliance(s, DEFAULT_PROFILE)
     assert [c.key for c in result] == ["city_core", "county_core", "fringe", "rural"]
@@ -49,8 +49,8 @@ def test_every_village_rule_is_not_met_by_an_average(runtime, tiny_district) -> 
     ids = tiny_district
     with runtime.session() as s:
         s.get(Village, ids[DONGJIE]).category = "county_core"
-        add(s, ids[NANJIE], 9, "completed")  # 9 / 10
-        add(s, ids[DONGJIE], 9, "completed")  # 9 / 8: clean > required
+        add_many(s, ids[NANJIE], 9, "completed")  # 9 / 10
+        add_many(s, ids[DONGJIE], 9, "completed")  # 9 / 8: clean > required
     with runtime.session() as s:
         county = by_key(compliance(s, DEFAULT_PROFILE))["county_core"]
     assert county.aggregate.required == 18 and county.aggregate.clean == 18
@@ -62,16 +62,16 @@ def test_every_village_rule_is_not_met_by_an_average(runtime, tiny_district) -> 
 def test_failing_villages_sorted_by_gap(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        add(s, ids[SHANGCUN], 10, "completed")  # 10 / 20: gap 6
-        add(s, ids[XIACUN], 5, "completed")
-        add(s, ids[XIACUN], 5, "pending")  # 5 / 10: gap 3
+        add_many(s, ids[SHANGCUN], 10, "completed")  # 10 / 20: gap 6
+        add_many(s, ids[XIACUN], 5, "completed")
+        add_many(s, ids[XIACUN], 5, "pending")  # 5 / 10: gap 3
     with runtime.session() as s:
         rural = by_key(compliance(s, DEFAULT_PROFILE))["rural"]
     assert [(r.key, r.gap) for r in rural.failing] == [(SHANGCUN, 6), (XIACUN, 3)]
     assert rural.aggregate.gap == 9  # ceil(0.8 × 30) − 15
 
 
-def test_compliance_with_a_fifth_category(runtime, standard) -> None:  # noqa: ANN001, F811
+def test_compliance_with_a_fifth_category(runtime, standard) -> None:  # noqa: ANN001
     profile = parse_profile(
         {
             "categories": [
@@ -103,7 +103,7 @@ def codes(found) -> list[tuple[str, str | None]]:  # noqa: ANN001
     return [(i.code, i.village_code) for i in found]
 
 
-def test_consistent_data_has_no_findings(runtime, standard) -> None:  # noqa: ANN001, F811
+def test_consistent_data_has_no_findings(runtime, standard) -> None:  # noqa: ANN001
     with runtime.session() as s:
         assert inconsistencies(s, profile=DEFAULT_PROFILE) == []
 
@@ -113,23 +113,16 @@ def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:  # noqa: 
     future = date.today() + timedelta(days=30)
     with runtime.session() as s:
         # 南街 registry 10: 12 non-exempt rows, 11 clean.
-        add(s, ids[NANJIE], 11, "completed")
-        add(s, ids[NANJIE], 1, "pending")
+        add_many(s, ids[NANJIE], 11, "completed")
+        add_many(s, ids[NANJIE], 1, "pending")
         # 东街 registry 8: 9 exempt → required would be −1.
-        add(s, ids[DONGJIE], 9, "exempt", exempt_reason="拆迁")
+        add_many(s, ids[DONGJIE], 9, "exempt", exempt_reason="拆迁")
         # 上村: a completion date in the future.
-        add(s, ids[SHANGCUN], 1, "completed", completed_on=future)
+        add_many(s, ids[SHANGCUN], 1, "completed", completed_on=future)
         # The same person registered in 上村 and 下村.
         for code in (SHANGCUN, XIACUN):
-            s.add(
-                Household(
-                    village_id=ids[code],
-                    key="id:same",
-                    key_kind="id_hash",
-                    id_hash="same",
-                    head_name="张三",
-                    status="pending",
-                )
+            write_household(
+                s, ids[code], "Z1", "pending", head_name="张三", id_number="140405199001011234"
             )
         s.get(Village, ids[XIACUN]).category = None
     with runtime.session() as s:
@@ -162,7 +155,7 @@ def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:  # noqa: 
 def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district) -> None:  # noqa: ANN001
     ids = tiny_district
     with runtime.session() as s:
-        (h,) = add(
+        (h,) = add_many(
             s,
             ids[SHANGCUN],
             1,
@@ -205,7 +198,7 @@ def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:  # noq
         ]
 
 
-def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa: ANN001, F811
+def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa: ANN001
     profile = parse_profile(
         {"categories": [{"key": "rural", "name": "农村地区", "target": 0.8}], "urban_rural": {}}
     )
@@ -222,7 +215,7 @@ def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> 
 
     ids = tiny_district
     with runtime.session() as s:
-        (h,) = add(s, ids[XIACUN], 1, "accepted", at=datetime(2021, 10, 20))
+        (h,) = add_many(s, ids[XIACUN], 1, "accepted", at=datetime(2021, 10, 20))
         record_update(
             s,
             h,

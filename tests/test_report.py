@@ -20,92 +20,27 @@ import pytest
 from sqlalchemy import select
 
 from heating.compliance import compliance
-from heating.households import record_create, record_update
 from heating.measures import coverage
-from heating.models import Household, Village
+from heating.models import Village
 from heating.report import build_report
 from heating.report.sheets import SHEETS
 from heating.runtime import Runtime
+from tests.support import (
+    AS_OF,
+    DONGJIE,
+    INJECTION,
+    NANJIE,
+    SHANGCUN,
+    XIACUN,
+    add_ledger_household,
+    at,
+    build_history,
+    change_household,
+    read_table,
+)
 
-AS_OF = date(2021, 10, 31)
 NOW = datetime(2021, 11, 5, 9, 30)
-INJECTION = '=HYPERLINK("http://x","y")'
-
-V_SOUTH, V_EAST, V_UP, V_DOWN = "140405001201", "140405001202", "140405101201", "140405101202"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def add(session: Any, village_id: int, no: str, status: str, when: str, **fields: Any) -> Household:
-    """Create a household as a ledger import on ``when`` would."""
-    defaults: dict[str, Any] = {"head_name": f"户主{no}", "address": f"{no}号院"}
-    if status in ("completed", "accepted"):
-        defaults.update(route="electric", device="空气源热泵", completed_on=date(2020, 9, 1))
-    defaults.update(fields)
-    h = Household(
-        village_id=village_id, key=f"no:{no}", key_kind="household_no", household_no=no,
-        status=status, **defaults,
-    )  # fmt: skip
-    record_create(session, h, recorded_at=at(when))
-    return h
-
-
-def change(session: Any, village_id: int, no: str, when: str, **changes: Any) -> None:
-    h = session.scalar(
-        select(Household).where(Household.village_id == village_id, Household.key == f"no:{no}")
-    )
-    record_update(session, h, changes, recorded_at=at(when))
-
-
-def build_history(runtime: Runtime, ids: dict[str, int]) -> None:
-    """Two years of ledgers; see the expected numbers in the tests."""
-    south, east, up, down = ids[V_SOUTH], ids[V_EAST], ids[V_UP], ids[V_DOWN]
-    with runtime.session() as s:
-        # 2020: 南街 4 clean of 6 rows (1 exempt); 上村 6 clean of 10.
-        for i in range(1, 5):
-            add(s, south, f"S{i}", "completed", "2020-06-01 10:00")
-        add(s, south, "S5", "pending", "2020-06-01 10:00")
-        add(s, south, "S6", "exempt", "2020-06-01 10:00", exempt_reason="空置")
-        for i in range(1, 11):
-            add(s, up, f"U{i}", "completed" if i <= 6 else "planned", "2020-07-01 10:00")
-    with runtime.session() as s:
-        # 2021: 南街 S5 done but burning coal again, S7–S9 done (S9 undated), S10 pending.
-        change(s, south, "S5", "2021-05-01 10:00", status="completed", route="gas",
-               device="燃气壁挂炉", completed_on=date(2021, 4, 1), operation="coal_again")  # fmt: skip
-        for i in (7, 8):
-            add(
-                s, south, f"S{i}", "completed", "2021-05-01 10:00", route="gas", device="燃气壁挂炉"
-            )
-        add(s, south, "S9", "completed", "2021-05-01 10:00", completed_on=None)
-        add(s, south, "S10", "pending", "2021-05-01 10:00")
-        # 东街: all 8 done (one unstable with a note that looks like a formula).
-        for i in range(1, 9):
-            extra: dict[str, Any] = {}
-            if i == 1:
-                extra = {"operation": "unstable", "note": INJECTION, "head_name": "=cmd|' /C calc'!A0",
-                         "id_number": "140405199001011234", "phone": "13812345678"}  # fmt: skip
-            add(s, east, f"E{i}", "accepted", "2021-06-01 10:00", **extra)
-        # 上村: 6 more clean, 2 of the old planned now clean → 14 clean of 16 rows (registry 20).
-        for i in range(11, 17):
-            add(
-                s,
-                up,
-                f"U{i}",
-                "completed",
-                "2021-06-15 10:00",
-                route="biomass",
-                device=" 生物质炉 ",
-            )
-        change(s, up, "U7", "2021-06-15 10:00", status="completed", route="electric",
-               device="空气源热泵", completed_on=date(2021, 6, 1))  # fmt: skip
-        change(s, up, "U8", "2021-06-15 10:00", status="completed")  # no completion date
-        # 下村 (no registry total): 5 rows, 2 clean, one abandoned.
-        for i in range(1, 6):
-            status = "completed" if i <= 2 else "pending"
-            op = "abandoned" if i == 1 else None
-            add(s, down, f"D{i}", status, "2021-07-01 10:00", operation=op)
+V_SOUTH, V_EAST, V_UP, V_DOWN = NANJIE, DONGJIE, SHANGCUN, XIACUN
 
 
 def derive(runtime: Runtime, day: date) -> None:
@@ -118,10 +53,12 @@ def derive(runtime: Runtime, day: date) -> None:
 def later_imports(runtime: Runtime, ids: dict[str, int]) -> None:
     """Changes recorded after the cut-off: must not move the 2021 report."""
     with runtime.session() as s:
-        add(s, ids[V_DOWN], "D6", "completed", "2021-11-10 10:00")
-        change(s, ids[V_SOUTH], "S10", "2021-11-10 10:00", status="completed")
-        change(s, ids[V_EAST], "E1", "2021-11-12 10:00", operation="normal")
-        change(s, ids[V_UP], "U9", "2021-11-12 10:00", status="exempt", exempt_reason="拆迁")
+        add_ledger_household(s, ids[V_DOWN], "D6", "completed", "2021-11-10 10:00")
+        change_household(s, ids[V_SOUTH], "S10", at("2021-11-10 10:00"), status="completed")
+        change_household(s, ids[V_EAST], "E1", at("2021-11-12 10:00"), operation="normal")
+        change_household(
+            s, ids[V_UP], "U9", at("2021-11-12 10:00"), status="exempt", exempt_reason="拆迁"
+        )
 
 
 @pytest.fixture
@@ -141,37 +78,6 @@ def make_report(runtime: Runtime, year: int = 2021, **kwargs: Any) -> openpyxl.W
 # --------------------------------------------------------------------------
 # Reading a table back
 # --------------------------------------------------------------------------
-
-
-def read_table(ws: Any, first_header: str, occurrence: int = 1) -> list[dict[str, Any]]:
-    """Rows of the table whose first header cell reads ``first_header``.
-
-    Grouped columns are keyed "group|header", others by their header.
-    """
-    found = [c.row for c in ws["A"] if c.value == first_header]
-    top = found[occurrence - 1]
-    ncols = ws.max_column
-    two_level = ws.cell(top + 1, 1).value is None and any(
-        ws.cell(top + 1, j).value for j in range(2, ncols + 1)
-    )
-    keys, group = [], None
-    for j in range(1, ncols + 1):
-        head = ws.cell(top, j).value
-        if not two_level:
-            keys.append(head)
-            continue
-        sub = ws.cell(top + 1, j).value
-        if head is not None:
-            group = head
-        keys.append(head if sub is None else f"{group}|{sub}")
-    first = top + (2 if two_level else 1)
-    rows = []
-    for r in range(first, ws.max_row + 1):
-        values = [ws.cell(r, j).value for j in range(1, ncols + 1)]
-        if all(v is None for v in values[1:]):
-            break
-        rows.append({k: v for k, v in zip(keys, values, strict=True) if k is not None})
-    return rows
 
 
 def undefined(value: float | None) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_web_support import add_batch
+from tests.support import add_batch, row_counts
 
 CLERK_TOWN = "140405001"  # bob's
 OTHER_TOWN = "140405101"  # carol's
@@ -55,6 +55,7 @@ def test_role_may_or_may_not_open_path(login, runtime, user) -> None:
         "batch:carol": add_batch(runtime, OTHER_TOWN),
     }
     client = login(user)
+    stored = row_counts(runtime)
     wrong = []
     for path, expected in TABLE:
         if user not in expected:
@@ -68,6 +69,7 @@ def test_role_may_or_may_not_open_path(login, runtime, user) -> None:
             assert ("没有权限" if resp.status_code == 403 else "不存在") in body
             assert "Traceback" not in body
     assert not wrong, wrong
+    assert row_counts(runtime) == stored  # reading, allowed or refused, stores nothing
 
 
 @pytest.mark.parametrize(
@@ -120,12 +122,13 @@ def test_api_refuses_bad_arguments_in_chinese(login) -> None:
     assert "as_of" in resp.get_json()["message"]
 
 
-def test_clerk_cannot_upload_for_another_township(login) -> None:
+def test_clerk_cannot_upload_for_another_township(login, runtime) -> None:
     import io
 
-    from tests.test_web_support import csrf_token
+    from tests.support import csrf_token
 
     client = login("bob")
+    stored = row_counts(runtime)
     resp = client.post(
         "/imports",
         data={
@@ -136,6 +139,7 @@ def test_clerk_cannot_upload_for_another_township(login) -> None:
         content_type="multipart/form-data",
     )
     assert resp.status_code == 403
+    assert row_counts(runtime) == stored  # no file, batch or job kept
 
 
 def test_disabled_user_session_ends(login, runtime, users) -> None:

@@ -8,8 +8,7 @@ import json
 from openpyxl import Workbook
 from shapely.geometry import box, mapping
 
-from tests.conftest import TINY
-from tests.test_web_support import csrf_token
+from tests.support import TINY, csrf_token
 
 
 def _registry_xlsx() -> bytes:

@@ -7,8 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from heating.models import AuditEntry, User, utcnow
-from tests.conftest import PASSWORD
-from tests.test_web_support import csrf_token, post
+from tests.support import PASSWORD, csrf_token, post
 
 
 def _login(client, username: str, password: str):  # noqa: ANN001, ANN202

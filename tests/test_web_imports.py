@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import AuditEntry, Household, ImportBatch
-from tests.test_web_support import (
+from tests.support import (
     bad_id_number,
     batch_id_of,
     follow_job,
@@ -160,7 +160,7 @@ def test_upload_without_file_is_refused(login) -> None:
 def test_oversized_upload_gets_the_chinese_413_page(app, login) -> None:
     import io
 
-    from tests.test_web_support import csrf_token
+    from tests.support import csrf_token
 
     client = login("bob")
     token = csrf_token(client, "/imports")
@@ -196,7 +196,7 @@ def test_template_download_keeps_the_chinese_name(login) -> None:
 def test_two_clerks_commit_different_townships_at_once_and_both_land(app, login, runtime) -> None:
     bob = login("bob")
     carol = app.test_client()
-    from tests.test_web_support import csrf_token
+    from tests.support import csrf_token
 
     token = csrf_token(carol, "/login")
     carol.post(

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_web_support import add_households, id_number, post
+from tests.support import add_households, id_number, post, row_counts
 
 VILLAGE = "140405001201"  # bob's township
 FULL_ID = id_number(7)
@@ -100,10 +100,12 @@ def test_admin_derives_zones_and_everyone_reads_and_downloads(login, runtime, us
     assert "禁煤区" in admin.get("/").get_data(as_text=True)
 
 
-def test_only_admin_may_derive_zones(login, users) -> None:
+def test_only_admin_may_derive_zones(login, runtime, users) -> None:
     client = login("dave")
     assert "/zones/derive" not in client.get("/zones").get_data(as_text=True)
+    stored = row_counts(runtime)
     assert post(client, "/zones/derive", {}).status_code == 403
+    assert row_counts(runtime) == stored
 
 
 def test_admin_records_a_completion_decision(login, runtime, users) -> None:

@@ -1,0 +1,466 @@
+"""What several test modules share: the cast, the tiny district, households, forms, ledgers.
+
+Test modules import from here (never from each other); fixtures live in
+``conftest.py``.  Households are written only through the production
+history writer (``write_household``), so every test row has its versions
+exactly as an import would leave them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import re
+import time
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+from openpyxl import Workbook
+from shapely.geometry import box
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.db import get_meta
+from heating.households import household_key, id_hash, record_create, record_update
+from heating.models import District, Household, ImportBatch, StoredFile, Township, Village
+from heating.runtime import Runtime
+
+# --------------------------------------------------------------------------
+# The cast and the tiny district (both are in the template database)
+# --------------------------------------------------------------------------
+
+PASSWORD = "correct-horse-1"
+
+# username → (role, township code)
+CAST = {
+    "alice": ("admin", None),
+    "bob": ("clerk", "140405001"),
+    "carol": ("clerk", "140405101"),
+    "dave": ("planner", None),
+    "erin": ("city", None),
+}
+
+NANJIE, DONGJIE, SHANGCUN, XIACUN = (
+    "140405001201",
+    "140405001202",
+    "140405101201",
+    "140405101202",
+)
+
+# A tiny hand-built district: 2 townships, 4 villages, unit-square polygons.
+TINY = {
+    "district": ("140405", "屯留区"),
+    "townships": [("140405001", "麟绛街道", True), ("140405101", "上村镇", False)],
+    # code, name, township, category, total households, polygon (lon/lat box)
+    "villages": [
+        (NANJIE, "南街村委会", "140405001", "county_core", 10, (112.80, 36.30, 112.81, 36.31)),
+        (DONGJIE, "东街村委会", "140405001", "fringe", 8, (112.81, 36.30, 112.82, 36.31)),
+        (SHANGCUN, "上村村委会", "140405101", "rural", 20, (112.82, 36.30, 112.83, 36.31)),
+        (XIACUN, "下村村委会", "140405101", "rural", None, (112.83, 36.30, 112.84, 36.31)),
+    ],
+}
+
+
+def load_tiny_district(session: Session) -> dict[str, int]:
+    """Write TINY; return village code → id."""
+    district = District(
+        code=TINY["district"][0], name=TINY["district"][1], seat_township_code="140405001"
+    )
+    session.add(district)
+    session.flush()
+    townships = {}
+    for code, name, seat in TINY["townships"]:
+        township = Township(code=code, name=name, district_id=district.id, is_seat=seat)
+        session.add(township)
+        townships[code] = township
+    session.flush()
+    ids: dict[str, int] = {}
+    for code, name, tcode, category, total, bounds in TINY["villages"]:
+        village = Village(
+            code=code,
+            name=name,
+            township_id=townships[tcode].id,
+            category=category,
+            total_households=total,
+            geometry=box(*bounds).wkb,
+        )
+        session.add(village)
+        session.flush()
+        ids[code] = village.id
+    return ids
+
+
+def load_cast(session: Session) -> dict[str, int]:
+    """Create the cast through ``heating.users``; return username → id."""
+    from heating.users import create_user
+
+    return {
+        name: create_user(session, name, role, PASSWORD, township).id
+        for name, (role, township) in CAST.items()
+    }
+
+
+# --------------------------------------------------------------------------
+# Households, always through the production history writer
+# --------------------------------------------------------------------------
+
+MAY = datetime(2021, 5, 1, 9, 0)
+_serial = itertools.count(1)
+
+
+def write_household(
+    session: Session,
+    village_id: int,
+    no: str,
+    status: str,
+    *,
+    recorded_at: datetime | None = None,
+    **fields: Any,
+) -> Household:
+    """Create one household with 户号 ``no`` and its first version, as an import would."""
+    key, key_kind = household_key(
+        household_no=no, id_number=None, head_name=None, address=None, salt=""
+    )
+    fields.setdefault("head_name", f"户主{no}")
+    if fields.get("id_number"):
+        fields["id_hash"] = id_hash(fields["id_number"], get_meta(session, "id_salt") or "")
+    household = Household(
+        village_id=village_id,
+        key=key,
+        key_kind=key_kind,
+        household_no=no,
+        status=status,
+        **fields,
+    )
+    record_create(session, household, recorded_at=recorded_at)
+    return household
+
+
+def change_household(
+    session: Session, village_id: int, no: str, when: datetime | None, **changes: Any
+) -> None:
+    """Change the household with 户号 ``no`` through the history writer."""
+    household = session.scalar(
+        select(Household).where(Household.village_id == village_id, Household.key == f"no:{no}")
+    )
+    record_update(session, household, changes, recorded_at=when)
+
+
+def add_many(
+    session: Session,
+    village_id: int,
+    count: int,
+    status: str,
+    *,
+    operation: str | None = None,
+    at: datetime | None = MAY,
+    **fields: Any,
+) -> list[Household]:
+    """Add ``count`` households of one status, each with a fresh 户号."""
+    return [
+        write_household(
+            session,
+            village_id,
+            str(next(_serial)),
+            status,
+            operation=operation,
+            recorded_at=at,
+            **fields,
+        )
+        for _ in range(count)
+    ]
+
+
+def add_households_by_status(
+    runtime: Runtime,
+    village_id: int,
+    *,
+    clean: int = 0,
+    pending: int = 0,
+    exempt: int = 0,
+    lapsed: int = 0,
+) -> None:
+    """Add ledger rows: clean (of which ``lapsed`` burn coal again), pending, exempt."""
+    plan = (
+        [("completed", "coal_again")] * lapsed
+        + [("accepted", "normal")] * (clean - lapsed)
+        + [("pending", None)] * pending
+        + [("exempt", None)] * exempt
+    )
+    with runtime.session() as session:
+        for i, (status, operation) in enumerate(plan):
+            write_household(
+                session,
+                village_id,
+                str(i),
+                status,
+                head_name="户主",
+                operation=operation,
+                exempt_reason="空置" if status == "exempt" else None,
+            )
+
+
+def add_households(
+    runtime: Runtime,
+    village_code: str,
+    rows: Iterable[tuple[str, str, str | None, str | None]],
+) -> None:
+    """Create households (户号, status, id_number, phone) in a village with their history."""
+    with runtime.session() as session:
+        village_id = session.scalar(select(Village.id).where(Village.code == village_code))
+        for no, status, number, phone in rows:
+            write_household(
+                session,
+                village_id,
+                no,
+                status,
+                id_number=number,
+                phone=phone,
+                route="electric" if status in ("completed", "accepted") else None,
+                completed_on=date(2021, 6, 30) if status == "completed" else None,
+            )
+
+
+# --------------------------------------------------------------------------
+# A two-year history for the annual report
+# --------------------------------------------------------------------------
+
+AS_OF = date(2021, 10, 31)
+INJECTION = '=HYPERLINK("http://x","y")'
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def add_ledger_household(
+    session: Session, village_id: int, no: str, status: str, when: str, **fields: Any
+) -> Household:
+    """Create a household as a ledger import on ``when`` would (with route and device)."""
+    defaults: dict[str, Any] = {"head_name": f"户主{no}", "address": f"{no}号院"}
+    if status in ("completed", "accepted"):
+        defaults.update(route="electric", device="空气源热泵", completed_on=date(2020, 9, 1))
+    defaults.update(fields)
+    return write_household(session, village_id, no, status, recorded_at=at(when), **defaults)
+
+
+def build_history(runtime: Runtime, ids: dict[str, int]) -> None:
+    """Two years of ledgers in the tiny district; the report tests state the numbers."""
+    add, change = add_ledger_household, change_household
+    south, east, up, down = ids[NANJIE], ids[DONGJIE], ids[SHANGCUN], ids[XIACUN]
+    with runtime.session() as s:
+        # 2020: 南街 4 clean of 6 rows (1 exempt); 上村 6 clean of 10.
+        for i in range(1, 5):
+            add(s, south, f"S{i}", "completed", "2020-06-01 10:00")
+        add(s, south, "S5", "pending", "2020-06-01 10:00")
+        add(s, south, "S6", "exempt", "2020-06-01 10:00", exempt_reason="空置")
+        for i in range(1, 11):
+            add(s, up, f"U{i}", "completed" if i <= 6 else "planned", "2020-07-01 10:00")
+    with runtime.session() as s:
+        # 2021: 南街 S5 done but burning coal again, S7–S9 done (S9 undated), S10 pending.
+        change(s, south, "S5", at("2021-05-01 10:00"), status="completed", route="gas",
+               device="燃气壁挂炉", completed_on=date(2021, 4, 1), operation="coal_again")  # fmt: skip
+        for i in (7, 8):
+            add(
+                s, south, f"S{i}", "completed", "2021-05-01 10:00", route="gas", device="燃气壁挂炉"
+            )
+        add(s, south, "S9", "completed", "2021-05-01 10:00", completed_on=None)
+        add(s, south, "S10", "pending", "2021-05-01 10:00")
+        # 东街: all 8 done (one unstable with a note that looks like a formula).
+        for i in range(1, 9):
+            extra: dict[str, Any] = {}
+            if i == 1:
+                extra = {"operation": "unstable", "note": INJECTION, "head_name": "=cmd|' /C calc'!A0",
+                         "id_number": "140405199001011234", "phone": "13812345678"}  # fmt: skip
+            add(s, east, f"E{i}", "accepted", "2021-06-01 10:00", **extra)
+        # 上村: 6 more clean, 2 of the old planned now clean → 14 clean of 16 rows (registry 20).
+        for i in range(11, 17):
+            add(s, up, f"U{i}", "completed", "2021-06-15 10:00", route="biomass",
+                device=" 生物质炉 ")  # fmt: skip
+        change(s, up, "U7", at("2021-06-15 10:00"), status="completed", route="electric",
+               device="空气源热泵", completed_on=date(2021, 6, 1))  # fmt: skip
+        change(s, up, "U8", at("2021-06-15 10:00"), status="completed")  # no completion date
+        # 下村 (no registry total): 5 rows, 2 clean, one abandoned.
+        for i in range(1, 6):
+            status = "completed" if i <= 2 else "pending"
+            op = "abandoned" if i == 1 else None
+            add(s, down, f"D{i}", status, "2021-07-01 10:00", operation=op)
+
+
+def read_table(ws: Any, first_header: str, occurrence: int = 1) -> list[dict[str, Any]]:
+    """Rows of the worksheet table whose first header cell reads ``first_header``.
+
+    Grouped columns are keyed "group|header", others by their header.
+    """
+    found = [c.row for c in ws["A"] if c.value == first_header]
+    top = found[occurrence - 1]
+    ncols = ws.max_column
+    two_level = ws.cell(top + 1, 1).value is None and any(
+        ws.cell(top + 1, j).value for j in range(2, ncols + 1)
+    )
+    keys, group = [], None
+    for j in range(1, ncols + 1):
+        head = ws.cell(top, j).value
+        if not two_level:
+            keys.append(head)
+            continue
+        sub = ws.cell(top + 1, j).value
+        if head is not None:
+            group = head
+        keys.append(head if sub is None else f"{group}|{sub}")
+    first = top + (2 if two_level else 1)
+    rows = []
+    for r in range(first, ws.max_row + 1):
+        values = [ws.cell(r, j).value for j in range(1, ncols + 1)]
+        if all(v is None for v in values[1:]):
+            break
+        rows.append({k: v for k, v in zip(keys, values, strict=True) if k is not None})
+    return rows
+
+
+# --------------------------------------------------------------------------
+# Batches and ledgers
+# --------------------------------------------------------------------------
+
+
+def add_batch(runtime: Runtime, township_code: str, *, status: str = "committed") -> int:
+    """A batch row of a township, as the import would leave it."""
+    data = f"ledger of {township_code} {status}".encode()
+    sha = hashlib.sha256(data).hexdigest()
+    with runtime.session() as session:
+        if session.get(StoredFile, sha) is None:
+            session.add(StoredFile(sha256=sha, size=len(data), content=data))
+            session.flush()
+        township = session.scalar(select(Township).where(Township.code == township_code))
+        batch = ImportBatch(
+            kind="ledger",
+            township_id=township.id,
+            file_name=f"{township.name}台账.xlsx",
+            sha256=sha,
+            size=len(data),
+            status=status,
+            counts={"rows": 1, "new": 1, "updated": 0, "unchanged": 0, "rejected": 0},
+            issues=[],
+        )
+        session.add(batch)
+        session.flush()
+        return batch.id
+
+
+LEDGER_HEADER = [
+    "村名",
+    "户号",
+    "户主姓名",
+    "身份证号",
+    "联系电话",
+    "改造状态",
+    "改造方式",
+    "完工日期",
+]
+
+
+def ledger_xlsx(rows: list[list[object]], *, title: str | None = "麟绛街道清洁取暖台账") -> bytes:
+    """An .xlsx ledger written by openpyxl, with a title row above the header as clerks do."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    if title:
+        ws.append([title])
+    ws.append(LEDGER_HEADER)
+    for row in rows:
+        ws.append(row)
+    for cell in ws["D"]:
+        cell.number_format = "@"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def id_number(seed: int) -> str:
+    """A valid 18-digit ID number (GB 11643 check digit) from a seed."""
+    body = f"140405199{seed % 10}{(seed // 10) % 12 + 1:02d}{seed % 28 + 1:02d}{seed % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(body, weights, strict=True))
+    return body + "10X98765432"[total % 11]
+
+
+def bad_id_number(seed: int) -> str:
+    """An ID number whose check digit is wrong."""
+    good = id_number(seed)
+    return good[:-1] + ("0" if good[-1] != "0" else "1")
+
+
+def row_counts(runtime: Runtime) -> dict[str, int]:
+    """Rows per table: compare before and after a refused request to prove nothing was stored."""
+    from sqlalchemy import func
+
+    from heating.models import Base
+
+    with runtime.session() as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+# --------------------------------------------------------------------------
+# Forms over HTTP
+# --------------------------------------------------------------------------
+
+TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/") -> str:
+    """The CSRF token of the client's session, read from a page as a browser would."""
+    page = client.get(path).get_data(as_text=True)
+    match = TOKEN_RE.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def post(client: FlaskClient, path: str, data: dict | None = None, **kwargs: Any) -> Any:
+    """POST a form with the session's CSRF token."""
+    form = dict(data or {})
+    form.setdefault("csrf_token", csrf_token(client))
+    return client.post(path, data=form, **kwargs)
+
+
+def log_in(client: FlaskClient, username: str, password: str) -> Any:
+    """Submit the login form as a browser would (CSRF token from the form)."""
+    token = csrf_token(client, "/login")
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+def upload(client: FlaskClient, data: bytes, name: str, township: str | None = None) -> Any:
+    """Upload a ledger through the form; follow the job page until the preview is ready."""
+    form = {"file": (io.BytesIO(data), name), "csrf_token": csrf_token(client, "/imports")}
+    if township is not None:
+        form["township"] = township
+    resp = client.post("/imports", data=form, content_type="multipart/form-data")
+    return follow_job(client, resp)
+
+
+def follow_job(client: FlaskClient, resp: Any, timeout: float = 600.0) -> Any:
+    """Follow redirects through the progress page until it stops refreshing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        while resp.status_code in (301, 302, 303):
+            resp = client.get(resp.headers["Location"])
+        body = resp.get_data(as_text=True)
+        if 'http-equiv="refresh"' not in body:
+            return resp
+        assert time.monotonic() < deadline, "job did not finish"
+        time.sleep(0.3)
+        resp = client.get(resp.request.path)
+
+
+def batch_id_of(resp: Any) -> int:
+    """The batch id of the page ``resp`` ended on (/imports/<id>)."""
+    match = re.search(r"/imports/(\d+)$", resp.request.path)
+    assert match, resp.request.path
+    return int(match.group(1))
