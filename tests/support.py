@@ -362,14 +362,19 @@ LEDGER_HEADER = [
 ]
 
 
-def ledger_xlsx(rows: list[list[object]], *, title: str | None = "麟绛街道清洁取暖台账") -> bytes:
+def ledger_xlsx(
+    rows: list[list[object]],
+    *,
+    title: str | None = "麟绛街道清洁取暖台账",
+    header: list[str] = LEDGER_HEADER,
+) -> bytes:
     """An .xlsx ledger written by openpyxl, with a title row above the header as clerks do."""
     wb = Workbook()
     ws = wb.active
     ws.title = "台账"
     if title:
         ws.append([title])
-    ws.append(LEDGER_HEADER)
+    ws.append(header)
     for row in rows:
         ws.append(row)
     for cell in ws["D"]:
@@ -379,12 +384,20 @@ def ledger_xlsx(rows: list[list[object]], *, title: str | None = "麟绛街道�
     return buffer.getvalue()
 
 
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def with_check_digit(body17: str) -> str:
+    """A valid 18-digit ID number (GB 11643 check digit) for a 17-digit body."""
+    total = sum(int(d) * w for d, w in zip(body17, ID_WEIGHTS, strict=True))
+    return body17 + "10X98765432"[total % 11]
+
+
 def id_number(seed: int) -> str:
-    """A valid 18-digit ID number (GB 11643 check digit) from a seed."""
-    body = f"140405199{seed % 10}{(seed // 10) % 12 + 1:02d}{seed % 28 + 1:02d}{seed % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    total = sum(int(d) * w for d, w in zip(body, weights, strict=True))
-    return body + "10X98765432"[total % 11]
+    """A valid 18-digit ID number from a seed."""
+    return with_check_digit(
+        f"140405199{seed % 10}{(seed // 10) % 12 + 1:02d}{seed % 28 + 1:02d}{seed % 1000:03d}"
+    )
 
 
 def bad_id_number(seed: int) -> str:

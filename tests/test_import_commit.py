@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from heating.errors import Refused
 from heating.households import snapshot
 from heating.models import AuditEntry, Household, HouseholdVersion, ImportBatch, StoredFile
 from imports.batches import cancel, commit, list_batches, preview, rollback
+from tests.support import ledger_xlsx, with_check_digit
 
 HEADER = [
     "村",
@@ -27,35 +26,13 @@ HEADER = [
     "完工日期",
     "设备补贴",
 ]
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(body17: str) -> str:
-    """A valid 18-digit ID number (GB 11643 check digit) for a 17-digit body."""
-    total = sum(int(d) * w for d, w in zip(body17, WEIGHTS, strict=True))
-    return body17 + "10X98765432"[total % 11]
-
-
-ID_1 = id_number("14040519800101001")
-ID_2 = id_number("14040519800101002")
+ID_1 = with_check_digit("14040519800101001")
+ID_2 = with_check_digit("14040519800101002")
 PHONE = "13812345678"
 
 
-def ledger(
-    rows: list[list], header: list[str] = HEADER, title: str | None = "麟绛街道台账"
-) -> bytes:
-    """An .xlsx written by openpyxl, ID numbers and phones as text, a title row on top."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "台账"
-    if title:
-        ws.append([title])
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+def ledger(rows: list[list], title: str | None = "麟绛街道台账") -> bytes:
+    return ledger_xlsx(rows, title=title, header=HEADER)
 
 
 def base_rows() -> list[list]:
