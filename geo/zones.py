@@ -393,6 +393,21 @@ def current_derivation(session: Session) -> ZoneDerivation | None:
     return session.scalar(select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(1))
 
 
+def derivation_as_of(session: Session, day: date) -> ZoneDerivation | None:
+    """The zones in force on ``day``: the newest derivation with ``as_of`` ≤ day.
+
+    A tie on ``as_of`` goes to the derivation created last.
+    """
+    return session.scalar(
+        select(ZoneDerivation)
+        .where(ZoneDerivation.as_of <= day)
+        .order_by(
+            ZoneDerivation.as_of.desc(), ZoneDerivation.created_at.desc(), ZoneDerivation.id.desc()
+        )
+        .limit(1)
+    )
+
+
 def derivation_history(session: Session) -> list[ZoneDerivation]:
     """Every stored derivation, newest first."""
     return list(session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.id.desc())))

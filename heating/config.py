@@ -185,6 +185,25 @@ def _parse_str(value: Any) -> str:
     return str(value)
 
 
+def _parse_positive_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("应为正数")
+    number = float(str(value).strip())
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("应为正数")
+    return int(number) if number.is_integer() else number
+
+
+HEAT_SOURCE_RULES = ("strict", "warn")
+
+
+def _parse_heat_source_rule(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in HEAT_SOURCE_RULES:
+        raise ValueError("应为 strict（不计为已改造）或 warn（计入并列出）")
+    return text
+
+
 def _parse_cutoff(value: Any) -> str:
     text = str(value).strip()
     month, _, day = text.partition("-")
@@ -256,6 +275,22 @@ SETTINGS: tuple[Setting, ...] = (
         "网页上显示时间所用的时区（数据库中一律存 UTC）",
     ),
     Setting("district_name", "", _parse_str, "报告封面上的区县名称；留空时取村庄名录中的区县"),
+    Setting(
+        "heat_source_rule",
+        "strict",
+        _parse_heat_source_rule,
+        "余热热源不合规（环保绩效低于 B 级或列入关停淘汰计划）的集中供热户："
+        "strict 不计为已改造并列出，warn 计入并列出",
+    ),
+    Setting(
+        "boiler_max_tph", 35, _parse_positive_number, "燃煤锅炉清零范围：额定蒸发量上限（t/h）"
+    ),
+    Setting(
+        "boiler_inspection_days",
+        90,
+        _parse_int,
+        "停用、烟道切断、应急备用的燃煤锅炉多少天内须检查一次，超过即为逾期",
+    ),
     Setting("profile", None, parse_profile, "要求配置（区域类别、目标、城乡分类代码映射）"),
 )
 

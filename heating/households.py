@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,26 @@ def id_hash(id_number: str, salt: str) -> str:
 def normalise_text(value: str) -> str:
     """NFKC, no whitespace: how names and addresses are compared."""
     return "".join(unicodedata.normalize("NFKC", value).split())
+
+
+def name_base(value: str, suffixes: Iterable[str]) -> str:
+    """A normalised name without office or company suffixes (removed repeatedly), never emptied.
+
+    One rule for every name matched across files: villages drop 村委会/社区…,
+    heat sources drop 有限公司/分公司…; the longest suffix is tried first so
+    社区居委会 goes before 居委会 and 有限责任公司 before 公司.
+    """
+    s = normalise_text(value)
+    ordered = sorted((normalise_text(x) for x in suffixes), key=len, reverse=True)
+    changed = True
+    while changed:
+        changed = False
+        for suffix in ordered:
+            if s.endswith(suffix) and len(s) > len(suffix):
+                s = s[: -len(suffix)]
+                changed = True
+                break
+    return s
 
 
 def household_key(

@@ -8,6 +8,7 @@ and a Chinese message that says what to do.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -154,7 +155,7 @@ def decimal(value: Any) -> Decimal | None:
         raise CellProblem("not_a_number", "应为金额数字（元），请只填写数字。") from None
 
 
-def number(value: Any) -> float | None:
+def _float(value: Any, marks: str, message: str) -> float | None:
     if type(value) is float:
         return value
     if type(value) is int:
@@ -162,11 +163,23 @@ def number(value: Any) -> float | None:
     s = _number_text(value)
     if s is None:
         return None
-    s = s.rstrip("°")
     try:
-        return float(s)
+        amount = float(s.rstrip(marks))
     except ValueError:
-        raise CellProblem("not_a_number", "应为十进制度数（如 112.85），请只填写数字。") from None
+        amount = math.nan
+    if not math.isfinite(amount):
+        raise CellProblem("not_a_number", message)
+    return amount
+
+
+def number(value: Any) -> float | None:
+    """Decimal degrees (lon/lat); a trailing ° is allowed."""
+    return _float(value, "°", "应为十进制度数（如 112.85），请只填写数字。")
+
+
+def quantity(value: Any) -> float | None:
+    """A measured amount (capacity in t/h or MW): any decimal number, units kept in the header."""
+    return _float(value, "", "应为数字（如 20 或 1.4），请只填写数字，单位写在表头中。")
 
 
 # --------------------------------------------------------------------------
@@ -274,6 +287,8 @@ def choice(field: Field) -> Callable[[Any], str | None]:
 def _labels_of(field: Field) -> list[str]:
     from heating.models import ROUTE_LABELS, STATUS_LABELS
 
+    if field.labels:
+        return list(field.labels.values())
     labels = {"status": STATUS_LABELS, "route": ROUTE_LABELS}.get(field.name)
     if labels:
         return list(labels.values())
@@ -321,6 +336,7 @@ def _cleaner(field: Field) -> Callable[[Any], Any]:
         "int": integer,
         "decimal": decimal,
         "float": number,
+        "quantity": quantity,
         "date": date_value,
     }[field.kind]
 

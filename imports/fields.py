@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from heating.models import EXEMPT_REASONS
 
 # Kinds of cell a field holds; clean.py has one cleaner per kind.
-KINDS = ("text", "code", "id_number", "phone", "int", "decimal", "float", "date", "choice")
+KINDS = (
+    "text",
+    "code",
+    "id_number",
+    "phone",
+    "int",
+    "decimal",
+    "float",
+    "quantity",
+    "date",
+    "choice",
+)
 
 _BRACKETS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|〔[^〔〕]*〕|<[^<>]*>|《[^《》]*》")
 _NOISE = str.maketrans("", "", " \t\r\n\u3000\u00a0*:：_-—·.、")
@@ -50,6 +61,8 @@ class Field:
     # For kind "choice": normalised word → stored value.
     values: Mapping[str, str] = field(default_factory=dict)
     max_length: int | None = None
+    # For kind "choice": stored value → the Chinese word shown when a value is refused.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def headers(self) -> tuple[str, ...]:
         return (self.label, *self.synonyms)
@@ -77,7 +90,8 @@ class Schema:
         return self.lookup.get(normalise_header(header))
 
 
-def _words(mapping: Mapping[str, Iterable[str]]) -> dict[str, str]:
+def choice_words(mapping: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Normalised word → stored value, for a choice field (each value also names itself)."""
     out: dict[str, str] = {}
     for value, words in mapping.items():
         out[normalise_word(value)] = value
@@ -86,7 +100,7 @@ def _words(mapping: Mapping[str, Iterable[str]]) -> dict[str, str]:
     return out
 
 
-STATUS_WORDS = _words(
+STATUS_WORDS = choice_words(
     {
         "pending": ("未改造", "未完成", "否", "待改造", "未开工"),
         "planned": ("已列入计划", "计划", "拟改造", "列入计划", "计划改造"),
@@ -99,7 +113,7 @@ STATUS_WORDS = _words(
 # Status words that also say why the household needs no retrofit.
 STATUS_REASONS = {normalise_word("空置"): "空置", normalise_word("拆迁"): "拆迁"}
 
-ROUTE_WORDS = _words(
+ROUTE_WORDS = choice_words(
     {
         "electric": ("煤改电", "电代煤", "空气源热泵", "电采暖", "蓄热式电暖器", "电"),
         "gas": ("煤改气", "气代煤", "燃气壁挂炉", "气"),
@@ -116,7 +130,7 @@ ROUTE_DEVICES = {
     for w in ("空气源热泵", "电采暖", "蓄热式电暖器", "燃气壁挂炉", "生物质炉具")
 }
 
-OPERATION_WORDS = _words(
+OPERATION_WORDS = choice_words(
     {
         "normal": ("正常", "运行正常", "正常使用"),
         "unstable": ("运行不稳定", "不稳定"),
@@ -125,7 +139,7 @@ OPERATION_WORDS = _words(
     }
 )
 
-EXEMPT_REASON_WORDS = _words(
+EXEMPT_REASON_WORDS = choice_words(
     {
         "空置": ("房屋空置", "无人居住"),
         "拆迁": ("已拆迁", "拆除"),

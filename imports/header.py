@@ -35,6 +35,15 @@ class HeaderMatch:
     def data_start(self) -> int:
         return self.last_row + 1
 
+    def repeats(self, raw: Sequence[Any]) -> bool:
+        """True for a repeated header row (a header printed again on each page)."""
+        probe = min(self.fields) if self.fields else 0
+        return (
+            probe < len(raw)
+            and raw[probe] in self.texts
+            and sum(1 for v in raw if v in self.texts) * 2 >= len(self.fields)
+        )
+
 
 def _text(value: Any) -> str:
     if value is None or value == "":

@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "coordinates_incomplete": "经度和纬度应同时填写或同时留空",
     "coordinates_outside": "坐标不在本区范围内",
     "heat_source_unknown": "热源不在已登记的热源名单中",
+    "heat_source_noncompliant": "热源不合规（工业余热环保绩效低于 B 级、等级未知或列入关停淘汰计划）",
     # Places
     "township_required": "未指定乡镇，且行中没有乡镇",
     "township_not_found": "乡镇名称或代码在名录中不存在",
@@ -73,6 +74,15 @@ CODES: dict[str, str] = {
     # Households
     "duplicate_household": "同一户在文件中出现多次",
     "key_weak": "没有户号和身份证号，按户主姓名+住址识别农户",
+    # Heat-source register and boiler ledger
+    "duplicate_source": "同一热源在文件中出现多次",
+    "shutdown_date_without_listing": "填写了计划关停日期但未标明列入关停淘汰计划",
+    "duplicate_boiler": "同一锅炉同一状态日期在文件中出现多次",
+    "capacity_required": "额定蒸发量和额定热功率都为空",
+    "capacity_mismatch": "额定蒸发量与额定热功率不一致（0.7 MW = 1 t/h）",
+    "state_date_required": "拆除/注销/改为清洁能源须填写状态日期",
+    "coordinates_missing": "没有坐标，无法判断是否位于禁煤区内",
+    "low_nox_date_missing": "低氮改造已完成但没有日期（按未完成统计）",
 }
 
 

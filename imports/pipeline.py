@@ -240,6 +240,7 @@ def parse_ledger(
         max_unzipped_mb=config.import_max_unzipped_mb,
     )
     parser = _LedgerParser(session, township_code, today, progress, file_name)
+    parser.rules.heat_source_rule = config.heat_source_rule
     parser.max_rows = config.import_max_rows
     visible = []
     # Sheets are read one at a time; the progress total grows as each is opened.

@@ -13,7 +13,6 @@ what the registry already holds.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +21,9 @@ from sqlalchemy.orm import Session
 
 from heating.config import Config, Profile
 from heating.errors import Refused
-from heating.models import District, ImportBatch, StoredFile, Township, Village, audit, utcnow
-from imports import clean
-from imports.clean import CellProblem, skip_reason
+from heating.models import District, Township, Village, audit
 from imports.fields import Field, Schema, normalise_word
-from imports.header import find_header
-from imports.issues import Issue, column_letter
-from imports.readers import read_workbook
+from imports.records import LoadReport, Record, keep_file, read_records
 
 REGISTRY_FIELDS: tuple[Field, ...] = (
     Field("district_code", "区县代码", ("区县编码", "县区代码", "district_code"), "code"),
@@ -67,46 +62,12 @@ CHUNK = 5000
 YES_WORDS = frozenset({"是", "1", "true", "yes", "y", "驻地", "√"})
 
 
-@dataclass
-class RegistryRow:
-    """One cleaned registry row with where it came from."""
-
-    sheet: str
-    row: int
-    columns: dict[str, str]
-    values: dict[str, Any] = field(default_factory=dict)
+RegistryRow = Record
 
 
 @dataclass
-class _Report:
-    issues: list[Issue] = field(default_factory=list)
+class _Report(LoadReport):
     proposed: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(
-        self,
-        severity: str,
-        code: str,
-        message: str,
-        row: RegistryRow | None = None,
-        field_name: str | None = None,
-        value: Any = None,
-    ) -> None:
-        self.issues.append(
-            Issue(
-                severity,
-                code,
-                message,
-                row.sheet if row else None,
-                row.row if row else None,
-                row.columns.get(field_name) if row and field_name else None,
-                field_name,
-                None if value is None else str(value),
-            )
-        )
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for i in self.issues if i.severity == "error")
 
 
 def category_lookup(profile: Profile) -> dict[str, str]:
@@ -122,61 +83,16 @@ def read_registry(
     data: bytes, file_name: str, config: Config, report: _Report
 ) -> list[RegistryRow]:
     """Read every visible sheet that has a registry header into cleaned rows."""
-    workbook = read_workbook(
+    return read_records(
         data,
         file_name,
-        max_mb=config.upload_max_mb,
-        max_rows=config.import_max_rows,
-        max_unzipped_mb=config.import_max_unzipped_mb,
+        config,
+        REGISTRY_SCHEMA,
+        report,
+        required=(("village_code",), ("village",)),
+        what="村庄名录",
+        hint=("township_code", "township", "village_code", "village", "category"),
     )
-    cleaners = {f.name: clean.cleaner_for(f) for f in REGISTRY_FIELDS}
-    rows: list[RegistryRow] = []
-    found = False
-    for sheet in workbook.sheets:
-        if not sheet.visible:
-            continue
-        header = find_header(sheet.rows, sheet.merged, REGISTRY_SCHEMA)
-        if header is None:
-            continue
-        found = True
-        columns = {f: column_letter(c) for c, f in header.fields.items()}
-        have = set(columns)
-        missing = [
-            label
-            for name, label in (("village_code", "村代码"), ("village", "村名"))
-            if name not in have
-        ]
-        if missing:
-            report.add(
-                "error",
-                "column_missing",
-                f"工作表“{sheet.name}”缺少必需的列：{'、'.join(missing)}。",
-            )
-            continue
-        for r in range(header.data_start, len(sheet.rows)):
-            raw = sheet.rows[r]
-            if skip_reason(raw) is not None:
-                continue
-            item = RegistryRow(sheet.name, r + 1, columns)
-            for c, name in header.fields.items():
-                value = raw[c] if c < len(raw) else ""
-                if value == "":
-                    continue
-                try:
-                    cleaned = cleaners[name](value)
-                except CellProblem as problem:
-                    report.add(problem.severity, problem.code, problem.message, item, name, value)
-                    continue
-                if cleaned is not None:
-                    item.values[name] = cleaned
-            if item.values:
-                rows.append(item)
-    if not found:
-        raise Refused(
-            f"文件“{file_name}”中找不到村庄名录的表头（前 20 行内应有“乡镇代码”“乡镇”“村代码”"
-            "“村名”“区域类别”等列名）。请按名录格式整理后再上传。"
-        )
-    return rows
 
 
 def _check_rows(rows: list[RegistryRow], profile: Profile, report: _Report) -> None:
@@ -357,19 +273,26 @@ def load_registry(
         result = _result(report, rows, 0, 0, [])
         raise Refused(
             f"村庄名录有 {report.errors} 处错误，未写入任何数据。请按问题清单修改后重新上传。"
-            + _first_errors(report),
+            + report.first_errors(),
             detail=result,
         )
     _check_categories(session, rows, profile, report)
     if report.errors:
         result = _result(report, rows, 0, 0, [])
         raise Refused(
-            f"村庄名录有 {report.errors} 处错误，未写入任何数据。"
-            + "；".join(_first_errors(report)),
+            f"村庄名录有 {report.errors} 处错误，未写入任何数据。" + report.first_errors(),
             detail=result,
         )
     new, updated, new_townships = _apply(session, rows, config, report)
-    _keep_file(session, data, file_name, user_id, report, len(rows), new, updated)
+    keep_file(
+        session,
+        data,
+        file_name,
+        kind="registry",
+        user_id=user_id,
+        counts={"rows": len(rows), "new": new, "updated": updated},
+        issues=report.issues,
+    )
     result = _result(report, rows, new, updated, new_townships)
     audit(
         session,
@@ -378,19 +301,6 @@ def load_registry(
         detail={k: result[k] for k in ("townships", "villages", "new", "updated")},
     )
     return result
-
-
-def _first_errors(report: _Report, n: int = 3) -> str:
-    """The first few errors with their rows, for the one-line refusal."""
-    out = []
-    for issue in report.issues:
-        if issue.severity == "error":
-            where = f"第 {issue.row} 行：" if issue.row else ""
-            out.append(f"{where}{issue.message}")
-        if len(out) == n:
-            break
-    more = "等" if report.errors > n else ""
-    return "例如 " + "；".join(out) + more
 
 
 def _result(
@@ -527,35 +437,3 @@ def _village_changes(
         wanted.setdefault("category_proposed", False)
         return wanted
     return {k: val for k, val in wanted.items() if getattr(village, k) != val}
-
-
-def _keep_file(
-    session: Session,
-    data: bytes,
-    file_name: str,
-    user_id: int | None,
-    report: _Report,
-    rows: int,
-    new: int,
-    updated: int,
-) -> None:
-    """Keep the registry file byte-for-byte with a batch record, like a ledger."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    if session.get(StoredFile, sha256) is None:
-        session.add(StoredFile(sha256=sha256, size=len(data), content=data))
-        session.flush()
-    now = utcnow()
-    session.add(
-        ImportBatch(
-            kind="registry",
-            user_id=user_id,
-            file_name=file_name,
-            sha256=sha256,
-            size=len(data),
-            status="committed",
-            committed_at=now,
-            counts={"rows": rows, "new": new, "updated": updated},
-            issues=[i.as_json() for i in report.issues],
-        )
-    )
-    session.flush()

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.households import normalise_text
-from heating.models import STATUS_LABELS, HeatSource, Township, Village
+from heating.heat_sources import NONCOMPLIANT, Register, load_register
+from heating.models import STATUS_LABELS, Township, Village
 from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, normalise_word
 
 Problem = tuple[str, str, str, str]  # severity, code, field, message
@@ -86,37 +86,21 @@ class RowRules:
     today: date
     district_ids: set[int]
     _extent: tuple[float, float, float, float] | None | bool = False
-    _heat_sources: set[str] | None = None
+    _register: Register | None = None
+    heat_source_rule: str = "strict"
     extra: list[Callable[[dict[str, Any]], list[Problem]]] = field(default_factory=list)
 
     # ------------------------------------------------------------------
     def extent(self) -> tuple[float, float, float, float] | None:
         """Union of the district's village boundary bounds; None when no boundaries."""
         if self._extent is False:
-            import shapely
-
-            q = select(Village.geometry).join(Township).where(Village.geometry.is_not(None))
-            if self.district_ids:
-                q = q.where(Township.district_id.in_(self.district_ids))
-            blobs = list(self.session.scalars(q))
-            if not blobs:
-                self._extent = None
-            else:
-                bounds = shapely.bounds(shapely.from_wkb(blobs))
-                self._extent = (
-                    float(bounds[:, 0].min()),
-                    float(bounds[:, 1].min()),
-                    float(bounds[:, 2].max()),
-                    float(bounds[:, 3].max()),
-                )
+            self._extent = district_extent(self.session, self.district_ids)
         return self._extent  # type: ignore[return-value]
 
-    def heat_sources(self) -> set[str]:
-        if self._heat_sources is None:
-            self._heat_sources = {
-                normalise_text(n) for n in self.session.scalars(select(HeatSource.name))
-            }
-        return self._heat_sources
+    def register(self) -> Register:
+        if self._register is None:
+            self._register = load_register(self.session)
+        return self._register
 
     # ------------------------------------------------------------------
     def check(self, v: dict[str, Any]) -> list[Problem]:
@@ -209,38 +193,12 @@ class RowRules:
             amount = v.get(name)
             if amount is not None and amount < Decimal(0):
                 out.append(("error", "negative", name, f"{label}不能为负数。"))
-        lon = v.get("lon")
-        lat = v.get("lat")
-        if (lon is None) != (lat is None):
-            missing = "lat" if lat is None else "lon"
-            out.append(
-                (
-                    "error",
-                    "coordinates_incomplete",
-                    missing,
-                    "经度和纬度应同时填写或同时留空。",
-                )
-            )
-        elif lon is not None:
-            extent = self.extent()
-            if extent is not None and not (
-                extent[0] <= lon <= extent[2] and extent[1] <= lat <= extent[3]
-            ):
-                swapped = extent[0] <= lat <= extent[2] and extent[1] <= lon <= extent[3]
-                hint = "经度和纬度是否填反了？" if swapped else ""
-                out.append(
-                    (
-                        "error",
-                        "coordinates_outside",
-                        "lon",
-                        f"坐标（经度 {lon}，纬度 {lat}）不在本区范围内。{hint}"
-                        "请填写十进制度数（CGCS2000/WGS84），或留空。",
-                    )
-                )
+        out.extend(coordinate_problems(v.get("lon"), v.get("lat"), self.extent))
         source = v.get("heat_source")
         if source is not None and v.get("route") == "district":
-            known = self.heat_sources()
-            if known and normalise_text(source) not in known:
+            register = self.register()
+            facts = register.match(source)
+            if facts is None and register.sources:
                 out.append(
                     (
                         "warning",
@@ -249,9 +207,74 @@ class RowRules:
                         f"热源“{source[:40]}”不在已登记的热源名单中。请核对名称，或请管理员登记该热源。",
                     )
                 )
+            elif facts is not None and facts.noncompliant:
+                counted = (
+                    "按当前设置（strict）该户不计为已改造"
+                    if self.heat_source_rule == "strict"
+                    else "按当前设置（warn）该户仍计为已改造，但会列出"
+                )
+                out.append(
+                    (
+                        "warning",
+                        NONCOMPLIANT,
+                        "heat_source",
+                        f"热源“{facts.name}”不合规：{facts.reason}。{counted}。",
+                    )
+                )
         for rule in self.extra:
             out.extend(rule(v))
         return out
+
+
+def district_extent(
+    session: Session, district_ids: set[int]
+) -> tuple[float, float, float, float] | None:
+    """Bounds (min lon, min lat, max lon, max lat) of the districts' village boundaries.
+
+    None when no village has a boundary (then coordinates cannot be checked).
+    """
+    import shapely
+
+    q = select(Village.geometry).join(Township).where(Village.geometry.is_not(None))
+    if district_ids:
+        q = q.where(Township.district_id.in_(district_ids))
+    blobs = list(session.scalars(q))
+    if not blobs:
+        return None
+    bounds = shapely.bounds(shapely.from_wkb(blobs))
+    return (
+        float(bounds[:, 0].min()),
+        float(bounds[:, 1].min()),
+        float(bounds[:, 2].max()),
+        float(bounds[:, 3].max()),
+    )
+
+
+def coordinate_problems(
+    lon: float | None,
+    lat: float | None,
+    extent: Callable[[], tuple[float, float, float, float] | None],
+) -> list[Problem]:
+    """Both or neither of lon/lat, and inside the district's extent (read only when needed)."""
+    if (lon is None) != (lat is None):
+        missing = "lat" if lat is None else "lon"
+        return [("error", "coordinates_incomplete", missing, "经度和纬度应同时填写或同时留空。")]
+    if lon is None or lat is None:
+        return []
+    box = extent()
+    if box is None or (box[0] <= lon <= box[2] and box[1] <= lat <= box[3]):
+        return []
+    swapped = box[0] <= lat <= box[2] and box[1] <= lon <= box[3]
+    hint = "经度和纬度是否填反了？" if swapped else ""
+    return [
+        (
+            "error",
+            "coordinates_outside",
+            "lon",
+            f"坐标（经度 {lon}，纬度 {lat}）不在本区范围内。{hint}"
+            "请填写十进制度数（CGCS2000/WGS84），或留空。",
+        )
+    ]
 
 
 def status_word_reason(raw: Any) -> str | None:

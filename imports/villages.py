@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.households import normalise_text
+from heating.households import name_base, normalise_text
 from heating.models import District, Township, Village
 
 # Longest first, so 社区居委会 goes before 居委会 and 村民委员会 before 村委会.
@@ -36,16 +36,7 @@ Problem = tuple[str, str, str, str]  # severity, code, field, message
 
 def village_base(name: str) -> str:
     """A village name without office suffixes (repeatedly), never emptied."""
-    s = normalise_text(name)
-    changed = True
-    while changed:
-        changed = False
-        for suffix in sorted(VILLAGE_SUFFIXES, key=len, reverse=True):
-            if s.endswith(suffix) and len(s) > len(suffix):
-                s = s[: -len(suffix)]
-                changed = True
-                break
-    return s
+    return name_base(name, VILLAGE_SUFFIXES)
 
 
 def township_base(name: str) -> str:
@@ -119,6 +110,10 @@ class VillageIndex:
             hit = self._resolve(township, village, village_code)
             self._cache[key] = hit
         return hit
+
+    def township(self, township: str) -> tuple[str | None, list[Problem]]:
+        """Resolve a township name or 9-digit code alone (a boiler's 乡镇)."""
+        return self._township(township)
 
     def _township(self, township: str | None) -> tuple[str | None, list[Problem]]:
         if township is None:

@@ -62,9 +62,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 
 def _register() -> None:
-    from heating.cli import demo, geo, imports, maps, measures, report, setup
+    from heating.cli import boilers, demo, geo, imports, maps, measures, report, setup
 
-    for module in (setup, demo, imports, geo, measures, maps, report):
+    for module in (setup, demo, imports, geo, measures, maps, report, boilers):
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
 

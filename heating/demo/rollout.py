@@ -32,7 +32,7 @@ LOOKBACK_YEAR = 2021
 HEAT_SOURCES = (
     # name, kind, environmental grade — fictitious, for the demo only
     ("屯留区城区热电联产集中供热站", "chp", "A"),
-    ("麟绛街道燃气锅炉房", "boiler", "A"),
+    ("麟绛街道燃气锅炉房", "gas_boiler", "A"),
 )
 DEVICES = {
     "electric": (("空气源热泵", 55), ("蓄热式电暖器", 25), ("碳晶电暖器", 12), ("电热炕", 8)),

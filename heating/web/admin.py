@@ -1,11 +1,13 @@
-"""Administration: users, audit log, registry and boundaries uploads, the profile."""
+"""Administration: users, audit log, registry, boundaries, heat-source and boiler uploads, the profile."""
 
 from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -40,7 +42,12 @@ ACTION_LABELS = {
     "completion_decision": "完成认定",
     "completion_decision_revoke": "撤销完成认定",
     "demo_load": "加载演示数据",
+    "heat_sources_load": "加载热源名单",
+    "heat_sources_upload": "上传热源名单",
+    "boilers_load": "加载锅炉台账",
+    "boilers_upload": "上传锅炉台账",
 }
+SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".csv")
 
 
 def _townships() -> list[Township]:
@@ -192,7 +199,7 @@ def profile():  # noqa: ANN201
     return render_template("admin/profile.html", profile=cfg.profile, source=cfg.source)
 
 
-def _saved_upload(
+def saved_upload(
     field: str, allowed: tuple[str, ...]
 ) -> tuple[Path, str, tempfile.TemporaryDirectory]:
     """Save an uploaded file under a generated name keeping its suffix; return path and name."""
@@ -215,42 +222,47 @@ def _saved_upload(
     return path, name, tmp
 
 
+def _load_upload(
+    loader: Callable[..., dict[str, Any]], action: str, keys: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, int]:
+    """Run a loader (registry, heat sources, boilers) on the upload; audit counts; (result, status)."""
+    session = db()
+    try:
+        path, name, tmp = saved_upload("file", SPREADSHEETS)
+        with tmp:
+            result = loader(
+                session, path.read_bytes(), name, config=app_config(), user_id=current_user.id
+            )
+        audit(
+            session,
+            action,
+            user=current_user,
+            target=name,
+            detail={k: result.get(k) for k in keys},
+            ip=_ip(),
+        )
+        session.commit()
+        return result, 200
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return (exc.detail if isinstance(exc.detail, dict) else None), 400
+
+
 @bp.route("/registry", methods=["GET", "POST"])
 @roles_required("admin")
 def registry():  # noqa: ANN201
     """Upload the village registry (村庄名录) and show what was loaded."""
-    result = None
-    status = 200
-    if request.method == "POST":
-        session = db()
-        try:
-            from imports import registry as registry_loader
+    from imports.registry import load_registry
 
-            path, name, tmp = _saved_upload("file", (".xlsx", ".xls", ".xlsm", ".ods", ".csv"))
-            with tmp:
-                result = registry_loader.load_registry(
-                    session,
-                    path.read_bytes(),
-                    name,
-                    config=app_config(),
-                    user_id=current_user.id,
-                )
-            audit(
-                session,
-                "registry_upload",
-                user=current_user,
-                target=name,
-                # Counts only: the result lists every village, too long for an audit line.
-                detail={k: result.get(k) for k in ("townships", "villages", "new", "updated")},
-                ip=_ip(),
-            )
-            session.commit()
+    result, status = None, 200
+    if request.method == "POST":
+        # Counts only in the audit line: the result lists every village.
+        result, status = _load_upload(
+            load_registry, "registry_upload", ("townships", "villages", "new", "updated")
+        )
+        if status == 200:
             flash("村庄名录已加载。", "success")
-        except Refused as exc:
-            session.rollback()
-            flash(exc.message, "error")
-            result = exc.detail if isinstance(exc.detail, dict) else None
-            status = 400
     return render_template("admin/registry.html", result=result), status
 
 
@@ -266,7 +278,7 @@ def boundaries():  # noqa: ANN201
         try:
             from geo.boundaries import load_boundaries
 
-            path, name, tmp = _saved_upload(
+            path, name, tmp = saved_upload(
                 "file", (".geojson", ".json", ".gpkg", ".zip", ".shp.zip")
             )
             with tmp:
@@ -346,3 +358,45 @@ def decisions():  # noqa: ANN201
         form=form,
         today=date.today().isoformat(),
     ), status
+
+
+@bp.route("/heat-sources", methods=["GET", "POST"])
+@roles_required("admin")
+def heat_sources():  # noqa: ANN201
+    """Upload the heat-source register; list it with households served and unmatched names."""
+    from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
+    from imports.heat_sources import load_heat_sources
+
+    result, status = None, 200
+    if request.method == "POST":
+        result, status = _load_upload(
+            load_heat_sources, "heat_sources_upload", ("sources", "new", "updated")
+        )
+        if status == 200:
+            flash("热源名单已加载。", "success")
+    session = db()
+    register = load_register(session)
+    sources = sorted(register.sources.values(), key=lambda f: (f.kind or "", f.name))
+    return render_template(
+        "admin/heat_sources.html",
+        result=result,
+        sources=sources,
+        served=households_served(session, register),
+        unmatched=unmatched_ledger_sources(session, register),
+        township_names=dict(session.execute(select(Township.code, Township.name)).all()),
+        rule=app_config().heat_source_rule,
+    ), status
+
+
+@bp.route("/boilers", methods=["GET", "POST"])
+@roles_required("admin")
+def boilers():  # noqa: ANN201
+    """Upload the boiler ledger and show what was loaded."""
+    from imports.boilers import load_boilers
+
+    result, status = None, 200
+    if request.method == "POST":
+        result, status = _load_upload(load_boilers, "boilers_upload", ("boilers", "new", "updated"))
+        if status == 200:
+            flash("锅炉台账已加载。", "success")
+    return render_template("admin/boilers.html", result=result), status

@@ -15,6 +15,7 @@ from heating.models import (
     ROUTE_LABELS,
     STATUS_LABELS,
 )
+from heating.web.access import READ_ALL
 from heating.web.db import app_config
 
 BATCH_STATUS_LABELS = {
@@ -41,6 +42,8 @@ def nav_items() -> list[tuple[str, str, str]]:
     # MAP and REPORT own these pages: plain hrefs so the layout renders without them.
     items.append(("/map", "覆盖地图", "map"))
     items.append(("/reports", "年度报告", "reports"))
+    if role in READ_ALL:
+        items.append((url_for("boilers.index"), "燃煤锅炉", "boilers"))
     if role == "admin":
         items.append((url_for("admin.users"), "系统管理", "admin"))
     return items

@@ -47,3 +47,6 @@ def init_app(app: Flask) -> None:
     from heating.web import reports  # REPORT: /reports and the .xlsx download
 
     app.register_blueprint(reports.bp)
+    from heating.web import boilers  # BOILERS: /boilers (清零 progress)
+
+    app.register_blueprint(boilers.bp)
