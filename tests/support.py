@@ -477,3 +477,106 @@ def batch_id_of(resp: Any) -> int:
     match = re.search(r"/imports/(\d+)$", resp.request.path)
     assert match, resp.request.path
     return int(match.group(1))
+
+
+# --------------------------------------------------------------------------
+# The heat-source register and the boiler ledger, as files
+# --------------------------------------------------------------------------
+
+REGISTER_HEADER = [
+    "热源名称",
+    "类型",
+    "环保绩效等级",
+    "是否列入关停淘汰计划",
+    "计划关停日期",
+    "经度",
+    "纬度",
+    "供热能力(MW)",
+]
+# One source of each case of the rule: compliant, grade C, listed, unknown grade, other kinds.
+REGISTER = [
+    ["屯留热电厂", "热电联产", "A", "否", None, 112.89, 36.32, 300],
+    ["长治市恒达焦化有限公司", "工业余热", "B级", "否", None, 112.95, 36.35, 40],
+    ["屯留县兴旺钢铁有限责任公司", "余热", "C", "否", None, 112.80, 36.28, 25],
+    ["屯留县宏达化工有限公司", "工业余热", "A", "是", "2023-12-31", None, None, 12],
+    ["屯留县宇通余热利用有限公司", "工业余热", None, "否", None, None, None, None],
+    ["麟绛街道燃气锅炉房", "燃气锅炉房", "引领性", "否", None, None, None, 14],
+]
+
+
+def sheet_xlsx(title: str, sheet: str, header: list[str], rows: list[list[Any]]) -> bytes:
+    """An .xlsx with a title row, a header and rows, written by openpyxl."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    ws.append([title])
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def register_xlsx(rows: list[list[Any]], header: list[str] = REGISTER_HEADER) -> bytes:
+    """A heat-source register (sheet 热源名单) as an .xlsx."""
+    return sheet_xlsx("屯留区集中供热热源名单（2021年）", "热源名单", header, rows)
+
+
+BOILER_HEADER = [
+    "锅炉编号",
+    "单位名称",
+    "乡镇",
+    "村",
+    "经度",
+    "纬度",
+    "额定蒸发量(t/h)",
+    "额定热功率(MW)",
+    "燃料类型",
+    "状态",
+    "状态日期",
+    "最近检查日期",
+    "低氮改造",
+    "低氮改造日期",
+]
+
+
+def boiler_row(
+    code: str,
+    *,
+    unit: str = "某单位",
+    township: str = "麟绛街道",
+    village: str | None = None,
+    lon: float | None = 112.805,
+    lat: float | None = 36.305,
+    tph: float | None = 10,
+    mw: float | None = None,
+    fuel: str = "燃煤",
+    state: str = "在用",
+    state_date: str | None = None,
+    inspected: str | None = None,
+    low_nox: str | None = None,
+    low_nox_on: str | None = None,
+) -> list[Any]:
+    """One row of BOILER_HEADER: a 10 t/h coal boiler in use in 南街 unless told otherwise."""
+    return [
+        code,
+        unit,
+        township,
+        village,
+        lon,
+        lat,
+        tph,
+        mw,
+        fuel,
+        state,
+        state_date,
+        inspected,
+        low_nox,
+        low_nox_on,
+    ]
+
+
+def boiler_xlsx(rows: list[list[Any]], header: list[str] = BOILER_HEADER) -> bytes:
+    """A boiler ledger (sheet 锅炉台账) as an .xlsx."""
+    return sheet_xlsx("屯留区燃煤锅炉台账", "锅炉台账", header, rows)

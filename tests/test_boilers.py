@@ -6,85 +6,19 @@ The tiny district's villages are boxes in a row at 36.30–36.31°N:
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date
 
 import pytest
 import shapely
-from openpyxl import Workbook
 from shapely.geometry import box
 from sqlalchemy import func, select
 
 from heating.boilers import boiler_status, tph_of_mw
 from heating.errors import Refused
-from heating.models import Boiler, BoilerInspection, BoilerState, ImportBatch, Zone, ZoneDerivation
+from heating.models import Boiler, BoilerInspection, ImportBatch, Zone, ZoneDerivation
 from imports.boilers import load_boilers
-
-HEADER = [
-    "锅炉编号",
-    "单位名称",
-    "乡镇",
-    "村",
-    "经度",
-    "纬度",
-    "额定蒸发量(t/h)",
-    "额定热功率(MW)",
-    "燃料类型",
-    "状态",
-    "状态日期",
-    "最近检查日期",
-    "低氮改造",
-    "低氮改造日期",
-]
-
-
-def row(
-    code: str,
-    *,
-    unit: str = "某单位",
-    township: str = "麟绛街道",
-    village: str | None = None,
-    lon: float | None = 112.805,
-    lat: float | None = 36.305,
-    tph: float | None = 10,
-    mw: float | None = None,
-    fuel: str = "燃煤",
-    state: str = "在用",
-    state_date: str | None = None,
-    inspected: str | None = None,
-    low_nox: str | None = None,
-    low_nox_on: str | None = None,
-) -> list:
-    return [
-        code,
-        unit,
-        township,
-        village,
-        lon,
-        lat,
-        tph,
-        mw,
-        fuel,
-        state,
-        state_date,
-        inspected,
-        low_nox,
-        low_nox_on,
-    ]
-
-
-def xlsx(rows: list[list], header: list[str] = HEADER) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "锅炉台账"
-    ws.append(["屯留区燃煤锅炉台账"])
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+from tests.support import boiler_row, boiler_xlsx, row_counts
 
 
 def load(runtime, data: bytes, name: str = "锅炉台账.xlsx"):  # noqa: ANN001
@@ -100,15 +34,17 @@ def status(runtime, as_of: date, **kwargs):  # noqa: ANN001
 def test_capacity_in_tph_or_mw(runtime, tiny_district) -> None:  # noqa: ANN001
     result = load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", tph=10),
-                row("GL-2", tph=None, mw=0.7),  # 1 t/h
-                row("GL-3", tph=None, mw=24.5),  # exactly 35 t/h: in scope
-                row("GL-4", tph=None, mw=25),  # 35.7 t/h: out of scope
-                row("GL-5", tph=35),
-                row("GL-6", tph=40),
-                row("GL-7", tph=20, mw=7),  # 10 t/h by MW: the t/h column wins, with a warning
+                boiler_row("GL-1", tph=10),
+                boiler_row("GL-2", tph=None, mw=0.7),  # 1 t/h
+                boiler_row("GL-3", tph=None, mw=24.5),  # exactly 35 t/h: in scope
+                boiler_row("GL-4", tph=None, mw=25),  # 35.7 t/h: out of scope
+                boiler_row("GL-5", tph=35),
+                boiler_row("GL-6", tph=40),
+                boiler_row(
+                    "GL-7", tph=20, mw=7
+                ),  # 10 t/h by MW: the t/h column wins, with a warning
             ]
         ),
     )
@@ -141,13 +77,13 @@ def test_capacity_in_tph_or_mw(runtime, tiny_district) -> None:  # noqa: ANN001
 def test_state_as_of_follows_the_history(runtime, tiny_district) -> None:  # noqa: ANN001
     load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", state="在用"),  # undated: in use from the start
-                row("GL-1", state="停用", state_date="2018-05-01", inspected="2018-06-01"),
-                row("GL-1", state="拆除", state_date="2020-09-01"),
-                row("GL-2", state="烟道切断", state_date="2019-03-01"),
-                row("GL-3", state="改为清洁能源", state_date="2019-10-15"),
+                boiler_row("GL-1", state="在用"),  # undated: in use from the start
+                boiler_row("GL-1", state="停用", state_date="2018-05-01", inspected="2018-06-01"),
+                boiler_row("GL-1", state="拆除", state_date="2020-09-01"),
+                boiler_row("GL-2", state="烟道切断", state_date="2019-03-01"),
+                boiler_row("GL-3", state="改为清洁能源", state_date="2019-10-15"),
             ]
         ),
     )
@@ -192,12 +128,18 @@ def test_state_as_of_follows_the_history(runtime, tiny_district) -> None:  # noq
 
 
 def test_reload_updates_by_id_and_keeps_the_history(runtime, tiny_district) -> None:  # noqa: ANN001
-    load(runtime, xlsx([row("GL-1", state="停用", state_date="2019-01-01")]))
-    again = load(runtime, xlsx([row("GL-1", state="停用", state_date="2019-01-01")]), "同一份.xlsx")
+    load(runtime, boiler_xlsx([boiler_row("GL-1", state="停用", state_date="2019-01-01")]))
+    again = load(
+        runtime,
+        boiler_xlsx([boiler_row("GL-1", state="停用", state_date="2019-01-01")]),
+        "同一份.xlsx",
+    )
     assert (again["new"], again["updated"]) == (0, 0)
     later = load(
         runtime,
-        xlsx([row("GL-1", unit="改名后的单位", state="拆除", state_date="2021-03-01")]),
+        boiler_xlsx(
+            [boiler_row("GL-1", unit="改名后的单位", state="拆除", state_date="2021-03-01")]
+        ),
         "2021台账.xlsx",
     )
     assert (later["new"], later["updated"]) == (0, 1)
@@ -215,11 +157,11 @@ def test_reload_updates_by_id_and_keeps_the_history(runtime, tiny_district) -> N
 def test_scope_goes_by_the_fuel_first_recorded(runtime, tiny_district) -> None:  # noqa: ANN001
     load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", fuel="燃煤", state="在用", state_date="2017-01-01"),
-                row("GL-1", fuel="燃气", state="改为清洁能源", state_date="2019-06-01"),
-                row("GQ-1", fuel="天然气", tph=4, state="在用"),
+                boiler_row("GL-1", fuel="燃煤", state="在用", state_date="2017-01-01"),
+                boiler_row("GL-1", fuel="燃气", state="改为清洁能源", state_date="2019-06-01"),
+                boiler_row("GQ-1", fuel="天然气", tph=4, state="在用"),
             ]
         ),
     )
@@ -233,12 +175,14 @@ def test_scope_goes_by_the_fuel_first_recorded(runtime, tiny_district) -> None: 
 def test_inspections_overdue_for_dormant_boilers(runtime, tiny_district, monkeypatch) -> None:  # noqa: ANN001
     load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", state="停用", state_date="2020-01-01", inspected="2021-09-01"),
-                row("GL-2", state="烟道切断", state_date="2020-01-01", inspected="2021-06-01"),
-                row("GL-3", state="应急备用", state_date="2020-01-01"),
-                row("GL-4", state="在用", state_date="2020-01-01"),
+                boiler_row("GL-1", state="停用", state_date="2020-01-01", inspected="2021-09-01"),
+                boiler_row(
+                    "GL-2", state="烟道切断", state_date="2020-01-01", inspected="2021-06-01"
+                ),
+                boiler_row("GL-3", state="应急备用", state_date="2020-01-01"),
+                boiler_row("GL-4", state="在用", state_date="2020-01-01"),
             ]
         ),
     )
@@ -266,15 +210,17 @@ def test_inspections_overdue_for_dormant_boilers(runtime, tiny_district, monkeyp
 def test_gas_low_nox_counts(runtime, tiny_district) -> None:  # noqa: ANN001
     load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GQ-1", fuel="燃气", tph=50, low_nox="已完成", low_nox_on="2020-10-01"),
-                row("GQ-2", fuel="燃气", tph=2, low_nox="未完成"),
-                row("GQ-3", fuel="燃气", tph=2, low_nox="已完成"),  # no date: not done (warned)
-                row(
+                boiler_row("GQ-1", fuel="燃气", tph=50, low_nox="已完成", low_nox_on="2020-10-01"),
+                boiler_row("GQ-2", fuel="燃气", tph=2, low_nox="未完成"),
+                boiler_row(
+                    "GQ-3", fuel="燃气", tph=2, low_nox="已完成"
+                ),  # no date: not done (warned)
+                boiler_row(
                     "GQ-4", fuel="燃气", state="拆除", state_date="2020-05-01"
                 ),  # gone: not counted
-                row("GL-1", fuel="燃煤"),
+                boiler_row("GL-1", fuel="燃煤"),
             ]
         ),
     )
@@ -305,13 +251,13 @@ def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) 
     _store_zones(runtime, date(2021, 10, 31), ring, enclaves=["140405101201"])
     load(
         runtime,
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", lon=112.805, lat=36.305),  # inside 南街
-                row("GL-2", lon=112.82, lat=36.305),  # exactly on the first zone's edge
-                row("GL-3", township="上村镇", lon=112.825, lat=36.305),  # in 上村
-                row("GL-4", lon=112.805, lat=36.305, state="拆除", state_date="2019-01-01"),
-                row("GL-5", lon=None, lat=None),  # no coordinates: never inside
+                boiler_row("GL-1", lon=112.805, lat=36.305),  # inside 南街
+                boiler_row("GL-2", lon=112.82, lat=36.305),  # exactly on the first zone's edge
+                boiler_row("GL-3", township="上村镇", lon=112.825, lat=36.305),  # in 上村
+                boiler_row("GL-4", lon=112.805, lat=36.305, state="拆除", state_date="2019-01-01"),
+                boiler_row("GL-5", lon=None, lat=None),  # no coordinates: never inside
             ]
         ),
     )
@@ -354,43 +300,49 @@ def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) 
 @pytest.mark.parametrize(
     ("bad", "code", "column"),
     [
-        (row("GL-9", state="报废中"), "unknown_value", "J"),
-        (row("GL-9", tph=-4), "negative", "G"),
-        (row("GL-9", tph=None, mw=-1), "negative", "H"),
-        (row("GL-9", lon=113.5, lat=36.305), "coordinates_outside", "E"),
-        (row("GL-9", lon=36.305, lat=112.805), "coordinates_outside", "E"),
-        (row("GL-9", lat=None), "coordinates_incomplete", "F"),
-        (row("GL-9", state="拆除", state_date=None), "state_date_required", "K"),
-        (row("GL-9", tph=None), "capacity_required", "G"),
-        (row("GL-9", township="不存在镇"), "township_not_found", "C"),
-        (row("GL-9", village="没有这个村"), "village_unknown", "D"),
-        (row("GL-9", fuel="核能"), "unknown_value", "I"),
-        (row("GL-9", state_date="2030-01-01"), "date_in_future", "K"),
+        (boiler_row("GL-9", state="报废中"), "unknown_value", "J"),
+        (boiler_row("GL-9", tph=-4), "negative", "G"),
+        (boiler_row("GL-9", tph=None, mw=-1), "negative", "H"),
+        (boiler_row("GL-9", lon=113.5, lat=36.305), "coordinates_outside", "E"),
+        (boiler_row("GL-9", lon=36.305, lat=112.805), "coordinates_outside", "E"),
+        (boiler_row("GL-9", lat=None), "coordinates_incomplete", "F"),
+        (boiler_row("GL-9", state="拆除", state_date=None), "state_date_required", "K"),
+        (boiler_row("GL-9", tph=None), "capacity_required", "G"),
+        (boiler_row("GL-9", township="不存在镇"), "township_not_found", "C"),
+        (boiler_row("GL-9", village="没有这个村"), "village_unknown", "D"),
+        (boiler_row("GL-9", fuel="核能"), "unknown_value", "I"),
+        (boiler_row("GL-9", state_date="2030-01-01"), "date_in_future", "K"),
     ],
 )
 def test_bad_rows_are_refused_and_nothing_is_written(
     runtime, tiny_district, bad, code, column
 ) -> None:  # noqa: ANN001
-    good = row("GL-1", state="停用", state_date="2019-01-01")
+    good = boiler_row("GL-1", state="停用", state_date="2019-01-01")
     with pytest.raises(Refused) as caught:
-        load(runtime, xlsx([good, bad]))
+        load(runtime, boiler_xlsx([good, bad]))
     errors = [i for i in caught.value.detail["issues"] if i["severity"] == "error"]
     assert [(e["code"], e["sheet"], e["row"], e["column"]) for e in errors] == [
         (code, "锅炉台账", 4, column)
     ]
     assert "未写入任何数据" in caught.value.message
-    with runtime.session() as s:
-        for model in (Boiler, BoilerState, BoilerInspection, ImportBatch):
-            assert s.scalar(select(func.count()).select_from(model)) == 0
+    counts = row_counts(runtime)
+    for table in (
+        "boilers",
+        "boiler_states",
+        "boiler_inspections",
+        "import_batches",
+        "stored_files",
+    ):
+        assert counts[table] == 0
 
 
 def test_two_states_on_one_day_are_refused(runtime, tiny_district) -> None:  # noqa: ANN001
     rows = [
-        row("GL-1", state="停用", state_date="2019-01-01"),
-        row("GL-1", state="拆除", state_date="2019-01-01"),
+        boiler_row("GL-1", state="停用", state_date="2019-01-01"),
+        boiler_row("GL-1", state="拆除", state_date="2019-01-01"),
     ]
     with pytest.raises(Refused) as caught:
-        load(runtime, xlsx(rows))
+        load(runtime, boiler_xlsx(rows))
     [error] = [i for i in caught.value.detail["issues"] if i["severity"] == "error"]
     assert (error["code"], error["row"]) == ("duplicate_boiler", 4)
 
@@ -398,11 +350,11 @@ def test_two_states_on_one_day_are_refused(runtime, tiny_district) -> None:  # n
 def test_cli_load_and_status_json(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "锅炉.xlsx"
     path.write_bytes(
-        xlsx(
+        boiler_xlsx(
             [
-                row("GL-1", state="停用", state_date="2019-01-01"),
-                row("GL-2", state="拆除", state_date="2020-01-01"),
-                row("GQ-1", fuel="燃气", low_nox="未完成"),
+                boiler_row("GL-1", state="停用", state_date="2019-01-01"),
+                boiler_row("GL-2", state="拆除", state_date="2020-01-01"),
+                boiler_row("GQ-1", fuel="燃气", low_nox="未完成"),
             ]
         )
     )
@@ -441,7 +393,7 @@ def test_cli_load_and_status_json(runtime, tiny_district, run_cli, tmp_path) -> 
 
 def test_cli_refusal_names_the_place(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "锅炉.xlsx"
-    path.write_bytes(xlsx([row("GL-1", tph=-3)]))
+    path.write_bytes(boiler_xlsx([boiler_row("GL-1", tph=-3)]))
     out = run_cli("boilers", "load", str(path))
     assert out.exit_code == 1
     assert "第 3 行 G 列" in out.stderr

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from datetime import datetime
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from heating.errors import Refused
@@ -19,43 +17,19 @@ from heating.heat_sources import (
     load_register,
     source_key,
 )
-from heating.households import record_create
-from heating.models import HeatSource, HeatSourceVersion, Household, ImportBatch
+from heating.models import HeatSource, HeatSourceVersion, ImportBatch
 from imports.heat_sources import load_heat_sources
+from tests.support import (
+    NANJIE,
+    REGISTER,
+    SHANGCUN,
+    ledger_xlsx,
+    register_xlsx,
+    row_counts,
+    write_household,
+)
 
-NANJIE, DONGJIE, SHANGCUN = "140405001201", "140405001202", "140405101201"
-HEADER = [
-    "热源名称",
-    "类型",
-    "环保绩效等级",
-    "是否列入关停淘汰计划",
-    "计划关停日期",
-    "经度",
-    "纬度",
-    "供热能力(MW)",
-]
-REGISTER = [
-    ["屯留热电厂", "热电联产", "A", "否", None, 112.89, 36.32, 300],
-    ["长治市恒达焦化有限公司", "工业余热", "B级", "否", None, 112.95, 36.35, 40],
-    ["屯留县兴旺钢铁有限责任公司", "余热", "C", "否", None, 112.80, 36.28, 25],
-    ["屯留县宏达化工有限公司", "工业余热", "A", "是", "2023-12-31", None, None, 12],
-    ["屯留县宇通余热利用有限公司", "工业余热", None, "否", None, None, None, None],
-    ["麟绛街道燃气锅炉房", "燃气锅炉房", "引领性", "否", None, None, None, 14],
-]
 _serial = itertools.count(1)
-
-
-def xlsx(rows: list[list], header: list[str] = HEADER) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "热源名单"
-    ws.append(["屯留区集中供热热源名单（2021年）"])
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def load(runtime, data: bytes, name: str = "热源名单.xlsx"):  # noqa: ANN001
@@ -64,23 +38,13 @@ def load(runtime, data: bytes, name: str = "热源名单.xlsx"):  # noqa: ANN001
 
 
 def add_household(session, village_id, heat_source, *, route="district", status="completed"):  # noqa: ANN001
-    n = next(_serial)
-    h = Household(
-        village_id=village_id,
-        key=f"no:hs{n}",
-        key_kind="household_no",
-        household_no=f"hs{n}",
-        head_name=f"户主{n}",
-        status=status,
-        route=route,
-        heat_source=heat_source,
+    return write_household(
+        session, village_id, f"hs{next(_serial)}", status, route=route, heat_source=heat_source
     )
-    record_create(session, h)
-    return h
 
 
 def test_register_loads_with_kinds_grades_and_listing(runtime, tiny_district) -> None:  # noqa: ANN001
-    result = load(runtime, xlsx(REGISTER))
+    result = load(runtime, register_xlsx(REGISTER))
     assert {k: result[k] for k in ("sources", "new", "updated")} == {
         "sources": 6,
         "new": 6,
@@ -121,7 +85,7 @@ def test_the_rule_of_the_seed_plan(kind, grade, listed, expected) -> None:  # no
 
 
 def test_names_match_after_normalising(runtime, tiny_district) -> None:  # noqa: ANN001
-    load(runtime, xlsx(REGISTER))
+    load(runtime, register_xlsx(REGISTER))
     with runtime.session() as s:
         register = load_register(s)
     # Full-width letters, spaces, a dropped 有限公司 suffix: the same source.
@@ -151,7 +115,7 @@ def test_unmatched_ledger_sources_are_listed_per_township(runtime, tiny_district
         add_household(s, ids[SHANGCUN], "上村余热站")
         add_household(s, ids[SHANGCUN], None)
         add_household(s, ids[SHANGCUN], "上村余热站", route="electric")
-    result = load(runtime, xlsx(REGISTER))
+    result = load(runtime, register_xlsx(REGISTER))
     assert result["unmatched_ledger_sources"] == [
         {"township": "140405001", "name": "城东 供热站", "households": 2},
         {"township": "140405101", "name": "上村余热站", "households": 1},
@@ -160,7 +124,7 @@ def test_unmatched_ledger_sources_are_listed_per_township(runtime, tiny_district
 
 def test_cli_load_json_has_the_promised_keys(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "热源名单.xlsx"
-    path.write_bytes(xlsx(REGISTER))
+    path.write_bytes(register_xlsx(REGISTER))
     out = run_cli("heat-sources", "load", str(path), "--json")
     assert out.exit_code == 0, out.stderr
     data = json.loads(out.stdout)
@@ -171,13 +135,13 @@ def test_cli_load_json_has_the_promised_keys(runtime, tiny_district, run_cli, tm
 
 
 def test_reload_updates_by_name_and_keeps_what_was_known(runtime, tiny_district) -> None:  # noqa: ANN001
-    load(runtime, xlsx(REGISTER))
+    load(runtime, register_xlsx(REGISTER))
     with runtime.session() as s:
         first_load = s.scalar(select(func.max(HeatSourceVersion.recorded_at)))
     changed = [list(r) for r in REGISTER]
     changed[2][0] = "屯留县兴旺钢铁有限公司"  # respelt: still the same source
     changed[2][2] = "B"  # regraded
-    result = load(runtime, xlsx(changed), "热源名单2022.xlsx")
+    result = load(runtime, register_xlsx(changed), "热源名单2022.xlsx")
     assert (result["new"], result["updated"]) == (0, 1)
     with runtime.session() as s:
         now = load_register(s)
@@ -193,18 +157,20 @@ def test_reload_updates_by_name_and_keeps_what_was_known(runtime, tiny_district)
 def test_blank_grade_is_unknown_and_an_absent_column_changes_nothing(
     runtime, tiny_district
 ) -> None:  # noqa: ANN001
-    load(runtime, xlsx(REGISTER))
+    load(runtime, register_xlsx(REGISTER))
     # Only name and type: grades and listings stay as they were.
     load(
         runtime,
-        xlsx([[r[0], r[1], r[7]] for r in REGISTER], header=["热源名称", "类型", "供热能力"]),
+        register_xlsx(
+            [[r[0], r[1], r[7]] for r in REGISTER], header=["热源名称", "类型", "供热能力"]
+        ),
     )
     with runtime.session() as s:
         assert s.scalar(select(HeatSource.env_grade).where(HeatSource.name == "屯留热电厂")) == "A"
     # The grade column present and blank: the register now says "unknown".
     rows = [list(r) for r in REGISTER]
     rows[0][2] = None
-    load(runtime, xlsx(rows))
+    load(runtime, register_xlsx(rows))
     with runtime.session() as s:
         assert s.scalar(select(HeatSource.env_grade).where(HeatSource.name == "屯留热电厂")) is None
 
@@ -218,7 +184,7 @@ def test_bad_rows_are_refused_with_their_place_and_nothing_is_written(
     rows.append(["屯留热电厂有限公司", "热电联产", "A", "否", None, None, None, None])  # duplicate
     rows.append(["新热源", "工业余热", "B", "否", None, 36.3, 112.8, None])  # lon/lat swapped
     with pytest.raises(Refused) as caught:
-        load(runtime, xlsx(rows))
+        load(runtime, register_xlsx(rows))
     issues = caught.value.detail["issues"]
     by_code = {(i["code"], i["row"], i["column"]) for i in issues if i["severity"] == "error"}
     assert ("unknown_value", 4, "B") in by_code
@@ -227,20 +193,19 @@ def test_bad_rows_are_refused_with_their_place_and_nothing_is_written(
     assert ("coordinates_outside", 10, "F") in by_code
     assert "未写入任何数据" in caught.value.message
     assert all(i["sheet"] == "热源名单" for i in issues)
-    with runtime.session() as s:
-        assert s.scalar(select(func.count()).select_from(HeatSource)) == 0
-        assert s.scalar(select(func.count()).select_from(ImportBatch)) == 0
+    counts = row_counts(runtime)
+    assert counts["heat_sources"] == counts["import_batches"] == counts["stored_files"] == 0
 
 
 def test_a_file_without_a_register_header_is_refused(runtime, tiny_district) -> None:  # noqa: ANN001
     with pytest.raises(Refused, match="找不到热源名单的表头"):
-        load(runtime, xlsx([["a", "b"]], header=["序号", "说明"]))
+        load(runtime, register_xlsx([["a", "b"]], header=["序号", "说明"]))
 
 
 def test_missing_type_column_is_named(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "名单.xlsx"
     path.write_bytes(
-        xlsx(
+        register_xlsx(
             [["屯留热电厂", "A", "否"]], header=["热源名称", "环保绩效等级", "是否列入关停淘汰计划"]
         )
     )
@@ -249,41 +214,31 @@ def test_missing_type_column_is_named(runtime, tiny_district, run_cli, tmp_path)
     assert "缺少必需的列：类型" in out.stderr
 
 
-def ledger(rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["村", "户号", "户主姓名", "改造状态", "改造方式", "热源"])
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("rule", ["strict", "warn"])
 def test_ledger_preview_warns_per_noncompliant_row(
     runtime, tiny_district, run_cli, tmp_path, monkeypatch, rule
 ) -> None:  # noqa: ANN001
-    load(runtime, xlsx(REGISTER))
+    load(runtime, register_xlsx(REGISTER))
     monkeypatch.setenv("HEATING_HEAT_SOURCE_RULE", rule)
     path = tmp_path / "台账.xlsx"
     path.write_bytes(
-        ledger(
-            [
+        ledger_xlsx(
+            header=["村", "户号", "户主姓名", "改造状态", "改造方式", "热源"],
+            rows=[
                 ["南街村", "1", "张三", "已完工", "集中供热", "屯留县兴旺钢铁有限公司"],
                 ["南街村", "2", "李四", "已完工", "集中供热", "屯留热电厂"],
                 ["南街村", "3", "王五", "已完工", "集中供热", "屯留县宏达化工"],
                 ["南街村", "4", "赵六", "已完工", "煤改电", "屯留县兴旺钢铁有限公司"],
                 ["南街村", "5", "钱七", "已完工", "集中供热", "城东供热站"],
-            ]
+            ],
         )
     )
     out = run_cli("import", str(path), "--township", "140405001", "--json")
     assert out.exit_code == 0, out.stderr
     issues = json.loads(out.stdout)["issues"]
     flagged = [(i["row"], i["column"]) for i in issues if i["code"] == NONCOMPLIANT]
-    assert flagged == [(2, "F"), (4, "F")]
+    assert flagged == [(3, "F"), (5, "F")]
     message = next(i["message"] for i in issues if i["code"] == NONCOMPLIANT)
     assert "环保绩效等级为C 级" in message
     assert ("不计为已改造" in message) is (rule == "strict")
-    assert [i["row"] for i in issues if i["code"] == "heat_source_unknown"] == [6]
+    assert [i["row"] for i in issues if i["code"] == "heat_source_unknown"] == [7]

@@ -8,11 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import Boiler, HeatSource
-from tests.test_boilers import row
-from tests.test_boilers import xlsx as boiler_xlsx
-from tests.test_heat_sources import REGISTER, add_household
-from tests.test_heat_sources import xlsx as register_xlsx
-from tests.test_web_support import csrf_token
+from tests.support import (
+    NANJIE,
+    REGISTER,
+    boiler_row,
+    boiler_xlsx,
+    csrf_token,
+    register_xlsx,
+    write_household,
+)
 
 
 def _upload(client, path: str, data: bytes, name: str):  # noqa: ANN001, ANN202
@@ -27,8 +31,10 @@ def test_admin_loads_the_register_and_sees_verdicts_and_unmatched_names(
     login, runtime, tiny_district
 ) -> None:  # noqa: ANN001
     with runtime.session() as s:
-        add_household(s, tiny_district["140405001201"], "屯留县兴旺钢铁")
-        add_household(s, tiny_district["140405001201"], "城东供热站")
+        for no, source in (("1", "屯留县兴旺钢铁"), ("2", "城东供热站")):
+            write_household(
+                s, tiny_district[NANJIE], no, "completed", route="district", heat_source=source
+            )
     client = login("alice")
     resp = _upload(client, "/admin/heat-sources", register_xlsx(REGISTER), "热源名单.xlsx")
     page = resp.get_data(as_text=True)
@@ -57,9 +63,11 @@ def test_admin_loads_boilers_and_planner_reads_the_page(login, runtime, client) 
     admin = login("alice")
     data = boiler_xlsx(
         [
-            row("GL-1", unit="<img src=x onerror=alert(1)>", state="停用", state_date="2019-01-01"),
-            row("GL-2", state="拆除", state_date="2020-01-01"),
-            row("GQ-1", fuel="燃气", low_nox="未完成"),
+            boiler_row(
+                "GL-1", unit="<img src=x onerror=alert(1)>", state="停用", state_date="2019-01-01"
+            ),
+            boiler_row("GL-2", state="拆除", state_date="2020-01-01"),
+            boiler_row("GQ-1", fuel="燃气", low_nox="未完成"),
         ]
     )
     resp = _upload(admin, "/admin/boilers", data, "锅炉台账.xlsx")
