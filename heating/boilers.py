@@ -39,6 +39,7 @@ from heating.models import (
     Boiler,
     BoilerInspection,
     BoilerState,
+    District,
     Township,
     Village,
 )
@@ -228,8 +229,9 @@ def boiler_status(
     as_of: date | None = None,
     max_tph: float = 35,
     inspection_days: int = 90,
+    district_code: str | None = None,
 ) -> BoilerStatus:
-    """Read every boiler, its history and inspections, and judge them as of a date."""
+    """Read every boiler (of one district when given), its history and inspections, as of a date."""
     day = as_of or date.today()
     history: dict[int, list[tuple[str, date | None, str]]] = defaultdict(list)
     for boiler_id, state, state_date, fuel in session.execute(
@@ -248,12 +250,17 @@ def boiler_status(
     ):
         if boiler_id not in inspected or day_inspected > inspected[boiler_id]:
             inspected[boiler_id] = day_inspected
-    rows = session.execute(
+    query = (
         select(Boiler, Township.code, Township.name, Village.code)
         .join(Township, Boiler.township_id == Township.id)
         .outerjoin(Village, Boiler.village_id == Village.id)
         .order_by(Township.code, Boiler.code)
-    ).all()
+    )
+    if district_code is not None:
+        query = query.join(District, Township.district_id == District.id).where(
+            District.code == district_code
+        )
+    rows = session.execute(query).all()
     limit = day - timedelta(days=inspection_days)
     views: list[BoilerAsOf] = []
     names: dict[str, str] = {}

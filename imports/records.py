@@ -149,8 +149,6 @@ def read_records(
             item = Record(sheet.name, r + 1, columns)
             for c, name in header.fields.items():
                 value = raw[c] if c < len(raw) else ""
-                if value == "":
-                    continue
                 if (r, c) in sheet.formulas_without_value:
                     report.add(
                         "error",
@@ -159,6 +157,8 @@ def read_records(
                         item,
                         name,
                     )
+                    continue
+                if value == "":
                     continue
                 try:
                     cleaned = cleaners[name](value)

@@ -398,3 +398,11 @@ def test_cli_refusal_names_the_place(runtime, tiny_district, run_cli, tmp_path) 
     assert out.exit_code == 1
     assert "第 3 行 G 列" in out.stderr
     assert "额定蒸发量不能为负数" in out.stderr
+
+
+def test_a_formula_without_a_cached_value_is_refused(runtime, tiny_district) -> None:  # noqa: ANN001
+    # openpyxl writes a string starting with "=" as a formula, with no cached result.
+    with pytest.raises(Refused) as caught:
+        load(runtime, boiler_xlsx([boiler_row("GL-1", unit='=CONCAT("锅炉","房")')]))
+    [error] = [i for i in caught.value.detail["issues"] if i["severity"] == "error"]
+    assert (error["code"], error["row"], error["column"]) == ("formula_no_value", 3, "B")

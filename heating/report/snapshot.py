@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, aliased
 
+from heating.boilers import BoilerStatus, boiler_status
 from heating.config import Config, Profile
 from heating.errors import NotFound, Refused
 from heating.inconsistencies import Inconsistency, inconsistencies
@@ -219,6 +220,7 @@ class Snapshot:
     no_boundary: list[VillageLine]
     no_completion_date: list[NoCompletionDate]
     village_names: dict[str, str] = field(default_factory=dict)  # code → name
+    boilers: BoilerStatus | None = None  # coal 清零 and gas low-NOx as of the date
 
     @property
     def total(self) -> MeasureRow:
@@ -330,6 +332,13 @@ def take_snapshot(
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household_detail["no_completion_date"],
         village_names={f.code: f.name for f in facts},
+        boilers=boiler_status(
+            session,
+            as_of=as_of,
+            max_tph=config.boiler_max_tph,
+            inspection_days=config.boiler_inspection_days,
+            district_code=district.code,
+        ),
     )
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from heating.report.sheets import comparison, cover, households, places, quality, zones
+from heating.report.sheets import (
+    boilers,
+    comparison,
+    cover,
+    households,
+    places,
+    quality,
+    zones,
+)
 
 # (sheet title, writer(ws, snapshot, picture_png)) in the order the city office reads them.
 SHEETS: list[tuple[str, Callable[..., Any]]] = [
@@ -17,6 +25,7 @@ SHEETS: list[tuple[str, Callable[..., Any]]] = [
     ("禁煤区", zones.write),
     ("技术路线", households.write_routes),
     ("回头看问题户", households.write_problems),
+    ("锅炉清零", boilers.write),
     ("年度对比", comparison.write),
     ("数据质量", quality.write),
 ]
