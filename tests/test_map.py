@@ -1,47 +1,40 @@
-"""The coverage map: colour classes, escaping, offline assets, basemap, zones, CLI."""
+"""The coverage map's data: classes, priority gaps, dates, the document, the standalone file.
+
+Tests assert on ``MapData`` frames and on the JSON document ``build_map``
+returns (what the browser draws), not on a renderer's internals; the browser
+side is in ``test_map_browser.py``.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-import geopandas as gpd
 import pytest
-import shapely
-from shapely.geometry import Polygon, box
+from shapely.geometry import box
 from sqlalchemy import select
 
-from geo.maps import (
-    COVERAGE_CLASSES,
-    GENERATED_NOTE,
-    LayerData,
-    build_map,
-    coverage_class,
-    display_text,
-    render_html,
-    simplify_coverage,
-)
+from geo.maps import MapLinks, basemap_of, display_text, map_data, map_document, summary
+from geo.maps_folium import build_map, map_script, standalone_html
+from heating.coverage_classes import COVERAGE_CLASSES, GENERATED_NOTE, OVERLAY_STYLES
 from heating.errors import Refused
 from heating.measures import coverage
-from heating.models import Village, Zone, ZoneDerivation
+from heating.models import Household, HouseholdVersion, Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
 from tests.support import add_households_by_status
 
-# Branca renders folium's output a second time as Jinja: "{{ cycler.__name__ }}" in
-# unescaped data comes out as "Cycler" (and worse expressions run on the server).
-HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}`\\{{ cycler.__name__ }}"
-FOLIUM_CDN_HOSTS = (
-    "cdn.jsdelivr.net",
-    "code.jquery.com",
-    "cdnjs.cloudflare.com",
-    "netdna.bootstrapcdn.com",
-    "openstreetmap",
-)
-# The only URLs inside the inlined Leaflet code: the SVG namespace (never fetched) and
-# the attribution prefix link, which the map switches off (setPrefix(false)).
-LEAFLET_CODE_URLS = {"http://www.w3.org/2000/svg", "https://leafletjs.com"}
+# A name that would be markup, a JS template expression and a Jinja expression at once.
+HOSTILE = "<img src=x onerror=alert(1)>${1}`\\{{cycler.__name__}}</script>"  # 62 chars
+# The only URLs inside the inlined vendored code: the SVG namespace (never fetched), the
+# attribution prefix link (switched off: no prefix) and topojson-client's licence comment.
+VENDORED_CODE_URLS = {
+    "http://www.w3.org/2000/svg",
+    "https://leafletjs.com",
+    "https://github.com/topojson/topojson-client",
+}
 
 
 @pytest.fixture
@@ -58,242 +51,359 @@ def measured(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     return tiny_district
 
 
-def build(runtime: Runtime, **kwargs):  # noqa: ANN201
+def data(runtime: Runtime, **kwargs):  # noqa: ANN201
     with runtime.session() as session:
-        m, summary = build_map(session, runtime.config, **kwargs)
-        return m, summary, render_html(m)
+        return map_data(session, runtime.config, **kwargs)
 
 
-def layer(m, name: str):  # noqa: ANN001, ANN201
-    """The folium layer shown as ``name`` in the layer control."""
-    for child in m._children.values():
-        if getattr(child, "layer_name", None) == name:
-            return child
-    raise AssertionError(f"no layer {name!r}")
+def document(runtime: Runtime, links: MapLinks | None = None, **kwargs) -> dict:
+    built = map_document(data(runtime, **kwargs), links=links, basemap=basemap_of(runtime.config))
+    return json.loads(json.dumps(built, ensure_ascii=False))  # what the page receives
 
 
-def features(m, name: str) -> list[dict]:  # noqa: ANN001
-    """The GeoJSON features the layer ``name`` draws."""
-    (data,) = [c for c in layer(m, name)._children.values() if isinstance(c, LayerData)]
-    return data.data["features"]
+def areas(doc: dict) -> dict[str, dict]:
+    """The coloured features' properties by code."""
+    return {
+        g["properties"]["code"]: g["properties"]
+        for g in doc["topology"]["objects"]["areas"]["geometries"]
+    }
 
 
-@pytest.mark.parametrize(
-    ("coverage_value", "target", "expected"),
-    [
-        (1.0, 1.0, "meets"),
-        (0.8, 0.8, "meets"),
-        (8 / 10, 0.8, "meets"),
-        (7 / 10, 0.8, "near"),  # 0.8 - 0.1 is 0.7000000000000001 in floats
-        (0.9, 1.0, "near"),
-        (0.899, 1.0, "far"),
-        (0.0, 0.8, "far"),
-        (None, 1.0, "no_data"),
-        (0.5, None, "no_data"),
-    ],
-)
-def test_coverage_class_against_own_target(coverage_value, target, expected) -> None:  # noqa: ANN001
-    assert coverage_class(coverage_value, target) == expected
+def layer(doc: dict, key: str) -> dict:
+    (spec,) = [spec for spec in doc["layers"] if spec["key"] == key]
+    return spec
+
+
+def add_zone(
+    runtime: Runtime, villages: list[str], touching: list[str], bounds, as_of=date(2021, 10, 31)
+) -> None:  # noqa: ANN001
+    with runtime.session() as session:
+        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": []})
+        session.add(derivation)
+        session.flush()
+        session.add(
+            Zone(
+                derivation_id=derivation.id,
+                zone_id="JMQ-0001",
+                geometry=box(*bounds).wkb,
+                area_km2=1.0,
+                village_codes=villages,
+                touching=touching,
+            )
+        )
 
 
 def test_colour_classes_match_the_measures(runtime: Runtime, measured: dict[str, int]) -> None:
-    m, summary, _ = build(runtime, village_url="/villages/{code}")
-    drawn = features(m, "村庄覆盖率")
-    by_code = {f["properties"]["url"].rsplit("/", 1)[1]: f["properties"] for f in drawn}
+    prepared = data(runtime)
     with runtime.session() as session:
         rows = {r.key: r for r in coverage(session, runtime.config.profile, "village")}
-    profile = runtime.config.profile
-    for code, props in by_code.items():
-        row = rows[code]
-        assert props["cls"] == coverage_class(row.coverage, profile.target(row.category))
-    assert {code: p["cls"] for code, p in by_code.items()} == {
+    classes = dict(zip(prepared.areas["code"], prepared.areas["cls"], strict=True))
+    assert classes == {
         "140405001201": "meets",
         "140405001202": "far",
         "140405101201": "near",
         "140405101202": "no_data",
     }
-    assert summary.classes == {"meets": 1, "far": 1, "near": 1, "no_data": 1}
-    east = by_code["140405001202"]
-    assert (east["required"], east["clean"], east["coverage"]) == ("8", "7", "87.5%")
-    assert (east["effective"], east["target"], east["gap"]) == ("62.5%", "100.0%", "1")
-    assert by_code["140405101202"]["coverage"] == "—"
+    assert prepared.class_counts() == {"meets": 1, "near": 1, "far": 1, "no_data": 1}
+    tips = dict(zip(prepared.areas["code"], prepared.areas["tip"], strict=True))
+    # 东街: 8 required, 7 clean (2 of them burning coal again), fringe target 100%.
+    assert tips["140405001202"] == [
+        "东街村委会",
+        "麟绛街道",
+        "城乡结合部",
+        "8",
+        "7",
+        "87.5%",
+        "62.5%",
+        "100.0%",
+        "1",
+    ]
+    assert rows["140405001202"].gap == 1
+    assert tips["140405101202"][5] == "—"  # nothing required: never 0% or 100%
 
 
-def test_fill_colour_follows_the_class(runtime: Runtime, measured: dict[str, int]) -> None:
-    _, _, html = build(runtime)
-    for key in ("meets", "near", "far", "no_data"):
-        colour = COVERAGE_CLASSES[key][1]
-        assert re.search(rf'"fillColor":\s*"{colour}"', html)
-    assert "达标" in html and "接近" in html and "差距较大" in html and "无数据" in html
+def test_document_colours_and_legend_come_from_the_one_palette(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    doc = document(runtime)
+    villages = layer(doc, "areas")
+    assert {k: s["fillColor"] for k, s in villages["styles"].items()} == {
+        c.key: c.colour for c in COVERAGE_CLASSES
+    }
+    assert [(c["key"], c["label"], c["colour"], c["count"]) for c in doc["classes"]] == [
+        ("meets", "达标", "#1a9850", 1),
+        ("near", "接近", "#fdae61", 1),
+        ("far", "差距较大", "#d73027", 1),
+        ("no_data", "无数据", "#bdbdbd", 1),
+    ]
+    assert villages["fields"][0] == "村" and len(villages["fields"]) == 9
+    assert all(len(p["tip"]) == 9 for p in areas(doc).values())
+
+
+def test_priority_gaps_are_incomplete_today_and_touch_the_latest_zones(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    # The zone (derived earlier) is 南街; 东街 beside it is incomplete today (7 of 8),
+    # 上村 two villages east touches nothing.  An older derivation must not count.
+    add_zone(
+        runtime,
+        ["140405001201", "140405101201"],
+        [],
+        (112.82, 36.30, 112.83, 36.31),
+        date(2020, 10, 31),
+    )
+    add_zone(runtime, ["140405001201"], ["140405001202"], (112.80, 36.30, 112.81, 36.31))
+    prepared = data(runtime)
+    flagged = set(prepared.areas.loc[prepared.areas["priority"], "code"])
+    assert flagged == {"140405001202"}
+    assert prepared.dates.zones == date(2021, 10, 31)
+    doc = document(runtime)
+    assert areas(doc)["140405001202"].get("priority") == 1
+    assert "priority" not in areas(doc)["140405001201"]
+    assert layer(doc, "priority")["label"] == "重点缺口（1 个村）"
+    # Once 东街 is complete today it is no longer a gap, whatever the zone's stored list says.
+    with runtime.session() as session:
+        village = session.scalar(select(Village).where(Village.code == "140405001202"))
+        pending = session.scalar(
+            select(Household).where(
+                Household.village_id == village.id, Household.status == "pending"
+            )
+        )
+        pending.status = "completed"
+    assert not data(runtime).areas["priority"].any()
+
+
+def test_an_enclave_inside_a_zone_is_a_priority_gap(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    # A zone ring around 上村 (incomplete: 15 of 20) with 上村 in its hole.
+    ring = box(112.815, 36.295, 112.835, 36.315).difference(box(112.82, 36.30, 112.83, 36.31))
+    with runtime.session() as session:
+        derivation = ZoneDerivation(
+            as_of=date(2021, 10, 31), summary={"enclaves": ["140405101201"]}
+        )
+        session.add(derivation)
+        session.flush()
+        session.add(
+            Zone(
+                derivation_id=derivation.id,
+                zone_id="JMQ-0002",
+                geometry=ring.wkb,
+                area_km2=1.0,
+                village_codes=[],
+                touching=[],
+            )
+        )
+    flagged = data(runtime).areas.set_index("code")["priority"]
+    assert flagged["140405101201"]
+
+
+def test_the_legend_states_the_data_date_and_the_zones_date(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    with runtime.session() as session:
+        for version in session.scalars(select(HouseholdVersion)):
+            version.recorded_at = datetime(2021, 11, 5, 9, 30)
+    add_zone(runtime, ["140405001201"], ["140405001202"], (112.80, 36.30, 112.81, 36.31))
+    doc = document(runtime)
+    assert doc["dates"] == {"data": "2021-11-05", "data_basis": "recorded", "zones": "2021-10-31"}
+    assert summary(data(runtime)).dates.zones == date(2021, 10, 31)
+
+
+def test_zones_are_drawn_above_the_villages_as_lines_not_tints(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    add_zone(runtime, ["140405001201"], ["140405001202"], (112.80, 36.30, 112.81, 36.31))
+    doc = document(runtime)
+    order = [spec["key"] for spec in doc["layers"]]
+    assert (
+        order.index("areas")
+        < order.index("townships")
+        < order.index("priority")
+        < order.index("zones")
+    )
+    zones = layer(doc, "zones")
+    assert zones["styles"] == [OVERLAY_STYLES["zone_halo"], OVERLAY_STYLES["zone"]]
+    assert all(style["fill"] is False for style in zones["styles"])
+    assert zones["label"] == "禁煤区（1 片）"
+    (zone,) = doc["topology"]["objects"]["zones"]["geometries"]
+    assert zone["properties"] == {"zone_id": "JMQ-0001", "villages": 1}
+
+
+def test_zones_far_from_the_shown_villages_are_left_out(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    add_zone(runtime, ["140405001201"], [], (112.80, 36.30, 112.81, 36.31))
+    assert len(data(runtime, township_code="140405001").zones) == 1
+    assert len(data(runtime, township_code="140405101").zones) == 0  # 上村镇 starts at 112.82
+
+
+def test_village_names_at_every_zoom_when_one_township_is_shown(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    whole = document(runtime)
+    assert layer(whole, "village_names")["min_zoom"] == 13
+    assert layer(whole, "township_names")["max_zoom"] == 13
+    names = sorted(p[2] for p in layer(whole, "township_names")["points"])
+    assert names == ["上村镇", "麟绛街道"]
+    one = document(runtime, township_code="140405001")
+    assert layer(one, "village_names")["min_zoom"] is None
+    assert "township_names" not in [spec["key"] for spec in one["layers"]]
+    assert sorted(p["name"] for p in areas(one).values()) == ["东街村委会", "南街村委会"]
+
+
+def test_label_points_lie_inside_their_village(runtime: Runtime, measured: dict[str, int]) -> None:
+    doc = document(runtime)
+    sx, sy = doc["topology"]["transform"]["scale"]
+    ox, oy = doc["topology"]["transform"]["translate"]
+    for code, bounds in {
+        "140405001201": (112.80, 36.30, 112.81, 36.31),
+        "140405101202": (112.83, 36.30, 112.84, 36.31),
+    }.items():
+        x, y = areas(doc)[code]["at"]
+        assert box(*bounds).contains(
+            box(ox + x * sx, oy + y * sy, ox + x * sx, oy + y * sy).centroid
+        )
+
+
+def test_links_follow_the_pattern_and_the_overview_links_townships(
+    runtime: Runtime, measured: dict[str, int]
+) -> None:
+    links = MapLinks(village="/villages/{code}", township="/map?township={code}")
+    doc = document(runtime, links=links)
+    assert layer(doc, "areas")["link"] == "/villages/{code}"
+    overview = document(runtime, links=links, overview_threshold=3)
+    assert overview["mode"] == "townships" and overview["unit"] == "乡镇"
+    assert layer(overview, "areas")["link"] == "/map?township={code}"
+    tips = {code: p["tip"] for code, p in areas(overview).items()}
+    # 麟绛街道: 17 of 18 clean; both villages need 100% → weighted target 100%.
+    assert (tips["140405001"][4], tips["140405001"][6]) == ("94.4%", "100.0%")
+    # 上村镇: 15 of 20 (下村 has none); 上村 needs 16 of 20 → target 80%.
+    assert (tips["140405101"][4], tips["140405101"][6]) == ("75.0%", "80.0%")
+    assert {code: p["cls"] for code, p in areas(overview).items()} == {
+        "140405001": "near",
+        "140405101": "near",
+    }
+    assert "priority" not in [spec["key"] for spec in overview["layers"]]
+    assert any("按乡镇汇总" in note for note in overview["notes"])
+    assert document(runtime, overview_threshold=3, township_code="140405001")["mode"] == "villages"
+
+
+def test_generated_boundaries_are_said_so(runtime: Runtime, measured: dict[str, int]) -> None:
+    assert GENERATED_NOTE not in document(runtime)["notes"]
+    with runtime.session() as session:
+        session.scalar(
+            select(Village).where(Village.code == "140405001201")
+        ).boundary_generated = True
+        session.scalar(select(Village).where(Village.code == "140405101202")).geometry = None
+    doc = document(runtime)
+    assert GENERATED_NOTE in doc["notes"]
+    assert "1 个村暂无边界，未在图上显示。" in doc["notes"]
+    assert len(areas(doc)) == 3
 
 
 class _Refs(HTMLParser):
-    """Collect every src/href attribute."""
+    """Collect every src/href attribute and the text of every script element."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refs: list[str] = []
+        self.scripts: list[tuple[dict, str]] = []
+        self._in_script: dict | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag == "script":
+            self._in_script = dict(attrs)
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script is not None:
+            self.scripts.append((self._in_script, data))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = None
 
 
-def references(html: str) -> list[str]:
+def parse(html: str) -> _Refs:
     parser = _Refs()
     parser.feed(html)
+    return parser
+
+
+def standalone(runtime: Runtime, **kwargs) -> str:  # noqa: ANN003
+    document = map_document(data(runtime, **kwargs), basemap=basemap_of(runtime.config))
+    return standalone_html(build_map(document, standalone=True))
+
+
+def test_standalone_file_inlines_every_asset(runtime: Runtime, measured: dict[str, int]) -> None:
+    html = standalone(runtime)
+    parsed = parse(html)
     css_urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", html)
-    return parser.refs + css_urls
-
-
-def test_web_map_loads_assets_from_the_app_only(runtime: Runtime, measured: dict[str, int]) -> None:
-    _, _, html = build(runtime, asset_url="/static/vendor")
-    refs = references(html)
-    assert "/static/vendor/leaflet-1.9.3/leaflet.js" in refs
-    assert "/static/vendor/leaflet-1.9.3/leaflet.css" in refs
-    assert not [r for r in refs if re.match(r"(?i)(https?:)?//", r)]
-    assert not re.findall(r"https?://", html)
-    for host in FOLIUM_CDN_HOSTS:
-        assert host not in html
-    assert "L.tileLayer(" not in html
-
-
-def test_standalone_map_inlines_every_asset(runtime: Runtime, measured: dict[str, int]) -> None:
-    _, _, html = build(runtime, standalone=True)
-    refs = references(html)
     # Leaflet's CSS keeps "behavior: url(#default#VML)", a fragment for old IE: no request.
-    assert all(r.startswith(("data:image/png;base64,", "#default#VML")) for r in refs), refs
-    assert "<script src" not in html and "<link" not in html
-    assert set(re.findall(r"https?://[\w./-]*\w", html)) <= LEAFLET_CODE_URLS
-    assert "setPrefix(false)" in html
-    for host in FOLIUM_CDN_HOSTS:
-        assert host not in html
-    leaflet = Path("heating/static/vendor/leaflet-1.9.3/leaflet.js")
-    tail = (Path(__file__).parent.parent / leaflet).read_text(encoding="utf-8")[-200:]
-    assert tail in html
+    assert parsed.refs == []  # no <script src>, no <link href>: nothing fetched
+    assert all(u.startswith(("data:image/png;base64,", "#default#VML")) for u in css_urls)
+    assert "<link" not in html
+    assert set(re.findall(r"https?://[\w./-]*\w", html)) <= VENDORED_CODE_URLS
+    root = Path(__file__).parent.parent / "heating" / "static"
+    for name in (
+        "vendor/leaflet-1.9.3/leaflet.js",
+        "vendor/topojson-client-3.1.0/topojson-client.min.js",
+        "js/map.js",
+    ):
+        tail = (root / name).read_text(encoding="utf-8").strip()[-150:]
+        assert tail in html, name
 
 
-def test_basemap_adds_exactly_the_configured_tile_layer(
-    runtime: Runtime, measured: dict[str, int]
-) -> None:
-    url = "http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png"
-    runtime.config = runtime.config.with_overrides(
-        basemap_url=url, basemap_attribution="内网底图 <b>测绘院</b>"
-    )
-    _, _, html = build(runtime)
-    assert html.count("L.tileLayer(") == 1
-    assert f'L.tileLayer(\n                "{url}"' in html or f'L.tileLayer("{url}"' in html
-    assert set(re.findall(r"https?://[^\"'\s]+", html)) == {url}
-    # Leaflet shows the attribution as HTML: it arrives escaped (and JSON-encoded).
-    assert "<b>" not in html and "\\u0026lt;b\\u0026gt;" in html
-
-
-def test_hostile_village_name_is_text_for_html_js_and_jinja(
+def test_hostile_names_are_escaped_once_for_the_page_and_the_file(
     runtime: Runtime, measured: dict[str, int]
 ) -> None:
     with runtime.session() as session:
         village = session.scalar(select(Village).where(Village.code == "140405101201"))
         village.name = HOSTILE
         village.township.name = HOSTILE
-    _, _, html = build(runtime, title=HOSTILE)
-    assert "<img src=x" not in html
-    assert "${alert" not in html
-    assert "Cycler" not in html  # not evaluated by branca's second Jinja pass
-    assert display_text(HOSTILE) in html or display_text(HOSTILE).replace("&", "\\u0026") in html
-    assert display_text(HOSTILE) == (
-        "&lt;img src=x onerror=alert(1)&gt;&#36;&#123;alert(1)&#125;&#96;&#92;"
-        "&#123;&#123; cycler.__name__ &#125;&#125;"
+    escaped = display_text(HOSTILE)
+    assert escaped == (
+        "&lt;img src=x onerror=alert(1)&gt;&#36;&#123;1&#125;&#96;&#92;"
+        "&#123;&#123;cycler.__name__&#125;&#125;&lt;/script&gt;"
     )
+    doc = document(runtime, title=HOSTILE)
+    assert doc["title"] == escaped
+    assert areas(doc)["140405101201"]["name"] == escaped
+    assert areas(doc)["140405101201"]["tip"][:2] == [escaped, escaped]
+    assert escaped in [p[2] for p in layer(doc, "township_names")["points"]]
+    for page in (
+        standalone(runtime, title=HOSTILE),
+        map_script(build_map(map_document(data(runtime, title=HOSTILE)))),
+    ):
+        assert "<img src=x" not in page and "${1}" not in page and '</script>"' not in page
+        assert "Cycler" not in page  # branca's second template pass never saw the name
+        assert escaped.replace("&", "\\u0026") in page  # HTML-safe JSON of the escaped name
+    assert "<title>&lt;img src=x" in standalone(runtime, title=HOSTILE)
 
 
-def test_zones_overlay_and_priority_gaps(runtime: Runtime, measured: dict[str, int]) -> None:
-    with runtime.session() as session:
-        derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
-        session.add(derivation)
-        session.flush()
-        session.add(
-            Zone(
-                derivation_id=derivation.id,
-                zone_id="JMQ-001",
-                geometry=box(112.80, 36.30, 112.81, 36.31).wkb,
-                area_km2=1.0,
-                village_codes=["140405001201"],
-                touching=["140405001202"],
-            )
-        )
-    m, summary, html = build(runtime)
-    assert summary.zones == 1 and summary.priority == 1
-    assert len(features(m, "禁煤区")) == 1
-    assert len(features(m, "重点缺口（飞地/紧邻禁煤区）")) == 1
-    assert "禁煤区（1 片）" in html
-
-
-def test_generated_boundaries_are_said_so(runtime: Runtime, measured: dict[str, int]) -> None:
-    _, summary, html = build(runtime)
-    assert not summary.generated_boundaries and GENERATED_NOTE not in html
-    with runtime.session() as session:
-        session.scalar(
-            select(Village).where(Village.code == "140405001201")
-        ).boundary_generated = True
-    _, summary, html = build(runtime)
-    assert summary.generated_boundaries and GENERATED_NOTE in html
-
-
-def test_township_outlines_and_labels(runtime: Runtime, measured: dict[str, int]) -> None:
-    m, _, html = build(runtime)
-    outlines = features(m, "乡镇界线")
-    assert len(outlines) == 2
-    assert all(f["geometry"]["type"] == "Polygon" for f in outlines)  # dissolved, one piece each
-    labels = layer(m, "乡镇名称").labels
-    assert sorted(label[2] for label in labels) == ["上村镇", "麟绛街道"]
-
-
-def test_township_filter_limits_the_villages(runtime: Runtime, measured: dict[str, int]) -> None:
-    m, summary, _ = build(runtime, township_code="140405101")
-    assert summary.villages == 2
-    assert len(features(m, "村庄覆盖率")) == 2
-
-
-def test_overview_shows_townships_above_the_threshold(
+def test_basemap_is_configuration_and_its_attribution_text(
     runtime: Runtime, measured: dict[str, int]
 ) -> None:
-    m, summary, _ = build(runtime, overview_threshold=3, township_url="/map?township={code}")
-    assert summary.mode == "townships"
-    props = sorted(
-        (f["properties"] for f in features(m, "乡镇覆盖率")),
-        key=lambda p: p["url"],
+    assert document(runtime)["basemap"] is None
+    url = "http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png"
+    runtime.config = runtime.config.with_overrides(
+        basemap_url=url, basemap_attribution="内网底图 <b>测绘院</b>"
     )
-    assert [p["url"] for p in props] == ["/map?township=140405001", "/map?township=140405101"]
-    # 麟绛街道: 17 of 18 clean; both villages need 100% → weighted target 100%.
-    assert (props[0]["coverage"], props[0]["target"], props[0]["cls"]) == (
-        "94.4%",
-        "100.0%",
-        "near",
+    assert document(runtime)["basemap"] == {
+        "url": url,
+        "attribution": "内网底图 &lt;b&gt;测绘院&lt;/b&gt;",
+    }
+    html = standalone(runtime)
+    assert html.count("L.tileLayer(") == 1
+    assert set(re.findall(r"https?://[^\"'\s\\]+", html)) - VENDORED_CODE_URLS == {url}
+    assert "<b>" not in html
+    # folium renders its output again as Jinja: a URL that would be a template is refused.
+    runtime.config = runtime.config.with_overrides(
+        basemap_url="http://10.1.2.3/{{ cycler.__name__ }}/{z}/{x}/{y}.png"
     )
-    # 上村镇: 15 of 20 (下村 has none); 上村 needs 16 of 20 → target 80%.
-    assert (props[1]["coverage"], props[1]["target"], props[1]["cls"]) == ("75.0%", "80.0%", "near")
-    _, summary, _ = build(runtime, overview_threshold=3, township_code="140405001")
-    assert summary.mode == "villages"
-
-
-def test_coverage_simplification_keeps_shared_borders() -> None:
-    # Two neighbours sharing a finely zig-zagged border (metres, Gauss–Krüger 38).
-    xs = [500_000 + i * 5.0 for i in range(201)]
-    border = [(x, 4_000_000 + (3.0 if i % 2 else 0.0)) for i, x in enumerate(xs)]
-    north = Polygon([*border, (xs[-1], 4_001_000), (xs[0], 4_001_000)])
-    south = Polygon([*border, (xs[-1], 3_999_000), (xs[0], 3_999_000)])
-    frame = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[north, south], crs="EPSG:4547").to_crs(
-        "EPSG:4490"
-    )
-    small = simplify_coverage(frame, 20.0)
-    geoms = small.to_crs("EPSG:4547").geometry.values
-    assert (
-        shapely.get_num_coordinates(geoms).sum()
-        < shapely.get_num_coordinates(frame.geometry.values).sum() / 10
-    )
-    overlap = shapely.intersection(geoms[0], geoms[1]).area
-    gap = shapely.union_all(geoms).area - geoms[0].area - geoms[1].area
-    assert overlap < 1e-3 and abs(gap) < 1e-3
-    assert shapely.union_all(geoms).geom_type == "Polygon"
+    with pytest.raises(Refused, match="basemap_url"):
+        document(runtime)
 
 
 def test_cli_writes_a_standalone_map(
@@ -305,6 +415,11 @@ def test_cli_writes_a_standalone_map(
     assert "2 个村" in result.stdout
     html = out.read_text(encoding="utf-8")
     assert "<script src" not in html and "南街村委会" in html and "上村村委会" not in html
+    result = run_cli("map", "-o", str(out), "--json")
+    assert result.exit_code == 0
+    outcome = json.loads(result.stdout)
+    assert outcome["villages"] == 4 and outcome["classes"]["meets"] == 1
+    assert outcome["zones_as_of"] is None and re.fullmatch(r"\d{4}-\d\d-\d\d", outcome["data_date"])
     result = run_cli("map", "-o", str(out), "--township", "999999999")
     assert result.exit_code == 1 and "乡镇代码 999999999" in result.stderr
 
@@ -317,13 +432,3 @@ def test_cli_refuses_without_boundaries(run_cli, runtime: Runtime, tiny_district
     assert result.exit_code == 1
     assert "heating boundaries load" in result.stderr
     assert not (tmp_path / "m.html").exists()
-
-
-def test_basemap_url_that_would_be_a_template_is_refused(
-    runtime: Runtime, measured: dict[str, int]
-) -> None:
-    runtime.config = runtime.config.with_overrides(
-        basemap_url="http://10.1.2.3/{{ cycler.__name__ }}/{z}/{x}/{y}.png"
-    )
-    with pytest.raises(Refused, match="basemap_url"):
-        build(runtime)

@@ -1,169 +1,308 @@
-"""The coverage map in a real headless chromium: /map in the app and the standalone file.
+"""The coverage map as people use it, in a real headless chromium at 1366×768.
 
-Requests to anything but the app (127.0.0.1) and file:// are refused by the
-``page`` fixture and recorded in ``page.blocked``.
+/map and /zones in the app (under a strict CSP added by the test: no inline
+script) and the standalone file.  Requests to anything but the app
+(127.0.0.1) and file:// are refused by the ``page`` fixture and recorded in
+``page.blocked``.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
+from shapely.geometry import box
 from sqlalchemy import select
 
-from geo.maps import COVERAGE_CLASSES, build_map, display_text, render_html
-from heating.models import Village
+from geo.maps import basemap_of, map_data, map_document
+from geo.maps_folium import build_map, standalone_html
+from heating.coverage_classes import COVERAGE_CLASSES
+from heating.models import Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
 from tests.support import PASSWORD, add_households_by_status
 
 pytestmark = pytest.mark.browser
 
-HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}"
+HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}{{ cycler.__name__ }}"
 HOSTILE_CODE = "140405101202"
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'self'"
+)
+CLASS_COLOURS = {c.key: c.colour for c in COVERAGE_CLASSES}
 
 
 @pytest.fixture
 def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
+    """南街 10/10 达标, 东街 0/8 差距较大, 上村 15/20 接近, 下村 (hostile name) 1/2.
+
+    A zone over 南街 derived on 2021-10-31; 东街 beside it is a priority gap.
+    """
     add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
     add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
     add_households_by_status(runtime, tiny_district[HOSTILE_CODE], clean=1, pending=1)
     with runtime.session() as session:
         session.scalar(select(Village).where(Village.code == HOSTILE_CODE)).name = HOSTILE
+        derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
+        session.add(derivation)
+        session.flush()
+        session.add(
+            Zone(
+                derivation_id=derivation.id,
+                zone_id="JMQ-0001",
+                geometry=box(112.80, 36.30, 112.81, 36.31).wkb,
+                area_km2=1.0,
+                village_codes=["140405001201"],
+                touching=["140405001202"],
+            )
+        )
 
 
-def wait_for_map(frame) -> None:  # noqa: ANN001
-    frame.wait_for_function("window.heatingMap !== undefined && window.L !== undefined")
+def strict_csp(page) -> list[str]:  # noqa: ANN001
+    """Serve the app's pages with a CSP that forbids inline script; return its violations."""
+    violations: list[str] = []
+
+    def add_header(route) -> None:  # noqa: ANN001
+        if route.request.resource_type != "document":
+            route.fallback()
+            return
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": STRICT_CSP}
+        route.fulfill(response=response, headers=headers)
+
+    page.page.route("http://127.0.0.1:*/**", add_header)
+    page.page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    return violations
 
 
-def drawn_villages(frame) -> int:  # noqa: ANN001
-    """Village shapes Leaflet holds on the map (canvas renderer: count layers, not paths)."""
-    return frame.evaluate(
-        """() => { const l = heatingMap.layers.villages; let n = 0;
-                   l.eachLayer(v => { if (v._map === heatingMap.map && v._parts.length) n++; });
-                   return n; }"""
+def log_in(pg, live_server: str, user: str = "dave") -> None:  # noqa: ANN001
+    pg.goto(f"{live_server}/login")
+    pg.fill("input[name=username]", user)
+    pg.fill("input[name=password]", PASSWORD)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{live_server}/")
+
+
+def wait_for_map(pg) -> None:  # noqa: ANN001
+    pg.wait_for_function(
+        "() => window.heatingMap !== undefined && !!window.heatingMap.layers.areas"
     )
 
 
-def hover_village(page, frame, index: int, offset: tuple[float, float] = (0, 0)) -> None:  # noqa: ANN001
-    """Move the mouse over the middle of village ``index`` (page coordinates)."""
-    x, y = frame.evaluate(
-        """(i) => { const v = heatingMap.layers.villages.getLayers()[i];
-                    const p = heatingMap.map.latLngToContainerPoint(v.getBounds().getCenter());
-                    const r = heatingMap.map.getContainer().getBoundingClientRect();
-                    return [p.x + r.left, p.y + r.top]; }""",
-        index,
+def village_points(pg) -> dict[str, list[float]]:  # noqa: ANN001
+    """Code → page coordinates of a point inside each village (its label point)."""
+    return pg.evaluate(
+        """() => { const m = heatingMap.map, out = {};
+                   const r = m.getContainer().getBoundingClientRect();
+                   const t = heatingMap.doc.topology.transform;
+                   for (const g of heatingMap.doc.topology.objects.areas.geometries) {
+                     const p = g.properties, at = p.at;
+                     const ll = L.latLng(at[1] * t.scale[1] + t.translate[1],
+                                         at[0] * t.scale[0] + t.translate[0]);
+                     const c = m.latLngToContainerPoint(ll);
+                     out[p.code] = [c.x + r.left, c.y + r.top]; }
+                   return out; }"""
     )
-    dx, dy = offset
-    if frame.parent_frame is not None:  # inside the app page's iframe
-        box = frame.frame_element().bounding_box()
-        dx, dy = dx + box["x"], dy + box["y"]
-    page.mouse.move(x + dx, y + dy)
-    page.mouse.move(x + dx + 3, y + dy + 2)
 
 
-def village_index(frame, name_fragment: str) -> int:  # noqa: ANN001
-    """The index of the village whose (escaped) name contains ``name_fragment``."""
-    index = frame.evaluate(
-        """(s) => heatingMap.layers.villages.getLayers()
-                    .findIndex(v => v.feature.properties.name.includes(s))""",
-        name_fragment,
-    )
-    assert index >= 0
-    return index
-
-
-def assert_hostile_name_is_text(page, frame) -> None:  # noqa: ANN001
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    hover_village(page, frame, village_index(frame, "onerror"))
-    tooltip = frame.locator(".leaflet-tooltip")
+def hover(pg, point: list[float]) -> str:  # noqa: ANN001
+    """Move the mouse to ``point`` and return the tooltip's text."""
+    x, y = point
+    pg.mouse.move(x - 3, y - 2)
+    pg.mouse.move(x, y)
+    tooltip = pg.locator(".leaflet-tooltip")
     tooltip.wait_for()
-    assert HOSTILE in tooltip.inner_text()
-    assert "上村镇" in tooltip.inner_text() and "覆盖率" in tooltip.inner_text()
-    assert frame.locator(".leaflet-tooltip img").count() == 0
-    assert frame.evaluate("document.querySelectorAll('img[src=x]').length") == 0
-    page.wait_for_timeout(200)
-    assert dialogs == []
+    return tooltip.inner_text()
 
 
-def test_map_page_in_a_real_browser(page, live_server: str, scene) -> None:  # noqa: ANN001
+def test_the_map_fits_the_window_and_a_click_opens_the_village_under_the_pointer(
+    page, live_server: str, scene
+) -> None:  # noqa: ANN001
+    violations = strict_csp(page)
     pg = page.page
-    pg.goto(f"{live_server}/login")
-    pg.fill("input[name=username]", "dave")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{live_server}/")
+    log_in(pg, live_server)
     pg.goto(f"{live_server}/map")
-    frame = pg.locator("iframe.coverage-map").element_handle().content_frame()
-    wait_for_map(frame)
-    assert drawn_villages(frame) == 4
-    assert frame.evaluate("heatingMap.layers.zones === undefined")
-    legend = frame.locator(".heating-legend").inner_text()
-    assert "达标" in legend and "差距较大" in legend and "清洁取暖覆盖率" in legend
-    assert frame.evaluate("document.querySelectorAll('.leaflet-tile').length") == 0
-    assert_hostile_name_is_text(pg, frame)
-    # Clicking a village opens its page in the app (the whole window, not the frame).
-    hover_village(pg, frame, village_index(frame, "南街村委会"))
-    pg.mouse.down()
-    pg.mouse.up()
-    pg.wait_for_url(f"{live_server}/villages/140405001201")
-    assert page.blocked == []
-    assert page.console_errors == []
+    wait_for_map(pg)
+    # Nothing to scroll: the whole map is on screen at 1366×768.
+    box_ = pg.locator("#map_heating").bounding_box()
+    assert box_["y"] + box_["height"] <= 768 and box_["height"] >= 500
+    assert pg.evaluate("document.scrollingElement.scrollHeight") <= 768
+    names = {
+        "140405001201": "南街村委会",
+        "140405001202": "东街村委会",
+        "140405101201": "上村村委会",
+        HOSTILE_CODE: HOSTILE,
+    }
+    for code, name in names.items():
+        if code != "140405001201":
+            pg.goto(f"{live_server}/map")
+            wait_for_map(pg)
+        point = village_points(pg)[code]
+        tip = hover(pg, point)
+        assert tip.splitlines()[0].split("\t") == ["村", name]
+        pg.mouse.down()
+        pg.mouse.up()
+        pg.wait_for_url(f"{live_server}/villages/{code}")
+    assert page.blocked == [] and page.console_errors == [] and violations == []
 
 
-def test_clerk_gets_403_for_another_township_in_the_browser(page, live_server, scene) -> None:  # noqa: ANN001
+def test_legend_states_both_dates_collapses_and_switches_layers(
+    page, live_server: str, scene
+) -> None:  # noqa: ANN001
+    violations = strict_csp(page)
     pg = page.page
-    pg.goto(f"{live_server}/login")
-    pg.fill("input[name=username]", "bob")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{live_server}/")
+    log_in(pg, live_server)
+    pg.goto(f"{live_server}/map")
+    wait_for_map(pg)
+    legend = pg.locator(".heating-legend")
+    text = legend.inner_text()
+    assert "数据截至 " in text and "禁煤区：截至 2021-10-31 派生" in text
+    assert "重点缺口（1 个村）" in text and "禁煤区（1 片）" in text
+    for c in COVERAGE_CLASSES:
+        assert c.label in text
+    # Each village is filled with its class colour; 东街 is outlined as a priority gap.
+    fills = pg.evaluate(
+        """() => heatingMap.layers.areas.getLayers().map(
+                   v => [v.feature.properties.code, v.options.fillColor])"""
+    )
+    assert dict(fills) == {
+        "140405001201": CLASS_COLOURS["meets"],
+        "140405001202": CLASS_COLOURS["far"],
+        "140405101201": CLASS_COLOURS["near"],
+        HOSTILE_CODE: CLASS_COLOURS["far"],
+    }
+    # Zones drawn above the village outlines, as lines: no fill that would tint the classes.
+    z = pg.evaluate(
+        """() => { const pane = k => +heatingMap.map.getPane('heating-' + k).style.zIndex;
+                   const shapes = [];
+                   heatingMap.layers.zones.eachLayer(g => g.eachLayer(s => shapes.push(s.options.fill)));
+                   return {zones: pane('zones'), priority: pane('priority'),
+                           townships: pane('townships'), areas: pane('areas'), fills: shapes}; }"""
+    )
+    assert z["areas"] < z["townships"] < z["priority"] < z["zones"]
+    assert z["fills"] and not any(z["fills"])
+    # Switch the zones off and on in the layer control (collapsed: it opens on hover).
+    pg.hover(".leaflet-control-layers")
+    zones_box = pg.locator(".leaflet-control-layers-overlays label", has_text="禁煤区").locator(
+        "input"
+    )
+    zones_box.uncheck()
+    assert pg.evaluate("heatingMap.map.hasLayer(heatingMap.layers.zones)") is False
+    assert "hidden-layer" in pg.locator(".heating-legend li[data-layer=zones]").get_attribute(
+        "class"
+    )
+    zones_box.check()
+    assert pg.evaluate("heatingMap.map.hasLayer(heatingMap.layers.zones)") is True
+    # Collapse the legend to see the villages under it, and open it again.
+    pg.click(".heating-legend-toggle")
+    assert not pg.locator(".heating-legend-body").is_visible()
+    assert pg.locator(".heating-legend").bounding_box()["width"] < 120
+    pg.click(".heating-legend-toggle")
+    assert pg.locator(".heating-legend-body").is_visible()
+    assert page.blocked == [] and page.console_errors == [] and violations == []
+
+
+def test_village_names_when_one_township_is_shown_and_a_printable_map(
+    page, live_server: str, scene
+) -> None:  # noqa: ANN001
+    pg = page.page
+    log_in(pg, live_server)
+    pg.goto(f"{live_server}/map")
+    wait_for_map(pg)
+    # The whole district at its fitted zoom: township names, no village names.
+    labels = pg.locator(".heating-label-village").all_inner_texts()
+    assert labels == [] or pg.evaluate("heatingMap.map.getZoom()") >= 13
+    pg.goto(f"{live_server}/map?township=140405001")
+    wait_for_map(pg)
+    assert sorted(pg.locator(".heating-label-village").all_inner_texts()) == [
+        "东街村委会",
+        "南街村委会",
+    ]
+    pg.emulate_media(media="print")
+    assert not pg.locator(".leaflet-control-zoom").is_visible()
+    assert not pg.locator(".map-bar form").is_visible()
+    assert not pg.locator(".leaflet-control-layers").is_visible()
+    assert not pg.locator(".heating-legend-toggle").is_visible()
+    legend = pg.locator(".heating-legend")
+    assert legend.is_visible() and "麟绛街道 清洁取暖覆盖率" in legend.inner_text()
+    assert "数据截至" in legend.inner_text()
+    pg.emulate_media(media="screen")
+    assert page.blocked == [] and page.console_errors == []
+
+
+def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, scene) -> None:  # noqa: ANN001
+    pg = page.page
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    log_in(pg, live_server)
+    pg.goto(f"{live_server}/map?township=140405101")
+    wait_for_map(pg)
+    tip = hover(pg, village_points(pg)[HOSTILE_CODE])
+    assert HOSTILE in tip and "上村镇" in tip
+    assert HOSTILE in pg.locator(".heating-label-village").all_inner_texts()
+    assert pg.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+    pg.wait_for_timeout(200)
+    assert dialogs == [] and page.console_errors == []
+
+
+def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -> None:  # noqa: ANN001
+    pg = page.page
+    log_in(pg, live_server, "bob")
     response = pg.goto(f"{live_server}/map?township=140405101")
     assert response.status == 403
-    response = pg.goto(f"{live_server}/map")
-    frame = pg.locator("iframe.coverage-map").element_handle().content_frame()
-    wait_for_map(frame)
-    assert drawn_villages(frame) == 2
+    pg.goto(f"{live_server}/map")
+    wait_for_map(pg)
+    assert pg.evaluate("heatingMap.layers.areas.getLayers().length") == 2
     assert page.blocked == []
+
+
+def test_zones_page_map_beside_the_table(page, live_server: str, scene) -> None:  # noqa: ANN001
+    violations = strict_csp(page)
+    pg = page.page
+    log_in(pg, live_server)
+    pg.goto(f"{live_server}/zones")
+    wait_for_map(pg)
+    map_box = pg.locator("#map_heating").bounding_box()
+    table_box = pg.locator("table#zones").bounding_box()
+    assert map_box["x"] + map_box["width"] <= table_box["x"]  # side by side
+    assert map_box["height"] >= 400
+    assert pg.locator(".heating-label-zone").all_inner_texts() == ["JMQ-0001"]
+    assert pg.evaluate("heatingMap.map.hasLayer(heatingMap.layers.zones)") is True
+    assert page.blocked == [] and page.console_errors == [] and violations == []
+
+
+def standalone_file(runtime: Runtime, tmp_path: Path) -> Path:
+    with runtime.session() as session:
+        data = map_data(session, runtime.config)
+    document = map_document(data, basemap=basemap_of(runtime.config))
+    path = tmp_path / "map.html"
+    path.write_text(standalone_html(build_map(document, standalone=True)), encoding="utf-8")
+    return path
 
 
 def test_standalone_file_opens_with_no_network(
     page, runtime: Runtime, scene, tmp_path: Path
 ) -> None:  # noqa: ANN001
     runtime.config = runtime.config.with_overrides(
-        basemap_url="http://tiles.example.invalid/{z}/{x}/{y}.png", basemap_attribution="测试底图"
+        basemap_url="http://tiles.example.invalid/{z}/{x}/{y}.png",
+        basemap_attribution="测试底图 <b>x</b>",
     )
-    with runtime.session() as session:
-        m, _ = build_map(session, runtime.config, standalone=True)
-    path = tmp_path / "map.html"
-    path.write_text(render_html(m), encoding="utf-8")
     pg = page.page
-    pg.goto(path.as_uri())
-    wait_for_map(pg.main_frame)
-    assert pg.evaluate("typeof L.map") == "function"
-    assert drawn_villages(pg.main_frame) == 4
+    pg.goto(standalone_file(runtime, tmp_path).as_uri())
+    wait_for_map(pg)
+    assert pg.evaluate("heatingMap.layers.areas.getLayers().length") == 4
     # Exactly one tile layer, with the configured URL (its requests are refused here).
     assert pg.evaluate(
         """() => { const urls = []; heatingMap.map.eachLayer(l => {
                      if (l instanceof L.TileLayer) urls.push(l._url); }); return urls; }"""
     ) == ["http://tiles.example.invalid/{z}/{x}/{y}.png"]
-    # Each village is filled with its class colour (南街 10/10 达标, 上村 15/20 接近 80%,
-    # the hostile-named 下村 1/2 差距较大; 东街 has no ledger rows but a registry total of 8).
-    fills = pg.evaluate(
-        """() => heatingMap.layers.villages.getLayers().map(
-                   v => [v.feature.properties.name, v.options.fillColor])"""
-    )
-    assert dict(fills) == {
-        "南街村委会": COVERAGE_CLASSES["meets"][1],
-        "东街村委会": COVERAGE_CLASSES["far"][1],
-        "上村村委会": COVERAGE_CLASSES["near"][1],
-        display_text(HOSTILE): COVERAGE_CLASSES["far"][1],
-    }
-    assert "乡镇界线" in pg.locator(".leaflet-control-layers").inner_text()
-    assert "无数据" in pg.locator(".heating-legend").inner_text()
-    assert_hostile_name_is_text(pg, pg.main_frame)
-    # The only requests leaving the file are the configured basemap's tiles (refused here,
-    # which chromium reports as failed loads); no other error.
+    assert pg.locator(".leaflet-control-attribution").inner_text() == "测试底图 <b>x</b>"
+    assert pg.locator(".leaflet-control-attribution b").count() == 0
+    tip = hover(pg, village_points(pg)["140405101201"])
+    assert "上村村委会" in tip and "75.0%" in tip
     assert page.blocked and {u.split("/")[2] for u in page.blocked} == {"tiles.example.invalid"}
     assert set(page.console_errors) <= {"Failed to load resource: net::ERR_FAILED"}
 
@@ -171,17 +310,11 @@ def test_standalone_file_opens_with_no_network(
 def test_standalone_file_without_basemap_makes_no_request(
     page, runtime: Runtime, scene, tmp_path: Path
 ) -> None:  # noqa: ANN001
-    with runtime.session() as session:
-        m, _ = build_map(session, runtime.config, standalone=True)
-    path = tmp_path / "map.html"
-    path.write_text(render_html(m), encoding="utf-8")
     requests: list[str] = []
     pg = page.page
     pg.on("request", lambda r: requests.append(r.url))
-    pg.goto(path.as_uri())
-    wait_for_map(pg.main_frame)
-    hover_village(pg, pg.main_frame, 0)
-    pg.locator(".leaflet-tooltip").wait_for()
-    assert "南街村委会" in pg.locator(".leaflet-tooltip").inner_text()
+    pg.goto(standalone_file(runtime, tmp_path).as_uri())
+    wait_for_map(pg)
+    assert "南街村委会" in hover(pg, village_points(pg)["140405001201"])
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert page.blocked == [] and page.console_errors == []

@@ -358,10 +358,10 @@ def test_map_picture_is_present(runtime: Runtime, history: dict[str, int]) -> No
 
     picture = Image.open(io.BytesIO(png))
     assert picture.format == "PNG" and picture.width > 800
-    # Coloured like the map: the meets colour of geo.maps is in the picture (东街 is 100%).
-    from geo.maps import COVERAGE_CLASSES
+    # Coloured like the map: the 达标 colour of heating.coverage_classes (东街 is 100%).
+    from heating.coverage_classes import colour_of
 
-    meets = tuple(int(COVERAGE_CLASSES["meets"][1][i : i + 2], 16) for i in (1, 3, 5))
+    meets = tuple(int(colour_of("meets")[i : i + 2], 16) for i in (1, 3, 5))
     assert meets in {c for _, c in picture.convert("RGB").getcolors(1 << 20)}
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from geo.maps import COVERAGE_CLASSES, GENERATED_NOTE, build_map, render_html
+from geo.maps import basemap_of, map_data, map_document, summary
+from geo.maps_folium import build_map, standalone_html
 from heating.cli.context import emit_json, get_runtime
+from heating.coverage_classes import COVERAGE_CLASSES, GENERATED_NOTE
 from heating.errors import NotFound, Refused
 from heating.models import District, Township
 
@@ -50,20 +52,21 @@ def map_command(
             select(District.id).where(District.code == district_code)
         ):
             raise NotFound(f"区县代码 {district_code} 不在村庄名录中：请检查代码（6 位）。")
-        m, summary = build_map(
+        data = map_data(
             session,
             runtime.config,
             township_code=township_code,
             district_code=district_code,
-            standalone=True,
             tolerance=tolerance,
         )
-        if summary.villages == 0:
+        shown = summary(data)
+        if shown.villages == 0:
             raise Refused(
                 "所选范围内没有带边界的村庄，无法生成地图："
                 "请先用 heating boundaries load 载入村界，或检查 --township/--district。"
             )
-        page = render_html(m)
+        document = map_document(data, basemap=basemap_of(runtime.config))
+        page = standalone_html(build_map(document, standalone=True))
     output.write_text(page, encoding="utf-8")
     size = output.stat().st_size
     if as_json:
@@ -71,25 +74,25 @@ def map_command(
             {
                 "output": str(output),
                 "bytes": size,
-                "mode": summary.mode,
-                "villages": summary.villages,
-                "without_boundary": summary.without_boundary,
-                "classes": summary.classes,
-                "zones": summary.zones,
-                "priority": summary.priority,
-                "generated_boundaries": summary.generated_boundaries,
+                "mode": shown.mode,
+                "villages": shown.villages,
+                "without_boundary": shown.without_boundary,
+                "classes": shown.classes,
+                "zones": shown.zones,
+                "priority": shown.priority,
+                "generated_boundaries": shown.generated_boundaries,
+                "data_date": shown.dates.as_json()["data"],
+                "zones_as_of": shown.dates.as_json()["zones"],
             }
         )
         return
-    unit = "乡镇" if summary.mode == "townships" else "村"
-    counts = "，".join(
-        f"{label} {summary.classes.get(key, 0)}" for key, (label, _) in COVERAGE_CLASSES.items()
-    )
-    click.echo(f"已写出 {output}（{size / 1024:.0f} KB，{summary.villages} 个村）")
-    click.echo(f"按{unit}：{counts}；禁煤区 {summary.zones} 片，重点缺口 {summary.priority} 个村")
-    if summary.without_boundary:
-        click.echo(f"另有 {summary.without_boundary} 个村暂无边界，未画出。")
-    if summary.generated_boundaries:
+    unit = "乡镇" if shown.mode == "townships" else "村"
+    counts = "，".join(f"{c.label} {shown.classes.get(c.key, 0)}" for c in COVERAGE_CLASSES)
+    click.echo(f"已写出 {output}（{size / 1024:.0f} KB，{shown.villages} 个村）")
+    click.echo(f"按{unit}：{counts}；禁煤区 {shown.zones} 片，重点缺口 {shown.priority} 个村")
+    if shown.without_boundary:
+        click.echo(f"另有 {shown.without_boundary} 个村暂无边界，未画出。")
+    if shown.generated_boundaries:
         click.echo(f"注意：{GENERATED_NOTE}。")
 
 

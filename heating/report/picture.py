@@ -2,7 +2,7 @@
 
 Drawn with matplotlib (Agg, no display) in the district's Gauss–Krüger
 projection so shapes are true.  Colours and classes are the web map's
-(``geo.maps.coverage_class``).  Chinese text needs a CJK font that exists on
+(``heating.coverage_classes``).  Chinese text needs a CJK font that exists on
 a fresh machine: the ``noto-cjk-sans-otc`` dependency ships Noto Sans CJK
 (SIL OFL 1.1), whose Simplified Chinese face we register with matplotlib.
 """
@@ -26,12 +26,19 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS, projected_crs_for
-from geo.maps import COVERAGE_CLASSES, GENERATED_NOTE, PRIORITY_COLOUR, ZONE_COLOUR, coverage_class
+from heating.coverage_classes import (
+    COVERAGE_CLASSES,
+    GENERATED_NOTE,
+    PRIORITY_COLOUR,
+    TOWNSHIP_COLOUR,
+    ZONE_COLOUR,
+    colour_of,
+    coverage_class,
+)
 from heating.models import Zone
 from heating.report.snapshot import Snapshot
 
 CJK_FAMILY = "Noto Sans CJK SC"
-TOWNSHIP_EDGE = "#333333"
 FIG_SIZE = (12.0, 7.2)  # inches
 DPI = 110
 MAX_TOWNSHIP_LABELS = 60
@@ -115,9 +122,9 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
     with matplotlib.rc_context(_rc()):
         fig = Figure(figsize=FIG_SIZE, dpi=DPI)
         ax = fig.add_axes((0.01, 0.02, 0.64, 0.88))
-        colours = [COVERAGE_CLASSES[c][1] for c in projected["cls"]]
+        colours = [colour_of(c) for c in projected["cls"]]
         projected.plot(ax=ax, color=colours, edgecolor="#ffffff", linewidth=0.3)
-        _township_outlines(projected).boundary.plot(ax=ax, color=TOWNSHIP_EDGE, linewidth=0.9)
+        _township_outlines(projected).boundary.plot(ax=ax, color=TOWNSHIP_COLOUR, linewidth=0.9)
         if not zones.empty:
             zones.boundary.plot(ax=ax, color=ZONE_COLOUR, linewidth=1.6, linestyle="--")
         priority = projected[projected["code"].isin(enclaves)]
@@ -131,7 +138,7 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
             fontsize=15,
             parse_math=False,
         )
-        counts = {k: classes.count(k) for k in COVERAGE_CLASSES}
+        counts = {c.key: classes.count(c.key) for c in COVERAGE_CLASSES}
         _legend(fig, counts, zones=len(zones), enclaves=len(priority))
         notes = []
         missing = len(snapshot.villages) - len(frame)
@@ -168,19 +175,13 @@ def _label_townships(ax: Any, projected: gpd.GeoDataFrame) -> None:
 
 
 def _legend(fig: Figure, counts: dict[str, int], *, zones: int, enclaves: int) -> None:
-    hints = {
-        "meets": "≥ 所属类别目标",
-        "near": "低于目标 10 个百分点以内",
-        "far": "低于目标 10 个百分点以上",
-        "no_data": "无应改造户或无类别",
-    }
     handles: list[Any] = [
         Patch(
-            facecolor=colour,
+            facecolor=c.colour,
             edgecolor="#888888",
-            label=f"{label}（{hints[key]}）：{counts[key]} 个村",
+            label=f"{c.label}（{c.hint}）：{counts[c.key]} 个村",
         )
-        for key, (label, colour) in COVERAGE_CLASSES.items()
+        for c in COVERAGE_CLASSES
     ]
     handles.append(
         Line2D(
@@ -197,7 +198,7 @@ def _legend(fig: Figure, counts: dict[str, int], *, zones: int, enclaves: int) -
                 label=f"禁煤区内飞地（{enclaves} 个村）",
             )
         )
-    handles.append(Line2D([], [], color=TOWNSHIP_EDGE, linewidth=0.9, label="乡镇界线"))
+    handles.append(Line2D([], [], color=TOWNSHIP_COLOUR, linewidth=0.9, label="乡镇界线"))
     fig.legend(
         handles=handles,
         loc="upper left",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, Response, request, url_for
 from flask_login import current_user
 
+from heating import coverage_classes
 from heating.measures import percent
 from heating.models import (
     OPERATION_LABELS,
@@ -181,3 +182,10 @@ def init_app(app: Flask) -> None:
         SEVERITY_LABELS=SEVERITY_LABELS,
         profile=app.extensions["heating"].config.profile,
     )
+
+    @app.route("/palette.css")
+    def palette_css() -> Response:
+        """The colours of the coverage classes and status tones (heating.coverage_classes)."""
+        response = Response(coverage_classes.palette_css(), mimetype="text/css")
+        response.cache_control.max_age = 3600
+        return response

@@ -1,29 +1,39 @@
-"""The coverage map page and the GeoJSON endpoints for GIS users."""
+"""The coverage map page, its script, and the GeoJSON endpoints for GIS users.
+
+``/map`` is a plain page holding the map's element and script links: the
+vendored Leaflet, topojson-client, ``static/js/map.js``, then
+``/map/script.js`` with the same query — the script folium builds for this
+map, served as a file (no inline script: the page runs under
+``script-src 'self'``).  ``/api/villages.geojson`` and
+``/api/zones.geojson`` give the unsimplified shapes and raw numbers.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import numpy as np
-import shapely
+import geopandas as gpd
+import pandas as pd
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from geo.boundaries import villages_frame
-from geo.maps import build_map, load_zones, render_html
+from geo.maps import MapLinks, basemap_of, current_zones, map_data, map_document, summary
+from geo.maps_folium import build_map, map_script
+from heating.errors import Refused
 from heating.measures import coverage
 from heating.models import District, Township
 from heating.web.access import ALL_ROLES, roles_required, scoped_township_code
-from heating.web.db import app_config, app_runtime, db
+from heating.web.db import app_config, db
 
 bp = Blueprint("map", __name__)
 
 GEOJSON_MIMETYPE = "application/geo+json"
 
 
-def _scope() -> tuple[str | None, str | None]:
+def request_scope() -> tuple[str | None, str | None]:
     """(township, district) of the request: a clerk is held to its own township (403 else)."""
     township = scoped_township_code(request.args.get("township"))
     district = None if current_user.role == "clerk" else request.args.get("district") or None
@@ -35,47 +45,83 @@ def _scope() -> tuple[str | None, str | None]:
     return township, district
 
 
+def json_response(data: Any, mimetype: str = "application/json") -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, mimetype=mimetype)
+
+
+def scope_map_script(township: str | None, district: str | None, *, view: str = "coverage") -> str:
+    """The script that draws the coverage map of a scope, with links into the app."""
+    if view not in ("coverage", "zones"):
+        raise Refused(f"view 应为 coverage 或 zones，得到 {view!r}")
+    config = app_config()
+    data = map_data(db(), config, township_code=township, district_code=district)
+    links = MapLinks(
+        village=url_for("villages.show", code="CODE").replace("CODE", "{code}"),
+        township=url_for("map.page", township="CODE").replace("CODE", "{code}"),
+    )
+    document = map_document(
+        data, links=links, basemap=basemap_of(config), zone_labels=view == "zones"
+    )
+    document["summary"] = _summary_json(data)
+    return map_script(build_map(document, asset_url=url_for("static", filename="")))
+
+
+def _summary_json(data: Any) -> dict[str, Any]:
+    s = summary(data)
+    return {
+        "mode": s.mode,
+        "villages": s.villages,
+        "without_boundary": s.without_boundary,
+        "classes": s.classes,
+        "priority": s.priority,
+        "zones": s.zones,
+        "generated_boundaries": s.generated_boundaries,
+    }
+
+
 @bp.route("/map")
 @roles_required(*ALL_ROLES)
 def page():  # noqa: ANN201
     """Show the coverage map, optionally limited to one township or district."""
-    township, district = _scope()
+    township, district = request_scope()
     session = db()
-    runtime = app_runtime()
-    village_url = url_for("villages.show", code="CODE").replace("CODE", "{code}")
-    township_url = url_for("map.page", township="CODE").replace("CODE", "{code}")
-    m, summary = build_map(
-        session,
-        runtime.config,
-        township_code=township,
-        district_code=district,
-        asset_url=url_for("static", filename="vendor"),
-        village_url=village_url,
-        township_url=township_url,
-    )
     townships = session.execute(select(Township.code, Township.name).order_by(Township.code)).all()
     if current_user.role == "clerk":
         townships = [t for t in townships if t.code == current_user.township_code]
     return render_template(
         "map/page.html",
-        map_html=render_html(m),
-        summary=summary,
         townships=townships,
         township=township,
         district=district,
+        script_url=url_for("map.script", township=township, district=district),
     )
 
 
-def _feature_collection(features: list[dict[str, Any]]) -> Response:
-    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
-    return Response(body, mimetype=GEOJSON_MIMETYPE)
+@bp.route("/map/script.js")
+@roles_required(*ALL_ROLES)
+def script():  # noqa: ANN201
+    """The map's script (same scope as /map; ``view=zones`` writes the zone ids on)."""
+    township, district = request_scope()
+    body = scope_map_script(township, district, view=request.args.get("view", "coverage"))
+    response = Response(body, mimetype="text/javascript")
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
+
+
+def _feature_collection(records: list[dict[str, Any]], geometry: Any, ids: list[str]) -> Response:
+    """GeoJSON of ``records`` (values as they are: no int → float) with ``ids`` as feature ids."""
+    properties = pd.DataFrame(records, index=ids, dtype=object)
+    frame = gpd.GeoDataFrame(properties, geometry=list(geometry), crs="EPSG:4490")
+    return json_response(frame.to_geo_dict(na="null", drop_id=False), GEOJSON_MIMETYPE)
 
 
 @bp.route("/api/villages.geojson")
 @roles_required(*ALL_ROLES)
 def villages_geojson():  # noqa: ANN201
     """Villages with boundaries and their measures (lon/lat, CGCS2000 ≈ WGS84)."""
-    township, district = _scope()
+    township, district = request_scope()
     session = db()
     profile = app_config().profile
     frame = villages_frame(session, township, district, boundaries_only=True)
@@ -85,59 +131,46 @@ def villages_geojson():  # noqa: ANN201
             session, profile, "village", township_code=township, district_code=district
         )
     }
-    geometries = shapely.to_geojson(np.asarray(frame.geometry.values)) if len(frame) else []
-    features = []
-    for village, geometry in zip(frame.itertuples(index=False), geometries, strict=True):
+    records = []
+    for village in frame.itertuples(index=False):
         m = rows.get(village.code)
-        features.append(
+        records.append(
             {
-                "type": "Feature",
-                "id": village.code,
-                "properties": {
-                    "code": village.code,
-                    "name": village.name,
-                    "township": village.township_name,
-                    "township_code": village.township_code,
-                    "category": village.category,
-                    "required": m.required if m else None,
-                    "clean": m.clean if m else None,
-                    "coverage": m.coverage if m else None,
-                    "effective_coverage": m.effective_coverage if m else None,
-                    "target": profile.target(village.category),
-                    "gap": m.gap if m else None,
-                    "meets": m.meets if m else None,
-                    "boundary_generated": bool(village.boundary_generated),
-                },
-                "geometry": json.loads(geometry),
+                "code": village.code,
+                "name": village.name,
+                "township": village.township_name,
+                "township_code": village.township_code,
+                "category": village.category,
+                "required": m.required if m else None,
+                "clean": m.clean if m else None,
+                "coverage": m.coverage if m else None,
+                "effective_coverage": m.effective_coverage if m else None,
+                "target": profile.target(village.category),
+                "gap": m.gap if m else None,
+                "meets": m.meets if m else None,
+                "boundary_generated": bool(village.boundary_generated),
             }
         )
-    return _feature_collection(features)
+    return _feature_collection(records, frame.geometry.values, list(frame["code"]))
 
 
 @bp.route("/api/zones.geojson")
 @roles_required(*ALL_ROLES)
 def zones_geojson():  # noqa: ANN201
     """The current derivation's coal-ban zones (a clerk: those holding its villages)."""
-    township, _ = _scope()
-    zones, _priority = load_zones(db())
-    features = []
-    geometries = shapely.to_geojson(np.asarray(zones.geometry.values)) if len(zones) else []
-    for zone, geometry in zip(zones.itertuples(index=False), geometries, strict=True):
-        codes = list(zone.village_codes)
-        if township and not any(c.startswith(township) for c in codes):
-            continue
-        features.append(
-            {
-                "type": "Feature",
-                "id": zone.zone_id,
-                "properties": {
-                    "zone_id": zone.zone_id,
-                    "village_count": len(codes),
-                    "area_km2": zone.area_km2,
-                    "villages": codes,
-                    "as_of": zone.as_of,
-                },
-                "geometry": json.loads(geometry),
-            }
-        )
-    return _feature_collection(features)
+    township, _ = request_scope()
+    zones, derivation = current_zones(db())
+    if township:
+        holds = [any(c.startswith(township) for c in v) for v in zones["villages"]]
+        zones = zones.loc[pd.Series(holds, index=zones.index, dtype=bool)]
+    records = [
+        {
+            "zone_id": zone.zone_id,
+            "village_count": len(zone.villages),
+            "area_km2": zone.area_km2,
+            "villages": list(zone.villages),
+            "as_of": derivation.as_of.isoformat(),
+        }
+        for zone in zones.itertuples(index=False)
+    ]
+    return _feature_collection(records, zones.geometry.values, list(zones["zone_id"]))

@@ -24,6 +24,7 @@ from heating.errors import Refused
 from heating.models import Village, audit
 from heating.web.access import roles_required
 from heating.web.db import app_config, db
+from heating.web.map import request_scope
 
 bp = Blueprint("zones", __name__, url_prefix="/zones")
 
@@ -67,7 +68,13 @@ def index():  # noqa: ANN201
         history=history,
         today=date.today().isoformat(),
         formats=FORMATS,
+        map_script_url=url_for("map.script", view="zones", **_scope_args()),
     )
+
+
+def _scope_args() -> dict[str, str]:
+    township, district = request_scope()
+    return {k: v for k, v in (("township", township), ("district", district)) if v}
 
 
 @bp.route("/derive", methods=["POST"])

@@ -1,0 +1,328 @@
+/*
+ * The coverage map's drawing functions, called by the script folium builds
+ * (geo/maps_folium.py): HeatingMap.context(map, document) once, then
+ * HeatingMap.layer(ctx, key) for each layer spec of the document (in drawing order,
+ * each in its own pane), HeatingMap.legend(ctx) and HeatingMap.fit(ctx).  Used by
+ * /map, /zones and the standalone file of `heating map`.
+ *
+ * Escaping: every user value in the document (names, labels, the title) was
+ * HTML-escaped once on the server (geo.maps.display_text), so values are put into the
+ * page as HTML here and nowhere escaped again.
+ *
+ * Layers: each spec's `kind` names a function in `kinds` below that returns a Leaflet
+ * layer.  A new layer that fits a kind needs no JS; a new kind is one more function here
+ * (see geo/maps.py's docstring).
+ */
+(function () {
+  "use strict";
+
+  // ---- document values (already escaped on the server) into the page --------------------
+
+  function el(tag, className, markup) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (markup !== undefined && markup !== null) node.innerHTML = String(markup);
+    return node;
+  }
+
+  function table(fields, values, flags) {
+    var t = el("table");
+    for (var i = 0; i < fields.length; i++) {
+      var tr = el("tr");
+      tr.appendChild(el("th", null, fields[i]));
+      tr.appendChild(el("td", null, values[i]));
+      t.appendChild(tr);
+    }
+    (flags || []).forEach(function (row) {
+      var tr = el("tr", "flag");
+      tr.appendChild(el("th", null, row[0]));
+      tr.appendChild(el("td", null, row[1]));
+      t.appendChild(tr);
+    });
+    return t;
+  }
+
+  // ---- the context every layer kind is given --------------------------------------------
+
+  function Context(map, doc) {
+    this.map = map;
+    this.doc = doc;
+    this.topology = doc.topology;
+    this._features = {};
+    this._canvases = {};
+  }
+
+  Context.prototype.table = table;
+
+  Context.prototype.features = function (object) {
+    if (!this._features[object]) {
+      var collection = topojson.feature(this.topology, this.topology.objects[object]);
+      this._features[object] = collection.features.filter(function (f) {
+        return f.geometry !== null;
+      });
+    }
+    return this._features[object];
+  };
+
+  Context.prototype.latLng = function (xy) {
+    var t = this.topology.transform;
+    return L.latLng(xy[1] * t.scale[1] + t.translate[1], xy[0] * t.scale[0] + t.translate[0]);
+  };
+
+  Context.prototype.renderer = function (pane) {
+    if (!this._canvases[pane]) this._canvases[pane] = L.canvas({pane: pane, padding: 0.3});
+    return this._canvases[pane];
+  };
+
+  Context.prototype.lines = function (data, spec) {
+    var self = this;
+    var group = L.layerGroup();
+    spec.styles.forEach(function (style) {
+      L.geoJSON(data, {
+        pane: spec.pane,
+        renderer: self.renderer(spec.pane),
+        interactive: false,
+        style: function () { return style; }
+      }).addTo(group);
+    });
+    return group;
+  };
+
+  Context.prototype.open = function (pattern, code) {
+    window.location.assign(pattern.replace("{code}", encodeURIComponent(code)));
+  };
+
+  // ---- layer kinds ----------------------------------------------------------------------
+
+  var kinds = {};
+
+  // Filled polygons coloured by class, with a tooltip and a click that opens the link.
+  kinds.areas = function (spec, ctx) {
+    var layer = L.geoJSON(ctx.features(spec.object), {
+      pane: spec.pane,
+      renderer: ctx.renderer(spec.pane),
+      style: function (f) { return spec.styles[f.properties.cls] || spec.styles.no_data; },
+      onEachFeature: function (feature, shape) {
+        var p = feature.properties;
+        var flags = (spec.flags || []).filter(function (f) { return p[f[0]]; })
+          .map(function (f) { return [f[1], "是"]; });
+        shape.bindTooltip(function () { return table(spec.fields, p.tip, flags); },
+                          {sticky: true, className: "heating-tip", direction: "auto"});
+        shape.on("mouseover", function () { shape.setStyle(spec.hover); shape.bringToFront(); });
+        shape.on("mouseout", function () { layer.resetStyle(shape); });
+        if (spec.link) {
+          shape.on("click", function () { ctx.open(spec.link, p.code); });
+        }
+      }
+    });
+    return layer;
+  };
+
+  // Borders between neighbours whose property `by` differs, and the outer border:
+  // drawn from the shared arcs, so they cost no data.
+  kinds.borders = function (spec, ctx) {
+    var by = spec.by;
+    var mesh = topojson.mesh(ctx.topology, ctx.topology.objects[spec.object], function (a, b) {
+      return a === b || a.properties[by] !== b.properties[by];
+    });
+    return ctx.lines(mesh, spec);
+  };
+
+  // Outlines of the features of an object (those with property `where`, if given).
+  kinds.outlines = function (spec, ctx) {
+    var features = ctx.features(spec.object).filter(function (f) {
+      return !spec.where || f.properties[spec.where];
+    });
+    return ctx.lines({type: "FeatureCollection", features: features}, spec);
+  };
+
+  // Names at points, shown between min_zoom and max_zoom, only those in view.
+  var Labels = L.LayerGroup.extend({
+    initialize: function (items, spec) {
+      L.LayerGroup.prototype.initialize.call(this);
+      this._items = items;
+      this._spec = spec;
+    },
+    onAdd: function (map) {
+      L.LayerGroup.prototype.onAdd.call(this, map);
+      map.on("zoomend moveend", this._update, this);
+      this._update();
+    },
+    onRemove: function (map) {
+      map.off("zoomend moveend", this._update, this);
+      L.LayerGroup.prototype.onRemove.call(this, map);
+    },
+    _update: function () {
+      var map = this._map, spec = this._spec, zoom = map.getZoom();
+      this.clearLayers();
+      if ((spec.min_zoom !== null && spec.min_zoom !== undefined && zoom < spec.min_zoom) ||
+          (spec.max_zoom !== null && spec.max_zoom !== undefined && zoom >= spec.max_zoom)) {
+        return;
+      }
+      // Names in view, skipping any that would overlap one already placed.
+      var view = map.getBounds().pad(0.1), placed = [];
+      for (var i = 0; i < this._items.length && placed.length < 600; i++) {
+        var item = this._items[i];
+        if (!view.contains(item.at)) continue;
+        var p = map.latLngToContainerPoint(item.at);
+        var w = item.length * 12 + 6, h = 16;
+        var box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+        if (placed.some(function (b) {
+          return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3];
+        })) continue;
+        placed.push(box);
+        this.addLayer(L.marker(item.at, {
+          pane: spec.pane,
+          interactive: false,
+          keyboard: false,
+          icon: L.divIcon({className: "heating-label heating-label-" + spec.className,
+                           html: "<span>" + item.name + "</span>", iconSize: null})
+        }));
+      }
+    }
+  });
+
+  function shownLength(markup) {
+    return el("span", null, markup).textContent.length;
+  }
+
+  kinds.labels = function (spec, ctx) {
+    var items = spec.points
+      ? spec.points.map(function (p) { return {at: ctx.latLng(p), name: p[2]}; })
+      : ctx.features(spec.object).map(function (f) {
+          return {at: ctx.latLng(f.properties.at), name: f.properties.name};
+        });
+    items.forEach(function (item) { item.length = shownLength(item.name); });
+    return new Labels(items, spec);
+  };
+
+  // ---- the legend, which is also the layer control --------------------------------------
+
+  function symbol(spec) {
+    if (spec.kind === "labels") return el("i", "symbol symbol-text", "名");
+    var style = spec.styles[spec.styles.length - 1];
+    var line = el("i", "symbol symbol-line");
+    line.style.borderTopColor = style.color;
+    line.style.borderTopWidth = Math.max(2, Math.round(style.weight || 2)) + "px";
+    line.style.borderTopStyle = style.dashArray ? "dashed" : "solid";
+    if (spec.styles.length > 1) line.style.outline = "1px solid #ddd";
+    return line;
+  }
+
+  function dateLines(doc) {
+    var d = doc.dates || {};
+    var lines = [];
+    var basis = d.data_basis === "ledger" ? "最新台账日期" : "最新录入日期";
+    lines.push(d.data ? "数据截至 " + d.data + "（" + basis + "）" : "尚无台账数据");
+    if (d.zones) lines.push("禁煤区：截至 " + d.zones + " 派生（最新一次）");
+    else lines.push("禁煤区：尚未生成");
+    return lines;
+  }
+
+  var Legend = L.Control.extend({
+    options: {position: "topright"},
+    initialize: function (ctx, options) {
+      L.setOptions(this, options);
+      this._ctx = ctx;
+    },
+    onAdd: function () {
+      var doc = this._ctx.doc;
+      var box = el("section", "heating-legend");
+      box.setAttribute("aria-label", "图例");
+      var head = el("div", "heating-legend-head");
+      var toggle = el("button", "heating-legend-toggle", "收起");
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "true");
+      head.appendChild(el("h2", "heating-legend-title", doc.title));
+      head.appendChild(toggle);
+      box.appendChild(head);
+      var body = el("div", "heating-legend-body");
+      dateLines(doc).forEach(function (line) { body.appendChild(el("p", "dates", line)); });
+      body.appendChild(el("p", "muted", doc.class_note));
+      var classes = el("ul", "classes");
+      doc.classes.forEach(function (c) {
+        var li = el("li", null, c.label + "（" + c.hint + "）：" + c.count + " 个" + doc.unit);
+        li.setAttribute("data-class", c.key);
+        var swatch = el("i", "swatch");
+        swatch.style.background = c.colour;
+        li.insertBefore(swatch, li.firstChild);
+        classes.appendChild(li);
+      });
+      body.appendChild(classes);
+      var overlays = el("ul", "overlays");
+      doc.layers.forEach(function (spec) {
+        if (spec.toggle === false) return;
+        var li = el("li");
+        li.setAttribute("data-layer", spec.key);
+        li.appendChild(symbol(spec));
+        li.appendChild(el("span", null, spec.label));
+        if (spec.hint) li.appendChild(el("div", "hint", spec.hint));
+        overlays.appendChild(li);
+      });
+      body.appendChild(overlays);
+      (doc.notes || []).forEach(function (note) { body.appendChild(el("p", "note", note)); });
+      box.appendChild(body);
+      toggle.addEventListener("click", function () {
+        var open = box.classList.toggle("collapsed") === false;
+        toggle.textContent = open ? "收起" : "图例";
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+      if (doc.legend_collapsed) toggle.click();
+      // Layers switched off in the layer control leave the printed legend too.
+      var ctx = this._ctx;
+      function mark() {
+        Array.prototype.forEach.call(overlays.children, function (li) {
+          var shown = ctx.map.hasLayer(ctx.layers[li.getAttribute("data-layer")]);
+          li.classList.toggle("hidden-layer", !shown);
+        });
+      }
+      ctx.map.on("overlayadd overlayremove", mark);
+      mark();
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    }
+  });
+
+  // ---- what folium's script calls --------------------------------------------------------
+
+  function context(map, doc) {
+    var ctx = new Context(map, doc);
+    ctx.layers = {};
+    map.getContainer().classList.add("heating-map-ready");
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+    window.heatingMap = {map: map, layers: ctx.layers, doc: doc, ctx: ctx};
+    return ctx;
+  }
+
+  function layer(ctx, key) {
+    var spec = ctx.doc.layers.filter(function (s) { return s.key === key; })[0];
+    var made = kinds[spec.kind](spec, ctx);
+    ctx.layers[key] = made;
+    return made;
+  }
+
+  function legend(ctx) {
+    L.control.scale({imperial: false, position: "bottomleft"}).addTo(ctx.map);
+    ctx.legend = new Legend(ctx).addTo(ctx.map);
+    window.heatingMap.legend = ctx.legend;
+  }
+
+  function fit(ctx) {
+    var map = ctx.map, doc = ctx.doc;
+    function go() {
+      if (!doc.bounds) { map.setView([36.3, 112.9], 9); return; }
+      var legendBox = ctx.legend ? ctx.legend.getContainer() : null;
+      var width = legendBox && !legendBox.classList.contains("collapsed") ? legendBox.offsetWidth : 40;
+      map.fitBounds(doc.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [width + 20, 10]});
+    }
+    go();
+    var printing = window.matchMedia ? window.matchMedia("print") : null;
+    if (printing && printing.addEventListener) {
+      printing.addEventListener("change", function () { map.invalidateSize(); go(); });
+    }
+  }
+
+  window.HeatingMap = {kinds: kinds, context: context, layer: layer, legend: legend, fit: fit,
+                       el: el, table: table};
+})();
