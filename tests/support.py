@@ -25,7 +25,16 @@ from sqlalchemy.orm import Session
 
 from heating.db import get_meta
 from heating.households import household_key, id_hash, record_create, record_update
-from heating.models import District, Household, ImportBatch, StoredFile, Township, Village
+from heating.models import (
+    District,
+    Household,
+    ImportBatch,
+    StoredFile,
+    Township,
+    Village,
+    Zone,
+    ZoneDerivation,
+)
 from heating.runtime import Runtime
 
 # --------------------------------------------------------------------------
@@ -230,6 +239,32 @@ def add_households(
 
 AS_OF = date(2021, 10, 31)
 INJECTION = '=HYPERLINK("http://x","y")'
+
+
+def add_zone(
+    runtime: Runtime,
+    villages: list[str],
+    touching: list[str],
+    bounds: tuple[float, float, float, float] = (112.80, 36.30, 112.81, 36.31),
+    *,
+    as_of: date = date(2021, 10, 31),
+    zone_id: str = "JMQ-0001",
+) -> None:
+    """Store a derivation as of ``as_of`` holding one box-shaped zone (default: over 南街)."""
+    with runtime.session() as session:
+        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": []})
+        session.add(derivation)
+        session.flush()
+        session.add(
+            Zone(
+                derivation_id=derivation.id,
+                zone_id=zone_id,
+                geometry=box(*bounds).wkb,
+                area_km2=1.0,
+                village_codes=villages,
+                touching=touching,
+            )
+        )
 
 
 def at(text: str) -> datetime:

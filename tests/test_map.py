@@ -24,7 +24,7 @@ from heating.errors import Refused
 from heating.measures import coverage
 from heating.models import Household, HouseholdVersion, Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
-from tests.support import add_households_by_status
+from tests.support import add_households_by_status, add_zone
 
 # A name that would be markup, a JS template expression and a Jinja expression at once.
 HOSTILE = "<img src=x onerror=alert(1)>${1}`\\{{cycler.__name__}}</script>"  # 62 chars
@@ -72,25 +72,6 @@ def areas(doc: dict) -> dict[str, dict]:
 def layer(doc: dict, key: str) -> dict:
     (spec,) = [spec for spec in doc["layers"] if spec["key"] == key]
     return spec
-
-
-def add_zone(
-    runtime: Runtime, villages: list[str], touching: list[str], bounds, as_of=date(2021, 10, 31)
-) -> None:  # noqa: ANN001
-    with runtime.session() as session:
-        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": []})
-        session.add(derivation)
-        session.flush()
-        session.add(
-            Zone(
-                derivation_id=derivation.id,
-                zone_id="JMQ-0001",
-                geometry=box(*bounds).wkb,
-                area_km2=1.0,
-                village_codes=villages,
-                touching=touching,
-            )
-        )
 
 
 def test_colour_classes_match_the_measures(runtime: Runtime, measured: dict[str, int]) -> None:
@@ -150,7 +131,7 @@ def test_priority_gaps_are_incomplete_today_and_touch_the_latest_zones(
         ["140405001201", "140405101201"],
         [],
         (112.82, 36.30, 112.83, 36.31),
-        date(2020, 10, 31),
+        as_of=date(2020, 10, 31),
     )
     add_zone(runtime, ["140405001201"], ["140405001202"], (112.80, 36.30, 112.81, 36.31))
     prepared = data(runtime)

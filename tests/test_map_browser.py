@@ -8,19 +8,17 @@ script) and the standalone file.  Requests to anything but the app
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
-from shapely.geometry import box
 from sqlalchemy import select
 
 from geo.maps import basemap_of, map_data, map_document
 from geo.maps_folium import build_map, standalone_html
 from heating.coverage_classes import COVERAGE_CLASSES
-from heating.models import Village, Zone, ZoneDerivation
+from heating.models import Village
 from heating.runtime import Runtime
-from tests.support import PASSWORD, add_households_by_status
+from tests.support import PASSWORD, add_households_by_status, add_zone
 
 pytestmark = pytest.mark.browser
 
@@ -44,19 +42,7 @@ def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]
     add_households_by_status(runtime, tiny_district[HOSTILE_CODE], clean=1, pending=1)
     with runtime.session() as session:
         session.scalar(select(Village).where(Village.code == HOSTILE_CODE)).name = HOSTILE
-        derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
-        session.add(derivation)
-        session.flush()
-        session.add(
-            Zone(
-                derivation_id=derivation.id,
-                zone_id="JMQ-0001",
-                geometry=box(112.80, 36.30, 112.81, 36.31).wkb,
-                area_km2=1.0,
-                village_codes=["140405001201"],
-                touching=["140405001202"],
-            )
-        )
+    add_zone(runtime, ["140405001201"], ["140405001202"])
 
 
 def strict_csp(page) -> list[str]:  # noqa: ANN001

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from html.parser import HTMLParser
 
 import pytest
-from shapely.geometry import box
 
-from heating.models import Zone, ZoneDerivation
 from heating.runtime import Runtime
-from tests.support import add_households_by_status
+from tests.support import add_households_by_status, add_zone
 
 
 @pytest.fixture
 def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
     add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
     add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
-    with runtime.session() as session:
-        derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
-        session.add(derivation)
-        session.flush()
-        session.add(
-            Zone(
-                derivation_id=derivation.id,
-                zone_id="JMQ-0001",
-                geometry=box(112.80, 36.30, 112.81, 36.31).wkb,
-                area_km2=1.0,
-                village_codes=["140405001201"],
-                touching=["140405001202"],
-            )
-        )
+    add_zone(runtime, ["140405001201"], ["140405001202"])
 
 
 @pytest.mark.parametrize(

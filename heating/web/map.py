@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from geo.boundaries import villages_frame
 from geo.maps import MapLinks, basemap_of, current_zones, map_data, map_document, summary
-from geo.maps_folium import build_map, map_script
+from geo.maps_folium import SCRIPTS, STYLESHEETS, build_map, map_script
 from heating.errors import Refused
 from heating.measures import coverage
 from heating.models import District, Township
@@ -48,6 +48,14 @@ def request_scope() -> tuple[str | None, str | None]:
 def json_response(data: Any, mimetype: str = "application/json") -> Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return Response(body, mimetype=mimetype)
+
+
+def map_assets(script_url: str) -> dict[str, list[str]]:
+    """The links a page with a map needs: the vendored files, then the map's own script."""
+    return {
+        "styles": [url_for("static", filename=name) for name in STYLESHEETS],
+        "scripts": [url_for("static", filename=name) for name in SCRIPTS] + [script_url],
+    }
 
 
 def scope_map_script(township: str | None, district: str | None, *, view: str = "coverage") -> str:
@@ -94,7 +102,7 @@ def page():  # noqa: ANN201
         townships=townships,
         township=township,
         district=district,
-        script_url=url_for("map.script", township=township, district=district),
+        assets=map_assets(url_for("map.script", township=township, district=district)),
     )
 
 

@@ -24,7 +24,7 @@ from heating.errors import Refused
 from heating.models import Village, audit
 from heating.web.access import roles_required
 from heating.web.db import app_config, db
-from heating.web.map import request_scope
+from heating.web.map import map_assets, request_scope
 
 bp = Blueprint("zones", __name__, url_prefix="/zones")
 
@@ -68,7 +68,7 @@ def index():  # noqa: ANN201
         history=history,
         today=date.today().isoformat(),
         formats=FORMATS,
-        map_script_url=url_for("map.script", view="zones", **_scope_args()),
+        assets=map_assets(url_for("map.script", view="zones", **_scope_args())),
     )
 
 
