@@ -207,7 +207,10 @@ def test_village_names_when_one_township_is_shown_and_a_printable_map(
         "东街村委会",
         "南街村委会",
     ]
+    # Shapes are SVG paths at this size: a printout keeps them (stacked canvases may be left out).
+    assert pg.locator(".leaflet-heating-areas-pane path").count() == 2
     pg.emulate_media(media="print")
+    assert pg.locator(".leaflet-heating-areas-pane path").count() == 2
     assert not pg.locator(".leaflet-control-zoom").is_visible()
     assert not pg.locator(".map-bar form").is_visible()
     assert not pg.locator(".leaflet-control-layers").is_visible()

@@ -69,8 +69,15 @@
     return L.latLng(xy[1] * t.scale[1] + t.translate[1], xy[0] * t.scale[0] + t.translate[0]);
   };
 
+  // SVG up to a few thousand shapes (it prints as vectors; Chrome may leave stacked canvases
+  // out of a printout), canvas beyond that (drawing speed).
+  var SVG_LIMIT = 2500;
+
   Context.prototype.renderer = function (pane) {
-    if (!this._canvases[pane]) this._canvases[pane] = L.canvas({pane: pane, padding: 0.3});
+    if (!this._canvases[pane]) {
+      var many = this.topology.objects.areas.geometries.length > SVG_LIMIT;
+      this._canvases[pane] = many ? L.canvas({pane: pane, padding: 0.3}) : L.svg({pane: pane});
+    }
     return this._canvases[pane];
   };
 
@@ -314,12 +321,22 @@
       if (!doc.bounds) { map.setView([36.3, 112.9], 9); return; }
       var legendBox = ctx.legend ? ctx.legend.getContainer() : null;
       var width = legendBox && !legendBox.classList.contains("collapsed") ? legendBox.offsetWidth : 40;
-      map.fitBounds(doc.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [width + 20, 10]});
+      map.fitBounds(doc.bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [width + 20, 10],
+                                 animate: false});
     }
     go();
+    // Printing resizes the map: refit at once and redraw every canvas before the page is
+    // laid out (Leaflet would otherwise redraw on the next animation frame, after printing).
     var printing = window.matchMedia ? window.matchMedia("print") : null;
     if (printing && printing.addEventListener) {
-      printing.addEventListener("change", function () { map.invalidateSize(); go(); });
+      printing.addEventListener("change", function () {
+        map.invalidateSize({animate: false, pan: false});
+        go();
+        Object.keys(ctx._canvases).forEach(function (pane) {
+          var canvas = ctx._canvases[pane];
+          if (canvas._map && canvas._redraw) { canvas._update(); canvas._redraw(); }
+        });
+      });
     }
   }
 
