@@ -45,7 +45,8 @@ from shapely.geometry import box
 from sqlalchemy import insert
 
 from geo.display import simplify
-from geo.maps import MapLinks, map_data, map_document
+from geo.maps import map_data
+from geo.maps_document import MapLinks, map_document
 from geo.maps_folium import STATIC_DIR, build_map, map_script, standalone_html
 from heating.db import upgrade
 from heating.models import District, Household, Township, Village

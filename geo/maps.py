@@ -7,7 +7,7 @@ Three steps, each testable on its own:
    GeoDataFrames in EPSG:4490, already simplified for display
    (``geo.display``), with each village's coverage class (``heating.
    coverage_classes``) and whether it is a priority gap.
-2. ``map_document(data, links=…, basemap=…)`` turns them into the map
+2. ``geo.maps_document.map_document(data, links=…, basemap=…)`` turns them into the map
    *document*: a JSON-ready dict holding one TopoJSON topology (shared
    borders written once, ``geo.topojson``), the legend, the dates and a list
    of layer specs.  Tests assert on these two.
@@ -18,8 +18,8 @@ Three steps, each testable on its own:
    -o FILE.html`` writes folium's whole page with every asset inlined.
 
 **Escaping.**  Every text that came from a spreadsheet, a boundary file or
-the configuration passes through ``display_text`` here, once, before the
-document leaves this module: HTML-escaped, and backtick, ``$``, backslash
+the configuration passes through ``geo.maps_document.display_text``, once,
+as the document is made: HTML-escaped, and backtick, ``$``, backslash
 and braces turned into character references, so it can become neither
 markup, nor JavaScript, nor a Jinja expression (branca renders element
 output a second time as a template).  map.js may then put document values
@@ -35,7 +35,7 @@ date (the newest date the data describes) and the zones' derivation date.
 **Adding a layer** (heat sources, coal boilers, usage flags…):
 
 - polygons that belong to the villages (a flag, a class): add a property in
-  ``_area_properties`` and a spec in ``_layers`` — e.g.
+  ``maps_document._area_properties`` and a spec in ``maps_document._layers`` — e.g.
   ``{"key": "flagged", "kind": "outlines", "object": "areas",
   "where": "flagged", "label": "疑似改而不用", "styles": [...]}``; nothing
   new in JS or folium;
@@ -43,7 +43,7 @@ date (the newest date the data describes) and the zones' derivation date.
   ``{"key": "boilers", "kind": "points", "label": "燃煤锅炉",
   "show": False, "points": [[x, y, {"name": display_text(…), "cls": …}], …]}``
   with ``x, y`` from ``geo.topojson.grid_points``, appended in
-  ``_layers``; then one kind in map.js: ``kinds.points = function (spec,
+  ``maps_document._layers``; then one kind in map.js: ``kinds.points = function (spec,
   ctx) {…}`` returning a Leaflet layer (``ctx.table`` builds a tooltip).
 
 Every spec gets a pane in list order (later layers are drawn above), an
@@ -53,11 +53,11 @@ symbol from its ``styles``.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 import geopandas as gpd
@@ -69,17 +69,13 @@ from sqlalchemy.orm import Session
 from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
-from geo.topojson import grid_points, to_topology
 from geo.zones import TOUCH_DEGREES, current_derivation
 from heating.config import Config, Profile
 from heating.coverage_classes import (
     CLASS_KEYS,
-    COVERAGE_CLASSES,
     GENERATED_NOTE,
-    OVERLAY_STYLES,
     coverage_class,
 )
-from heating.errors import Refused
 from heating.measures import (
     MeasureRow,
     aggregate_row,
@@ -92,32 +88,6 @@ from heating.models import District, HouseholdVersion, Township, Zone
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
 OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (100 m)
-LABEL_ZOOM = 13  # village names from this zoom on (a 1.7 km village is ~90 px wide)
-
-VILLAGE_FIELDS = (
-    "村",
-    "乡镇",
-    "类别",
-    "应改户数",
-    "已改户数",
-    "覆盖率",
-    "有效覆盖率",
-    "目标",
-    "缺口",
-)
-TOWNSHIP_FIELDS = (
-    "乡镇",
-    "村数",
-    "应改户数",
-    "已改户数",
-    "覆盖率",
-    "有效覆盖率",
-    "目标（按村加权）",
-    "缺口",
-    "未达标村数",
-)
-CLASS_NOTE = "按所属类别目标着色（覆盖率 = 已改户数 ÷ 应改户数）"
-PRIORITY_HINT = "今日尚未全部改造完成（可能已达标）、与最新禁煤区相接或被其包围的村"
 
 
 @dataclass(frozen=True)
@@ -186,22 +156,6 @@ class MapSummary:
     dates: MapDates
 
 
-@dataclass(frozen=True)
-class MapLinks:
-    """Where a click goes: URL patterns with ``{code}`` (None: no click action)."""
-
-    village: str | None = None
-    township: str | None = None
-
-
-@dataclass(frozen=True)
-class Basemap:
-    """A configured tile layer (WGS84/CGCS2000 tiles only; the attribution is plain text)."""
-
-    url: str
-    attribution: str
-
-
 # --------------------------------------------------------------------------
 # Reading the database
 # --------------------------------------------------------------------------
@@ -253,34 +207,16 @@ def _title(session: Session, township_code: str | None, district_code: str | Non
     return f"{'、'.join(names[:3]) or '全部村庄'} 清洁取暖覆盖率"
 
 
-def display_text(value: Any) -> str:
-    """Escape a user value once for the page: HTML, JS template literals and Jinja see text.
-
-    Character references for ``` ` $ \\ { } ``` render as the characters
-    themselves wherever the value lands as HTML.
-    """
-    text = html.escape("" if value is None else str(value), quote=True)
-    for char, ref in (
-        ("`", "&#96;"),
-        ("$", "&#36;"),
-        ("\\", "&#92;"),
-        ("{", "&#123;"),
-        ("}", "&#125;"),
-    ):
-        text = text.replace(char, ref)
-    return text
-
-
 def _count(value: int | None) -> str:
     return "—" if value is None else str(value)
 
 
 def _village_tip(row: Any, m: MeasureRow | None, profile: Profile) -> list[str]:
-    """The tooltip values of one village, in ``VILLAGE_FIELDS`` order, formatted once here."""
+    """The tooltip values of one village, in the order of ``geo.maps_document.VILLAGE_FIELDS``."""
     return [
-        display_text(row.name),
-        display_text(row.township_name),
-        display_text(profile.label(row.category)),
+        row.name,
+        row.township_name,
+        profile.label(row.category),
         _count(m.required if m else None),
         _count(m.clean if m else None),
         percent(m.coverage if m else None),
@@ -330,6 +266,11 @@ def _near(zones: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
     return np.unique(hit)
 
 
+# needed() works in exact fractions (slow in bulk); a district has few distinct (target,
+# required) pairs, so the overview of 30,000 villages asks this memo instead (benchmarks/map.py).
+_needed = cache(needed)
+
+
 def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) -> gpd.GeoDataFrame:
     """Townships (dissolved villages) with their measures, for the overview.
 
@@ -349,7 +290,7 @@ def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) 
     for code in shapes["township_code"]:
         parts = groups.get(code, [])
         agg = aggregate_row(code, names[code], parts, township_code=code)
-        need = sum(needed(r.target, r.required) for r in parts if r.target is not None)
+        need = sum(_needed(r.target, r.required) for r in parts if r.target is not None)
         target = need / agg.required if agg.required > 0 else None
         records.append(
             {
@@ -357,7 +298,7 @@ def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) 
                 "name": names[code],
                 "cls": coverage_class(agg.coverage, target),
                 "tip": [
-                    display_text(names[code]),
+                    names[code],
                     str(counts[code]),
                     str(agg.required),
                     str(agg.clean),
@@ -505,220 +446,3 @@ def summary(data: MapData) -> MapSummary:
         zones=len(data.zones),
         dates=data.dates,
     )
-
-
-# --------------------------------------------------------------------------
-# The document
-# --------------------------------------------------------------------------
-
-
-def _legend_classes(data: MapData) -> list[dict[str, Any]]:
-    counts = data.class_counts()
-    return [
-        {"key": c.key, "label": c.label, "hint": c.hint, "colour": c.colour, "count": counts[c.key]}
-        for c in COVERAGE_CLASSES
-    ]
-
-
-def _area_properties(data: MapData, points: list[list[int]]) -> list[dict[str, Any]]:
-    """Per-area properties: code, name, class, tooltip values, label point, flags."""
-    props = []
-    villages = data.mode == "villages"
-    columns = data.areas.drop(columns="geometry")
-    for i, row in enumerate(columns.itertuples(index=False)):
-        p: dict[str, Any] = {
-            "code": display_text(row.code),
-            "name": display_text(row.name),
-            "cls": row.cls,
-            "tip": row.tip,
-        }
-        p["at"] = points[i]
-        if villages:
-            p["township"] = row.township_code
-            if row.priority:
-                p["priority"] = 1
-        props.append(p)
-    return props
-
-
-def _layers(
-    data: MapData, links: MapLinks, topology: Mapping[str, Any], *, zone_labels: bool
-) -> list[dict[str, Any]]:
-    villages = data.mode == "villages"
-    fill = OVERLAY_STYLES["village_edge"]
-    layers: list[dict[str, Any]] = [
-        {
-            "key": "areas",
-            "kind": "areas",
-            "object": "areas",
-            "label": "村庄覆盖率" if villages else "乡镇覆盖率",
-            "toggle": False,
-            "fields": list(VILLAGE_FIELDS if villages else TOWNSHIP_FIELDS),
-            "link": links.village if villages else links.township,
-            "styles": {c.key: {**fill, "fillColor": c.colour} for c in COVERAGE_CLASSES},
-            "hover": OVERLAY_STYLES["hover"],
-            "flags": [["priority", "重点缺口"]] if villages else [],
-        }
-    ]
-    if villages:
-        layers.append(
-            {
-                "key": "townships",
-                "kind": "borders",
-                "object": "areas",
-                "by": "township",
-                "label": "乡镇界线",
-                "styles": [OVERLAY_STYLES["township"]],
-            }
-        )
-        layers.append(
-            {
-                "key": "priority",
-                "kind": "outlines",
-                "object": "areas",
-                "where": "priority",
-                "label": f"重点缺口（{data.priority} 个村）",
-                "hint": PRIORITY_HINT,
-                "styles": [OVERLAY_STYLES["priority"]],
-            }
-        )
-    if len(data.zones):
-        layers.append(
-            {
-                "key": "zones",
-                "kind": "outlines",
-                "object": "zones",
-                "label": f"禁煤区（{len(data.zones)} 片）",
-                "styles": [OVERLAY_STYLES["zone_halo"], OVERLAY_STYLES["zone"]],
-            }
-        )
-    if zone_labels and len(data.zones):
-        xy = label_points(data.zones)
-        layers.append(
-            {
-                "key": "zone_ids",
-                "kind": "labels",
-                "label": "禁煤区编号",
-                "points": [
-                    [*point, display_text(zone_id)]
-                    for point, zone_id in zip(
-                        grid_points(xy, topology), data.zones["zone_id"], strict=True
-                    )
-                ],
-                "className": "zone",
-            }
-        )
-    if not data.single_township or not villages:
-        layers.append(
-            {
-                "key": "township_names",
-                "kind": "labels",
-                "label": "乡镇名称",
-                "points": [
-                    [*xy, name]
-                    for xy, name in zip(
-                        grid_points(data.townships[["x", "y"]].to_numpy(), topology),
-                        map(display_text, data.townships["name"]),
-                        strict=True,
-                    )
-                ],
-                "max_zoom": LABEL_ZOOM if villages else None,
-                "className": "township",
-                "show": not zone_labels,
-            }
-        )
-    if villages:
-        layers.append(
-            {
-                "key": "village_names",
-                "kind": "labels",
-                "object": "areas",
-                "label": "村名",
-                "min_zoom": None if data.single_township else LABEL_ZOOM,
-                "className": "village",
-            }
-        )
-    return layers
-
-
-def map_document(
-    data: MapData,
-    *,
-    links: MapLinks | None = None,
-    basemap: Basemap | None = None,
-    zone_labels: bool = False,
-) -> dict[str, Any]:
-    """The map document: topology, layer specs, legend and dates, user text escaped.
-
-    Parameters
-    ----------
-    data : MapData
-        From ``map_data``.
-    links : MapLinks, optional
-        Where a click on a village or township goes (the standalone file has none).
-    basemap : Basemap, optional
-        A configured tile layer; none by default (the map needs no network).
-    zone_labels : bool, default False
-        Write each zone's id at a point inside it (the zones page).
-
-    Returns
-    -------
-    dict
-        Keys ``title, mode, unit, dates, classes, class_note, notes,
-        topology, layers, basemap, bounds, legend_collapsed``; see the module
-        docstring for layers.  ``geo.maps_folium.build_map`` draws it.
-    """
-    links = links or MapLinks()
-    points = label_points(data.areas)
-    area_geoms = np.asarray(data.areas.geometry.values)
-    zone_props = [
-        {"zone_id": display_text(z), "villages": len(v)}
-        for z, v in zip(data.zones["zone_id"], data.zones["villages"], strict=True)
-    ]
-    topology = to_topology(
-        {
-            "areas": (area_geoms, [{} for _ in range(len(area_geoms))]),
-            "zones": (np.asarray(data.zones.geometry.values), zone_props),
-        }
-    )
-    props = _area_properties(data, grid_points(points, topology))
-    for geometry, p in zip(topology["objects"]["areas"]["geometries"], props, strict=True):
-        geometry["properties"] = p
-    bounds = None
-    if len(data.areas):
-        minx, miny, maxx, maxy = (float(b) for b in data.areas.total_bounds)
-        bounds = [[miny, minx], [maxy, maxx]]
-    layers = _layers(data, links, topology, zone_labels=zone_labels)
-    for spec in layers:
-        spec["pane"] = f"heating-{spec['key']}"
-    return {
-        "title": display_text(data.title),
-        "mode": data.mode,
-        "unit": "村" if data.mode == "villages" else "乡镇",
-        "dates": data.dates.as_json(),
-        "classes": _legend_classes(data),
-        "class_note": CLASS_NOTE,
-        "notes": [display_text(note) for note in data.notes],
-        "topology": topology,
-        "layers": layers,
-        "basemap": (
-            {"url": basemap.url, "attribution": display_text(basemap.attribution)}
-            if basemap
-            else None
-        ),
-        "bounds": bounds,
-        "legend_collapsed": zone_labels,
-    }
-
-
-def basemap_of(config: Config) -> Basemap | None:
-    """The configured basemap, or None (the default: no tiles, no network)."""
-    if not config.basemap_url:
-        return None
-    if any(mark in config.basemap_url for mark in ("{{", "{%", "{#")):
-        # folium's output is rendered again as Jinja: such a URL would run as a template.
-        raise Refused(
-            "底图地址 basemap_url 含有 {{、{% 或 {#：瓦片地址模板只用单层花括号，"
-            "如 http://内网瓦片/{z}/{x}/{y}.png。"
-        )
-    return Basemap(config.basemap_url, config.basemap_attribution or "底图")

@@ -1,6 +1,6 @@
 """The coverage map as a folium map: the web page's script and the standalone file.
 
-``build_map(document)`` turns a map document (``geo.maps.map_document``)
+``build_map(document)`` turns a map document (``geo.maps_document.map_document``)
 into a ``folium.Map``: folium builds the Leaflet map, the panes
 (``CustomPane``, one per layer, in drawing order), the optional basemap
 (``TileLayer``), the layer switch (``LayerControl``) and the scale; our
@@ -20,7 +20,7 @@ Two faces:
 Escaping (see ../shared/pitfalls.md): branca renders each element's macro
 output a second time as a Jinja template.  User text therefore never
 enters a macro: it lives only in the document, already HTML-escaped by
-``geo.maps.display_text``, which ``_Verbatim`` writes into the script as
+``geo.maps_document.display_text``, which ``_Verbatim`` writes into the script as
 HTML-safe JSON without any template pass.
 """
 
@@ -172,7 +172,7 @@ def build_map(
     Parameters
     ----------
     document : dict
-        From ``geo.maps.map_document`` (user text already escaped).
+        From ``geo.maps_document.map_document`` (user text already escaped).
     standalone : bool, default False
         Inline every asset (the file of ``heating map``); otherwise the
         assets are links under ``asset_url``.

@@ -17,7 +17,8 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import select
 
-from geo.maps import MapLinks, basemap_of, display_text, map_data, map_document, summary
+from geo.maps import map_data, summary
+from geo.maps_document import MapLinks, basemap_of, display_text, map_document
 from geo.maps_folium import build_map, map_script, standalone_html
 from heating.coverage_classes import COVERAGE_CLASSES, GENERATED_NOTE, OVERLAY_STYLES
 from heating.errors import Refused

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from geo.maps import basemap_of, map_data, map_document
+from geo.maps import map_data
+from geo.maps_document import basemap_of, map_document
 from geo.maps_folium import build_map, standalone_html
 from heating.coverage_classes import COVERAGE_CLASSES
 from heating.models import Village

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from geo.maps import basemap_of, map_data, map_document, summary
+from geo.maps import map_data, summary
+from geo.maps_document import basemap_of, map_document
 from geo.maps_folium import build_map, standalone_html
 from heating.cli.context import emit_json, get_runtime
 from heating.coverage_classes import COVERAGE_CLASSES, GENERATED_NOTE

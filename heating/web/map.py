@@ -20,7 +20,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from geo.boundaries import villages_frame
-from geo.maps import MapLinks, basemap_of, current_zones, map_data, map_document, summary
+from geo.maps import current_zones, map_data, summary
+from geo.maps_document import MapLinks, basemap_of, map_document
 from geo.maps_folium import SCRIPTS, STYLESHEETS, build_map, map_script
 from heating.errors import Refused
 from heating.measures import coverage

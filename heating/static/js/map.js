@@ -6,7 +6,7 @@
  * /map, /zones and the standalone file of `heating map`.
  *
  * Escaping: every user value in the document (names, labels, the title) was
- * HTML-escaped once on the server (geo.maps.display_text), so values are put into the
+ * HTML-escaped once on the server (geo.maps_document.display_text), so values are put into the
  * page as HTML here and nowhere escaped again.
  *
  * Layers: each spec's `kind` names a function in `kinds` below that returns a Leaflet
