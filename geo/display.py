@@ -19,8 +19,10 @@ import shapely
 from shapely import GEOSException
 
 from geo.crs import projected_crs_for_bounds
+from geo.display_memo import DisplayMemo, shapes_digest
 
 DEFAULT_TOLERANCE_M = 20.0
+_SIMPLIFIED = DisplayMemo()  # the same boundaries simplify the same way (geo.display_memo)
 
 
 def simplify(frame: gpd.GeoDataFrame, tolerance: float = DEFAULT_TOLERANCE_M) -> gpd.GeoDataFrame:
@@ -42,6 +44,7 @@ def simplify(frame: gpd.GeoDataFrame, tolerance: float = DEFAULT_TOLERANCE_M) ->
         (../shared/pitfalls.md measured 0.8–2.9 km² at 20 m); coverage
         simplification does not.  An input that is not a valid tessellation
         (overlapping polygons) falls back to per-polygon simplification.
+        Results are memoised by the shapes' content (``geo.display_memo``).
 
     Example
     -------
@@ -49,13 +52,24 @@ def simplify(frame: gpd.GeoDataFrame, tolerance: float = DEFAULT_TOLERANCE_M) ->
     """
     if frame.empty or tolerance <= 0:
         return frame.copy()
+    geoms = np.asarray(frame.geometry.values)
+    key = shapes_digest(geoms, extra=("simplify", tolerance, str(frame.crs)))
+    points = int(shapely.get_num_coordinates(geoms).sum())
+    out = frame.copy()
+    out["geometry"] = gpd.GeoSeries(
+        _SIMPLIFIED.get(key, points, lambda: _simplified(frame, tolerance)),
+        index=frame.index,
+        crs=frame.crs,
+    )
+    return out
+
+
+def _simplified(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
     projected = frame.geometry.to_crs(projected_crs_for_bounds(frame.total_bounds))
     simplified = projected.simplify_coverage(tolerance)
     if not simplified.is_valid.all():
         simplified = projected.simplify(tolerance, preserve_topology=True)
-    out = frame.copy()
-    out["geometry"] = simplified.to_crs(frame.crs)
-    return out
+    return np.asarray(simplified.to_crs(frame.crs).values)
 
 
 def dissolve(frame: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:

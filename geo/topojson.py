@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo.display_memo import DisplayMemo, shapes_digest
+
 QUANTUM = 1e-5  # degrees (~1.1 m north–south, ~0.9 m east–west at 36°N)
+# The same shapes encode the same way; the memo (geo.display_memo) skips the work on a
+# second page of unchanged boundaries.  Callers never mutate the arcs it hands out.
+_SKELETONS = DisplayMemo()
 
 
 class _Arcs:
@@ -124,12 +129,39 @@ def to_topology(
     dict
         ``{"type": "Topology", "transform": …, "objects": {name:
         GeometryCollection}, "arcs": […]}`` with delta-encoded integer arcs.
+        The arcs and arc references are memoised by the shapes' content
+        (``geo.display_memo``) and shared between results: do not mutate them.
 
     Example
     -------
     >>> topo = to_topology({"villages": (frame.geometry.values, props)})  # doctest: +SKIP
     """
-    coords, owners, offsets = _flatten({name: geoms for name, (geoms, _) in layers.items()})
+    shapes = {name: geoms for name, (geoms, _) in layers.items()}
+    key = shapes_digest(*shapes.values(), extra=("topology", quantum, *shapes.keys()))
+    points = int(
+        sum(shapely.get_num_coordinates(np.asarray(g, dtype=object)).sum() for g in shapes.values())
+    )
+    skeleton = _SKELETONS.get(key, points, lambda: _skeleton(shapes, quantum))
+    objects: dict[str, Any] = {}
+    for name, (_, props) in layers.items():
+        objects[name] = {
+            "type": "GeometryCollection",
+            "geometries": [
+                {**geometry, "properties": properties}
+                for geometry, properties in zip(skeleton["objects"][name], props, strict=True)
+            ],
+        }
+    return {
+        "type": "Topology",
+        "transform": skeleton["transform"],
+        "objects": objects,
+        "arcs": skeleton["arcs"],
+    }
+
+
+def _skeleton(shapes: Mapping[str, Sequence[Any]], quantum: float) -> dict[str, Any]:
+    """The arcs and each geometry's arc references (no properties), memoised by content."""
+    coords, owners, offsets = _flatten(shapes)
     if len(coords):
         origin = np.floor(coords.min(axis=0))
         grid = np.round((coords - origin) / quantum).astype(np.int64)
@@ -173,22 +205,19 @@ def to_topology(
             continue  # a hole whose outer ring collapsed
         parts.setdefault(p, []).append(_ring_arcs(grid[a:b], keys[a:b], junction[a:b], arcs))
 
-    objects: dict[str, Any] = {}
-    for name, (_, props) in layers.items():
+    objects: dict[str, list[dict[str, Any]]] = {}
+    for name, geoms in shapes.items():
         geometries = []
-        for g, properties in enumerate(props):
+        for g in range(len(geoms)):
             parts = list(rings.get((name, g), {}).values())
             if not parts:
-                geometry: dict[str, Any] = {"type": None}
+                geometries.append({"type": None})
             elif len(parts) == 1:
-                geometry = {"type": "Polygon", "arcs": parts[0]}
+                geometries.append({"type": "Polygon", "arcs": parts[0]})
             else:
-                geometry = {"type": "MultiPolygon", "arcs": parts}
-            geometry["properties"] = properties
-            geometries.append(geometry)
-        objects[name] = {"type": "GeometryCollection", "geometries": geometries}
+                geometries.append({"type": "MultiPolygon", "arcs": parts})
+        objects[name] = geometries
     return {
-        "type": "Topology",
         "transform": {"scale": [quantum, quantum], "translate": origin.tolist()},
         "objects": objects,
         "arcs": _delta_encoded(arcs.arcs),

@@ -12,6 +12,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from geo.display import dissolve, label_points, simplify
+from geo.display_memo import DisplayMemo, shapes_digest
 from geo.topojson import QUANTUM, grid_points, to_topology
 
 
@@ -138,3 +139,36 @@ def test_label_points_are_inside_even_for_a_crescent() -> None:
     frame = gpd.GeoDataFrame(geometry=[crescent], crs="EPSG:4490")
     ((x, y),) = label_points(frame)
     assert crescent.contains(shapely.Point(x, y))
+
+
+def test_display_results_are_memoised_by_the_shapes_content() -> None:
+    calls: list[int] = []
+    memo = DisplayMemo(max_points=10)
+    square, other = [box(0, 0, 1, 1)], [box(0, 0, 2, 1)]
+
+    def compute(value: int):  # noqa: ANN202
+        return lambda: calls.append(value) or value
+
+    key = shapes_digest(square, extra=("t", 20.0))
+    assert memo.get(key, 5, compute(1)) == 1
+    assert memo.get(shapes_digest([box(0, 0, 1, 1)], extra=("t", 20.0)), 5, compute(2)) == 1
+    assert shapes_digest(square, extra=("t", 30.0)) != key  # parameters are part of the key
+    assert memo.get(shapes_digest(other, extra=("t", 20.0)), 5, compute(3)) == 3
+    assert calls == [1, 3]
+    # A third entry exceeds the 10-point budget: the oldest goes.
+    memo.get(shapes_digest([box(0, 0, 3, 1)]), 5, compute(4))
+    assert memo.get(key, 5, compute(5)) == 5 and calls == [1, 3, 4, 5]
+    # Too large to keep: computed every time.
+    big = shapes_digest([box(0, 0, 9, 9)])
+    memo.get(big, 11, compute(6))
+    memo.get(big, 11, compute(7))
+    assert calls[-2:] == [6, 7]
+
+
+def test_memoised_topologies_carry_each_callers_properties() -> None:
+    shapes = [box(112.80, 36.30, 112.81, 36.31), box(112.81, 36.30, 112.82, 36.31)]
+    first = to_topology({"v": (shapes, [{"n": 1}, {"n": 2}])})
+    second = to_topology({"v": (list(shapes), [{"n": 3}, {"n": 4}])})
+    assert second["arcs"] is first["arcs"]  # the same shapes: encoded once
+    assert [g["properties"] for g in first["objects"]["v"]["geometries"]] == [{"n": 1}, {"n": 2}]
+    assert [g["properties"] for g in second["objects"]["v"]["geometries"]] == [{"n": 3}, {"n": 4}]
