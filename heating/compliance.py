@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -59,6 +59,7 @@ def compliance(
     profile: Profile,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
 ) -> list[CategoryCompliance]:
@@ -70,7 +71,11 @@ def compliance(
     here; ``heating.inconsistencies`` lists them.
     """
     facts = village_facts(
-        session, as_of=as_of, township_code=township_code, district_code=district_code
+        session,
+        as_of=as_of,
+        known_at=known_at,
+        township_code=township_code,
+        district_code=district_code,
     )
     by_category: dict[str | None, list[tuple[str, str, MeasureRow]]] = defaultdict(list)
     for f in facts:

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from heating.clock import DEFAULT_TIMEZONE
 
 
 class DatabaseError(Exception):
@@ -94,18 +97,28 @@ def check_connection(engine: Engine) -> None:
         ) from None
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest migration (Alembic)."""
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
+def alembic_config(engine: Engine, timezone: str = DEFAULT_TIMEZONE) -> AlembicConfig:
+    """The Alembic configuration of our migrations for ``engine``.
 
-    check_connection(engine)
+    ``timezone`` is the configured zone: a migration that turns stored UTC
+    times into days (``ledger_dates``) needs it.
+    """
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
+    cfg.attributes["timezone"] = timezone
+    return cfg
+
+
+def upgrade(engine: Engine, *, timezone: str = DEFAULT_TIMEZONE, revision: str = "head") -> None:
+    """Create or upgrade the schema to the newest migration (or ``revision``) with Alembic."""
+    from alembic import command
+
+    check_connection(engine)
+    cfg = alembic_config(engine, timezone)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
     ensure_meta(engine)
 
 

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, true, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from heating.config import Profile
-from heating.measures import (
-    VillageFacts,
-    changed_since,
-    newest_versions_of_changed,
-    village_facts,
-)
-from heating.models import Household, HouseholdVersion, Village
+from heating.history import state_as_of
+from heating.measures import VillageFacts, village_facts
+from heating.models import Household, Village
 
 # code → Chinese description (the documented list).
 CODES = {
@@ -64,6 +60,7 @@ def inconsistencies(
     session: Session,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     profile: Profile | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
@@ -79,14 +76,18 @@ def inconsistencies(
     """
     if facts is None:
         facts = village_facts(
-            session, as_of=as_of, township_code=township_code, district_code=district_code
+            session,
+            as_of=as_of,
+            known_at=known_at,
+            township_code=township_code,
+            district_code=district_code,
         )
     found: list[Inconsistency] = []
     for f in facts:
         found.extend(_count_findings(f, profile))
     in_scope = {f.village_id: f.code for f in facts}
-    found.extend(_future_completions(session, as_of, in_scope))
-    found.extend(_households_in_two_villages(session, as_of, in_scope))
+    found.extend(_future_completions(session, as_of, known_at, in_scope))
+    found.extend(_households_in_two_villages(session, as_of, known_at, in_scope))
     order = list(CODES)
     found.sort(key=lambda i: (i.village_code or "", order.index(i.code)))
     return found
@@ -141,47 +142,23 @@ def _count_findings(f: Any, profile: Profile | None) -> list[Inconsistency]:
 
 
 def _future_completions(
-    session: Session, as_of: date | None, in_scope: dict[int, str]
+    session: Session, as_of: date | None, known_at: datetime | None, in_scope: dict[int, str]
 ) -> list[Inconsistency]:
     reference = as_of or date.today()
     per_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    h = Household
-    current = select(h.village_id, h.id, h.household_no, h.completed_on, h.accepted_on).where(
-        h.active == true(), (h.completed_on > reference) | (h.accepted_on > reference)
+    # Dates come as ISO text from the state (the first 10 characters are the day).
+    state = state_as_of(as_of, known_at, ("household_no", "completed_on", "accepted_on"))
+    s = state.c
+    iso = reference.isoformat()
+    completed = func.substr(s.completed_on, 1, 10)
+    accepted = func.substr(s.accepted_on, 1, 10)
+    rows = session.execute(
+        select(s.village_id, s.household_id, s.household_no, completed, accepted).where(
+            (completed > iso) | (accepted > iso)
+        )
     )
-    if as_of is not None:
-        # Households changed since the date are judged on their version of then.
-        changed = changed_since(as_of).subquery("changed")
-        current = current.outerjoin(changed, changed.c.household_id == h.id).where(
-            changed.c.household_id.is_(None)
-        )
-    for vid, hid, no, completed, accepted in session.execute(current):
-        per_village[vid].append(_late(hid, no, completed, accepted))
-    if as_of is not None:
-        # Only the changed households' newest versions, and of those only the late
-        # ones, leave the database: the ranking reads no JSON, the chosen version's
-        # dates are compared in SQL (ISO strings, the first 10 characters are the
-        # day), so no version's JSON is decoded in Python.
-        newest = newest_versions_of_changed(as_of, HouseholdVersion.id.label("version_id"))
-        n = newest.c
-        chosen = aliased(HouseholdVersion, name="chosen")
-        completed_day = func.substr(chosen.after["completed_on"].as_string(), 1, 10)
-        accepted_day = func.substr(chosen.after["accepted_on"].as_string(), 1, 10)
-        iso = reference.isoformat()
-        rows = session.execute(
-            select(
-                n.village_id,
-                n.household_id,
-                chosen.after["household_no"].as_string(),
-                completed_day,
-                accepted_day,
-            )
-            .join(chosen, chosen.id == n.version_id)
-            .where(n.rank == 1, n.active == true())
-            .where((completed_day > iso) | (accepted_day > iso))
-        )
-        for vid, hid, no, completed, accepted in rows:
-            per_village[vid].append(_late(hid, no, completed, accepted))
+    for vid, hid, no, completed_on, accepted_on in rows:
+        per_village[vid].append(_late(hid, no, completed_on, accepted_on))
     out = []
     for vid, households in sorted(per_village.items(), key=lambda item: item[0]):
         if vid not in in_scope:
@@ -216,23 +193,15 @@ def _late(hid: int, no: str | None, completed: Any, accepted: Any) -> dict[str, 
 
 
 def _households_in_two_villages(
-    session: Session, as_of: date | None, in_scope: dict[int, str]
+    session: Session, as_of: date | None, known_at: datetime | None, in_scope: dict[int, str]
 ) -> list[Inconsistency]:
+    state = state_as_of(as_of, known_at)
     h = Household
-    placed = select(h.id_hash, h.village_id).where(h.active == true(), h.id_hash.is_not(None))
-    if as_of is not None:
-        # Unchanged households as they are now, changed ones as their version of then.
-        changed = changed_since(as_of).subquery("changed")
-        placed = placed.outerjoin(changed, changed.c.household_id == h.id).where(
-            changed.c.household_id.is_(None)
-        )
-        newest = newest_versions_of_changed(as_of)
-        then = (
-            select(h.id_hash, newest.c.village_id)
-            .join(h, h.id == newest.c.household_id)
-            .where(newest.c.rank == 1, newest.c.active == true(), h.id_hash.is_not(None))
-        )
-        placed = union_all(placed, then)
+    placed = (
+        select(h.id_hash, state.c.village_id)
+        .join(h, h.id == state.c.household_id)
+        .where(h.id_hash.is_not(None))
+    )
     base = placed.subquery("placed")
     shared = (
         select(base.c.id_hash)

@@ -26,11 +26,13 @@ A township, district or total row mixes categories: its gap is the sum of its
 category parts' gaps and it meets when every judged part meets.  ``meets`` is
 ``None`` where nothing is required or the category is unknown to the profile.
 
-"As of" a date D reads, per household, the newest ``HouseholdVersion``
-recorded before D + 1 day; a household whose newest version is inactive (rolled
-back) does not count.  The ``households`` table (the current state) is read
-with one GROUP BY village; for a date, a second GROUP BY over only the
-households changed since then corrects it (see ``_changes_since``).
+"As of" a date D (and "known at" a time K) reads each household's state by
+``heating.history``'s rule: the version with the latest ledger date ≤ D
+recorded by K; a household with no such version, or whose version is
+inactive, does not count.  The ``households`` table (the current state) is
+read with one GROUP BY village; for a date or a known-at time, a second GROUP
+BY over only the households changed since corrects it
+(``heating.history.delta_rows``).
 """
 
 from __future__ import annotations
@@ -43,19 +45,19 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, select, text, true, union_all
+from sqlalchemy import Integer, and_, case, func, literal, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from heating.config import Profile
 from heating.errors import NotFound, Refused
+from heating.history import delta_rows
 from heating.models import (
     CLEAN_STATUSES,
     LAPSED_OPERATIONS,
     CompletionDecision,
     District,
     Household,
-    HouseholdVersion,
     Township,
     User,
     Village,
@@ -211,27 +213,6 @@ def _count_columns(status: Any, operation: Any, weight: Any = None) -> list[Any]
     ]
 
 
-def latest_versions(as_of: date, *columns: Any) -> Any:
-    """Subquery: per household its newest version recorded before ``as_of`` + 1 day.
-
-    ``columns`` are extra HouseholdVersion columns to carry; ``household_id``,
-    ``village_id``, ``active``, ``status`` and ``operation`` are always there.
-    Ties on ``recorded_at`` are broken by the later version id.
-    """
-    hv = HouseholdVersion
-    rank = (
-        func.row_number()
-        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
-        .label("rank")
-    )
-    ranked = (
-        select(hv.household_id, hv.village_id, hv.active, hv.status, hv.operation, *columns, rank)
-        .where(hv.recorded_at < as_of_cutoff(as_of))
-        .subquery("ranked")
-    )
-    return ranked
-
-
 def _current_counts(village_ids: Select | None) -> Select:
     """One GROUP BY village over the active households (their current state)."""
     h = Household
@@ -245,51 +226,9 @@ def _current_counts(village_ids: Select | None) -> Select:
     return stmt
 
 
-def changed_since(as_of: date) -> Select:
-    """Ids of households with a version recorded after ``as_of`` (uses the recorded_at index)."""
-    hv = HouseholdVersion
-    return select(hv.household_id).where(hv.recorded_at >= as_of_cutoff(as_of))
-
-
-def newest_versions_of_changed(as_of: date, *columns: Any) -> Any:
-    """Subquery like ``latest_versions`` but only for households changed since ``as_of``.
-
-    Filter on ``rank == 1``.  Together with the ``households`` rows of the
-    households *not* changed since, this is the state as of the date.
-    """
-    hv = HouseholdVersion
-    rank = (
-        func.row_number()
-        .over(partition_by=hv.household_id, order_by=(hv.recorded_at.desc(), hv.id.desc()))
-        .label("rank")
-    )
-    return (
-        select(hv.household_id, hv.village_id, hv.active, hv.status, hv.operation, *columns, rank)
-        .where(hv.recorded_at < as_of_cutoff(as_of), hv.household_id.in_(changed_since(as_of)))
-        .subquery("newest")
-    )
-
-
-def _changes_since(as_of: date, village_ids: Select | None) -> Select:
-    """Per village, what to add to the current counts to get those as of ``as_of``.
-
-    The ``households`` row is always the household's newest version (every
-    writer goes through ``heating.households``), so only households changed
-    after the date differ: their current rows are subtracted (weight −1) and
-    their newest versions recorded before the cut-off added (weight +1).  The
-    result equals "newest version per household" (``latest_versions``) but
-    reads the history of the changed households only, through the
-    ``recorded_at`` index — a recent as-of date costs about the current state.
-    """
-    h = Household
-    now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
-        h.active == true(), h.id.in_(changed_since(as_of))
-    )
-    ranked = newest_versions_of_changed(as_of)
-    then = select(
-        ranked.c.village_id, ranked.c.status, ranked.c.operation, literal(1, Integer)
-    ).where(ranked.c.rank == 1, ranked.c.active == true())
-    delta = union_all(now, then).subquery("delta")
+def _changes(as_of: date | None, known_at: datetime | None, village_ids: Select | None) -> Select:
+    """Per village, what to add to the current counts to get those as of the date/known-at."""
+    delta = delta_rows(as_of, known_at).subquery("delta")
     stmt = select(
         delta.c.village_id, *_count_columns(delta.c.status, delta.c.operation, delta.c.weight)
     ).group_by(delta.c.village_id)
@@ -299,9 +238,12 @@ def _changes_since(as_of: date, village_ids: Select | None) -> Select:
 
 
 def _counts(
-    session: Session, as_of: date | None, village_ids: Select | None
+    session: Session,
+    as_of: date | None,
+    village_ids: Select | None,
+    known_at: datetime | None = None,
 ) -> dict[int, list[int]]:
-    """village id → [ledger_rows, exempt, clean, lapsed], now or as of a date."""
+    """village id → [ledger_rows, exempt, clean, lapsed], now or as of a date / known-at."""
     if session.get_bind().dialect.name == "postgresql":
         # Millions of rows make the planner JIT-compile these aggregates, which costs
         # about a second and saves nothing on a single pass (measured at 6M households).
@@ -310,8 +252,8 @@ def _counts(
         row[0]: [int(x or 0) for x in row[1:]]
         for row in session.execute(_current_counts(village_ids))
     }
-    if as_of is not None:
-        for village_id, *delta in session.execute(_changes_since(as_of, village_ids)):
+    if as_of is not None or known_at is not None:
+        for village_id, *delta in session.execute(_changes(as_of, known_at, village_ids)):
             current = counts.setdefault(village_id, [0, 0, 0, 0])
             for i, d in enumerate(delta):
                 current[i] += int(d or 0)
@@ -361,10 +303,14 @@ def village_facts(
     session: Session,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
 ) -> list[VillageFacts]:
-    """Every village in scope (by code) with its household counts now or as of a date."""
+    """Every village in scope (by code) with its household counts now or as of a date.
+
+    ``known_at`` (naive UTC) counts only what was recorded by then.
+    """
     _check_scope(session, township_code, district_code)
     scoped = township_code is not None or district_code is not None
     ids = None
@@ -378,7 +324,7 @@ def village_facts(
             ids = ids.where(Township.code == township_code)
         if district_code is not None:
             ids = ids.where(District.code == district_code)
-    counts = _counts(session, as_of, ids)
+    counts = _counts(session, as_of, ids, known_at)
     facts = []
     for vid, code, name, cat, total, tcode, tname, dcode, dname in session.execute(
         _village_query(township_code, district_code)
@@ -509,10 +455,14 @@ def coverage(
     by: str = "village",
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
 ) -> list[MeasureRow]:
     """Measures per village, township, category or district, now or as of a date.
+
+    ``known_at`` (naive UTC) restricts to what was recorded by then, so the
+    figures can be reproduced later whatever was back-filled since.
 
     ``by="category"`` lists every category of the profile (also those without
     villages), then any category found on villages but unknown to the profile,
@@ -521,7 +471,11 @@ def coverage(
     if by not in BY_CHOICES:
         raise Refused(f"--by 应为 {' / '.join(BY_CHOICES)} 之一，得到 {by!r}")
     facts = village_facts(
-        session, as_of=as_of, township_code=township_code, district_code=district_code
+        session,
+        as_of=as_of,
+        known_at=known_at,
+        township_code=township_code,
+        district_code=district_code,
     )
     rows = [village_row(f, profile) for f in facts]
     if by == "village":
@@ -577,14 +531,25 @@ def _township_rows(
 # --------------------------------------------------------------------------
 
 
-def _decision_in_force(as_of: date | None) -> Any:
-    """SQL condition: a decision taken by ``as_of`` (today) and not revoked by then."""
+def _decision_in_force(as_of: date | None, known_at: datetime | None = None) -> Any:
+    """SQL condition: a decision taken by ``as_of`` (today) and not revoked by then.
+
+    With ``known_at``, only decisions recorded by then count, and a revocation
+    recorded after it does not.
+    """
     day = as_of or date.today()
     cd = CompletionDecision
-    return and_(
+    condition = and_(
         cd.decided_on <= day,
         (cd.revoked_at.is_(None)) | (cd.revoked_at >= as_of_cutoff(day)),
     )
+    if known_at is not None:
+        condition = and_(
+            condition,
+            cd.created_at <= known_at,
+            (cd.revoked_at.is_(None)) | (cd.revoked_at > known_at),
+        )
+    return condition
 
 
 def complete_village_codes(
@@ -592,6 +557,7 @@ def complete_village_codes(
     profile: Profile,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
 ) -> set[str]:
@@ -601,25 +567,31 @@ def complete_village_codes(
     past date, a decision revoked later still counts).
     """
     facts = village_facts(
-        session, as_of=as_of, township_code=township_code, district_code=district_code
+        session,
+        as_of=as_of,
+        known_at=known_at,
+        township_code=township_code,
+        district_code=district_code,
     )
     codes = {f.code for f in facts if f.required > 0 and f.clean >= f.required}
     in_scope = {f.code for f in facts}
     decided = session.scalars(
         select(Village.code)
         .join(CompletionDecision, CompletionDecision.village_id == Village.id)
-        .where(_decision_in_force(as_of))
+        .where(_decision_in_force(as_of, known_at))
     )
     codes.update(c for c in decided if c in in_scope)
     return codes
 
 
-def decisions_in_force(session: Session, *, as_of: date | None = None) -> list[CompletionDecision]:
-    """The completion decisions that count as of a date (today by default)."""
+def decisions_in_force(
+    session: Session, *, as_of: date | None = None, known_at: datetime | None = None
+) -> list[CompletionDecision]:
+    """The completion decisions that count as of a date (today by default), known at a time."""
     return list(
         session.scalars(
             select(CompletionDecision)
-            .where(_decision_in_force(as_of))
+            .where(_decision_in_force(as_of, known_at))
             .order_by(CompletionDecision.decided_on, CompletionDecision.id)
         )
     )

@@ -3,8 +3,9 @@
 Plain SQLAlchemy 2 declarative classes that run unchanged on SQLite and
 PostgreSQL.  Geometry is stored as WKB bytes in EPSG:4490 (no PostGIS
 needed); ``geo/`` turns it into shapely objects.  Every change to a household
-is a ``HouseholdVersion`` row, so measures "as of a date" read the newest
-version recorded on or before that date.
+is a ``HouseholdVersion`` row carrying two times, the ledger date it describes
+and when it was recorded; ``heating.history`` writes them and answers every
+"as of" question.
 
 Schema changes go through Alembic (``heating/migrations``).
 """
@@ -59,7 +60,7 @@ ROUTES = ("electric", "gas", "district", "biomass", "geothermal", "solar", "othe
 OPERATIONS = ("normal", "unstable", "coal_again", "abandoned")
 LAPSED_OPERATIONS = ("coal_again", "abandoned")
 EXEMPT_REASONS = ("空置", "拆迁", "已有清洁取暖", "其他")
-BATCH_STATUSES = ("preview", "committed", "rolled_back", "cancelled")
+BATCH_STATUSES = ("preview", "committed", "rolled_back", "cancelled", "expired")
 
 STATUS_LABELS = {
     "pending": "未改造",
@@ -376,48 +377,75 @@ class Household(Base):
     created_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     updated_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The ledger date of the version this row shows (its newest; see heating.history).
+    ledger_date: Mapped[date | None] = mapped_column(Date)
 
     village: Mapped[Village] = relationship()
 
 
 class HouseholdVersion(Base):
-    """One change to a household: the state after it, what it was before, who and when.
+    """One change to a household: the state after it, what it was before, two times, who.
 
-    ``recorded_at`` is when the change became known to the tracker (the
-    batch's commit time, or the demo's simulated upload date).  Measures as
-    of date D use, per household, the newest version with
-    ``recorded_at < D + 1 day``; ``village_id``/``active``/``status``/
-    ``operation`` are copied here so that query needs no JSON.
+    ``ledger_date`` is the day the ledger describes (台账日期, "数据截至");
+    ``recorded_at`` is when the tracker learned it (naive UTC).  The state as of
+    day D is the version with the latest ledger date ≤ D, ties broken by the
+    later ``recorded_at`` (then id).  ``retracted_at`` is when the version stopped
+    counting (its batch was rolled back; a rollback's own record is retracted
+    when written).  ``prev_*`` hold the counted state of the version before it
+    in that order (NULL when none counts), so measures as of a date subtract a
+    telescoping sum instead of ranking history.  ``heating.history`` owns all of it.
     """
 
     __tablename__ = "household_versions"
     __table_args__ = (
-        # Covering (MEASURES): the newest version per changed household as of a date is
-        # read from the index alone, without touching the wide history rows.
+        # Covering (HISTORY): a household's newest version as of a date and a known-at
+        # time is read from the index alone, without touching the wide history rows.
         Index(
             "ix_household_versions_asof",
             "household_id",
+            "ledger_date",
             "recorded_at",
             "id",
             "village_id",
             "active",
             "status",
             "operation",
+            "retracted_at",
         ),
-        # Measures as of a date find the households changed since then (MEASURES).
+        # Households changed after a known-at time (HISTORY).
         Index("ix_household_versions_recorded", "recorded_at", "household_id"),
+        # Covering (MEASURES): versions dated after a day and their predecessors'
+        # counted state, for the as-of delta and the households changed since.
+        Index(
+            "ix_household_versions_ledger",
+            "ledger_date",
+            "household_id",
+            "retracted_at",
+            "active",
+            "village_id",
+            "status",
+            "operation",
+            "prev_village_id",
+            "prev_status",
+            "prev_operation",
+        ),
         Index("ix_household_versions_batch", "batch_id", "household_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ledger_date: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime)
     change: Mapped[str] = mapped_column(String(16))  # create / update / rollback / edit
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16))
     operation: Mapped[str | None] = mapped_column(String(16))
+    prev_village_id: Mapped[int | None] = mapped_column(Integer)
+    prev_status: Mapped[str | None] = mapped_column(String(16))
+    prev_operation: Mapped[str | None] = mapped_column(String(16))
     # Field values before and after (JSON-safe: dates as ISO strings).  ``before``
     # is None for a created household.
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -453,6 +481,10 @@ class ImportBatch(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="preview")
+    # The day the ledger describes and where that came from
+    # (option / title / file_name / upload_day): one date per batch.
+    ledger_date: Mapped[date | None] = mapped_column(Date)
+    ledger_date_source: Mapped[str | None] = mapped_column(String(16))
     accept_valid: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     committed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -464,6 +496,9 @@ class ImportBatch(Base):
     # Rows refused under "accept valid rows", with their reasons, so nothing is lost.
     rejected_rows: Mapped[list[Any] | None] = mapped_column(JSON)
     ignored_columns: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Households of the township present as of the ledger date that the file did
+    # not mention, at commit: they rest on older ledgers (the report cover says so).
+    not_in_file_ids: Mapped[list[int] | None] = mapped_column(JSON)
     township: Mapped[Township | None] = relationship()
     user: Mapped[User | None] = relationship()
 

@@ -1,16 +1,17 @@
 """Import batches: preview, commit, rollback and cancel.
 
 A ledger is always first previewed: the file is kept byte-for-byte with its
-SHA-256 and the outcome is stored, but no household is written.  Commit
-re-parses the stored file (so what is written is what the preview showed for
-that file, judged against the database as it is now) and writes every valid
-row in one transaction; rollback restores each household to its state
-before the batch.
+SHA-256, its ledger date is settled (``imports.ledger_date``) and the outcome
+is stored, but no household is written.  Commit re-parses the stored file
+(so what is written is what the preview showed for that file, judged against
+the database as it is now) and writes every valid row in one transaction
+through ``heating.history``; rollback retracts the batch's versions.
 
-Writes use Core bulk statements (one INSERT … RETURNING for new households,
-executemany UPDATEs by primary key, one INSERT for the versions): a 100k-row
-ledger commits in seconds on SQLite, where an ORM object per row would take
-minutes.  The versions have exactly the shape ``heating.households`` writes.
+Safe commits: a commit is refused when, since the preview, a batch still in
+force with a ledger date on or before this one's wrote one of the file's
+households, or a household the file names appeared — committing would
+silently put the file's older values over newer data.  When a batch of a
+township commits, that township's other pending previews expire.
 
 Concurrency: the first statement of a commit or rollback is a write on the
 batch row.  On SQLite that takes the write lock before anything is read (the
@@ -24,27 +25,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Connection,
-    Date,
-    DateTime,
-    Table,
-    bindparam,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
+from heating import clock, history
 from heating.config import Config
 from heating.errors import NotFound, Refused
-from heating.households import to_json_value
 from heating.models import (
     HOUSEHOLD_FIELDS,
     Household,
@@ -53,32 +41,31 @@ from heating.models import (
     StoredFile,
     Township,
     User,
+    Village,
     audit,
     utcnow,
 )
+from imports import ledger_date as ledger_dates
 from imports.diff import (
-    CHUNK,
     LedgerDiff,
     diff_ledger,
     id_hash_for,
-    load_states,
     outcome,
     rejected_rows_json,
     sheets_json,
-    snapshot_of,
-    state_from_snapshot,
 )
 
 Progress = Callable[[int, int], None]
-_HOUSEHOLDS = Household.__table__
-_VERSIONS = HouseholdVersion.__table__
 
 STATUS_LABELS = {
     "preview": "预览",
     "committed": "已提交",
     "rolled_back": "已撤销",
     "cancelled": "已取消",
+    "expired": "已过期",
 }
+LISTED = 10  # households named in a refusal
+NOTE_KEYS = ("ledger_date_message", "backfill_message", "unchanged_message")
 
 
 def _parse(
@@ -142,14 +129,14 @@ def _store_file(session: Session, data: bytes) -> str:
     return sha256
 
 
-def _describe_same_file(outcome_data: dict[str, Any], earlier: ImportBatch | None) -> None:
+def _describe_same_file(outcome_data: dict[str, Any], earlier: ImportBatch | None, tz: str) -> None:
     if earlier is None:
         return
     outcome_data["same_file_as_batch"] = earlier.id
     outcome_data["same_file_status"] = earlier.status
     when = earlier.committed_at or earlier.created_at
     outcome_data["same_file_message"] = (
-        f"同一文件已于 {when:%Y-%m-%d %H:%M} 上传过（批次 {earlier.id}，"
+        f"同一文件已于 {clock.shown(when, tz)} 上传过（批次 {earlier.id}，"
         f"{STATUS_LABELS.get(earlier.status, earlier.status)}）。"
     )
 
@@ -161,6 +148,46 @@ def _store_outcome(batch: ImportBatch, diff: LedgerDiff, data: dict[str, Any]) -
     batch.ignored_columns = sorted({c for s in diff.parsed.sheets for c in s.ignored_columns})
 
 
+def _describe_dates(
+    session: Session,
+    result: dict[str, Any],
+    diff: LedgerDiff,
+    decision: ledger_dates.Decision,
+    township_id: int | None,
+    batch_id: int,
+) -> None:
+    """The ledger date, a back-fill and the batches behind unchanged rows, in plain Chinese."""
+    day = decision.day
+    result["ledger_date"] = day.isoformat() if day else None
+    result["ledger_date_source"] = decision.source
+    result["ledger_date_message"] = decision.describe()
+    newest = history.newest_ledger(session, township_id, excluding=batch_id)
+    if day is not None and newest is not None and newest.ledger_date > day:
+        households = diff.backfilled
+        result["backfill"] = {
+            "households": households,
+            "newest_ledger_date": newest.ledger_date.isoformat(),
+            "newest_batch": newest.id,
+        }
+        result["backfill_message"] = (
+            f"台账日期 {day.isoformat()} 早于本乡镇最近一次台账（{newest.ledger_date.isoformat()}，"
+            f"批次 {newest.id}）：只补录 {day.isoformat()} 的历史，不改变当前数据"
+            f"（涉及 {households} 户）。"
+        )
+    if diff.unchanged_from:
+        listed = []
+        for batch, count in diff.unchanged_from.most_common():
+            listed.append({"batch": batch, "households": count})
+        result["unchanged_batches"] = listed
+        words = "、".join(
+            f"批次 {item['batch']}（{item['households']} 户）"
+            if item["batch"] is not None
+            else f"演示数据或人工录入（{item['households']} 户）"
+            for item in listed[:LISTED]
+        )
+        result["unchanged_message"] = f"未变化的行与以下批次写入的数据相同：{words}。"
+
+
 def preview(
     session: Session,
     data: bytes,
@@ -169,12 +196,15 @@ def preview(
     user_id: int | None,
     township_code: str | None,
     config: Config,
+    ledger_date: date | None = None,
     today: date | None = None,
     progress: Progress | None = None,
 ) -> tuple[ImportBatch, dict[str, Any]]:
     """Read and judge a ledger, keep the file and the outcome; write no household.
 
-    A refused file (``LedgerRejected``) raises before anything is stored.
+    ``ledger_date`` is the date given with the upload (else found in the file,
+    else the upload day ``today``).  A refused file (``LedgerRejected``)
+    raises before anything is stored.
     """
     batch, result, _ = preview_parsed(
         session,
@@ -183,6 +213,7 @@ def preview(
         user_id=user_id,
         township_code=township_code,
         config=config,
+        ledger_date=ledger_date,
         today=today,
         progress=progress,
     )
@@ -197,10 +228,14 @@ def preview_parsed(
     user_id: int | None,
     township_code: str | None,
     config: Config,
+    ledger_date: date | None = None,
     today: date | None = None,
     progress: Progress | None = None,
 ) -> tuple[ImportBatch, dict[str, Any], Any]:
     """``preview`` that also returns the ParsedLedger, for a commit in the same process."""
+    today = today or clock.today(config.timezone)
+    if ledger_date is not None:
+        ledger_dates.check_option(ledger_date, today)
     _township(session, township_code)
     parsed = _parse(
         session,
@@ -211,7 +246,17 @@ def preview_parsed(
         today=today,
         progress=progress,
     )
-    diff = diff_ledger(session, parsed, township_code=township_code)
+    decision = ledger_dates.decide(
+        option=ledger_date,
+        titles=parsed.titles,
+        file_name=file_name,
+        today=today,
+        cutoff=config.report_cutoff,
+    )
+    parsed.issues.extend(decision.issues)
+    diff = diff_ledger(
+        session, parsed, township_code=township_code, ledger_date=decision.day or today
+    )
     sha256 = _store_file(session, data)
     file_township = _township(session, _file_township(diff))
     batch = ImportBatch(
@@ -222,20 +267,33 @@ def preview_parsed(
         sha256=sha256,
         size=len(data),
         status="preview",
+        ledger_date=decision.day,
+        ledger_date_source=decision.source,
     )
     session.add(batch)
     session.flush()
     result = outcome(diff)
     result["township"] = file_township.code if file_township else None
     _store_outcome(batch, diff, result)
+    _describe_dates(session, result, diff, decision, batch.township_id, batch.id)
+    batch.counts = batch.counts | {
+        k: result[k] for k in ("backfill", "unchanged_batches") if k in result
+    }
+    # What the batch page says beside the counts (the same sentences as the CLI).
+    batch.counts["notes"] = [result[k] for k in NOTE_KEYS if result.get(k)]
     result = {"batch": batch.id, "status": batch.status, **result}
-    _describe_same_file(result, _earlier_batch(session, sha256, batch.id))
+    _describe_same_file(result, _earlier_batch(session, sha256, batch.id), config.timezone)
     audit(
         session,
         "import_preview",
         user=_user(session, user_id),
         target=f"batch:{batch.id}",
-        detail={"file": file_name, "sha256": sha256, "counts": result["counts"]},
+        detail={
+            "file": file_name,
+            "sha256": sha256,
+            "counts": result["counts"],
+            "ledger_date": result["ledger_date"],
+        },
     )
     return batch, result, parsed
 
@@ -257,6 +315,97 @@ def _lock_batch(session: Session, batch_id: int, status: str) -> ImportBatch:
     return batch
 
 
+def _refuse_not_preview(session: Session, batch: ImportBatch, tz: str) -> None:
+    label = STATUS_LABELS.get(batch.status, batch.status)
+    if batch.status == "expired":
+        later = session.scalars(
+            select(ImportBatch)
+            .where(
+                ImportBatch.township_id == batch.township_id,
+                ImportBatch.committed_at.is_not(None),
+                ImportBatch.committed_at > batch.created_at,
+                ImportBatch.id != batch.id,
+            )
+            .order_by(ImportBatch.committed_at)
+        ).first()
+        by = (
+            f"：本乡镇在预览之后提交了批次 {later.id}（{clock.shown(later.committed_at, tz)}）"
+            if later
+            else ""
+        )
+        raise Refused(
+            f"导入批次 {batch.id} 已过期{by}，预览结果已不再反映当前数据。"
+            "请用同一文件重新预览，核对后再写入。",
+            detail={"batch": batch.id, "status": batch.status, "repreview": True},
+        )
+    raise Refused(
+        f"导入批次 {batch.id} 当前状态为“{label}”，只有预览中的批次可以提交。",
+        detail={"batch": batch.id, "status": batch.status},
+    )
+
+
+def _stale(session: Session, batch: ImportBatch, diff: LedgerDiff, tz: str) -> None:
+    """Refuse when the file's households changed under the preview (module docstring)."""
+    ids = diff.household_ids()
+    if not ids:
+        return
+    v = HouseholdVersion
+    since = batch.created_at
+    day = batch.ledger_date
+    hits: list[tuple[int | None, datetime, int]] = []
+    for start in range(0, len(ids), history.CHUNK):
+        part = ids[start : start + history.CHUNK]
+        first_known = dict(
+            session.execute(
+                select(v.household_id, func.min(v.recorded_at))
+                .where(v.household_id.in_(part))
+                .group_by(v.household_id)
+            ).all()
+        )
+        rows = session.execute(
+            select(v.batch_id, v.recorded_at, v.household_id, v.ledger_date)
+            .where(v.household_id.in_(part), history.live(), v.recorded_at > since)
+            .order_by(v.recorded_at)
+        ).all()
+        for batch_id, recorded_at, household_id, ledger_day in rows:
+            appeared = (
+                first_known.get(household_id) is not None and first_known[household_id] > since
+            )
+            if (day is not None and ledger_day <= day) or appeared:
+                hits.append((batch_id, recorded_at, household_id))
+    if not hits:
+        return
+    by_batch: dict[int | None, set[int]] = {}
+    first_at: dict[int | None, datetime] = {}
+    for batch_id, recorded_at, household_id in hits:
+        by_batch.setdefault(batch_id, set()).add(household_id)
+        first_at.setdefault(batch_id, recorded_at)
+    households = sorted({h for _, _, h in hits})
+    names = session.execute(
+        select(Household.id, Village.name, Household.household_no, Household.head_name)
+        .join(Village, Village.id == Household.village_id)
+        .where(Household.id.in_(households[:LISTED]))
+        .order_by(Household.id)
+    ).all()
+    who = "、".join(f"{vname}{no or name}" for _, vname, no, name in names)
+    more = f"等 {len(households)} 户" if len(households) > LISTED else f"共 {len(households)} 户"
+    parts = []
+    for batch_id, members in by_batch.items():
+        when = clock.shown(first_at[batch_id], tz)
+        what = f"批次 {batch_id}（{when} 提交）" if batch_id is not None else f"人工修改（{when}）"
+        parts.append(f"{what} {len(members)} 户")
+    raise Refused(
+        f"不能写入批次 {batch.id}：预览之后{'、'.join(parts)}已修改了这些农户：{who}{more}。"
+        "直接写入会用本文件的数据覆盖较新的数据。请用同一文件重新预览，核对后再写入。",
+        detail={
+            "batch": batch.id,
+            "later_batches": [b for b in by_batch if b is not None],
+            "households": len(households),
+            "repreview": True,
+        },
+    )
+
+
 def commit(
     session: Session,
     batch_id: int,
@@ -274,14 +423,22 @@ def commit(
     ``accept_valid`` the valid rows are written and the rejected ones kept
     with their reasons in ``batch.rejected_rows``.  The stored file is
     parsed again unless ``parsed`` (from ``preview_parsed`` of the same
-    file in this process) is given; the diff is always made afresh.
+    file in this process) is given; the diff is always made afresh, as of the
+    batch's ledger date.  A file whose rows are all unchanged writes no
+    version: the batch is recorded as a confirmation of that date.
     """
+    tz = config.timezone
     found = session.get(ImportBatch, batch_id)
     if found is None:
         raise NotFound(f"导入批次 {batch_id} 不存在：用 heating batches list 查看批次。")
     if found.status != "preview":
-        label = STATUS_LABELS.get(found.status, found.status)
-        raise Refused(f"导入批次 {batch_id} 当前状态为“{label}”，只有预览中的批次可以提交。")
+        _refuse_not_preview(session, found, tz)
+    if found.ledger_date is None:
+        raise Refused(
+            f"批次 {batch_id} 的台账日期无法确定（见预览中的问题清单），不能写入。"
+            "请在导入时指定台账日期（命令行 --ledger-date，网页上的“台账日期”）后重新预览。",
+            detail=found.counts,
+        )
     township_code = found.township.code if found.township else None
     if parsed is None or parsed.sha256 != found.sha256:
         stored = session.get(StoredFile, found.sha256)
@@ -295,7 +452,8 @@ def commit(
             progress=progress,
         )
     batch = _lock_batch(session, batch_id, "preview")
-    diff = diff_ledger(session, parsed, township_code=township_code)
+    day = batch.ledger_date
+    diff = diff_ledger(session, parsed, township_code=township_code, ledger_date=day)
     if diff.rejected and not accept_valid:
         errors = diff.counts()["errors"]
         raise Refused(
@@ -304,269 +462,118 @@ def commit(
             "（命令行 --accept-valid），错误行将保存在批次记录中。",
             detail=outcome(diff),
         )
+    _stale(session, batch, diff, tz)
     when = recorded_at or utcnow()
-    _write_new(session, diff, batch.id, user_id, when)
-    _write_updates(session, diff, batch.id, user_id, when)
+    stamp = history.Stamp(day, when, batch.id, user_id)
+    _write(session, diff, stamp)
 
     result = outcome(diff)
     result["township"] = township_code or (
         _file_township(diff) if not found.township else found.township.code
     )
+    notes = (batch.counts or {}).get("notes", [])
     _store_outcome(batch, diff, result)
+    batch.counts["notes"] = notes
+    result["ledger_date"] = day.isoformat()
+    result["ledger_date_source"] = batch.ledger_date_source
     batch.status = "committed"
     batch.committed_at = when
     batch.accept_valid = accept_valid
     batch.rejected_rows = rejected_rows_json(diff.rejected)
+    batch.not_in_file_ids = [item["household"] for item in diff.not_in_file]
     if batch.user_id is None:
         batch.user_id = user_id
+    expired = _expire_previews(session, batch)
     session.flush()
     result = {"batch": batch.id, "status": batch.status, **result}
+    if expired:
+        result["expired_batches"] = expired
     audit(
         session,
         "import_commit",
         user=_user(session, user_id),
         target=f"batch:{batch.id}",
-        detail={"accept_valid": accept_valid, "counts": result["counts"]},
+        detail={
+            "accept_valid": accept_valid,
+            "counts": result["counts"],
+            "ledger_date": day.isoformat(),
+            "expired": expired,
+        },
     )
     return batch, result
 
 
-_BLANK_HOUSEHOLD: dict[str, Any] = dict.fromkeys(HOUSEHOLD_FIELDS)
-
-
-def _new_household_row(change: Any, batch_id: int, salt: str, when: datetime) -> dict[str, Any]:
-    row = change.row
-    values = _BLANK_HOUSEHOLD.copy()
-    fields = change.typed()
-    values.update(fields)
-    values.update(
-        village_id=row.village_id,
-        key=row.key,
-        key_kind=row.key_kind,
-        id_hash=id_hash_for(fields, salt),
-        active=True,
-        extra=row.extra or None,
-        created_batch_id=batch_id,
-        updated_batch_id=batch_id,
-        updated_at=when,
-    )
-    return values
-
-
-def _version_row(
-    household_id: int,
-    change: str,
-    before: dict[str, Any] | None,
-    after_state: dict[str, Any],
-    *,
-    batch_id: int | None,
-    user_id: int | None,
-    when: datetime,
-) -> dict[str, Any]:
-    return {
-        "household_id": household_id,
-        "batch_id": batch_id,
-        "user_id": user_id,
-        "recorded_at": when,
-        "change": change,
-        "village_id": after_state["village_id"],
-        "active": bool(after_state["active"]),
-        "status": after_state["status"],
-        "operation": after_state.get("operation"),
-        "before": before,
-        "after": snapshot_of(after_state),
-    }
-
-
-def _memoised(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    cache: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = proc(value)
-            return result
-
-    return convert
-
-
-def _none_once(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    null = proc(None)
-
-    def convert(value: Any) -> Any:
-        return null if value is None else proc(value)
-
-    return convert
-
-
-def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows with one driver-level executemany.
-
-    The same statement and the same bind processors SQLAlchemy would use
-    (``TypeEngine.bind_processor``), applied here once per value instead of
-    through the per-row parameter machinery, which costs more than the
-    insert itself at 100k rows.  Every row must carry every key of the first.
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    order = list(compiled.positiontup) if compiled.positional else keys
-    converters = []
-    for index, name in enumerate(order):
-        col_type = table.c[name].type
-        proc = col_type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None:
-            if isinstance(col_type, Date | DateTime):
-                proc = _memoised(proc)  # the same few dates on every row
-            elif isinstance(col_type, JSON):
-                proc = _none_once(proc)  # "before" of a new household, empty "extra"
-            converters.append((index, proc))
-    getter = itemgetter(*order)
-    params: list[Any] = []
-    for row in rows:
-        values = list(getter(row)) if len(order) > 1 else [row[order[0]]]
-        for index, proc in converters:
-            values[index] = proc(values[index])
-        params.append(
-            tuple(values) if compiled.positional else dict(zip(order, values, strict=True))
-        )
-    connection.exec_driver_sql(str(compiled), params)
-
-
-def _allocate_ids(session: Session, count: int) -> list[int]:
-    """Household ids for ``count`` new rows, taken before inserting.
-
-    Inserting with known ids lets one plain executemany write the households
-    and another their versions (SQLite cannot return ids of a multi-row
-    insert in order, so RETURNING would fall back to one statement per row).
-    On SQLite this runs under the write lock taken by ``_lock_batch``; on
-    PostgreSQL the ids come from the table's own sequence, so concurrent
-    commits never collide.
-    """
-    if count == 0:
+def _expire_previews(session: Session, batch: ImportBatch) -> list[int]:
+    """The township's other pending previews can no longer be committed."""
+    if batch.township_id is None:
         return []
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        rows = session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('households', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": count},
-        ).scalars()
-        return sorted(rows)
-    start = session.scalar(select(func.coalesce(func.max(_HOUSEHOLDS.c.id), 0))) + 1
-    return list(range(start, start + count))
-
-
-def _write_new(
-    session: Session, diff: LedgerDiff, batch_id: int, user_id: int | None, when: datetime
-) -> None:
-    """Insert the new households in bulk with pre-allocated ids, then their versions."""
-    created = [c for c in diff.changes if c.kind == "new" and c.household_id is None]
-    ids = _allocate_ids(session, len(created))
-    connection = session.connection()
-    for start in range(0, len(created), CHUNK):
-        part = created[start : start + CHUNK]
-        rows = []
-        versions = []
-        for change, hid in zip(part, ids[start : start + CHUNK], strict=True):
-            change.household_id = hid
-            row = _new_household_row(change, batch_id, diff.id_salt, when)
-            row["id"] = hid
-            rows.append(row)
-            versions.append(
-                _version_row(
-                    hid, "create", None, row, batch_id=batch_id, user_id=user_id, when=when
-                )
+    b = ImportBatch
+    ids = list(
+        session.scalars(
+            select(b.id).where(
+                b.township_id == batch.township_id, b.status == "preview", b.id != batch.id
             )
-        _executemany(connection, _HOUSEHOLDS, rows)
-        _executemany(connection, _VERSIONS, versions)
-
-
-def _write_updates(
-    session: Session, diff: LedgerDiff, batch_id: int, user_id: int | None, when: datetime
-) -> None:
-    """Apply changed fields (and reactivations) by primary key; one version per household."""
-    changed = [c for c in diff.changes if c.changes]
-    for start in range(0, len(changed), CHUNK):
-        part = changed[start : start + CHUNK]
-        missing = [c.household_id for c in part if c.before is None]
-        states = load_states(session, missing) if missing else {}
-        params: dict[frozenset[str], list[dict[str, Any]]] = {}
-        versions = []
-        for c in part:
-            before = c.before if c.before is not None else states[c.household_id]
-            after = dict(before) | c.changes
-            values = dict(c.changes)
-            if "id_number" in values:
-                values["id_hash"] = id_hash_for(values, diff.id_salt)
-            extra = c.row.extra
-            if extra:
-                values["extra"] = (before.get("extra") or {}) | extra
-            values.update(updated_batch_id=batch_id, updated_at=when)
-            params.setdefault(frozenset(values), []).append({"hid": c.household_id, **values})
-            versions.append(
-                _version_row(
-                    c.household_id,
-                    "update",
-                    snapshot_of(before),
-                    after,
-                    batch_id=batch_id,
-                    user_id=user_id,
-                    when=when,
-                )
-            )
-        for keys, rows in params.items():
-            _bulk_update(session, keys, rows)
-        _executemany(session.connection(), _VERSIONS, versions)
-
-
-def _bulk_update(session: Session, keys: frozenset[str], rows: list[dict[str, Any]]) -> None:
-    # Bind names must differ from the column names in an UPDATE … SET.
-    stmt = (
-        update(_HOUSEHOLDS)
-        .where(_HOUSEHOLDS.c.id == bindparam("hid"))
-        .values({k: bindparam("v_" + k) for k in sorted(keys)})
+        )
     )
-    params = [{"hid": r["hid"], **{"v_" + k: r[k] for k in keys}} for r in rows]
-    session.connection().execute(stmt, params)
+    if ids:
+        session.execute(
+            update(b)
+            .where(b.id.in_(ids), b.status == "preview")
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> None:
+    """New households in bulk, then one version per changed household (heating.history)."""
+    salt = diff.id_salt
+    created = []
+    changes: list[history.Change] = []
+    for c in diff.changes:
+        if c.kind == "unchanged":
+            continue
+        row = c.row
+        if c.household_id is None:
+            fields = c.typed()
+            created.append(
+                fields
+                | {
+                    "village_id": row.village_id,
+                    "key": row.key,
+                    "key_kind": row.key_kind,
+                    "id_hash": id_hash_for(fields, salt),
+                    "extra": row.extra or None,
+                }
+            )
+            continue
+        stored = c.stored if c.stored is not None else c.before
+        base = c.before if c.before is not None else dict(history.BLANK_STATE)
+        after = {f: base.get(f) for f in HOUSEHOLD_FIELDS} | c.changes
+        after["village_id"] = base.get("village_id") or stored["village_id"]
+        after["active"] = True
+        row_values: dict[str, Any] = {}
+        if "id_number" in c.changes:
+            row_values["id_hash"] = id_hash_for(c.changes, salt)
+        if row.extra:
+            row_values["extra"] = (stored.get("extra") or {}) | row.extra
+        changes.append(
+            history.Change(
+                c.household_id,
+                stored,
+                c.before,
+                after,
+                row_values,
+                "update" if c.kind == "updated" else "create",
+            )
+        )
+    history.add_households(session, created, stamp)
+    history.add_versions(session, changes, stamp)
 
 
 # --------------------------------------------------------------------------
 # Rollback and cancel
 # --------------------------------------------------------------------------
-
-
-def _later_change(session: Session, batch_id: int) -> tuple[Any, int] | None:
-    """The first change after this batch to one of its households, by a batch still in force."""
-    mine = aliased(HouseholdVersion)
-    later = aliased(HouseholdVersion)
-    last_own = (
-        select(func.max(mine.id))
-        .where(mine.batch_id == batch_id, mine.change.in_(("create", "update")))
-        .scalar_subquery()
-    )
-    households = select(mine.household_id).where(mine.batch_id == batch_id)
-    query = (
-        select(later.id, later.batch_id, later.recorded_at, later.change, later.household_id)
-        .outerjoin(ImportBatch, ImportBatch.id == later.batch_id)
-        .where(
-            later.household_id.in_(households),
-            later.id > last_own,
-            (later.batch_id.is_(None)) | (ImportBatch.status != "rolled_back"),
-            (later.batch_id.is_(None)) | (later.batch_id != batch_id),
-        )
-        .order_by(later.id)
-    )
-    first = session.execute(query.limit(1)).first()
-    if first is None:
-        return None
-    count = session.scalar(select(func.count(func.distinct(query.subquery().c.household_id))))
-    return first, int(count or 0)
 
 
 def rollback(
@@ -575,77 +582,39 @@ def rollback(
     *,
     user_id: int | None = None,
     recorded_at: datetime | None = None,
+    tz: str = clock.DEFAULT_TIMEZONE,
 ) -> ImportBatch:
-    """Restore every household the batch changed to its state before it.
+    """Undo a committed batch: its versions stop counting (``heating.history.retract``).
 
-    Households the batch created become inactive (kept, so history stays
-    whole).  Refused, naming the later batch, when a later change that is
-    still in force touched the same households.
+    Each household's row becomes its state as of the newest ledger date
+    without the batch (inactive when nothing else counts).  Refused, naming
+    the batch, when a batch still in force wrote one of these households
+    after this one with a later ledger date, or the same date recorded later
+    (its values were merged on top of this batch's).
     """
     batch = _lock_batch(session, batch_id, "committed")
     if batch.kind != "ledger":
         raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
-    later = _later_change(session, batch_id)
-    if later is not None:
-        first, count = later
-        when = f"{first.recorded_at:%Y-%m-%d %H:%M}"
-        if first.batch_id is not None:
+    later = history.later_in_force(session, batch_id)
+    if later:
+        first_batch, first_at, _ = later[0]
+        count = len({household for _, _, household in later})
+        when = clock.shown(first_at, tz)
+        if first_batch is not None:
             raise Refused(
-                f"不能撤销批次 {batch_id}：之后的批次 {first.batch_id}（{when} 提交）又修改了"
-                f"其中 {count} 户。请先撤销批次 {first.batch_id}，再撤销批次 {batch_id}。",
-                detail={"later_batch": first.batch_id, "recorded_at": when},
+                f"不能撤销批次 {batch_id}：之后的批次 {first_batch}（{when} 提交）又修改了"
+                f"其中 {count} 户。请先撤销批次 {first_batch}，再撤销批次 {batch_id}。",
+                detail={"later_batch": first_batch, "recorded_at": clock.iso(first_at, tz)},
             )
         raise Refused(
             f"不能撤销批次 {batch_id}：{when} 之后又有人工修改涉及其中 {count} 户。"
             "请先核对这些修改。",
-            detail={"later_batch": None, "recorded_at": when},
+            detail={"later_batch": None, "recorded_at": clock.iso(first_at, tz)},
         )
     when = recorded_at or utcnow()
-    own = session.execute(
-        select(HouseholdVersion.household_id, HouseholdVersion.before)
-        .where(
-            HouseholdVersion.batch_id == batch_id,
-            HouseholdVersion.change.in_(("create", "update")),
-        )
-        .order_by(HouseholdVersion.id)
-    ).all()
-    first_before: dict[int, dict[str, Any] | None] = {}
-    for hid, before in own:
-        first_before.setdefault(hid, before)
-    ids = list(first_before)
-    restored = 0
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start : start + CHUNK]
-        states = load_states(session, part)
-        params: dict[frozenset[str], list[dict[str, Any]]] = {}
-        versions = []
-        for hid in part:
-            current = states[hid]
-            before = first_before[hid]
-            if before is None:
-                values: dict[str, Any] = {"active": False}
-            else:
-                target = state_from_snapshot(before)
-                values = {k: v for k, v in target.items() if current.get(k) != v}
-            values["updated_at"] = when
-            after = dict(current) | values
-            params.setdefault(frozenset(values), []).append({"hid": hid, **values})
-            versions.append(
-                _version_row(
-                    hid,
-                    "rollback",
-                    snapshot_of(current),
-                    after,
-                    batch_id=batch_id,
-                    user_id=user_id,
-                    when=when,
-                )
-            )
-            restored += 1
-        for keys, rows in params.items():
-            _bulk_update(session, keys, rows)
-        if versions:
-            _executemany(session.connection(), _VERSIONS, versions)
+    restored = history.retract(
+        session, batch_id, history.Stamp(batch.ledger_date, when, batch_id, user_id)
+    )
     batch.status = "rolled_back"
     batch.rolled_back_at = when
     session.flush()
@@ -683,7 +652,7 @@ def list_batches(session: Session, township_code: str | None = None) -> list[Imp
     return list(session.scalars(query))
 
 
-def batch_json(batch: ImportBatch) -> dict[str, Any]:
+def batch_json(batch: ImportBatch, tz: str = clock.DEFAULT_TIMEZONE) -> dict[str, Any]:
     """One batch for ``heating batches list --json`` and the history page."""
     return {
         "id": batch.id,
@@ -695,8 +664,10 @@ def batch_json(batch: ImportBatch) -> dict[str, Any]:
         "status_label": STATUS_LABELS.get(batch.status, batch.status),
         "accept_valid": bool(batch.accept_valid),
         "user": batch.user.username if batch.user else None,
-        "created_at": to_json_value(batch.created_at),
-        "committed_at": to_json_value(batch.committed_at),
-        "rolled_back_at": to_json_value(batch.rolled_back_at),
+        "ledger_date": batch.ledger_date.isoformat() if batch.ledger_date else None,
+        "ledger_date_source": batch.ledger_date_source,
+        "created_at": clock.iso(batch.created_at, tz),
+        "committed_at": clock.iso(batch.committed_at, tz),
+        "rolled_back_at": clock.iso(batch.rolled_back_at, tz),
         "counts": batch.counts or {},
     }

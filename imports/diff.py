@@ -12,78 +12,42 @@ that the file does not mention are listed (``not_in_file``), never deleted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from operator import itemgetter
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, Numeric, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.db import get_meta
-from heating.households import id_hash, to_json_value
-from heating.models import HOUSEHOLD_FIELDS, Household, Township, Village
+from heating.history import (
+    CHUNK,
+    FIELD_KINDS,
+    current_states,
+    present_as_of,
+    shows_state_at,
+    states_as_of,
+    to_column_value,
+    to_json_value,
+)
+from heating.households import id_hash
+from heating.models import CLEAN_STATUSES, STATUS_LABELS, Household, Township, Village
 from heating.privacy import mask_field
+from imports.issues import Issue
 
-CHUNK = 5000
 NOT_IN_FILE_LISTED = 1000
-CENT = Decimal("0.01")
-
-# Columns read back to compare with a row and to snapshot the state before a change.
-STATE_COLUMNS = ("id", "village_id", "key", "key_kind", "id_hash", "active", "extra")
 _TABLE = Household.__table__
-
-
-def _column_kind(name: str) -> str:
-    col_type = _TABLE.c[name].type
-    if isinstance(col_type, Numeric) and not isinstance(col_type, Float):
-        return "decimal"
-    if isinstance(col_type, Integer):
-        return "int"
-    if isinstance(col_type, Date):
-        return "date"
-    if isinstance(col_type, Float):
-        return "float"
-    return "str"
-
-
-FIELD_KINDS: dict[str, str] = {name: _column_kind(name) for name in HOUSEHOLD_FIELDS}
-FIELD_KINDS.update(lon="float", lat="float")
 # The Python type a cleaned value already has when it needs no conversion
 # (decimals are always re-rounded to cents, so they have no entry that matches).
 _READY: dict[str, type] = {
     f: {"str": str, "int": int, "float": float, "date": date, "decimal": type(None)}[k]
     for f, k in FIELD_KINDS.items()
 }
-
-
-def to_column_value(name: str, value: Any) -> Any:
-    """Turn a cleaned cell value (or a JSON snapshot value) into the column's Python type.
-
-    Decimals are rounded to cents so that a stored 300.00 and a ledger's 300
-    compare equal on both databases.
-    """
-    if value is None:
-        return None
-    kind = FIELD_KINDS.get(name, "str")
-    if kind == "decimal":
-        try:
-            return Decimal(str(value)).quantize(CENT)
-        except InvalidOperation:
-            return None
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        return date.fromisoformat(str(value)[:10])
-    return str(value)
+# A household that was clean and is now said to be not yet clean (status_regressed).
+NOT_CLEAN_YET = ("pending", "planned", "in_progress")
+COMPLETION_FIELDS = ("completed_on", "completed_on_precision", "accepted_on")
 
 
 def row_fields(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -106,52 +70,24 @@ def row_fields(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[st
     return out
 
 
-# Fields whose Python values are not JSON-safe as they are (dates, decimals).
-_CONVERTED = frozenset(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
-
-
-_SNAPSHOT_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
-
-
-def snapshot_of(state: dict[str, Any]) -> dict[str, Any]:
-    """The same JSON shape as ``heating.households.snapshot`` built from a plain mapping.
-
-    Written for speed (it runs once per household of a 100k-row commit): only
-    dates and decimals need converting, exactly as ``to_json_value`` does.
-    ``state`` must hold every household field (None where empty).
-    """
-    data = dict(zip(HOUSEHOLD_FIELDS, _SNAPSHOT_GETTER(state), strict=True))
-    for f in _CONVERTED:
-        value = data[f]
-        if value is not None:
-            data[f] = to_json_value(value)
-    data["village_id"] = state["village_id"]
-    data["active"] = bool(state["active"])
-    return data
-
-
-def state_from_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
-    """Column values from a version's JSON snapshot (the inverse of ``snapshot_of``)."""
-    state = {f: to_column_value(f, snap.get(f)) for f in HOUSEHOLD_FIELDS}
-    state["village_id"] = int(snap["village_id"])
-    state["active"] = bool(snap.get("active", True))
-    return state
-
-
 @dataclass(slots=True)
 class RowChange:
     """What committing one valid ledger row does to its household.
 
     One per valid row of a ledger that may hold a million: it keeps only
-    what the commit needs (the changed fields, the state before an update),
-    never a second copy of the row's values.
+    what the commit needs (the changed fields, the state before), never a
+    second copy of the row's values.  ``before`` is the household's state as
+    of the ledger date (None when it had none then); ``stored`` its row when
+    that differs from ``before`` (the row shows a newer ledger, or none).
     """
 
     row: Any  # imports.pipeline.LedgerRow
     kind: str  # new / updated / unchanged
     household_id: int | None = None
-    changes: dict[str, Any] | None = None  # fields to write (updated or reactivated rows)
-    before: dict[str, Any] | None = None  # full stored state (updated rows only)
+    changes: dict[str, Any] | None = None  # fields to write (new and updated rows)
+    before: dict[str, Any] | None = None  # state as of the ledger date (updated rows)
+    stored: dict[str, Any] | None = None  # the household's row when not ``before``
+    backfill: bool = False  # the version goes under newer ones: the row stays as it is
 
     def typed(self) -> dict[str, Any]:
         """The row's typed household fields (built on each call, not kept)."""
@@ -160,7 +96,7 @@ class RowChange:
 
 @dataclass
 class LedgerDiff:
-    """The parsed ledger compared with the database."""
+    """The parsed ledger compared with the database as of the ledger date."""
 
     parsed: Any  # imports.pipeline.ParsedLedger
     township_code: str | None
@@ -168,9 +104,21 @@ class LedgerDiff:
     rejected: list[Any]
     not_in_file: list[dict[str, Any]]
     id_salt: str
+    ledger_date: date | None = None
+    # Batch id (None: demo or hand edits) → unchanged rows whose state it wrote.
+    unchanged_from: Counter = field(default_factory=Counter)
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
+
+    @property
+    def backfilled(self) -> int:
+        """New and updated rows written under newer ledgers (history only)."""
+        return sum(1 for c in self.changes if c.backfill and c.kind != "unchanged")
+
+    def household_ids(self) -> list[int]:
+        """The stored households the file's rows are keyed to."""
+        return sorted({c.household_id for c in self.changes if c.household_id is not None})
 
     def issues(self) -> list[Any]:
         """File-level issues and every row's issues, each once, in file order."""
@@ -223,18 +171,18 @@ def _township_ids(session: Session, township_code: str | None, rows: Iterable[An
     return sorted(ids)
 
 
-def load_states(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Full stored state of these households, by id (queried in chunks)."""
-    cols = [_TABLE.c[name] for name in (*STATE_COLUMNS, *HOUSEHOLD_FIELDS)]
-    out: dict[int, dict[str, Any]] = {}
-    for part in _chunks(ids):
-        for row in session.execute(select(*cols).where(_TABLE.c.id.in_(part))).mappings():
-            out[row["id"]] = dict(row)
-    return out
+def diff_ledger(
+    session: Session, parsed: Any, *, township_code: str | None, ledger_date: date
+) -> LedgerDiff:
+    """Classify every valid row as new / updated / unchanged as of the ledger date.
 
-
-def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> LedgerDiff:
-    """Classify every valid row as new / updated / unchanged and find households not in the file."""
+    A ledger dated L is compared with each household's state as of L
+    (``heating.history``): ``new`` means the household has no state then, a
+    blank optional cell inherits only from that state, and the row of a
+    household whose newest ledger is later than L is left alone (the version
+    only fills history).  Households of the township present as of L that the
+    file does not mention are listed, never deleted.
+    """
     salt = get_meta(session, "id_salt") or ""
     valid = [r for r in parsed.rows if not is_rejected(r)]
     rejected = [r for r in parsed.rows if is_rejected(r)]
@@ -242,7 +190,7 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
     township_ids = _township_ids(session, township_code, parsed.rows)
     # Stored households by village, then key → id (nested: no tuple per household).
     existing: dict[int, dict[str, int]] = {}
-    inactive: set[int] = set()
+    later: set[int] = set()  # rows that do not show the state as of the ledger date
     names: dict[int, tuple[str, str]] = {}
     if township_ids:
         query = (
@@ -251,20 +199,21 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
                 _TABLE.c.village_id,
                 _TABLE.c.key,
                 _TABLE.c.active,
+                _TABLE.c.ledger_date,
                 Village.code,
                 Village.name,
             )
             .join(Village, Village.id == _TABLE.c.village_id)
             .where(Village.township_id.in_(township_ids))
         )
-        for hid, vid, key, active, vcode, vname in session.execute(query):
+        for hid, vid, key, active, day, vcode, vname in session.execute(query):
             keys = existing.get(vid)
             if keys is None:
                 keys = existing[vid] = {}
                 names[vid] = (vcode, vname)
             keys[key] = hid
-            if not active:
-                inactive.add(hid)
+            if not shows_state_at({"active": active, "ledger_date": day}, ledger_date):
+                later.add(hid)
 
     changes: list[RowChange] = []
     matched: list[RowChange] = []
@@ -276,25 +225,40 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
         hid = existing.get(row.village_id, no_keys).get(row.key)
         if hid is not None:
             change.household_id = hid
-            if hid in inactive:
-                # A household removed by a rollback comes back: new to the clerk.
-                change.changes = dict(row_fields(row.items()), active=True)
-            else:
-                matched.append(change)
+            matched.append(change)
         changes.append(change)
 
+    unchanged_from: Counter = Counter()
     for part in _chunks(matched):
-        states = load_states(session, [c.household_id for c in part])
+        ids = [c.household_id for c in part]
+        stored = current_states(session, ids)
+        then = states_as_of(session, [i for i in ids if i in later], ledger_date, rows=stored)
         for change in part:
-            state = states[change.household_id]
+            hid = change.household_id
+            row = stored[hid]
+            state = then[hid] if hid in later else row
             fields = row_fields(change.row.items())
+            if hid in later:
+                change.stored = row
+                change.backfill = bool(row["active"])
+            if state is None:
+                change.changes = fields
+                continue  # "new": no state as of the ledger date
             diff = {k: v for k, v in fields.items() if state.get(k) != v}
+            if _regressed(change, state, fields):
+                diff.update({k: None for k in COMPLETION_FIELDS if state.get(k) is not None})
+                for k in COMPLETION_FIELDS:
+                    if k in fields:
+                        diff[k] = fields[k]
+                diff = {k: v for k, v in diff.items() if state.get(k) != v}
             if diff:
                 change.kind = "updated"
                 change.changes = diff
                 change.before = state
             else:
                 change.kind = "unchanged"
+                change.stored = None
+                unchanged_from[state.get("updated_batch_id")] += 1
     del matched
 
     # Households not mentioned: by any row with a key, rejected rows included.
@@ -305,14 +269,51 @@ def diff_ledger(session: Session, parsed: Any, *, township_code: str | None) -> 
                 hid = existing.get(r.village_id, no_keys).get(r.key)
                 if hid is not None:
                     mentioned.add(hid)
-    missing_ids = sorted(
-        hid
-        for keys in existing.values()
-        for hid in keys.values()
-        if hid not in mentioned and hid not in inactive
-    )
+    candidates = [
+        hid for keys in existing.values() for hid in keys.values() if hid not in mentioned
+    ]
+    present = present_as_of(session, [h for h in candidates if h in later], ledger_date)
+    missing_ids = sorted(h for h in candidates if h not in later or h in present)
     not_in_file = _describe_missing(session, missing_ids, names)
-    return LedgerDiff(parsed, township_code, changes, rejected, not_in_file, salt)
+    return LedgerDiff(
+        parsed, township_code, changes, rejected, not_in_file, salt, ledger_date, unchanged_from
+    )
+
+
+def _regressed(change: RowChange, state: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """Warn (status_regressed) when a clean household is said to be not yet clean."""
+    new_status = fields.get("status")
+    if state.get("status") not in CLEAN_STATUSES or new_status not in NOT_CLEAN_YET:
+        return False
+    row = change.row
+    if any(i.code == "status_regressed" for i in row.issues):
+        return True
+    cleared = [
+        label
+        for key, label in (("completed_on", "完工日期"), ("accepted_on", "验收日期"))
+        if state.get(key) is not None and key not in fields
+    ]
+    who = state.get("household_no") or state.get("head_name") or ""
+    day = state.get("ledger_date")
+    when = f"（台账日期 {day.isoformat()}）" if isinstance(day, date) else ""
+    message = (
+        f"户 {who}：上一版台账{when}为“{STATUS_LABELS[state['status']]}”，"
+        f"本表为“{STATUS_LABELS[new_status]}”，状态倒退，请核实。"
+    )
+    if cleared:
+        message += f"写入后将清除{'、'.join(cleared)}（本行未填写）。"
+    issue = Issue(
+        "warning",
+        "status_regressed",
+        message,
+        row.sheet,
+        row.row,
+        row.columns.get("status"),
+        "status",
+        STATUS_LABELS[new_status],
+    )
+    row.issues = [*row.issues, issue]
+    return True
 
 
 def _describe_missing(

@@ -74,6 +74,11 @@ CODES: dict[str, str] = {
     # Households
     "duplicate_household": "同一户在文件中出现多次",
     "key_weak": "没有户号和身份证号，按户主姓名+住址识别农户",
+    "status_regressed": "已完工/已验收的户在本台账中为未完成状态（完工、验收日期将清除）",
+    # The ledger date (imports.ledger_date)
+    "ledger_date_conflict": "不同工作表的标题写了不同的台账日期",
+    "ledger_date_mismatch": "标题与文件名中的台账日期不一致（按标题）",
+    "ledger_date_future": "文件中写的台账日期晚于今天，按上传当日",
     # Heat-source register and boiler ledger
     "duplicate_source": "同一热源在文件中出现多次",
     "shutdown_date_without_listing": "填写了计划关停日期但未标明列入关停淘汰计划",

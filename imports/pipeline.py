@@ -182,6 +182,9 @@ class ParsedLedger:
     kind: str = ""
     township_code: str | None = None
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    # Per sheet with a header (workbook order): its rows above the header as text,
+    # where clerks write the title and "数据截至…" (imports.ledger_date reads them).
+    titles: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def all_issues(self) -> Iterator[Issue]:
         yield from self.issues
@@ -268,6 +271,7 @@ def parse_ledger(
         kind=workbook.kind,
         township_code=township_code,
         skipped_by_reason=dict(parser.skipped),
+        titles=parser.titles,
     )
 
 
@@ -298,6 +302,7 @@ class _LedgerParser:
         self.rows: list[LedgerRow] = []
         self.issues: list[Issue] = []
         self.skipped: dict[str, int] = {}
+        self.titles: list[tuple[str, list[str]]] = []
         # Village (or unresolved village name) → household key → the row that first had it.
         self.seen: dict[Any, dict[str, LedgerRow]] = {}
         # Field-name and label tuples shared by rows (see LedgerRow).
@@ -336,6 +341,7 @@ class _LedgerParser:
             list(header.ignored.values()),
         )
         self.sheets.append(info)
+        self.titles.append((name, [_row_text(r) for r in sheet.head[: header.first_row]]))
         for c, label in header.ignored.items():
             self.note(
                 "note",
@@ -603,6 +609,21 @@ class _LedgerParser:
                     "请按乡镇或村拆分成多个文件后分别上传。",
                     code="file_too_many_rows",
                 )
+
+
+def _row_text(cells: Any) -> str:
+    """A row above the header as one text ("数据截至：" and its date may sit in two cells)."""
+    parts = []
+    for value in cells:
+        if value is None or value == "":
+            continue
+        if isinstance(value, date):
+            parts.append(value.isoformat()[:10])
+        elif isinstance(value, float) and value.is_integer():
+            parts.append(str(int(value)))
+        else:
+            parts.append(str(value).strip())
+    return " ".join(p for p in parts if p)
 
 
 def _shown(field_name: str | None, values: dict[str, Any]) -> str | None:

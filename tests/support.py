@@ -23,8 +23,10 @@ from shapely.geometry import box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating import clock
 from heating.db import get_meta
-from heating.households import household_key, id_hash, record_create, record_update
+from heating.history import record_create, record_update
+from heating.households import household_key, id_hash
 from heating.models import (
     District,
     Household,
@@ -127,9 +129,13 @@ def write_household(
     status: str,
     *,
     recorded_at: datetime | None = None,
+    ledger_date: date | None = None,
     **fields: Any,
 ) -> Household:
-    """Create one household with 户号 ``no`` and its first version, as an import would."""
+    """Create one household with 户号 ``no`` and its first version, as an import would.
+
+    The ledger date defaults to the day of ``recorded_at`` (today without it).
+    """
     key, key_kind = household_key(
         household_no=no, id_number=None, head_name=None, address=None, salt=""
     )
@@ -144,18 +150,33 @@ def write_household(
         status=status,
         **fields,
     )
-    record_create(session, household, recorded_at=recorded_at)
+    record_create(
+        session, household, ledger_date=ledger_date or day_of(recorded_at), recorded_at=recorded_at
+    )
     return household
 
 
+def day_of(recorded_at: datetime | None) -> date:
+    """A test change's default ledger date: the day it was recorded (today without one)."""
+    return recorded_at.date() if recorded_at is not None else clock.today()
+
+
 def change_household(
-    session: Session, village_id: int, no: str, when: datetime | None, **changes: Any
+    session: Session,
+    village_id: int,
+    no: str,
+    when: datetime | None,
+    *,
+    ledger_date: date | None = None,
+    **changes: Any,
 ) -> None:
     """Change the household with 户号 ``no`` through the history writer."""
     household = session.scalar(
         select(Household).where(Household.village_id == village_id, Household.key == f"no:{no}")
     )
-    record_update(session, household, changes, recorded_at=when)
+    record_update(
+        session, household, changes, ledger_date=ledger_date or day_of(when), recorded_at=when
+    )
 
 
 def add_many(
@@ -484,11 +505,19 @@ def log_in(client: FlaskClient, username: str, password: str) -> Any:
     )
 
 
-def upload(client: FlaskClient, data: bytes, name: str, township: str | None = None) -> Any:
+def upload(
+    client: FlaskClient,
+    data: bytes,
+    name: str,
+    township: str | None = None,
+    ledger_date: str | None = None,
+) -> Any:
     """Upload a ledger through the form; follow the job page until the preview is ready."""
     form = {"file": (io.BytesIO(data), name), "csrf_token": csrf_token(client, "/imports")}
     if township is not None:
         form["township"] = township
+    if ledger_date is not None:
+        form["ledger_date"] = ledger_date
     resp = client.post("/imports", data=form, content_type="multipart/form-data")
     return follow_job(client, resp)
 

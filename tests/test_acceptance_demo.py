@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 
 from openpyxl import load_workbook
 
+from heating import clock
 from tests.support import bad_id_number, id_number
 
-TODAY = date.today()
+TODAY = clock.today()  # the configured zone's day: ledger dates are days there
 
 
 def _fill_template(path, rows) -> None:  # noqa: ANN001

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
-from heating.households import record_update
+from heating.history import record_update
 from tests.support import NANJIE, SHANGCUN, XIACUN, add_many
 
 PROMISED = {
@@ -58,7 +58,13 @@ def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN00
 def test_as_of_option(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
     with runtime.session() as s:
         (h,) = add_many(s, tiny_district[XIACUN], 1, "pending", at=datetime(2021, 5, 1))
-        record_update(s, h, {"status": "completed"}, recorded_at=datetime(2021, 11, 2))
+        record_update(
+            s,
+            h,
+            {"status": "completed"},
+            ledger_date=date(2021, 11, 2),
+            recorded_at=datetime(2021, 11, 2),
+        )
     then = json.loads(run_cli("coverage", "--as-of", "2021-10-31", "--json").stdout)
     now = json.loads(run_cli("coverage", "--json").stdout)
     assert [v["clean"] for v in then if v["key"] == XIACUN] == [0]

@@ -25,9 +25,9 @@ from heating.config import DEFAULT_PROFILE
 from heating.db import make_engine, upgrade
 from heating.demo import BOUNDARY_SOURCE, DEMO_PASSWORD, DEMO_USERS, facts, load_demo, rollout
 from heating.demo.cells import Seed, generate_boundaries
-from heating.demo.loader import DEMO_SEED, households_checksum, version_snapshot
+from heating.demo.loader import DEMO_SEED, households_checksum
 from heating.demo.people import check_digit, is_valid_id
-from heating.households import snapshot
+from heating.history import snapshot, snapshot_of
 from heating.measures import coverage
 from heating.models import (
     District,
@@ -270,7 +270,10 @@ def test_generator_is_deterministic_and_matches_the_loaded_database(demo: Runtim
             select(Household).where(Household.village_id == village.id).order_by(Household.id)
         ).all()
         assert village.total_households == first[0].total_households
-    expected = [version_snapshot(h.final(), village.id) for h in first[0].households]
+    expected = [
+        snapshot_of({**h.final(), "village_id": village.id, "active": True})
+        for h in first[0].households
+    ]
     assert [snapshot(h) for h in stored] == expected
 
 
@@ -335,30 +338,48 @@ def test_demo_refuses_a_database_with_a_real_registry(run_cli, tiny_district):
 def test_ledgers_are_written_as_clerks_keep_them_and_import_unchanged(
     demo_url: str, demo: Runtime, tmp_path: Path
 ):
+    """One ledger per year, each dated in its title: every one imports unchanged as of its date."""
     from imports.diff import diff_ledger
+    from imports.ledger_date import decide
     from imports.pipeline import parse_ledger
 
     code, out, _err = _run(demo_url, "demo", "--ledgers", str(tmp_path), "--township", "140405403")
     assert code == 0, out
-    (path,) = tmp_path.glob("*.xlsx")
-    assert path.name == "140405403_屯留县经济技术开发区2021年冬季清洁取暖改造台账.xlsx"
-    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-    rows = sheet.to_python()
-    assert rows[0][0] == "屯留县经济技术开发区2021年冬季清洁取暖改造台账"
-    assert rows[2][15] == "补贴(元)" and rows[3][15:17] == ["设备补贴", "运行补贴"]
-    assert ((2, 15), (2, 16)) in sheet.merged_cell_ranges
-    assert rows[-3][0] == "合计" and rows[-1][0].startswith("填表人：")
-    assert all(isinstance(r[4], str) and len(r[4]) == 18 for r in rows[4:-3])
-
-    with demo.session() as session:
-        parsed = parse_ledger(
-            path.read_bytes(),
-            path.name,
-            session=session,
-            config=demo.config,
-            township_code="140405403",
-        )
-        assert [i for i in parsed.issues if i.severity != "note"] == []
-        diff = diff_ledger(session, parsed, township_code="140405403")
-        assert Counter(c.kind for c in diff.changes) == {"unchanged": len(rows) - 7}
-        assert diff.not_in_file == [] or len(diff.not_in_file) == 0
+    paths = sorted(tmp_path.glob("*.xlsx"))
+    name = "屯留县经济技术开发区{y}年冬季清洁取暖改造台账（截至{y}年10月31日）"
+    years = [int(p.name.split("_")[1][10:14]) for p in paths]
+    assert years == sorted(years) and years[-1] == 2021 and len(years) >= 2
+    for year, path in zip(years, paths, strict=True):
+        assert path.name == f"140405403_{name.format(y=year)}.xlsx"
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python()
+        assert rows[0][0] == name.format(y=year)
+        assert rows[1][0].startswith("填报单位")  # its 填报日期 is not the ledger date
+        assert rows[2][15] == "补贴(元)" and rows[3][15:17] == ["设备补贴", "运行补贴"]
+        assert ((2, 15), (2, 16)) in sheet.merged_cell_ranges
+        assert rows[-3][0] == "合计" and rows[-1][0].startswith("填表人：")
+        assert all(isinstance(r[4], str) and len(r[4]) == 18 for r in rows[4:-3])
+        with demo.session() as session:
+            parsed = parse_ledger(
+                path.read_bytes(),
+                path.name,
+                session=session,
+                config=demo.config,
+                township_code="140405403",
+            )
+            assert [i for i in parsed.issues if i.severity != "note"] == []
+            decision = decide(
+                option=None,
+                titles=parsed.titles,
+                file_name=path.name,
+                today=date(2026, 1, 1),
+                cutoff="10-31",
+            )
+            assert (decision.day, decision.source, decision.issues) == (
+                date(year, 10, 31),
+                "title",
+                [],
+            )
+            diff = diff_ledger(session, parsed, township_code="140405403", ledger_date=decision.day)
+            assert Counter(c.kind for c in diff.changes) == {"unchanged": len(rows) - 7}
+            assert diff.not_in_file == []

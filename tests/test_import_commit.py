@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.errors import Refused
-from heating.households import snapshot
+from heating.history import snapshot
 from heating.models import AuditEntry, Household, HouseholdVersion, ImportBatch, StoredFile
 from imports.batches import cancel, commit, list_batches, preview, rollback
 from tests.support import ledger_xlsx, with_check_digit

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from heating.config import DEFAULT_PROFILE, parse_profile
-from heating.households import record_update
+from heating.history import record_update
 from heating.measures import (
     MeasureRow,
     complete_village_codes,
@@ -190,15 +190,36 @@ def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  
         # After the evaluation date: two finished, one found burning coal again,
         # one rolled back (inactive), one new household.
         for h in later[:2]:
-            record_update(s, h, {"status": "completed"}, recorded_at=datetime(2021, 11, 2, 8))
-        record_update(s, early[0], {"operation": "coal_again"}, recorded_at=datetime(2021, 11, 3))
+            record_update(
+                s,
+                h,
+                {"status": "completed"},
+                ledger_date=date(2021, 11, 2),
+                recorded_at=datetime(2021, 11, 2, 8),
+            )
         record_update(
-            s, early[1], {"active": False}, change="rollback", recorded_at=datetime(2021, 11, 3)
+            s,
+            early[0],
+            {"operation": "coal_again"},
+            ledger_date=date(2021, 11, 3),
+            recorded_at=datetime(2021, 11, 3),
+        )
+        record_update(
+            s,
+            early[1],
+            {"active": False},
+            change="rollback",
+            ledger_date=date(2021, 11, 3),
+            recorded_at=datetime(2021, 11, 3),
         )
         add_many(s, ids[NANJIE], 1, "completed", at=datetime(2021, 11, 4))
         # Recorded late on the evaluation day itself: still known "as of" that day.
         record_update(
-            s, later[3], {"status": "planned"}, recorded_at=datetime(2021, 10, 31, 23, 59)
+            s,
+            later[3],
+            {"status": "planned"},
+            ledger_date=date(2021, 10, 31),
+            recorded_at=datetime(2021, 10, 31, 23, 59),
         )
 
     def measures(as_of):  # noqa: ANN001, ANN202
@@ -343,7 +364,7 @@ def test_as_of_matches_a_replay_of_the_history(runtime, tiny_district) -> None: 
                         {"village_id": rng.choice(village_ids)},
                     ]
                 )
-                record_update(s, h, changes, recorded_at=at)
+                record_update(s, h, changes, ledger_date=at.date(), recorded_at=at)
     with runtime.session() as s:
         versions = s.query(HouseholdVersion).all()
         for day in (date(2020, 12, 31), date(2021, 1, 15), date(2021, 2, 1), date(2021, 3, 31)):

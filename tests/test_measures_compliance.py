@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from heating.config import DEFAULT_PROFILE, parse_profile
-from heating.households import record_update
+from heating.history import record_update
 from heating.measures import compliance, inconsistencies
 from heating.models import Household, Village
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
@@ -164,7 +164,13 @@ def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district)
             at=datetime(2021, 10, 20),
         )
         # Corrected later to the real date.
-        record_update(s, h, {"completed_on": date(2021, 10, 15)}, recorded_at=datetime(2021, 12, 1))
+        record_update(
+            s,
+            h,
+            {"completed_on": date(2021, 10, 15)},
+            ledger_date=date(2021, 12, 1),
+            recorded_at=datetime(2021, 12, 1),
+        )
     with runtime.session() as s:
         then = inconsistencies(s, as_of=date(2021, 10, 31))
         now = inconsistencies(s)
@@ -174,7 +180,7 @@ def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district)
 
 
 def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:  # noqa: ANN001
-    from heating.households import record_create
+    from heating.history import record_create
 
     ids = tiny_district
     with runtime.session() as s:
@@ -189,6 +195,7 @@ def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:  # noq
                     head_name="李四",
                     status="pending",
                 ),
+                ledger_date=at.date(),
                 recorded_at=at,
             )
     with runtime.session() as s:
@@ -220,9 +227,16 @@ def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> 
             s,
             h,
             {"household_no": "X-7", "accepted_on": date(2021, 11, 2)},
+            ledger_date=date(2021, 10, 25),
             recorded_at=datetime(2021, 10, 25),
         )
-        record_update(s, h, {"accepted_on": date(2021, 10, 2)}, recorded_at=datetime(2021, 12, 1))
+        record_update(
+            s,
+            h,
+            {"accepted_on": date(2021, 10, 2)},
+            ledger_date=date(2021, 12, 1),
+            recorded_at=datetime(2021, 12, 1),
+        )
     as_of = date(2021, 10, 31)
     with runtime.session() as s:
         then = inconsistencies(s, as_of=as_of, profile=DEFAULT_PROFILE)

@@ -1,7 +1,7 @@
 """The annual evaluation report: numbers equal the measures, frozen as of a date, safe text.
 
 A hand-built history over two years in the tiny district (households
-recorded through ``heating.households`` with chosen dates, zones derived
+recorded through ``heating.history`` with chosen dates, zones derived
 by ``geo.zones``) is turned into a workbook that is read back with openpyxl.
 """
 
@@ -11,7 +11,7 @@ import io
 import shutil
 import subprocess
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from heating.compliance import compliance
 from heating.measures import coverage
-from heating.models import Village
+from heating.models import Village, utcnow
 from heating.report import build_report
 from heating.report.sheets import SHEETS
 from heating.runtime import Runtime
@@ -39,7 +39,10 @@ from tests.support import (
     read_table,
 )
 
-NOW = datetime(2021, 11, 5, 9, 30)
+NOW = datetime(2021, 11, 5, 9, 30)  # the generation time the cover shows (naive UTC)
+# The history is dated 2020–2021 but the zone derivations are made now: a known-at
+# after both counts everything the fixtures record.
+KNOWN_AT = utcnow() + timedelta(days=1)
 V_SOUTH, V_EAST, V_UP, V_DOWN = NANJIE, DONGJIE, SHANGCUN, XIACUN
 
 
@@ -71,6 +74,7 @@ def history(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
 
 def make_report(runtime: Runtime, year: int = 2021, **kwargs: Any) -> openpyxl.Workbook:
     with runtime.session() as s:
+        kwargs.setdefault("known_at", KNOWN_AT)
         built = build_report(s, runtime.config, year, now=NOW, **kwargs)
     return openpyxl.load_workbook(io.BytesIO(built.content))
 
@@ -217,7 +221,9 @@ def test_regenerating_after_later_imports_gives_identical_numbers(
     later_imports(runtime, history)
     derive(runtime, date(2021, 11, 20))  # a later derivation must not be picked up either
     with runtime.session() as s:
-        built = build_report(s, runtime.config, 2021, now=datetime(2022, 3, 1, 8, 0))
+        built = build_report(
+            s, runtime.config, 2021, now=datetime(2022, 3, 1, 8, 0), known_at=KNOWN_AT
+        )
     second = openpyxl.load_workbook(io.BytesIO(built.content))
     assert first.sheetnames == second.sheetnames
     differing = []
@@ -229,7 +235,9 @@ def test_regenerating_after_later_imports_gives_identical_numbers(
                 if ca.value != cb.value:
                     differing.append((name, ca.coordinate, ca.value, cb.value))
     # Only the generation time on the cover differs.
-    assert differing == [("封面与说明", "B7", "2021-11-05 09:30", "2022-03-01 08:00")]
+    assert differing == [
+        ("封面与说明", "B8", "2021-11-05 17:30:00 +08:00", "2022-03-01 16:00:00 +08:00")
+    ]
     # And the later data is really there: the 2022 report sees it.
     with runtime.session() as s:
         now_rows = coverage(s, runtime.config.profile, "village", as_of=date(2021, 11, 30))
@@ -277,7 +285,7 @@ def test_formula_injection_stays_text(runtime: Runtime, history: dict[str, int])
     with runtime.session() as s:
         s.get(Village, history[V_UP]).name = INJECTION
     with runtime.session() as s:
-        built = build_report(s, runtime.config, 2021, now=NOW)
+        built = build_report(s, runtime.config, 2021, now=NOW, known_at=KNOWN_AT)
     wb = openpyxl.load_workbook(io.BytesIO(built.content))
     cells = [
         c
@@ -346,7 +354,7 @@ def test_columns_fit_their_widest_number_and_text() -> None:
 
 def test_map_picture_is_present(runtime: Runtime, history: dict[str, int]) -> None:
     with runtime.session() as s:
-        built = build_report(s, runtime.config, 2021, now=NOW)
+        built = build_report(s, runtime.config, 2021, now=NOW, known_at=KNOWN_AT)
     wb = openpyxl.load_workbook(io.BytesIO(built.content))
     images = wb["总体情况"]._images
     assert len(images) == 1
@@ -390,7 +398,7 @@ def test_libreoffice_converts_the_report_to_pdf(
     if soffice is None:
         pytest.skip("LibreOffice (soffice) not installed")
     with runtime.session() as s:
-        built = build_report(s, runtime.config, 2021, now=NOW)
+        built = build_report(s, runtime.config, 2021, now=NOW, known_at=KNOWN_AT)
     xlsx = tmp_path / "report.xlsx"
     xlsx.write_bytes(built.content)
     result = subprocess.run(

@@ -7,7 +7,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from heating.households import record_update
+from heating import clock
+from heating.history import record_update
 from heating.models import Household, Village, audit
 from tests.support import (
     add_households,
@@ -28,7 +29,7 @@ def test_village_history_names_villages_and_hides_internal_fields(login, runtime
         household = session.scalar(select(Household).where(Household.household_no == "M1"))
         household.completed_on_precision = "day"
         moved_to = session.scalar(select(Village).where(Village.code == "140405001202"))
-        record_update(session, household, {"village_id": moved_to.id})
+        record_update(session, household, {"village_id": moved_to.id}, ledger_date=clock.today())
 
     page = login("alice").get("/villages/140405001202").get_data(as_text=True)
     history = _history(page)

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import box
 
 from geo.zones import DerivationResult, current_derivation, derivation_history, derive, derive_zones
-from heating.households import record_create, record_update
+from heating.history import record_create, record_update
 from heating.models import District, Household, Township, Village
 
 # A 3×3 grid of 1 km squares drawn in Gauss–Krüger EPSG:4547 near 112.9°E, 36.1°N:
@@ -179,7 +179,10 @@ def add_households(runtime, ids, names: str, status: str, day: date) -> None:
                     status=status,
                 )
                 record_create(
-                    session, household, recorded_at=datetime.combine(day, datetime.min.time())
+                    session,
+                    household,
+                    ledger_date=day,
+                    recorded_at=datetime.combine(day, datetime.min.time()),
                 )
 
 
@@ -199,6 +202,7 @@ def test_derivations_are_stored_and_compared_with_the_previous_one(runtime, grid
                 session,
                 household,
                 {"status": "accepted"},
+                ledger_date=date(2021, 9, 1),
                 recorded_at=datetime(2021, 9, 1),
             )
     with runtime.session() as session:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from heating.clock import parse_known_at
 from heating.db import require_initialised
 from heating.runtime import Runtime, open_runtime
 
@@ -41,6 +42,18 @@ def _json_default(value: Any) -> Any:
 def emit_json(data: Any) -> None:
     """Print ``data`` as UTF-8 JSON (Chinese kept readable) on stdout."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def parse_known_at_option(
+    value: str | None, tz: str, option: str = "--known-at"
+) -> datetime | None:
+    """Parse ``--known-at`` (ISO 8601; no offset → the configured zone; a date → its end)."""
+    if value is None:
+        return None
+    try:
+        return parse_known_at(value, tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def parse_date_option(value: str | None, option: str = "--as-of") -> date | None:

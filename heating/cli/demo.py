@@ -72,7 +72,7 @@ def demo_command(
     再次运行不会改动已加载的演示数据；已有真实村庄名录的数据库会被拒绝。
     """
     runtime = get_runtime(initialised=False)
-    upgrade(runtime.engine)
+    upgrade(runtime.engine, timezone=runtime.config.timezone)
     profile = runtime.config.profile
     with runtime.session() as session:
         summary = load_demo(session, profile)
@@ -80,7 +80,10 @@ def demo_command(
         print_summary(session, profile, summary)
         if ledgers_dir is not None:
             click.echo("")
-            click.echo(f"{DEMO_MARK}演示台账（可用 heating import 文件 --township 代码 试导入）：")
+            click.echo(
+                f"{DEMO_MARK}演示台账（每个乡镇每年一份，标题写明“截至某年10月31日”；"
+                "可用 heating import 文件 --township 代码 试导入，先导入 2021 年再补录 2020 年也可以）："
+            )
             for path, rows in write_ledgers(session, ledgers_dir, township_codes):
                 click.echo(f"  {path}（{rows} 户）")
     if serve:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
 
-from heating.cli.context import emit_json, get_runtime, parse_date_option
+from heating.cli.context import (
+    emit_json,
+    get_runtime,
+    parse_date_option,
+    parse_known_at_option,
+)
+from heating.clock import today
+from heating.measures import complete_village_codes
 
 
 @click.group("boundaries")
@@ -66,16 +72,25 @@ def zones() -> None:
 
 
 @zones.command("derive")
-@click.option("--as-of", "as_of", help="截至日期 YYYY-MM-DD（默认今天）")
+@click.option("--as-of", "as_of", help="截至日期 YYYY-MM-DD（按台账日期，默认今天）")
+@click.option(
+    "--known-at",
+    "known_at",
+    metavar="TIME",
+    help="已知时点（ISO 8601）：只计入此时刻以前记录的台账和完成认定",
+)
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 结果")
-def zones_derive(as_of: str | None, as_json: bool) -> None:
+def zones_derive(as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """推导并保存禁煤区。"""
     from geo.zones import derive_zones
 
-    day = parse_date_option(as_of) or date.today()
     runtime = get_runtime()
+    day = parse_date_option(as_of) or today(runtime.config.timezone)
+    known = parse_known_at_option(known_at, runtime.config.timezone)
     with runtime.session() as session:
-        result = derive_zones(session, runtime.config.profile, as_of=day)
+        profile = runtime.config.profile
+        complete = complete_village_codes(session, profile, as_of=day, known_at=known)
+        result = derive_zones(session, profile, as_of=day, complete=complete)
         data = result.as_json()
     if as_json:
         emit_json(data)

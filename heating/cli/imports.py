@@ -10,6 +10,8 @@ import click
 
 from heating.cli.context import emit_json, get_runtime
 from heating.errors import Refused
+from imports.batches import NOTE_KEYS
+from imports.ledger_date import parse_option
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 ISSUES_SHOWN = 50
@@ -72,6 +74,9 @@ def print_outcome(out: dict[str, Any]) -> None:
     status = {"preview": "预览", "committed": "已提交"}.get(out.get("status"), out.get("status"))
     click.echo(f"文件：{out['file']}（SHA-256 {out['sha256'][:12]}…）")
     click.echo(f"批次：{out.get('batch')}（{status}）  乡镇：{out.get('township') or '—'}")
+    for key in NOTE_KEYS:
+        if out.get(key):
+            click.echo(out[key])
     if out.get("same_file_message"):
         click.echo(out["same_file_message"])
     for sheet in out["sheets"]:
@@ -115,17 +120,35 @@ def print_outcome(out: dict[str, Any]) -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--township", "township_code", help="乡镇代码（9 位）：文件属于哪个乡镇")
+@click.option(
+    "--ledger-date",
+    "ledger_date",
+    metavar="YYYY-MM-DD",
+    help="台账日期（台账所描述的那一天，“数据截至”）；不给时取第一张表标题中的“截至…”日期，"
+    "再看文件名，都没有时按上传当日",
+)
 @click.option("--commit", "do_commit", is_flag=True, help="预览后写入数据库（默认只预览）")
 @click.option(
     "--accept-valid", is_flag=True, help="有错误行时只写入无误的行，错误行保存在批次记录中"
 )
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出导入结果")
 def import_command(
-    file: Path, township_code: str | None, do_commit: bool, accept_valid: bool, as_json: bool
+    file: Path,
+    township_code: str | None,
+    ledger_date: str | None,
+    do_commit: bool,
+    accept_valid: bool,
+    as_json: bool,
 ) -> None:
     """预览台账（默认不写入）；加 --commit 写入。"""
     from imports.batches import commit, preview_parsed
 
+    day = None
+    if ledger_date is not None:
+        try:
+            day = parse_option(ledger_date)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--ledger-date") from None
     runtime = get_runtime()
     data = _read_file(file)
     progress = _progress("读取台账", len(data))
@@ -138,6 +161,7 @@ def import_command(
                 user_id=None,
                 township_code=township_code,
                 config=runtime.config,
+                ledger_date=day,
                 progress=progress,
             )
             batch_id = batch.id
@@ -171,6 +195,9 @@ def import_command(
             click.echo("\n这是预览，未写入任何数据。确认无误后加 --commit 提交。")
         elif refusal is None:
             click.echo(f"\n已提交批次 {batch_id}。如需撤销：heating batches rollback {batch_id}")
+            if out.get("expired_batches"):
+                listed = "、".join(str(b) for b in out["expired_batches"])
+                click.echo(f"本乡镇之前的预览批次 {listed} 已过期，不能再写入。")
     if refusal is not None:
         raise click.ClickException(refusal.message)
 
@@ -189,19 +216,22 @@ def batches_list(township_code: str | None, as_json: bool) -> None:
 
     runtime = get_runtime()
     with runtime.session() as session:
-        rows = [batch_json(b) for b in list_batches(session, township_code)]
+        rows = [
+            batch_json(b, runtime.config.timezone) for b in list_batches(session, township_code)
+        ]
     if as_json:
         emit_json(rows)
         return
     if not rows:
         click.echo("还没有导入批次。")
         return
-    click.echo("批次\t状态\t乡镇\t时间\t新增\t更新\t未变\t错误\t文件")
+    click.echo("批次\t状态\t乡镇\t台账日期\t写入时间\t新增\t更新\t未变\t错误\t文件")
     for row in rows:
         c = row["counts"]
         when = (row["committed_at"] or row["created_at"] or "")[:16].replace("T", " ")
         click.echo(
-            f"{row['id']}\t{row['status_label']}\t{row['township'] or '—'}\t{when}\t"
+            f"{row['id']}\t{row['status_label']}\t{row['township'] or '—'}\t"
+            f"{row['ledger_date'] or '—'}\t{when}\t"
             f"{c.get('new', 0)}\t{c.get('updated', 0)}\t{c.get('unchanged', 0)}\t"
             f"{c.get('rejected', 0)}\t{row['file']}"
         )
@@ -215,9 +245,10 @@ def batches_rollback(batch_id: int, as_json: bool) -> None:
     from imports.batches import batch_json, rollback
 
     runtime = get_runtime()
+    tz = runtime.config.timezone
     with runtime.session() as session:
-        batch = rollback(session, batch_id, user_id=None)
-        data = batch_json(batch)
+        batch = rollback(session, batch_id, user_id=None, tz=tz)
+        data = batch_json(batch, tz)
     if as_json:
         emit_json(data)
     else:

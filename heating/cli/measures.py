@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 import click
 
-from heating.cli.context import emit_json, get_runtime, parse_date_option
+from heating.cli.context import (
+    emit_json,
+    get_runtime,
+    parse_date_option,
+    parse_known_at_option,
+)
+from heating.clock import shown_with_offset
 from heating.compliance import CategoryCompliance, compliance
 from heating.inconsistencies import inconsistencies
 from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage, percent
@@ -70,7 +76,16 @@ def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[st
     show_default=True,
     help="按村 / 乡镇 / 区域类别 / 区县汇总",
 )
-@click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD：只用当日及以前已知的台账")
+@click.option(
+    "--as-of", "as_of", help="统计日期 YYYY-MM-DD：每户取台账日期不晚于当日的最近一期台账"
+)
+@click.option(
+    "--known-at",
+    "known_at",
+    metavar="TIME",
+    help="已知时点（ISO 8601，如 2021-11-05T09:30；不带时区按配置时区，只写日期指当日结束）："
+    "只计入此时刻以前记录的数据",
+)
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
 @click.option("--district", "district_code", help="只看一个区县（6 位代码）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
@@ -80,6 +95,7 @@ def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[st
 def coverage_command(
     by: str,
     as_of: str | None,
+    known_at: str | None,
     township_code: str | None,
     district_code: str | None,
     as_json: bool,
@@ -88,8 +104,14 @@ def coverage_command(
     """应改造、已改造、覆盖率、缺口及是否达到要求配置的目标。"""
     day = parse_date_option(as_of)
     runtime = get_runtime()
+    known = parse_known_at_option(known_at, runtime.config.timezone)
     profile = runtime.config.profile
-    scope = {"as_of": day, "township_code": township_code, "district_code": district_code}
+    scope = {
+        "as_of": day,
+        "known_at": known,
+        "township_code": township_code,
+        "district_code": district_code,
+    }
     with runtime.session() as session:
         rows = coverage(session, profile, by, **scope)
         judged = compliance(session, profile, **scope) if by == "category" and not as_json else []
@@ -103,6 +125,8 @@ def coverage_command(
         return
     labels = {c.key: c.name for c in profile.categories}
     when = f"截至 {day.isoformat()}" if day else "当前"
+    if known is not None:
+        when += f"，已知时点 {shown_with_offset(known, runtime.config.timezone)}"
     click.echo(f"清洁取暖改造覆盖率（按{BY_LABELS[by]}，{when}，要求配置：{profile.name}）")
     if not rows:
         click.echo("没有村庄：请先导入村庄名录（heating registry load）。")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from heating.cli.context import emit_json, get_runtime, parse_date_option
+from heating import clock
+from heating.cli.context import emit_json, get_runtime, parse_date_option, parse_known_at_option
 from heating.errors import Refused
 from heating.measures import percent
 
@@ -21,6 +22,13 @@ from heating.measures import percent
     help="数据截止日期 YYYY-MM-DD（默认为该年度的配置截止日 report_cutoff，如 10-31）",
 )
 @click.option(
+    "--known-at",
+    "known_at",
+    metavar="TIME",
+    help="已知时点（ISO 8601，如 2021-11-05T09:30；不带时区按配置时区，只写日期指当日结束）："
+    "只计入此时刻以前记录的数据，默认为生成时刻；用封面上的已知时点重新生成可得到相同数字",
+)
+@click.option(
     "--district", "district_code", metavar="CODE", help="区县代码（库中有多个区县时必填）"
 )
 @click.option(
@@ -32,7 +40,12 @@ from heating.measures import percent
 )
 @click.option("--json", "as_json", is_flag=True, help="输出机器可读的 JSON 结果")
 def report(
-    year: int, as_of: str | None, district_code: str | None, output: Path, as_json: bool
+    year: int,
+    as_of: str | None,
+    known_at: str | None,
+    district_code: str | None,
+    output: Path,
+    as_json: bool,
 ) -> None:
     """生成年度“回头看”评估报告（Excel），按截止日冻结数据，重新生成数字不变。"""
     from heating.report import build_report
@@ -41,9 +54,18 @@ def report(
         raise Refused(f"输出文件应以 .xlsx 结尾，得到 {output.name}。")
     day = parse_date_option(as_of)
     runtime = get_runtime()
+    tz = runtime.config.timezone
+    known = parse_known_at_option(known_at, tz)
     started = time.perf_counter()
     with runtime.session() as session:
-        built = build_report(session, runtime.config, year, as_of=day, district_code=district_code)
+        built = build_report(
+            session,
+            runtime.config,
+            year,
+            as_of=day,
+            district_code=district_code,
+            known_at=known,
+        )
     output.write_bytes(built.content)
     s = built.snapshot
     outcome = {
@@ -52,7 +74,9 @@ def report(
         "year": s.year,
         "as_of": s.as_of,
         "previous_as_of": s.previous_as_of,
-        "generated_at": s.generated_at,
+        "generated_at": clock.iso(s.generated_at, tz),
+        "known_at": clock.iso(s.known_at, tz),
+        "recorded_later": s.sources.recorded_later,
         "villages": len(s.villages),
         "required": s.total.required,
         "clean": s.total.clean,
@@ -69,6 +93,13 @@ def report(
         f"{len(s.villages)} 个村，覆盖率 {coverage}，未达标村 {len(s.failing)} 个"
         f"（用时 {outcome['seconds']} 秒）。"
     )
+    click.echo(
+        f"已知时点 {clock.shown_with_offset(s.known_at, tz)}：以同一截止日和 "
+        f"--known-at {clock.iso(s.known_at, tz)} 重新生成，数字相同。"
+    )
+    missing = [t.township_name for t in s.sources.ledgers if t.batch_id is None]
+    if missing:
+        click.echo(f"注意：{'、'.join(missing)} 在截止日（含）以前没有台账，户数可能不完整。")
 
 
 COMMANDS: list[click.Command] = [report]

@@ -17,7 +17,7 @@ from heating.users import create_user
 def init_command() -> None:
     """创建或升级数据库结构（Alembic 迁移）。"""
     runtime = get_runtime(initialised=False)
-    upgrade(runtime.engine)
+    upgrade(runtime.engine, timezone=runtime.config.timezone)
     click.echo(f"数据库已就绪：{describe(runtime.config.database_url)}")
 
 

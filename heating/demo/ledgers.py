@@ -1,16 +1,21 @@
-"""Sample ledgers: each demo township's households written the way a clerk keeps them.
+"""Sample ledgers: each demo township's households, year by year, as a clerk keeps them.
 
 A new user can try the import at once with files that look like the real
-thing: a title row, a line with the unit and date, a two-row header with
-``补贴(元)`` merged above ``设备补贴``/``运行补贴``, a 序号 column, a 合计 row
-and a 填表人 footer.  ID numbers, 户号 and phones are text cells (as a careful
-clerk formats them); dates are date cells.  The files hold the households as
-the database holds them now, so importing one changes nothing.
+thing: a title row that says the date the ledger describes ("截至2021年10月
+31日"), a line with the unit and the filling date (which the import ignores),
+a two-row header with ``补贴(元)`` merged above ``设备补贴``/``运行补贴``, a 序号
+column, a 合计 row and a 填表人 footer.  ID numbers, 户号 and phones are text
+cells (as a careful clerk formats them); dates are date cells.
+
+One ledger per township and year (2017–2021), each holding the households as
+of that year's report cut-off (Y-10-31, the demo history's ledger dates), so
+importing one into the demo changes nothing, and importing them into an empty
+district in any order replays the back-fill story.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,17 +29,17 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating.history import state_as_of, to_column_value
 from heating.models import (
+    HOUSEHOLD_FIELDS,
     OPERATION_LABELS,
     ROUTE_LABELS,
     STATUS_LABELS,
-    Household,
     Township,
     Village,
 )
 
-LEDGER_YEAR = 2021
-FILLED_ON = date(2021, 12, 20)
+LEDGER_YEARS = range(2017, 2022)
 # Words as clerks write them (the import's synonyms); "设备弃用/拆除" is two words.
 OPERATION_WORDS = {**OPERATION_LABELS, "abandoned": "设备弃用"}
 
@@ -76,8 +81,16 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
-def ledger_title(township_name: str) -> str:
-    return f"{township_name}{LEDGER_YEAR}年冬季清洁取暖改造台账"
+def ledger_date(year: int) -> date:
+    """The day a year's demo ledger describes: that year's report cut-off."""
+    return date(year, 10, 31)
+
+
+def ledger_title(township_name: str, year: int) -> str:
+    day = ledger_date(year)
+    return (
+        f"{township_name}{year}年冬季清洁取暖改造台账（截至{day.year}年{day.month}月{day.day}日）"
+    )
 
 
 def _money(value: Decimal | None) -> int | float | None:
@@ -86,38 +99,41 @@ def _money(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _row_values(number: int, village_name: str, h: Household) -> list[Any]:
+def _row_values(number: int, village_name: str, h: Mapping[str, Any]) -> list[Any]:
     return [
         number,
         village_name,
-        h.household_no,
-        h.head_name,
-        h.id_number,
-        h.phone,
-        h.address,
-        h.residents,
-        STATUS_LABELS[h.status],
-        ROUTE_LABELS.get(h.route) if h.route else None,
-        h.device,
-        h.heat_source,
-        h.plan_year,
-        h.completed_on,
-        h.accepted_on,
-        _money(h.device_subsidy),
-        _money(h.operating_subsidy),
-        OPERATION_WORDS.get(h.operation) if h.operation else None,
-        h.exempt_reason,
-        h.note,
+        h["household_no"],
+        h["head_name"],
+        h["id_number"],
+        h["phone"],
+        h["address"],
+        h["residents"],
+        STATUS_LABELS[h["status"]],
+        ROUTE_LABELS.get(h["route"]) if h["route"] else None,
+        h["device"],
+        h["heat_source"],
+        h["plan_year"],
+        h["completed_on"],
+        h["accepted_on"],
+        _money(h["device_subsidy"]),
+        _money(h["operating_subsidy"]),
+        OPERATION_WORDS.get(h["operation"]) if h["operation"] else None,
+        h["exempt_reason"],
+        h["note"],
     ]
 
 
-def write_ledger(path: Path, township_name: str, rows: Iterable[tuple[str, Household]]) -> int:
-    """Write one township's ledger to ``path``; return the number of household rows.
+def write_ledger(
+    path: Path, township_name: str, year: int, rows: Iterable[tuple[str, Mapping[str, Any]]]
+) -> int:
+    """Write one township's ledger of ``year`` to ``path``; return the number of household rows.
 
     Write-only mode: a township of 7,000 households is written in about a second.
     """
+    filled_on = date(year, 11, 10)  # the day it was filled in: the import ignores it
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(f"{LEDGER_YEAR}年台账")
+    ws = wb.create_sheet(f"{year}年台账")
     width = len(COLUMNS)
     last = get_column_letter(width)
     for i, c in enumerate(COLUMNS, start=1):
@@ -131,7 +147,7 @@ def write_ledger(path: Path, township_name: str, rows: Iterable[tuple[str, House
         return cell
 
     title = styled(
-        ledger_title(township_name),
+        ledger_title(township_name, year),
         font=Font(size=16, bold=True),
         alignment=Alignment(horizontal="center"),
     )
@@ -140,7 +156,7 @@ def write_ledger(path: Path, township_name: str, rows: Iterable[tuple[str, House
     ws.append(
         [
             f"填报单位：{township_name}（盖章）        "
-            f"填报日期：{FILLED_ON.year}年{FILLED_ON.month}月{FILLED_ON.day}日        单位：户、元"
+            f"填报日期：{filled_on.year}年{filled_on.month}月{filled_on.day}日        单位：户、元"
         ]
     )
     ws.merged_cells.add(f"A2:{last}2")
@@ -197,12 +213,36 @@ def write_ledger(path: Path, township_name: str, rows: Iterable[tuple[str, House
     return count
 
 
-def write_ledgers(
-    session: Session, directory: Path, township_codes: Collection[str] = ()
-) -> list[tuple[Path, int]]:
-    """Write each township's ledger (or only those named) into ``directory``.
+def households_as_of(
+    session: Session, township_id: int, day: date
+) -> list[tuple[str, dict[str, Any]]]:
+    """(village name, household fields) of a township as of ``day``, by village and 户号."""
+    state = state_as_of(day, None, HOUSEHOLD_FIELDS)
+    query = (
+        select(Village.name, state)
+        .join(Village, Village.id == state.c.village_id)
+        .where(Village.township_id == township_id)
+        .order_by(Village.code, state.c.household_no, state.c.household_id)
+    )
+    out = []
+    for row in session.execute(query).mappings():
+        fields = {f: to_column_value(f, row[f]) for f in HOUSEHOLD_FIELDS}
+        fields["status"] = row["status"]
+        fields["operation"] = row["operation"]
+        out.append((row["name"], fields))
+    return out
 
-    Returns (file, household rows) per file written.
+
+def write_ledgers(
+    session: Session,
+    directory: Path,
+    township_codes: Collection[str] = (),
+    years: Iterable[int] = LEDGER_YEARS,
+) -> list[tuple[Path, int]]:
+    """Write each township's ledger of each year (or only those named) into ``directory``.
+
+    Returns (file, household rows) per file written; a township with no
+    household yet in a year gets no file for it.
     """
     written = []
     query = select(Township).order_by(Township.code)
@@ -210,15 +250,10 @@ def write_ledgers(
         query = query.where(Township.code.in_(list(township_codes)))
     townships = session.scalars(query).all()
     for township in townships:
-        query = (
-            select(Village.name, Household)
-            .join(Household, Household.village_id == Village.id)
-            .where(Village.township_id == township.id, Household.active.is_(True))
-            .order_by(Village.code, Household.household_no, Household.id)
-        )
-        rows = [(name, household) for name, household in session.execute(query)]
-        if not rows:
-            continue
-        path = directory / f"{township.code}_{ledger_title(township.name)}.xlsx"
-        written.append((path, write_ledger(path, township.name, rows)))
+        for year in years:
+            rows = households_as_of(session, township.id, ledger_date(year))
+            if not rows:
+                continue
+            path = directory / f"{township.code}_{ledger_title(township.name, year)}.xlsx"
+            written.append((path, write_ledger(path, township.name, year, rows)))
     return written

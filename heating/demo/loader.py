@@ -6,39 +6,43 @@ history, demo users and a ``demo_version`` marker in ``meta``.  A second run
 finds the marker and changes nothing; a database that already holds another
 registry is refused rather than mixed with invented data.
 
-Households and versions are written with bulk Core inserts (about 58,000
-households and 200,000 versions); the rows are the same as those
-``heating.households.record_create``/``record_update`` would write — the
-same key rules and the same ``snapshot`` JSON shape — only without a flush
-per row.
+The 2017–2021 history is written as the townships' ledgers would have
+recorded it: year Y's changes up to the report cut-off (10-31) belong to a
+ledger dated Y-10-31, later ones to a ledger dated Y-12-20, one committed
+batch (kind ``demo``) per township and ledger date.  Households and versions
+go through ``heating.history.load_histories`` (about 58,000 households and
+200,000 versions in bulk).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from geo.zones import derive_zones
+from heating import history
 from heating.config import Profile
 from heating.db import get_meta
-from heating.demo import bulk, cells, facts, rollout
+from heating.demo import cells, facts, rollout
 from heating.demo.rollout import VillagePlan
 from heating.errors import Refused
-from heating.households import household_key, to_json_value
+from heating.households import household_key
 from heating.models import (
     HOUSEHOLD_FIELDS,
     District,
     HeatSource,
     Household,
     HouseholdVersion,
+    ImportBatch,
     Meta,
+    StoredFile,
     Township,
     User,
     Village,
@@ -175,80 +179,75 @@ def _load_heat_sources(session: Session) -> None:
     session.flush()
 
 
-# The fields whose values are not JSON-safe as generated (dates, decimals).
-_CONVERTED = ("completed_on", "accepted_on", "device_subsidy", "operating_subsidy")
-HOUSEHOLD_COLUMNS = (
-    "id",
-    "village_id",
-    "key",
-    "key_kind",
-    "id_hash",
-    "active",
-    *HOUSEHOLD_FIELDS,
-    "extra",
-    "created_batch_id",
-    "updated_batch_id",
-    "updated_at",
-)
-VERSION_COLUMNS = (
-    "household_id",
-    "batch_id",
-    "user_id",
-    "recorded_at",
-    "change",
-    "village_id",
-    "active",
-    "status",
-    "operation",
-    "before",
-    "after",
-)
-
-
-def version_snapshot(state: dict[str, Any], village_id: int) -> dict[str, Any]:
-    """``heating.households.snapshot`` of a household in ``state`` (same keys, same values)."""
-    data = {f: state[f] for f in HOUSEHOLD_FIELDS}
-    for name in _CONVERTED:
-        if data[name] is not None:
-            data[name] = to_json_value(data[name])
-    data["village_id"] = village_id
-    data["active"] = True
-    return data
-
-
 # Fields that never change in a demo household's history: serialised once per household.
-_STATIC = ("household_no", "head_name", "id_number", "phone", "address", "residents", "lon", "lat")
-_CHANGING = tuple(f for f in HOUSEHOLD_FIELDS if f not in _STATIC)
+FIXED = ("household_no", "head_name", "id_number", "phone", "address", "residents", "lon", "lat")
+DEMO_FILE = "演示数据：由生成的台账历史写入，没有原始文件。".encode()
 
 
-def _snapshot_json(static: str, state: dict[str, Any]) -> str:
-    """``dump_json(version_snapshot(...))`` in parts: the static fragment plus what changes."""
-    changing = {f: state[f] for f in _CHANGING}
-    for name in _CONVERTED:
-        if changing[name] is not None:
-            changing[name] = to_json_value(changing[name])
-    return static + bulk.dump_json(changing)[1:]
+def ledger_date_of(recorded_at: datetime) -> date:
+    """The demo ledger a change belongs to: Y-10-31 up to the cut-off, else Y-12-20."""
+    year = recorded_at.year
+    cutoff = date(year, 10, 31)
+    return cutoff if recorded_at.date() <= cutoff else date(year, 12, 20)
 
 
-def _static_json(state: dict[str, Any], village_id: int) -> str:
-    fixed = {f: state[f] for f in _STATIC}
-    fixed["village_id"] = village_id
-    fixed["active"] = True
-    return bulk.dump_json(fixed)[:-1] + ","
+def _demo_batches(
+    session: Session, plans: list[VillagePlan], township_of: dict[str, tuple[int, str]]
+) -> dict[tuple[int, date], int]:
+    """One committed batch per township and ledger date; (township id, date) → batch id."""
+    sha256 = hashlib.sha256(DEMO_FILE).hexdigest()
+    if session.get(StoredFile, sha256) is None:
+        session.add(StoredFile(sha256=sha256, size=len(DEMO_FILE), content=DEMO_FILE))
+        session.flush()
+    stats: dict[tuple[int, date], dict[str, Any]] = {}
+    for plan in plans:
+        township_id, _name = township_of[plan.code]
+        for household in plan.households:
+            steps = sorted(step.recorded_at for step in household.steps)
+            for i, recorded_at in enumerate(steps):
+                key = (township_id, ledger_date_of(recorded_at))
+                entry = stats.setdefault(key, {"new": 0, "updated": 0, "last": recorded_at})
+                entry["new" if i == 0 else "updated"] += 1
+                entry["last"] = max(entry["last"], recorded_at)
+    names = {tid: name for tid, name in township_of.values()}
+    ids = {}
+    for (township_id, day), entry in sorted(stats.items()):
+        batch = ImportBatch(
+            kind="demo",
+            township_id=township_id,
+            file_name=f"演示数据：{names[township_id]}台账（截至{day:%Y年%m月%d日}）",
+            sha256=sha256,
+            size=len(DEMO_FILE),
+            status="committed",
+            ledger_date=day,
+            ledger_date_source="option",
+            created_at=entry["last"],
+            committed_at=entry["last"],
+            counts={
+                "rows": entry["new"] + entry["updated"],
+                "new": entry["new"],
+                "updated": entry["updated"],
+                "unchanged": 0,
+                "rejected": 0,
+            },
+        )
+        session.add(batch)
+        session.flush()
+        ids[(township_id, day)] = batch.id
+    return ids
 
 
-def _load_households(
-    session: Session, plans: list[VillagePlan], village_ids: dict[str, int], salt: str
-) -> None:
-    """Write every household (final state) and one version per step of its history."""
-    next_household = bulk.next_id(session, Household.__table__)
-    households: list[tuple[Any, ...]] = []
-    versions: list[tuple[Any, ...]] = []
+def _histories(
+    plans: list[VillagePlan],
+    village_ids: dict[str, int],
+    township_of: dict[str, tuple[int, str]],
+    batches: dict[tuple[int, date], int],
+    salt: str,
+) -> Iterator[history.History]:
     for plan in plans:
         village_id = village_ids[plan.code]
+        township_id = township_of[plan.code][0]
         for household in plan.households:
-            household_id = next_household
-            next_household += 1
             states = household.states()
             final = states[-1][1]
             key, kind = household_key(
@@ -258,44 +257,32 @@ def _load_households(
                 address=final["address"],
                 salt=salt,
             )
-            households.append(
-                (
-                    household_id,
-                    village_id,
-                    key,
-                    kind,
-                    key[3:] if kind == "id_hash" else None,
-                    True,
-                    *(final[f] for f in HOUSEHOLD_FIELDS),
-                    None,
-                    None,
-                    None,
-                    states[-1][0],
-                )
-            )
-            before = None
-            static = _static_json(final, village_id)
+            steps = []
             for recorded_at, state in states:
-                after = _snapshot_json(static, state)
-                versions.append(
-                    (
-                        household_id,
-                        None,
-                        None,
-                        recorded_at,
-                        "create" if before is None else "update",
-                        village_id,
-                        True,
-                        state["status"],
-                        state["operation"],
-                        before,
-                        after,
-                    )
-                )
-                before = after
-    bulk.bulk_insert(session, Household.__table__, HOUSEHOLD_COLUMNS, households)
-    bulk.sync_sequence(session, Household.__table__)
-    bulk.bulk_insert(session, HouseholdVersion.__table__, VERSION_COLUMNS, versions)
+                day = ledger_date_of(recorded_at)
+                stamp = history.Stamp(day, recorded_at, batches[(township_id, day)])
+                steps.append((stamp, state))
+            yield history.History(
+                village_id, key, kind, key[3:] if kind == "id_hash" else None, steps
+            )
+
+
+def _load_households(
+    session: Session, plans: list[VillagePlan], village_ids: dict[str, int], salt: str
+) -> None:
+    """Write every household (final state), its history and the ledgers it came in."""
+    township_of = {
+        code: (tid, name)
+        for code, tid, name in session.execute(
+            select(Village.code, Township.id, Township.name).join(
+                Township, Township.id == Village.township_id
+            )
+        )
+    }
+    batches = _demo_batches(session, plans, township_of)
+    history.load_histories(
+        session, _histories(plans, village_ids, township_of, batches, salt), fixed=FIXED
+    )
 
 
 def _analyze_households(session: Session) -> None:
@@ -358,7 +345,7 @@ def households_checksum(session: Session) -> str:
         .order_by(Village.code, Household.household_no, Household.id_number)
     )
     for row in session.execute(query):
-        values = [to_json_value(v) for v in row]
+        values = [history.to_json_value(v) for v in row]
         # Decimals and floats compare by value on both databases.
         digest.update(repr([str(v) if isinstance(v, float) else v for v in values]).encode())
     return digest.hexdigest()

@@ -64,13 +64,23 @@ def build_report(
     as_of: date | None = None,
     district_code: str | None = None,
     now: datetime | None = None,
+    known_at: datetime | None = None,
     picture: bool = True,
 ) -> BuiltReport:
-    """Compute the snapshot, draw the map and return the workbook's bytes."""
+    """Compute the snapshot, draw the map and return the workbook's bytes.
+
+    ``now`` and ``known_at`` are naive UTC (``heating.clock``).
+    """
     from heating.report.picture import coverage_map_png
 
     snapshot = take_snapshot(
-        session, config, year, as_of=as_of, district_code=district_code, now=now
+        session,
+        config,
+        year,
+        as_of=as_of,
+        district_code=district_code,
+        now=now,
+        known_at=known_at,
     )
     png = coverage_map_png(session, snapshot) if picture else None
     buffer = io.BytesIO()

@@ -1,12 +1,14 @@
 """Every number of the annual report, gathered from one frozen as-of snapshot.
 
 ``take_snapshot`` reads the database once per question and returns plain
-dataclasses; the sheet modules only lay them out.  Household numbers come
-from household versions recorded before the as-of date + 1 day (the
-measures' "as of" rule), so a report regenerated later with the same as-of
-date shows the same numbers whatever was imported since.  The village
-registry (names, categories, registry totals) and boundaries are not
-versioned: they are read as they are now.
+dataclasses; the sheet modules only lay them out.  Household numbers are the
+state as of the cut-off by ledger date, known at the report's known-at time
+(``heating.history``; default: the moment it is generated), so a report
+regenerated later with the same cut-off and known-at shows the same numbers
+whatever was imported or back-filled since; completion decisions and zone
+derivations are filtered by the time they were recorded too.  The village
+registry (names, categories, registry totals), the boundaries and the
+requirement profile are not versioned: they are read at generation time.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
 from heating.config import Config, Profile
 from heating.errors import NotFound, Refused
+from heating.history import newest_ledger, newest_versions, state_as_of
 from heating.inconsistencies import Inconsistency, inconsistencies
 from heating.measures import (
     TOTAL_KEY,
@@ -30,23 +33,20 @@ from heating.measures import (
     MeasureRow,
     VillageFacts,
     aggregate_row,
-    as_of_cutoff,
     category_rows,
-    changed_since,
     decisions_in_force,
-    newest_versions_of_changed,
     village_facts,
     village_row,
 )
 from heating.models import (
     CLEAN_STATUSES,
     District,
-    Household,
     HouseholdVersion,
     ImportBatch,
     Township,
     Village,
     ZoneDerivation,
+    utcnow,
 )
 from heating.privacy import mask_id, mask_name, mask_phone
 
@@ -76,6 +76,18 @@ class VillageLine:
 
 
 @dataclass(frozen=True)
+class TownshipLedger:
+    """A township's newest ledger on or before the cut-off, and households resting on older ones."""
+
+    township_code: str
+    township_name: str
+    batch_id: int | None  # None: no ledger dated on or before the cut-off
+    ledger_date: date | None
+    older: int  # households of the township counted from older ledgers
+    earliest_older: date | None
+
+
+@dataclass(frozen=True)
 class Sources:
     """Which imports the snapshot counts."""
 
@@ -85,6 +97,9 @@ class Sources:
     last_commit: datetime | None
     households: int  # active households as of the date (Σ ledger rows)
     villages_with_ledger: int
+    ledgers: list[TownshipLedger] = field(default_factory=list)
+    # Households recorded after the known-at time that would change the figures.
+    recorded_later: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,9 @@ class Snapshot:
     year: int
     as_of: date
     previous_as_of: date
-    generated_at: datetime
+    generated_at: datetime  # naive UTC, to the second
+    known_at: datetime  # naive UTC: only what was recorded by then counts
+    timezone: str
     profile: Profile
     sources: Sources
     categories: list[MeasureRow]  # profile order, then unknown ones, then "total"
@@ -274,8 +291,13 @@ def take_snapshot(
     as_of: date | None = None,
     district_code: str | None = None,
     now: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> Snapshot:
-    """Gather every number of the report for ``year`` as of ``as_of`` (default: cut-off)."""
+    """Gather every number of the report for ``year`` as of ``as_of`` (default: cut-off).
+
+    ``now`` (naive UTC) is the generation time; ``known_at`` (naive UTC)
+    defaults to it, truncated to the second.
+    """
     check_year(year)
     profile = config.profile
     district = resolve_district(session, district_code)
@@ -283,23 +305,27 @@ def take_snapshot(
     previous_as_of = default_as_of(config, year - 1)
     if previous_as_of >= as_of:
         previous_as_of = default_as_of(config, as_of.year - 1)
+    generated_at = (now or utcnow()).replace(microsecond=0)
+    known_at = known_at or generated_at
 
-    facts = village_facts(session, as_of=as_of, district_code=district.code)
+    facts = village_facts(session, as_of=as_of, known_at=known_at, district_code=district.code)
     rows = [village_row(f, profile) for f in facts]
-    complete = _complete_codes(session, facts, as_of)
+    complete = _complete_codes(session, facts, as_of, known_at)
     boundary = _villages_with_boundary(session, district.id)
-    zones = _zone_section(session, facts, rows, as_of, previous_as_of, district.code)
+    zones = _zone_section(session, facts, rows, as_of, previous_as_of, known_at)
     enclaves = {code for code, _ in zones.enclaves} if zones else set()
     villages = [
         VillageLine(r, f.township_name, f.code in boundary, f.code in complete, r.key in enclaves)
         for f, r in zip(facts, rows, strict=True)
     ]
     townships = _township_rows(session, district.id, facts, rows)
-    previous_facts = village_facts(session, as_of=previous_as_of, district_code=district.code)
+    previous_facts = village_facts(
+        session, as_of=previous_as_of, known_at=known_at, district_code=district.code
+    )
     previous_rows = [village_row(f, profile) for f in previous_facts]
     previous_townships = _township_rows(session, district.id, previous_facts, previous_rows)
     categories = category_rows(profile, rows)
-    household_detail = _household_detail(session, facts, as_of)
+    household_detail = _household_detail(session, facts, as_of, known_at)
 
     return Snapshot(
         district_code=district.code,
@@ -307,9 +333,11 @@ def take_snapshot(
         year=year,
         as_of=as_of,
         previous_as_of=previous_as_of,
-        generated_at=now or datetime.now().replace(microsecond=0),
+        generated_at=generated_at,
+        known_at=known_at,
+        timezone=config.timezone,
         profile=profile,
-        sources=_sources(session, district.id, facts, as_of),
+        sources=_sources(session, district.id, facts, as_of, previous_as_of, known_at),
         categories=categories,
         complete_by_category=_complete_by_category(villages),
         townships=townships,
@@ -327,7 +355,12 @@ def take_snapshot(
             aggregate_row(TOTAL_KEY, TOTAL_NAME, previous_rows),
         ),
         inconsistencies=inconsistencies(
-            session, as_of=as_of, profile=profile, district_code=district.code, facts=facts
+            session,
+            as_of=as_of,
+            known_at=known_at,
+            profile=profile,
+            district_code=district.code,
+            facts=facts,
         ),
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household_detail["no_completion_date"],
@@ -342,13 +375,15 @@ def take_snapshot(
     )
 
 
-def _complete_codes(session: Session, facts: list[VillageFacts], as_of: date) -> set[str]:
+def _complete_codes(
+    session: Session, facts: list[VillageFacts], as_of: date, known_at: datetime
+) -> set[str]:
     """measures.complete_village_codes' rule, on the facts already read."""
     codes = {f.code for f in facts if f.required > 0 and f.clean >= f.required}
     by_id = {f.village_id: f.code for f in facts}
     codes.update(
         by_id[d.village_id]
-        for d in decisions_in_force(session, as_of=as_of)
+        for d in decisions_in_force(session, as_of=as_of, known_at=known_at)
         if d.village_id in by_id
     )
     return codes
@@ -422,21 +457,47 @@ def _failing(villages: list[VillageLine]) -> list[VillageLine]:
 # --------------------------------------------------------------------------
 
 
-def _sources(session: Session, district_id: int, facts: list[VillageFacts], as_of: date) -> Sources:
-    """Household-data batches committed before the cut-off and not rolled back by then."""
-    cutoff = as_of_cutoff(as_of)
-    townships = select(Township.id).where(Township.district_id == district_id)
+def _sources(
+    session: Session,
+    district_id: int,
+    facts: list[VillageFacts],
+    as_of: date,
+    previous_as_of: date,
+    known_at: datetime,
+) -> Sources:
+    """Household-data batches dated on or before the cut-off and in force at the known-at."""
+    townships = list(
+        session.execute(
+            select(Township.id, Township.code, Township.name)
+            .where(Township.district_id == district_id)
+            .order_by(Township.code)
+        )
+    )
     b = ImportBatch
     rows = session.execute(
         select(b.township_id, b.committed_at).where(
             b.kind != "registry",
+            b.ledger_date.is_not(None),
+            b.ledger_date <= as_of,
             b.committed_at.is_not(None),
-            b.committed_at < cutoff,
-            b.rolled_back_at.is_(None) | (b.rolled_back_at >= cutoff),
-            b.township_id.is_(None) | b.township_id.in_(townships),
+            b.committed_at <= known_at,
+            b.rolled_back_at.is_(None) | (b.rolled_back_at > known_at),
+            b.township_id.is_(None) | b.township_id.in_([t.id for t in townships]),
         )
     ).all()
     commits = [at for _, at in rows]
+    ledgers = []
+    for tid, code, name in townships:
+        batch = newest_ledger(session, tid, on_or_before=as_of, known_at=known_at)
+        if batch is None:
+            ledgers.append(TownshipLedger(code, name, None, None, 0, None))
+            continue
+        older = _older_households(session, batch, as_of, known_at)
+        ledgers.append(
+            TownshipLedger(
+                code, name, batch.id, batch.ledger_date, len(older), min(older, default=None)
+            )
+        )
     return Sources(
         batches=len(rows),
         townships=len({t for t, _ in rows if t is not None}),
@@ -444,7 +505,63 @@ def _sources(session: Session, district_id: int, facts: list[VillageFacts], as_o
         last_commit=max(commits) if commits else None,
         households=sum(f.ledger_rows for f in facts),
         villages_with_ledger=sum(1 for f in facts if f.ledger_rows),
+        ledgers=ledgers,
+        recorded_later=_recorded_later(
+            session, {f.village_id for f in facts}, (as_of, previous_as_of), known_at
+        ),
     )
+
+
+def _older_households(
+    session: Session, batch: ImportBatch, as_of: date, known_at: datetime
+) -> list[date]:
+    """Ledger dates of the households the batch's file did not name, still on older ledgers."""
+    ids = list(batch.not_in_file_ids or [])
+    found: list[date] = []
+    state = state_as_of(as_of, known_at)
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        found.extend(
+            day
+            for day in session.scalars(
+                select(state.c.ledger_date).where(
+                    state.c.household_id.in_(part), state.c.ledger_date < batch.ledger_date
+                )
+            )
+            if day is not None
+        )
+    return found
+
+
+def _recorded_later(
+    session: Session, village_ids: set[int], days: tuple[date, ...], known_at: datetime
+) -> int:
+    """Households whose state as of a report date differs now from what was known then.
+
+    ``days`` are the cut-off and the comparison year's cut-off: a back-fill
+    recorded after ``known_at`` for either would change the report's figures.
+    """
+    v = HouseholdVersion
+    changed: set[int] = set()
+    for day in days:
+        candidates = select(v.household_id).where(v.recorded_at > known_at, v.ledger_date <= day)
+        states = []
+        for known in (known_at, None):
+            newest = newest_versions(day, known, households=candidates)
+            states.append(
+                {
+                    hid: (vid, village)
+                    for hid, vid, village in session.execute(
+                        select(newest.c.household_id, newest.c.version_id, newest.c.village_id)
+                    )
+                }
+            )
+        then, now = states
+        for hid in set(then) | set(now):
+            a, b = then.get(hid), now.get(hid)
+            if a != b and ((a and a[1] in village_ids) or (b and b[1] in village_ids)):
+                changed.add(hid)
+    return len(changed)
 
 
 # --------------------------------------------------------------------------
@@ -452,11 +569,11 @@ def _sources(session: Session, district_id: int, facts: list[VillageFacts], as_o
 # --------------------------------------------------------------------------
 
 
-def _derivation_by(session: Session, day: date) -> ZoneDerivation | None:
-    """The newest derivation with as_of ≤ ``day`` (latest created wins a tie)."""
+def _derivation_by(session: Session, day: date, known_at: datetime) -> ZoneDerivation | None:
+    """The newest derivation with as_of ≤ ``day`` made by ``known_at`` (latest made wins a tie)."""
     return session.scalar(
         select(ZoneDerivation)
-        .where(ZoneDerivation.as_of <= day)
+        .where(ZoneDerivation.as_of <= day, ZoneDerivation.created_at <= known_at)
         .order_by(
             ZoneDerivation.as_of.desc(), ZoneDerivation.created_at.desc(), ZoneDerivation.id.desc()
         )
@@ -470,12 +587,12 @@ def _zone_section(
     rows: list[MeasureRow],
     as_of: date,
     previous_as_of: date,
-    district_code: str,
+    known_at: datetime,
 ) -> ZoneSection | None:
-    derivation = _derivation_by(session, as_of)
+    derivation = _derivation_by(session, as_of, known_at)
     if derivation is None:
         return None
-    previous = _derivation_by(session, previous_as_of)
+    previous = _derivation_by(session, previous_as_of, known_at)
     if previous is not None and previous.id == derivation.id:
         previous = None
     in_district = {f.code for f in facts}
@@ -562,57 +679,31 @@ def _zone_changes(
 # --------------------------------------------------------------------------
 
 
-def _newest_before(as_of: date) -> tuple[Any, Any]:
-    """For households changed since the date: their newest version as of then.
-
-    Every writer goes through ``heating.households``, so a household's row is
-    its newest version: households not changed since the date are read from
-    ``households`` directly and only the changed ones need their history
-    (the rule of ``heating.measures``).  Returns the ranked subquery (filter
-    on ``rank == 1``; ``version_id`` names the version) and an alias of the
-    versions table to join on ``version_id`` for the JSON fields, so that
-    only the chosen versions' JSON is read, not that of every older version.
-    """
-    newest = newest_versions_of_changed(as_of, HouseholdVersion.id.label("version_id"))
-    return newest, aliased(HouseholdVersion, name="chosen")
-
-
-def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
+def _household_detail(
+    session: Session, facts: list[VillageFacts], as_of: date, known_at: datetime
+) -> dict[str, Any]:
     """Clean households by route/device and without completion date, as of the date."""
     by_id = {f.village_id: f for f in facts}
-    h = Household
-    unchanged = select(
-        h.village_id, h.route, h.device, h.completed_on.is_(None), func.count()
-    ).where(
-        h.active == true(),
-        h.status.in_(CLEAN_STATUSES),
-        h.id.not_in(changed_since(as_of)),
-    )
-    unchanged = unchanged.group_by(h.village_id, h.route, h.device, h.completed_on.is_(None))
-    newest, chosen = _newest_before(as_of)
-    n = newest.c
-    route = chosen.after["route"].as_string()
-    device = chosen.after["device"].as_string()
-    undated = chosen.after["completed_on"].as_string().is_(None)
-    changed = (
-        select(n.village_id, route, device, undated, func.count())
-        .join(chosen, chosen.id == n.version_id)
-        .where(n.rank == 1, n.active == true(), n.status.in_(CLEAN_STATUSES))
-        .group_by(n.village_id, route, device, undated)
+    state = state_as_of(as_of, known_at, ("route", "device", "completed_on"))
+    s = state.c
+    undated_expr = s.completed_on.is_(None)
+    stmt = (
+        select(s.village_id, s.route, s.device, undated_expr, func.count())
+        .where(s.status.in_(CLEAN_STATUSES))
+        .group_by(s.village_id, s.route, s.device, undated_expr)
     )
     routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     devices: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     undated: dict[int, int] = defaultdict(int)
-    for stmt in (unchanged, changed):
-        for village_id, route, device, is_undated, count in session.execute(stmt):
-            f = by_id.get(village_id)
-            if f is None:
-                continue
-            route = route or NO_ROUTE
-            routes[f.township_code][route] += count
-            devices[f.township_code][(route, (device or "").strip())] += count
-            if is_undated:
-                undated[village_id] += count
+    for village_id, route, device, is_undated, count in session.execute(stmt):
+        f = by_id.get(village_id)
+        if f is None:
+            continue
+        route = route or NO_ROUTE
+        routes[f.township_code][route] += count
+        devices[f.township_code][(route, (device or "").strip())] += count
+        if is_undated:
+            undated[village_id] += count
     return {
         "routes": _route_lines(facts, routes, devices),
         "no_completion_date": [
@@ -620,7 +711,7 @@ def _household_detail(session: Session, facts: list[VillageFacts], as_of: date) 
             for f in facts
             if undated.get(f.village_id)
         ],
-        **_problems(session, facts, as_of),
+        **_problems(session, facts, as_of, known_at),
     }
 
 
@@ -646,10 +737,11 @@ def _route_lines(
     return lines
 
 
-def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[str, Any]:
+def _problems(
+    session: Session, facts: list[VillageFacts], as_of: date, known_at: datetime
+) -> dict[str, Any]:
     """Households whose look-back operation is unstable, coal_again or abandoned (masked)."""
     by_id = {f.village_id: f for f in facts}
-    h = Household
     fields = (
         "household_no",
         "head_name",
@@ -660,25 +752,16 @@ def _problems(session: Session, facts: list[VillageFacts], as_of: date) -> dict[
         "device",
         "note",
     )
+    state = state_as_of(as_of, known_at, fields)
+    s = state.c
     found = [
         (hid, vid, status, op, dict(zip(fields, values, strict=True)))
         for hid, vid, status, op, *values in session.execute(
             select(
-                h.id, h.village_id, h.status, h.operation, *(getattr(h, f) for f in fields)
-            ).where(
-                h.active == true(),
-                h.operation.in_(PROBLEM_OPERATIONS),
-                h.id.not_in(changed_since(as_of)),
-            )
+                s.household_id, s.village_id, s.status, s.operation, *(s[f] for f in fields)
+            ).where(s.operation.in_(PROBLEM_OPERATIONS))
         )
     ]
-    newest, chosen = _newest_before(as_of)
-    n = newest.c
-    found += session.execute(
-        select(n.household_id, n.village_id, n.status, n.operation, chosen.after)
-        .join(chosen, chosen.id == n.version_id)
-        .where(n.rank == 1, n.active == true(), n.operation.in_(PROBLEM_OPERATIONS))
-    ).all()
     order = {op: i for i, op in enumerate(PROBLEM_OPERATIONS)}
     households = []
     counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PROBLEM_OPERATIONS, 0))

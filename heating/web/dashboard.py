@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.compliance import compliance
+from heating.history import latest_ledgers
 from heating.measures import coverage
-from heating.models import ImportBatch, ZoneDerivation
+from heating.models import ImportBatch, Township, ZoneDerivation
 from heating.web.access import UPLOADERS, scoped_township_code
 from heating.web.db import app_config, db
 
@@ -45,6 +46,12 @@ def zone_summary(session: Session) -> dict[str, Any] | None:
     }
 
 
+def _latest_ledgers(session: Session) -> dict[str, ImportBatch]:
+    """Township code → its newest ledger in force."""
+    codes = dict(session.execute(select(Township.id, Township.code)).all())
+    return {codes[tid]: batch for tid, batch in latest_ledgers(session).items() if tid in codes}
+
+
 @bp.route("/")
 @login_required
 def index():  # noqa: ANN201
@@ -66,6 +73,7 @@ def index():  # noqa: ANN201
         category_rows={r.key: r for r in by_category},
         total=total,
         townships=townships,
+        ledgers=_latest_ledgers(session),
         batches=batches,
         zones=zone_summary(session),
         scoped=township_code is not None,

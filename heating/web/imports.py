@@ -6,6 +6,7 @@ import contextlib
 import io
 import math
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import date
 from typing import Any
 
 from flask import (
@@ -21,11 +22,13 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from heating.clock import today
 from heating.errors import Refused
-from heating.models import ImportBatch, ImportJob, Township
+from heating.models import ImportBatch, ImportJob, StoredFile, Township
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
-from heating.web.db import app_runtime, db
+from heating.web.db import app_config, app_runtime, db
+from imports.ledger_date import check_option, parse_option
 
 bp = Blueprint("imports", __name__)
 
@@ -86,23 +89,55 @@ def index():  # noqa: ANN201
         if township_code and township is None:
             flash(f"乡镇代码 {township_code} 不在村庄名录中。", "error")
             return _index_page(townships), 400
+        try:
+            ledger_date = _ledger_date_field(request.form.get("ledger_date", ""))
+        except Refused as exc:
+            flash(exc.message, "error")
+            return _index_page(townships), 400
         data = upload.read()
         name = _file_name(upload.filename)
-        runtime = app_runtime()
-        token = jobs.create_job(
-            runtime,
-            "preview",
-            user_id=current_user.id,
-            township_id=township.id if township else None,
-            file_name=name,
-        )
-        _wait_briefly(
-            jobs.start_preview(
-                token, data, name, township_code=township_code, user_id=current_user.id
-            )
-        )
+        token = _start_preview(data, name, township, township_code, ledger_date)
         return redirect(url_for("imports.job", token=token))
     return _index_page(townships)
+
+
+def _ledger_date_field(raw: str) -> date | None:
+    """The upload form's ``ledger_date`` (blank: found in the file); refused with a reason."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        day = parse_option(raw)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    return check_option(day, today(app_config().timezone))
+
+
+def _start_preview(
+    data: bytes,
+    name: str,
+    township: Township | None,
+    township_code: str | None,
+    ledger_date: date | None,
+) -> str:
+    token = jobs.create_job(
+        app_runtime(),
+        "preview",
+        user_id=current_user.id,
+        township_id=township.id if township else None,
+        file_name=name,
+    )
+    _wait_briefly(
+        jobs.start_preview(
+            token,
+            data,
+            name,
+            township_code=township_code,
+            user_id=current_user.id,
+            ledger_date=ledger_date,
+        )
+    )
+    return token
 
 
 def _index_page(townships: list[Township]) -> str:
@@ -181,7 +216,8 @@ def commit(batch_id: int):  # noqa: ANN201
     """Start writing a previewed batch: strict, or valid rows only."""
     batch = _load_batch(batch_id)
     if batch.status != "preview":
-        raise Refused(f"批次 {batch_id} 不是待确认状态，不能写入。")
+        flash(f"批次 {batch_id} 不是待确认状态，不能写入。", "error")
+        return redirect(url_for("imports.show", batch_id=batch_id))
     accept_valid = request.form.get("mode") == "valid"
     token = jobs.create_job(
         app_runtime(),
@@ -194,6 +230,25 @@ def commit(batch_id: int):  # noqa: ANN201
     )
     _wait_briefly(
         jobs.start_commit(token, batch.id, accept_valid=accept_valid, user_id=current_user.id)
+    )
+    return redirect(url_for("imports.job", token=token))
+
+
+@bp.route("/imports/<int:batch_id>/repreview", methods=["POST"])
+@roles_required(*UPLOADERS)
+def repreview(batch_id: int):  # noqa: ANN201
+    """Preview the same stored file again, as the database is now (a stale or expired one)."""
+    batch = _load_batch(batch_id)
+    stored = db().get(StoredFile, batch.sha256)
+    if stored is None:
+        abort(404)
+    ledger_date = batch.ledger_date if batch.ledger_date_source == "option" else None
+    token = _start_preview(
+        stored.content,
+        batch.file_name,
+        batch.township,
+        batch.township.code if batch.township else None,
+        ledger_date,
     )
     return redirect(url_for("imports.job", token=token))
 
@@ -221,7 +276,7 @@ def rollback(batch_id: int):  # noqa: ANN201
     _load_batch(batch_id)
     session = db()
     try:
-        rollback_batch(session, batch_id, user_id=current_user.id)
+        rollback_batch(session, batch_id, user_id=current_user.id, tz=app_config().timezone)
         session.commit()
     except Refused as exc:
         session.rollback()

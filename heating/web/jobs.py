@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -125,7 +125,13 @@ def _run(app: Flask, token: str, work: Callable[[Any, Callable[[int, int], None]
 
 
 def start_preview(
-    token: str, data: bytes, file_name: str, *, township_code: str | None, user_id: int
+    token: str,
+    data: bytes,
+    file_name: str,
+    *,
+    township_code: str | None,
+    user_id: int,
+    ledger_date: date | None = None,
 ) -> Future:
     """Read and judge an uploaded ledger in the background (imports.batches.preview)."""
     from imports.batches import preview
@@ -141,6 +147,7 @@ def start_preview(
             user_id=user_id,
             township_code=township_code,
             config=config,
+            ledger_date=ledger_date,
             progress=progress,
         )
         return batch.id

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, Response, request, url_for
 from flask_login import current_user
 
-from heating import coverage_classes
+from heating import clock, coverage_classes
 from heating.measures import percent
 from heating.models import (
     OPERATION_LABELS,
@@ -18,6 +18,7 @@ from heating.models import (
 )
 from heating.web.access import READ_ALL
 from heating.web.db import app_config
+from imports.ledger_date import SOURCE_LABELS
 
 BATCH_STATUS_LABELS = {
     "parsing": "正在解析",
@@ -26,6 +27,7 @@ BATCH_STATUS_LABELS = {
     "committed": "已写入",
     "rolled_back": "已撤销",
     "cancelled": "已取消",
+    "expired": "已过期",
 }
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 
@@ -63,11 +65,7 @@ def when(value: datetime | date | str | None) -> str:
 
 def local_time(value: datetime) -> datetime:
     """Stored times are naive UTC; show them in the configured time zone (Beijing by default)."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(app_config().timezone)
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(zone)
+    return clock.local(value, app_config().timezone)
 
 
 # Audit details are stored as JSON by many areas; these are the keys an admin meets.
@@ -180,6 +178,7 @@ def init_app(app: Flask) -> None:
         OPERATION_LABELS=OPERATION_LABELS,
         BATCH_STATUS_LABELS=BATCH_STATUS_LABELS,
         SEVERITY_LABELS=SEVERITY_LABELS,
+        LEDGER_DATE_SOURCES=SOURCE_LABELS,
         profile=app.extensions["heating"].config.profile,
     )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from io import BytesIO
 
 from flask import Blueprint, render_template, request, send_file
 from sqlalchemy import func, select
 
+from heating.clock import parse_known_at
 from heating.errors import Refused
 from heating.models import District, HouseholdVersion
 from heating.report import build_report
@@ -22,8 +23,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def suggested_years() -> list[int]:
-    """Years with recorded household data, newest first (this year at least)."""
-    first = db().scalar(select(func.min(HouseholdVersion.recorded_at)))
+    """Years of the ledgers recorded, newest first (this year at least)."""
+    first = db().scalar(select(func.min(HouseholdVersion.ledger_date)))
     this_year = date.today().year
     start = first.year if first else this_year
     return list(range(this_year, start - 1, -1))
@@ -46,6 +47,7 @@ def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
             years=[(y, default_as_of(config, y)) for y in years],
             year=year,
             as_of=request.args.get("as_of", ""),
+            known_at=request.args.get("known_at", ""),
             districts=districts,
             district=request.args.get("district", ""),
             cutoff=config.report_cutoff,
@@ -62,7 +64,7 @@ def index():  # noqa: ANN201
     return _form_page()
 
 
-def _parse_request() -> tuple[int, date | None, str | None]:
+def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
     raw_year = request.args.get("year", "").strip()
     if not raw_year.isdigit():
         raise Refused(f"请选择报告年度（四位数字，如 2021），得到 {raw_year!r}。")
@@ -76,7 +78,14 @@ def _parse_request() -> tuple[int, date | None, str | None]:
         except ValueError:
             raise Refused(f"截止日期应为 YYYY-MM-DD，如 2021-10-31，得到 {raw_as_of!r}。") from None
     district = request.args.get("district", "").strip() or None
-    return year, as_of, district
+    raw_known = request.args.get("known_at", "").strip()
+    known_at = None
+    if raw_known:
+        try:
+            known_at = parse_known_at(raw_known, app_config().timezone)
+        except ValueError as exc:
+            raise Refused(f"已知时点：{exc}。") from None
+    return year, as_of, district, known_at
 
 
 @bp.route("/reports/download")
@@ -84,8 +93,10 @@ def _parse_request() -> tuple[int, date | None, str | None]:
 def download():  # noqa: ANN201
     """Build the report for the chosen year and as-of date and send it as .xlsx."""
     try:
-        year, as_of, district = _parse_request()
-        built = build_report(db(), app_config(), year, as_of=as_of, district_code=district)
+        year, as_of, district, known_at = _parse_request()
+        built = build_report(
+            db(), app_config(), year, as_of=as_of, district_code=district, known_at=known_at
+        )
     except Refused as exc:
         return _form_page(exc.message, 400)
     # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from heating.history import newest_ledger, village_changes
 from heating.measures import MeasureRow, coverage
 from heating.models import (
     HOUSEHOLD_FIELDS,
@@ -18,9 +19,7 @@ from heating.models import (
     STATUS_LABELS,
     Household,
     HouseholdVersion,
-    ImportBatch,
     Township,
-    User,
     Village,
 )
 from heating.privacy import PERSONAL_FIELDS, mask_field
@@ -145,16 +144,8 @@ def _village_names(session: Session, versions: list[HouseholdVersion]) -> dict[i
 
 
 def village_history(session: Session, village: Village, visible: bool) -> list[dict[str, Any]]:
-    """The newest changes of the village's households: who, when, which fields from → to."""
-    rows = session.execute(
-        select(HouseholdVersion, Household.head_name, ImportBatch.file_name, User.username)
-        .join(Household, Household.id == HouseholdVersion.household_id)
-        .outerjoin(ImportBatch, ImportBatch.id == HouseholdVersion.batch_id)
-        .outerjoin(User, User.id == HouseholdVersion.user_id)
-        .where(HouseholdVersion.village_id == village.id)
-        .order_by(HouseholdVersion.id.desc())
-        .limit(HISTORY_LIMIT)
-    ).all()
+    """The village's newest changes by ledger date: which ledger, when recorded, what changed."""
+    rows = village_changes(session, village.id, HISTORY_LIMIT)
     village_names = _village_names(session, [row[0] for row in rows])
     history = []
     for version, head_name, file_name, username in rows:
@@ -178,6 +169,8 @@ def village_history(session: Session, village: Village, visible: bool) -> list[d
             )
         history.append(
             {
+                "ledger_date": version.ledger_date,
+                "retracted": version.retracted_at is not None and version.change != "rollback",
                 "at": version.recorded_at,
                 "change": CHANGE_LABELS.get(version.change, version.change),
                 "head_name": head_name,
@@ -229,6 +222,7 @@ def show(code: str):  # noqa: ANN201
     return render_template(
         "villages/show.html",
         village=village,
+        ledger=newest_ledger(session, village.township_id),
         m=measures,
         households=households,
         history=history,

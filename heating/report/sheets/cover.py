@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openpyxl.worksheet.worksheet import Worksheet
 
-from heating.report.snapshot import Snapshot
+from heating import clock
+from heating.report.snapshot import Snapshot, TownshipLedger
 from heating.report.workbook import (
     BORDER,
     CENTER,
@@ -17,7 +18,10 @@ from heating.report.workbook import (
     setup_print,
 )
 
-GENERATED_LABEL = "生成时间"  # the one cell that differs between regenerations
+GENERATED_LABEL = "生成时间"  # differs between regenerations
+KNOWN_AT_LABEL = "已知时点"
+RECORDED_LATER_LABEL = "已知时点之后"  # says whether a regeneration would change the figures
+LEDGERS_LABEL = "各乡镇台账"
 
 SHEET_GUIDE = (
     ("总体情况", "按区域类别汇总的户数、覆盖率、有效覆盖率、目标、差距与是否达标，附覆盖率图"),
@@ -52,9 +56,11 @@ DEFINITIONS = (
     ),
     (
         "截止日（冻结快照）",
-        "所有户数取自截止日当天 24 时以前记录的台账数据（每户取截止日前最后一次记录），"
-        "截止日之后导入、修改或回滚的数据不影响本报告；以同一截止日重新生成，数字完全相同。"
-        "村庄名录（总户数、类别）与村界按生成时的名录读取。",
+        "所有户数按台账日期（台账所描述的那一天，“数据截至”）取数：每户取台账日期不晚于截止日的"
+        "最近一期台账（同一台账日期以最后记录的为准），并且只计入“已知时点”以前记录的数据。"
+        "因此之后补录的历史台账、导入或撤销的批次都不影响本报告；以同一截止日和已知时点重新生成，"
+        "数字完全相同。完成认定和禁煤区派生同样只计入已知时点以前记录的。"
+        "村庄名录（总户数、类别）、村界与要求配置按生成时读取。",
     ),
 )
 
@@ -78,25 +84,35 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     targets = "；".join(f"{c.name} {c.target:.0%}" for c in s.profile.categories)
     src = s.sources
     if src.batches:
+        first = clock.local_date(src.first_commit, s.timezone)
+        last = clock.local_date(src.last_commit, s.timezone)
         sources = (
-            f"截止日前已提交且未回滚的台账导入 {src.batches} 批（涉及 {src.townships} 个乡镇，"
-            f"{src.first_commit:%Y-%m-%d} 至 {src.last_commit:%Y-%m-%d}）；"
+            f"台账日期不晚于截止日、已知时点以前写入且未撤销的台账 {src.batches} 批"
+            f"（涉及 {src.townships} 个乡镇，{first:%Y-%m-%d} 至 {last:%Y-%m-%d} 写入）；"
         )
     else:
-        sources = "截止日前没有已提交的台账导入批次；"
+        sources = "没有台账日期不晚于截止日的台账批次；"
     sources += (
         f"计入台账 {src.households:,} 户，分布在 {src.villages_with_ledger:,} 个村；"
         f"村庄名录 {len(s.villages):,} 个村。"
     )
+    tz = s.timezone
     facts = [
         ("区县", f"{s.district_name}（{s.district_code}）"),
         ("报告年度", f"{s.year} 年"),
         ("数据截止日期", f"{s.as_of:%Y-%m-%d}（上一年度对比截止日 {s.previous_as_of:%Y-%m-%d}）"),
-        (GENERATED_LABEL, f"{s.generated_at:%Y-%m-%d %H:%M}"),
-        ("要求配置", f"{s.profile.name}：{targets}"),
+        (
+            KNOWN_AT_LABEL,
+            f"{clock.shown_with_offset(s.known_at, tz)}（只计入此时刻以前记录的数据；"
+            f"重新生成时用 --known-at {clock.iso(s.known_at, tz)} 可得到相同数字）",
+        ),
+        (GENERATED_LABEL, clock.shown_with_offset(s.generated_at, tz)),
+        ("要求配置", f"{s.profile.name}：{targets}（按生成时的配置）"),
         ("数据来源", sources),
+        (LEDGERS_LABEL, "\n".join(ledger_line(t) for t in src.ledgers) or "（没有乡镇）"),
+        (RECORDED_LATER_LABEL, recorded_later_line(src.recorded_later)),
     ]
-    if s.as_of >= s.generated_at.date():
+    if s.as_of >= clock.local_date(s.generated_at, tz):
         facts.append(
             (
                 "提示",
@@ -111,6 +127,29 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     ws.freeze_panes = "A4"
     setup_print(ws, 1, 2)
     ws.page_setup.orientation = "portrait"
+
+
+def ledger_line(t: TownshipLedger) -> str:
+    """One township's ledger behind the figures, as the cover says it."""
+    if t.batch_id is None:
+        return (
+            f"{t.township_name}：截止日（含）以前没有台账！本乡镇的户数可能不完整，请先补录台账。"
+        )
+    line = f"{t.township_name}：台账截至 {t.ledger_date:%Y-%m-%d}（批次 {t.batch_id}）"
+    if t.older:
+        line += f"；另有 {t.older} 户取自更早台账（最早 {t.earliest_older:%Y-%m-%d}）"
+    return line
+
+
+def recorded_later_line(count: int) -> str:
+    """Whether data recorded after the known-at time would change the figures."""
+    if not count:
+        return "已知时点之后没有会改变本报告数字的记录。"
+    return (
+        f"已知时点之后又记录了 {count} 户截止日或上一年度截止日（含）以前的数据"
+        "（如补录的历史台账或撤销的批次），"
+        "会改变本报告的数字；本报告未计入。如需计入，请不带 --known-at 重新生成。"
+    )
 
 
 def _section(ws: Worksheet, row: int, text: str) -> int:

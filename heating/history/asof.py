@@ -1,0 +1,387 @@
+"""Reading history: which versions count, the state as of a date and known at a time.
+
+The rules are in ``heating.history``'s docstring; this is their one implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import ColumnElement, Select, Subquery
+
+from heating.history.values import CHUNK, FIELD_KINDS, IDENTITY, state_from_snapshot
+from heating.models import (
+    HOUSEHOLD_FIELDS,
+    Household,
+    HouseholdVersion,
+    ImportBatch,
+    User,
+)
+
+_H: Table = Household.__table__  # type: ignore[assignment]
+_V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
+
+# --------------------------------------------------------------------------
+# Reading: which versions count, the state as of a date
+# --------------------------------------------------------------------------
+
+
+def live(known_at: datetime | None = None) -> ColumnElement[bool]:
+    """SQL condition on versions: it counts when known at ``known_at`` (now when None)."""
+    v = _V.c
+    if known_at is None:
+        return v.retracted_at.is_(None)
+    return and_(v.recorded_at <= known_at, or_(v.retracted_at.is_(None), v.retracted_at > known_at))
+
+
+def changed_households(as_of: date | None, known_at: datetime | None) -> Select:
+    """Households whose state as of (``as_of``, ``known_at``) may differ from their row.
+
+    Those with a version dated after ``as_of`` or recorded after ``known_at``
+    (a rollback records every household it touches, so retractions after
+    ``known_at`` are found too); each through its own index.
+    """
+    v = _V.c
+    parts = []
+    if as_of is not None:
+        parts.append(select(v.household_id).where(v.ledger_date > as_of))
+    if known_at is not None:
+        parts.append(select(v.household_id).where(v.recorded_at > known_at))
+    if not parts:
+        return select(v.household_id).where(false_condition())
+    return parts[0] if len(parts) == 1 else union(*parts)
+
+
+def false_condition() -> ColumnElement[bool]:
+    return literal(1) == literal(0)
+
+
+def newest_versions(
+    as_of: date | None,
+    known_at: datetime | None,
+    *,
+    households: Select | Sequence[int] | None = None,
+    columns: Sequence[Any] = (),
+) -> Subquery:
+    """Per household its version that counts as of (``as_of``, ``known_at``).
+
+    Columns: ``household_id``, ``version_id``, ``village_id``, ``active``,
+    ``status``, ``operation``, ``ledger_date``, ``recorded_at`` and any extra
+    version ``columns``.  ``households`` (a select or list of ids) limits the ranking;
+    the covering index ``ix_household_versions_asof`` serves it.
+    """
+    v = _V.c
+    conditions = [live(known_at)]
+    if as_of is not None:
+        conditions.append(v.ledger_date <= as_of)
+    if households is not None:
+        conditions.append(v.household_id.in_(households))
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=v.household_id,
+            order_by=(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            v.household_id,
+            v.id.label("version_id"),
+            v.village_id,
+            v.active,
+            v.status,
+            v.operation,
+            v.ledger_date,
+            v.recorded_at,
+            *columns,
+            rank,
+        )
+        .where(*conditions)
+        .subquery("ranked")
+    )
+    keep = [c for c in ranked.c if c.name != "rank"]
+    return select(*keep).where(ranked.c.rank == 1).subquery("newest")
+
+
+def _field_from_row(name: str) -> Any:
+    column = _H.c[name]
+    if FIELD_KINDS[name] in ("date", "decimal"):
+        return cast(column, String).label(name)
+    return column.label(name)
+
+
+def _field_from_version(chosen: Any, name: str) -> Any:
+    value = chosen.after[name]
+    kind = FIELD_KINDS[name]
+    if kind == "int":
+        return value.as_integer().label(name)
+    if kind == "float":
+        return value.as_float().label(name)
+    return value.as_string().label(name)
+
+
+def state_as_of(
+    as_of: date | None = None, known_at: datetime | None = None, fields: Sequence[str] = ()
+) -> Subquery:
+    """Per household that exists then, its state as of ``as_of`` known at ``known_at``.
+
+    Columns: ``household_id``, ``village_id``, ``status``, ``operation``,
+    ``ledger_date`` (of the version the state comes from) and the household
+    ``fields`` asked for.  Dates and decimals among ``fields`` come as ISO /
+    decimal text on both databases (``to_column_value`` turns them back);
+    compare dates as text ("2021-10-31").  Households unchanged since are read
+    from their rows, the others from their counting version.
+    """
+    h = _H.c
+    fields = [f for f in fields if f not in ("status", "operation")]  # always there
+    row_columns = [
+        h.id.label("household_id"),
+        h.village_id,
+        h.status,
+        h.operation,
+        h.ledger_date,
+        *(_field_from_row(f) for f in fields),
+    ]
+    if as_of is None and known_at is None:
+        return select(*row_columns).where(h.active == true()).subquery("state")
+    changed = changed_households(as_of, known_at)
+    unchanged = select(*row_columns).where(h.active == true(), h.id.not_in(changed))
+    newest = newest_versions(as_of, known_at, households=changed)
+    n = newest.c
+    then = select(n.household_id, n.village_id, n.status, n.operation, n.ledger_date).where(
+        n.active == true()
+    )
+    if fields:
+        chosen = aliased(HouseholdVersion, name="chosen")
+        then = then.add_columns(*(_field_from_version(chosen, f) for f in fields)).join(
+            chosen, chosen.id == n.version_id
+        )
+    return union_all(unchanged, then).subquery("state")
+
+
+def delta_rows(as_of: date | None, known_at: datetime | None) -> Select:
+    """Rows (village_id, status, operation, weight ±1) turning current counts into as-of counts.
+
+    Summing ``weight`` per (village, status, operation) over these rows and
+    adding it to the current counts gives the counts as of (``as_of``,
+    ``known_at``).  Without ``known_at`` it is the telescoping sum over the
+    versions dated after ``as_of`` (see the module docstring); otherwise the
+    changed households' rows are subtracted and their counting versions added.
+    """
+    v = _V.c
+    if known_at is None:
+        if as_of is None:
+            return select(
+                v.village_id, v.status, v.operation, literal(0, Integer).label("weight")
+            ).where(false_condition())
+        # Σ (state − predecessor's state) over the versions dated after the day is
+        # "current − as of": subtract each such version, add back its predecessor.
+        after = and_(v.ledger_date > as_of, v.retracted_at.is_(None))
+        minus = select(
+            v.village_id, v.status, v.operation, literal(-1, Integer).label("weight")
+        ).where(after, v.active == true())
+        plus = select(
+            v.prev_village_id, v.prev_status, v.prev_operation, literal(1, Integer)
+        ).where(after, v.prev_status.is_not(None))
+        return union_all(minus, plus)
+    h = _H.c
+    changed = changed_households(as_of, known_at)
+    now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
+        h.active == true(), h.id.in_(changed)
+    )
+    newest = newest_versions(as_of, known_at, households=changed)
+    n = newest.c
+    then = select(n.village_id, n.status, n.operation, literal(1, Integer)).where(
+        n.active == true()
+    )
+    return union_all(now, then)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def current_states(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Households' rows (identity columns and every field), by id, read in chunks."""
+    cols = [_H.c[name] for name in (*IDENTITY, *HOUSEHOLD_FIELDS)]
+    out: dict[int, dict[str, Any]] = {}
+    for part in _chunks(sorted(set(ids))):
+        for row in session.execute(select(*cols).where(_H.c.id.in_(part))).mappings():
+            out[row["id"]] = dict(row)
+    return out
+
+
+def shows_state_at(row: Mapping[str, Any], ledger_date: date) -> bool:
+    """True when a household's row is its state as of ``ledger_date`` (nothing newer counts)."""
+    return bool(row["active"]) and (row["ledger_date"] is None or row["ledger_date"] <= ledger_date)
+
+
+def present_as_of(session: Session, ids: Iterable[int], as_of: date) -> set[int]:
+    """Which of these households exist as of ``as_of`` (a counting, active version dated ≤ it)."""
+    out: set[int] = set()
+    for part in _chunks(sorted(set(ids))):
+        newest = newest_versions(as_of, None, households=list(part))
+        out.update(session.scalars(select(newest.c.household_id).where(newest.c.active == true())))
+    return out
+
+
+def states_as_of(
+    session: Session,
+    ids: Iterable[int],
+    as_of: date,
+    *,
+    rows: Mapping[int, Mapping[str, Any]] | None = None,
+    excluding_batch: int | None = None,
+    inactive: bool = False,
+) -> dict[int, dict[str, Any] | None]:
+    """Full states of these households as of ``as_of`` (None: no state then), by id.
+
+    ``rows`` are their ``current_states`` when the caller has them.  A row
+    that shows its state as of the date is used as it is; the others are read
+    from their counting version.  ``excluding_batch`` leaves one batch's
+    versions out; with ``inactive`` a counting version that is inactive is
+    returned (``active`` False) rather than None.
+    """
+    ids = sorted(set(ids))
+    rows = rows if rows is not None else current_states(session, ids)
+    out: dict[int, dict[str, Any] | None] = {}
+    need: list[int] = []
+    for hid in ids:
+        row = rows.get(hid)
+        if row is not None and excluding_batch is None and shows_state_at(row, as_of):
+            out[hid] = dict(row)
+        else:
+            need.append(hid)
+    v = _V.c
+    for part in _chunks(need):
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=v.household_id,
+                order_by=(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc()),
+            )
+            .label("rank")
+        )
+        conditions = [live(), v.ledger_date <= as_of, v.household_id.in_(part)]
+        if excluding_batch is not None:
+            conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
+        ranked = (
+            select(v.household_id, v.id, v.ledger_date, v.batch_id, rank)
+            .where(*conditions)
+            .subquery()
+        )
+        chosen = select(
+            ranked.c.household_id, _V.c.after, ranked.c.ledger_date, ranked.c.batch_id
+        ).join(_V, _V.c.id == ranked.c.id)
+        found = {}
+        for hid, after, ledger_date, batch in session.execute(chosen.where(ranked.c.rank == 1)):
+            found[hid] = (after, ledger_date, batch)
+        for hid in part:
+            hit = found.get(hid)
+            if hit is None or not hit[0] or not (inactive or hit[0].get("active", True)):
+                out[hid] = None
+                continue
+            state = state_from_snapshot(hit[0])
+            identity = rows.get(hid) or {}
+            for name in IDENTITY:
+                if name not in state:
+                    state[name] = identity.get(name)
+            state["id"] = hid
+            state["ledger_date"] = hit[1]
+            state["updated_batch_id"] = hit[2]
+            out[hid] = state
+    return out
+
+
+def newest_ledger(
+    session: Session,
+    township_id: int | None,
+    *,
+    on_or_before: date | None = None,
+    known_at: datetime | None = None,
+    excluding: int | None = None,
+) -> ImportBatch | None:
+    """The township's newest ledger in force (latest ledger date, then latest commit).
+
+    ``on_or_before`` limits the ledger date; ``known_at`` asks as things stood
+    then (committed by then, not rolled back by then).
+    """
+    if township_id is None:
+        return None
+    b = ImportBatch
+    query = select(b).where(
+        b.township_id == township_id,
+        b.kind.in_(("ledger", "demo")),
+        b.ledger_date.is_not(None),
+        b.committed_at.is_not(None),
+    )
+    if known_at is None:
+        query = query.where(b.status == "committed")
+    else:
+        query = query.where(
+            b.committed_at <= known_at, b.rolled_back_at.is_(None) | (b.rolled_back_at > known_at)
+        )
+    if on_or_before is not None:
+        query = query.where(b.ledger_date <= on_or_before)
+    if excluding is not None:
+        query = query.where(b.id != excluding)
+    return session.scalars(
+        query.order_by(b.ledger_date.desc(), b.committed_at.desc(), b.id.desc()).limit(1)
+    ).first()
+
+
+def latest_ledgers(session: Session) -> dict[int, ImportBatch]:
+    """Township id → its newest ledger in force (for the dashboard's list of townships)."""
+    b = ImportBatch
+    out: dict[int, ImportBatch] = {}
+    for batch in session.scalars(
+        select(b)
+        .where(
+            b.township_id.is_not(None),
+            b.kind.in_(("ledger", "demo")),
+            b.status == "committed",
+            b.ledger_date.is_not(None),
+        )
+        .order_by(b.ledger_date, b.committed_at, b.id)
+    ):
+        out[batch.township_id] = batch
+    return out
+
+
+def village_changes(session: Session, village_id: int, limit: int) -> list[Any]:
+    """The village's newest versions in ledger order (newest first), with who and from where.
+
+    Rows: (version, head name, batch file name, username).  Retracted versions
+    are included (the page says so).
+    """
+    v = HouseholdVersion
+    return list(
+        session.execute(
+            select(v, Household.head_name, ImportBatch.file_name, User.username)
+            .join(Household, Household.id == v.household_id)
+            .outerjoin(ImportBatch, ImportBatch.id == v.batch_id)
+            .outerjoin(User, User.id == v.user_id)
+            .where(v.village_id == village_id)
+            .order_by(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc())
+            .limit(limit)
+        ).all()
+    )

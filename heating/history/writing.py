@@ -1,0 +1,587 @@
+"""Writing history: new households, versions, back-fills, retractions, whole demo histories.
+
+Every version the tracker stores is written here (see ``heating.history``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Table,
+    bindparam,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from heating.history.asof import _chunks, current_states, live, shows_state_at, states_as_of
+from heating.history.bulk import _next_id, _sync_sequence, allocate_ids, bulk_insert
+from heating.history.values import (
+    _CONVERTED,
+    _SNAPSHOT_GETTER,
+    BLANK_STATE,
+    CHUNK,
+    IDENTITY,
+    _counted,
+    dump_json,
+    snapshot_of,
+    state_from_snapshot,
+    to_json_value,
+)
+from heating.models import (
+    HOUSEHOLD_FIELDS,
+    Household,
+    HouseholdVersion,
+    utcnow,
+)
+
+_H: Table = Household.__table__  # type: ignore[assignment]
+_V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
+
+VERSION_COLUMNS = (
+    "id",
+    "household_id",
+    "batch_id",
+    "user_id",
+    "ledger_date",
+    "recorded_at",
+    "retracted_at",
+    "change",
+    "village_id",
+    "active",
+    "status",
+    "operation",
+    "prev_village_id",
+    "prev_status",
+    "prev_operation",
+    "before",
+    "after",
+)
+HOUSEHOLD_COLUMNS = (
+    "id",
+    "village_id",
+    "key",
+    "key_kind",
+    "id_hash",
+    "active",
+    *HOUSEHOLD_FIELDS,
+    "extra",
+    "created_batch_id",
+    "updated_batch_id",
+    "updated_at",
+    "ledger_date",
+)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who and when a set of versions is written: one ledger date, one recorded time."""
+
+    ledger_date: date
+    recorded_at: datetime
+    batch_id: int | None = None
+    user_id: int | None = None
+
+
+def _version_row(
+    vid: int,
+    household_id: int,
+    change: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    stamp: Stamp,
+    *,
+    before_json: str | None = None,
+    after_json: str | None = None,
+    retracted_at: datetime | None = None,
+) -> tuple[Any, ...]:
+    pv, ps, po = _counted(before)
+    if before_json is None and before is not None:
+        before_json = dump_json(snapshot_of(before))
+    return (
+        vid,
+        household_id,
+        stamp.batch_id,
+        stamp.user_id,
+        stamp.ledger_date,
+        stamp.recorded_at,
+        retracted_at,
+        change,
+        after["village_id"],
+        bool(after["active"]),
+        after["status"],
+        after.get("operation"),
+        pv,
+        ps,
+        po,
+        before_json,
+        after_json if after_json is not None else dump_json(snapshot_of(after)),
+    )
+
+
+def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stamp) -> list[int]:
+    """Insert new households and their first versions in bulk; return their ids.
+
+    Each row holds the identity columns (village_id, key, key_kind, id_hash,
+    extra) and every household field; the households written are current
+    (nothing else counts for them).
+    """
+    hids = allocate_ids(session, _H, len(rows))
+    vids = allocate_ids(session, _V, len(rows))
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start : start + CHUNK]
+        households = []
+        versions = []
+        for row, hid, vid in zip(part, hids[start:], vids[start:], strict=False):
+            state = BLANK_STATE | row
+            state["active"] = True
+            households.append(
+                (
+                    hid,
+                    state["village_id"],
+                    state["key"],
+                    state["key_kind"],
+                    state.get("id_hash"),
+                    True,
+                    *_SNAPSHOT_GETTER(state),
+                    dump_json(state["extra"]) if state.get("extra") else None,
+                    stamp.batch_id,
+                    stamp.batch_id,
+                    stamp.recorded_at,
+                    stamp.ledger_date,
+                )
+            )
+            versions.append(_version_row(vid, hid, "create", None, state, stamp))
+        bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
+        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+    return hids
+
+
+@dataclass(slots=True)
+class Change:
+    """One version to write for an existing household.
+
+    ``row`` is its ``current_states`` row; ``before`` its state as of the
+    stamp's ledger date (None when it had none then); ``after`` the full state
+    the version records; ``row_values`` households-only columns (``extra``,
+    ``id_hash``) to set when the version becomes the current one.
+    """
+
+    household_id: int
+    row: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    row_values: dict[str, Any] = field(default_factory=dict)
+    kind: str = "update"
+
+
+def add_versions(session: Session, changes: Sequence[Change], stamp: Stamp) -> int:
+    """Write one version per change; move the rows it makes current; return back-fills.
+
+    A version becomes current when nothing newer counts for its household
+    (its row shows a state dated on or before the stamp's ledger date, or the
+    household has no state at all): the row takes its values.  Otherwise it
+    back-fills history: the row stays, and the next version's predecessor is
+    relinked (``settle``).
+    """
+    vids = allocate_ids(session, _V, len(changes))
+    backfilled: list[int] = []
+    for start in range(0, len(changes), CHUNK):
+        part = changes[start : start + CHUNK]
+        versions = []
+        updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for change, vid in zip(part, vids[start:], strict=False):
+            row = change.row
+            current = not row["active"] or shows_state_at(row, stamp.ledger_date)
+            versions.append(
+                _version_row(
+                    vid, change.household_id, change.kind, change.before, change.after, stamp
+                )
+            )
+            if not current:
+                backfilled.append(change.household_id)
+                continue
+            values = {
+                k: v for k, v in change.after.items() if k in _H.c and k != "id" and row.get(k) != v
+            }
+            values.update(change.row_values)
+            values.update(
+                active=True, updated_batch_id=stamp.batch_id, updated_at=stamp.recorded_at
+            )
+            values["ledger_date"] = stamp.ledger_date
+            updates.setdefault(frozenset(values), []).append({"hid": change.household_id, **values})
+        for keys, params in updates.items():
+            _update_rows(session, keys, params)
+        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+    if backfilled:
+        settle(session, backfilled, rows=False)
+    return len(backfilled)
+
+
+def _update_rows(session: Session, keys: frozenset[str], params: list[dict[str, Any]]) -> None:
+    """UPDATE households by primary key, one executemany per set of columns."""
+    # Bind names must differ from the column names in an UPDATE … SET.
+    stmt = (
+        update(_H)
+        .where(_H.c.id == bindparam("hid"))
+        .values({k: bindparam("v_" + k) for k in sorted(keys)})
+    )
+    session.connection().execute(
+        stmt, [{"hid": p["hid"], **{"v_" + k: p[k] for k in keys}} for p in params]
+    )
+
+
+def settle(session: Session, household_ids: Iterable[int], *, rows: bool = True) -> None:
+    """Re-derive what follows from the versions that count, for these households.
+
+    Each counting version's ``prev_*`` becomes its predecessor's counted
+    state; with ``rows``, each household's row becomes its newest counting
+    version (inactive when none counts).  Used after a back-fill (a version
+    inserted before others) and a rollback (versions retracted).
+    """
+    v = _V.c
+    ids = sorted(set(household_ids))
+    for part in _chunks(ids):
+        found = session.execute(
+            select(
+                v.id,
+                v.household_id,
+                v.village_id,
+                v.active,
+                v.status,
+                v.operation,
+                v.prev_village_id,
+                v.prev_status,
+                v.prev_operation,
+                v.batch_id,
+                v.ledger_date,
+                v.recorded_at,
+            )
+            .where(v.household_id.in_(part), live())
+            .order_by(v.household_id, v.ledger_date, v.recorded_at, v.id)
+        ).all()
+        relinks = []
+        newest: dict[int, Any] = {}
+        previous: Any = None
+        for version in found:
+            if previous is None or previous.household_id != version.household_id:
+                expected = (None, None, None)
+            elif previous.active:
+                expected = (previous.village_id, previous.status, previous.operation)
+            else:
+                expected = (None, None, None)
+            stored = (version.prev_village_id, version.prev_status, version.prev_operation)
+            if stored != expected:
+                relinks.append(
+                    {"vid": version.id, "pv": expected[0], "ps": expected[1], "po": expected[2]}
+                )
+            newest[version.household_id] = version
+            previous = version
+        if relinks:
+            session.connection().execute(
+                update(_V)
+                .where(_V.c.id == bindparam("vid"))
+                .values(
+                    prev_village_id=bindparam("pv"),
+                    prev_status=bindparam("ps"),
+                    prev_operation=bindparam("po"),
+                ),
+                relinks,
+            )
+        if rows:
+            _settle_rows(session, part, newest)
+
+
+def _settle_rows(session: Session, ids: Sequence[int], newest: Mapping[int, Any]) -> None:
+    afters = dict(
+        session.execute(
+            select(_V.c.id, _V.c.after).where(_V.c.id.in_([n.id for n in newest.values()]))
+        ).all()
+    )
+    current = current_states(session, ids)
+    updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for hid in ids:
+        row = current.get(hid)
+        if row is None:
+            continue
+        version = newest.get(hid)
+        if version is None:
+            values: dict[str, Any] = {"active": False} if row["active"] else {}
+        else:
+            state = state_from_snapshot(afters[version.id])
+            values = {k: v for k, v in state.items() if row.get(k) != v}
+            if row["ledger_date"] != version.ledger_date:
+                values["ledger_date"] = version.ledger_date
+            if values:
+                values.update(updated_batch_id=version.batch_id, updated_at=version.recorded_at)
+        if values:
+            updates.setdefault(frozenset(values), []).append({"hid": hid, **values})
+    for keys, params in updates.items():
+        _update_rows(session, keys, params)
+
+
+def later_in_force(session: Session, batch_id: int) -> list[Any]:
+    """Versions that count and follow one of the batch's own, written after it.
+
+    For each household the batch wrote: the counting versions of other
+    batches (or hand edits) that come after the batch's version in ledger
+    order — a later ledger date, or the same date recorded later — and were
+    recorded after it, so they were merged on top of its values.  Rows:
+    (batch_id, recorded_at, household_id), oldest first.
+    """
+    mine = aliased(HouseholdVersion, name="mine")
+    later = aliased(HouseholdVersion, name="later")
+    return list(
+        session.execute(
+            select(later.batch_id, later.recorded_at, later.household_id)
+            .join(mine, mine.household_id == later.household_id)
+            .where(
+                mine.batch_id == batch_id,
+                mine.retracted_at.is_(None),
+                later.retracted_at.is_(None),
+                or_(later.batch_id.is_(None), later.batch_id != batch_id),
+                later.recorded_at > mine.recorded_at,
+                later.ledger_date >= mine.ledger_date,
+            )
+            .order_by(later.recorded_at, later.id)
+        ).all()
+    )
+
+
+def retract(session: Session, batch_id: int, stamp: Stamp) -> int:
+    """Undo a batch: its versions stop counting; each household gets a rollback record.
+
+    The record carries the batch's ledger date (``stamp``) and, as before and
+    after, the household's state as of that date with and without the batch
+    (inactive when nothing else counts then); it never counts itself.  Rows
+    become each household's newest counting version.  Returns the number of
+    households.  The caller checks ``later_in_force`` first.
+    """
+    v = _V.c
+    day = stamp.ledger_date
+    when = stamp.recorded_at
+    ids = sorted(set(session.scalars(select(v.household_id).where(v.batch_id == batch_id, live()))))
+    for part in _chunks(ids):
+        before = states_as_of(session, part, day)
+        session.connection().execute(
+            update(_V)
+            .where(v.batch_id == batch_id, v.household_id.in_(part), live())
+            .values(retracted_at=when)
+        )
+        settle(session, part, rows=True)
+        rows = current_states(session, part)
+        after = states_as_of(session, part, day, rows=rows)
+        vids = allocate_ids(session, _V, len(part))
+        versions = []
+        for vid, hid in zip(vids, part, strict=True):
+            old = before[hid] or rows[hid]
+            new = after[hid] or {**old, "active": False}
+            versions.append(
+                _version_row(vid, hid, "rollback", before[hid], new, stamp, retracted_at=when)
+            )
+        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+    return len(ids)
+
+
+# --------------------------------------------------------------------------
+# Writing one household at a time (hand edits, test fixtures)
+# --------------------------------------------------------------------------
+
+
+def _row_state(household: Household) -> dict[str, Any]:
+    state = {name: getattr(household, name) for name in (*IDENTITY, *HOUSEHOLD_FIELDS)}
+    return state
+
+
+def record_create(
+    session: Session,
+    household: Household,
+    *,
+    ledger_date: date,
+    batch_id: int | None = None,
+    user_id: int | None = None,
+    recorded_at: datetime | None = None,
+) -> HouseholdVersion:
+    """Add a new household (an ORM object) and its first version."""
+    when = recorded_at or utcnow()
+    household.created_batch_id = household.created_batch_id or batch_id
+    household.updated_batch_id = batch_id
+    household.updated_at = when
+    household.ledger_date = ledger_date
+    household.active = True
+    session.add(household)
+    session.flush()
+    state = _row_state(household)
+    version = HouseholdVersion(
+        household_id=household.id,
+        batch_id=batch_id,
+        user_id=user_id,
+        ledger_date=ledger_date,
+        recorded_at=when,
+        change="create",
+        village_id=household.village_id,
+        active=True,
+        status=household.status,
+        operation=household.operation,
+        before=None,
+        after=snapshot_of(state),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def record_update(
+    session: Session,
+    household: Household,
+    changes: Mapping[str, Any],
+    *,
+    ledger_date: date,
+    change: str = "update",
+    batch_id: int | None = None,
+    user_id: int | None = None,
+    recorded_at: datetime | None = None,
+) -> HouseholdVersion | None:
+    """Record ``changes`` (field → value, ``active`` too) to a household as of ``ledger_date``.
+
+    The changes apply to the household's state as of that date (its row's
+    values when it had none then); the row moves only when nothing newer
+    counts.  Returns the version, or None when nothing changed.
+    """
+    session.flush()
+    when = recorded_at or utcnow()
+    row = _row_state(household)
+    before = states_as_of(
+        session, [household.id], ledger_date, rows={household.id: row}, inactive=True
+    )[household.id]
+    base = dict(before) if before is not None else dict(row)
+    after = {**base, **changes}
+    after = {k: after.get(k) for k in (*HOUSEHOLD_FIELDS, "village_id")}
+    after["active"] = bool(changes.get("active", True))
+    if before is not None and snapshot_of(before) == snapshot_of(after):
+        return None
+    current = not row["active"] or shows_state_at(row, ledger_date)
+    pv, ps, po = _counted(before)
+    version = HouseholdVersion(
+        household_id=household.id,
+        batch_id=batch_id,
+        user_id=user_id,
+        ledger_date=ledger_date,
+        recorded_at=when,
+        change=change,
+        village_id=after["village_id"],
+        active=after["active"],
+        status=after["status"],
+        operation=after["operation"],
+        prev_village_id=pv,
+        prev_status=ps,
+        prev_operation=po,
+        before=snapshot_of(before) if before is not None else None,
+        after=snapshot_of(after),
+    )
+    session.add(version)
+    if current:
+        for name in (*HOUSEHOLD_FIELDS, "village_id", "active"):
+            setattr(household, name, after[name])
+        household.ledger_date = ledger_date
+        household.updated_batch_id = batch_id
+        household.updated_at = when
+        session.flush()
+    else:
+        session.flush()
+        settle(session, [household.id], rows=True)
+        session.refresh(household)
+    return version
+
+
+# --------------------------------------------------------------------------
+# Whole histories at once (the demo)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """A household written with its whole history: identity and (stamp, full state) steps.
+
+    Steps must be in ledger order (ledger date, then recorded time); fields
+    listed in ``fixed`` do not change across the steps (serialised once).
+    """
+
+    village_id: int
+    key: str
+    key_kind: str
+    id_hash: str | None
+    steps: list[tuple[Stamp, dict[str, Any]]]
+
+
+def load_histories(
+    session: Session, histories: Iterable[History], fixed: Sequence[str] = ()
+) -> tuple[int, int]:
+    """Insert households with every version of their history in bulk; return the counts.
+
+    The demo's 58,000 households and 200,000 versions load in seconds: a
+    version's ``before`` is the previous one's ``after`` (the same string),
+    and the ``fixed`` fields' JSON is written once per household.
+    """
+    changing = tuple(f for f in HOUSEHOLD_FIELDS if f not in fixed)
+    converted = tuple(f for f in changing if f in _CONVERTED)
+    next_household = _next_id(session, _H)
+    next_version = _next_id(session, _V)
+    households: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    for history in histories:
+        hid = next_household
+        next_household += 1
+        final_stamp, final = history.steps[-1]
+        static = {f: to_json_value(final[f]) for f in fixed}
+        static.update(village_id=history.village_id, active=True)
+        prefix = dump_json(static)[:-1] + ","
+        before_json = None
+        before: dict[str, Any] | None = None
+        for stamp, state in history.steps:
+            moving = {f: state[f] for f in changing}
+            for name in converted:
+                if moving[name] is not None:
+                    moving[name] = to_json_value(moving[name])
+            after_json = prefix + dump_json(moving)[1:]
+            after = {**state, "village_id": history.village_id, "active": True}
+            versions.append(
+                _version_row(
+                    next_version,
+                    hid,
+                    "create" if before is None else "update",
+                    before,
+                    after,
+                    stamp,
+                    before_json=before_json,
+                    after_json=after_json,
+                )
+            )
+            next_version += 1
+            before, before_json = after, after_json
+        households.append(
+            (
+                hid,
+                history.village_id,
+                history.key,
+                history.key_kind,
+                history.id_hash,
+                True,
+                *_SNAPSHOT_GETTER(final),
+                None,
+                history.steps[0][0].batch_id,
+                final_stamp.batch_id,
+                final_stamp.recorded_at,
+                final_stamp.ledger_date,
+            )
+        )
+    bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
+    bulk_insert(session, _V, VERSION_COLUMNS, versions)
+    for table in (_H, _V):
+        _sync_sequence(session, table)
+    return len(households), len(versions)

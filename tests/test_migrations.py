@@ -1,0 +1,205 @@
+"""Migrations: one chain, a schema equal to the models, and each upgrade keeps the data.
+
+Every new revision adds an upgrade test here: build a database at the
+revision's ``down_revision`` (read from the module, so the test survives
+re-pointing), put representative rows in, upgrade, check the data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from heating.config import DEFAULT_PROFILE
+from heating.db import alembic_config, make_engine, upgrade
+from heating.measures import coverage
+from heating.models import Base
+from heating.runtime import open_runtime
+
+PG_URL = __import__("os").environ.get("HEATING_TEST_DATABASE_URL", "").strip()
+LEDGER_DATES = importlib.import_module("heating.migrations.versions.ledger_dates")
+
+
+@pytest.fixture
+def empty_url(tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A database with no schema at all (its own PostgreSQL database when testing there)."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    url = make_url(PG_URL)
+    name = f"{url.database}_migrations"
+    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_one_head_and_the_migrated_schema_is_the_models(database_url: str) -> None:
+    engine = make_engine(database_url)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    assert len(script.get_heads()) == 1, script.get_heads()
+    with engine.connect() as conn:
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    engine.dispose()
+    assert differences == []
+
+
+def _rows(engine: Engine) -> None:
+    """What revision 0001 could hold: a village, households, a rolled-back batch."""
+    with engine.begin() as conn:
+        ex = conn.execute
+        ex(text("INSERT INTO districts (id, code, name) VALUES (1, '140405', '屯留区')"))
+        ex(
+            text(
+                "INSERT INTO townships (id, code, name, district_id, is_seat)"
+                " VALUES (1, '140405001', '麟绛街道', 1, :t)"
+            ),
+            {"t": True},
+        )
+        ex(
+            text(
+                "INSERT INTO villages (id, code, name, township_id, category, category_proposed,"
+                " total_households, boundary_generated, updated_at)"
+                " VALUES (1, '140405001201', '南街村委会', 1, 'rural', :f, 3, :f, :at)"
+            ),
+            {"f": False, "at": datetime(2021, 1, 1)},
+        )
+        ex(
+            text(
+                "INSERT INTO stored_files (sha256, size, content, created_at)"
+                " VALUES ('s', 1, :c, :at)"
+            ),
+            {"c": b"x", "at": datetime(2021, 1, 1)},
+        )
+        batches = [
+            # id, status, created, committed, rolled back
+            (1, "committed", datetime(2021, 5, 1, 1), datetime(2021, 5, 1, 2), None),
+            (2, "rolled_back", datetime(2021, 10, 31, 16), datetime(2021, 10, 31, 17), None),
+            (3, "preview", datetime(2021, 12, 1, 2), None, None),
+        ]
+        for bid, status, created, committed, _ in batches:
+            ex(
+                text(
+                    "INSERT INTO import_batches (id, kind, township_id, file_name, sha256, size,"
+                    " status, accept_valid, created_at, committed_at, rolled_back_at)"
+                    " VALUES (:id, 'ledger', 1, '台账.xlsx', 's', 1, :status, :f, :created,"
+                    " :committed, :rolled)"
+                ),
+                {
+                    "id": bid,
+                    "status": status,
+                    "f": False,
+                    "created": created,
+                    "committed": committed,
+                    "rolled": datetime(2021, 11, 2, 3) if status == "rolled_back" else None,
+                },
+            )
+
+        def household(hid: int, status: str, active: bool = True) -> None:
+            ex(
+                text(
+                    "INSERT INTO households (id, village_id, key, key_kind, active, head_name,"
+                    " status, updated_at) VALUES (:id, 1, :key, 'household_no', :active, '户主',"
+                    " :status, :at)"
+                ),
+                {"id": hid, "key": f"no:{hid}", "active": active, "status": status,
+                 "at": datetime(2021, 11, 2)},
+            )  # fmt: skip
+
+        def version(vid: int, hid: int, batch: int | None, at: datetime, change: str,
+                    status: str, active: bool = True) -> None:  # fmt: skip
+            after = json.dumps({"status": status, "village_id": 1, "active": active,
+                                "head_name": "户主", "household_no": str(hid)})  # fmt: skip
+            ex(
+                text(
+                    "INSERT INTO household_versions (id, household_id, batch_id, recorded_at,"
+                    " change, village_id, active, status, after)"
+                    " VALUES (:id, :hid, :batch, :at, :change, 1, :active, :status, :after)"
+                ),
+                {"id": vid, "hid": hid, "batch": batch, "at": at, "change": change,
+                 "active": active, "status": status, "after": after},
+            )  # fmt: skip
+
+        # 1: pending in May, completed at 2021-10-31 17:00 UTC = 2021-11-01 01:00 in Beijing.
+        household(1, "completed")
+        version(1, 1, 1, datetime(2021, 5, 1, 2), "create", "pending")
+        version(2, 1, None, datetime(2021, 10, 31, 17), "update", "completed")
+        # 2: completed at 2021-10-31 15:59 UTC = 23:59 in Beijing, the same day.
+        household(2, "completed")
+        version(3, 2, 1, datetime(2021, 5, 1, 2), "create", "pending")
+        version(4, 2, None, datetime(2021, 10, 31, 15, 59), "update", "completed")
+        # 3: created by batch 2 (rolled back on 2021-11-02): removed, kept inactive.
+        household(3, "completed", active=False)
+        version(5, 3, 2, datetime(2021, 10, 31, 17), "create", "completed")
+        version(6, 3, 2, datetime(2021, 11, 2, 3), "rollback", "completed", active=False)
+
+
+def _clean_as_of(url: str, day: date) -> int:
+    runtime = open_runtime(database_url=url)
+    try:
+        with runtime.session() as session:
+            (row,) = coverage(session, DEFAULT_PROFILE, "village", as_of=day)
+            return row.clean
+    finally:
+        runtime.engine.dispose()
+
+
+def test_ledger_dates_upgrade_dates_versions_in_beijing_and_retracts_rollbacks(
+    empty_url: str,
+) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=LEDGER_DATES.down_revision)
+    _rows(engine)
+    # Before the upgrade "as of 2021-10-31" meant recorded before 2021-11-01 00:00 UTC:
+    # households 1 and 2 were both clean that day.  Their ledger dates are Beijing days.
+    upgrade(engine)
+    with engine.connect() as conn:
+        versions = {
+            r.id: r
+            for r in conn.execute(
+                text("SELECT id, ledger_date, retracted_at, prev_status FROM household_versions")
+            )
+        }
+        households = dict(conn.execute(text("SELECT id, ledger_date FROM households")).all())
+        batches = {
+            r.id: (r.ledger_date, r.ledger_date_source)
+            for r in conn.execute(
+                text("SELECT id, ledger_date, ledger_date_source FROM import_batches")
+            )
+        }
+    engine.dispose()
+
+    def day(value: object) -> date:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+    assert day(versions[2].ledger_date) == date(2021, 11, 1)  # 17:00 UTC is the next day
+    assert day(versions[4].ledger_date) == date(2021, 10, 31)  # 23:59 Beijing, same day
+    assert versions[2].prev_status == "pending" and versions[1].prev_status is None
+    assert versions[5].retracted_at is not None and versions[6].retracted_at is not None
+    assert versions[2].retracted_at is None
+    assert day(households[1]) == date(2021, 11, 1) and households[3] is None
+    assert {k: (day(d), s) for k, (d, s) in batches.items()} == {
+        1: (date(2021, 5, 1), "upload_day"),
+        2: (date(2021, 11, 1), "upload_day"),
+        3: (date(2021, 12, 1), "upload_day"),
+    }
+    # Pinned at the day boundary: as of 2021-10-31 only household 2 is clean (household 1
+    # completed on 11-01 Beijing time); as of 11-01 both; the rolled-back one never.
+    assert _clean_as_of(empty_url, date(2021, 10, 31)) == 1
+    assert _clean_as_of(empty_url, date(2021, 11, 1)) == 2
+    assert _clean_as_of(empty_url, date(2021, 11, 30)) == 2
