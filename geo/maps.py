@@ -27,7 +27,7 @@ into the page as HTML; the document reaches the page verbatim as HTML-safe
 JSON, never through a template.
 
 **Priority gaps (重点缺口)** are villages that are incomplete *today*
-(``heating.measures.complete_village_codes``) and touch or lie within the
+(``heating.completion.complete_village_codes``) and touch or lie within the
 latest derivation's zones (within ``geo.zones.TOUCH_DEGREES``, as the
 derivation itself judges touching).  The legend states both dates: the data
 date (the newest date the data describes) and the zones' derivation date.
@@ -63,28 +63,29 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
 from geo.zones import TOUCH_DEGREES, current_derivation
+from heating.completion import complete_village_codes
 from heating.config import Config, Profile
 from heating.coverage_classes import (
     CLASS_KEYS,
     GENERATED_NOTE,
     coverage_class,
 )
+from heating.history import last_recorded
 from heating.measures import (
     MeasureRow,
     aggregate_row,
-    complete_village_codes,
     coverage,
     needed,
     percent,
 )
-from heating.models import District, HouseholdVersion, Township, Zone
+from heating.models import District, Township, Zone
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
 OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (100 m)
@@ -192,7 +193,7 @@ def data_date(session: Session) -> tuple[date | None, str]:
     Until ledgers carry their own date (台账日期) this is the newest recorded
     change (``"recorded"``).
     """
-    newest = session.scalar(select(func.max(HouseholdVersion.recorded_at)))
+    newest = last_recorded(session)
     return (newest.date() if newest else None), "recorded"
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import polygonal_part, stored_coverage_validity, villages_frame
 from geo.crs import STORAGE_CRS, areas_km2
+from heating.completion import complete_village_codes
 from heating.config import Profile
 from heating.errors import Refused
 from heating.models import Zone, ZoneDerivation
@@ -440,7 +441,7 @@ def derive_zones(
     user_id : int, optional
         Who derived it.
     complete : collection of str, optional
-        Complete village codes; by default ``heating.measures.complete_village_codes``.
+        Complete village codes; by default ``heating.completion.complete_village_codes``.
 
     Returns
     -------
@@ -448,8 +449,6 @@ def derive_zones(
         The stored derivation with zones, enclaves and the change since the previous one.
     """
     if complete is None:
-        from heating.measures import complete_village_codes
-
         complete = complete_village_codes(session, profile, as_of=as_of)
     before = current_derivation(session)
     previous = {z.zone_id: list(z.village_codes) for z in before.zones} if before else {}

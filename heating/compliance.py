@@ -22,9 +22,10 @@ from heating.measures import (
     MeasureRow,
     aggregate_row,
     rule_for,
-    village_facts,
+    township_category_rows,
     village_row,
 )
+from heating.village_facts import village_facts
 
 
 @dataclass(frozen=True)
@@ -77,23 +78,18 @@ def compliance(
         township_code=township_code,
         district_code=district_code,
     )
-    by_category: dict[str | None, list[tuple[str, str, MeasureRow]]] = defaultdict(list)
-    for f in facts:
-        by_category[f.category].append((f.township_code, f.township_name, village_row(f, profile)))
+    village_rows = [village_row(f, profile) for f in facts]
+    by_category: dict[str | None, list[MeasureRow]] = defaultdict(list)
+    for row in village_rows:
+        by_category[row.category].append(row)
+    per_township: dict[str | None, list[MeasureRow]] = defaultdict(list)
+    for row in township_category_rows(profile, facts, village_rows):
+        per_township[row.category].append(row)
     result = []
     for cat in profile.categories:
-        members = by_category.get(cat.key, [])
-        rows = [row for _, _, row in members]
+        rows = by_category.get(cat.key, [])
         aggregate = aggregate_row(cat.key, cat.name, rows, category=cat.key)
-        per_township: dict[str, list[MeasureRow]] = defaultdict(list)
-        names: dict[str, str] = {}
-        for tcode, tname, row in members:
-            per_township[tcode].append(row)
-            names[tcode] = tname
-        townships = [
-            aggregate_row(t, names[t], per_township[t], category=cat.key, township_code=t)
-            for t in sorted(per_township)
-        ]
+        townships = per_township.get(cat.key, [])
         failing = sorted((r for r in rows if r.meets is False), key=lambda r: (-r.gap, r.key))
         result.append(
             CategoryCompliance(

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from heating.config import Profile
 from heating.history import state_as_of
-from heating.measures import VillageFacts, village_facts
 from heating.models import Household, Village
+from heating.village_facts import VillageFacts, village_facts
 
 # code → Chinese description (the documented list).
 CODES = {

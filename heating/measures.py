@@ -26,13 +26,13 @@ A township, district or total row mixes categories: its gap is the sum of its
 category parts' gaps and it meets when every judged part meets.  ``meets`` is
 ``None`` where nothing is required or the category is unknown to the profile.
 
-"As of" a date D (and "known at" a time K) reads each household's state by
-``heating.history``'s rule: the version with the latest ledger date ≤ D
-recorded by K; a household with no such version, or whose version is
-inactive, does not count.  The ``households`` table (the current state) is
-read with one GROUP BY village; for a date or a known-at time, a second GROUP
-BY over only the households changed since corrects it
-(``heating.history.delta_rows``).
+"As of" a date D (and "known at" a time K): the counts come from
+``heating.village_facts`` (each household's state by ``heating.history``'s
+rule).  Everything below ``coverage()`` is pure: the annual report and
+``heating.compliance`` call ``village_row``, ``aggregate_row`` and the
+grouping functions over the facts they have read, so each rule has one
+implementation.  Complete villages (all required clean, or decided so) are
+``complete_codes`` here; the decisions themselves live in ``heating.completion``.
 """
 
 from __future__ import annotations
@@ -41,29 +41,17 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, select, text, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 
 from heating.config import Profile
-from heating.errors import NotFound, Refused
-from heating.history import delta_rows
-from heating.models import (
-    CLEAN_STATUSES,
-    LAPSED_OPERATIONS,
-    CompletionDecision,
-    District,
-    Household,
-    Township,
-    User,
-    Village,
-    audit,
-    utcnow,
-)
+from heating.errors import Refused
+from heating.models import District, Township
+from heating.village_facts import VillageFacts, village_facts
 
 BY_CHOICES = ("village", "township", "category", "district")
 TOTAL_KEY = "total"
@@ -118,35 +106,6 @@ class MeasureRow:
         return ordered
 
 
-@dataclass(frozen=True)
-class VillageFacts:
-    """One village's place in the hierarchy and its raw household counts."""
-
-    village_id: int
-    code: str
-    name: str
-    category: str | None
-    registry_total: int | None
-    township_code: str
-    township_name: str
-    district_code: str
-    district_name: str
-    ledger_rows: int = 0
-    exempt: int = 0
-    clean: int = 0
-    lapsed: int = 0
-
-    @property
-    def raw_required(self) -> int:
-        """Required before clamping at 0 (negative means more exempt than registered)."""
-        base = self.registry_total if self.registry_total is not None else self.ledger_rows
-        return base - self.exempt
-
-    @property
-    def required(self) -> int:
-        return max(0, self.raw_required)
-
-
 # --------------------------------------------------------------------------
 # Arithmetic
 # --------------------------------------------------------------------------
@@ -183,171 +142,6 @@ def rule_for(target: float | None) -> str | None:
     if target is None:
         return None
     return RULE_EVERY_VILLAGE if target >= 1 else RULE_AGGREGATE
-
-
-# --------------------------------------------------------------------------
-# Reading the counts (one GROUP BY)
-# --------------------------------------------------------------------------
-
-
-def as_of_cutoff(as_of: date) -> datetime:
-    """The first instant not included in "as of ``as_of``": midnight after it."""
-    return datetime.combine(as_of + timedelta(days=1), time())
-
-
-def _count_columns(status: Any, operation: Any, weight: Any = None) -> list[Any]:
-    """ledger_rows, exempt, clean, lapsed; a ±1 ``weight`` column lets a delta subtract rows."""
-    clean = status.in_(CLEAN_STATUSES)
-    if weight is None:
-        weight = literal(1, Integer)
-        rows = func.count()
-    else:
-        rows = func.sum(weight)
-    return [
-        rows.label("ledger_rows"),
-        func.sum(case((status == "exempt", weight), else_=0)).label("exempt"),
-        func.sum(case((clean, weight), else_=0)).label("clean"),
-        func.sum(case((and_(clean, operation.in_(LAPSED_OPERATIONS)), weight), else_=0)).label(
-            "lapsed"
-        ),
-    ]
-
-
-def _current_counts(village_ids: Select | None) -> Select:
-    """One GROUP BY village over the active households (their current state)."""
-    h = Household
-    stmt = (
-        select(h.village_id, *_count_columns(h.status, h.operation))
-        .where(h.active == true())
-        .group_by(h.village_id)
-    )
-    if village_ids is not None:
-        stmt = stmt.where(h.village_id.in_(village_ids))
-    return stmt
-
-
-def _changes(as_of: date | None, known_at: datetime | None, village_ids: Select | None) -> Select:
-    """Per village, what to add to the current counts to get those as of the date/known-at."""
-    delta = delta_rows(as_of, known_at).subquery("delta")
-    stmt = select(
-        delta.c.village_id, *_count_columns(delta.c.status, delta.c.operation, delta.c.weight)
-    ).group_by(delta.c.village_id)
-    if village_ids is not None:
-        stmt = stmt.where(delta.c.village_id.in_(village_ids))
-    return stmt
-
-
-def _counts(
-    session: Session,
-    as_of: date | None,
-    village_ids: Select | None,
-    known_at: datetime | None = None,
-) -> dict[int, list[int]]:
-    """village id → [ledger_rows, exempt, clean, lapsed], now or as of a date / known-at."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Millions of rows make the planner JIT-compile these aggregates, which costs
-        # about a second and saves nothing on a single pass (measured at 6M households).
-        session.execute(text("SET LOCAL jit = off"))
-    counts = {
-        row[0]: [int(x or 0) for x in row[1:]]
-        for row in session.execute(_current_counts(village_ids))
-    }
-    if as_of is not None or known_at is not None:
-        for village_id, *delta in session.execute(_changes(as_of, known_at, village_ids)):
-            current = counts.setdefault(village_id, [0, 0, 0, 0])
-            for i, d in enumerate(delta):
-                current[i] += int(d or 0)
-    return counts
-
-
-def _village_query(township_code: str | None, district_code: str | None) -> Select:
-    stmt = (
-        select(
-            Village.id,
-            Village.code,
-            Village.name,
-            Village.category,
-            Village.total_households,
-            Township.code,
-            Township.name,
-            District.code,
-            District.name,
-        )
-        .join(Township, Village.township_id == Township.id)
-        .join(District, Township.district_id == District.id)
-        .order_by(Village.code)
-    )
-    if township_code is not None:
-        stmt = stmt.where(Township.code == township_code)
-    if district_code is not None:
-        stmt = stmt.where(District.code == district_code)
-    return stmt
-
-
-def _check_scope(session: Session, township_code: str | None, district_code: str | None) -> None:
-    if (
-        township_code is not None
-        and session.scalar(select(Township.id).where(Township.code == township_code)) is None
-    ):
-        raise NotFound(
-            f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
-        )
-    if (
-        district_code is not None
-        and session.scalar(select(District.id).where(District.code == district_code)) is None
-    ):
-        raise NotFound(f"区县代码 {district_code} 不在村庄名录中：请检查代码（6 位）。")
-
-
-def village_facts(
-    session: Session,
-    *,
-    as_of: date | None = None,
-    known_at: datetime | None = None,
-    township_code: str | None = None,
-    district_code: str | None = None,
-) -> list[VillageFacts]:
-    """Every village in scope (by code) with its household counts now or as of a date.
-
-    ``known_at`` (naive UTC) counts only what was recorded by then.
-    """
-    _check_scope(session, township_code, district_code)
-    scoped = township_code is not None or district_code is not None
-    ids = None
-    if scoped:
-        ids = (
-            select(Village.id)
-            .join(Township, Village.township_id == Township.id)
-            .join(District, Township.district_id == District.id)
-        )
-        if township_code is not None:
-            ids = ids.where(Township.code == township_code)
-        if district_code is not None:
-            ids = ids.where(District.code == district_code)
-    counts = _counts(session, as_of, ids, known_at)
-    facts = []
-    for vid, code, name, cat, total, tcode, tname, dcode, dname in session.execute(
-        _village_query(township_code, district_code)
-    ):
-        ledger_rows, exempt, clean, lapsed = counts.get(vid, (0, 0, 0, 0))
-        facts.append(
-            VillageFacts(
-                vid,
-                code,
-                name,
-                cat,
-                total,
-                tcode,
-                tname,
-                dcode,
-                dname,
-                ledger_rows,
-                exempt,
-                clean,
-                lapsed,
-            )  # fmt: skip
-        )
-    return facts
 
 
 # --------------------------------------------------------------------------
@@ -481,15 +275,21 @@ def coverage(
     if by == "village":
         return rows
     if by == "township":
-        return _township_rows(session, facts, rows, township_code, district_code)
+        # Townships without villages still appear (with nothing required).
+        stmt = select(Township.code, Township.name).join(District).order_by(Township.code)
+        if township_code is not None:
+            stmt = stmt.where(Township.code == township_code)
+        if district_code is not None:
+            stmt = stmt.where(District.code == district_code)
+        return township_rows(facts, rows, session.execute(stmt).all())
     if by == "district":
-        groups: dict[str, list[MeasureRow]] = defaultdict(list)
-        names: dict[str, str] = {}
-        for f, r in zip(facts, rows, strict=True):
-            groups[f.district_code].append(r)
-            names[f.district_code] = f.district_name
-        return [aggregate_row(code, names[code], groups[code]) for code in sorted(groups)]
+        return district_rows(facts, rows)
     return category_rows(profile, rows)
+
+
+# --------------------------------------------------------------------------
+# Grouping village rows (pure: the report and compliance call these too)
+# --------------------------------------------------------------------------
 
 
 def category_rows(profile: Profile, rows: list[MeasureRow]) -> list[MeasureRow]:
@@ -504,165 +304,67 @@ def category_rows(profile: Profile, rows: list[MeasureRow]) -> list[MeasureRow]:
     return result
 
 
-def _township_rows(
-    session: Session,
+def township_rows(
     facts: list[VillageFacts],
     rows: list[MeasureRow],
-    township_code: str | None,
-    district_code: str | None,
+    townships: Iterable[tuple[str, str]],
 ) -> list[MeasureRow]:
+    """One aggregate row per township (code, name) given, in that order, empty ones included.
+
+    ``facts`` and ``rows`` are parallel (``rows[i] = village_row(facts[i])``).
+    """
     groups: dict[str, list[MeasureRow]] = defaultdict(list)
     for f, r in zip(facts, rows, strict=True):
         groups[f.township_code].append(r)
-    # Townships without villages still appear (with nothing required).
-    stmt = select(Township.code, Township.name).join(District).order_by(Township.code)
-    if township_code is not None:
-        stmt = stmt.where(Township.code == township_code)
-    if district_code is not None:
-        stmt = stmt.where(District.code == district_code)
     return [
         aggregate_row(code, name, groups.get(code, []), township_code=code)
-        for code, name in session.execute(stmt)
+        for code, name in townships
     ]
 
 
-# --------------------------------------------------------------------------
-# Complete villages and administrator decisions
-# --------------------------------------------------------------------------
+def township_category_rows(
+    profile: Profile, facts: list[VillageFacts], rows: list[MeasureRow]
+) -> list[MeasureRow]:
+    """One row per township × category present, by township then profile order.
 
-
-def _decision_in_force(as_of: date | None, known_at: datetime | None = None) -> Any:
-    """SQL condition: a decision taken by ``as_of`` (today) and not revoked by then.
-
-    With ``known_at``, only decisions recorded by then count, and a revocation
-    recorded after it does not.
+    Each row carries its category's target (``heating.compliance`` shows a
+    category's rows per township; the report's 分乡镇 sheet shows them all).
     """
-    day = as_of or date.today()
-    cd = CompletionDecision
-    condition = and_(
-        cd.decided_on <= day,
-        (cd.revoked_at.is_(None)) | (cd.revoked_at >= as_of_cutoff(day)),
-    )
-    if known_at is not None:
-        condition = and_(
-            condition,
-            cd.created_at <= known_at,
-            (cd.revoked_at.is_(None)) | (cd.revoked_at > known_at),
+    groups: dict[tuple[str, str | None], list[MeasureRow]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for f, r in zip(facts, rows, strict=True):
+        groups[(f.township_code, f.category)].append(r)
+        names[f.township_code] = f.township_name
+    order = {k: i for i, k in enumerate(profile.keys())}
+    keys = sorted(groups, key=lambda k: (k[0], order.get(k[1] or "", len(order)), k[1] or ""))
+    result = []
+    for tcode, cat in keys:
+        row = aggregate_row(
+            tcode, names[tcode], groups[(tcode, cat)], category=cat, township_code=tcode
         )
-    return condition
+        result.append(replace(row, target=profile.target(cat)))
+    return result
 
 
-def complete_village_codes(
-    session: Session,
-    profile: Profile,
-    *,
-    as_of: date | None = None,
-    known_at: datetime | None = None,
-    township_code: str | None = None,
-    district_code: str | None = None,
-) -> set[str]:
-    """Codes of complete villages: required > 0 and clean = required, or decided so.
+def district_rows(facts: list[VillageFacts], rows: list[MeasureRow]) -> list[MeasureRow]:
+    """One aggregate row per district that has villages, by code."""
+    groups: dict[str, list[MeasureRow]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for f, r in zip(facts, rows, strict=True):
+        groups[f.district_code].append(r)
+        names[f.district_code] = f.district_name
+    return [aggregate_row(code, names[code], groups[code]) for code in sorted(groups)]
 
-    A decision counts from its ``decided_on`` date until it is revoked (as of a
-    past date, a decision revoked later still counts).
+
+def complete_codes(facts: Iterable[VillageFacts], decided_village_ids: Iterable[int]) -> set[str]:
+    """Codes of complete villages among ``facts``: required > 0 and all clean, or decided so.
+
+    ``decided_village_ids`` are the villages a completion decision in force
+    declares complete (``heating.completion``); those outside ``facts`` are ignored.
     """
-    facts = village_facts(
-        session,
-        as_of=as_of,
-        known_at=known_at,
-        township_code=township_code,
-        district_code=district_code,
-    )
-    codes = {f.code for f in facts if f.required > 0 and f.clean >= f.required}
-    in_scope = {f.code for f in facts}
-    decided = session.scalars(
-        select(Village.code)
-        .join(CompletionDecision, CompletionDecision.village_id == Village.id)
-        .where(_decision_in_force(as_of, known_at))
-    )
-    codes.update(c for c in decided if c in in_scope)
-    return codes
-
-
-def decisions_in_force(
-    session: Session, *, as_of: date | None = None, known_at: datetime | None = None
-) -> list[CompletionDecision]:
-    """The completion decisions that count as of a date (today by default), known at a time."""
-    return list(
-        session.scalars(
-            select(CompletionDecision)
-            .where(_decision_in_force(as_of, known_at))
-            .order_by(CompletionDecision.decided_on, CompletionDecision.id)
-        )
-    )
-
-
-def record_decision(
-    session: Session,
-    village_code: str,
-    reason: str,
-    decided_on: date,
-    user_id: int | None = None,
-) -> CompletionDecision:
-    """Record an administrator's decision that a village counts as complete."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise Refused("请填写认定理由（如：已整体拆迁、全部为集中供热）。")
-    village = session.scalar(select(Village).where(Village.code == village_code))
-    if village is None:
-        raise NotFound(f"村代码 {village_code} 不在村庄名录中：请检查 12 位村代码。")
-    decision = CompletionDecision(
-        village_id=village.id, reason=reason, decided_on=decided_on, user_id=user_id
-    )
-    session.add(decision)
-    session.flush()
-    audit(
-        session,
-        "completion_decision",
-        user=session.get(User, user_id) if user_id is not None else None,
-        target=village_code,
-        detail={"decision": decision.id, "reason": reason, "decided_on": decided_on.isoformat()},
-    )
-    return decision
-
-
-def revoke_decision(
-    session: Session, decision_id: int, user_id: int | None = None
-) -> CompletionDecision:
-    """Revoke a completion decision (kept for history, no longer counts from now)."""
-    decision = session.get(CompletionDecision, decision_id)
-    if decision is None:
-        raise NotFound(f"完成认定 {decision_id} 不存在。")
-    if decision.revoked_at is not None:
-        raise Refused(f"完成认定 {decision_id} 已于 {decision.revoked_at:%Y-%m-%d} 撤销。")
-    decision.revoked_at = utcnow()
-    audit(
-        session,
-        "completion_decision_revoke",
-        user=session.get(User, user_id) if user_id is not None else None,
-        target=decision.village.code,
-        detail={"decision": decision.id},
-    )
-    return decision
-
-
-# --------------------------------------------------------------------------
-# Compliance and inconsistencies live in their own modules; reachable from here
-# --------------------------------------------------------------------------
-
-_ELSEWHERE = {
-    "CategoryCompliance": "heating.compliance",
-    "compliance": "heating.compliance",
-    "Inconsistency": "heating.inconsistencies",
-    "inconsistencies": "heating.inconsistencies",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Expose compliance()/inconsistencies() as heating.measures.* (imported lazily)."""
-    module = _ELSEWHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+    decided = set(decided_village_ids)
+    return {
+        f.code
+        for f in facts
+        if (f.required > 0 and f.clean >= f.required) or f.village_id in decided
+    }

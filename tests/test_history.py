@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from heating import history
 from heating.history import record_create, record_update, retract, state_as_of
-from heating.measures import village_facts
 from heating.models import Household, HouseholdVersion, ImportBatch, StoredFile, Township
+from heating.village_facts import village_facts
 
 DAYS = [date(2020, 10, 31), date(2020, 12, 20), date(2021, 5, 1), date(2021, 10, 31)]
 START = datetime(2021, 11, 1, 8)

@@ -7,17 +7,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from heating.completion import complete_village_codes, record_decision, revoke_decision
 from heating.config import DEFAULT_PROFILE, parse_profile
 from heating.history import record_update
-from heating.measures import (
-    MeasureRow,
-    complete_village_codes,
-    coverage,
-    gap_to,
-    needed,
-    record_decision,
-    revoke_decision,
-)
+from heating.measures import MeasureRow, coverage, gap_to, needed
 from heating.models import Village
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
 
@@ -346,8 +339,8 @@ def test_as_of_matches_a_replay_of_the_history(runtime, tiny_district) -> None: 
     measures as of each date equal a plain replay of every household's versions."""
     import random
 
-    from heating.measures import village_facts
     from heating.models import HouseholdVersion
+    from heating.village_facts import village_facts
 
     rng = random.Random(7)
     village_ids = list(tiny_district.values())

@@ -6,9 +6,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from heating.compliance import compliance
 from heating.config import DEFAULT_PROFILE, parse_profile
 from heating.history import record_update
-from heating.measures import compliance, inconsistencies
+from heating.inconsistencies import inconsistencies
 from heating.models import Household, Village
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
 
@@ -218,7 +219,7 @@ def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa:
 def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> None:  # noqa: ANN001
     """An acceptance date after the as-of date, corrected later, is found on the version
     of then; passing the caller's village facts (as the report does) changes nothing."""
-    from heating.measures import village_facts
+    from heating.village_facts import village_facts
 
     ids = tiny_district
     with runtime.session() as s:

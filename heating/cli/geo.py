@@ -13,7 +13,7 @@ from heating.cli.context import (
     parse_known_at_option,
 )
 from heating.clock import today
-from heating.measures import complete_village_codes
+from heating.completion import complete_village_codes
 
 
 @click.group("boundaries")

@@ -385,3 +385,48 @@ def village_changes(session: Session, village_id: int, limit: int) -> list[Any]:
             .limit(limit)
         ).all()
     )
+
+
+def recorded_later(
+    session: Session, village_ids: Iterable[int], days: Sequence[date], known_at: datetime
+) -> int:
+    """Households whose state as of one of ``days`` differs now from what was known at ``known_at``.
+
+    Counts those in ``village_ids`` (then or now): what was back-filled or
+    rolled back after ``known_at`` that would change figures as of those days.
+    """
+    in_scope = set(village_ids)
+    v = _V.c
+    changed: set[int] = set()
+    for day in days:
+        candidates = select(v.household_id).where(v.recorded_at > known_at, v.ledger_date <= day)
+        then = _chosen_versions(session, day, known_at, candidates)
+        now = _chosen_versions(session, day, None, candidates)
+        for hid in set(then) | set(now):
+            a, b = then.get(hid), now.get(hid)
+            if a != b and ((a and a[1] in in_scope) or (b and b[1] in in_scope)):
+                changed.add(hid)
+    return len(changed)
+
+
+def _chosen_versions(
+    session: Session, day: date, known_at: datetime | None, households: Select
+) -> dict[int, tuple[int, int]]:
+    """Household id → (version id, village id) of the version counting as of ``day``."""
+    newest = newest_versions(day, known_at, households=households)
+    return {
+        hid: (vid, village)
+        for hid, vid, village in session.execute(
+            select(newest.c.household_id, newest.c.version_id, newest.c.village_id)
+        )
+    }
+
+
+def first_ledger_date(session: Session) -> date | None:
+    """The earliest ledger date any version describes (None before the first import)."""
+    return session.scalar(select(func.min(_V.c.ledger_date)))
+
+
+def last_recorded(session: Session) -> datetime | None:
+    """When the newest version was recorded (naive UTC; None before the first import)."""
+    return session.scalar(select(func.max(_V.c.recorded_at)))

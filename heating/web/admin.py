@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from heating.completion import record_decision, revoke_decision
 from heating.errors import Refused
 from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
 from heating.users import check_password_strength, create_user, hash_password
@@ -312,8 +313,6 @@ def boundaries():  # noqa: ANN201
 @roles_required("admin")
 def decisions():  # noqa: ANN201
     """Completion decisions: record that a village counts as complete, or revoke one."""
-    from heating.measures import record_decision, revoke_decision
-
     session = db()
     status = 200
     form = {k: request.form.get(k, "").strip() for k in ("village", "reason", "decided_on")}

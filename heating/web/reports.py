@@ -6,11 +6,12 @@ from datetime import date, datetime
 from io import BytesIO
 
 from flask import Blueprint, render_template, request, send_file
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from heating.clock import parse_known_at
 from heating.errors import Refused
-from heating.models import District, HouseholdVersion
+from heating.history import first_ledger_date
+from heating.models import District
 from heating.report import build_report
 from heating.report.snapshot import check_year, default_as_of
 from heating.web.access import roles_required
@@ -24,7 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def suggested_years() -> list[int]:
     """Years of the ledgers recorded, newest first (this year at least)."""
-    first = db().scalar(select(func.min(HouseholdVersion.ledger_date)))
+    first = first_ledger_date(db())
     this_year = date.today().year
     start = first.year if first else this_year
     return list(range(this_year, start - 1, -1))

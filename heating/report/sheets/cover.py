@@ -5,7 +5,8 @@ from __future__ import annotations
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating import clock
-from heating.report.snapshot import Snapshot, TownshipLedger
+from heating.report.snapshot import Snapshot
+from heating.report.sources import TownshipLedger
 from heating.report.workbook import (
     BORDER,
     CENTER,

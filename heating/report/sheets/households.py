@@ -5,7 +5,8 @@ from __future__ import annotations
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.models import OPERATION_LABELS, ROUTE_LABELS, ROUTES, STATUS_LABELS
-from heating.report.snapshot import NO_ROUTE, PROBLEM_OPERATIONS, Snapshot
+from heating.report.household_detail import NO_ROUTE, PROBLEM_OPERATIONS
+from heating.report.snapshot import Snapshot
 from heating.report.workbook import Column, Row, Table, write_table
 
 NO_ROUTE_LABEL = "未填写"
