@@ -30,7 +30,8 @@ JSON, never through a template.
 (``heating.completion.complete_village_codes``) and touch or lie within the
 latest derivation's zones (within ``geo.zones.TOUCH_DEGREES``, as the
 derivation itself judges touching).  The legend states both dates: the data
-date (the newest date the data describes) and the zones' derivation date.
+date (the newest ledger date of the shown households, ``data_date``) and the
+zones' derivation date.
 
 **Adding a layer** (heat sources, coal boilers, usage flags…):
 
@@ -63,7 +64,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.boundaries import villages_frame
@@ -77,7 +78,6 @@ from heating.coverage_classes import (
     GENERATED_NOTE,
     coverage_class,
 )
-from heating.history import last_recorded
 from heating.measures import (
     MeasureRow,
     aggregate_row,
@@ -85,7 +85,7 @@ from heating.measures import (
     needed,
     percent,
 )
-from heating.models import District, Township, Zone
+from heating.models import District, Household, Township, Village, Zone
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
 OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (100 m)
@@ -95,15 +95,13 @@ OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (
 class MapDates:
     """The two dates a reader needs to trust the colours and the outlines together."""
 
-    data: date | None  # the newest date the data describes
-    data_basis: str  # "ledger" (台账日期) or "recorded" (录入日期, until ledgers carry dates)
+    data: date | None  # the newest ledger date of the shown households (数据截至)
     zones: date | None  # the as-of date of the zones' derivation
     zones_derivation: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "data": self.data.isoformat() if self.data else None,
-            "data_basis": self.data_basis,
             "zones": self.zones.isoformat() if self.zones else None,
         }
 
@@ -187,14 +185,29 @@ def current_zones(session: Session) -> tuple[gpd.GeoDataFrame, Any]:
     return frame, derivation
 
 
-def data_date(session: Session) -> tuple[date | None, str]:
-    """The newest date the household data describes, and what kind of date it is.
+def data_date(
+    session: Session, township_code: str | None = None, district_code: str | None = None
+) -> date | None:
+    """The newest ledger date (台账日期) of the shown villages' current households.
 
-    Until ledgers carry their own date (台账日期) this is the newest recorded
-    change (``"recorded"``).
+    The colours show the current state, which is the state as of the newest
+    ledger date (``heating.history``): this is the "数据截至" the legend states.
+    None while no ledger has been committed.
     """
-    newest = last_recorded(session)
-    return (newest.date() if newest else None), "recorded"
+    query = (
+        select(func.max(Household.ledger_date))
+        .join(Village, Household.village_id == Village.id)
+        .where(Household.active.is_(True))
+    )
+    if township_code or district_code:
+        query = query.join(Township, Village.township_id == Township.id)
+    if township_code:
+        query = query.where(Township.code == township_code)
+    if district_code:
+        query = query.join(District, Township.district_id == District.id).where(
+            District.code == district_code
+        )
+    return session.scalar(query)
 
 
 def _title(session: Session, township_code: str | None, district_code: str | None) -> str:
@@ -396,7 +409,7 @@ def map_data(
     else:
         areas = simplify(villages, tolerance)
         townships = _township_labels(areas)
-    newest, basis = data_date(session)
+    newest = data_date(session, township_code, district_code)
     notes = []
     if overview:
         notes.append(f"村庄较多（{len(villages)} 个），按乡镇汇总显示；点击乡镇查看其村庄。")
@@ -414,7 +427,6 @@ def map_data(
         zones=simplify(zones, tolerance),
         dates=MapDates(
             data=newest,
-            data_basis=basis,
             zones=derivation.as_of if derivation is not None else None,
             zones_derivation=derivation.id if derivation is not None else None,
         ),

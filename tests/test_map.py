@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,9 +23,9 @@ from geo.maps_folium import build_map, map_script, standalone_html
 from heating.coverage_classes import COVERAGE_CLASSES, GENERATED_NOTE, OVERLAY_STYLES
 from heating.errors import Refused
 from heating.measures import coverage
-from heating.models import Household, HouseholdVersion, Village, Zone, ZoneDerivation
+from heating.models import Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
-from tests.support import add_households_by_status, add_zone
+from tests.support import add_households_by_status, add_zone, change_household, write_household
 
 # A name that would be markup, a JS template expression and a Jinja expression at once.
 HOSTILE = "<img src=x onerror=alert(1)>${1}`\\{{cycler.__name__}}</script>"  # 62 chars
@@ -144,14 +144,8 @@ def test_priority_gaps_are_incomplete_today_and_touch_the_latest_zones(
     assert "priority" not in areas(doc)["140405001201"]
     assert layer(doc, "priority")["label"] == "重点缺口（1 个村）"
     # Once 东街 is complete today it is no longer a gap, whatever the zone's stored list says.
-    with runtime.session() as session:
-        village = session.scalar(select(Village).where(Village.code == "140405001202"))
-        pending = session.scalar(
-            select(Household).where(
-                Household.village_id == village.id, Household.status == "pending"
-            )
-        )
-        pending.status = "completed"
+    with runtime.session() as session:  # its one pending household (户号 7) completes
+        change_household(session, measured["140405001202"], "7", None, status="completed")
     assert not data(runtime).areas["priority"].any()
 
 
@@ -180,16 +174,29 @@ def test_an_enclave_inside_a_zone_is_a_priority_gap(
     assert flagged["140405101201"]
 
 
-def test_the_legend_states_the_data_date_and_the_zones_date(
-    runtime: Runtime, measured: dict[str, int]
+def test_the_legend_states_the_newest_ledger_date_and_the_zones_date(
+    runtime: Runtime, tiny_district: dict[str, int]
 ) -> None:
     with runtime.session() as session:
-        for version in session.scalars(select(HouseholdVersion)):
-            version.recorded_at = datetime(2021, 11, 5, 9, 30)
+        write_household(
+            session, tiny_district["140405001201"], "1", "accepted", ledger_date=date(2021, 11, 5)
+        )
+        write_household(
+            session, tiny_district["140405101201"], "1", "pending", ledger_date=date(2021, 10, 20)
+        )
+        # An older ledger back-filled today: recorded last, but not the newest ledger date.
+        write_household(
+            session, tiny_district["140405001202"], "1", "pending", ledger_date=date(2020, 10, 31)
+        )
     add_zone(runtime, ["140405001201"], ["140405001202"], (112.80, 36.30, 112.81, 36.31))
     doc = document(runtime)
-    assert doc["dates"] == {"data": "2021-11-05", "data_basis": "recorded", "zones": "2021-10-31"}
+    assert doc["dates"] == {"data": "2021-11-05", "zones": "2021-10-31"}
+    assert document(runtime, township_code="140405101")["dates"]["data"] == "2021-10-20"
     assert summary(data(runtime)).dates.zones == date(2021, 10, 31)
+
+
+def test_without_ledgers_or_zones_the_dates_are_missing(runtime: Runtime, tiny_district) -> None:  # noqa: ANN001
+    assert document(runtime)["dates"] == {"data": None, "zones": None}
 
 
 def test_zones_are_drawn_above_the_villages_as_lines_not_tints(

@@ -219,8 +219,7 @@
   function dateLines(doc) {
     var d = doc.dates || {};
     var lines = [];
-    var basis = d.data_basis === "ledger" ? "最新台账日期" : "最新录入日期";
-    lines.push(d.data ? "数据截至 " + d.data + "（" + basis + "）" : "尚无台账数据");
+    lines.push(d.data ? "数据截至 " + d.data + "（最新台账日期）" : "尚无台账数据");
     if (d.zones) lines.push("禁煤区：截至 " + d.zones + " 派生（最新一次）");
     else lines.push("禁煤区：尚未生成");
     return lines;
