@@ -255,8 +255,17 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
-    # waitress' loop does not return on close(); the daemon thread ends with the process.
-    server.close()
+    # Stop waitress inside its own loop thread: closing its sockets from here while the loop
+    # sits in select() raises EBADF in that thread, which pytest reports as an error (seen
+    # under load after a browser test with keep-alive connections).  With every socket
+    # closed the loop's map is empty and run() returns.
+    def stop() -> None:
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+
+    server.trigger.pull_trigger(stop)
+    thread.join(timeout=10)
+    server.task_dispatcher.shutdown()
 
 
 @dataclass
