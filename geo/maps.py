@@ -27,7 +27,7 @@ into the page as HTML; the document reaches the page verbatim as HTML-safe
 JSON, never through a template.
 
 **Priority gaps (重点缺口)** are villages that are incomplete *today*
-(``heating.completion.complete_village_codes``) and touch or lie within the
+(``heating.measures.complete_codes``) and touch or lie within the
 latest derivation's zones (within ``geo.zones.TOUCH_DEGREES``, as the
 derivation itself judges touching).  The legend states both dates: the data
 date (the newest ledger date of the shown households, ``data_date``) and the
@@ -71,7 +71,7 @@ from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
 from geo.zones import TOUCH_DEGREES, current_derivation
-from heating.completion import complete_village_codes
+from heating.completion import decided_village_ids
 from heating.config import Config, Profile
 from heating.coverage_classes import (
     CLASS_KEYS,
@@ -81,11 +81,13 @@ from heating.coverage_classes import (
 from heating.measures import (
     MeasureRow,
     aggregate_row,
-    coverage,
+    complete_codes,
     needed,
     percent,
+    village_row,
 )
 from heating.models import District, Household, Township, Village, Zone
+from heating.village_facts import village_facts
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
 OVERVIEW_TOLERANCE_FACTOR = 5  # township overview: 5 × the village tolerance (100 m)
@@ -387,7 +389,8 @@ def map_data(
     frame = villages_frame(session, township_code, district_code)
     has_boundary = frame.geometry.notna() & ~frame.geometry.is_empty
     villages = frame[has_boundary].reset_index(drop=True)
-    rows = {r.key: r for r in coverage(session, profile, "village", **scope)}
+    facts = village_facts(session, **scope)  # read once: measures and completeness
+    rows = {f.code: village_row(f, profile) for f in facts}
     zones, derivation = current_zones(session)
     if len(zones):
         zones = zones.iloc[_near(zones, villages)]
@@ -397,7 +400,7 @@ def map_data(
         for c, cat in zip(villages["code"], villages["category"], strict=True)
     ]
     if not overview:  # the overview shows townships: no village tooltips or gaps to draw
-        complete = complete_village_codes(session, profile, **scope) if len(zones) else set()
+        complete = complete_codes(facts, decided_village_ids(session)) if len(zones) else set()
         villages["priority"] = priority_gaps(villages, zones, complete)
         villages["tip"] = [
             _village_tip(v, rows.get(v.code), profile)
