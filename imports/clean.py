@@ -285,16 +285,10 @@ def choice(field: Field) -> Callable[[Any], str | None]:
 
 
 def _labels_of(field: Field) -> list[str]:
-    from heating.models import ROUTE_LABELS, STATUS_LABELS
-
+    """The words a refusal lists: the field's offered words, else its distinct values."""
     if field.labels:
         return list(field.labels.values())
-    labels = {"status": STATUS_LABELS, "route": ROUTE_LABELS}.get(field.name)
-    if labels:
-        return list(labels.values())
-    if field.name == "operation":
-        return ["正常", "运行不稳定", "散煤复烧", "设备弃用"]
-    return sorted(set(field.values.values()), key=list(field.values.values()).index)
+    return list(dict.fromkeys(field.values.values()))
 
 
 _MISSING = object()

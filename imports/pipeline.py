@@ -22,7 +22,14 @@ from heating.models import Township
 from heating.privacy import PERSONAL_FIELDS, mask_field, mask_id
 from imports import clean
 from imports.clean import CellProblem, skip_reason
-from imports.fields import LEDGER_SCHEMA, ROUTE_DEVICES, normalise_word
+from imports.fields import (
+    LEDGER_LABELS,
+    LEDGER_SCHEMA,
+    REQUIRED_COLUMNS,
+    ROUTE_DEVICES,
+    VILLAGE_COLUMNS,
+    normalise_word,
+)
 from imports.header import HeaderMatch, find_header
 from imports.issues import Issue, LedgerRejected, column_letter
 from imports.readers import RawSheet, read_workbook
@@ -275,10 +282,6 @@ def parse_ledger(
     )
 
 
-# Required columns of a ledger sheet, by field (village: or village_code).
-_REQUIRED_COLUMNS = {"head_name": "户主姓名", "status": "改造状态"}
-
-
 class _LedgerParser:
     """Holds what is built once per parse: village index, salt, rules, duplicate keys."""
 
@@ -361,9 +364,9 @@ class _LedgerParser:
                 column=column_letter(c),
             )
         fields = set(header.fields.values())
-        missing = [label for f, label in _REQUIRED_COLUMNS.items() if f not in fields]
-        if "village" not in fields and "village_code" not in fields:
-            missing.append("村")
+        missing = [f.label for f in REQUIRED_COLUMNS if f.name not in fields]
+        if fields.isdisjoint(VILLAGE_COLUMNS):
+            missing.append(LEDGER_LABELS["village"])
         if missing:
             self.note(
                 "error",

@@ -5,12 +5,13 @@ error: the header uses import.md's column names, the village, status,
 route, operation and exemption-reason columns are dropdowns (Excel data
 validation lists kept on a hidden sheet), the ID number, 户号 and phone
 columns are formatted as text so Excel cannot turn an ID into 1.40405E+17,
-and the header row is frozen.  A second sheet explains every column.
+and the header row is frozen.  A second sheet explains every column.  The
+columns, their help lines, widths, formats and dropdown words all come from
+the ledger schema (``imports.fields.TEMPLATE_FIELDS``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from heating.errors import NotFound
 from heating.formulas import put_text
-from heating.models import EXEMPT_REASONS, Township, Village
+from heating.models import Township, Village
+from imports.fields import TEMPLATE_FIELDS
 
 LEDGER_SHEET = "台账"
 HELP_SHEET = "填写说明"
@@ -31,94 +33,6 @@ LISTS_SHEET = "选项"
 HEADER_ROW = 2
 FIRST_DATA_ROW = HEADER_ROW + 1
 LAST_DATA_ROW = 5000  # dropdowns and formats reach this far
-
-STATUS_CHOICES = ("未改造", "已列入计划", "施工中", "已完工", "已验收", "无需改造")
-ROUTE_CHOICES = ("煤改电", "煤改气", "集中供热", "生物质", "地热能", "太阳能", "其他")
-OPERATION_CHOICES = ("正常", "运行不稳定", "散煤复烧", "设备弃用")
-
-
-@dataclass(frozen=True)
-class TemplateColumn:
-    """One column of the template: header, width, whether required, help text."""
-
-    header: str
-    width: int
-    required: str  # 必填 / 选填 / 条件必填
-    help: str
-    text: bool = False  # formatted as text ("@")
-    choices: str | None = None  # name of the dropdown list
-    number_format: str | None = None
-
-
-COLUMNS: tuple[TemplateColumn, ...] = (
-    TemplateColumn("村", 16, "必填", "从下拉列表选择本乡镇的行政村/社区。", choices="villages"),
-    TemplateColumn(
-        "户号",
-        14,
-        "选填",
-        "本村农户编号；填写后作为该户的唯一标识，以后每次上传请保持不变。",
-        text=True,
-    ),
-    TemplateColumn("户主姓名", 12, "必填", "户主姓名。"),
-    TemplateColumn(
-        "身份证号",
-        22,
-        "选填",
-        "18 位身份证号（末位可为 X）；本列已设为文本格式，请勿改为数字格式。无户号时用于识别农户。",
-        text=True,
-    ),
-    TemplateColumn("联系电话", 15, "选填", "手机或固定电话。", text=True),
-    TemplateColumn(
-        "住址", 24, "选填", "门牌号或家庭住址；既无户号也无身份证号时与姓名一起识别农户。"
-    ),
-    TemplateColumn("常住人口", 10, "选填", "整数，不小于 0。"),
-    TemplateColumn(
-        "改造状态",
-        12,
-        "必填",
-        "从下拉列表选择：未改造、已列入计划、施工中、已完工、已验收、无需改造。",
-        choices="status",
-    ),
-    TemplateColumn(
-        "改造方式",
-        12,
-        "条件必填",
-        "已列入计划、施工中、已完工、已验收时必填：煤改电、煤改气、集中供热、生物质、地热能、太阳能、其他。",
-        choices="route",
-    ),
-    TemplateColumn("设备类型", 16, "选填", "如 空气源热泵、蓄热式电暖器、燃气壁挂炉。"),
-    TemplateColumn("热源", 16, "选填", "集中供热时填写热源单位名称。"),
-    TemplateColumn("计划年度", 10, "选填", "改造计划年度，如 2021（2016–2035）。"),
-    TemplateColumn(
-        "完工日期",
-        12,
-        "条件必填",
-        "已完工、已验收时应填写，如 2021-06-30；只知道月份可填 2021.06。",
-        number_format="yyyy-mm-dd",
-    ),
-    TemplateColumn(
-        "验收日期", 12, "选填", "不早于完工日期，如 2021-09-30。", number_format="yyyy-mm-dd"
-    ),
-    TemplateColumn("设备补贴（元）", 14, "选填", "设备购置补贴金额，单位元，不小于 0。"),
-    TemplateColumn("运行补贴（元/年）", 16, "选填", "每年运行补贴金额，单位元，不小于 0。"),
-    TemplateColumn(
-        "运行情况",
-        12,
-        "选填",
-        "回头看结果：正常、运行不稳定、散煤复烧、设备弃用；未检查时留空。",
-        choices="operation",
-    ),
-    TemplateColumn(
-        "无需改造原因",
-        14,
-        "条件必填",
-        "改造状态为“无需改造”时必填：空置、拆迁、已有清洁取暖、其他。",
-        choices="exempt_reason",
-    ),
-    TemplateColumn("经度", 12, "选填", "十进制度，如 112.8861；与纬度同时填写或同时留空。"),
-    TemplateColumn("纬度", 12, "选填", "十进制度，如 36.3116；须在本区范围内。"),
-    TemplateColumn("备注", 24, "选填", "其他说明。"),
-)
 
 GENERAL_HELP = (
     "1. 请在“台账”工作表第 3 行起每行填写一户；不要修改、删除或调换表头（第 2 行）。",
@@ -130,13 +44,12 @@ GENERAL_HELP = (
 
 
 def _choices(villages: list[str]) -> dict[str, tuple[str, ...]]:
-    return {
-        "villages": tuple(villages),
-        "status": STATUS_CHOICES,
-        "route": ROUTE_CHOICES,
-        "operation": OPERATION_CHOICES,
-        "exempt_reason": EXEMPT_REASONS,
-    }
+    """Dropdown name (the field) → its words: this township's villages, each choice's words."""
+    choices = {"village": tuple(villages)}
+    for f in TEMPLATE_FIELDS:
+        if f.kind == "choice":
+            choices[f.name] = tuple(f.labels.values())
+    return choices
 
 
 def write_template(
@@ -188,26 +101,26 @@ def _write_ledger_sheet(ws, title: str, ranges: dict[str, str]) -> None:  # noqa
     title_cell.font = Font(bold=True, size=14)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     required_font = Font(bold=True, color="C00000")
-    for index, column in enumerate(COLUMNS, start=1):
+    for index, column in enumerate(TEMPLATE_FIELDS, start=1):
         letter = get_column_letter(index)
-        cell = ws.cell(row=HEADER_ROW, column=index, value=column.header)
+        cell = ws.cell(row=HEADER_ROW, column=index, value=column.template_header)
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.font = required_font if column.required == "必填" else Font(bold=True)
+        cell.font = required_font if column.requirement == "必填" else Font(bold=True)
         dim = ws.column_dimensions[letter]
         dim.width = column.width
-        if column.text:
+        if column.text_format:
             dim.number_format = "@"
         elif column.number_format:
             dim.number_format = column.number_format
-        if column.choices:
+        if column.name in ranges:
             validation = DataValidation(
                 type="list",
-                formula1=ranges[column.choices],
+                formula1=ranges[column.name],
                 allow_blank=True,
                 showErrorMessage=True,
                 errorTitle="请从列表中选择",
-                error=f"“{column.header}”请从下拉列表中选择。",
+                error=f"“{column.template_header}”请从下拉列表中选择。",
             )
             validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{LAST_DATA_ROW}")
             ws.add_data_validation(validation)
@@ -229,9 +142,9 @@ def _write_help_sheet(ws, township: Township, villages: list[str]) -> None:  # n
     for index, label in enumerate(("栏目", "要求", "填写方法"), start=1):
         ws.cell(row=row, column=index, value=label).font = Font(bold=True)
     row += 1
-    for column in COLUMNS:
-        ws.cell(row=row, column=1, value=column.header)
-        ws.cell(row=row, column=2, value=column.required)
+    for column in TEMPLATE_FIELDS:
+        ws.cell(row=row, column=1, value=column.template_header)
+        ws.cell(row=row, column=2, value=column.requirement)
         ws.cell(row=row, column=3, value=column.help).alignment = Alignment(wrap_text=True)
         row += 1
     row += 1

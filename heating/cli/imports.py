@@ -11,6 +11,7 @@ import click
 from heating.cli.context import emit_json, get_runtime
 from heating.errors import Refused
 from imports.batches import NOTE_KEYS
+from imports.fields import LEDGER_LABELS
 from imports.ledger_date import parse_option
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
@@ -58,16 +59,6 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-PLACE_FIELD_LABELS = {"township": "乡镇", "village": "村", "village_code": "村代码"}
-
-
-def field_labels() -> dict[str, str]:
-    """Field key → the column header a clerk knows (the issue list is for clerks)."""
-    from imports.fields import LEDGER_SCHEMA
-
-    return PLACE_FIELD_LABELS | {f.name: f.label for f in LEDGER_SCHEMA.fields}
-
-
 def print_outcome(out: dict[str, Any]) -> None:
     """A readable Chinese summary of an import outcome and its issues."""
     c = out["counts"]
@@ -99,7 +90,7 @@ def print_outcome(out: dict[str, Any]) -> None:
         + (f"，显示前 {ISSUES_SHOWN} 条）：" if len(issues) > ISSUES_SHOWN else "）：")
     )
     click.echo("级别\t工作表\t行\t列\t字段\t值\t说明")
-    labels = field_labels()
+    labels = LEDGER_LABELS
     for issue in issues[:ISSUES_SHOWN]:
         field = issue.get("field")
         click.echo(

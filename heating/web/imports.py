@@ -28,6 +28,7 @@ from heating.models import ImportBatch, ImportJob, StoredFile, Township
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
 from heating.web.db import app_config, app_runtime, db
+from imports.fields import LEDGER_LABELS
 from imports.ledger_date import check_option, parse_option
 
 bp = Blueprint("imports", __name__)
@@ -36,14 +37,6 @@ ISSUE_PAGE = 200
 HISTORY_LIMIT = 200
 # How long the upload request waits for a small file before showing the progress page.
 INLINE_WAIT_SECONDS = 2.0
-PLACE_FIELDS = {"township": "乡镇", "village": "村", "village_code": "村代码"}
-
-
-def field_labels() -> dict[str, str]:
-    """Field key → the header a clerk knows (from the ledger schema)."""
-    from imports.fields import LEDGER_SCHEMA
-
-    return PLACE_FIELDS | {f.name: f.label for f in LEDGER_SCHEMA.fields}
 
 
 def _townships_for_upload() -> list[Township]:
@@ -186,7 +179,7 @@ def show(batch_id: int):  # noqa: ANN201
     issues = _filtered_issues(all_issues, severity, field)
     pages = max(1, math.ceil(len(issues) / ISSUE_PAGE))
     page = min(max(1, request.args.get("page", 1, type=int)), pages)
-    labels = field_labels()
+    labels = LEDGER_LABELS
     fields_present = sorted({i.get("field") for i in all_issues if i.get("field")})
     counts = batch.counts or {}
     return render_template(

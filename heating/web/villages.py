@@ -30,6 +30,7 @@ from heating.web.access import (
     sees_personal_data,
 )
 from heating.web.db import app_config, db
+from imports.fields import LEDGER_LABELS
 
 bp = Blueprint("villages", __name__, url_prefix="/villages")
 
@@ -37,30 +38,9 @@ LIST_PAGE = 100
 HOUSEHOLD_PAGE = 50
 HISTORY_LIMIT = 100
 MEETS_FILTERS = {"yes": True, "no": False, "none": None}
-FIELD_LABELS = {
-    "household_no": "户号",
-    "head_name": "户主姓名",
-    "id_number": "身份证号",
-    "phone": "联系电话",
-    "address": "住址",
-    "residents": "常住人口",
-    "status": "改造状态",
-    "route": "改造方式",
-    "device": "设备类型",
-    "heat_source": "热源",
-    "plan_year": "计划年度",
-    "completed_on": "完工日期",
-    "accepted_on": "验收日期",
-    "device_subsidy": "设备补贴",
-    "operating_subsidy": "运行补贴",
-    "operation": "运行情况",
-    "exempt_reason": "无需改造原因",
-    "lon": "经度",
-    "lat": "纬度",
-    "note": "备注",
-    "village_id": "所属村",
-    "active": "有效",
-}
+# The history shows every stored household field by its ledger header, then the moves.
+FIELD_LABELS = {name: LEDGER_LABELS[name] for name in HOUSEHOLD_FIELDS if name in LEDGER_LABELS}
+FIELD_LABELS |= {"village_id": "所属村", "active": "有效"}
 CHANGE_LABELS = {"create": "新增", "update": "更新", "rollback": "撤销", "edit": "修改"}
 
 
