@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from heating.config import Profile
 from heating.errors import NotFound, Refused
 from heating.measures import complete_codes, village_facts
-from heating.models import CompletionDecision, User, Village, audit, utcnow
+from heating.models import CompletionDecision, Village, audit, utcnow
 
 
 def _in_force(as_of: date | None, known_at: datetime | None = None) -> ColumnElement[bool]:
@@ -102,7 +102,7 @@ def record_decision(
     audit(
         session,
         "completion_decision",
-        user=session.get(User, user_id) if user_id is not None else None,
+        user=user_id,
         target=village_code,
         detail={"decision": decision.id, "reason": reason, "decided_on": decided_on.isoformat()},
     )
@@ -122,7 +122,7 @@ def revoke_decision(
     audit(
         session,
         "completion_decision_revoke",
-        user=session.get(User, user_id) if user_id is not None else None,
+        user=user_id,
         target=decision.village.code,
         detail={"decision": decision.id},
     )

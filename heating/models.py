@@ -618,12 +618,17 @@ def audit(
     session: Any,
     action: str,
     *,
-    user: User | None = None,
+    user: User | int | None = None,
     target: str | None = None,
     detail: dict[str, Any] | None = None,
     ip: str | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the session (committed with the caller's unit of work)."""
+    """Add an audit entry to the session (committed with the caller's unit of work).
+
+    ``user`` is the user or their id (domain functions receive ids).
+    """
+    if isinstance(user, int):
+        user = session.get(User, user)
     entry = AuditEntry(
         user_id=user.id if user else None,
         username=user.username if user else None,

@@ -40,7 +40,6 @@ from heating.models import (
     ImportBatch,
     StoredFile,
     Township,
-    User,
     Village,
     audit,
     utcnow,
@@ -98,10 +97,6 @@ def _township(session: Session, code: str | None) -> Township | None:
     if township is None:
         raise NotFound(f"乡镇代码 {code} 不在村庄名录中：请检查代码，或先由管理员加载村庄名录。")
     return township
-
-
-def _user(session: Session, user_id: int | None) -> User | None:
-    return session.get(User, user_id) if user_id is not None else None
 
 
 def _file_township(diff: LedgerDiff) -> str | None:
@@ -286,7 +281,7 @@ def preview_parsed(
     audit(
         session,
         "import_preview",
-        user=_user(session, user_id),
+        user=user_id,
         target=f"batch:{batch.id}",
         detail={
             "file": file_name,
@@ -491,7 +486,7 @@ def commit(
     audit(
         session,
         "import_commit",
-        user=_user(session, user_id),
+        user=user_id,
         target=f"batch:{batch.id}",
         detail={
             "accept_valid": accept_valid,
@@ -621,7 +616,7 @@ def rollback(
     audit(
         session,
         "import_rollback",
-        user=_user(session, user_id),
+        user=user_id,
         target=f"batch:{batch_id}",
         detail={"households": restored},
     )
@@ -633,7 +628,7 @@ def cancel(session: Session, batch_id: int, *, user_id: int | None = None) -> Im
     batch = _lock_batch(session, batch_id, "preview")
     batch.status = "cancelled"
     session.flush()
-    audit(session, "import_cancel", user=_user(session, user_id), target=f"batch:{batch_id}")
+    audit(session, "import_cancel", user=user_id, target=f"batch:{batch_id}")
     return batch
 
 

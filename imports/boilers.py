@@ -484,6 +484,7 @@ def load_boilers(
     audit(
         session,
         "boilers_load",
+        user=user_id,
         target=file_name,
         detail={k: result[k] for k in ("boilers", "new", "updated")},
     )

@@ -270,6 +270,7 @@ def load_heat_sources(
     audit(
         session,
         "heat_sources_load",
+        user=user_id,
         target=file_name,
         detail={k: result[k] for k in ("sources", "new", "updated")}
         | {"unmatched": len(unmatched)},

@@ -297,6 +297,7 @@ def load_registry(
     audit(
         session,
         "registry_load",
+        user=user_id,
         target=file_name,
         detail={k: result[k] for k in ("townships", "villages", "new", "updated")},
     )

@@ -255,6 +255,7 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
+
     # Stop waitress inside its own loop thread: closing its sockets from here while the loop
     # sits in select() raises EBADF in that thread, which pytest reports as an error (seen
     # under load after a browser test with keep-alive connections).  With every socket

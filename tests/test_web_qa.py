@@ -95,8 +95,11 @@ def test_admin_registry_upload_audits_counts_only(login, runtime) -> None:
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     with runtime.session() as session:
-        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "registry_upload"))
-        assert set(entry.detail) == {"townships", "villages", "new", "updated"}
+        entries = list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action.like("registry%")))
+        )
+        assert [(e.action, e.username) for e in entries] == [("registry_load", "alice")]
+        assert set(entries[0].detail) == {"townships", "villages", "new", "updated"}
 
 
 def test_rejected_rows_join_reasons_without_doubled_punctuation(login, runtime) -> None:

@@ -36,7 +36,6 @@ ACTION_LABELS = {
     "import_commit": "写入台账",
     "import_rollback": "撤销批次",
     "import_cancel": "取消预览",
-    "registry_upload": "上传村庄名录",
     "registry_load": "加载村庄名录",
     "boundaries_load": "加载村界",
     "zones_derive": "生成禁煤区",
@@ -44,8 +43,10 @@ ACTION_LABELS = {
     "completion_decision_revoke": "撤销完成认定",
     "demo_load": "加载演示数据",
     "heat_sources_load": "加载热源名单",
-    "heat_sources_upload": "上传热源名单",
     "boilers_load": "加载锅炉台账",
+    # Written before each upload was audited once, by its loader: kept for old entries.
+    "registry_upload": "上传村庄名录",
+    "heat_sources_upload": "上传热源名单",
     "boilers_upload": "上传锅炉台账",
 }
 SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".csv")
@@ -223,10 +224,11 @@ def saved_upload(
     return path, name, tmp
 
 
-def _load_upload(
-    loader: Callable[..., dict[str, Any]], action: str, keys: tuple[str, ...]
-) -> tuple[dict[str, Any] | None, int]:
-    """Run a loader (registry, heat sources, boilers) on the upload; audit counts; (result, status)."""
+def _load_upload(loader: Callable[..., dict[str, Any]]) -> tuple[dict[str, Any] | None, int]:
+    """Run a loader (registry, heat sources, boilers) on the upload; (result, status).
+
+    The loader audits the load (counts only) with the user, as it does from the CLI.
+    """
     session = db()
     try:
         path, name, tmp = saved_upload("file", SPREADSHEETS)
@@ -234,14 +236,6 @@ def _load_upload(
             result = loader(
                 session, path.read_bytes(), name, config=app_config(), user_id=current_user.id
             )
-        audit(
-            session,
-            action,
-            user=current_user,
-            target=name,
-            detail={k: result.get(k) for k in keys},
-            ip=_ip(),
-        )
         session.commit()
         return result, 200
     except Refused as exc:
@@ -258,10 +252,7 @@ def registry():  # noqa: ANN201
 
     result, status = None, 200
     if request.method == "POST":
-        # Counts only in the audit line: the result lists every village.
-        result, status = _load_upload(
-            load_registry, "registry_upload", ("townships", "villages", "new", "updated")
-        )
+        result, status = _load_upload(load_registry)
         if status == 200:
             flash("村庄名录已加载。", "success")
     return render_template("admin/registry.html", result=result), status
@@ -368,9 +359,7 @@ def heat_sources():  # noqa: ANN201
 
     result, status = None, 200
     if request.method == "POST":
-        result, status = _load_upload(
-            load_heat_sources, "heat_sources_upload", ("sources", "new", "updated")
-        )
+        result, status = _load_upload(load_heat_sources)
         if status == 200:
             flash("热源名单已加载。", "success")
     session = db()
@@ -395,7 +384,7 @@ def boilers():  # noqa: ANN201
 
     result, status = None, 200
     if request.method == "POST":
-        result, status = _load_upload(load_boilers, "boilers_upload", ("boilers", "new", "updated"))
+        result, status = _load_upload(load_boilers)
         if status == 200:
             flash("锅炉台账已加载。", "success")
     return render_template("admin/boilers.html", result=result), status

@@ -8,21 +8,17 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from heating.history import newest_ledger, village_changes
+from heating.history import newest_ledger
 from heating.measures import MeasureRow, coverage
 from heating.models import (
     HOUSEHOLD_FIELDS,
-    OPERATION_LABELS,
-    ROUTE_LABELS,
-    STATUS_LABELS,
     Household,
-    HouseholdVersion,
     Township,
     Village,
 )
 from heating.privacy import PERSONAL_FIELDS, mask_field
+from heating.village_history import VillageChange, village_history
 from heating.web.access import (
     HOUSEHOLD_READERS,
     require_township,
@@ -30,7 +26,6 @@ from heating.web.access import (
     sees_personal_data,
 )
 from heating.web.db import app_config, db
-from imports.fields import LEDGER_LABELS
 
 bp = Blueprint("villages", __name__, url_prefix="/villages")
 
@@ -38,10 +33,6 @@ LIST_PAGE = 100
 HOUSEHOLD_PAGE = 50
 HISTORY_LIMIT = 100
 MEETS_FILTERS = {"yes": True, "no": False, "none": None}
-# The history shows every stored household field by its ledger header, then the moves.
-FIELD_LABELS = {name: LEDGER_LABELS[name] for name in HOUSEHOLD_FIELDS if name in LEDGER_LABELS}
-FIELD_LABELS |= {"village_id": "所属村", "active": "有效"}
-CHANGE_LABELS = {"create": "新增", "update": "更新", "rollback": "撤销", "edit": "修改"}
 
 
 def _page(total: int, size: int) -> tuple[int, int]:
@@ -98,71 +89,6 @@ def _household_view(h: Household, visible: bool) -> dict[str, Any]:
     return data
 
 
-VALUE_LABELS = {"status": STATUS_LABELS, "route": ROUTE_LABELS, "operation": OPERATION_LABELS}
-
-
-def _masked_value(field: str, value: Any, visible: bool) -> Any:
-    """A history value as shown: labels for keys, personal data masked unless visible."""
-    if field in VALUE_LABELS and value is not None:
-        return VALUE_LABELS[field].get(value, value)
-    if field == "active" and value is not None:
-        return "是" if value else "否"
-    return value if visible else mask_field(field, value)
-
-
-def _village_names(session: Session, versions: list[HouseholdVersion]) -> dict[int, str]:
-    """Names of the villages a household moved between (history stores their ids)."""
-    ids = {
-        v
-        for version in versions
-        for v in ((version.before or {}).get("village_id"), (version.after or {}).get("village_id"))
-        if isinstance(v, int)
-    }
-    if not ids:
-        return {}
-    return dict(session.execute(select(Village.id, Village.name).where(Village.id.in_(ids))).all())
-
-
-def village_history(session: Session, village: Village, visible: bool) -> list[dict[str, Any]]:
-    """The village's newest changes by ledger date: which ledger, when recorded, what changed."""
-    rows = village_changes(session, village.id, HISTORY_LIMIT)
-    village_names = _village_names(session, [row[0] for row in rows])
-    history = []
-    for version, head_name, file_name, username in rows:
-        before = version.before or {}
-        after = version.after or {}
-        changes = []
-        for field in FIELD_LABELS:
-            old, new = before.get(field), after.get(field)
-            if version.before is None and (new in (None, "") or field == "village_id"):
-                continue
-            if version.before is not None and old == new:
-                continue
-            if field == "village_id":
-                old, new = village_names.get(old, old), village_names.get(new, new)
-            changes.append(
-                (
-                    FIELD_LABELS[field],
-                    _masked_value(field, old, visible),
-                    _masked_value(field, new, visible),
-                )
-            )
-        history.append(
-            {
-                "ledger_date": version.ledger_date,
-                "retracted": version.retracted_at is not None and version.change != "rollback",
-                "at": version.recorded_at,
-                "change": CHANGE_LABELS.get(version.change, version.change),
-                "head_name": head_name,
-                "batch_id": version.batch_id,
-                "file_name": file_name,
-                "user": username,
-                "changes": changes,
-            }
-        )
-    return history
-
-
 @bp.route("/<code>")
 @login_required
 def show(code: str):  # noqa: ANN201
@@ -182,7 +108,7 @@ def show(code: str):  # noqa: ANN201
         None,
     )
     households: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
+    history: list[VillageChange] = []
     total = page = pages = 0
     visible = sees_personal_data(village.township_id)
     show_households = current_user.role in HOUSEHOLD_READERS
@@ -198,7 +124,7 @@ def show(code: str):  # noqa: ANN201
                 .limit(HOUSEHOLD_PAGE)
             )
         ]
-        history = village_history(session, village, visible)
+        history = village_history(session, village, visible, HISTORY_LIMIT)
     return render_template(
         "villages/show.html",
         village=village,
