@@ -40,12 +40,13 @@ zones' derivation date.
   ``{"key": "flagged", "kind": "outlines", "object": "areas",
   "where": "flagged", "label": "疑似改而不用", "styles": [...]}``; nothing
   new in JS or folium;
-- points (a heat source, a boiler): a builder returning a spec
-  ``{"key": "boilers", "kind": "points", "label": "燃煤锅炉",
-  "show": False, "points": [[x, y, {"name": display_text(…), "cls": …}], …]}``
-  with ``x, y`` from ``geo.topojson.grid_points``, appended in
-  ``maps_document._layers``; then one kind in map.js: ``kinds.points = function (spec,
-  ctx) {…}`` returning a Leaflet layer (``ctx.table`` builds a tooltip).
+- points: ``geo.map_points`` reads the registered heat sources and the
+  ≤35 t/h coal boilers into ``MapData.heat_sources``/``boilers`` and builds
+  their specs (``kind: "points"``, off by default: ``"show": False``),
+  appended in ``maps_document._layers`` (which escapes their tooltips);
+  ``kinds.points`` in map.js draws a circle per point, filled by
+  ``styles[cls]``, with ``alert`` where the seed plan's rule is broken, and
+  lists ``classes`` in the legend.
 
 Every spec gets a pane in list order (later layers are drawn above), an
 entry in the layer switch (``"toggle": False`` keeps it fixed) and a legend
@@ -70,6 +71,7 @@ from sqlalchemy.orm import Session
 from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
+from geo.map_points import boiler_points, heat_source_points
 from geo.zones import TOUCH_DEGREES, current_derivation
 from heating.completion import decided_village_ids
 from heating.config import Config, Profile
@@ -132,6 +134,9 @@ class MapData:
     generated_boundaries: bool
     single_township: bool
     notes: list[str] = field(default_factory=list)
+    # Point layers (``geo.map_points``): registered heat sources, ≤35 t/h coal boilers.
+    heat_sources: gpd.GeoDataFrame | None = None
+    boilers: gpd.GeoDataFrame | None = None
 
     def class_counts(self) -> dict[str, int]:
         """How many areas fall in each class (every class listed, in legend order)."""
@@ -438,6 +443,10 @@ def map_data(
         generated_boundaries=generated,
         single_township=villages["township_code"].nunique() == 1,
         notes=notes,
+        heat_sources=heat_source_points(
+            session, tuple(float(b) for b in villages.total_bounds) if len(villages) else None
+        ),
+        boilers=boiler_points(session, config, **scope),
     )
 
 

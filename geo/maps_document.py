@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from geo.display import label_points
+from geo.map_points import boiler_layer, heat_source_layer
 from geo.maps import MapData
 from geo.topojson import grid_points, to_topology
 from heating.config import Config
@@ -201,6 +202,12 @@ def _layers(
                 "show": not zone_labels,
             }
         )
+    for build, frame in ((heat_source_layer, data.heat_sources), (boiler_layer, data.boilers)):
+        spec = build(frame, topology) if frame is not None else None
+        if spec is not None:
+            for point in spec["points"]:
+                point[2]["tip"] = [display_text(value) for value in point[2]["tip"]]
+            layers.append(spec)
     if villages:
         layers.append(
             {

@@ -59,6 +59,34 @@ OVERLAY_STYLES: dict[str, dict[str, object]] = {
 }
 GENERATED_NOTE = "边界为演示生成，非真实边界"
 
+# Point layers (heat sources, coal boilers): circle markers in Leaflet's option names.
+# Heat sources are larger, with a dark rim; the fill says the type.  A non-compliant
+# source gets the red rim; a coal boiler still burning inside a zone is larger with it.
+ALERT_COLOUR = "#d7191c"
+HEAT_SOURCE_FILLS = {
+    "chp": "#2c7bb6",
+    "waste_heat": "#8c510a",
+    "gas_boiler": "#41b6c4",
+    "electric_boiler": "#fee08b",
+    "biomass": "#66bd63",
+    "geothermal": "#9e0142",
+    "other": "#969696",
+}
+HEAT_SOURCE_STYLE = {"radius": 8, "color": "#222222", "weight": 1.5, "fillOpacity": 0.95}
+BOILER_FILLS = {
+    "in_use": "#000000",
+    "idle": "#f46d43",
+    "flue_cut": "#fdae61",
+    "standby": "#fee090",
+    "removed": "#ffffff",
+    "deregistered": "#e0e0e0",
+    "converted": "#a6d96a",
+    "unknown": "#762a83",
+}
+BOILER_STYLE = {"radius": 5, "color": "#333333", "weight": 1, "fillOpacity": 0.95}
+POINT_ALERT = {"color": ALERT_COLOUR, "weight": 3.5}
+BOILER_IN_ZONE = {"radius": 8, "color": ALERT_COLOUR, "weight": 3.5}
+
 # Status tones of badges and messages, taken from the classes so a green badge means 达标.
 TONES = {"ok": "meets", "warn": "near", "bad": "far", "none": "no_data"}
 

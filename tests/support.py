@@ -270,17 +270,19 @@ def add_zone(
     *,
     as_of: date = date(2021, 10, 31),
     zone_id: str = "JMQ-0001",
+    geometry: Any = None,
+    enclaves: Iterable[str] = (),
 ) -> None:
-    """Store a derivation as of ``as_of`` holding one box-shaped zone (default: over 南街)."""
+    """Store a derivation as of ``as_of`` holding one zone (default: a box over 南街)."""
     with runtime.session() as session:
-        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": []})
+        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": list(enclaves)})
         session.add(derivation)
         session.flush()
         session.add(
             Zone(
                 derivation_id=derivation.id,
                 zone_id=zone_id,
-                geometry=box(*bounds).wkb,
+                geometry=(geometry if geometry is not None else box(*bounds)).wkb,
                 area_km2=1.0,
                 village_codes=villages,
                 touching=touching,

@@ -10,15 +10,14 @@ import json
 from datetime import date
 
 import pytest
-import shapely
 from shapely.geometry import box
 from sqlalchemy import func, select
 
 from heating.boilers import boiler_status, tph_of_mw
 from heating.errors import Refused
-from heating.models import Boiler, BoilerInspection, ImportBatch, Zone, ZoneDerivation
+from heating.models import Boiler, BoilerInspection, ImportBatch
 from imports.boilers import load_boilers
-from tests.support import boiler_row, boiler_xlsx, row_counts
+from tests.support import SHANGCUN, add_zone, boiler_row, boiler_xlsx, row_counts
 
 
 def load(runtime, data: bytes, name: str = "锅炉台账.xlsx"):  # noqa: ANN001
@@ -235,20 +234,11 @@ def test_gas_low_nox_counts(runtime, tiny_district) -> None:  # noqa: ANN001
     assert (before["total"], before["done"]) == (4, 0)
 
 
-def _store_zones(runtime, as_of: date, zone, enclaves=()) -> None:  # noqa: ANN001
-    with runtime.session() as s:
-        derivation = ZoneDerivation(as_of=as_of, summary={"enclaves": list(enclaves)})
-        derivation.zones = [
-            Zone(zone_id="JMQ-0001", geometry=shapely.to_wkb(zone), area_km2=1.0, village_codes=[])
-        ]
-        s.add(derivation)
-
-
 def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) -> None:  # noqa: ANN001
     # A zone over 南街 and 东街, and a later one with a hole where 上村 is (an enclave).
-    _store_zones(runtime, date(2020, 10, 31), box(112.80, 36.30, 112.82, 36.31))
+    add_zone(runtime, [], [], (112.80, 36.30, 112.82, 36.31), as_of=date(2020, 10, 31))
     ring = box(112.80, 36.30, 112.84, 36.31).difference(box(112.82, 36.30, 112.83, 36.31))
-    _store_zones(runtime, date(2021, 10, 31), ring, enclaves=["140405101201"])
+    add_zone(runtime, [], [], as_of=date(2021, 10, 31), geometry=ring, enclaves=[SHANGCUN])
     load(
         runtime,
         boiler_xlsx(

@@ -6,30 +6,18 @@ import io
 from datetime import date, datetime
 
 import openpyxl
-import shapely
-from shapely.geometry import box
 from sqlalchemy import select
 
-from heating.models import Boiler, Zone, ZoneDerivation
+from heating.models import Boiler
 from heating.report import build_report
 from imports.boilers import load_boilers
-from tests.support import INJECTION, boiler_row, boiler_xlsx, read_table
+from tests.support import INJECTION, add_zone, boiler_row, boiler_xlsx, read_table
 
 NOW = datetime(2021, 11, 5, 9, 30)
 
 
 def test_boiler_sheet_as_of_the_cut_off(runtime, tiny_district) -> None:  # noqa: ANN001
-    with runtime.session() as s:
-        derivation = ZoneDerivation(as_of=date(2021, 10, 31), summary={"enclaves": []})
-        derivation.zones = [
-            Zone(
-                zone_id="JMQ-0001",
-                geometry=shapely.to_wkb(box(112.80, 36.30, 112.82, 36.31)),
-                area_km2=2.0,
-                village_codes=[],
-            )
-        ]
-        s.add(derivation)
+    add_zone(runtime, [], [], (112.80, 36.30, 112.82, 36.31))
     rows = [
         boiler_row("GL-1", lon=112.805, state="停用", state_date="2019-01-01"),
         boiler_row("GL-2", township="上村镇", lon=112.825, state="在用", state_date="2018-01-01"),

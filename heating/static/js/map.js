@@ -203,10 +203,39 @@
     return new Labels(items, spec);
   };
 
+  // Circle markers at points (heat sources, coal boilers): filled by `styles[cls]`, with the
+  // `alert` style on top where the point carries `alert`; tooltip from `fields` and `tip`.
+  // SVG, not canvas: a canvas covers the whole map and would take the pointer from the
+  // villages below; an SVG circle catches it only where it is drawn (the pane catches none).
+  kinds.points = function (spec, ctx) {
+    var group = L.layerGroup();
+    var renderer = L.svg({pane: spec.pane});
+    spec.points.forEach(function (point) {
+      var p = point[2];
+      var style = L.extend({}, spec.styles[p.cls] || {}, p.alert ? spec.alert : {},
+                           {pane: spec.pane, renderer: renderer});
+      var marker = L.circleMarker(ctx.latLng(point), style);
+      var flags = (spec.flags || []).filter(function (f) { return p[f[0]]; })
+        .map(function (f) { return [f[1], "是"]; });
+      marker.bindTooltip(function () { return table(spec.fields, p.tip, flags); },
+                         {sticky: true, className: "heating-tip", direction: "auto"});
+      group.addLayer(marker);
+    });
+    return group;
+  };
+
   // ---- the legend, which is also the layer control --------------------------------------
+
+  function dot(fill, rim) {
+    var d = el("i", "symbol symbol-point");
+    d.style.background = fill;
+    if (rim) d.style.borderColor = rim;
+    return d;
+  }
 
   function symbol(spec) {
     if (spec.kind === "labels") return el("i", "symbol symbol-text", "名");
+    if (spec.kind === "points") return dot("#ffffff", spec.alert.color);
     var style = spec.styles[spec.styles.length - 1];
     var line = el("i", "symbol symbol-line");
     line.style.borderTopColor = style.color;
@@ -263,6 +292,15 @@
         li.appendChild(symbol(spec));
         li.appendChild(el("span", null, spec.label));
         if (spec.hint) li.appendChild(el("div", "hint", spec.hint));
+        if (spec.classes) {
+          var kindsList = el("ul", "point-classes");
+          spec.classes.forEach(function (c) {
+            var item = el("li", null, c.label);
+            item.insertBefore(dot(c.fill), item.firstChild);
+            kindsList.appendChild(item);
+          });
+          li.appendChild(kindsList);
+        }
         overlays.appendChild(li);
       });
       body.appendChild(overlays);
