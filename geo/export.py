@@ -9,6 +9,7 @@ field holds at most 254 bytes, too few for a large zone's village list).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -171,7 +172,11 @@ def _write_shapefile_zip(target: Path, zones: gpd.GeoDataFrame, rows: list[dict[
 
 
 def export_zones(
-    session: Session, path: str | Path, derivation_id: int | None = None
+    session: Session,
+    path: str | Path,
+    derivation_id: int | None = None,
+    *,
+    township_code: str | None = None,
 ) -> ExportResult:
     """Write the current (or a given) derivation's zones to a file in EPSG:4490.
 
@@ -184,6 +189,9 @@ def export_zones(
         ``zone_villages.csv``).
     derivation_id : int, optional
         Which derivation; the current one by default.
+    township_code : str, optional
+        Only the zones holding at least one village of this township (a
+        clerk's scope, the same rule as ``/api/zones.geojson``).
 
     Returns
     -------
@@ -205,6 +213,11 @@ def export_zones(
         if derivation_id is not None:
             raise NotFound(f"没有第 {derivation_id} 次禁煤区推导。")
         raise Refused("还没有推导过禁煤区：请先运行 heating zones derive。")
+    if township_code:
+        result = dataclasses.replace(
+            result,
+            zones=[z for z in result.zones if any(c.startswith(township_code) for c in z.villages)],
+        )
     rows = _village_rows(session, result)
     names = {r["code"]: r["name"] for r in rows}
     # Write next to the target and rename, so a failed export never leaves half a file.

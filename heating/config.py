@@ -181,6 +181,38 @@ def _parse_int(value: Any) -> int:
     return number
 
 
+def _parse_positive_int(value: Any) -> int:
+    number = _parse_int(value)
+    if number == 0:
+        raise ValueError("应为正整数")
+    return number
+
+
+def _parse_optional_days(value: Any) -> int | None:
+    """Days to keep, or None (keep forever) for an empty value."""
+    if value is None or str(value).strip() in ("", "keep", "none"):
+        return None
+    return _parse_int(value)
+
+
+def _parse_addresses(value: Any) -> tuple[str, ...]:
+    """IP addresses or networks, as a list or a comma-separated string."""
+    import ipaddress
+
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    out = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"{text!r} 不是 IP 地址或网段（如 127.0.0.1 或 10.0.0.0/8）") from None
+        out.append(text)
+    return tuple(out)
+
+
 def _parse_str(value: Any) -> str:
     return str(value)
 
@@ -260,6 +292,38 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("login_max_failures", 5, _parse_int, "连续登录失败多少次后开始延迟"),
     Setting("login_lockout_seconds", 60, _parse_int, "连续失败后每次登录需等待的秒数"),
+    Setting(
+        "login_address_limit",
+        20,
+        _parse_int,
+        "同一客户端地址在 login_address_window_seconds 秒内最多登录失败多少次，超过后答复 429（0 为不限）",
+    ),
+    Setting(
+        "login_address_window_seconds",
+        600,
+        _parse_positive_int,
+        "按地址计算登录失败次数的时间窗（秒）",
+    ),
+    Setting(
+        "login_global_limit",
+        300,
+        _parse_int,
+        "全系统每分钟登录失败超过此数后，每次登录都延迟 1 秒再答复（只延迟、不锁定；0 为不限）",
+    ),
+    Setting(
+        "trusted_proxies",
+        (),
+        _parse_addresses,
+        "可信反向代理的地址（逗号分隔）；只有来自这些地址的请求才采用 X-Forwarded-For 中的客户端地址",
+    ),
+    Setting("session_idle_minutes", 30, _parse_positive_int, "登录会话闲置多少分钟后失效"),
+    Setting("session_max_hours", 12, _parse_positive_int, "登录会话自登录起最长有效小时数"),
+    Setting(
+        "upload_retention_days",
+        None,
+        _parse_optional_days,
+        "已取消或已过期预览的上传文件保留天数；留空为一直保留（已写入批次的文件从不删除）",
+    ),
     Setting(
         "basemap_url",
         "",

@@ -465,6 +465,9 @@ class StoredFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the retention sweep (imports/storage.py) deleted the bytes of a file
+    # that only cancelled or expired previews used; ``content`` is then empty.
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ImportBatch(Base):
@@ -598,6 +601,25 @@ class User(Base):
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     township: Mapped[Township | None] = relationship()
+
+
+class UserSession(Base):
+    """One signed-in browser: the server-side half of the session cookie.
+
+    The cookie carries a random token; only its SHA-256 is stored, so a copy
+    of the database does not hold live sessions.  Logging out revokes the row;
+    a password reset, a deactivation or "退出所有设备" revokes all of a
+    user's rows; idle and absolute limits are checked on every request.
+    """
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntry(Base):

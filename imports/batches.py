@@ -22,7 +22,6 @@ side.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +52,7 @@ from imports.diff import (
     rejected_rows_json,
     sheets_json,
 )
+from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]
 
@@ -114,14 +114,6 @@ def _earlier_batch(session: Session, sha256: str, batch_id: int) -> ImportBatch 
         query.where(ImportBatch.status == "committed").order_by(ImportBatch.id.desc())
     ).first()
     return committed or session.scalars(query.order_by(ImportBatch.id.desc())).first()
-
-
-def _store_file(session: Session, data: bytes) -> str:
-    sha256 = hashlib.sha256(data).hexdigest()
-    if session.get(StoredFile, sha256) is None:
-        session.add(StoredFile(sha256=sha256, size=len(data), content=data))
-        session.flush()
-    return sha256
 
 
 def _describe_same_file(outcome_data: dict[str, Any], earlier: ImportBatch | None, tz: str) -> None:
@@ -252,7 +244,7 @@ def preview_parsed(
     diff = diff_ledger(
         session, parsed, township_code=township_code, ledger_date=decision.day or today
     )
-    sha256 = _store_file(session, data)
+    sha256 = keep_bytes(session, data)
     file_township = _township(session, _file_township(diff))
     batch = ImportBatch(
         kind="ledger",

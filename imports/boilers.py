@@ -441,6 +441,7 @@ def load_boilers(
     *,
     config: Config,
     user_id: int | None = None,
+    ip: str | None = None,
     today: date | None = None,
 ) -> dict[str, Any]:
     """Create or update boilers and their state histories from a boiler ledger.
@@ -481,10 +482,11 @@ def load_boilers(
     new, updated = _apply(session, by_code, batch.id)
     batch.counts = {"rows": len(rows), "boilers": len(by_code), "new": new, "updated": updated}
     result = _result(len(by_code), new, updated, report)
-    audit(
+    audit(  # the one audit entry of the load, from the CLI or the admin page
         session,
         "boilers_load",
         user=user_id,
+        ip=ip,
         target=file_name,
         detail={k: result[k] for k in ("boilers", "new", "updated")},
     )

@@ -226,7 +226,13 @@ def _apply(
 
 
 def load_heat_sources(
-    session: Session, data: bytes, file_name: str, *, config: Config, user_id: int | None = None
+    session: Session,
+    data: bytes,
+    file_name: str,
+    *,
+    config: Config,
+    user_id: int | None = None,
+    ip: str | None = None,
 ) -> dict[str, Any]:
     """Create or update heat sources from a register file; list unmatched ledger sources.
 
@@ -267,10 +273,11 @@ def load_heat_sources(
     batch.counts = {"rows": len(rows), "new": new, "updated": updated}
     unmatched = unmatched_ledger_sources(session, load_register(session))
     result = _result(rows, new, updated, unmatched, report)
-    audit(
+    audit(  # the one audit entry of the load, from the CLI or the admin page
         session,
         "heat_sources_load",
         user=user_id,
+        ip=ip,
         target=file_name,
         detail={k: result[k] for k in ("sources", "new", "updated")}
         | {"unmatched": len(unmatched)},

@@ -11,7 +11,6 @@ any row has an error.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from heating.config import Config
 from heating.errors import Refused
-from heating.models import ImportBatch, StoredFile, utcnow
+from heating.models import ImportBatch, utcnow
 from imports import clean
 from imports.clean import CellProblem, skip_reason
 from imports.fields import Schema
 from imports.header import find_header
 from imports.issues import Issue, column_letter
 from imports.readers import read_workbook
+from imports.storage import keep_bytes
 
 
 @dataclass
@@ -201,10 +201,7 @@ def keep_file(
     issues: list[Issue],
 ) -> ImportBatch:
     """Keep a loaded file byte-for-byte with a committed batch record, like a ledger."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    if session.get(StoredFile, sha256) is None:
-        session.add(StoredFile(sha256=sha256, size=len(data), content=data))
-        session.flush()
+    sha256 = keep_bytes(session, data)
     batch = ImportBatch(
         kind=kind,
         user_id=user_id,

@@ -255,7 +255,13 @@ def _check_categories(
 
 
 def load_registry(
-    session: Session, data: bytes, file_name: str, *, config: Config, user_id: int | None = None
+    session: Session,
+    data: bytes,
+    file_name: str,
+    *,
+    config: Config,
+    user_id: int | None = None,
+    ip: str | None = None,
 ) -> dict[str, Any]:
     """Create or update districts, townships and villages from a registry file.
 
@@ -294,12 +300,14 @@ def load_registry(
         issues=report.issues,
     )
     result = _result(report, rows, new, updated, new_townships)
+    # The one audit entry of a registry load, from the CLI or the admin page alike.
     audit(
         session,
         "registry_load",
         user=user_id,
         target=file_name,
         detail={k: result[k] for k in ("townships", "villages", "new", "updated")},
+        ip=ip,
     )
     return result
 

@@ -88,8 +88,7 @@ def _write_lists(ws, choices: dict[str, tuple[str, ...]]) -> dict[str, str]:  # 
         letter = get_column_letter(index)
         ws.cell(row=1, column=index, value=name)
         for offset, value in enumerate(values, start=2):
-            cell = ws.cell(row=offset, column=index, value=value)
-            cell.data_type = "s"
+            put_text(ws.cell(row=offset, column=index), value)  # village names come from users
         last = max(2, len(values) + 1)
         ranges[name] = f"'{LISTS_SHEET}'!${letter}$2:${letter}${last}"
     return ranges

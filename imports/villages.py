@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating.formulas import neutralise
 from heating.households import name_base, normalise_text
 from heating.models import District, Township, Village
 
@@ -94,7 +95,9 @@ class VillageIndex:
         for vid, code, name, tcode in session.execute(vq):
             index.villages[code] = (vid, name, tcode)
             index.names_in.setdefault(tcode, []).append(name)
-            for key in {normalise_text(name), village_base(name)}:
+            # The template's dropdown offers a name as neutralised by heating.formulas
+            # ("'=…" for a name a spreadsheet would run), so that spelling matches too.
+            for key in {normalise_text(name), village_base(name), normalise_text(neutralise(name))}:
                 prev = index.by_name.get((tcode, key), code)
                 index.by_name[(tcode, key)] = code if prev == code else None
         return index

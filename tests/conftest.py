@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,8 +146,14 @@ def database_url(
 
 
 @pytest.fixture
-def runtime(database_url: str) -> Iterator[Runtime]:
-    rt = open_runtime(database_url=database_url)
+def settings() -> dict[str, Any]:
+    """Setting overrides for this test's runtime: ``@pytest.mark.parametrize("settings", [{…}])``."""
+    return {}
+
+
+@pytest.fixture
+def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
+    rt = open_runtime(database_url=database_url, **settings)
     yield rt
     rt.engine.dispose()
 
@@ -250,11 +257,21 @@ def live_server(app: Flask) -> Iterator[str]:
 
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    from heating.web import server_options
+
+    options = server_options(app.extensions["heating"].config, threads=4)
+    server = create_server(app, host="127.0.0.1", port=0, **options)
     port = server.effective_port
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
+
+    # Let queued requests finish first: closing sockets under a busy task raises in its thread.
+    deadline = time.monotonic() + 30
+    while (server.task_dispatcher.queue or server.task_dispatcher.active_count) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
 
     # Stop waitress inside its own loop thread: closing its sockets from here while the loop
     # sits in select() raises EBADF in that thread, which pytest reports as an error (seen

@@ -72,7 +72,7 @@ def test_download_with_an_as_of_date_and_refusals(
     assert total["户数|已完成"] == 10
     bad = client.get("/reports/download?year=2021&as_of=31.10.2021")
     assert bad.status_code == 400
-    assert "截止日期应为 YYYY-MM-DD" in bad.get_data(as_text=True)
+    assert "截止日期应为日期（年-月-日）" in bad.get_data(as_text=True)
     assert client.get("/reports/download?year=abc").status_code == 400
     assert "2000 到 2100" in client.get("/reports/download?year=1999").get_data(as_text=True)
 

@@ -152,3 +152,34 @@ def test_registry_names_that_look_like_formulas_stay_text(runtime, tiny_district
     texts = [str(c.value) for c in cells]
     assert any(t.startswith("'=HYPERLINK(1)") for t in texts)  # help sheet's village list
     assert any(t.startswith("'+上村") for t in texts)  # titles
+
+
+def test_the_hidden_option_sheet_is_neutralised_and_its_names_still_import(runtime, tiny_district):
+    from imports.template import LISTS_SHEET
+
+    with runtime.session() as session:
+        village = session.scalar(select(Village).where(Village.code == "140405001201"))
+        village.name = "@SUM(1)"
+    wb = load_workbook(io.BytesIO(template_bytes(runtime)))
+    options = [c.value for c in wb[LISTS_SHEET]["A"] if c.value is not None][1:]
+    assert options == ["'@SUM(1)", "东街村委会"]  # neutralised like every other cell
+    ws = wb[LEDGER_SHEET]
+    header = [c.value for c in ws[2]]
+    # The clerk picks the village from the dropdown: the neutralised spelling goes back in.
+    ws.cell(row=3, column=header.index("村") + 1, value=options[0])
+    ws.cell(row=3, column=header.index("户号") + 1, value="0001")
+    ws.cell(row=3, column=header.index("户主姓名") + 1, value="张三")
+    ws.cell(row=3, column=header.index("改造状态") + 1, value="未改造")
+    buf = io.BytesIO()
+    wb.save(buf)
+    with runtime.session() as session:
+        _batch, out = preview(
+            session,
+            buf.getvalue(),
+            "模板.xlsx",
+            user_id=None,
+            township_code="140405001",
+            config=runtime.config,
+        )
+    assert [i for i in out["issues"] if i["severity"] == "error"] == []
+    assert out["counts"]["new"] == 1

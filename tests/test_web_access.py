@@ -150,3 +150,38 @@ def test_disabled_user_session_ends(login, runtime, users) -> None:
     with runtime.session() as session:
         session.get(User, users["dave"]).active = False
     assert client.get("/").status_code == 302
+
+
+def test_clerks_download_and_see_only_zones_holding_their_villages(login, runtime, users) -> None:
+    import json
+    from datetime import date
+
+    from geo.zones import derive_zones
+    from tests.support import NANJIE, SHANGCUN, add_households_by_status
+
+    add_households_by_status(runtime, _village_id(runtime, NANJIE), clean=10)
+    add_households_by_status(runtime, _village_id(runtime, SHANGCUN), clean=20)
+    with runtime.session() as session:
+        derive_zones(session, runtime.config.profile, as_of=date.today())
+
+    def zone_villages(who: str) -> list[str]:
+        resp = login(who).get("/zones/download/geojson")
+        assert resp.status_code == 200
+        return sorted(f["properties"]["villages"] for f in json.loads(resp.data)["features"])
+
+    assert zone_villages("dave") == [NANJIE, SHANGCUN]
+    assert zone_villages("bob") == [NANJIE]
+    assert zone_villages("carol") == [SHANGCUN]
+    page = login("bob").get("/zones").get_data(as_text=True)
+    assert "南街村委会" in page and "上村村委会" not in page
+    for fmt in ("gpkg", "zip"):
+        assert login("bob").get(f"/zones/download/{fmt}").status_code == 200
+
+
+def _village_id(runtime, code: str) -> int:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from heating.models import Village
+
+    with runtime.session() as session:
+        return session.scalar(select(Village.id).where(Village.code == code))

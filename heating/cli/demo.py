@@ -45,7 +45,7 @@ def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> N
     click.echo("")
     click.echo(f"{DEMO_MARK}演示登录（仅供演示，切勿用于正式环境）：")
     for name, label, password in summary.users:
-        click.echo(f"  用户名 {name:<16} 密码 {password:<10} {label}")
+        click.echo(f"  用户名 {name:<16} 密码 {password:<18} {label}")
 
 
 @click.command("demo")

@@ -311,9 +311,58 @@ def template_command(township_code: str, output: Path) -> None:
     click.echo(f"已生成模板 {output}（{count} 个村可选）。")
 
 
+@click.group("uploads")
+def uploads_group() -> None:
+    """保存的上传文件：占用空间与保留期限。"""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+@uploads_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def uploads_status(as_json: bool) -> None:
+    """显示保存的上传文件数量和总大小。"""
+    from imports.storage import storage_summary
+
+    runtime = get_runtime()
+    with runtime.session() as session:
+        summary = storage_summary(session)
+    if as_json:
+        emit_json(summary.as_json())
+        return
+    click.echo(
+        f"保存的上传文件：{summary.files} 个，共 {_megabytes(summary.bytes)}；"
+        f"已按保留期限删除 {summary.purged} 个。"
+    )
+
+
+@uploads_group.command("sweep")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def uploads_sweep(as_json: bool) -> None:
+    """按 upload_retention_days 删除已取消或已过期预览的上传文件（已写入批次的文件从不删除）。"""
+    from imports.storage import sweep
+
+    runtime = get_runtime()
+    days = runtime.config.upload_retention_days
+    with runtime.session() as session:
+        result = sweep(session, days)
+    if as_json:
+        emit_json({**result.as_json(), "retention_days": days})
+    elif days is None:
+        click.echo("未设置 upload_retention_days：上传文件一直保留，未删除任何文件。")
+    else:
+        click.echo(
+            f"保留期限 {days} 天：{result.expired_previews} 个超过期限的预览改为已过期，"
+            f"删除 {result.purged_files} 个文件（{_megabytes(result.purged_bytes)}）。"
+        )
+
+
 COMMANDS: list[click.Command] = [
     import_command,
     batches_group,
     registry_group,
     template_command,
+    uploads_group,
 ]

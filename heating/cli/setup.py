@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from heating import users
 from heating.cli.context import get_runtime
 from heating.db import describe, upgrade
 from heating.models import ROLES, audit
@@ -34,16 +35,57 @@ def user_group() -> None:
 @click.option("--township", "township_code", help="乡镇代码（9 位，clerk 必填）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（脚本使用）")
 def user_add(name: str, role: str, township_code: str | None, password_stdin: bool) -> None:
-    """创建用户（密码交互输入，或 --password-stdin）。"""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    """创建用户（密码交互输入，或 --password-stdin）；密码至少 10 位、不能与用户名相同、不能是常见密码。"""
+    password = _read_password(password_stdin)
     runtime = get_runtime()
     with runtime.session() as session:
         user = create_user(session, name, role, password, township_code)
         audit(session, "user_add", target=user.username, detail={"role": role, "via": "cli"})
     click.echo(f"已创建用户 {name}（{role}）")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+
+
+@user_group.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """停用用户（其所有登录立即失效）。"""
+    with get_runtime().session() as session:
+        users.set_active(session, users.find_user(session, name), False)
+    click.echo(f"已停用用户 {name}，其所有登录已退出。")
+
+
+@user_group.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """启用用户。"""
+    with get_runtime().session() as session:
+        users.set_active(session, users.find_user(session, name), True)
+    click.echo(f"已启用用户 {name}。")
+
+
+@user_group.command("reset-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（脚本使用）")
+def user_reset_password(name: str, password_stdin: bool) -> None:
+    """重置密码（同时解除登录等待，其所有登录立即失效）。"""
+    password = _read_password(password_stdin)
+    with get_runtime().session() as session:
+        users.reset_password(session, users.find_user(session, name), password)
+    click.echo(f"已重置用户 {name} 的密码，其所有登录已退出。")
+
+
+@user_group.command("unlock")
+@click.argument("name")
+def user_unlock(name: str) -> None:
+    """解除连续登录失败后的等待（不改密码）。"""
+    with get_runtime().session() as session:
+        users.unlock(session, users.find_user(session, name))
+    click.echo(f"已解除用户 {name} 的登录等待。")
 
 
 @click.command("serve")
@@ -59,12 +101,12 @@ def serve(host: str, port: int, threads: int = 8) -> None:
     """Start waitress on the app; the database must be initialised."""
     from waitress import serve as waitress_serve
 
-    from heating.web import create_app
+    from heating.web import create_app, server_options
 
     runtime = get_runtime()
     app = create_app(runtime=runtime)
     click.echo(f"网页应用已启动：http://{host}:{port}/  （Ctrl+C 停止）")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="heating")
+    waitress_serve(app, host=host, port=port, **server_options(runtime.config, threads=threads))
 
 
 @click.command("backup")

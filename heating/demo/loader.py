@@ -54,7 +54,7 @@ DEMO_VERSION = "1"
 ZONE_DATES = (date(2020, 10, 31), date(2021, 10, 31))
 DEMO_SEED = "tunliu-demo-1"
 BOUNDARY_SOURCE = "演示数据：生成的边界（非真实边界）"
-DEMO_PASSWORD = "demo-2021"
+DEMO_PASSWORD = "demo-2021-tunliu"
 # username, role, township code, description
 DEMO_USERS = (
     ("admin", "admin", None, "管理员"),

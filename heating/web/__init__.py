@@ -25,6 +25,25 @@ def templates_dir() -> Path:
     raise RuntimeError("templates/ not found next to the heating package")
 
 
+def max_request_bytes(config: Config) -> int:
+    """The largest request body accepted: one upload plus room for the form's other fields."""
+    return config.upload_max_mb * 1024 * 1024 + 64 * 1024
+
+
+def server_options(config: Config, *, threads: int = 8) -> dict[str, Any]:
+    """waitress settings: the body limit follows ``upload_max_mb``.
+
+    waitress spools a body of up to 1 GB by default before the app can refuse
+    it; with this limit it stops reading and answers 413 as soon as the
+    declared or received length passes the upload limit.
+    """
+    return {
+        "threads": threads,
+        "max_request_body_size": max_request_bytes(config),
+        "ident": "heating",
+    }
+
+
 def create_app(
     config: Config | None = None, *, runtime: Runtime | None = None, **overrides: Any
 ) -> Flask:
@@ -33,6 +52,11 @@ def create_app(
 
     runtime = runtime or open_runtime(config, **overrides)
     require_initialised(runtime.engine)
+    if runtime.config.upload_retention_days is not None:
+        from imports.storage import sweep
+
+        with runtime.session() as session:  # the start-up retention sweep
+            sweep(session, runtime.config.upload_retention_days)
     app = Flask(
         "heating",
         template_folder=str(templates_dir()),
@@ -45,7 +69,7 @@ def create_app(
             secret = get_meta(session, "secret_key")
     app.config.update(
         SECRET_KEY=secret,
-        MAX_CONTENT_LENGTH=cfg.upload_max_mb * 1024 * 1024 + 64 * 1024,
+        MAX_CONTENT_LENGTH=max_request_bytes(cfg),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=cfg.session_cookie_secure,

@@ -13,12 +13,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from heating import users as users_domain
 from heating.completion import record_decision, revoke_decision
 from heating.errors import Refused
 from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
-from heating.users import check_password_strength, create_user, hash_password
+from heating.users import create_user
 from heating.web.access import roles_required
+from heating.web.auth import request_address
 from heating.web.db import app_config, db
+from heating.web.params import page_arg, parse_day
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -32,6 +35,12 @@ ACTION_LABELS = {
     "user_disable": "停用用户",
     "user_enable": "启用用户",
     "user_reset": "重置密码",
+    "user_unlock": "解除登录等待",
+    "password_change": "修改本人密码",
+    "logout_all": "退出所有设备",
+    "upload_retention": "按保留期限删除上传文件",
+    "login_throttled": "登录被限流（地址）",
+    "login_disabled": "已停用账号尝试登录",
     "import_preview": "上传台账（预览）",
     "import_commit": "写入台账",
     "import_rollback": "撤销批次",
@@ -57,7 +66,7 @@ def _townships() -> list[Township]:
 
 
 def _ip() -> str | None:
-    return request.remote_addr
+    return request_address()
 
 
 @bp.route("/")
@@ -117,26 +126,23 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
+def _acting_user() -> User:
+    return db().get(User, current_user.id)
+
+
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @roles_required("admin")
 def set_active(user_id: int):  # noqa: ANN201
-    """Disable or re-enable a user (never oneself)."""
+    """Disable (ending all its sessions) or re-enable a user; never oneself."""
     session = db()
     user = _user_or_404(user_id)
     enable = request.form.get("active") == "1"
-    if user.id == current_user.id and not enable:
-        flash("不能停用自己的账号。", "error")
+    try:
+        users_domain.set_active(session, user, enable, actor=_acting_user(), ip=_ip())
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
         return redirect(url_for("admin.users"))
-    user.active = enable
-    if enable:
-        user.failed_logins = 0
-    audit(
-        session,
-        "user_enable" if enable else "user_disable",
-        user=current_user,
-        target=user.username,
-        ip=_ip(),
-    )
     session.commit()
     flash(f"已{'启用' if enable else '停用'}用户 {user.username}。", "success")
     return redirect(url_for("admin.users"))
@@ -145,22 +151,57 @@ def set_active(user_id: int):  # noqa: ANN201
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @roles_required("admin")
 def reset_password(user_id: int):  # noqa: ANN201
-    """Set a new password for a user and clear its failed-login count."""
+    """Set a new password, lift the lockout and end all the user's sessions."""
     session = db()
     user = _user_or_404(user_id)
-    password = request.form.get("password", "")
     try:
-        check_password_strength(password)
+        users_domain.reset_password(
+            session, user, request.form.get("password", ""), actor=_acting_user(), ip=_ip()
+        )
     except Refused as exc:
+        session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("admin.users"))
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.last_failed_at = None
-    audit(session, "user_reset", user=current_user, target=user.username, ip=_ip())
     session.commit()
-    flash(f"已重置用户 {user.username} 的密码。", "success")
+    flash(f"已重置用户 {user.username} 的密码，其所有登录已退出。", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@roles_required("admin")
+def unlock(user_id: int):  # noqa: ANN201
+    """Lift a user's login lockout without changing the password."""
+    session = db()
+    user = _user_or_404(user_id)
+    users_domain.unlock(session, user, actor=_acting_user(), ip=_ip())
+    session.commit()
+    flash(f"已解除用户 {user.username} 的登录等待。", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/uploads", methods=["GET", "POST"])
+@roles_required("admin")
+def uploads():  # noqa: ANN201
+    """Stored uploads: their total size, the retention setting, a sweep on demand."""
+    from imports.storage import storage_summary, sweep
+
+    session = db()
+    days = app_config().upload_retention_days
+    if request.method == "POST":
+        result = sweep(session, days)
+        session.commit()
+        if days is None:
+            flash("未设置保留期限（upload_retention_days），没有删除任何文件。", "info")
+        else:
+            flash(
+                f"已清理：{result.expired_previews} 个超过期限的预览改为已过期，"
+                f"删除 {result.purged_files} 个文件。",
+                "success",
+            )
+        return redirect(url_for("admin.uploads"))
+    return render_template(
+        "admin/uploads.html", summary=storage_summary(session), retention_days=days
+    )
 
 
 @bp.route("/audit")
@@ -177,7 +218,7 @@ def audit_log():  # noqa: ANN201
         query = query.where(AuditEntry.username == username)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max(1, math.ceil(total / AUDIT_PAGE))
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    page = page_arg(pages)
     rows = session.scalars(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)
     )
@@ -227,14 +268,20 @@ def saved_upload(
 def _load_upload(loader: Callable[..., dict[str, Any]]) -> tuple[dict[str, Any] | None, int]:
     """Run a loader (registry, heat sources, boilers) on the upload; (result, status).
 
-    The loader audits the load (counts only) with the user, as it does from the CLI.
+    The loader writes the one audit entry of the load (with this admin and address),
+    as it does for the command line.
     """
     session = db()
     try:
         path, name, tmp = saved_upload("file", SPREADSHEETS)
         with tmp:
             result = loader(
-                session, path.read_bytes(), name, config=app_config(), user_id=current_user.id
+                session,
+                path.read_bytes(),
+                name,
+                config=app_config(),
+                user_id=current_user.id,
+                ip=_ip(),
             )
         session.commit()
         return result, 200
@@ -313,14 +360,7 @@ def decisions():  # noqa: ANN201
                 revoke_decision(session, request.form.get("revoke", type=int) or 0, current_user.id)
                 flash("已撤销该完成认定。", "success")
             else:
-                try:
-                    decided_on = (
-                        date.fromisoformat(form["decided_on"])
-                        if form["decided_on"]
-                        else date.today()
-                    )
-                except ValueError:
-                    raise Refused("认定日期应为 年-月-日，如 2021-10-31。") from None
+                decided_on = parse_day(form["decided_on"], "认定日期") or date.today()
                 record_decision(
                     session, form["village"], form["reason"], decided_on, current_user.id
                 )

@@ -28,6 +28,7 @@ from heating.models import ImportBatch, ImportJob, StoredFile, Township
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
 from heating.web.db import app_config, app_runtime, db
+from heating.web.params import page_arg
 from imports.fields import LEDGER_LABELS
 from imports.ledger_date import check_option, parse_option
 
@@ -178,7 +179,7 @@ def show(batch_id: int):  # noqa: ANN201
     all_issues = batch.issues or []
     issues = _filtered_issues(all_issues, severity, field)
     pages = max(1, math.ceil(len(issues) / ISSUE_PAGE))
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    page = page_arg(pages)
     labels = LEDGER_LABELS
     fields_present = sorted({i.get("field") for i in all_issues if i.get("field")})
     counts = batch.counts or {}

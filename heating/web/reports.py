@@ -16,6 +16,7 @@ from heating.report import build_report
 from heating.report.snapshot import check_year, default_as_of
 from heating.web.access import roles_required
 from heating.web.db import app_config, db
+from heating.web.params import date_arg, int_arg
 
 bp = Blueprint("reports", __name__)
 
@@ -41,7 +42,7 @@ def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
     config = app_config()
     years = suggested_years()
     districts = list(db().scalars(select(District).order_by(District.code)))
-    year = request.args.get("year", type=int) or default_year()
+    year = int_arg("year", "报告年度", default=0, minimum=2000, maximum=2100) or default_year()
     return (
         render_template(
             "reports/index.html",
@@ -71,13 +72,7 @@ def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
         raise Refused(f"请选择报告年度（四位数字，如 2021），得到 {raw_year!r}。")
     year = int(raw_year)
     check_year(year)
-    raw_as_of = request.args.get("as_of", "").strip()
-    as_of = None
-    if raw_as_of:
-        try:
-            as_of = date.fromisoformat(raw_as_of)
-        except ValueError:
-            raise Refused(f"截止日期应为 YYYY-MM-DD，如 2021-10-31，得到 {raw_as_of!r}。") from None
+    as_of = date_arg("as_of", "截止日期")
     district = request.args.get("district", "").strip() or None
     raw_known = request.args.get("known_at", "").strip()
     known_at = None

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         auth,
         dashboard,
         errors,
+        headers,
         imports,
         layout,
         villages,
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     layout.init_app(app)
     app.extensions["heating_jobs"] = ThreadPoolExecutor(
         max_workers=UPLOAD_WORKERS, thread_name_prefix="heating-upload"

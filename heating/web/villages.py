@@ -26,6 +26,7 @@ from heating.web.access import (
     sees_personal_data,
 )
 from heating.web.db import app_config, db
+from heating.web.params import page_arg
 
 bp = Blueprint("villages", __name__, url_prefix="/villages")
 
@@ -37,7 +38,7 @@ MEETS_FILTERS = {"yes": True, "no": False, "none": None}
 
 def _page(total: int, size: int) -> tuple[int, int]:
     pages = max(1, math.ceil(total / size))
-    return min(max(1, request.args.get("page", 1, type=int)), pages), pages
+    return page_arg(pages), pages
 
 
 def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[MeasureRow]:

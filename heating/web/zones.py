@@ -20,11 +20,11 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from heating.errors import Refused
 from heating.models import Village, audit
-from heating.web.access import roles_required
+from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
 from heating.web.map import map_assets, request_scope
+from heating.web.params import parse_day
 
 bp = Blueprint("zones", __name__, url_prefix="/zones")
 
@@ -51,10 +51,16 @@ def index():  # noqa: ANN201
 
     session = db()
     derivation = current_derivation(session)
-    summary = (derivation.summary or {}) if derivation else {}
+    summary = dict(derivation.summary or {}) if derivation else {}
+    zones = list(derivation.zones) if derivation else []
+    township = scoped_township_code(None)
+    if township:  # a clerk: the zones holding its villages, its own villages in the lists
+        zones = [z for z in zones if any(c.startswith(township) for c in z.village_codes or [])]
+        for key in ("enclaves", "added", "removed", "complete_without_boundary"):
+            summary[key] = [c for c in summary.get(key) or [] if c.startswith(township)]
     codes: set[str] = set()
     if derivation:
-        for z in derivation.zones:
+        for z in zones:
             codes.update(z.village_codes or [])
             codes.update(z.touching or [])
         for key in ("enclaves", "added", "removed", "complete_without_boundary"):
@@ -63,6 +69,8 @@ def index():  # noqa: ANN201
     return render_template(
         "zones/index.html",
         derivation=derivation,
+        zones=zones,
+        scoped=bool(township),
         summary=summary,
         names=_village_names(codes),
         history=history,
@@ -83,11 +91,7 @@ def derive():  # noqa: ANN201
     """Derive and store the zones as of a date (today by default)."""
     from geo.zones import derive_zones
 
-    text = request.form.get("as_of", "").strip()
-    try:
-        as_of = date.fromisoformat(text) if text else date.today()
-    except ValueError:
-        raise Refused(f"截至日期应为 年-月-日，如 2021-10-31，得到 {text!r}。") from None
+    as_of = parse_day(request.form.get("as_of"), "截至日期") or date.today()
     session = db()
     profile = app_config().profile
     result = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
@@ -116,7 +120,8 @@ def download(fmt: str):  # noqa: ANN201
     tmp = tempfile.TemporaryDirectory(prefix="heating-zones-")
     path = Path(tmp.name) / f"zones.{fmt}"
     try:
-        export_zones(db(), path)
+        # A clerk gets the zones holding its township's villages, as from /api/zones.geojson.
+        export_zones(db(), path, township_code=scoped_township_code(None))
         data = path.read_bytes()
     finally:
         tmp.cleanup()
