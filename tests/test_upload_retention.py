@@ -41,13 +41,14 @@ def previewed(runtime: Runtime, data: bytes, *, days_ago: int, then: str = "") -
 
 @pytest.fixture
 def uploads(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
+    committed = ledger("C1")  # one file uploaded twice (openpyxl stamps the time in each file)
     return {
         "cancelled_old": previewed(runtime, ledger("A1"), days_ago=40, then="cancel"),
         "unconfirmed_old": previewed(runtime, ledger("B1"), days_ago=40),
-        "committed_old": previewed(runtime, ledger("C1"), days_ago=40, then="commit"),
+        "committed_old": previewed(runtime, committed, days_ago=40, then="commit"),
         "cancelled_recent": previewed(runtime, ledger("D1"), days_ago=2, then="cancel"),
         # The committed file uploaded again and cancelled: its bytes are still needed.
-        "same_as_committed": previewed(runtime, ledger("C1"), days_ago=40, then="cancel"),
+        "same_as_committed": previewed(runtime, committed, days_ago=40, then="cancel"),
     }
 
 
@@ -100,8 +101,12 @@ def test_sweep_deletes_only_files_of_old_cancelled_or_unconfirmed_previews(
 
 def test_uploading_a_purged_file_again_stores_its_bytes_again(runtime: Runtime, uploads) -> None:  # noqa: ANN001
     with runtime.session() as session:
+        first = session.get(ImportBatch, uploads["cancelled_old"]).sha256
+        data = session.get(StoredFile, first).content
         sweep(session, 30)
-    again = previewed(runtime, ledger("A1"), days_ago=0)
+    again = previewed(runtime, data, days_ago=0)
+    with runtime.session() as session:
+        assert session.get(ImportBatch, again).sha256 == first
     assert files(runtime)[again]
     with runtime.session() as session:
         commit(session, again, config=runtime.config)
