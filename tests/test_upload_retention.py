@@ -42,14 +42,14 @@ def previewed(runtime: Runtime, data: bytes, *, days_ago: int, then: str = "") -
 @pytest.fixture
 def uploads(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     committed = ledger("C1")  # one file uploaded twice (openpyxl stamps the time in each file)
-    return {
-        "cancelled_old": previewed(runtime, ledger("A1"), days_ago=40, then="cancel"),
-        "unconfirmed_old": previewed(runtime, ledger("B1"), days_ago=40),
-        "committed_old": previewed(runtime, committed, days_ago=40, then="commit"),
-        "cancelled_recent": previewed(runtime, ledger("D1"), days_ago=2, then="cancel"),
-        # The committed file uploaded again and cancelled: its bytes are still needed.
-        "same_as_committed": previewed(runtime, committed, days_ago=40, then="cancel"),
-    }
+    # The commit comes first: a commit expires its township's other pending previews.
+    made = {"committed_old": previewed(runtime, committed, days_ago=40, then="commit")}
+    made["cancelled_old"] = previewed(runtime, ledger("A1"), days_ago=40, then="cancel")
+    made["unconfirmed_old"] = previewed(runtime, ledger("B1"), days_ago=40)
+    made["cancelled_recent"] = previewed(runtime, ledger("D1"), days_ago=2, then="cancel")
+    # The committed file uploaded again and cancelled: its bytes are still needed.
+    made["same_as_committed"] = previewed(runtime, committed, days_ago=40, then="cancel")
+    return made
 
 
 def files(runtime: Runtime) -> dict[int, bool]:

@@ -154,15 +154,15 @@ def test_disabled_user_session_ends(login, runtime, users) -> None:
 
 def test_clerks_download_and_see_only_zones_holding_their_villages(login, runtime, users) -> None:
     import json
-    from datetime import date
 
     from geo.zones import derive_zones
+    from heating.clock import today
     from tests.support import NANJIE, SHANGCUN, add_households_by_status
 
     add_households_by_status(runtime, _village_id(runtime, NANJIE), clean=10)
     add_households_by_status(runtime, _village_id(runtime, SHANGCUN), clean=20)
     with runtime.session() as session:
-        derive_zones(session, runtime.config.profile, as_of=date.today())
+        derive_zones(session, runtime.config.profile, as_of=today(runtime.config.timezone))
 
     def zone_villages(who: str) -> list[str]:
         resp = login(who).get("/zones/download/geojson")
