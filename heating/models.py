@@ -61,7 +61,19 @@ OPERATIONS = ("normal", "unstable", "coal_again", "abandoned")
 LAPSED_OPERATIONS = ("coal_again", "abandoned")
 EXEMPT_REASONS = ("空置", "拆迁", "已有清洁取暖", "其他")
 BATCH_STATUSES = ("preview", "committed", "rolled_back", "cancelled", "expired")
+# Import batch statuses as people read them (web, CLI, refusals); an upload
+# still being parsed shows as its job's state (parsing / failed).
+BATCH_STATUS_LABELS = {
+    "parsing": "正在解析",
+    "failed": "解析失败",
+    "preview": "待确认",
+    "committed": "已写入",
+    "rolled_back": "已撤销",
+    "cancelled": "已取消",
+    "expired": "已过期",
+}
 
+# Household statuses (改造状态) as people read them.
 STATUS_LABELS = {
     "pending": "未改造",
     "planned": "已列入计划",

@@ -33,6 +33,7 @@ from heating import clock, history
 from heating.config import Config
 from heating.errors import NotFound, Refused
 from heating.models import (
+    BATCH_STATUS_LABELS,
     HOUSEHOLD_FIELDS,
     Household,
     HouseholdVersion,
@@ -56,13 +57,6 @@ from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]
 
-STATUS_LABELS = {
-    "preview": "预览",
-    "committed": "已提交",
-    "rolled_back": "已撤销",
-    "cancelled": "已取消",
-    "expired": "已过期",
-}
 LISTED = 10  # households named in a refusal
 NOTE_KEYS = ("ledger_date_message", "backfill_message", "unchanged_message")
 
@@ -124,7 +118,7 @@ def _describe_same_file(outcome_data: dict[str, Any], earlier: ImportBatch | Non
     when = earlier.committed_at or earlier.created_at
     outcome_data["same_file_message"] = (
         f"同一文件已于 {clock.shown(when, tz)} 上传过（批次 {earlier.id}，"
-        f"{STATUS_LABELS.get(earlier.status, earlier.status)}）。"
+        f"{BATCH_STATUS_LABELS.get(earlier.status, earlier.status)}）。"
     )
 
 
@@ -297,13 +291,13 @@ def _lock_batch(session: Session, batch_id: int, status: str) -> ImportBatch:
     if batch is None:
         raise NotFound(f"导入批次 {batch_id} 不存在：用 heating batches list 查看批次。")
     if not touched:
-        label = STATUS_LABELS.get(batch.status, batch.status)
+        label = BATCH_STATUS_LABELS.get(batch.status, batch.status)
         raise Refused(f"导入批次 {batch_id} 当前状态为“{label}”，不能执行此操作。")
     return batch
 
 
 def _refuse_not_preview(session: Session, batch: ImportBatch, tz: str) -> None:
-    label = STATUS_LABELS.get(batch.status, batch.status)
+    label = BATCH_STATUS_LABELS.get(batch.status, batch.status)
     if batch.status == "expired":
         later = session.scalars(
             select(ImportBatch)
@@ -648,7 +642,7 @@ def batch_json(batch: ImportBatch, tz: str = clock.DEFAULT_TIMEZONE) -> dict[str
         "township": batch.township.code if batch.township else None,
         "township_name": batch.township.name if batch.township else None,
         "status": batch.status,
-        "status_label": STATUS_LABELS.get(batch.status, batch.status),
+        "status_label": BATCH_STATUS_LABELS.get(batch.status, batch.status),
         "accept_valid": bool(batch.accept_valid),
         "user": batch.user.username if batch.user else None,
         "ledger_date": batch.ledger_date.isoformat() if batch.ledger_date else None,

@@ -295,7 +295,7 @@ def test_cancelled_or_committed_batches_cannot_be_committed_again(runtime, users
         do_commit(runtime, batch_id)
     other, _ = do_preview(runtime, ledger(base_rows()))
     do_commit(runtime, other)
-    with pytest.raises(Refused, match="已提交"):
+    with pytest.raises(Refused, match="已写入"):
         do_commit(runtime, other)
     with runtime.session() as session:
         assert [b.id for b in list_batches(session, "140405001")] == [other, batch_id]

@@ -11,6 +11,7 @@ from flask_login import current_user
 from heating import clock, coverage_classes
 from heating.measures import percent
 from heating.models import (
+    BATCH_STATUS_LABELS,
     OPERATION_LABELS,
     ROLE_LABELS,
     ROUTE_LABELS,
@@ -20,15 +21,6 @@ from heating.web.access import READ_ALL
 from heating.web.db import app_config
 from imports.ledger_date import SOURCE_LABELS
 
-BATCH_STATUS_LABELS = {
-    "parsing": "正在解析",
-    "failed": "解析失败",
-    "preview": "待确认",
-    "committed": "已写入",
-    "rolled_back": "已撤销",
-    "cancelled": "已取消",
-    "expired": "已过期",
-}
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 
 
