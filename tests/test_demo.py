@@ -27,7 +27,7 @@ from heating.demo import BOUNDARY_SOURCE, DEMO_PASSWORD, DEMO_USERS, facts, load
 from heating.demo.cells import Seed, generate_boundaries
 from heating.demo.loader import DEMO_SEED, households_checksum
 from heating.demo.people import check_digit, is_valid_id
-from heating.history import snapshot, snapshot_of
+from heating.history import household_json, state_json
 from heating.measures import coverage
 from heating.models import (
     District,
@@ -250,7 +250,7 @@ def test_versions_have_the_shape_record_update_writes(demo: Runtime):
             ).all()
             assert versions[0].change == "create" and versions[0].before is None
             assert all(v.change == "update" for v in versions[1:])
-            assert versions[-1].after == snapshot(household)
+            assert versions[-1].after == household_json(household)
             assert versions[-1].status == household.status
             for earlier, later in zip(versions, versions[1:], strict=False):
                 assert later.before == earlier.after
@@ -271,10 +271,10 @@ def test_generator_is_deterministic_and_matches_the_loaded_database(demo: Runtim
         ).all()
         assert village.total_households == first[0].total_households
     expected = [
-        snapshot_of({**h.final(), "village_id": village.id, "active": True})
+        state_json({**h.final(), "village_id": village.id, "active": True})
         for h in first[0].households
     ]
-    assert [snapshot(h) for h in stored] == expected
+    assert [household_json(h) for h in stored] == expected
 
 
 def test_generated_people_look_real():

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.errors import Refused
-from heating.history import snapshot
+from heating.history import household_json
 from heating.models import AuditEntry, Household, HouseholdVersion, ImportBatch, StoredFile
 from imports.batches import cancel, commit, list_batches, preview, rollback
 from tests.support import ledger_xlsx, with_check_digit
@@ -123,7 +123,7 @@ def test_commit_writes_households_and_versions_like_record_create(runtime, users
             assert v.change == "create" and v.before is None
             assert v.batch_id == batch_id and v.user_id == users["bob"]
             assert v.recorded_at == datetime(2024, 1, 15, 9)
-            assert v.after == snapshot(h)
+            assert v.after == household_json(h)
             assert (v.status, v.village_id, v.active) == (h.status, h.village_id, True)
         batch = session.get(ImportBatch, batch_id)
         assert batch.committed_at == datetime(2024, 1, 15, 9)
@@ -211,7 +211,7 @@ def test_a_blank_optional_cell_keeps_the_stored_value(runtime, users):
         ).one()
         assert v.change == "update"
         assert v.before["status"] == "pending" and v.after["status"] == "planned"
-        assert v.after == snapshot(session.get(Household, v.household_id))
+        assert v.after == household_json(session.get(Household, v.household_id))
 
 
 def test_households_not_in_the_file_are_listed_never_deleted(runtime, users):
@@ -252,7 +252,7 @@ def test_rollback_restores_each_household_and_deactivates_created_ones(runtime, 
         assert len(back) == 2
         for v in back:
             assert v.batch_id == second and v.user_id == users["alice"]
-            assert v.after == snapshot(session.get(Household, v.household_id))
+            assert v.after == household_json(session.get(Household, v.household_id))
     # The first batch can now be rolled back too: the later batch is no longer in force.
     with runtime.session() as session:
         rollback(session, first)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from heating.history.values import CHUNK, FIELD_KINDS, IDENTITY, state_from_snapshot
+from heating.history.values import CHUNK, FIELD_KINDS, IDENTITY, state_from_json
 from heating.models import (
     HOUSEHOLD_FIELDS,
     Household,
@@ -300,7 +300,7 @@ def states_as_of(
             if hit is None or not hit[0] or not (inactive or hit[0].get("active", True)):
                 out[hid] = None
                 continue
-            state = state_from_snapshot(hit[0])
+            state = state_from_json(hit[0])
             identity = rows.get(hid) or {}
             for name in IDENTITY:
                 if name not in state:

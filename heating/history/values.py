@@ -1,4 +1,10 @@
-"""Household values as history stores them: column types and the JSON snapshot of a state."""
+"""Household values as history stores them: column types and the JSON of a state.
+
+A version keeps the household's state before and after it as JSON
+(``state_json``; ``household_json`` for an ORM row; ``state_from_json`` is
+the inverse).  The annual report's ``Snapshot`` is another thing: every
+number of the report, gathered once.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ IDENTITY = (
 
 
 # --------------------------------------------------------------------------
-# Values and snapshots (the JSON shape of a version's before/after)
+# Values and the JSON of a state (a version's before/after)
 # --------------------------------------------------------------------------
 
 
@@ -62,7 +68,7 @@ FIELD_KINDS: dict[str, str] = {name: _column_kind(name) for name in HOUSEHOLD_FI
 FIELD_KINDS.update(lon="float", lat="float")
 # Fields whose Python values are not JSON-safe as they are (dates, decimals).
 _CONVERTED = tuple(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
-_SNAPSHOT_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
+_FIELDS_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
 
 
 def to_json_value(value: Any) -> Any:
@@ -75,7 +81,7 @@ def to_json_value(value: Any) -> Any:
 
 
 def to_column_value(name: str, value: Any) -> Any:
-    """Turn a cleaned cell value (or a JSON snapshot value) into the column's Python type.
+    """Turn a cleaned cell value (or a value from a state's JSON) into the column's Python type.
 
     Decimals are rounded to cents so that a stored 300.00 and a ledger's 300
     compare equal on both databases.
@@ -101,14 +107,14 @@ def to_column_value(name: str, value: Any) -> Any:
     return str(value)
 
 
-def snapshot_of(state: Mapping[str, Any]) -> dict[str, Any]:
-    """A version's JSON snapshot of a state: every household field, village and active.
+def state_json(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON of a state as a version keeps it: every household field, village and active.
 
     Written for speed (it runs once per household of a 100k-row commit): only
     dates and decimals need converting.  ``state`` must hold every household
     field (None where empty).
     """
-    data = dict(zip(HOUSEHOLD_FIELDS, _SNAPSHOT_GETTER(state), strict=True))
+    data = dict(zip(HOUSEHOLD_FIELDS, _FIELDS_GETTER(state), strict=True))
     for f in _CONVERTED:
         value = data[f]
         if value is not None:
@@ -118,18 +124,18 @@ def snapshot_of(state: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def snapshot(household: Household) -> dict[str, Any]:
-    """``snapshot_of`` an ORM household."""
+def household_json(household: Household) -> dict[str, Any]:
+    """``state_json`` of an ORM household."""
     state = {f: getattr(household, f) for f in HOUSEHOLD_FIELDS}
     state.update(village_id=household.village_id, active=household.active)
-    return snapshot_of(state)
+    return state_json(state)
 
 
-def state_from_snapshot(snap: Mapping[str, Any]) -> dict[str, Any]:
-    """Column values from a version's JSON snapshot (the inverse of ``snapshot_of``)."""
-    state = {f: to_column_value(f, snap.get(f)) for f in HOUSEHOLD_FIELDS}
-    state["village_id"] = int(snap["village_id"])
-    state["active"] = bool(snap.get("active", True))
+def state_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values from a version's JSON of a state (the inverse of ``state_json``)."""
+    state = {f: to_column_value(f, data.get(f)) for f in HOUSEHOLD_FIELDS}
+    state["village_id"] = int(data["village_id"])
+    state["active"] = bool(data.get("active", True))
     return state
 
 

@@ -23,14 +23,14 @@ from heating.history.asof import _chunks, current_states, live, shows_state_at, 
 from heating.history.bulk import _next_id, _sync_sequence, allocate_ids, bulk_insert
 from heating.history.values import (
     _CONVERTED,
-    _SNAPSHOT_GETTER,
+    _FIELDS_GETTER,
     BLANK_STATE,
     CHUNK,
     IDENTITY,
     _counted,
     dump_json,
-    snapshot_of,
-    state_from_snapshot,
+    state_from_json,
+    state_json,
     to_json_value,
 )
 from heating.models import (
@@ -102,7 +102,7 @@ def _version_row(
 ) -> tuple[Any, ...]:
     pv, ps, po = _counted(before)
     if before_json is None and before is not None:
-        before_json = dump_json(snapshot_of(before))
+        before_json = dump_json(state_json(before))
     return (
         vid,
         household_id,
@@ -120,7 +120,7 @@ def _version_row(
         ps,
         po,
         before_json,
-        after_json if after_json is not None else dump_json(snapshot_of(after)),
+        after_json if after_json is not None else dump_json(state_json(after)),
     )
 
 
@@ -148,7 +148,7 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
                     state["key_kind"],
                     state.get("id_hash"),
                     True,
-                    *_SNAPSHOT_GETTER(state),
+                    *_FIELDS_GETTER(state),
                     dump_json(state["extra"]) if state.get("extra") else None,
                     stamp.batch_id,
                     stamp.batch_id,
@@ -313,7 +313,7 @@ def _settle_rows(session: Session, ids: Sequence[int], newest: Mapping[int, Any]
         if version is None:
             values: dict[str, Any] = {"active": False} if row["active"] else {}
         else:
-            state = state_from_snapshot(afters[version.id])
+            state = state_from_json(afters[version.id])
             values = {k: v for k, v in state.items() if row.get(k) != v}
             if row["ledger_date"] != version.ledger_date:
                 values["ledger_date"] = version.ledger_date
@@ -429,7 +429,7 @@ def record_create(
         status=household.status,
         operation=household.operation,
         before=None,
-        after=snapshot_of(state),
+        after=state_json(state),
     )
     session.add(version)
     session.flush()
@@ -463,7 +463,7 @@ def record_update(
     after = {**base, **changes}
     after = {k: after.get(k) for k in (*HOUSEHOLD_FIELDS, "village_id")}
     after["active"] = bool(changes.get("active", True))
-    if before is not None and snapshot_of(before) == snapshot_of(after):
+    if before is not None and state_json(before) == state_json(after):
         return None
     current = not row["active"] or shows_state_at(row, ledger_date)
     pv, ps, po = _counted(before)
@@ -481,8 +481,8 @@ def record_update(
         prev_village_id=pv,
         prev_status=ps,
         prev_operation=po,
-        before=snapshot_of(before) if before is not None else None,
-        after=snapshot_of(after),
+        before=state_json(before) if before is not None else None,
+        after=state_json(after),
     )
     session.add(version)
     if current:
@@ -572,7 +572,7 @@ def load_histories(
                 history.key_kind,
                 history.id_hash,
                 True,
-                *_SNAPSHOT_GETTER(final),
+                *_FIELDS_GETTER(final),
                 None,
                 history.steps[0][0].batch_id,
                 final_stamp.batch_id,
