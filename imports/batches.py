@@ -53,6 +53,7 @@ from imports.diff import (
     rejected_rows_json,
     sheets_json,
 )
+from imports.pipeline import ParsedLedger, parse_ledger
 from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]
@@ -70,9 +71,7 @@ def _parse(
     township_code: str | None,
     today: date | None,
     progress: Progress | None,
-) -> Any:
-    from imports.pipeline import parse_ledger
-
+) -> ParsedLedger:
     return parse_ledger(
         data,
         file_name,

@@ -14,12 +14,13 @@ from decimal import Decimal
 from operator import mul
 from typing import Any
 
+import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.heat_sources import NONCOMPLIANT, Register, load_register
 from heating.models import STATUS_LABELS, Township, Village
-from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, normalise_word
+from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, STATUS_REASONS, normalise_word
 
 Problem = tuple[str, str, str, str]  # severity, code, field, message
 
@@ -233,8 +234,6 @@ def district_extent(
 
     None when no village has a boundary (then coordinates cannot be checked).
     """
-    import shapely
-
     q = select(Village.geometry).join(Township).where(Village.geometry.is_not(None))
     if district_ids:
         q = q.where(Township.district_id.in_(district_ids))
@@ -279,6 +278,4 @@ def coordinate_problems(
 
 def status_word_reason(raw: Any) -> str | None:
     """空置/拆迁 given as the status also say the reason."""
-    from imports.fields import STATUS_REASONS
-
     return STATUS_REASONS.get(normalise_word(raw)) if isinstance(raw, str) else None
