@@ -83,40 +83,25 @@ def _zones_frame(result: DerivationResult, names: dict[str, str]) -> gpd.GeoData
     )
 
 
-def _write_geojson(target: Path, result: DerivationResult, rows: list[dict[str, Any]]) -> None:
+def _write_geojson(
+    target: Path, result: DerivationResult, zones: gpd.GeoDataFrame, rows: list[dict[str, Any]]
+) -> None:
     """RFC 7946: lon/lat, counter-clockwise outer rings, no ``crs`` member (a note instead)."""
     by_zone: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_zone.setdefault(row["zone_id"], []).append(
             {k: row[k] for k in ("code", "name", "township_code", "township_name")}
         )
-    features = []
-    for zone in result.zones:
-        geometry = shapely.orient_polygons(zone.geometry, exterior_cw=False)
-        members = by_zone.get(zone.zone_id, [])
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {
-                    "zone_id": zone.zone_id,
-                    "village_count": len(zone.villages),
-                    "area_km2": round(zone.area_km2, 6),
-                    "villages": ",".join(zone.villages),
-                    "village_names": ",".join(m["name"] for m in members),
-                    "touching": ",".join(zone.touching),
-                    "households": zone.households,
-                    "village_list": members,
-                },
-                "geometry": json.loads(shapely.to_geojson(geometry)),
-            }
-        )
+    frame = zones.drop(columns="as_of")
+    frame["village_list"] = [by_zone.get(zone_id, []) for zone_id in frame["zone_id"]]
+    frame["geometry"] = shapely.orient_polygons(frame.geometry.values, exterior_cw=False)
     collection = {
         "type": "FeatureCollection",
         "name": "禁煤区",
         "derivation": result.derivation.id,
         "as_of": result.derivation.as_of.isoformat(),
         "crs_note": CRS_NOTE,
-        "features": features,
+        "features": frame.to_geo_dict(drop_id=True)["features"],
     }
     target.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
 
@@ -224,14 +209,15 @@ def export_zones(
     fd, temp_name = tempfile.mkstemp(prefix=".zones-", suffix=path.suffix, dir=path.parent or ".")
     os.close(fd)
     temp = Path(temp_name)
+    zones = _zones_frame(result, names)
     try:
         if kind == "GeoJSON":
-            _write_geojson(temp, result, rows)
+            _write_geojson(temp, result, zones, rows)
         elif kind == "GPKG":
             temp.unlink()
-            _write_gpkg(temp, _zones_frame(result, names), rows)
+            _write_gpkg(temp, zones, rows)
         else:
-            _write_shapefile_zip(temp, _zones_frame(result, names), rows)
+            _write_shapefile_zip(temp, zones, rows)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
