@@ -285,6 +285,27 @@ SETTINGS: tuple[Setting, ...] = (
         "import_max_unzipped_mb", 500, _parse_int, "xlsx/ods 解压后总大小上限（MB），防止压缩炸弹"
     ),
     Setting(
+        "import_max_memory_mb",
+        3072,
+        _parse_positive_int,
+        "读取上传的台账、名录、村界文件的子进程可用内存上限（MB，地址空间）；超过即拒绝该文件，服务不受影响",
+    ),
+    Setting(
+        "import_max_seconds",
+        300,
+        _parse_positive_int,
+        "读取上传的台账、名录、村界文件的子进程时间上限（秒）；超过即拒绝该文件，服务不受影响",
+    ),
+    Setting(
+        "import_max_issues",
+        100_000,
+        _parse_positive_int,
+        "一次导入逐条列出的行问题上限（超过的只计数，不逐条保存）",
+    ),
+    Setting(
+        "boundaries_max_features", 100_000, _parse_positive_int, "村界文件的要素（多边形）数上限"
+    ),
+    Setting(
         "session_cookie_secure",
         False,
         _parse_bool,

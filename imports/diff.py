@@ -121,21 +121,11 @@ class LedgerDiff:
         return sorted({c.household_id for c in self.changes if c.household_id is not None})
 
     def issues(self) -> list[Any]:
-        """File-level issues and every row's issues, each once, in file order."""
-        seen: set[int] = set()
-        out = []
-        for issue in self.parsed.issues:
-            seen.add(id(issue))
-            out.append(issue)
-        for row in self.parsed.rows:
-            for issue in row.issues:
-                if id(issue) not in seen:
-                    seen.add(id(issue))
-                    out.append(issue)
-        return out
+        """File-level issues, then row issues in file order (capped: ``ParsedLedger.listed_issues``)."""
+        return self.parsed.listed_issues()
 
     def counts(self) -> dict[str, int]:
-        issues = self.issues()
+        totals = self.parsed.issue_counts()
         return {
             "rows": len(self.parsed.rows),
             "new": self.count("new"),
@@ -143,8 +133,8 @@ class LedgerDiff:
             "unchanged": self.count("unchanged"),
             "rejected": len(self.rejected),
             "skipped": int(self.parsed.skipped),
-            "warnings": sum(1 for i in issues if i.severity == "warning"),
-            "errors": sum(1 for i in issues if i.severity == "error"),
+            "warnings": totals["warning"],
+            "errors": totals["error"],
         }
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from heating.errors import Refused
 
 SEVERITIES = ("error", "warning", "note")
+# File- and sheet-level issues listed per code (a 900-column header is 100 notes and a count).
+FILE_ISSUES_PER_CODE = 100
 
 # The documented list of issue codes (stable machine words → Chinese description).
 CODES: dict[str, str] = {
@@ -26,6 +28,10 @@ CODES: dict[str, str] = {
     "file_not_spreadsheet": "不是表格文件（如改了扩展名的 Word、PDF 文件）",
     "file_unsupported": "不支持的表格格式（如 WPS .et、.xlsb）",
     "file_zip_bomb": "解压后体积异常（疑似压缩炸弹）",
+    "file_too_complex": "工作表声明的范围过大（行 × 列超过 3000 万个单元格、超过 1000 列，"
+    "或远大于实际内容），或 CSV 的行过长、列过多",
+    "file_too_large_to_read": "读取所需内存超过上限（import_max_memory_mb）",
+    "file_read_timeout": "读取时间超过上限（import_max_seconds）",
     "file_encoding": "CSV 文件编码无法识别",
     "file_no_header": "没有任何工作表能找到表头",
     "township_unknown": "指定的乡镇代码不存在",
@@ -88,6 +94,8 @@ CODES: dict[str, str] = {
     "state_date_required": "拆除/注销/改为清洁能源须填写状态日期",
     "coordinates_missing": "没有坐标，无法判断是否位于禁煤区内",
     "low_nox_date_missing": "低氮改造已完成但没有日期（按未完成统计）",
+    # Lists
+    "issues_not_listed": "行问题超过 import_max_issues，其余只计数、未逐条列出",
 }
 
 
@@ -115,6 +123,55 @@ class Issue:
             "value": self.value,
             "message": self.message,
         }
+
+
+class IssueCap:
+    """Lists at most ``per_code`` issues of each code and counts the rest.
+
+    A hostile or broken file can raise the same problem thousands of times
+    (an ignored column per header cell, a hidden sheet per sheet); listing
+    each would bury the real problems and bloat the stored outcome.  The
+    counts are kept: ``summaries()`` says how many more there were, and
+    ``omitted`` gives them by severity for the outcome's totals.
+    """
+
+    def __init__(self, per_code: int = FILE_ISSUES_PER_CODE) -> None:
+        self.per_code = per_code
+        self._seen: dict[str, int] = {}
+        self._first_omitted: dict[str, Issue] = {}
+
+    def admit(self, issue: Issue) -> bool:
+        """True when the issue is to be listed; otherwise it is only counted."""
+        n = self._seen.get(issue.code, 0) + 1
+        self._seen[issue.code] = n
+        if n <= self.per_code:
+            return True
+        self._first_omitted.setdefault(issue.code, issue)
+        return False
+
+    @property
+    def omitted(self) -> dict[str, int]:
+        """Issues counted but not listed, by severity."""
+        out: dict[str, int] = {}
+        for code, first in self._first_omitted.items():
+            out[first.severity] = out.get(first.severity, 0) + self._seen[code] - self.per_code
+        return out
+
+    def summaries(self) -> list[Issue]:
+        """One note per capped code: how many more there were, and what they are."""
+        out = []
+        for code, first in self._first_omitted.items():
+            more = self._seen[code] - self.per_code
+            out.append(
+                Issue(
+                    "note",
+                    code,
+                    f"另有 {more:,} 处同类问题（{CODES.get(code, code)}）未逐条列出，"
+                    f"共 {self._seen[code]:,} 处；以上只列出前 {self.per_code} 处。",
+                    first.sheet,
+                )
+            )
+        return out
 
 
 class LedgerRejected(Refused):

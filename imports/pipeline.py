@@ -31,8 +31,8 @@ from imports.fields import (
     normalise_word,
 )
 from imports.header import HeaderMatch, find_header
-from imports.issues import Issue, LedgerRejected, column_letter
-from imports.readers import RawSheet, read_workbook
+from imports.issues import Issue, IssueCap, LedgerRejected, column_letter
+from imports.readers import RawSheet, ReadLimits, read_workbook
 from imports.validate import RowRules, check_id_number, status_word_reason
 from imports.villages import VillageIndex
 
@@ -130,6 +130,42 @@ class LedgerRow:
         self.key_kind = key_kind
         self.issues: list[Issue] | tuple[Issue, ...] = issues or _NO_ISSUES
 
+    def __getstate__(self) -> tuple[Any, ...]:
+        # Rows cross a process boundary (imports.isolation): a tuple each, no dict.
+        return (
+            self.sheet,
+            self.row,
+            self._names,
+            self._data,
+            self.columns,
+            self._extra_labels,
+            self._extra_data,
+            self.village_id,
+            self.township_code,
+            self._key,
+            self.key_kind,
+            self.issues,
+        )
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (
+            self.sheet,
+            self.row,
+            self._names,
+            self._data,
+            self.columns,
+            self._extra_labels,
+            self._extra_data,
+            self.village_id,
+            self.township_code,
+            key,
+            self.key_kind,
+            issues,
+        ) = state
+        # The "no:" + 户号 marker is compared by identity: restore the module's own.
+        self._key = _KEY_FROM_NO if key == _KEY_FROM_NO else key
+        self.issues = issues or _NO_ISSUES
+
     @property
     def values(self) -> dict[str, Any]:
         """Field → cleaned value (blank cells absent)."""
@@ -177,7 +213,11 @@ class ParsedLedger:
     """The outcome of reading a ledger (nothing written yet).
 
     ``issues`` holds file- and sheet-level issues; each row carries its own
-    (``all_issues()`` yields both, in order).
+    (``all_issues()`` yields both, in order).  File-level issues are listed
+    at most ``FILE_ISSUES_PER_CODE`` per code (``summaries`` say how many
+    more; ``omitted`` counts them by severity); ``listed_issues()`` stops
+    listing row issues after ``max_listed`` of them.  ``issue_counts()``
+    always counts every issue.
     """
 
     file_name: str
@@ -192,11 +232,49 @@ class ParsedLedger:
     # Per sheet with a header (workbook order): its rows above the header as text,
     # where clerks write the title and "数据截至…" (imports.ledger_date reads them).
     titles: list[tuple[str, list[str]]] = field(default_factory=list)
+    omitted: dict[str, int] = field(default_factory=dict)
+    summaries: list[Issue] = field(default_factory=list)
+    max_listed: int | None = None  # row issues listed at most (``import_max_issues``)
 
     def all_issues(self) -> Iterator[Issue]:
         yield from self.issues
         for row in self.rows:
             yield from row.issues
+
+    def listed_issues(self) -> list[Issue]:
+        """File-level issues, then row issues up to ``max_listed``, then a note of the rest."""
+        out = list(self.issues)
+        limit = self.max_listed
+        listed = 0
+        for row in self.rows:
+            if not row.issues:
+                continue
+            if limit is not None and listed + len(row.issues) > limit:
+                break
+            out.extend(row.issues)
+            listed += len(row.issues)
+        total = sum(len(r.issues) for r in self.rows)
+        if total > listed:
+            out.append(
+                Issue(
+                    "note",
+                    "issues_not_listed",
+                    f"另有 {total - listed:,} 处行问题未逐条列出（共 {total:,} 处，"
+                    f"只列出前 {listed:,} 处，设置 import_max_issues）。"
+                    "请按已列出的问题修改后重新上传预览。",
+                )
+            )
+        return out
+
+    def issue_counts(self) -> dict[str, int]:
+        """Every issue by severity, listed or not (summary notes themselves not counted)."""
+        counts = dict.fromkeys(("error", "warning", "note"), 0)
+        for issue in self.all_issues():
+            counts[issue.severity] = counts.get(issue.severity, 0) + 1
+        counts["note"] -= len(self.summaries)
+        for severity, n in self.omitted.items():
+            counts[severity] = counts.get(severity, 0) + n
+        return counts
 
     @property
     def rejected(self) -> int:
@@ -204,7 +282,7 @@ class ParsedLedger:
 
     @property
     def warnings(self) -> int:
-        return sum(1 for i in self.all_issues() if i.severity == "warning")
+        return self.issue_counts()["warning"]
 
     @property
     def ignored_columns(self) -> list[str]:
@@ -223,6 +301,31 @@ def masked(field_name: str, value: Any) -> str | None:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+@dataclass
+class LedgerReferences:
+    """What parsing needs from the database, loaded once by the caller as plain data.
+
+    The parse itself runs in a child process (``imports.isolation``) that
+    never opens a database connection: the village index, the ID salt and
+    the cross-field rules' data (district extent, heat sources) travel to it
+    pickled.
+    """
+
+    township_code: str | None
+    index: VillageIndex
+    salt: str
+    rules: RowRules
+
+    @classmethod
+    def load(cls, session: Session, township_code: str | None, today: date) -> LedgerReferences:
+        index = VillageIndex.load(session, township_code)
+        rules = RowRules(session, today, index.district_ids)
+        rules.extent()
+        rules.register()
+        rules.session = None  # type: ignore[assignment]  # everything it reads is loaded
+        return cls(township_code, index, get_meta(session, "id_salt") or "", rules)
+
+
 def parse_ledger(
     data: bytes,
     file_name: str,
@@ -233,7 +336,13 @@ def parse_ledger(
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ParsedLedger:
-    """Read and validate a household ledger; raise LedgerRejected when the whole file is refused."""
+    """Read and validate a household ledger; raise LedgerRejected when the whole file is refused.
+
+    Reading and parsing run in a child process with the configured memory and
+    time limits (``imports.isolation``); the database is read here.
+    """
+    from imports.isolation import ChildLimits, run_isolated
+
     today = today or date.today()
     if township_code is not None:
         township_code = township_code.strip()
@@ -242,16 +351,32 @@ def parse_ledger(
                 f"乡镇代码 {township_code} 不在村庄名录中。请核对代码（9 位），或先导入村庄名录。",
                 code="township_unknown",
             )
-    workbook = read_workbook(
+    references = LedgerReferences.load(session, township_code, today)
+    references.rules.heat_source_rule = config.heat_source_rule
+    return run_isolated(
+        parse_ledger_file,
         data,
         file_name,
-        max_mb=config.upload_max_mb,
-        max_rows=config.import_max_rows,
-        max_unzipped_mb=config.import_max_unzipped_mb,
+        references,
+        ReadLimits.from_config(config),
+        limits=ChildLimits.from_config(config),
+        file_name=file_name,
+        progress=progress,
     )
-    parser = _LedgerParser(session, township_code, today, progress, file_name)
-    parser.rules.heat_source_rule = config.heat_source_rule
-    parser.max_rows = config.import_max_rows
+
+
+def parse_ledger_file(
+    data: bytes,
+    file_name: str,
+    references: LedgerReferences,
+    limits: ReadLimits,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ParsedLedger:
+    """Read and parse a ledger with no database at hand (what the child process runs)."""
+    workbook = read_workbook(data, file_name, limits)
+    parser = _LedgerParser(references, progress, file_name)
+    parser.max_rows = limits.max_rows
     visible = []
     # Sheets are read one at a time; the progress total grows as each is opened.
     for sheet in workbook.sheets:
@@ -268,17 +393,21 @@ def parse_ledger(
         )
     if progress:
         progress(parser.total, parser.total)
+    summaries = parser.cap.summaries()
     return ParsedLedger(
         file_name=file_name,
         sha256=hashlib.sha256(data).hexdigest(),
         sheets=parser.sheets,
         rows=parser.rows,
         skipped=sum(parser.skipped.values()),
-        issues=parser.issues,
+        issues=parser.issues + summaries,
         kind=workbook.kind,
-        township_code=township_code,
+        township_code=references.township_code,
         skipped_by_reason=dict(parser.skipped),
         titles=parser.titles,
+        omitted=parser.cap.omitted,
+        summaries=summaries,
+        max_listed=limits.max_issues,
     )
 
 
@@ -287,23 +416,22 @@ class _LedgerParser:
 
     def __init__(
         self,
-        session: Session,
-        township_code: str | None,
-        today: date,
+        references: LedgerReferences,
         progress: Callable[[int, int], None] | None,
         file_name: str = "",
     ) -> None:
         self.file_name = file_name
         self.max_rows: int | None = None  # household rows allowed in the whole file
-        self.index = VillageIndex.load(session, township_code)
-        self.salt = get_meta(session, "id_salt") or ""
-        self.rules = RowRules(session, today, self.index.district_ids)
+        self.index = references.index
+        self.salt = references.salt
+        self.rules = references.rules
         self.progress = progress
         self.total = 0
         self.done = 0
         self.sheets: list[SheetInfo] = []
         self.rows: list[LedgerRow] = []
         self.issues: list[Issue] = []
+        self.cap = IssueCap()
         self.skipped: dict[str, int] = {}
         self.titles: list[tuple[str, list[str]]] = []
         # Village (or unresolved village name) → household key → the row that first had it.
@@ -313,7 +441,9 @@ class _LedgerParser:
         self.cleaners = {f.name: clean.cleaner_for(f) for f in LEDGER_SCHEMA.fields}
 
     def note(self, severity: str, code: str, message: str, sheet: str, **place: Any) -> None:
-        self.issues.append(Issue(severity, code, message, sheet, **place))
+        issue = Issue(severity, code, message, sheet, **place)
+        if self.cap.admit(issue):
+            self.issues.append(issue)
 
     # ------------------------------------------------------------------
     def sheet(self, sheet: RawSheet) -> None:

@@ -3,8 +3,11 @@
 The type is recognised from the content, never the extension: a zip is an
 xlsx/xlsm/ods (or a renamed .docx), an OLE2 file is an .xls (or an encrypted
 workbook, a .doc, a WPS .et), ``%PDF`` is a PDF, anything else is tried as
-CSV text.  Limits (size, rows, uncompressed size) are checked before the
-expensive read, so a zip bomb or a million-row file never gets into memory.
+CSV text.  Limits (size, rows, uncompressed size, and each sheet's declared
+extent from ``imports.dimensions``) are checked before the expensive read,
+so a zip bomb, a million-row file or a sheet that declares a billion cells
+never gets into memory.  Callers run this in a child process
+(``imports.isolation``) as well, for whatever the checks cannot foresee.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import PurePath
 from typing import Any
+from xml.sax import SAXException
 
 import defusedxml  # noqa: F401 - makes openpyxl parse XML safely wherever it is used
 from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
+from imports import dimensions
+from imports.dimensions import MAX_COLUMNS, MAX_LINE_CHARS, SheetExtent, check_extent
 from imports.issues import LedgerRejected
 
 MB = 1024 * 1024
@@ -77,6 +84,25 @@ class RawSheet:
         return self.head
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """The configured limits of a read (``upload_max_mb``, ``import_max_rows``, …)."""
+
+    max_mb: int
+    max_rows: int
+    max_unzipped_mb: int
+    max_issues: int | None = None  # row issues listed in an outcome (``import_max_issues``)
+
+    @classmethod
+    def from_config(cls, config: Any) -> ReadLimits:
+        return cls(
+            config.upload_max_mb,
+            config.import_max_rows,
+            config.import_max_unzipped_mb,
+            config.import_max_issues,
+        )
+
+
 @dataclass
 class Workbook:
     kind: str  # xlsx / xlsm / xls / ods / csv
@@ -84,10 +110,9 @@ class Workbook:
     sheets: Iterable[RawSheet]
 
 
-def read_workbook(
-    data: bytes, file_name: str, *, max_mb: int, max_rows: int, max_unzipped_mb: int
-) -> Workbook:
+def read_workbook(data: bytes, file_name: str, limits: ReadLimits) -> Workbook:
     """Detect the type, check the limits, read every sheet; raise LedgerRejected on refusal."""
+    max_mb, max_rows = limits.max_mb, limits.max_rows
     # (strip() of the whole file would copy it: look at the start first.)
     if not data or (not data[:4096].strip() and not data.strip()):
         raise LedgerRejected(
@@ -100,7 +125,7 @@ def read_workbook(
             "请删除无关的工作表、图片后再上传，或按乡镇/村拆分成多个文件。",
             code="file_too_large",
         )
-    kind = detect_kind(data, file_name, max_unzipped_mb=max_unzipped_mb)
+    kind = detect_kind(data, file_name, max_unzipped_mb=limits.max_unzipped_mb)
     if kind == "csv":
         return Workbook("csv", [_read_csv(data, file_name, max_rows)])
     return _read_calamine(data, file_name, kind, max_rows)
@@ -281,23 +306,40 @@ def _sheet_rows(sheet: Any) -> tuple[list[list[Any]], Iterator[list[Any]]]:
 
 
 def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> Workbook:
+    gaps: dict[str, set[tuple[int, int]]] = {}
+    if kind in ("xlsx", "xlsm"):
+        # calamine builds an xlsx sheet's grid when the sheet is loaded: checked then.
+        extents, gaps = _xlsx_extents(data)
+    else:
+        # calamine builds every .ods/.xls sheet, hidden ones too, when it opens the file.
+        extents = _ods_extents(data) if kind == "ods" else _xls_extents(data)
+        for extent in extents.values():
+            check_extent(extent() if callable(extent) else extent, file_name)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = list(wb.sheets_metadata)
     except Exception as exc:  # calamine raises its own error types per format
         raise _calamine_error(exc, file_name) from None
-    gaps = _xlsx_formulas_without_value(data) if kind in ("xlsx", "xlsm") else {}
-    return Workbook(kind, _calamine_sheets(wb, metadata, gaps, file_name, max_rows))
+    return Workbook(kind, _calamine_sheets(wb, metadata, gaps, extents, file_name, max_rows))
+
+
+Extent = SheetExtent | Callable[[], SheetExtent]
 
 
 def _calamine_sheets(
     wb: Any,
     metadata: list[Any],
     formula_gaps: dict[str, set[tuple[int, int]]],
+    extents: dict[str, Extent],
     file_name: str,
     max_rows: int,
 ) -> Iterator[RawSheet]:
-    """Each worksheet in turn; calamine's copy of a sheet lives while its rows are read."""
+    """Each worksheet in turn; calamine's copy of a sheet lives while its rows are read.
+
+    A sheet's declared extent is checked just before calamine builds its
+    grid (``extents`` holds a measured extent, or a function that measures
+    it exactly when the cheap pass was inconclusive).
+    """
     total = 0
     worksheets = [
         (index, meta, str(meta.visible).endswith("Visible") and "Hidden" not in str(meta.visible))
@@ -309,6 +351,9 @@ def _calamine_sheets(
         if not visible:
             yield RawSheet(meta.name, False)
             continue
+        extent = extents.get(meta.name)
+        if extent is not None:
+            check_extent(extent() if callable(extent) else extent, file_name)
         try:
             sheet = wb.get_sheet_by_index(index)
             if index == last:
@@ -335,6 +380,23 @@ def _calamine_sheets(
         )
 
 
+def _ods_extents(data: bytes) -> dict[str, Extent]:
+    """Each table's extent from content.xml; none when it cannot be read (calamine will say)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("content.xml") as fh:
+            return {e.sheet: e for e in dimensions.scan_ods(fh)}
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SafeET.ParseError, SAXException):
+        return {}
+
+
+def _xls_extents(data: bytes) -> dict[str, Extent]:
+    """Each worksheet's extent from its BIFF cell records; none when the stream is unreadable."""
+    try:
+        return {e.sheet: e for e, _visible in dimensions.scan_xls(data)}
+    except (OSError, ValueError, struct.error, IndexError):
+        return {}
+
+
 def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
     text = str(exc).lower()
     if "password" in text or "encrypt" in text:
@@ -343,67 +405,71 @@ def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_FORMULA_PLAIN = re.compile(rb"<f[\s>/]")
 _CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 
 
-def _xlsx_formulas_without_value(data: bytes) -> dict[str, set[tuple[int, int]]]:
-    """Per sheet name, the (row, col) of formula cells saved without a cached value.
+def _xlsx_extents(
+    data: bytes,
+) -> tuple[dict[str, Extent], dict[str, set[tuple[int, int]]]]:
+    """Per sheet name: its extent (``imports.dimensions``) and its formulas without a value.
 
-    calamine returns the cached value of a formula; a workbook written by a
-    script (or saved with calculation off) may have none, and the cell would
-    silently read as blank.  Only sheets that contain formulas are scanned.
+    One streamed pass over each worksheet's XML measures how far its cells
+    reach and notes whether it has formulas; only sheets with formulas are
+    read again to place the ones saved without a cached value (calamine
+    would silently read those cells as blank).
     """
-    out: dict[str, set[tuple[int, int]]] = {}
+    extents: dict[str, Extent] = {}
+    gaps: dict[str, set[tuple[int, int]]] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            paths = _xlsx_sheet_paths(zf)
-            for name, path in paths.items():
-                if not _has_formula(zf, path):
+            for name, path in _xlsx_sheet_paths(zf).items():
+                try:
+                    with zf.open(path) as fh:
+                        scan = dimensions.scan_xlsx_sheet(fh, name)
+                except KeyError:
                     continue
-                xml = zf.read(path)
-                gaps = set()
-                for m in _FORMULA.finditer(xml):
-                    start = xml.rfind(b"<c ", 0, m.start())
-                    start_ns = xml.rfind(b":c ", 0, m.start())
-                    start = max(start, start_ns)
-                    end = xml.find(b"c>", m.end())
-                    if start < 0 or end < 0:
-                        continue
-                    cell = xml[start:end]
-                    if re.search(rb"<(?:\w+:)?v>[^<]", cell) or b"<is>" in cell:
-                        continue
-                    ref = _CELL_REF.search(cell)
-                    if ref:
-                        gaps.add((int(ref.group(2)) - 1, _col_index(ref.group(1).decode())))
-                if gaps:
-                    out[name] = gaps
+                extents[name] = (
+                    scan.extent if scan.conclusive else _exact_xlsx_extent(data, path, name)
+                )
+                if scan.has_formula:
+                    found = _formulas_without_value(zf.read(path))
+                    if found:
+                        gaps[name] = found
     except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
-        return out
-    return out
+        return extents, gaps
+    return extents, gaps
 
 
-def _has_formula(zf: zipfile.ZipFile, path: str) -> bool:
-    """Stream the sheet XML looking for a formula element, without holding it in memory."""
-    try:
-        fh = zf.open(path)
-    except KeyError:
-        return False
-    pattern = _FORMULA_PLAIN
-    tail = b""
-    with fh:
-        first = True
-        while chunk := fh.read(1 << 22):
-            if first:
-                # Some writers prefix the main namespace (<x:worksheet>, <x:f>).
-                root = re.search(rb"<(\w+):worksheet", chunk[:2000])
-                if root:
-                    pattern = re.compile(b"<" + root.group(1) + rb":f[\s>/]")
-                first = False
-            if pattern.search(tail + chunk[:16]) or pattern.search(chunk):
-                return True
-            tail = chunk[-16:]
-    return False
+def _exact_xlsx_extent(data: bytes, path: str, name: str) -> Callable[[], SheetExtent]:
+    """Count every cell of one worksheet, when (and only if) it is about to be read."""
+
+    def count() -> SheetExtent:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(path) as fh:
+                return dimensions.count_xlsx_sheet(fh, name)
+        except (zipfile.BadZipFile, KeyError, OSError, SAXException):
+            return SheetExtent(name, 0, 0, 0)  # unreadable: calamine will refuse it
+
+    return count
+
+
+def _formulas_without_value(xml: bytes) -> set[tuple[int, int]]:
+    """(row, col) of formula cells in a worksheet XML that have no cached value."""
+    gaps = set()
+    for m in _FORMULA.finditer(xml):
+        start = xml.rfind(b"<c ", 0, m.start())
+        start_ns = xml.rfind(b":c ", 0, m.start())
+        start = max(start, start_ns)
+        end = xml.find(b"c>", m.end())
+        if start < 0 or end < 0:
+            continue
+        cell = xml[start:end]
+        if re.search(rb"<(?:\w+:)?v>[^<]", cell) or b"<is>" in cell:
+            continue
+        ref = _CELL_REF.search(cell)
+        if ref:
+            gaps.add((int(ref.group(2)) - 1, _col_index(ref.group(1).decode())))
+    return gaps
 
 
 def _col_index(letters: str) -> int:
@@ -468,10 +534,13 @@ def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
     lines = text.count("\n") + 1
     if lines > max_rows + ROW_HEADROOM:
         raise _too_many_rows(file_name, lines, max_rows)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    name = PurePath(file_name).stem or "CSV"
+    reader = csv.reader(_csv_lines(text, file_name), dialect)
     head: list[list[Any]] = []
     try:
         for row in reader:
+            if len(row) > MAX_COLUMNS:
+                raise _csv_too_wide(file_name, reader.line_num, len(row))
             head.append(row)
             if len(head) >= HEAD_ROWS:
                 break
@@ -479,15 +548,41 @@ def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
         raise _corrupt(file_name) from None
     # The header lies in the head: pad every row to the widest of its rows.
     width = max((len(r) for r in head), default=0)
+    # Every row is padded to the head's width: a dense grid of lines × width cells.
+    check_extent(SheetExtent(name, lines, width, lines * width), file_name)
     for r in head:
         if len(r) < width:
             r.extend([""] * (width - len(r)))
     rest = _padded(_csv_rows(reader, file_name), 0, width)
-    return RawSheet(PurePath(file_name).stem or "CSV", True, head, lines, None, set(), rest)
+    return RawSheet(name, True, head, lines, None, set(), rest)
 
 
-def _csv_rows(reader: Iterator[list[str]], file_name: str) -> Iterator[list[Any]]:
+def _csv_lines(text: str, file_name: str) -> Iterator[str]:
+    """The file's lines for the csv module, refusing a line no ledger row could be."""
+    for number, line in enumerate(io.StringIO(text, newline=""), 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise LedgerRejected(
+                f"文件“{file_name}”第 {number} 行长达 {len(line):,} 个字符"
+                f"（上限 {MAX_LINE_CHARS:,}），不是台账的一行，已拒绝读取。"
+                "请确认这是每户一行的台账 CSV 文件，或在 Excel 中打开后另存为 .xlsx 再上传。",
+                code="file_too_complex",
+            )
+        yield line
+
+
+def _csv_too_wide(file_name: str, line: int, fields: int) -> LedgerRejected:
+    return LedgerRejected(
+        f"文件“{file_name}”第 {line} 行有 {fields:,} 列，超过 {MAX_COLUMNS:,} 列的上限，已拒绝读取。"
+        "台账一般只有几十列：请删除多余的列，或在 Excel 中打开确认分隔符正确后另存为 .xlsx 再上传。",
+        code="file_too_complex",
+    )
+
+
+def _csv_rows(reader: Any, file_name: str) -> Iterator[list[Any]]:
     try:
-        yield from reader
+        for row in reader:
+            if len(row) > MAX_COLUMNS:
+                raise _csv_too_wide(file_name, reader.line_num, len(row))
+            yield row
     except csv.Error:
         raise _corrupt(file_name) from None

@@ -6,7 +6,9 @@ the first 20 rows, synonyms, two-row headers) and ``imports.clean`` (one
 cleaner per kind of cell) — and every problem an ``imports.issues.Issue``
 placed by sheet, row, column letter and field.  These files are small and
 all-or-nothing: the loaders check every row first and write nothing when
-any row has an error.
+any row has an error.  Like a ledger, the file is read and cleaned in the
+limited child process of ``imports.isolation``; the loaders' checks against
+the database run here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from imports.clean import CellProblem, skip_reason
 from imports.fields import Schema
 from imports.header import find_header
 from imports.issues import Issue, column_letter
-from imports.readers import read_workbook
+from imports.readers import ReadLimits, read_workbook
 from imports.storage import keep_bytes
 
 
@@ -112,13 +114,36 @@ def read_records(
     error naming the columns; a file where no sheet has a header is refused,
     naming the ``hint`` columns (by default the schema's first five).
     """
-    workbook = read_workbook(
+    from imports.isolation import ChildLimits, run_isolated
+
+    rows, issues = run_isolated(
+        read_records_plain,
         data,
         file_name,
-        max_mb=config.upload_max_mb,
-        max_rows=config.import_max_rows,
-        max_unzipped_mb=config.import_max_unzipped_mb,
+        ReadLimits.from_config(config),
+        schema,
+        tuple(tuple(group) for group in required),
+        what,
+        tuple(hint),
+        limits=ChildLimits.from_config(config),
+        file_name=file_name,
     )
+    report.issues.extend(issues)
+    return rows
+
+
+def read_records_plain(
+    data: bytes,
+    file_name: str,
+    limits: ReadLimits,
+    schema: Schema,
+    required: Sequence[Sequence[str]],
+    what: str,
+    hint: Sequence[str],
+) -> tuple[list[Record], list[Issue]]:
+    """``read_records`` without a database or a report: what the child process runs."""
+    report = LoadReport()
+    workbook = read_workbook(data, file_name, limits)
     cleaners = {f.name: clean.cleaner_for(f) for f in schema.fields}
     rows: list[Record] = []
     found = False
@@ -187,7 +212,7 @@ def read_records(
             f"文件“{file_name}”中找不到{what}的表头（前 20 行内应有{labels}等列名）。"
             f"请按{what}格式整理后再上传。"
         )
-    return rows
+    return rows, report.issues
 
 
 def keep_file(

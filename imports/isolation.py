@@ -1,0 +1,317 @@
+"""Parse untrusted files in a child process that may die without taking the server along.
+
+A spreadsheet or boundary file comes from a user, and the libraries that read
+it are not ours: python-calamine's Rust side *aborts the process* when a
+1.8 KB xlsx declares a 1,000,000 × 16,384 grid (no Python exception to
+catch), an 868-byte .ods expands to gigabytes, GDAL reads a million features
+into one frame.  ``imports.dimensions`` refuses the hostile shapes we know
+before any grid is built; this module is the net under everything else:
+whatever a library does with a file, it does it in a child process with an
+address-space limit (``RLIMIT_AS`` = ``import_max_memory_mb``), no core
+dumps, and a wall-clock limit (``import_max_seconds``), and the server only
+sees a result, a refusal, or a dead child that it turns into a clear Chinese
+refusal (``file_too_large_to_read``, ``file_read_timeout``).
+
+Design decisions
+----------------
+*Where the boundary goes.*  The child reads **and parses**: for a ledger it
+runs read → header → clean → validate → resolve villages and returns the
+compact ``ParsedLedger`` (``LedgerRow`` keeps one tuple of values per row),
+never raw rows: a 1M-row sheet as Python lists is several times the parsed
+ledger and would land in the server's memory.  What parsing needs from the
+database (the village index, the ID salt, the district's extent and heat
+sources) is loaded by the parent beforehand and handed over as plain data,
+so the child never opens a database connection.  Diff and commit stay in the
+parent, which owns the transaction.
+
+*How the child starts.*  The server is multi-threaded (waitress threads,
+background import threads): ``fork`` would copy locks held by other threads
+(a deadlock waiting to happen) and the server's whole address space into the
+child's memory limit.  ``spawn`` pays an interpreter start and the imports
+(≈ 0.5 s) on every upload.  We use ``forkserver``: one clean single-threaded
+process, started on first use, that has already imported the parsing modules
+(``PRELOAD``) and forks each child from itself — about 10 ms per child after
+a start of ≈ 0.5–0.8 s once per server (or once per CLI command).
+
+*How the result comes back.*  The child pickles its messages straight into a
+pipe and the parent unpickles from the stream as it arrives: neither side
+ever holds the whole pickle as one bytes object (for a 1M-row ledger that
+would be hundreds of MB on each side).  Progress reports travel on the same
+pipe, so a long parse still moves the progress bar.  The child leaves with
+``os._exit`` after the last flush instead of freeing a million objects one by
+one.  The parent unpickles with an allow-list (our own ``imports.*`` classes,
+dates, decimals): if a library bug ever let a crafted file take over the
+child, it still could not send the server a pickle that runs code.
+
+*How failures map.*  A ``Refused`` raised in the child (an unreadable file, a
+declared grid too large) comes back as the same refusal.  ``MemoryError``, or
+a child killed by a signal (the Rust abort is ``SIGABRT``, the kernel's OOM
+killer ``SIGKILL``), is ``file_too_large_to_read``; the wall-clock limit is
+``file_read_timeout``.  Any other exception in the child is a bug: it is
+re-raised in the parent with the child's traceback, never swallowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from heating.errors import Refused
+from imports.issues import LedgerRejected
+
+MB = 1024 * 1024
+# Modules the fork server imports once, so that each child starts ready to parse.
+PRELOAD = ["imports.isolation", "imports.pipeline", "imports.registry", "python_calamine"]
+# Exit codes of the child besides 0.
+EXIT_MEMORY = 3
+EXIT_ERROR = 4
+
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+@dataclass(frozen=True)
+class ChildLimits:
+    """What a child may use: address space (MB) and wall-clock seconds."""
+
+    memory_mb: int
+    seconds: float
+
+    @classmethod
+    def from_config(cls, config: Any) -> ChildLimits:
+        return cls(int(config.import_max_memory_mb), float(config.import_max_seconds))
+
+
+class ChildFailed(RuntimeError):
+    """The child raised something that is not a refusal: a bug, with the child's traceback."""
+
+
+def _mp_context() -> Any:
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            _context = ctx
+        return _context
+
+
+def run_isolated(
+    func: Callable[..., Any],
+    *args: Any,
+    limits: ChildLimits,
+    file_name: str,
+    progress: Callable[[int, int], None] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Call ``func(*args, **kwargs)`` in a limited child and return its result.
+
+    ``func`` must be a module-level function (it is named, not pickled);
+    when ``progress`` is given, ``func`` gets a ``progress(done, total)``
+    keyword whose calls are relayed to it from the child.  Raises the child's ``Refused``, a
+    ``LedgerRejected`` when the child ran out of memory, was killed or took
+    too long, and ``ChildFailed`` for any other exception in the child.
+    """
+    ctx = _mp_context()
+    reader, writer = ctx.Pipe(duplex=False)
+    child = ctx.Process(
+        target=_child_main,
+        args=(writer, func, args, kwargs, limits, progress is not None),
+        name=f"heating-read-{func.__name__}",
+        daemon=True,
+    )
+    child.start()
+    writer.close()
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        _kill(child)
+
+    timer = threading.Timer(limits.seconds, expire)
+    timer.daemon = True
+    timer.start()
+    stream = os.fdopen(os.dup(reader.fileno()), "rb", buffering=1 << 20)
+    reader.close()
+    message: tuple[Any, ...] | None = None
+    try:
+        while True:
+            try:
+                message = _SafeUnpickler(stream).load()
+            except (EOFError, pickle.UnpicklingError, OSError, ValueError):
+                message = None
+                break
+            if message[0] == "progress":
+                if progress is not None:
+                    progress(message[1], message[2])
+                continue
+            break
+    finally:
+        timer.cancel()
+        stream.close()
+        child.join(timeout=10)
+        if child.exitcode is None:
+            _kill(child)
+            child.join()
+    if message is not None:
+        kind = message[0]
+        if kind == "ok":
+            return message[1]
+        if kind == "refused":
+            _, text, code, detail = message
+            if code is not None:
+                raise LedgerRejected(text, code=code, detail=detail)
+            raise Refused(text, detail=detail)
+        if kind == "memory":
+            raise _too_large(file_name, limits)
+        if kind == "error":
+            raise ChildFailed(f"读取“{file_name}”的子进程出错：\n{message[1]}")
+    if timed_out.is_set():
+        raise _timeout(file_name, limits)
+    if child.exitcode == EXIT_ERROR:
+        raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
+    # Killed by a signal (abort in a library, the OOM killer) or out of memory while replying.
+    raise _too_large(file_name, limits)
+
+
+def _kill(child: Any) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # already gone
+        child.kill()
+
+
+def _too_large(file_name: str, limits: ChildLimits) -> LedgerRejected:
+    return LedgerRejected(
+        f"读取文件“{file_name}”所需的内存超过了上限（{limits.memory_mb} MB，设置 import_max_memory_mb），"
+        "已停止读取；服务未受影响。文件可能声明了极大的表格范围，或内容过多。"
+        "请在 Excel 或 WPS 中打开，删除数据区域以外的行、列和工作表后另存为 .xlsx，"
+        "或按乡镇/村拆分成多个文件后再上传。",
+        code="file_too_large_to_read",
+    )
+
+
+def _timeout(file_name: str, limits: ChildLimits) -> LedgerRejected:
+    return LedgerRejected(
+        f"读取文件“{file_name}”超过了时间上限（{limits.seconds:g} 秒，设置 import_max_seconds），"
+        "已停止读取；服务未受影响。请删除无关的工作表和数据区域以外的内容，"
+        "或按乡镇/村拆分成多个文件后再上传。",
+        code="file_read_timeout",
+    )
+
+
+# --------------------------------------------------------------------------
+# The child
+# --------------------------------------------------------------------------
+
+
+def _limit_self(limits: ChildLimits) -> None:
+    """Apply the limits to this (child) process: address space, no core file, CPU backstop."""
+    import resource
+
+    memory = limits.memory_mb * MB
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Wall-clock is enforced by the parent; CPU seconds end an orphaned child too.
+    cpu = int(limits.seconds) + 30
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or hard > cpu:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+    # A parent that went away closes the pipe: die quietly instead of printing a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # A Rust abort (calamine) then prints one line to the log, not a stack trace.
+    os.environ["RUST_BACKTRACE"] = "0"
+    # Numeric libraries imported in the child (GDAL reading) reserve memory per thread.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def _child_main(
+    writer: Any,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    limits: ChildLimits,
+    wants_progress: bool,
+) -> None:
+    out = os.fdopen(os.dup(writer.fileno()), "wb", buffering=1 << 20)
+    writer.close()
+    code = 0
+    try:
+        _limit_self(limits)
+
+        def progress(done: int, total: int) -> None:
+            pickle.dump(("progress", done, total), out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+
+        try:
+            if wants_progress:
+                kwargs = {**kwargs, "progress": progress}
+            result = func(*args, **kwargs)
+            message: tuple[Any, ...] = ("ok", result)
+        except MemoryError:
+            message = ("memory",)
+        except LedgerRejected as exc:
+            message = ("refused", exc.message, exc.code, exc.detail)
+        except Refused as exc:
+            message = ("refused", exc.message, None, exc.detail)
+        except Exception:
+            message = ("error", traceback.format_exc())
+        try:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+        except MemoryError:
+            code = EXIT_MEMORY
+    except MemoryError:
+        code = EXIT_MEMORY
+    except BaseException:  # noqa: BLE001 - the child must always end with an exit code
+        code = EXIT_ERROR
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        # Skip freeing a million objects one by one: the parent has everything.
+        os._exit(code)
+
+
+# --------------------------------------------------------------------------
+# Reading the child's messages
+# --------------------------------------------------------------------------
+
+_SAFE_GLOBALS = {
+    ("datetime", "date"),
+    ("datetime", "datetime"),
+    ("datetime", "time"),
+    ("datetime", "timedelta"),
+    ("decimal", "Decimal"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "bytearray"),
+    ("builtins", "complex"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickle only plain data and our own ``imports.*`` classes (never a function)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        if (module == "imports" or module.startswith("imports.")) and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(f"子进程返回了不允许的对象 {module}.{name}")
+
+
+def loads_checked(data: bytes) -> Any:
+    """Unpickle with the allow-list the parent uses."""
+    return _SafeUnpickler(io.BytesIO(data)).load()
