@@ -466,8 +466,7 @@ def load_boilers(
     by_code = _check(session, rows, report, today or date.today())
     if report.errors:
         raise Refused(
-            f"锅炉台账有 {report.errors} 处错误，未写入任何数据。请按问题清单修改后重新上传。"
-            + report.first_errors(),
+            report.refusal("锅炉台账", file_name),
             detail=_result(len(by_code), 0, 0, report),
         )
     batch = keep_file(

@@ -256,8 +256,7 @@ def load_heat_sources(
     _check(rows, report)
     if report.errors:
         raise Refused(
-            f"热源名单有 {report.errors} 处错误，未写入任何数据。请按问题清单修改后重新上传。"
-            + report.first_errors(),
+            report.refusal("热源名单", file_name),
             detail=_result(rows, 0, 0, [], report),
         )
     batch = keep_file(

@@ -79,21 +79,29 @@ class LoadReport:
     def errors(self) -> int:
         return sum(1 for i in self.issues if i.severity == "error")
 
-    def first_errors(self, n: int = 3) -> str:
-        """The first few errors with their places, for a one-line refusal."""
-        out = []
-        for issue in self.issues:
-            if issue.severity == "error":
-                where = f"第 {issue.row} 行" if issue.row else ""
-                if issue.row and issue.column:
-                    where += f" {issue.column} 列"
-                out.append(f"{where}：{issue.message}" if where else issue.message)
-            if len(out) == n:
-                break
-        if not out:
-            return ""
-        more = "等" if self.errors > n else ""
-        return "例如 " + "；".join(out) + more
+    def refusal(self, what: str, file_name: str, n: int = 3) -> str:
+        """The one refusal of a file with errors, for the CLI and the web page alike.
+
+        Says how many errors, that nothing was written, the first ``n`` in
+        file order with their places (sheet, row, column), and what to do.
+        """
+        errors = [i for i in self.issues if i.severity == "error"]
+        sheets = {name: k for k, name in enumerate(dict.fromkeys(i.sheet for i in errors))}
+        examples = []
+        for issue in sorted(errors, key=lambda i: (sheets[i.sheet], i.row or 0))[:n]:
+            place = f"工作表“{issue.sheet}”" if issue.sheet else ""
+            if issue.row:
+                place += f"第 {issue.row} 行"
+                if issue.column:
+                    place += f" {issue.column} 列"
+            elif issue.column:
+                place += f"{issue.column} 列"
+            examples.append((f"{place}：" if place else "") + issue.message.rstrip("。"))
+        more = "等" if len(errors) > n else ""
+        return (
+            f"{what}“{file_name}”有 {len(errors)} 处错误，未写入任何数据。"
+            f"例如：{'；'.join(examples)}{more}。请按问题清单修改后重新上传。"
+        )
 
 
 def read_records(

@@ -1,14 +1,23 @@
 """Load the village registry (村庄名录) from a spreadsheet.
 
 The same reading, header and cleaning machinery as the household ledger
-(``imports.readers``, ``imports.header``, ``imports.clean``) with its own
-declared schema.  Every row is checked before anything is written: codes
-(12-digit village codes that start with their township's 9-digit code),
-names, category (a Chinese label or key of the configured profile, else
-proposed from the urban–rural code), total households.  Any error refuses
-the whole file; otherwise districts, townships and villages are created or
-updated in the caller's transaction.  A blank optional cell never erases
-what the registry already holds.
+(``imports.records``: readers, header, clean) with its own declared schema;
+the file is read in the limited child process of ``imports.isolation``.
+
+Two phases, so that a refusal writes nothing:
+
+1. ``check_registry`` — one complete check of the whole file against the
+   database as it is: codes (12-digit village codes that start with their
+   township's 9-digit code), names (a township new to the registry needs
+   one), category (a Chinese label or key of the configured profile, kept,
+   or proposed from the urban–rural code), total households.  Any error
+   refuses the whole file with one message (``LoadReport.refusal``, shown by
+   the CLI and the admin page alike).
+2. ``_apply`` — creates or updates districts, townships and villages in the
+   caller's transaction.  It decides nothing that could fail: everything it
+   relies on was checked in phase 1.
+
+A blank optional cell never erases what the registry already holds.
 """
 
 from __future__ import annotations
@@ -95,8 +104,13 @@ def read_registry(
     )
 
 
-def _check_rows(rows: list[RegistryRow], profile: Profile, report: _Report) -> None:
-    """Validate codes, names, categories and numbers; fill derived township codes."""
+def _check_rows(
+    rows: list[RegistryRow], profile: Profile, report: _Report
+) -> dict[str, tuple[str, int]]:
+    """Validate codes, names, categories and numbers; fill derived township codes.
+
+    Returns each township's name as first written in the file, with its row.
+    """
     categories = category_lookup(profile)
     allowed = "、".join(f"{c.name}（{c.key}）" for c in profile.categories)
     seen: dict[str, int] = {}
@@ -206,6 +220,30 @@ def _check_rows(rows: list[RegistryRow], profile: Profile, report: _Report) -> N
                 "urban_rural_code",
                 urc,
             )
+    return township_names
+
+
+def _check_new_townships(
+    session: Session,
+    rows: list[RegistryRow],
+    township_names: dict[str, tuple[str, int]],
+    report: _Report,
+) -> None:
+    """A township the registry does not hold yet needs a name somewhere in the file."""
+    stored = set(session.scalars(select(Township.code)))
+    reported: set[str] = set()
+    for row in rows:
+        tcode = row.values.get("township_code")
+        if not tcode or tcode in stored or tcode in township_names or tcode in reported:
+            continue
+        reported.add(tcode)
+        report.add(
+            "error",
+            "required",
+            f"乡镇 {tcode} 不在名录中，文件中也没有它的名称：请在“乡镇”列填写乡镇名称。",
+            row,
+            "township",
+        )
 
 
 def _seats(session: Session, rows: list[RegistryRow]) -> dict[str, bool]:
@@ -266,30 +304,17 @@ def load_registry(
     """Create or update districts, townships and villages from a registry file.
 
     Returns ``{"townships", "villages", "new", "updated", "issues", …}``.
-    Raises ``Refused`` (with the report as ``detail``) when any row has an
-    error; then nothing is written.
+    Raises ``Refused`` (with the report as ``detail`` and the message of
+    ``LoadReport.refusal``) when any row has an error; then nothing is written.
     """
-    profile = config.profile
     report = _Report()
     rows = read_registry(data, file_name, config, report)
     if not rows:
         raise Refused(f"文件“{file_name}”的名录表头下没有任何村的数据。")
-    _check_rows(rows, profile, report)
+    township_names = check_registry(session, rows, config.profile, report)
     if report.errors:
-        result = _result(report, rows, 0, 0, [])
-        raise Refused(
-            f"村庄名录有 {report.errors} 处错误，未写入任何数据。请按问题清单修改后重新上传。"
-            + report.first_errors(),
-            detail=result,
-        )
-    _check_categories(session, rows, profile, report)
-    if report.errors:
-        result = _result(report, rows, 0, 0, [])
-        raise Refused(
-            f"村庄名录有 {report.errors} 处错误，未写入任何数据。" + report.first_errors(),
-            detail=result,
-        )
-    new, updated, new_townships = _apply(session, rows, config, report)
+        raise Refused(report.refusal("村庄名录", file_name), detail=_result(report, rows, 0, 0, []))
+    new, updated, new_townships = _apply(session, rows, township_names, config, report)
     keep_file(
         session,
         data,
@@ -310,6 +335,27 @@ def load_registry(
         ip=ip,
     )
     return result
+
+
+def check_registry(
+    session: Session, rows: list[RegistryRow], profile: Profile, report: _Report
+) -> dict[str, tuple[str, int]]:
+    """Every check of the whole file, before anything is written; problems go to ``report``.
+
+    Returns each township's name as first written in the file (what
+    ``_apply`` stores).
+    """
+    township_names = _check_rows(rows, profile, report)
+    valid = [r for r in rows if _has_valid_codes(r)]
+    _check_new_townships(session, valid, township_names, report)
+    _check_categories(session, valid, profile, report)
+    return township_names
+
+
+def _has_valid_codes(row: RegistryRow) -> bool:
+    code = row.values.get("village_code")
+    tcode = row.values.get("township_code")
+    return bool(code and len(code) == 12 and code.isdigit() and tcode and len(tcode) == 9)
 
 
 def _result(
@@ -340,8 +386,13 @@ def _district(session: Session, code: str, name: str | None, config: Config) -> 
 
 
 def _apply(
-    session: Session, rows: list[RegistryRow], config: Config, report: _Report
+    session: Session,
+    rows: list[RegistryRow],
+    township_names: dict[str, tuple[str, int]],
+    config: Config,
+    report: _Report,
 ) -> tuple[int, int, list[str]]:
+    """Write a checked file (``check_registry`` found no error): nothing here can refuse."""
     profile = config.profile
     townships = {t.code: t for t in session.scalars(select(Township))}
     villages: dict[str, Village] = {}
@@ -364,19 +415,12 @@ def _apply(
         district = districts[dcode]
         seat = v.get("seat")
         is_seat = None if seat is None else normalise_word(seat) in YES_WORDS
+        # The name as first written in the file (a differing later one was a warning).
+        name = township_names[tcode][0] if tcode in township_names else None
         if township is None:
-            if not v.get("township"):
-                report.add(
-                    "error",
-                    "required",
-                    f"乡镇 {tcode} 不在名录中，需要填写乡镇名称。",
-                    row,
-                    "township",
-                )
-                continue
             township = Township(
                 code=tcode,
-                name=v["township"],
+                name=name,
                 district_id=district.id,
                 is_seat=bool(is_seat) or district.seat_township_code == tcode,
             )
@@ -385,24 +429,22 @@ def _apply(
             townships[tcode] = township
             new_townships.append(tcode)
         else:
-            if v.get("township") and township.name != v["township"] and tcode not in new_townships:
-                township.name = v["township"]
+            if name and township.name != name:
+                township.name = name
             if is_seat is not None:
                 township.is_seat = is_seat
         if township.is_seat and not district.seat_township_code:
             district.seat_township_code = tcode
         village = villages.get(v["village_code"])
-        changes = _village_changes(village, v, township, profile, report, row)
-        if changes is None:
-            continue
+        changes = _village_changes(village, v, township, profile, report)
         if village is None:
             village = Village(code=v["village_code"], **changes)
             session.add(village)
             villages[village.code] = village
             new += 1
         elif changes:
-            for name, value in changes.items():
-                setattr(village, name, value)
+            for field_name, value in changes.items():
+                setattr(village, field_name, value)
             updated += 1
     session.flush()
     return new, updated, new_townships
@@ -414,9 +456,8 @@ def _village_changes(
     township: Township,
     profile: Profile,
     report: _Report,
-    row: RegistryRow,
-) -> dict[str, Any] | None:
-    """The village's fields to set (all of them for a new village); None on an error."""
+) -> dict[str, Any]:
+    """The village's fields to set (all of them for a new village)."""
     wanted: dict[str, Any] = {"name": v["village"], "township_id": township.id}
     if v.get("total_households") is not None:
         wanted["total_households"] = v["total_households"]

@@ -175,3 +175,74 @@ def test_gbk_csv_with_the_statistical_bureau_column_names(runtime):
 def test_a_file_without_a_registry_header_is_refused(runtime):
     with pytest.raises(Refused, match="找不到村庄名录的表头"):
         load(runtime, xlsx([["a", "b"]], header=["甲", "乙", "丙"]))
+
+
+def registry_dump(runtime) -> list[tuple]:
+    """Every stored district, township and village, column by column, plus the batch count."""
+    out: list[tuple] = []
+    with runtime.session() as session:
+        for model in (District, Township, Village):
+            columns = [c.key for c in model.__table__.columns]
+            for item in session.scalars(select(model).order_by(model.id)):
+                out.append((model.__name__, *(getattr(item, c) for c in columns)))
+        out.append(("batches", session.scalar(select(func.count()).select_from(ImportBatch))))
+    return out
+
+
+def test_a_refused_registry_leaves_the_registry_byte_identical(
+    runtime, run_cli, login, tmp_path
+) -> None:
+    from tests.support import csrf_token
+
+    load(runtime, xlsx(ROWS), district_name="屯留区")
+    before = registry_dump(runtime)
+    bad = xlsx(
+        [
+            # A valid update of a township's and a village's name …
+            ["140405001", "麟绛街道（新）", "140405001201", "南街社区", "县城建成区", 999, None],
+            # … and a township new to the registry that has no name: an error.
+            ["140405102", None, "140405102201", "新村", "农村地区", 10, None],
+        ]
+    )
+    with pytest.raises(Refused) as caught:
+        load(runtime, bad, "名录.xlsx")
+    message = caught.value.message
+    assert registry_dump(runtime) == before
+    assert message == (
+        "村庄名录“名录.xlsx”有 1 处错误，未写入任何数据。例如：工作表“Sheet”第 4 行 B 列："
+        "乡镇 140405102 不在名录中，文件中也没有它的名称：请在“乡镇”列填写乡镇名称。"
+        "请按问题清单修改后重新上传。"
+    )
+    # The command line and the admin page say exactly the same.
+    path = tmp_path / "名录.xlsx"
+    path.write_bytes(bad)
+    result = run_cli("registry", "load", str(path))
+    assert result.exit_code == 1 and result.stderr.strip() == f"错误：{message}"
+    client = login("alice")
+    before = registry_dump(runtime)
+    import io as _io
+
+    page = client.post(
+        "/admin/registry",
+        data={"file": (_io.BytesIO(bad), "名录.xlsx"), "csrf_token": csrf_token(client, "/")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert message in page
+    assert registry_dump(runtime) == before
+
+
+def test_a_refusal_lists_the_first_errors_as_sentences_not_characters(runtime) -> None:
+    rows = [
+        ["140405001", "麟绛街道", "140405001298", "无类别村", None, 1, None],
+        ["140405001", "麟绛街道", "1404050012", "短代码村", "农村地区", 1, None],
+        ["140405001", "麟绛街道", "140405001297", "负数村", "农村地区", -3, None],
+        ["140405001", "麟绛街道", "140405001296", "又无类别村", None, 1, None],
+    ]
+    with pytest.raises(Refused) as caught:
+        load(runtime, xlsx(rows), "名录.xlsx")
+    message = caught.value.message
+    assert "例；如" not in message and "；；" not in message
+    assert message.startswith(
+        "村庄名录“名录.xlsx”有 4 处错误，未写入任何数据。例如：工作表“Sheet”第 3 行"
+    )
+    assert message.count("；") == 2 and "等。请按问题清单修改后重新上传。" in message
