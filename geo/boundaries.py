@@ -600,6 +600,7 @@ def load_boundaries(
     name_field: str | None = None,
     encoding: str | None = None,
     source_name: str | None = None,
+    limits: Any = None,
 ) -> BoundaryReport:
     """Load village boundaries from a file, matching features to registry villages.
 
@@ -616,6 +617,9 @@ def load_boundaries(
         The .dbf text encoding (e.g. ``"gbk"``); detected when there is no .cpg.
     source_name : str, optional
         Stored as each village's ``boundary_source`` (default: the file name).
+    limits : geo.boundary_reading.BoundaryLimits, optional
+        Size, features, memory and time allowed for reading the file (default:
+        the configured settings); the file is read in a child process.
 
     Returns
     -------
@@ -627,11 +631,14 @@ def load_boundaries(
     Raises
     ------
     Refused
-        Unreadable file, unknown CRS, unknown field, or no feature matching any village.
+        Unreadable, too large or too many features, unknown CRS, unknown field, or no
+        feature matching any village.
     """
     path = Path(path)
     source = source_name or path.name
-    read = read_boundary_file(path, encoding=encoding)
+    from geo.boundary_reading import read_boundary_file_limited
+
+    read = read_boundary_file_limited(path, encoding=encoding, limits=limits)
     frame = read.frame
     registry = Registry.load(session)
     if not registry.by_code:

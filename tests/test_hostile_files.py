@@ -10,6 +10,7 @@ refusal while the test process (the "server") carries on.
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 import xlwt
 
+from heating.errors import Refused
 from heating.runtime import open_runtime
 from imports.isolation import ChildFailed, ChildLimits, loads_checked, run_isolated
 from imports.issues import CODES, LedgerRejected
@@ -30,7 +32,7 @@ from imports.pipeline import parse_ledger
 
 CHILD_MB = 768
 CHILD_SECONDS = 20
-
+MAX_FEATURES = 50
 TOWNSHIP = "140405001"
 LEDGER_HEADER = "户主姓名,改造状态,村"
 
@@ -142,6 +144,7 @@ def runtime(database_url: str):
         database_url=database_url,
         import_max_memory_mb=CHILD_MB,
         import_max_seconds=CHILD_SECONDS,
+        boundaries_max_features=MAX_FEATURES,
     )
     yield rt
     rt.engine.dispose()
@@ -400,3 +403,77 @@ def test_live_server_refuses_every_hostile_upload_and_keeps_answering(live_serve
         _, home = get("/")
         assert "总览" in home or "清洁取暖" in home
         assert time.perf_counter() - t < 5
+
+
+# --------------------------------------------------------------------------
+# Boundaries: bounded in size and features, read in the child
+# --------------------------------------------------------------------------
+
+
+def squares_geojson(count: int) -> bytes:
+    """``count`` tiny squares (the first four are the tiny district's villages)."""
+    features = []
+    for i in range(count):
+        x = 112.80 + 0.01 * i
+        ring = [[x, 36.30], [x + 0.01, 36.30], [x + 0.01, 36.31], [x, 36.31], [x, 36.30]]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"code": f"1404051012{i:02d}", "name": f"村{i}"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def test_boundaries_with_too_many_features_are_refused_and_the_admin_page_answers(
+    login, runtime
+) -> None:
+    from tests.support import csrf_token
+
+    client = login("alice")
+    # The limit is a setting (MAX_FEATURES here): one feature over it is refused before matching.
+    resp = client.post(
+        "/admin/boundaries",
+        data={
+            "file": (io.BytesIO(squares_geojson(51)), "村界.geojson"),
+            "csrf_token": csrf_token(client, "/admin/boundaries"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "有 51 个要素，超过上限 50 个" in page and "boundaries_max_features" in page
+    assert client.get("/admin/boundaries").status_code == 200
+
+
+def test_boundaries_zip_bomb_is_refused_before_gdal_opens_it(
+    runtime, tiny_district, tmp_path
+) -> None:
+    from geo.boundaries import load_boundaries
+    from geo.boundary_reading import BoundaryLimits
+
+    path = tmp_path / "村界.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("村界.dbf", b"\0" * (60 * 1024 * 1024))
+    assert path.stat().st_size < 200_000
+    limits = BoundaryLimits.from_config(runtime.config.with_overrides(import_max_unzipped_mb=50))
+    with runtime.session() as session, pytest.raises(Refused) as caught:
+        load_boundaries(session, path, limits=limits)
+    assert "解压后约 60 MB，超过上限 50 MB" in caught.value.message
+
+
+def test_boundaries_read_in_the_child_come_back_as_the_same_frame(
+    runtime, tiny_district, tmp_path
+) -> None:
+    from geo.boundaries import read_boundary_file
+    from geo.boundary_reading import read_boundary_file_limited
+
+    path = tmp_path / "村界.geojson"
+    path.write_bytes(squares_geojson(4))
+    here = read_boundary_file(path)
+    there = read_boundary_file_limited(path)
+    assert there.crs == here.crs and there.driver == here.driver
+    assert list(there.frame.columns) == list(here.frame.columns)
+    assert there.frame.geometry.geom_equals(here.frame.geometry).all()
+    assert there.frame["code"].tolist() == here.frame["code"].tolist()

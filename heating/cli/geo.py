@@ -36,11 +36,17 @@ def boundaries_load(
 ) -> None:
     """加载村界文件（GeoJSON、GeoPackage 或压缩的 Shapefile）。"""
     from geo.boundaries import load_boundaries
+    from geo.boundary_reading import BoundaryLimits
 
     runtime = get_runtime()
     with runtime.session() as session:
         report = load_boundaries(
-            session, file, code_field=code_field, name_field=name_field, encoding=encoding
+            session,
+            file,
+            code_field=code_field,
+            name_field=name_field,
+            encoding=encoding,
+            limits=BoundaryLimits.from_config(runtime.config),
         )
     data = report.as_json()
     if as_json:

@@ -316,6 +316,7 @@ def boundaries():  # noqa: ANN201
         session = db()
         try:
             from geo.boundaries import load_boundaries
+            from geo.boundary_reading import BoundaryLimits
 
             path, name, tmp = saved_upload(
                 "file", (".geojson", ".json", ".gpkg", ".zip", ".shp.zip")
@@ -328,6 +329,7 @@ def boundaries():  # noqa: ANN201
                     name_field=form["name_field"] or None,
                     encoding=form["encoding"] or None,
                     source_name=name,
+                    limits=BoundaryLimits.from_config(app_config()),
                 )
             result = report.as_json()
             audit(
