@@ -6,12 +6,24 @@ server's worker timeout, a browser's patience).  The upload view stores an
 answers with a page that refreshes itself until the job is done.  Progress
 lives in the database, so whichever worker process serves the refresh can
 show it.
+
+A job must never look alive after its process died (killed, restarted, out
+of memory).  Two signs of life, so that the page says "failed" within a
+minute instead of "正在读取…" for a quarter of an hour:
+
+- this process knows the jobs it runs or has queued (``_LIVE``): a job it
+  holds is running however long its commit keeps the database busy;
+- a heartbeat thread writes ``updated_at`` of those jobs every
+  ``HEARTBEAT_SECONDS``, for the other worker processes of a multi-process
+  server.  A running job that no process holds and whose heartbeat is older
+  than ``STALE_AFTER`` died with its process.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -29,14 +41,66 @@ from heating.runtime import Runtime
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 1.0
-# A job whose thread has not reported for this long died with its worker process.
-STALE_AFTER = timedelta(minutes=15)
+# How often a process marks the jobs it holds as alive.
+HEARTBEAT_SECONDS = 15.0
+# A running job nobody holds, silent for this long, died with its worker process.
+STALE_AFTER = timedelta(seconds=60)
 FAILED_MESSAGE = "处理时出现系统错误，已记录。请稍后重新上传；如反复出现，请联系管理员。"
 STALE_MESSAGE = "处理中断（服务可能已重启），请重新上传文件。"
 
 
 def _runtime(app: Flask) -> Runtime:
     return app.extensions["heating"]
+
+
+# Jobs this process has queued or is running: token → the runtime whose database holds them.
+_LIVE: dict[str, Runtime] = {}
+_LIVE_LOCK = threading.Lock()
+_heartbeat: threading.Thread | None = None
+
+
+def _hold(token: str, runtime: Runtime) -> None:
+    global _heartbeat
+    with _LIVE_LOCK:
+        _LIVE[token] = runtime
+        if _heartbeat is None or not _heartbeat.is_alive():
+            _heartbeat = threading.Thread(target=_beat, name="heating-job-heartbeat", daemon=True)
+            _heartbeat.start()
+
+
+def _release(token: str) -> None:
+    with _LIVE_LOCK:
+        _LIVE.pop(token, None)
+
+
+def held_here(token: str) -> bool:
+    """Whether this process is running (or has queued) the job."""
+    with _LIVE_LOCK:
+        return token in _LIVE
+
+
+def _beat() -> None:
+    while True:
+        time.sleep(HEARTBEAT_SECONDS)
+        beat_once()
+
+
+def beat_once() -> None:
+    """Mark every job this process holds as alive (``updated_at`` = now)."""
+    with _LIVE_LOCK:
+        held: dict[int, tuple[Runtime, list[str]]] = {}
+        for token, runtime in _LIVE.items():
+            held.setdefault(id(runtime), (runtime, []))[1].append(token)
+    for runtime, tokens in held.values():
+        try:
+            with runtime.session() as session:
+                session.execute(
+                    update(ImportJob)
+                    .where(ImportJob.id.in_(tokens), ImportJob.state == "running")
+                    .values(updated_at=utcnow())
+                )
+        except Exception:  # noqa: BLE001 - a busy or closed database: the next beat tries again
+            log.debug("heartbeat skipped for jobs %s", tokens)
 
 
 def create_job(
@@ -122,6 +186,20 @@ def _run(app: Flask, token: str, work: Callable[[Any, Callable[[int, int], None]
         except Exception:
             app.logger.exception("import job %s failed", token)
             _finish(runtime, token, state="failed", message=FAILED_MESSAGE)
+        finally:
+            _release(token)
+
+
+def submit_job(
+    app: Flask, token: str, work: Callable[[Any, Callable[[int, int], None]], int]
+) -> Future:
+    """Queue ``work(session, progress) -> batch id``, held as alive from now until it ends."""
+    _hold(token, _runtime(app))
+    try:
+        return app.extensions["heating_jobs"].submit(_run, app, token, work)
+    except BaseException:
+        _release(token)
+        raise
 
 
 def start_preview(
@@ -152,7 +230,7 @@ def start_preview(
         )
         return batch.id
 
-    return app.extensions["heating_jobs"].submit(_run, app, token, work)
+    return submit_job(app, token, work)
 
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
@@ -173,11 +251,11 @@ def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int)
         )
         return batch.id
 
-    return app.extensions["heating_jobs"].submit(_run, app, token, work)
+    return submit_job(app, token, work)
 
 
 def effective_state(job: ImportJob) -> tuple[str, str | None]:
-    """The job's state and message, treating a long-silent running job as failed."""
-    if job.state == "running" and utcnow() - job.updated_at > STALE_AFTER:
+    """The job's state and message; a running job that died with its process is failed."""
+    if job.state == "running" and not held_here(job.id) and utcnow() - job.updated_at > STALE_AFTER:
         return "failed", STALE_MESSAGE
     return job.state, job.message
