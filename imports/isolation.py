@@ -30,18 +30,32 @@ background import threads): ``fork`` would copy locks held by other threads
 child's memory limit.  ``spawn`` pays an interpreter start and the imports
 (≈ 0.5 s) on every upload.  We use ``forkserver``: one clean single-threaded
 process, started on first use, that has already imported the parsing modules
-(``PRELOAD``) and forks each child from itself — about 10 ms per child after
-a start of ≈ 0.5–0.8 s once per server (or once per CLI command).
+(``PRELOAD``: no numpy, no GDAL — a boundary file's child imports those
+itself) and forks each child from itself: ≈ 6 ms per child after a start of
+≈ 0.5–0.8 s once per server process (or once per CLI command).  Unlike
+multiprocessing's default, the child does not import the parent's
+``__main__`` (``_Popen``): it would re-run a user's script.
 
 *How the result comes back.*  The child pickles its messages straight into a
 pipe and the parent unpickles from the stream as it arrives: neither side
-ever holds the whole pickle as one bytes object (for a 1M-row ledger that
-would be hundreds of MB on each side).  Progress reports travel on the same
-pipe, so a long parse still moves the progress bar.  The child leaves with
-``os._exit`` after the last flush instead of freeing a million objects one by
-one.  The parent unpickles with an allow-list (our own ``imports.*`` classes,
-dates, decimals): if a library bug ever let a crafted file take over the
-child, it still could not send the server a pickle that runs code.
+ever holds the whole pickle as one bytes object.  A ledger's rows travel in
+parts of 5,000 while the child is still reading (``emit`` → ``on_part``), as
+plain tuples that the parent turns back into ``LedgerRow`` objects with
+``tuple.__new__`` (no Python call per row), so the child never holds all
+rows and parsing overlaps the transfer.  Progress reports travel on the same
+pipe.  The child leaves with ``os._exit`` after the last flush instead of
+freeing its objects one by one.  The parent unpickles with an allow-list
+(our own ``imports.*`` classes, dates, decimals): if a library bug ever let a
+crafted file take over the child, it still could not send the server a
+pickle that runs code.
+
+Measured on the 2-core development machine under load (``benchmarks/
+import_ledgers.py``): the preview of a 100k-row ledger costs about the same
+wall time as in one process (the parent unpickles while the child parses)
+and ≈ 1 s more CPU in all (the dimension scan and the pickling); a 10k-row
+preview ≈ 0.2–0.3 s more.  A 1M-row ledger peaks at 1.4 GB in the child and
+0.9 GB in the parent (2.0 GB in one process before); at the end of a read
+both are alive at once.
 
 *How failures map.*  A ``Refused`` raised in the child (an unreadable file, a
 declared grid too large) comes back as the same refusal.  ``MemoryError``, or
@@ -55,7 +69,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import multiprocessing
+import multiprocessing.context
 import os
 import pickle
 import signal
@@ -64,11 +80,14 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from multiprocessing.context import set_spawning_popen
 from typing import Any
 
 from heating.errors import Refused
 from imports.issues import LedgerRejected
 
+log = logging.getLogger(__name__)
 MB = 1024 * 1024
 # Modules the fork server imports once, so that each child starts ready to parse.
 PRELOAD = ["imports.isolation", "imports.pipeline", "imports.registry", "python_calamine"]
@@ -78,6 +97,10 @@ EXIT_ERROR = 4
 
 _context_lock = threading.Lock()
 _context: Any = None
+# What children reported in this process (benchmarks, diagnostics): the largest peak
+# RSS in MB, and the CPU seconds of the last one.
+peak_child_rss_mb = 0.0
+last_child_cpu_s = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,27 +129,67 @@ def _mp_context() -> Any:
         return _context
 
 
+class _Popen(popen_forkserver.Popen):
+    """Start a fork-server child that does not run the parent's main script.
+
+    multiprocessing makes each child import the parent's ``__main__`` (the
+    server's entry script, a user's script, a benchmark) so that functions
+    defined there can be found.  Our children run only ``imports.*``
+    functions: importing a main script would at best cost time and at worst
+    run it again.  This is ``popen_forkserver.Popen._launch`` (CPython
+    3.11–3.13) with the main-module entries left out of the preparation data.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        for key in ("init_main_from_path", "init_main_from_name"):
+            prep_data.pop(key, None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Process(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:  # noqa: N802 - multiprocessing's name
+        return _Popen(process_obj)
+
+
 def run_isolated(
     func: Callable[..., Any],
     *args: Any,
     limits: ChildLimits,
     file_name: str,
     progress: Callable[[int, int], None] | None = None,
+    on_part: Callable[[Any], None] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Call ``func(*args, **kwargs)`` in a limited child and return its result.
 
     ``func`` must be a module-level function (it is named, not pickled);
     when ``progress`` is given, ``func`` gets a ``progress(done, total)``
-    keyword whose calls are relayed to it from the child.  Raises the child's ``Refused``, a
+    keyword whose calls are relayed to it from the child; when ``on_part`` is
+    given, ``func`` gets an ``emit(part)`` keyword and each part reaches
+    ``on_part`` in the parent as soon as it is sent (a large result in
+    pieces, while the child works on).  Raises the child's ``Refused``, a
     ``LedgerRejected`` when the child ran out of memory, was killed or took
     too long, and ``ChildFailed`` for any other exception in the child.
     """
     ctx = _mp_context()
     reader, writer = ctx.Pipe(duplex=False)
-    child = ctx.Process(
+    child = _Process(
         target=_child_main,
-        args=(writer, func, args, kwargs, limits, progress is not None),
+        args=(writer, func, args, kwargs, limits, progress is not None, on_part is not None),
         name=f"heating-read-{func.__name__}",
         daemon=True,
     )
@@ -155,7 +218,17 @@ def run_isolated(
                 if progress is not None:
                     progress(message[1], message[2])
                 continue
+            if message[0] == "part":
+                if on_part is not None:
+                    on_part(message[1])
+                continue
             break
+        if message is not None:
+            try:
+                stats = _SafeUnpickler(stream).load()
+                _note_stats(func.__name__, stats[1], stats[2])
+            except (EOFError, pickle.UnpicklingError, OSError, ValueError, IndexError):
+                pass  # statistics only
     finally:
         timer.cancel()
         stream.close()
@@ -182,6 +255,13 @@ def run_isolated(
         raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
     # Killed by a signal (abort in a library, the OOM killer) or out of memory while replying.
     raise _too_large(file_name, limits)
+
+
+def _note_stats(name: str, peak_mb: float, cpu_s: float) -> None:
+    global peak_child_rss_mb, last_child_cpu_s
+    peak_child_rss_mb = max(peak_child_rss_mb, peak_mb)
+    last_child_cpu_s = cpu_s
+    log.debug("child %s: peak RSS %.0f MB, CPU %.2f s", name, peak_mb, cpu_s)
 
 
 def _kill(child: Any) -> None:
@@ -241,6 +321,7 @@ def _child_main(
     kwargs: dict[str, Any],
     limits: ChildLimits,
     wants_progress: bool,
+    wants_parts: bool = False,
 ) -> None:
     out = os.fdopen(os.dup(writer.fileno()), "wb", buffering=1 << 20)
     writer.close()
@@ -252,9 +333,14 @@ def _child_main(
             pickle.dump(("progress", done, total), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
 
+        def emit(part: Any) -> None:
+            pickle.dump(("part", part), out, protocol=pickle.HIGHEST_PROTOCOL)
+
         try:
             if wants_progress:
                 kwargs = {**kwargs, "progress": progress}
+            if wants_parts:
+                kwargs = {**kwargs, "emit": emit}
             result = func(*args, **kwargs)
             message: tuple[Any, ...] = ("ok", result)
         except MemoryError:
@@ -266,7 +352,13 @@ def _child_main(
         except Exception:
             message = ("error", traceback.format_exc())
         try:
+            import resource
+
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            stats = (usage.ru_maxrss / 1024, cpu.ru_utime + cpu.ru_stime)
+            pickle.dump(("stats", *stats), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
         except MemoryError:
             code = EXIT_MEMORY

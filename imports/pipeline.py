@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -61,10 +63,10 @@ class SheetInfo:
 
 _NO_ISSUES: tuple[Issue, ...] = ()
 _MISSING = object()
-_KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号
+_KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号 (never a key)
 
 
-class LedgerRow:
+class LedgerRow(tuple):
     """One household row: cleaned values, where each came from, and its issues.
 
     Compact because a ledger may hold a million of them: the field names of
@@ -73,25 +75,35 @@ class LedgerRow:
     tuple, and ``columns`` (field → column letter) is shared by every row of
     a sheet.  ``values`` and ``extra`` are built as dicts when read: treat
     them as read-only.
+
+    A tuple underneath (fields by position, ``ROW_FIELDS``; build one with
+    ``LedgerRow.build``): a million rows then cross the process boundary of
+    ``imports.isolation`` at C speed — ``ParsedLedger`` pickles them as plain
+    tuples and turns them back with ``tuple.__new__``, no Python call per
+    row.  Rows compare and hash by identity, like any object.
     """
 
-    __slots__ = (
-        "sheet",
-        "row",
-        "_names",
-        "_data",
-        "columns",
-        "_extra_labels",
-        "_extra_data",
-        "village_id",
-        "township_code",
-        "_key",
-        "key_kind",
-        "issues",
-    )
+    __slots__ = ()
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
-    def __init__(
-        self,
+    sheet: str = property(itemgetter(0))  # type: ignore[assignment]
+    row: int = property(itemgetter(1))  # type: ignore[assignment]  # as Excel shows (1-based)
+    _names: tuple[str, ...] = property(itemgetter(2))  # type: ignore[assignment]
+    _data: tuple[Any, ...] = property(itemgetter(3))  # type: ignore[assignment]
+    columns: dict[str, str] = property(itemgetter(4))  # type: ignore[assignment]  # field → letter
+    _extra_labels: tuple[str, ...] = property(itemgetter(5))  # type: ignore[assignment]
+    _extra_data: tuple[str, ...] | str | None = property(itemgetter(6))  # type: ignore[assignment]
+    village_id: int | None = property(itemgetter(7))  # type: ignore[assignment]
+    township_code: str | None = property(itemgetter(8))  # type: ignore[assignment]
+    _key: str | None = property(itemgetter(9))  # type: ignore[assignment]
+    key_kind: str | None = property(itemgetter(10))  # type: ignore[assignment]
+    issues: list[Issue] | tuple[Issue, ...] = property(itemgetter(11))  # type: ignore[assignment]
+
+    @classmethod
+    def build(
+        cls,
         sheet: str,
         row: int,
         values: dict[str, Any],
@@ -104,108 +116,97 @@ class LedgerRow:
         issues: list[Issue] | tuple[Issue, ...],
         *,
         shared: dict[tuple[str, ...], tuple[str, ...]] | None = None,
-    ) -> None:
-        self.sheet = sheet
-        self.row = row  # spreadsheet row number (1-based, as Excel shows)
+    ) -> LedgerRow:
         names = tuple(values)
-        self._names = shared.setdefault(names, names) if shared is not None else names
-        self._data = tuple(values.values())
-        self.columns = columns  # field → column letter
+        if shared is not None:
+            names = shared.setdefault(names, names)
+        extra_data: tuple[str, ...] | str | None
         if extra:
             labels = tuple(extra)
-            self._extra_labels = shared.setdefault(labels, labels) if shared else labels
+            if shared is not None:
+                labels = shared.setdefault(labels, labels)
             data = tuple(extra.values())
             # One ignored column (typically 序号): the text itself, no tuple.
-            self._extra_data: tuple[str, ...] | str | None = data[0] if len(data) == 1 else data
+            extra_data = data[0] if len(data) == 1 else data
         else:
-            self._extra_labels = ()
-            self._extra_data = None
-        self.village_id = village_id
-        self.township_code = township_code
+            labels, extra_data = (), None
         # "no:" + 户号 (the usual key) is rebuilt when read rather than kept twice.
         if key_kind == "household_no" and key == "no:" + str(values.get("household_no")):
-            self._key: str | None = _KEY_FROM_NO
-        else:
-            self._key = key
-        self.key_kind = key_kind
-        self.issues: list[Issue] | tuple[Issue, ...] = issues or _NO_ISSUES
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        # Rows cross a process boundary (imports.isolation): a tuple each, no dict.
-        return (
-            self.sheet,
-            self.row,
-            self._names,
-            self._data,
-            self.columns,
-            self._extra_labels,
-            self._extra_data,
-            self.village_id,
-            self.township_code,
-            self._key,
-            self.key_kind,
-            self.issues,
+            key = _KEY_FROM_NO
+        return tuple.__new__(
+            cls,
+            (
+                sheet,
+                row,
+                names,
+                tuple(values.values()),
+                columns,
+                labels,
+                extra_data,
+                village_id,
+                township_code,
+                key,
+                key_kind,
+                issues or _NO_ISSUES,
+            ),
         )
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (
-            self.sheet,
-            self.row,
-            self._names,
-            self._data,
-            self.columns,
-            self._extra_labels,
-            self._extra_data,
-            self.village_id,
-            self.township_code,
-            key,
-            self.key_kind,
-            issues,
-        ) = state
-        # The "no:" + 户号 marker is compared by identity: restore the module's own.
-        self._key = _KEY_FROM_NO if key == _KEY_FROM_NO else key
-        self.issues = issues or _NO_ISSUES
 
     @property
     def values(self) -> dict[str, Any]:
         """Field → cleaned value (blank cells absent)."""
-        return dict(zip(self._names, self._data, strict=True))
+        return dict(zip(self[2], self[3], strict=True))
 
     @property
     def extra(self) -> dict[str, str]:
         """Ignored column header → the cell's text (empty cells absent)."""
-        data = self._extra_data
+        data = self[6]
         if data is None:
             return {}
         if type(data) is str:
-            return {self._extra_labels[0]: data}
-        return dict(zip(self._extra_labels, data, strict=True))
+            return {self[5][0]: data}
+        return dict(zip(self[5], data, strict=True))
 
     @property
     def key(self) -> str | None:
         """The household key (``heating.households.household_key``)."""
-        key = self._key
-        if key is _KEY_FROM_NO:
-            return "no:" + self._data[self._names.index("household_no")]
+        key = self[9]
+        if key == _KEY_FROM_NO:
+            return "no:" + self[3][self[2].index("household_no")]
         return key
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """(field, cleaned value) pairs, like ``values.items()`` without building the dict."""
-        return zip(self._names, self._data, strict=True)
+        return zip(self[2], self[3], strict=True)
 
     def get(self, name: str) -> Any:
         """One cleaned value (None when blank) without building ``values``."""
         try:
-            return self._data[self._names.index(name)]
+            return self[3][self[2].index(name)]
         except ValueError:
             return None
 
     @property
     def rejected(self) -> bool:
-        return any(i.severity == "error" for i in self.issues)
+        return any(i.severity == "error" for i in self[11])
 
     def __repr__(self) -> str:
         return f"LedgerRow({self.sheet!r}, {self.row}, {self.values!r})"
+
+
+ROW_FIELDS = (
+    "sheet",
+    "row",
+    "_names",
+    "_data",
+    "columns",
+    "_extra_labels",
+    "_extra_data",
+    "village_id",
+    "township_code",
+    "_key",
+    "key_kind",
+    "issues",
+)
 
 
 @dataclass
@@ -235,6 +236,16 @@ class ParsedLedger:
     omitted: dict[str, int] = field(default_factory=dict)
     summaries: list[Issue] = field(default_factory=list)
     max_listed: int | None = None  # row issues listed at most (``import_max_issues``)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The rows as plain tuples: pickled and restored at C speed (see LedgerRow).
+        state = dict(self.__dict__)
+        state["rows"] = list(map(tuple, self.rows))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["rows"] = list(map(tuple.__new__, repeat(LedgerRow), state["rows"]))
+        self.__dict__.update(state)
 
     def all_issues(self) -> Iterator[Issue]:
         yield from self.issues
@@ -353,7 +364,14 @@ def parse_ledger(
             )
     references = LedgerReferences.load(session, township_code, today)
     references.rules.heat_source_rule = config.heat_source_rule
-    return run_isolated(
+    # Rows arrive in parts while the child is still reading: the child never holds them all,
+    # and the parent rebuilds each part (plain tuples) with no Python call per row.
+    rows: list[LedgerRow] = []
+
+    def take(part: list[tuple[Any, ...]]) -> None:
+        rows.extend(map(tuple.__new__, repeat(LedgerRow), part))
+
+    parsed = run_isolated(
         parse_ledger_file,
         data,
         file_name,
@@ -362,7 +380,11 @@ def parse_ledger(
         limits=ChildLimits.from_config(config),
         file_name=file_name,
         progress=progress,
+        on_part=take,
     )
+    rows.extend(parsed.rows)
+    parsed.rows = rows
+    return parsed
 
 
 def parse_ledger_file(
@@ -372,10 +394,16 @@ def parse_ledger_file(
     limits: ReadLimits,
     *,
     progress: Callable[[int, int], None] | None = None,
+    emit: Callable[[list[tuple[Any, ...]]], None] | None = None,
 ) -> ParsedLedger:
-    """Read and parse a ledger with no database at hand (what the child process runs)."""
+    """Read and parse a ledger with no database at hand (what the child process runs).
+
+    With ``emit``, rows are handed over in parts of ``PROGRESS_EVERY`` as plain
+    tuples (``LedgerRow``) while reading goes on, and the result holds only
+    the last part.
+    """
     workbook = read_workbook(data, file_name, limits)
-    parser = _LedgerParser(references, progress, file_name)
+    parser = _LedgerParser(references, progress, file_name, emit)
     parser.max_rows = limits.max_rows
     visible = []
     # Sheets are read one at a time; the progress total grows as each is opened.
@@ -419,8 +447,11 @@ class _LedgerParser:
         references: LedgerReferences,
         progress: Callable[[int, int], None] | None,
         file_name: str = "",
+        emit: Callable[[list[tuple[Any, ...]]], None] | None = None,
     ) -> None:
         self.file_name = file_name
+        self.emit = emit
+        self.emitted = 0  # rows already handed over by ``emit``
         self.max_rows: int | None = None  # household rows allowed in the whole file
         self.index = references.index
         self.salt = references.salt
@@ -434,8 +465,8 @@ class _LedgerParser:
         self.cap = IssueCap()
         self.skipped: dict[str, int] = {}
         self.titles: list[tuple[str, list[str]]] = []
-        # Village (or unresolved village name) → household key → the row that first had it.
-        self.seen: dict[Any, dict[str, LedgerRow]] = {}
+        # Village (or unresolved village name) → household key → (sheet, row) that first had it.
+        self.seen: dict[Any, dict[str, tuple[str, int]]] = {}
         # Field-name and label tuples shared by rows (see LedgerRow).
         self.shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.cleaners = {f.name: clean.cleaner_for(f) for f in LEDGER_SCHEMA.fields}
@@ -547,6 +578,8 @@ class _LedgerParser:
         progress = self.progress
         shared = self.shared
         max_rows = self.max_rows
+        emit = self.emit
+        emitted = self.emitted
         route_devices: dict[str, str | None] = {}  # route cell as written → device it names
         start = header.data_start
         self.done += start
@@ -554,8 +587,13 @@ class _LedgerParser:
             if r < start:
                 continue
             self.done += 1
-            if progress and self.done % PROGRESS_EVERY == 0:
-                progress(self.done, self.total)
+            if self.done % PROGRESS_EVERY == 0:
+                if progress:
+                    progress(self.done, self.total)
+                if emit is not None and out:
+                    emit(list(map(tuple, out)))
+                    emitted += len(out)
+                    out.clear()
             reason = skip_reason(raw)
             if (
                 reason is None
@@ -707,18 +745,18 @@ class _LedgerParser:
                 keys = seen[scope] = {}
             first = keys.get(key)
             if first is not None:
-                where = "本表" if first.sheet == name else f"工作表“{first.sheet}”"
+                where = "本表" if first[0] == name else f"工作表“{first[0]}”"
                 issues.append(
                     Issue(
                         "error",
                         "duplicate_household",
-                        f"与{where}第 {first.row} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
+                        f"与{where}第 {first[1]} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
                         "请删除重复的一行，或核对户号/身份证号。",
                         name,
                         rownum,
                     )
                 )
-            row = LedgerRow(
+            row = LedgerRow.build(
                 name,
                 rownum,
                 values,
@@ -732,16 +770,17 @@ class _LedgerParser:
                 shared=shared,
             )
             if first is None:
-                keys[key] = row
+                keys[key] = (name, rownum)
             out.append(row)
             info.data_rows += 1
-            if max_rows is not None and len(out) > max_rows:
+            if max_rows is not None and emitted + len(out) > max_rows:
                 raise LedgerRejected(
                     f"文件“{self.file_name}”的数据行超过上限 {max_rows} 行（已读到工作表“{name}”"
                     f"第 {rownum} 行；标题、表头、空行和合计行不计）。"
                     "请按乡镇或村拆分成多个文件后分别上传。",
                     code="file_too_many_rows",
                 )
+        self.emitted = emitted
 
 
 def _row_text(cells: Any) -> str:
