@@ -158,6 +158,7 @@ def _col_number(letters: bytes) -> int:
 class _XlsxState:
     """What the cheap pass over one worksheet has found so far."""
 
+    prefix: bytes = b""  # namespace prefix of the main elements, e.g. b"x:"
     max_col: int = 0
     col_letters: str = ""
     digits: int = 0  # most digits seen in a row number
@@ -166,13 +167,26 @@ class _XlsxState:
     odd: bool = False  # some cell has no r="…" as its first attribute
     has_formula: bool = False
 
-    def pattern(self, cell_token: bytes) -> re.Pattern[bytes]:
-        """References beyond what is known: a later column, or a row with more digits."""
-        cols = _letters_above(self.col_letters) if self.col_letters else "[A-Z]{1,3}"
-        alternatives = f"(?:{cols})[0-9]"
-        if self.digits < 7:
-            alternatives += f"|[A-Z]{{1,3}}[0-9]{{{self.digits + 1},7}}"
-        return re.compile(re.escape(cell_token) + b"(?:" + alternatives.encode() + b")")
+    def pattern(self) -> re.Pattern[bytes] | None:
+        """One regex for everything still worth finding (None: nothing is).
+
+        A reference beyond what is known (a later column, or a row with more
+        digits), a cell without ``r`` first, a formula.  Every match is rare
+        in a real sheet, so one pass of the regex engine over the XML finds
+        them all.
+        """
+        p = re.escape(self.prefix).decode()
+        options = []
+        if not self.odd:
+            cols = _letters_above(self.col_letters) if self.col_letters else "[A-Z]{1,3}"
+            refs = f"(?:{cols})[0-9]"
+            if self.digits < 7:
+                refs += f"|[A-Z]{{1,3}}[0-9]{{{self.digits + 1},7}}"
+            options.append(f'{p}c r="(?:{refs})')
+            options.append(f'{p}c(?:[>/]|\\s++(?!r="))')
+        if not self.has_formula:
+            options.append(f"{p}f[\\s>/]")
+        return re.compile(("<(?:" + "|".join(options) + ")").encode()) if options else None
 
 
 @dataclass
@@ -189,14 +203,15 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
 
     Columns are exact; rows are exact for a sheet written in order (its last
     cell) and otherwise bounded by their number of digits.  The result is
-    conclusive when even that bound passes ``extent_problem``.
+    conclusive when even that bound passes ``extent_problem``.  Cost: the
+    decompression, one ``bytes.count`` and one regex pass (about 0.2 s
+    beyond decompressing 65 MB of XML, a 100k-row ledger).
     """
     state = _XlsxState()
     carry = b""
     first = True
-    prefix = b""
     cell_token = b'<c r="'
-    pattern = state.pattern(cell_token)
+    pattern = state.pattern()
     last_block = b""
     while True:
         chunk = fh.read(CHUNK)
@@ -213,28 +228,28 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
             first = False
             root = _ROOT_PREFIX.search(block[:4000])
             if root:
-                prefix = root.group(1) + b":"
-                cell_token = b"<" + prefix + b'c r="'
-                pattern = state.pattern(cell_token)
-            odd_cell = re.compile(b"<" + re.escape(prefix) + rb'c(?:[>/]|\s++(?!r="))')
-            formula = re.compile(b"<" + re.escape(prefix) + rb"f[\s>/]")
+                state.prefix = root.group(1) + b":"
+                cell_token = b"<" + state.prefix + b'c r="'
+                pattern = state.pattern()
         state.cells += block.count(cell_token)
-        if not state.odd and odd_cell.search(block):
-            state.odd = True
-        if not state.has_formula and formula.search(block):
-            state.has_formula = True
         pos = 0
-        while match := pattern.search(block, pos):
-            ref = _REF.match(block, match.start() + len(cell_token))
+        while pattern is not None and (match := pattern.search(block, pos)):
             pos = match.end()
-            if ref is None:
-                continue
-            col = _col_number(ref.group(1))
-            if col > state.max_col:
-                state.max_col, state.col_letters = col, ref.group(1).decode()
-            state.digits = max(state.digits, len(ref.group(2)))
-            state.max_row = max(state.max_row, int(ref.group(2)))
-            pattern = state.pattern(cell_token)
+            found = match.group(0)
+            if found.startswith(cell_token):
+                ref = _REF.match(block, match.start() + len(cell_token))
+                if ref is None:
+                    continue
+                col = _col_number(ref.group(1))
+                if col > state.max_col:
+                    state.max_col, state.col_letters = col, ref.group(1).decode()
+                state.digits = max(state.digits, len(ref.group(2)))
+                state.max_row = max(state.max_row, int(ref.group(2)))
+            elif found[1 + len(state.prefix) : 2 + len(state.prefix)] == b"f":
+                state.has_formula = True
+            else:
+                state.odd = True
+            pattern = state.pattern()
         if block:
             last_block = block[-4096:]
     # A sheet written in order ends with its largest row.
