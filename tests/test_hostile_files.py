@@ -246,6 +246,25 @@ def test_csv_with_two_million_columns_is_refused_and_wide_files_cap_their_issues
     assert parsed.issue_counts()["note"] >= 990
 
 
+def test_row_issues_beyond_import_max_issues_are_counted_not_listed(runtime, tiny_district) -> None:
+    from imports.batches import preview
+
+    rows = "".join(f"张三{i},已完工,无此村\n" for i in range(30))  # each row: village_unknown
+    data = (LEDGER_HEADER + "\n" + rows).encode()
+    config = runtime.config.with_overrides(import_max_issues=10)
+    with runtime.session() as session:
+        batch, outcome = preview(
+            session, data, "台账.csv", user_id=None, township_code=TOWNSHIP, config=config
+        )
+        stored = list(batch.issues)
+    row_issues = [i for i in outcome["issues"] if i["row"] is not None]
+    assert 5 <= len(row_issues) <= 10  # whole rows' issues, at most import_max_issues
+    assert outcome["counts"]["errors"] >= 30 and outcome["counts"]["rejected"] == 30
+    [note] = [i for i in outcome["issues"] if i["code"] == "issues_not_listed"]
+    assert "另有" in note["message"] and "import_max_issues" in note["message"]
+    assert len(stored) == len(outcome["issues"])
+
+
 def test_cli_refuses_a_hostile_file_with_exit_1_and_no_backtrace(
     runtime, tiny_district, database_url, tmp_path
 ) -> None:
