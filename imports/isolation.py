@@ -41,7 +41,7 @@ pipe and the parent unpickles from the stream as it arrives: neither side
 ever holds the whole pickle as one bytes object.  A ledger's rows travel in
 parts of 5,000 while the child is still reading (``emit`` → ``on_part``), as
 plain tuples that the parent turns back into ``LedgerRow`` objects with
-``tuple.__new__`` (no Python call per row), so the child never holds all
+``LedgerRow(tuple)`` (no Python call per row), so the child never holds all
 rows and parsing overlaps the transfer.  Progress reports travel on the same
 pipe.  The child leaves with ``os._exit`` after the last flush instead of
 freeing its objects one by one.  The parent unpickles with an allow-list

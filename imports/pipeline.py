@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -66,7 +65,7 @@ _MISSING = object()
 _KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号 (never a key)
 
 
-class LedgerRow(tuple):
+class LedgerRow(list):
     """One household row: cleaned values, where each came from, and its issues.
 
     Compact because a ledger may hold a million of them: the field names of
@@ -76,11 +75,12 @@ class LedgerRow(tuple):
     a sheet.  ``values`` and ``extra`` are built as dicts when read: treat
     them as read-only.
 
-    A tuple underneath (fields by position, ``ROW_FIELDS``; build one with
+    A list underneath (fields by position, ``ROW_FIELDS``; build one with
     ``LedgerRow.build``): a million rows then cross the process boundary of
     ``imports.isolation`` at C speed — ``ParsedLedger`` pickles them as plain
-    tuples and turns them back with ``tuple.__new__``, no Python call per
-    row.  Rows compare and hash by identity, like any object.
+    tuples and turns them back with ``LedgerRow(tuple)``, no Python call per
+    row.  Only ``issues`` may be replaced (the diff adds a warning); rows
+    compare and hash by identity, like any object.
     """
 
     __slots__ = ()
@@ -99,7 +99,9 @@ class LedgerRow(tuple):
     township_code: str | None = property(itemgetter(8))  # type: ignore[assignment]
     _key: str | None = property(itemgetter(9))  # type: ignore[assignment]
     key_kind: str | None = property(itemgetter(10))  # type: ignore[assignment]
-    issues: list[Issue] | tuple[Issue, ...] = property(itemgetter(11))  # type: ignore[assignment]
+    issues: list[Issue] | tuple[Issue, ...] = property(  # type: ignore[assignment]
+        itemgetter(11), lambda self, value: self.__setitem__(11, value)
+    )
 
     @classmethod
     def build(
@@ -133,8 +135,7 @@ class LedgerRow(tuple):
         # "no:" + 户号 (the usual key) is rebuilt when read rather than kept twice.
         if key_kind == "household_no" and key == "no:" + str(values.get("household_no")):
             key = _KEY_FROM_NO
-        return tuple.__new__(
-            cls,
+        return cls(
             (
                 sheet,
                 row,
@@ -244,7 +245,7 @@ class ParsedLedger:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["rows"] = list(map(tuple.__new__, repeat(LedgerRow), state["rows"]))
+        state["rows"] = list(map(LedgerRow, state["rows"]))
         self.__dict__.update(state)
 
     def all_issues(self) -> Iterator[Issue]:
@@ -369,7 +370,7 @@ def parse_ledger(
     rows: list[LedgerRow] = []
 
     def take(part: list[tuple[Any, ...]]) -> None:
-        rows.extend(map(tuple.__new__, repeat(LedgerRow), part))
+        rows.extend(map(LedgerRow, part))
 
     parsed = run_isolated(
         parse_ledger_file,
