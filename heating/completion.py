@@ -8,7 +8,9 @@ it is revoked; as of a past date a decision revoked later still counts, and
 with a known-at time only decisions recorded by then count.
 
 This module is the only writer of ``CompletionDecision`` rows: recording and
-revoking a decision are audited here, so the web page and any later CLI call
+revoking a decision are audited here and refused while the village's township
+has an approved period whose cut-off is on or after the decision's date
+(``heating.signoff.check_unlocked``), so the web page and any later CLI call
 the same two functions.  Coal-ban zones and the map take their complete
 villages from ``complete_village_codes``; the annual report, which has
 already read the village facts, combines them with ``decided_village_ids``.
@@ -25,6 +27,7 @@ from heating.config import Profile
 from heating.errors import NotFound, Refused
 from heating.measures import complete_codes, village_facts
 from heating.models import CompletionDecision, Village, audit, utcnow
+from heating.signoff import check_unlocked
 
 
 def _in_force(as_of: date | None, known_at: datetime | None = None) -> ColumnElement[bool]:
@@ -99,6 +102,13 @@ def record_decision(
     )
     session.add(decision)
     session.flush()
+    # After the write (heating.signoff's docstring): an approval waits for it, or it for one.
+    check_unlocked(
+        session,
+        [village.township_id],
+        decided_on,
+        f"记录 {village.name}（{village_code}）{decided_on.isoformat()} 的完成认定",
+    )
     audit(
         session,
         "completion_decision",
@@ -119,6 +129,13 @@ def revoke_decision(
     if decision.revoked_at is not None:
         raise Refused(f"完成认定 {decision_id} 已于 {decision.revoked_at:%Y-%m-%d} 撤销。")
     decision.revoked_at = utcnow()
+    session.flush()
+    check_unlocked(
+        session,
+        [decision.village.township_id],
+        decision.decided_on,
+        f"撤销完成认定 {decision_id}（{decision.village.name}，{decision.decided_on.isoformat()}）",
+    )
     audit(
         session,
         "completion_decision_revoke",

@@ -10,12 +10,14 @@ falls back to a default target would report wrong compliance.
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +244,12 @@ def _parse_cutoff(value: Any) -> str:
     if not (month.isdigit() and day.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 31):
         raise ValueError("应为 月-日，如 10-31")
     return f"{int(month):02d}-{int(day):02d}"
+
+
+def cutoff_of(year: int, report_cutoff: str) -> date:
+    """The report cut-off ``report_cutoff`` ("10-31") of ``year``; 02-29 falls back to 02-28."""
+    month, day = (int(x) for x in report_cutoff.split("-"))
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def _parse_timezone(value: Any) -> str:

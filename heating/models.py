@@ -53,9 +53,11 @@ class Base(DeclarativeBase):
 
 
 # Stable vocabularies (keys used in code, JSON and the database).
-ROLES = ("admin", "clerk", "planner", "city")
+ROLES = ("admin", "clerk", "planner", "city", "reviewer")
 STATUSES = ("pending", "planned", "in_progress", "completed", "accepted", "exempt")
 CLEAN_STATUSES = ("completed", "accepted")
+# Required and not yet clean: a clean household said to be one of these has regressed.
+NOT_CLEAN_YET = ("pending", "planned", "in_progress")
 ROUTES = ("electric", "gas", "district", "biomass", "geothermal", "solar", "other")
 OPERATIONS = ("normal", "unstable", "coal_again", "abandoned")
 LAPSED_OPERATIONS = ("coal_again", "abandoned")
@@ -97,7 +99,28 @@ OPERATION_LABELS = {
     "coal_again": "散煤复烧",
     "abandoned": "设备弃用/拆除",
 }
-ROLE_LABELS = {"admin": "管理员", "clerk": "乡镇填报员", "planner": "规划人员", "city": "市级用户"}
+ROLE_LABELS = {
+    "admin": "管理员",
+    "clerk": "乡镇填报员",
+    "planner": "规划人员",
+    "city": "市级用户",
+    "reviewer": "区级审核",
+}
+# Sign-off of a township's period (heating.signoff); "unsubmitted" has no row.
+SIGNOFF_STATE_LABELS = {
+    "unsubmitted": "未报送",
+    "submitted": "已报送",
+    "approved": "已审核",
+    "returned": "已退回",
+}
+SIGNOFF_STATES = tuple(SIGNOFF_STATE_LABELS)
+SIGNOFF_ACTION_LABELS = {
+    "submit": "报送",
+    "approve": "审核通过",
+    "return": "退回",
+    "withdraw": "撤回审核",
+}
+SIGNOFF_ACTIONS = tuple(SIGNOFF_ACTION_LABELS)
 
 # Heat sources (热源) and boilers (锅炉): the seed plan's items 8 and 10.
 HEAT_SOURCE_KIND_LABELS = {
@@ -591,6 +614,58 @@ class Zone(Base):
     touching: Mapped[list[str] | None] = mapped_column(JSON)
     households: Mapped[int | None] = mapped_column(Integer)
     derivation: Mapped[ZoneDerivation] = relationship(back_populates="zones")
+
+
+# --------------------------------------------------------------------------
+# Sign-off of townships' periods
+# --------------------------------------------------------------------------
+
+
+class Signoff(Base):
+    """A township's period (a report cut-off) and where its sign-off stands.
+
+    No row means 未报送.  ``state`` is the result of the newest
+    ``SignoffEvent``; while it is ``approved`` the period is locked
+    (``heating.signoff``) and ``approval`` holds what the approval saw
+    (figures and the facts read at report time), so that later changes to
+    those facts can be listed on the report's cover.
+    """
+
+    __tablename__ = "signoffs"
+    __table_args__ = (
+        UniqueConstraint("township_id", "period", name="uq_signoffs_township_period"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"))
+    period: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(16))  # SIGNOFF_STATES (never "unsubmitted")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    township: Mapped[Township] = relationship()
+    events: Mapped[list[SignoffEvent]] = relationship(
+        back_populates="signoff", order_by="SignoffEvent.id"
+    )
+
+
+class SignoffEvent(Base):
+    """One transition of a sign-off: who, when, from which state to which, and why.
+
+    ``text`` is the submission's note or the reason of a return or withdrawal;
+    ``detail`` holds what the actor saw (the problems confirmed at submission).
+    """
+
+    __tablename__ = "signoff_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signoff_id: Mapped[int] = mapped_column(ForeignKey("signoffs.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # SIGNOFF_ACTIONS
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    text: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    signoff: Mapped[Signoff] = relationship(back_populates="events")
 
 
 # --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from heating import clock, history
+from heating import clock, history, signoff
 from heating.config import Config
 from heating.errors import NotFound, Refused
 from heating.models import (
@@ -443,6 +443,9 @@ def commit(
             detail=outcome(diff),
         )
     _stale(session, batch, diff, tz)
+    signoff.check_unlocked(
+        session, _townships_written(session, batch, diff), day, f"写入批次 {batch.id}", tz=tz
+    )
     when = recorded_at or utcnow()
     stamp = history.Stamp(day, when, batch.id, user_id)
     _write(session, diff, stamp)
@@ -481,6 +484,32 @@ def commit(
         },
     )
     return batch, result
+
+
+def _townships_written(session: Session, batch: ImportBatch, diff: LedgerDiff) -> set[int]:
+    """The batch's township and those of every village a change writes to or moves from.
+
+    A ledger whose rows are all unchanged still confirms its township's data
+    on its date (the report names the newest ledger), so its township counts.
+    """
+    villages: set[int] = set()
+    for c in diff.changes:
+        if c.kind == "unchanged":
+            continue
+        villages.add(c.row.village_id)
+        for state in (c.stored, c.before):
+            if state and state.get("village_id") is not None:
+                villages.add(state["village_id"])
+    return {batch.township_id} | _townships_of(session, villages)
+
+
+def _townships_of(session: Session, village_ids: set[int]) -> set[int]:
+    found: set[int] = set()
+    ids = sorted(v for v in village_ids if v is not None)
+    for start in range(0, len(ids), history.CHUNK):
+        part = ids[start : start + history.CHUNK]
+        found.update(session.scalars(select(Village.township_id).where(Village.id.in_(part))))
+    return found
 
 
 def _expire_previews(session: Session, batch: ImportBatch) -> list[int]:
@@ -575,6 +604,13 @@ def rollback(
     batch = _lock_batch(session, batch_id, "committed")
     if batch.kind != "ledger":
         raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
+    signoff.check_unlocked(
+        session,
+        _townships_rolled_back(session, batch),
+        batch.ledger_date,
+        f"撤销批次 {batch_id}",
+        tz=tz,
+    )
     later = history.later_in_force(session, batch_id)
     if later:
         first_batch, first_at, _ = later[0]
@@ -606,6 +642,20 @@ def rollback(
         detail={"households": restored},
     )
     return batch
+
+
+def _townships_rolled_back(session: Session, batch: ImportBatch) -> set[int]:
+    """The batch's township and those of the villages its versions and their predecessors hold."""
+    v = HouseholdVersion
+    villages = set(session.scalars(select(v.village_id).where(v.batch_id == batch.id).distinct()))
+    villages.update(
+        session.scalars(
+            select(v.prev_village_id)
+            .where(v.batch_id == batch.id, v.prev_village_id.is_not(None))
+            .distinct()
+        )
+    )
+    return {batch.township_id} | _townships_of(session, villages)
 
 
 def cancel(session: Session, batch_id: int, *, user_id: int | None = None) -> ImportBatch:

@@ -33,7 +33,14 @@ from heating.history import (
     to_json_value,
 )
 from heating.households import id_hash
-from heating.models import CLEAN_STATUSES, STATUS_LABELS, Household, Township, Village
+from heating.models import (
+    CLEAN_STATUSES,
+    NOT_CLEAN_YET,
+    STATUS_LABELS,
+    Household,
+    Township,
+    Village,
+)
 from heating.privacy import mask_field
 from imports.issues import Issue
 
@@ -45,8 +52,6 @@ _READY: dict[str, type] = {
     f: {"str": str, "int": int, "float": float, "date": date, "decimal": type(None)}[k]
     for f, k in FIELD_KINDS.items()
 }
-# A household that was clean and is now said to be not yet clean (status_regressed).
-NOT_CLEAN_YET = ("pending", "planned", "in_progress")
 COMPLETION_FIELDS = ("completed_on", "completed_on_precision", "accepted_on")
 
 

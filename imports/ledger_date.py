@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
 
+from heating.config import cutoff_of
 from heating.errors import Refused
 from imports.issues import Issue
 
@@ -118,11 +119,6 @@ def _bracketed(text: str, start: int, end: int) -> bool:
     return bool(before) and before[-1] in _OPEN and bool(after) and after[0] in _CLOSE
 
 
-def _cutoff_of(year: int, cutoff: str) -> date:
-    month, day = (int(x) for x in cutoff.split("-"))
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
-
-
 def dates_in(text: str, *, today: date, cutoff: str = "10-31") -> list[Found]:
     """Every ledger date ``text`` states, in order (see the module docstring for the forms)."""
     original = (text or "").strip()
@@ -148,7 +144,7 @@ def dates_in(text: str, *, today: date, cutoff: str = "10-31") -> list[Found]:
         elif m.group("plan"):
             year = int(m.group("plan"))
             if year < today.year:
-                day = _cutoff_of(year, cutoff)
+                day = cutoff_of(year, cutoff)
             elif year == today.year:
                 day = today
             else:

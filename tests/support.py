@@ -52,6 +52,7 @@ CAST = {
     "carol": ("clerk", "140405101"),
     "dave": ("planner", None),
     "erin": ("city", None),
+    "frank": ("reviewer", None),
 }
 
 NANJIE, DONGJIE, SHANGCUN, XIACUN = (
@@ -646,3 +647,38 @@ def boiler_row(
 def boiler_xlsx(rows: list[list[Any]], header: list[str] = BOILER_HEADER) -> bytes:
     """A boiler ledger (sheet 锅炉台账) as an .xlsx."""
     return sheet_xlsx("屯留区燃煤锅炉台账", "锅炉台账", header, rows)
+
+
+# --------------------------------------------------------------------------
+# Sign-off of a township's period
+# --------------------------------------------------------------------------
+
+PERIOD = date(2021, 10, 31)
+
+
+def sign_off(
+    runtime: Runtime,
+    township_code: str,
+    period: date,
+    *steps: tuple[str, ...],
+    confirm: bool = True,
+) -> str:
+    """Take sign-off steps ``(action, username[, note or reason])`` in order; return the state."""
+    from heating import signoff
+    from heating.models import User
+
+    state = ""
+    for action, username, *text in steps:
+        with runtime.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            state = signoff.transition(
+                session,
+                runtime.config,
+                action,
+                township_code,
+                period,
+                user,
+                text=text[0] if text else None,
+                confirm=confirm,
+            ).state
+    return state

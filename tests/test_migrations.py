@@ -203,3 +203,68 @@ def test_ledger_dates_upgrade_dates_versions_in_beijing_and_retracts_rollbacks(
     assert _clean_as_of(empty_url, date(2021, 10, 31)) == 1
     assert _clean_as_of(empty_url, date(2021, 11, 1)) == 2
     assert _clean_as_of(empty_url, date(2021, 11, 30)) == 2
+
+
+SIGNOFF = importlib.import_module("heating.migrations.versions.signoff")
+
+
+def test_signoff_upgrade_keeps_users_and_leaves_every_period_unsubmitted(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=SIGNOFF.down_revision)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO districts (id, code, name) VALUES (1, '140405', '屯留区')"))
+        conn.execute(
+            text(
+                "INSERT INTO townships (id, code, name, district_id, is_seat)"
+                " VALUES (1, '140405001', '麟绛街道', 1, :t)"
+            ),
+            {"t": True},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, role, township_id, password_hash, active,"
+                " created_at, failed_logins) VALUES (1, 'clerk1', 'clerk', 1, 'x', :t, :at, 0)"
+            ),
+            {"t": True, "at": datetime(2021, 1, 1)},
+        )
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT username, role FROM users")).all() == [("clerk1", "clerk")]
+        assert conn.execute(text("SELECT count(*) FROM signoffs")).scalar() == 0
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, role, password_hash, active, created_at,"
+                " failed_logins) VALUES (2, 'reviewer1', 'reviewer', 'x', :t, :at, 0)"
+            ),
+            {"t": True, "at": datetime(2021, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO signoffs (id, township_id, period, state, updated_at)"
+                " VALUES (1, 1, :p, 'submitted', :at)"
+            ),
+            {"p": date(2021, 10, 31), "at": datetime(2021, 11, 2)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO signoff_events (signoff_id, action, from_state, to_state, user_id,"
+                " username, at, text) VALUES (1, 'submit', 'unsubmitted', 'submitted', 1,"
+                " 'clerk1', :at, '备注')"
+            ),
+            {"at": datetime(2021, 11, 2)},
+        )
+    engine.dispose()
+    runtime = open_runtime(database_url=empty_url)
+    try:
+        from heating.signoff import statuses
+
+        with runtime.session() as session:
+            (row,) = statuses(session, date(2021, 10, 31))
+            assert (row.township, row.state, row.by, row.note) == (
+                "140405001",
+                "submitted",
+                "clerk1",
+                "备注",
+            )
+    finally:
+        runtime.engine.dispose()

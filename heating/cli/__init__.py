@@ -62,9 +62,19 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 
 def _register() -> None:
-    from heating.cli import boilers, demo, geo, imports, maps, measures, report, setup
+    from heating.cli import (
+        boilers,
+        demo,
+        geo,
+        imports,
+        maps,
+        measures,
+        report,
+        setup,
+        signoff,
+    )
 
-    for module in (setup, demo, imports, geo, measures, maps, report, boilers):
+    for module in (setup, demo, imports, geo, measures, maps, report, boilers, signoff):
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
 

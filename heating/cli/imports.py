@@ -179,6 +179,10 @@ def import_command(
             if progress:
                 progress.close()
     if as_json:
+        if refusal is not None:
+            # The preview's outcome, and why the commit was refused (e.g. period_locked).
+            code = refusal.detail.get("code") if isinstance(refusal.detail, dict) else None
+            out = out | {"refusal": {"code": code or "refused", "message": refusal.message}}
         emit_json(out)
     else:
         print_outcome(out)

@@ -30,7 +30,10 @@ def user_group() -> None:
 @user_group.command("add")
 @click.argument("name")
 @click.option(
-    "--role", type=click.Choice(ROLES), required=True, help="角色：admin/clerk/planner/city"
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="角色：admin/clerk/planner/city/reviewer",
 )
 @click.option("--township", "township_code", help="乡镇代码（9 位，clerk 必填）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（脚本使用）")

@@ -62,6 +62,7 @@ DEMO_USERS = (
     ("clerk_yuwu", "clerk", "140405103", "乡镇填报员（余吾镇）"),
     ("planner", "planner", None, "规划人员"),
     ("city", "city", None, "市级用户"),
+    ("reviewer", "reviewer", None, "区级审核"),
 )
 
 

@@ -28,7 +28,9 @@ from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from heating.history.values import CHUNK, FIELD_KINDS, IDENTITY, state_from_json
 from heating.models import (
+    CLEAN_STATUSES,
     HOUSEHOLD_FIELDS,
+    NOT_CLEAN_YET,
     Household,
     HouseholdVersion,
     ImportBatch,
@@ -175,6 +177,33 @@ def state_as_of(
             chosen, chosen.id == n.version_id
         )
     return union_all(unchanged, then).subquery("state")
+
+
+def regressed_as_of(as_of: date, village_ids: Sequence[int]) -> Select:
+    """Households of these villages not yet clean as of ``as_of`` that an earlier ledger had clean.
+
+    The import warns ``status_regressed`` when a ledger says so; this asks
+    whether it still holds on the day (a later ledger may have put it right).
+    Columns: ``household_id``, ``village_id``, ``status``, ``household_no``, ``head_name``.
+    """
+    state = state_as_of(as_of, None, ("household_no", "head_name"))
+    s = state.c
+    v = _V.c
+    was_clean = (
+        select(literal(1))
+        .where(
+            v.household_id == s.household_id,
+            v.status.in_(CLEAN_STATUSES),
+            v.ledger_date <= as_of,
+            live(),
+        )
+        .exists()
+    )
+    return (
+        select(s.household_id, s.village_id, s.status, s.household_no, s.head_name)
+        .where(s.status.in_(NOT_CLEAN_YET), s.village_id.in_(list(village_ids)), was_clean)
+        .order_by(s.village_id, s.household_id)
+    )
 
 
 def delta_rows(as_of: date | None, known_at: datetime | None) -> Select:

@@ -16,7 +16,6 @@ requirement profile are not versioned: they are read at generation time.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
 from heating.completion import decided_village_ids
-from heating.config import Config, Profile
+from heating.config import Config, Profile, cutoff_of
 from heating.errors import NotFound, Refused
 from heating.inconsistencies import Inconsistency, inconsistencies
 from heating.measures import (
@@ -141,8 +140,7 @@ class Snapshot:
 
 def default_as_of(config: Config, year: int) -> date:
     """The configured report cut-off (``report_cutoff``, e.g. 10-31) of ``year``."""
-    month, day = (int(x) for x in config.report_cutoff.split("-"))
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+    return cutoff_of(year, config.report_cutoff)
 
 
 def check_year(year: int) -> None:

@@ -13,10 +13,12 @@ from heating.privacy import can_see_personal_data
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-READ_ALL = ("admin", "planner", "city")  # roles that read the whole district
-ALL_ROLES = ("admin", "clerk", "planner", "city")
+# roles that read the whole district (a reviewer reads like a planner)
+READ_ALL = ("admin", "planner", "city", "reviewer")
+ALL_ROLES = ("admin", "clerk", "planner", "city", "reviewer")
 UPLOADERS = ("admin", "clerk")  # may upload ledgers and read import batches
-HOUSEHOLD_READERS = ("admin", "clerk", "planner")  # see household lists (masked or not)
+# see household lists (masked or not)
+HOUSEHOLD_READERS = ("admin", "clerk", "planner", "reviewer")
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -36,7 +38,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 def may_read_township(township_id: int | None) -> bool:
-    """Admins, planners and city users read every township; a clerk only its own."""
+    """Admins, planners, reviewers and city users read every township; a clerk only its own."""
     if not current_user.is_authenticated:
         return False
     if current_user.role in READ_ALL:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating import signoff
 from heating.compliance import compliance
 from heating.history import latest_ledgers
 from heating.measures import coverage
@@ -63,6 +64,8 @@ def index():  # noqa: ANN201
     by_category = coverage(session, profile, "category", township_code=township_code)
     total = by_category[-1]
     townships = coverage(session, profile, "township", township_code=township_code)
+    period = signoff.current_period(app_config())
+    states = {s.township: s for s in signoff.statuses(session, period, township_code=township_code)}
     batches = []
     if current_user.role in UPLOADERS:
         township_id = current_user.township_id if current_user.role == "clerk" else None
@@ -77,4 +80,9 @@ def index():  # noqa: ANN201
         batches=batches,
         zones=zone_summary(session),
         scoped=township_code is not None,
+        period=period,
+        states=states,
+        returned=signoff.returned(session, current_user.township_id)
+        if current_user.role == "clerk"
+        else [],
     )

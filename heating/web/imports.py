@@ -135,11 +135,17 @@ def _start_preview(
 
 
 def _index_page(townships: list[Township]) -> str:
+    from heating.signoff import returned
     from imports.batches import list_batches
 
     code = current_user.township_code if current_user.role == "clerk" else None
     batches = list_batches(db(), code)[:HISTORY_LIMIT]
-    return render_template("imports/index.html", townships=townships, batches=batches)
+    return render_template(
+        "imports/index.html",
+        townships=townships,
+        batches=batches,
+        returned=returned(db(), current_user.township_id) if code else [],
+    )
 
 
 @bp.route("/imports/jobs/<token>")

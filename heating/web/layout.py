@@ -15,6 +15,7 @@ from heating.models import (
     OPERATION_LABELS,
     ROLE_LABELS,
     ROUTE_LABELS,
+    SIGNOFF_STATE_LABELS,
     STATUS_LABELS,
 )
 from heating.web.access import READ_ALL
@@ -39,6 +40,7 @@ def nav_items() -> list[tuple[str, str, str]]:
     items.append(("/reports", "年度报告", "reports"))
     if role in READ_ALL:
         items.append((url_for("boilers.index"), "燃煤锅炉", "boilers"))
+    items.append((url_for("signoff.index"), "报送与审核", "signoff"))
     if role == "admin":
         items.append((url_for("admin.users"), "系统管理", "admin"))
     return items
@@ -92,6 +94,10 @@ DETAIL_LABELS = {
     "decided_on": "认定日期",
     "batch": "批次",
     "new_townships": "新增乡镇",
+    "period": "报送期",
+    "from": "原状态",
+    "to": "新状态",
+    "note": "说明",
     "proposed": "按城乡分类代码建议类别的村",
 }
 TARGET_PREFIXES = {"batch": "批次 #", "derivation": "禁煤区推导 #", "user": "用户 #"}
@@ -166,6 +172,7 @@ def init_app(app: Flask) -> None:
         page_url=page_url,
         ROLE_LABELS=ROLE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
+        SIGNOFF_STATE_LABELS=SIGNOFF_STATE_LABELS,
         ROUTE_LABELS=ROUTE_LABELS,
         OPERATION_LABELS=OPERATION_LABELS,
         BATCH_STATUS_LABELS=BATCH_STATUS_LABELS,

@@ -1,4 +1,4 @@
-"""年度报告: the annual evaluation report page and its .xlsx download (admin, planner, city)."""
+"""年度报告: the annual evaluation report page and its .xlsx download (all but clerks)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from heating.web.params import date_arg, int_arg
 
 bp = Blueprint("reports", __name__)
 
-REPORT_ROLES = ("admin", "planner", "city")
+REPORT_ROLES = ("admin", "planner", "city", "reviewer")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
