@@ -52,7 +52,7 @@ CAST = {
     "carol": ("clerk", "140405101"),
     "dave": ("planner", None),
     "erin": ("city", None),
-    "frank": ("reviewer", None),
+    "rita": ("reviewer", None),
 }
 
 NANJIE, DONGJIE, SHANGCUN, XIACUN = (

@@ -37,16 +37,16 @@ def test_submit_return_resubmit_approve_withdraw_on_the_command_line(run_cli, us
     assert result.exit_code == 0, result.stderr
     assert "应改造 18 户" in result.stdout and "没有发现待处理问题" in result.stdout
     assert "“已报送”" in result.stdout
-    result = run_cli("signoff", "return", *P, "--user", "frank", "--reason", "东街村户数不对")
+    result = run_cli("signoff", "return", *P, "--user", "rita", "--reason", "东街村户数不对")
     assert result.exit_code == 0, result.stderr
     result = run_cli("signoff", "status", "--period", "2021-10-31", "--json")
     (bob, _) = json.loads(result.stdout)
-    assert (bob["state"], bob["by"], bob["reason"]) == ("returned", "frank", "东街村户数不对")
+    assert (bob["state"], bob["by"], bob["reason"]) == ("returned", "rita", "东街村户数不对")
     assert run_cli("signoff", "submit", *P, "--user", "bob").exit_code == 0
-    result = run_cli("signoff", "approve", *P, "--user", "frank", "--json")
+    result = run_cli("signoff", "approve", *P, "--user", "rita", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert (data["state"], data["by"], data["reason"]) == ("approved", "frank", None)
+    assert (data["state"], data["by"], data["reason"]) == ("approved", "rita", None)
     assert data["at"].startswith(str(date.today().year))
     result = run_cli("signoff", "withdraw", *P, "--user", "alice", "--reason", "市里抽查")
     assert result.exit_code == 0, result.stderr
@@ -58,12 +58,12 @@ def test_submit_return_resubmit_approve_withdraw_on_the_command_line(run_cli, us
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("approve", *P, "--user", "frank"), "尚未报送"),
+        (("approve", *P, "--user", "rita"), "尚未报送"),
         (("submit", *P, "--user", "carol"), "只能报送本乡镇"),
         (("submit", *P, "--user", "dave"), "不能报送"),
         (("submit", *P, "--user", "nobody"), "不存在"),
-        (("return", *P, "--user", "frank", "--reason", "x"), "尚未报送"),
-        (("withdraw", *P, "--user", "frank", "--reason", "x"), "不能撤回审核"),
+        (("return", *P, "--user", "rita", "--reason", "x"), "尚未报送"),
+        (("withdraw", *P, "--user", "rita", "--reason", "x"), "不能撤回审核"),
     ],
 )
 def test_refused_transitions_exit_1_with_a_chinese_reason(run_cli, users, args, says) -> None:
@@ -77,7 +77,7 @@ def test_clerk_approving_and_return_without_reason_exit_1(run_cli, users) -> Non
     assert run_cli("signoff", "submit", *P, "--user", "bob").exit_code == 0
     result = run_cli("signoff", "approve", *P, "--user", "bob")
     assert result.exit_code == 1 and "不能审核" in result.stderr
-    result = run_cli("signoff", "return", *P, "--user", "frank")
+    result = run_cli("signoff", "return", *P, "--user", "rita")
     assert result.exit_code == 1 and "退回须填写理由" in result.stderr
 
 
@@ -88,7 +88,7 @@ def test_clerk_approving_and_return_without_reason_exit_1(run_cli, users) -> Non
         ("submit", "--township", BOB_TOWN, "--period", "31.10.2021", "--user", "bob"),
         ("submit", "--township", BOB_TOWN, "--period", "2021-09-30", "--user", "bob"),
         ("status", "--period", "2021-13-01"),
-        ("approve", "--period", "2021-10-31", "--user", "frank"),  # no --township
+        ("approve", "--period", "2021-10-31", "--user", "rita"),  # no --township
     ],
 )
 def test_usage_errors_exit_2(run_cli, users, args) -> None:

@@ -31,7 +31,7 @@ from tests.support import (
 BOB_TOWN = "140405001"
 CAROL_TOWN = "140405101"
 HEADER = ["村", "户号", "户主姓名", "改造状态", "改造方式", "完工日期"]
-APPROVE = (("submit", "bob"), ("approve", "frank"))
+APPROVE = (("submit", "bob"), ("approve", "rita"))
 WITHDRAW = ("withdraw", "alice", "东街村漏报 3 户，需补录")
 
 
@@ -74,10 +74,10 @@ def test_commit_dated_in_an_approved_period_is_refused_naming_period_and_approve
             commit(session, batch_id, config=runtime.config)
         message = refused.value.message
         assert "period_locked" in message
-        assert "2021-10-31 期" in message and "由 frank 审核通过" in message
+        assert "2021-10-31 期" in message and "由 rita 审核通过" in message
         assert "撤回" in message and "heating signoff withdraw" in message
         assert refused.value.detail["code"] == "period_locked"
-        assert refused.value.detail["approved_by"] == "frank"
+        assert refused.value.detail["approved_by"] == "rita"
         assert row_counts(runtime) == stored  # nothing written, the batch still a preview
     # After the cut-off, and in the other township, ledgers are unaffected.
     write(runtime, ledger("南街村", "N2"), date(2021, 11, 1))
@@ -85,7 +85,7 @@ def test_commit_dated_in_an_approved_period_is_refused_naming_period_and_approve
 
 
 def test_a_file_without_a_township_is_locked_by_the_townships_of_its_rows(runtime, users) -> None:
-    sign_off(runtime, CAROL_TOWN, PERIOD, ("submit", "carol"), ("approve", "frank"))
+    sign_off(runtime, CAROL_TOWN, PERIOD, ("submit", "carol"), ("approve", "rita"))
     data = ledger_xlsx(
         [
             ["麟绛街道", "南街村", "N1", "户主", "已完工", "煤改电", "2021-06-30"],
@@ -147,7 +147,7 @@ def test_completion_decisions_dated_in_the_period_are_refused(runtime, users) ->
 def test_withdrawal_lifts_the_lock_and_a_new_approval_sets_it_again(runtime, users) -> None:
     sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE, WITHDRAW)
     batch_id = write(runtime, ledger("南街村", "N1"), PERIOD)
-    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob", "已补录"), ("approve", "frank"))
+    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob", "已补录"), ("approve", "rita"))
     with pytest.raises(PeriodLocked), runtime.session() as session:
         rollback(session, batch_id)
 
@@ -176,7 +176,7 @@ def test_web_commit_and_rollback_show_the_refusal(login, runtime) -> None:
     pending = batch_id_of(resp)
     resp = follow_job(client, post(client, f"/imports/{pending}/commit", {"mode": "strict"}))
     body = resp.get_data(as_text=True)
-    assert "period_locked" in body and "frank" in body and "撤回" in body
+    assert "period_locked" in body and "rita" in body and "撤回" in body
     resp = post(client, f"/imports/{committed}/rollback", follow_redirects=True)
     body = resp.get_data(as_text=True)
     assert f"撤销批次 {committed}被拒绝" in body and "period_locked" in body
@@ -199,7 +199,7 @@ def test_cli_commit_and_rollback_exit_1_with_the_reason(run_cli, runtime, users,
     result = run_cli("import", str(second), "--township", BOB_TOWN, "--ledger-date",
                      "2021-10-31", "--commit", "--json")  # fmt: skip
     assert result.exit_code == 1
-    assert "period_locked" in result.stderr and "frank" in result.stderr
+    assert "period_locked" in result.stderr and "rita" in result.stderr
     assert '"refusal"' in result.stdout and '"period_locked"' in result.stdout
     result = run_cli("batches", "rollback", str(committed))
     assert result.exit_code == 1

@@ -14,14 +14,14 @@ from tests.support import PERIOD, sign_off
 
 BOB_TOWN = "140405001"  # 麟绛街道, bob's
 CAROL_TOWN = "140405101"  # 上村镇, carol's
-USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+USERS = ("alice", "bob", "carol", "dave", "erin", "rita")
 
 # How to bring bob's township's period into a state (the actors are allowed ones).
 SETUP = {
     "unsubmitted": (),
     "submitted": (("submit", "bob"),),
-    "approved": (("submit", "bob"), ("approve", "frank")),
-    "returned": (("submit", "bob"), ("return", "frank", "请核对南街村的完工户数")),
+    "approved": (("submit", "bob"), ("approve", "rita")),
+    "returned": (("submit", "bob"), ("return", "rita", "请核对南街村的完工户数")),
 }
 # What each user may do, written out here rather than read from heating.signoff:
 # (action, start state) → users for whom it succeeds; every other user with the right
@@ -29,14 +29,14 @@ SETUP = {
 ALLOWED = {
     ("submit", "unsubmitted"): {"alice", "bob"},
     ("submit", "returned"): {"alice", "bob"},
-    ("approve", "submitted"): {"alice", "frank"},
-    ("return", "submitted"): {"alice", "frank"},
+    ("approve", "submitted"): {"alice", "rita"},
+    ("return", "submitted"): {"alice", "rita"},
     ("withdraw", "approved"): {"alice"},
 }
 ROLE_HOLDERS = {
     "submit": {"alice", "bob"},  # carol is a clerk of another township
-    "approve": {"alice", "frank"},
-    "return": {"alice", "frank"},
+    "approve": {"alice", "rita"},
+    "return": {"alice", "rita"},
     "withdraw": {"alice"},
 }
 END = {"submit": "submitted", "approve": "approved", "return": "returned", "withdraw": "returned"}
@@ -97,7 +97,7 @@ def test_a_reviewer_never_approves_a_submission_of_their_own(runtime, users) -> 
     sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "alice", "管理员代报"))
     with pytest.raises(Refused, match="不能由本人审核"):
         sign_off(runtime, BOB_TOWN, PERIOD, ("approve", "alice"))
-    assert sign_off(runtime, BOB_TOWN, PERIOD, ("approve", "frank")) == "approved"
+    assert sign_off(runtime, BOB_TOWN, PERIOD, ("approve", "rita")) == "approved"
 
 
 def test_clerk_cannot_submit_another_township(runtime, users) -> None:
@@ -111,7 +111,7 @@ def test_clerk_cannot_submit_another_township(runtime, users) -> None:
 def test_return_and_withdraw_need_a_reason(runtime, users, action, reason) -> None:
     steps = SETUP["submitted" if action == "return" else "approved"]
     sign_off(runtime, BOB_TOWN, PERIOD, *steps)
-    who = "frank" if action == "return" else "alice"
+    who = "rita" if action == "return" else "alice"
     with pytest.raises(Refused, match="须填写理由"):
         sign_off(runtime, BOB_TOWN, PERIOD, (action, who, reason))
     with runtime.session() as session:
@@ -148,9 +148,9 @@ def test_every_transition_is_audited_with_who_when_and_why(runtime, users) -> No
         BOB_TOWN,
         PERIOD,
         ("submit", "bob", "第一次报送"),
-        ("return", "frank", "南街村完工户数与验收单不符"),
+        ("return", "rita", "南街村完工户数与验收单不符"),
         ("submit", "bob", "已核对更正"),
-        ("approve", "frank"),
+        ("approve", "rita"),
         ("withdraw", "alice", "市里抽查发现东街村有漏报户"),
     )
     with runtime.session() as session:
@@ -167,17 +167,17 @@ def test_every_transition_is_audited_with_who_when_and_why(runtime, users) -> No
         status = signoff.status_of(session, township, PERIOD)
     assert trail == [
         ("submit", "unsubmitted", "submitted", "bob", "第一次报送"),
-        ("return", "submitted", "returned", "frank", "南街村完工户数与验收单不符"),
+        ("return", "submitted", "returned", "rita", "南街村完工户数与验收单不符"),
         ("submit", "returned", "submitted", "bob", "已核对更正"),
-        ("approve", "submitted", "approved", "frank", None),
+        ("approve", "submitted", "approved", "rita", None),
         ("withdraw", "approved", "returned", "alice", "市里抽查发现东街村有漏报户"),
     ]
     assert all(isinstance(e.at, datetime) for e in events)
     assert [(a.action, a.username) for a in audits] == [
         ("signoff_submit", "bob"),
-        ("signoff_return", "frank"),
+        ("signoff_return", "rita"),
         ("signoff_submit", "bob"),
-        ("signoff_approve", "frank"),
+        ("signoff_approve", "rita"),
         ("signoff_withdraw", "alice"),
     ]
     assert audits[1].detail["reason"] == "南街村完工户数与验收单不符"
@@ -198,7 +198,7 @@ def test_every_transition_is_audited_with_who_when_and_why(runtime, users) -> No
 
 
 def test_status_lists_every_township_and_replays_to_a_known_at_time(runtime, users) -> None:
-    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob"), ("approve", "frank"))
+    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob"), ("approve", "rita"))
     with runtime.session() as session:
         township = signoff.township_by_code(session, BOB_TOWN)
         submission, approval = signoff.history(session, township, PERIOD)
@@ -208,7 +208,7 @@ def test_status_lists_every_township_and_replays_to_a_known_at_time(runtime, use
         submitted_at = submission.at
         then = signoff.statuses(session, PERIOD, known_at=submitted_at)
     assert [(r.township, r.state, r.by) for r in rows] == [
-        (BOB_TOWN, "approved", "frank"),
+        (BOB_TOWN, "approved", "rita"),
         (CAROL_TOWN, "unsubmitted", None),
     ]
     assert rows[0].as_json()["at"].endswith("+08:00")

@@ -15,7 +15,7 @@ def act(client, action: str, **form: str):
     return post(client, f"{PAGE}/{action}", form, follow_redirects=True)
 
 
-@pytest.mark.parametrize("user", ["alice", "bob", "carol", "dave", "erin", "frank"])
+@pytest.mark.parametrize("user", ["alice", "bob", "carol", "dave", "erin", "rita"])
 def test_every_role_opens_the_page_and_a_clerk_sees_only_its_township(login, user) -> None:
     body = login(user).get("/signoff").get_data(as_text=True)
     assert "报送与审核" in body
@@ -37,7 +37,7 @@ def test_clerk_submits_with_a_note_and_the_reviewer_approves(login, runtime) -> 
     assert "没有发现待处理问题" in page
     body = act(client, "submit", note="已与村里核对").get_data(as_text=True)
     assert "已报送，等待区级审核" in body and "已与村里核对" in body
-    client = login("frank")
+    client = login("rita")
     grid = client.get("/signoff").get_data(as_text=True)
     assert "审核通过" in grid and 'name="reason"' in grid
     body = act(client, "approve", next="/signoff").get_data(as_text=True)
@@ -49,7 +49,7 @@ def test_return_needs_a_reason_and_the_clerk_sees_it_on_dashboard_and_imports(
     login, runtime
 ) -> None:
     sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob"))
-    client = login("frank")
+    client = login("rita")
     body = act(client, "return", reason="  ").get_data(as_text=True)
     assert "退回须填写理由" in body
     body = act(client, "return", reason="东街村完工户数 <b>对不上</b>").get_data(as_text=True)
@@ -91,7 +91,7 @@ def test_roles_without_the_right_get_403_and_nothing_is_stored(login, runtime) -
     stored = row_counts(runtime)
     del stored["audit_log"]  # logins are audited
     for user, action in (("dave", "approve"), ("erin", "return"), ("bob", "approve"),
-                         ("frank", "withdraw"), ("carol", "submit")):  # fmt: skip
+                         ("rita", "withdraw"), ("carol", "submit")):  # fmt: skip
         resp = post(login(user), f"{PAGE}/{action}", {"reason": "x"})
         assert resp.status_code == 403, (user, action)
         assert "没有权限" in resp.get_data(as_text=True)
@@ -110,7 +110,7 @@ def test_forms_refuse_a_post_without_csrf_token(login, runtime) -> None:
 
 
 def test_admin_withdraws_an_approval_with_a_reason(login, runtime) -> None:
-    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob"), ("approve", "frank"))
+    sign_off(runtime, BOB_TOWN, PERIOD, ("submit", "bob"), ("approve", "rita"))
     client = login("alice")
     page = client.get(PAGE).get_data(as_text=True)
     assert "撤回审核" in page and "该期已审核" in page

@@ -13,41 +13,41 @@ VILLAGE_CAROL = "140405101201"
 
 # (path, {user: expected status}); "batch:own" / "batch:other" are bob's and carol's batches.
 TABLE = [
-    ("/", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "frank": 200}),
-    ("/villages", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "frank": 200}),
+    ("/", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "rita": 200}),
+    ("/villages", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "rita": 200}),
     (
         f"/villages?township={OTHER_TOWN}",
-        {"alice": 200, "bob": 403, "carol": 200, "dave": 200, "frank": 200},
+        {"alice": 200, "bob": 403, "carol": 200, "dave": 200, "rita": 200},
     ),
     (
         f"/villages/{VILLAGE_BOB}",
-        {"alice": 200, "bob": 200, "carol": 403, "dave": 200, "erin": 200, "frank": 200},
+        {"alice": 200, "bob": 200, "carol": 403, "dave": 200, "erin": 200, "rita": 200},
     ),
     (f"/villages/{VILLAGE_CAROL}", {"bob": 403, "carol": 200}),
     ("/villages/999999999999", {"alice": 404, "dave": 404}),
-    ("/imports", {"alice": 200, "bob": 200, "carol": 200, "dave": 403, "erin": 403, "frank": 403}),
-    ("batch:bob", {"alice": 200, "bob": 200, "carol": 403, "dave": 403, "frank": 403}),
+    ("/imports", {"alice": 200, "bob": 200, "carol": 200, "dave": 403, "erin": 403, "rita": 403}),
+    ("batch:bob", {"alice": 200, "bob": 200, "carol": 403, "dave": 403, "rita": 403}),
     ("batch:carol", {"alice": 200, "bob": 403, "carol": 200}),
     (
         f"/template?township={CLERK_TOWN}",
         {"alice": 200, "bob": 200, "carol": 403, "dave": 403, "erin": 403},
     ),
-    ("/admin/users", {"alice": 200, "bob": 403, "carol": 403, "dave": 403, "frank": 403}),
+    ("/admin/users", {"alice": 200, "bob": 403, "carol": 403, "dave": 403, "rita": 403}),
     ("/admin/audit", {"alice": 200, "bob": 403, "dave": 403, "erin": 403}),
     ("/admin/profile", {"alice": 200, "bob": 403, "dave": 403}),
-    ("/admin/decisions", {"alice": 200, "carol": 403, "erin": 403, "frank": 403}),
-    ("/reports", {"alice": 200, "bob": 403, "dave": 200, "erin": 200, "frank": 200}),
-    ("/boilers", {"alice": 200, "bob": 403, "dave": 200, "frank": 200}),
-    ("/signoff", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "frank": 200}),
+    ("/admin/decisions", {"alice": 200, "carol": 403, "erin": 403, "rita": 403}),
+    ("/reports", {"alice": 200, "bob": 403, "dave": 200, "erin": 200, "rita": 200}),
+    ("/boilers", {"alice": 200, "bob": 403, "dave": 200, "rita": 200}),
+    ("/signoff", {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "rita": 200}),
     (
         f"/signoff/{OTHER_TOWN}/2021-10-31",
-        {"alice": 200, "bob": 403, "carol": 200, "dave": 200, "frank": 200},
+        {"alice": 200, "bob": 403, "carol": 200, "dave": 200, "rita": 200},
     ),
     ("/admin/registry", {"alice": 200, "bob": 403, "dave": 403}),
     ("/admin/boundaries", {"alice": 200, "bob": 403, "dave": 403}),
     (
         "/api/coverage?by=township",
-        {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "frank": 200},
+        {"alice": 200, "bob": 200, "carol": 200, "dave": 200, "erin": 200, "rita": 200},
     ),
     (
         f"/api/coverage?by=village&township={OTHER_TOWN}",
@@ -55,7 +55,7 @@ TABLE = [
     ),
     ("/no/such/page", {"alice": 404, "bob": 404}),
 ]
-USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+USERS = ("alice", "bob", "carol", "dave", "erin", "rita")
 
 
 @pytest.mark.parametrize("user", USERS)
