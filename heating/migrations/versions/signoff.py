@@ -1,7 +1,7 @@
 """Sign-off of townships' periods: states and their audited transitions (issue 12).
 
 Revision ID: signoff
-Revises: ledger_dates
+Revises: upload_retention
 
 - ``signoffs``: one row per township and period (a report cut-off) once it
   was first submitted, with its current state and what the approval saw.
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "signoff"
-down_revision = "ledger_dates"
+down_revision = "upload_retention"
 branch_labels = None
 depends_on = None
 
