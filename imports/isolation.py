@@ -30,8 +30,8 @@ background import threads): ``fork`` would copy locks held by other threads
 child's memory limit.  ``spawn`` pays an interpreter start and the imports
 (≈ 0.5 s) on every upload.  We use ``forkserver``: one clean single-threaded
 process, started on first use, that has already imported the parsing modules
-(``PRELOAD``: no numpy, no GDAL — a boundary file's child imports those
-itself) and forks each child from itself: ≈ 6 ms per child after a start of
+(``PRELOAD``: no GDAL or pandas — a boundary file's child imports those
+itself; numpy comes with openpyxl, single-threaded) and forks each child from itself: ≈ 6 ms per child after a start of
 ≈ 0.5–0.8 s once per server process (or once per CLI command).  Unlike
 multiprocessing's default, the child does not import the parent's
 ``__main__`` (``_Popen``): it would re-run a user's script.
@@ -120,14 +120,46 @@ class ChildFailed(RuntimeError):
     """The child raised something that is not a refusal: a bug, with the child's traceback."""
 
 
+# Numeric libraries size their thread pools (thread stacks, buffers) by the machine's cores
+# when imported: openpyxl imports numpy when it can, and the fork server imports openpyxl.
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _mp_context() -> Any:
+    """The forkserver context, its server running with single-threaded numeric libraries.
+
+    The fork server's address space is every child's starting point and counts
+    against the child's ``RLIMIT_AS``: on a 64-core machine OpenBLAS' 64
+    threads would take hundreds of MB of it.  The server is (re)started with
+    ``ONE_THREAD`` set; the variables are set only while it starts.
+    """
     global _context
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
             _context = ctx
+        saved = {name: os.environ.get(name) for name in ONE_THREAD}
+        os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
+        try:
+            forkserver.ensure_running()  # quick when it runs; starts it otherwise
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         return _context
+
+
+def start_fork_server() -> None:
+    """Start the fork server now (it imports ``PRELOAD`` in the background).
+
+    For a long-running single process (``heating serve``): the first upload
+    then does not wait for the imports.  Not before a ``fork()`` of the
+    server itself (gunicorn ``--preload``): the workers would share it.
+    """
+    _mp_context()
 
 
 class _Popen(popen_forkserver.Popen):
@@ -328,8 +360,7 @@ def _limit_self(limits: ChildLimits) -> None:
     # A Rust abort (calamine) then prints one line to the log, not a stack trace.
     os.environ["RUST_BACKTRACE"] = "0"
     # Numeric libraries imported in the child (GDAL reading) reserve memory per thread.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
 
 
 def _child_main(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from operator import mul
 from typing import Any
 
-import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -234,6 +233,11 @@ def district_extent(
 
     None when no village has a boundary (then coordinates cannot be checked).
     """
+    # Imported here, not with the module: imports.pipeline is preloaded by the fork server
+    # of imports.isolation, and a parsing child should not carry numpy's address space
+    # (and OpenBLAS threads) inside its memory limit.  This runs in the server process.
+    import shapely
+
     q = select(Village.geometry).join(Township).where(Village.geometry.is_not(None))
     if district_ids:
         q = q.where(Township.district_id.in_(district_ids))

@@ -105,9 +105,13 @@ def serve(host: str, port: int, threads: int = 8) -> None:
     from waitress import serve as waitress_serve
 
     from heating.web import create_app, server_options
+    from imports.isolation import start_fork_server
 
     runtime = get_runtime()
     app = create_app(runtime=runtime)
+    # The process that reads uploads starts now, not with the first upload (one process:
+    # nothing forks after this, which would leave the fork server behind).
+    start_fork_server()
     click.echo(f"网页应用已启动：http://{host}:{port}/  （Ctrl+C 停止）")
     waitress_serve(app, host=host, port=port, **server_options(runtime.config, threads=threads))
 
