@@ -29,12 +29,12 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.history import state_as_of, to_column_value
+from heating.history import states_as_of
 from heating.models import (
-    HOUSEHOLD_FIELDS,
     OPERATION_LABELS,
     ROUTE_LABELS,
     STATUS_LABELS,
+    Household,
     Township,
     Village,
 )
@@ -217,20 +217,16 @@ def households_as_of(
     session: Session, township_id: int, day: date
 ) -> list[tuple[str, dict[str, Any]]]:
     """(village name, household fields) of a township as of ``day``, by village and 户号."""
-    state = state_as_of(day, None, HOUSEHOLD_FIELDS)
-    query = (
-        select(Village.name, state)
-        .join(Village, Village.id == state.c.village_id)
-        .where(Village.township_id == township_id)
-        .order_by(Village.code, state.c.household_no, state.c.household_id)
-    )
-    out = []
-    for row in session.execute(query).mappings():
-        fields = {f: to_column_value(f, row[f]) for f in HOUSEHOLD_FIELDS}
-        fields["status"] = row["status"]
-        fields["operation"] = row["operation"]
-        out.append((row["name"], fields))
-    return out
+    villages = {
+        vid: (code, name)
+        for vid, code, name in session.execute(
+            select(Village.id, Village.code, Village.name).where(Village.township_id == township_id)
+        )
+    }
+    ids = session.scalars(select(Household.id).where(Household.village_id.in_(list(villages))))
+    states = [s for s in states_as_of(session, list(ids), day).values() if s is not None]
+    states.sort(key=lambda s: (villages[s["village_id"]][0], s["household_no"] or "", s["id"]))
+    return [(villages[s["village_id"]][1], s) for s in states]
 
 
 def write_ledgers(
