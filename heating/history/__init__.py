@@ -50,6 +50,7 @@ from heating.history.asof import (
     village_changes,
 )
 from heating.history.bulk import allocate_ids, bulk_insert
+from heating.history.edits import record_create, record_update
 from heating.history.values import (
     BLANK_STATE,
     CHUNK,
@@ -69,8 +70,6 @@ from heating.history.writing import (
     add_versions,
     later_in_force,
     load_histories,
-    record_create,
-    record_update,
     retract,
     settle,
 )
