@@ -84,6 +84,8 @@ DETAIL_LABELS = {
     "matched": "已匹配",
     "repaired": "已修复",
     "as_of": "截至",
+    "ledger_date": "台账日期",
+    "expired": "因此过期的预览批次",
     "zones": "禁煤区片数",
     "role": "角色",
     "township": "乡镇",
