@@ -450,14 +450,15 @@ class HouseholdVersion(Base):
         # Households changed after a known-at time (HISTORY).
         Index("ix_household_versions_recorded", "recorded_at", "household_id"),
         # Covering (MEASURES): versions dated after a day and their predecessors'
-        # counted state, for the as-of delta and the households changed since.
+        # counted state, in (ledger date, village) order so the as-of delta groups
+        # without sorting; also the households changed since a day.
         Index(
             "ix_household_versions_ledger",
             "ledger_date",
+            "village_id",
             "household_id",
             "retracted_at",
             "active",
-            "village_id",
             "status",
             "operation",
             "prev_village_id",

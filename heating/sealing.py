@@ -72,7 +72,9 @@ class Keyring:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyFileError(f"加密密钥文件 {path} 无法读取或格式不对：{exc}") from None
         if current not in keys or any(len(k) != 32 for k in keys.values()):
-            raise KeyFileError(f"加密密钥文件 {path} 格式不对：应含当前密钥和 32 字节的 AES-256 密钥。")
+            raise KeyFileError(
+                f"加密密钥文件 {path} 格式不对：应含当前密钥和 32 字节的 AES-256 密钥。"
+            )
         return cls(path, current, keys)
 
     @classmethod
@@ -139,7 +141,9 @@ class Keyring:
         try:
             plain = self._cipher(key_id).decrypt(raw[:NONCE_LENGTH], raw[NONCE_LENGTH:], None)
         except InvalidTag:
-            raise KeyFileError(f"密钥 {key_id} 无法解密一项数据：密钥文件与数据库不匹配？") from None
+            raise KeyFileError(
+                f"密钥 {key_id} 无法解密一项数据：密钥文件与数据库不匹配？"
+            ) from None
         return plain.decode()
 
     # ---------------------------------------------------------------- files
@@ -161,7 +165,9 @@ class Keyring:
                 nonce, data[start + KEY_ID_LENGTH + NONCE_LENGTH :], None
             )
         except InvalidTag:
-            raise KeyFileError(f"密钥 {key_id} 无法解密一个保存的文件：密钥文件与数据库不匹配？") from None
+            raise KeyFileError(
+                f"密钥 {key_id} 无法解密一个保存的文件：密钥文件与数据库不匹配？"
+            ) from None
 
     # ---------------------------------------------------------------- records
     def seal_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
-from heating.history import delta_rows
+from heating.history import delta_rows, versions_dated_after
 from heating.models import (
     CLEAN_STATUSES,
     LAPSED_OPERATIONS,
@@ -96,15 +96,43 @@ def _current_counts(village_ids: Select | None) -> Select:
     return stmt
 
 
-def _changes(as_of: date | None, known_at: datetime | None, village_ids: Select | None) -> Select:
-    """Per village, what to add to the current counts to get those as of the date/known-at."""
+def _changes(
+    as_of: date | None, known_at: datetime | None, village_ids: Select | None
+) -> list[Select]:
+    """Statements whose rows (village id, four deltas) turn current counts into as-of counts.
+
+    Without a known-at time: the telescoping sum over the versions dated after
+    the day (``heating.history.versions_dated_after``), grouped by (ledger date,
+    village) in index order — each row subtracts the version's state and adds
+    back its predecessor's in the same village; a predecessor in another village
+    (a move, rare) is added back by a second statement.  With a known-at time:
+    ``heating.history.delta_rows``.
+    """
+    if known_at is None:
+        v = versions_dated_after(as_of).c
+        own = case((v.active == true(), -1), else_=0)
+        same = case((v.prev_village_id == v.village_id, 1), else_=0)
+        stayed = select(
+            v.village_id,
+            *_count_columns(v.status, v.operation, own),
+            *_count_columns(v.prev_status, v.prev_operation, same),
+        ).group_by(v.ledger_date, v.village_id)
+        moved = (
+            select(v.prev_village_id, *_count_columns(v.prev_status, v.prev_operation, 1))
+            .where(v.prev_village_id != v.village_id)
+            .group_by(v.prev_village_id)
+        )
+        if village_ids is not None:
+            stayed = stayed.where(v.village_id.in_(village_ids))
+            moved = moved.where(v.prev_village_id.in_(village_ids))
+        return [stayed, moved]
     delta = delta_rows(as_of, known_at).subquery("delta")
     stmt = select(
         delta.c.village_id, *_count_columns(delta.c.status, delta.c.operation, delta.c.weight)
     ).group_by(delta.c.village_id)
     if village_ids is not None:
         stmt = stmt.where(delta.c.village_id.in_(village_ids))
-    return stmt
+    return [stmt]
 
 
 def _counts(
@@ -123,10 +151,11 @@ def _counts(
         for row in session.execute(_current_counts(village_ids))
     }
     if as_of is not None or known_at is not None:
-        for village_id, *delta in session.execute(_changes(as_of, known_at, village_ids)):
-            current = counts.setdefault(village_id, [0, 0, 0, 0])
-            for i, d in enumerate(delta):
-                current[i] += int(d or 0)
+        for stmt in _changes(as_of, known_at, village_ids):
+            for village_id, *delta in session.execute(stmt):
+                current = counts.setdefault(village_id, [0, 0, 0, 0])
+                for i, d in enumerate(delta):
+                    current[i % 4] += int(d or 0)
     return counts
 
 

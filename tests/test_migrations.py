@@ -268,3 +268,75 @@ def test_signoff_upgrade_keeps_users_and_leaves_every_period_unsubmitted(empty_u
             )
     finally:
         runtime.engine.dispose()
+
+
+LEDGER_DELTA_INDEX = importlib.import_module("heating.migrations.versions.ledger_delta_index")
+
+
+def test_ledger_delta_index_reorders_the_index_and_keeps_the_rows(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=LEDGER_DELTA_INDEX.down_revision)
+    _rows_at_ledger_dates(engine)
+    upgrade(engine)
+    from sqlalchemy import inspect
+
+    (index,) = [
+        i
+        for i in inspect(engine).get_indexes("household_versions")
+        if i["name"] == "ix_household_versions_ledger"
+    ]
+    assert index["column_names"][:3] == ["ledger_date", "village_id", "household_id"]
+    engine.dispose()
+    assert _clean_as_of(empty_url, date(2021, 10, 31)) == 0
+    assert _clean_as_of(empty_url, date(2021, 11, 1)) == 1
+
+
+def _rows_at_ledger_dates(engine: Engine) -> None:
+    """A village and one household pending on 2021-10-31, completed on 2021-11-01."""
+    with engine.begin() as conn:
+        ex = conn.execute
+        ex(text("INSERT INTO districts (id, code, name) VALUES (1, '140405', '屯留区')"))
+        ex(
+            text(
+                "INSERT INTO townships (id, code, name, district_id, is_seat)"
+                " VALUES (1, '140405001', '麟绛街道', 1, :f)"
+            ),
+            {"f": False},
+        )
+        ex(
+            text(
+                "INSERT INTO villages (id, code, name, township_id, category, category_proposed,"
+                " total_households, boundary_generated, updated_at)"
+                " VALUES (1, '140405001201', '南街村委会', 1, 'rural', :f, 1, :f, :at)"
+            ),
+            {"f": False, "at": datetime(2021, 1, 1)},
+        )
+        ex(
+            text(
+                "INSERT INTO households (id, village_id, key, key_kind, active, head_name,"
+                " status, updated_at, ledger_date) VALUES (1, 1, 'no:1', 'household_no', :t,"
+                " '户主', 'completed', :at, :day)"
+            ),
+            {"t": True, "at": datetime(2021, 11, 2), "day": date(2021, 11, 1)},
+        )
+        for vid, day, status, prev in (
+            (1, date(2021, 10, 31), "pending", None),
+            (2, date(2021, 11, 1), "completed", "pending"),
+        ):
+            ex(
+                text(
+                    "INSERT INTO household_versions (id, household_id, ledger_date, recorded_at,"
+                    " change, village_id, active, status, prev_village_id, prev_status, after)"
+                    " VALUES (:id, 1, :day, :at, 'update', 1, :t, :status, :pv, :ps, :after)"
+                ),
+                {
+                    "id": vid,
+                    "day": day,
+                    "at": datetime(2021, 11, 2),
+                    "t": True,
+                    "status": status,
+                    "pv": 1 if prev else None,
+                    "ps": prev,
+                    "after": json.dumps({"status": status, "village_id": 1}),
+                },
+            )

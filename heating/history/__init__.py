@@ -47,6 +47,7 @@ from heating.history.asof import (
     shows_state_at,
     state_as_of,
     states_as_of,
+    versions_dated_after,
     village_changes,
 )
 from heating.history.bulk import allocate_ids, bulk_insert
@@ -112,5 +113,6 @@ __all__ = [
     "states_as_of",
     "to_column_value",
     "to_json_value",
+    "versions_dated_after",
     "village_changes",
 ]

@@ -206,31 +206,40 @@ def regressed_as_of(as_of: date, village_ids: Sequence[int]) -> Select:
     )
 
 
+def versions_dated_after(as_of: date) -> Subquery:
+    """The counting versions dated after ``as_of``, with their predecessors' counted state.
+
+    Σ (state − predecessor's state) over these rows is "current − as of" (the
+    module docstring's telescoping sum).  Read in ``ix_household_versions_ledger``
+    order (ledger date, village), so grouping by (ledger_date, village_id)
+    streams without sorting.
+    """
+    v = _V.c
+    return (
+        select(
+            v.ledger_date,
+            v.village_id,
+            v.active,
+            v.status,
+            v.operation,
+            v.prev_village_id,
+            v.prev_status,
+            v.prev_operation,
+        )
+        .where(v.ledger_date > as_of, v.retracted_at.is_(None))
+        .subquery("after")
+    )
+
+
 def delta_rows(as_of: date | None, known_at: datetime | None) -> Select:
     """Rows (village_id, status, operation, weight ±1) turning current counts into as-of counts.
 
     Summing ``weight`` per (village, status, operation) over these rows and
     adding it to the current counts gives the counts as of (``as_of``,
-    ``known_at``).  Without ``known_at`` it is the telescoping sum over the
-    versions dated after ``as_of`` (see the module docstring); otherwise the
-    changed households' rows are subtracted and their counting versions added.
+    ``known_at``): the changed households' rows are subtracted and their
+    counting versions added.  (Without ``known_at``, ``versions_dated_after``
+    gives the same sum far cheaper.)
     """
-    v = _V.c
-    if known_at is None:
-        if as_of is None:
-            return select(
-                v.village_id, v.status, v.operation, literal(0, Integer).label("weight")
-            ).where(false_condition())
-        # Σ (state − predecessor's state) over the versions dated after the day is
-        # "current − as of": subtract each such version, add back its predecessor.
-        after = and_(v.ledger_date > as_of, v.retracted_at.is_(None))
-        minus = select(
-            v.village_id, v.status, v.operation, literal(-1, Integer).label("weight")
-        ).where(after, v.active == true())
-        plus = select(
-            v.prev_village_id, v.prev_status, v.prev_operation, literal(1, Integer)
-        ).where(after, v.prev_status.is_not(None))
-        return union_all(minus, plus)
     h = _H.c
     changed = changed_households(as_of, known_at)
     now = select(h.village_id, h.status, h.operation, literal(-1, Integer).label("weight")).where(
