@@ -263,6 +263,10 @@ def _parse_timezone(value: Any) -> str:
     return name
 
 
+def _default_key_file() -> str:
+    return str(Path.cwd() / "instance" / "heating.key")
+
+
 def _default_database_url() -> str:
     return "sqlite:///" + str(Path.cwd() / "instance" / "heating.db")
 
@@ -286,6 +290,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "secret_key", "", _parse_str, "会话签名密钥；留空时首次 heating init 生成并保存在数据库中"
+    ),
+    Setting(
+        "encryption_key_file",
+        _default_key_file,
+        _parse_str,
+        "身份证号、电话、错误行和上传原文件的加密密钥文件（不在数据库中，备份时另行保存）；"
+        "默认当前目录 instance/heating.key，不存在时 heating init 创建",
     ),
     Setting("upload_max_mb", 50, _parse_int, "单个上传文件大小上限（MB）"),
     Setting("import_max_rows", 1_000_000, _parse_int, "单个台账数据行数上限"),

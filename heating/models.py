@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from heating.sealing import SealedBytes, SealedDocument, SealedSnapshot, SealedText
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -387,8 +389,9 @@ class Household(Base):
 
     household_no: Mapped[str | None] = mapped_column(String(64))
     head_name: Mapped[str] = mapped_column(String(64))
-    id_number: Mapped[str | None] = mapped_column(String(18))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Personal data: stored encrypted (heating/sealing.py); id_hash stays in clear for matching.
+    id_number: Mapped[str | None] = mapped_column(SealedText())
+    phone: Mapped[str | None] = mapped_column(SealedText())
     address: Mapped[str | None] = mapped_column(String(255))
     residents: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
@@ -484,8 +487,9 @@ class HouseholdVersion(Base):
     prev_operation: Mapped[str | None] = mapped_column(String(16))
     # Field values before and after (JSON-safe: dates as ISO strings).  ``before``
     # is None for a created household.
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # ID number and phone inside are sealed (heating/sealing.py SealedSnapshot).
+    before: Mapped[dict[str, Any] | None] = mapped_column(SealedSnapshot)
+    after: Mapped[dict[str, Any] | None] = mapped_column(SealedSnapshot)
 
 
 # --------------------------------------------------------------------------
@@ -499,7 +503,7 @@ class StoredFile(Base):
     __tablename__ = "stored_files"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(SealedBytes)  # encrypted whole
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Set when the retention sweep (imports/storage.py) deleted the bytes of a file
     # that only cancelled or expired previews used; ``content`` is then empty.
@@ -533,7 +537,7 @@ class ImportBatch(Base):
     sheets: Mapped[list[Any] | None] = mapped_column(JSON)
     issues: Mapped[list[Any] | None] = mapped_column(JSON)
     # Rows refused under "accept valid rows", with their reasons, so nothing is lost.
-    rejected_rows: Mapped[list[Any] | None] = mapped_column(JSON)
+    rejected_rows: Mapped[list[Any] | None] = mapped_column(SealedDocument)  # raw values: sealed
     ignored_columns: Mapped[list[Any] | None] = mapped_column(JSON)
     # Households of the township present as of the ledger date that the file did
     # not mention, at commit: they rest on older ledgers (the report cover says so).

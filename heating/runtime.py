@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from heating.config import Config, load_config
 from heating.db import make_engine, session_factory, session_scope
+from heating.sealing import Keyring, activate
 
 
 @dataclass
@@ -33,4 +35,13 @@ def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
     if config is not None and overrides:
         cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
     engine = make_engine(cfg.database_url)
+    open_keyring(cfg)
     return Runtime(cfg, engine, session_factory(engine))
+
+
+def open_keyring(config: Config) -> Keyring | None:
+    """Load and activate the key file when it exists (``heating init`` creates it)."""
+    path = Path(config.encryption_key_file)
+    ring = Keyring.load(path) if path.exists() else None
+    activate(ring)
+    return ring

@@ -188,6 +188,13 @@ class Keyring:
         return record
 
 
+def seal_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``record`` with its personal fields sealed by the active key (as it is when it has none)."""
+    if any(isinstance(record.get(name), str) and record.get(name) for name in SEALED_FIELDS):
+        return active().seal_fields(record)
+    return record
+
+
 # The keyring of this process, set when a runtime opens (heating.runtime.open_runtime).
 _ACTIVE: Keyring | None = None
 
@@ -205,6 +212,16 @@ def active() -> Keyring:
 
 def active_or_none() -> Keyring | None:
     return _ACTIVE
+
+
+def require_key(config: Any) -> None:
+    """Refuse to serve without the key file: uploads could not be stored."""
+    path = Path(config.encryption_key_file)
+    if not path.exists():
+        raise KeyFileError(
+            f"找不到加密密钥文件 {path}：请先运行 heating init（会创建它），"
+            "或把 encryption_key_file 指向已有的密钥文件。"
+        )
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from sqlalchemy import Engine, Integer, text
 from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
 from heating.models import Base
 from heating.runtime import Runtime, open_runtime
+from heating.sealing import Keyring, activate
 from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
     CAST,  # noqa: F401
     DONGJIE,
@@ -47,6 +49,12 @@ from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
 )
 
 PG_URL = os.environ.get("HEATING_TEST_DATABASE_URL", "").strip()
+
+# One encryption key for the whole run, outside the repository (also for `heating`
+# subprocesses, which inherit the environment).
+KEY_FILE = Path(tempfile.mkdtemp(prefix="heating-test-key-")) / "heating.key"
+os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(KEY_FILE)
+activate(Keyring.create(KEY_FILE))
 
 # Fixtures that need the tiny district and the cast in the database.
 CAST_FIXTURES = frozenset({"tiny_district", "users", "login"})

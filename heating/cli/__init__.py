@@ -15,6 +15,7 @@ import click
 from heating.config import ConfigError
 from heating.db import DatabaseError
 from heating.errors import Refused
+from heating.sealing import KeyFileError
 
 
 class HeatingGroup(click.Group):
@@ -25,7 +26,7 @@ class HeatingGroup(click.Group):
             return super().invoke(ctx)
         except Refused as exc:
             raise click.ClickException(exc.message) from None
-        except (ConfigError, DatabaseError) as exc:
+        except (ConfigError, DatabaseError, KeyFileError) as exc:
             raise click.ClickException(str(exc)) from None
         except PermissionError as exc:
             raise click.ClickException(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.cli.context import get_runtime
+from heating.cli.setup import prepare_key
 from heating.config import Profile
 from heating.db import upgrade
 from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
@@ -73,6 +74,7 @@ def demo_command(
     """
     runtime = get_runtime(initialised=False)
     upgrade(runtime.engine, timezone=runtime.config.timezone)
+    prepare_key(runtime)
     profile = runtime.config.profile
     with runtime.session() as session:
         summary = load_demo(session, profile)

@@ -8,18 +8,65 @@ from pathlib import Path
 import click
 
 from heating import users
-from heating.cli.context import get_runtime
+from heating.cli.context import emit_json, get_runtime
 from heating.db import describe, upgrade
 from heating.models import ROLES, audit
+from heating.runtime import Runtime
 from heating.users import create_user
 
 
 @click.command("init")
 def init_command() -> None:
-    """创建或升级数据库结构（Alembic 迁移）。"""
+    """创建或升级数据库结构（Alembic 迁移）；没有加密密钥文件时创建，并加密之前以明文保存的个人信息。"""
     runtime = get_runtime(initialised=False)
     upgrade(runtime.engine, timezone=runtime.config.timezone)
     click.echo(f"数据库已就绪：{describe(runtime.config.database_url)}")
+    prepare_key(runtime)
+
+
+def prepare_key(runtime: Runtime) -> None:
+    """Create the key file where none exists (saying where); seal personal data still in clear."""
+    from heating.keys import ensure_key, holds_plain_values, reseal_all
+
+    ring, created = ensure_key(runtime.config)
+    if created:
+        click.echo(
+            f"已创建加密密钥文件：{ring.path}（身份证号、电话、错误行和上传原文件用它加密）。"
+            "它不在数据库中，也不在 heating backup 的备份中：请另行妥善保存，丢失后这些数据无法读取。"
+        )
+    with runtime.session() as session:
+        if holds_plain_values(session):
+            done = reseal_all(session)
+            click.echo(
+                f"已加密之前以明文保存的个人信息：{done.households} 户，{done.versions} 条历史记录，"
+                f"{done.batches} 个批次的错误行，{done.files} 个上传文件。"
+            )
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """加密密钥。"""
+
+
+@keys_group.command("rotate")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def keys_rotate(as_json: bool) -> None:
+    """换用新的加密密钥并用它重新加密全部个人信息（旧密钥保留在密钥文件中，以便读取旧备份）。"""
+    from heating.keys import rotate
+    from heating.sealing import Keyring
+
+    runtime = get_runtime()
+    ring = Keyring.load(runtime.config.encryption_key_file)
+    with runtime.session() as session:
+        new, done = rotate(session, ring)
+    if as_json:
+        emit_json({"key": new.current, "key_file": str(new.path), **done.as_json()})
+        return
+    click.echo(
+        f"已换用新密钥 {new.current}（密钥文件 {new.path}）并重新加密：{done.households} 户，"
+        f"{done.versions} 条历史记录，{done.batches} 个批次的错误行，{done.files} 个上传文件。"
+        "请重新备份密钥文件。"
+    )
 
 
 @click.group("user")
@@ -132,6 +179,17 @@ def backup_command(output: Path) -> None:
     runtime = get_runtime()
     kind = backup(runtime.engine, output)
     click.echo(f"已备份到 {output}（{kind}）")
+    click.echo(
+        f"注意：加密密钥文件 {runtime.config.encryption_key_file} 不在备份中。"
+        "请另行妥善保存（与备份分开存放）；没有它，备份中的身份证号、电话、错误行和上传原文件无法读取。",
+        err=True,
+    )
 
 
-COMMANDS: list[click.Command] = [init_command, user_group, serve_command, backup_command]
+COMMANDS: list[click.Command] = [
+    init_command,
+    keys_group,
+    user_group,
+    serve_command,
+    backup_command,
+]

@@ -51,7 +51,8 @@ def bulk_insert(
     for index, name in enumerate(columns):
         col_type = table.c[name].type
         proc = col_type._cached_bind_processor(dialect)
-        if isinstance(col_type, JSON):
+        # JSON (also a sealed JSON column) arrives already dumped, sealed where it must be.
+        if isinstance(col_type, JSON) or isinstance(getattr(col_type, "impl", None), JSON):
             converters.append((index, None, proc(None) if proc else None))
         elif proc is not None:
             if isinstance(col_type, Date | DateTime):

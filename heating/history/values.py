@@ -27,6 +27,7 @@ from heating.models import (
     HOUSEHOLD_FIELDS,
     Household,
 )
+from heating.sealing import seal_record
 
 CHUNK = 5000
 CENT = Decimal("0.01")
@@ -145,6 +146,11 @@ BLANK_STATE: dict[str, Any] = dict.fromkeys(HOUSEHOLD_FIELDS)
 def dump_json(value: Any) -> str:
     """Serialise a JSON-safe value compactly (Chinese kept as UTF-8)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def dump_snapshot(snap: Mapping[str, Any]) -> str:
+    """A version's stored JSON: ``dump_json`` with the ID number and phone sealed."""
+    return dump_json(seal_record(snap))
 
 
 def _counted(state: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:

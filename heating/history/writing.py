@@ -28,6 +28,7 @@ from heating.history.values import (
     CHUNK,
     _counted,
     dump_json,
+    dump_snapshot,
     state_from_json,
     state_json,
     to_json_value,
@@ -100,7 +101,7 @@ def _version_row(
 ) -> tuple[Any, ...]:
     pv, ps, po = _counted(before)
     if before_json is None and before is not None:
-        before_json = dump_json(state_json(before))
+        before_json = dump_snapshot(state_json(before))
     return (
         vid,
         household_id,
@@ -118,7 +119,7 @@ def _version_row(
         ps,
         po,
         before_json,
-        after_json if after_json is not None else dump_json(state_json(after)),
+        after_json if after_json is not None else dump_snapshot(state_json(after)),
     )
 
 
@@ -427,7 +428,7 @@ def load_histories(
         final_stamp, final = history.steps[-1]
         static = {f: to_json_value(final[f]) for f in fixed}
         static.update(village_id=history.village_id, active=True)
-        prefix = dump_json(static)[:-1] + ","
+        prefix = dump_snapshot(static)[:-1] + ","
         before_json = None
         before: dict[str, Any] | None = None
         for stamp, state in history.steps:
@@ -435,7 +436,7 @@ def load_histories(
             for name in converted:
                 if moving[name] is not None:
                     moving[name] = to_json_value(moving[name])
-            after_json = prefix + dump_json(moving)[1:]
+            after_json = prefix + dump_snapshot(moving)[1:]
             after = {**state, "village_id": history.village_id, "active": True}
             versions.append(
                 _version_row(

@@ -49,9 +49,11 @@ def create_app(
 ) -> Flask:
     """Build the Flask app for ``config`` (or settings from file and environment)."""
     from heating.db import get_meta, require_initialised
+    from heating.sealing import require_key
 
     runtime = runtime or open_runtime(config, **overrides)
     require_initialised(runtime.engine)
+    require_key(runtime.config)
     if runtime.config.upload_retention_days is not None:
         from imports.storage import sweep
 
