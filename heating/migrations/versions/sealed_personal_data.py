@@ -1,7 +1,7 @@
 """Personal data at rest: room for ciphertext in the ID number and phone columns.
 
 Revision ID: sealed_personal_data
-Revises: signoff
+Revises: ledger_delta_index
 
 Values are encrypted by the application (heating/sealing.py), not by the
 migration, which has no key: ``heating init`` seals the rows written before.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "sealed_personal_data"
-down_revision = "signoff"
+down_revision = "ledger_delta_index"
 branch_labels = None
 depends_on = None
 
