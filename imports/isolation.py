@@ -30,8 +30,9 @@ background import threads): ``fork`` would copy locks held by other threads
 child's memory limit.  ``spawn`` pays an interpreter start and the imports
 (≈ 0.5 s) on every upload.  We use ``forkserver``: one clean single-threaded
 process, started on first use, that has already imported the parsing modules
-(``PRELOAD``: no GDAL or pandas — a boundary file's child imports those
-itself; numpy comes with openpyxl, single-threaded) and forks each child from itself: ≈ 6 ms per child after a start of
+(``PRELOAD``; GDAL and geopandas too, ``PRELOAD_GEO``, where the process has
+them loaded anyway — the web app, the tests — and not for ``heating
+import``; numpy comes with openpyxl, single-threaded) and forks each child from itself: ≈ 6 ms per child after a start of
 ≈ 0.5–0.8 s once per server process (or once per CLI command).  Unlike
 multiprocessing's default, the child does not import the parent's
 ``__main__`` (``_Popen``): it would re-run a user's script.
@@ -91,6 +92,7 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 # Modules the fork server imports once, so that each child starts ready to parse.
 PRELOAD = ["imports.isolation", "imports.pipeline", "imports.registry", "python_calamine"]
+PRELOAD_GEO = ["pyogrio", "geopandas", "geo.boundaries", "geo.boundary_reading"]
 # Exit codes of the child besides 0.
 EXIT_MEMORY = 3
 PIPE_BYTES = 1 << 20
@@ -137,7 +139,11 @@ def _mp_context() -> Any:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
+            # A process that has GDAL and pandas loaded (the web app, the boundaries command,
+            # the tests) reads boundary files too: its fork server holds them as well, so a
+            # boundary file's child starts in milliseconds instead of importing them (≈ 1 s).
+            geo = PRELOAD_GEO if "geopandas" in sys.modules else []
+            ctx.set_forkserver_preload(PRELOAD + geo)
             _context = ctx
         saved = {name: os.environ.get(name) for name in ONE_THREAD}
         os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
