@@ -12,10 +12,11 @@ a million features and took 27 s and 1.3 GB in the request thread.  Here:
   as WKB, the CRS as WKT — that the parent rebuilds into the same
   ``BoundaryFile``; no pandas or GDAL object crosses the boundary.
 
-GDAL, pandas and geopandas are imported in the child (about a second), not
-in the fork server: the ledger's children then do not carry their address
-space inside their memory limit.  Boundary files are loaded rarely, by an
-administrator.
+GDAL, pandas and geopandas are preloaded by the fork server only where the
+process has them loaded anyway (the web app, ``heating boundaries load``, the
+tests; see ``imports.isolation.PRELOAD_GEO``): there a boundary file's child
+starts at once; elsewhere it imports them itself (about a second), so that
+``heating import`` children do not carry their address space.
 """
 
 from __future__ import annotations
