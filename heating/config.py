@@ -313,7 +313,7 @@ SETTINGS: tuple[Setting, ...] = (
         "import_max_seconds",
         300,
         _parse_positive_int,
-        "读取上传的台账、名录、村界文件的子进程时间上限（秒）；超过即拒绝该文件，服务不受影响",
+        "读取上传的台账、名录、村界文件的子进程 CPU 时间上限（秒；不占 CPU 卡住的子进程在 3 倍时间后终止）；超过即拒绝该文件，服务不受影响",
     ),
     Setting(
         "import_max_issues",

@@ -8,7 +8,9 @@ into one frame.  ``imports.dimensions`` refuses the hostile shapes we know
 before any grid is built; this module is the net under everything else:
 whatever a library does with a file, it does it in a child process with an
 address-space limit (``RLIMIT_AS`` = ``import_max_memory_mb``), no core
-dumps, and a wall-clock limit (``import_max_seconds``), and the server only
+dumps, and a time limit (``import_max_seconds`` of CPU time; a child that
+stops making progress is killed after ``WALL_FACTOR`` times that in wall
+time), and the server only
 sees a result, a refusal, or a dead child that it turns into a clear Chinese
 refusal (``file_too_large_to_read``, ``file_read_timeout``).
 
@@ -61,8 +63,8 @@ both are alive at once.
 *How failures map.*  A ``Refused`` raised in the child (an unreadable file, a
 declared grid too large) comes back as the same refusal.  ``MemoryError``, or
 a child killed by a signal (the Rust abort is ``SIGABRT``, the kernel's OOM
-killer ``SIGKILL``), is ``file_too_large_to_read``; the wall-clock limit is
-``file_read_timeout``.  Any other exception in the child is a bug: it is
+killer ``SIGKILL``), is ``file_too_large_to_read``; the CPU limit (``SIGXCPU``) and the wall-clock
+backstop are ``file_read_timeout``.  Any other exception in the child is a bug: it is
 re-raised in the parent with the child's traceback, never swallowed.
 """
 
@@ -71,6 +73,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -95,6 +98,8 @@ PRELOAD = ["imports.isolation", "imports.pipeline", "imports.registry", "python_
 PRELOAD_GEO = ["pyogrio", "geopandas", "geo.boundaries", "geo.boundary_reading"]
 # Exit codes of the child besides 0.
 EXIT_MEMORY = 3
+# A child that uses no CPU (stuck) is killed after this many times the CPU limit in wall time.
+WALL_FACTOR = 3
 PIPE_BYTES = 1 << 20
 EXIT_ERROR = 4
 
@@ -108,7 +113,7 @@ last_child_cpu_s = 0.0
 
 @dataclass(frozen=True)
 class ChildLimits:
-    """What a child may use: address space (MB) and wall-clock seconds."""
+    """What a child may use: address space (MB) and CPU seconds (wall: ``WALL_FACTOR`` ×)."""
 
     memory_mb: int
     seconds: float
@@ -243,7 +248,7 @@ def run_isolated(
         timed_out.set()
         _kill(child)
 
-    timer = threading.Timer(limits.seconds, expire)
+    timer = threading.Timer(limits.seconds * WALL_FACTOR, expire)
     timer.daemon = True
     timer.start()
     stream = os.fdopen(os.dup(reader.fileno()), "rb", buffering=1 << 20)
@@ -291,7 +296,7 @@ def run_isolated(
             raise _too_large(file_name, limits)
         if kind == "error":
             raise ChildFailed(f"读取“{file_name}”的子进程出错：\n{message[1]}")
-    if timed_out.is_set():
+    if timed_out.is_set() or child.exitcode == -signal.SIGXCPU:
         raise _timeout(file_name, limits)
     if child.exitcode == EXIT_ERROR:
         raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
@@ -337,7 +342,7 @@ def _too_large(file_name: str, limits: ChildLimits) -> LedgerRejected:
 
 def _timeout(file_name: str, limits: ChildLimits) -> LedgerRejected:
     return LedgerRejected(
-        f"读取文件“{file_name}”超过了时间上限（{limits.seconds:g} 秒，设置 import_max_seconds），"
+        f"读取文件“{file_name}”超过了时间上限（{limits.seconds:g} 秒 CPU 时间，设置 import_max_seconds），"
         "已停止读取；服务未受影响。请删除无关的工作表和数据区域以外的内容，"
         "或按乡镇/村拆分成多个文件后再上传。",
         code="file_read_timeout",
@@ -356,8 +361,9 @@ def _limit_self(limits: ChildLimits) -> None:
     memory = limits.memory_mb * MB
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Wall-clock is enforced by the parent; CPU seconds end an orphaned child too.
-    cpu = int(limits.seconds) + 30
+    # The time limit counts CPU seconds (SIGXCPU at the soft limit): a 1M-row ledger on a
+    # busy machine needs 40 s of CPU but may take 200 s of wall time, and is not refused.
+    cpu = max(1, math.ceil(limits.seconds))
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard == resource.RLIM_INFINITY or hard > cpu:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))

@@ -339,12 +339,22 @@ def test_a_child_over_its_memory_limit_is_a_refusal() -> None:
     assert peak_mb() - before < 100  # the 2 GB were asked for in the child, not here
 
 
-def test_a_child_over_its_time_limit_is_killed_and_refused() -> None:
+def test_a_child_over_its_cpu_time_is_stopped_and_refused() -> None:
+    import itertools
+
     t = time.perf_counter()
     with pytest.raises(LedgerRejected) as caught:
-        run_isolated(time.sleep, 60, limits=LIMITS, file_name="台账.xlsx")
+        run_isolated(sum, itertools.count(), limits=LIMITS, file_name="台账.xlsx")  # never ends
     assert time.perf_counter() - t < 10
-    assert caught.value.code == "file_read_timeout" and "1 秒" in caught.value.message
+    assert caught.value.code == "file_read_timeout" and "1 秒 CPU 时间" in caught.value.message
+
+
+def test_a_child_that_hangs_is_killed_after_three_times_the_limit() -> None:
+    t = time.perf_counter()
+    with pytest.raises(LedgerRejected) as caught:
+        run_isolated(time.sleep, 60, limits=LIMITS, file_name="台账.xlsx")  # uses no CPU
+    assert 2.5 < time.perf_counter() - t < 10
+    assert caught.value.code == "file_read_timeout"
 
 
 def test_a_bug_in_the_child_is_not_swallowed() -> None:
