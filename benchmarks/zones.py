@@ -11,7 +11,7 @@ the same run:
   check, overlap/gap findings, write WKB to the database);
 - ``union``: a bare ``shapely.coverage_union_all`` of the complete villages'
   polygons — the baseline for
-- ``derive``: ``geo.zones.derive_zones`` (first derivation) and ``rederive``
+- ``derive``: ``geo.zone_derivations.derive_zones`` (first derivation) and ``rederive``
   (a second one after 2% of villages change, with identifier inheritance).
 
 ``derive`` is given the complete set (70% of villages, random) directly:
@@ -46,7 +46,7 @@ import shapely
 from sqlalchemy import insert, text
 
 from geo.boundaries import load_boundaries
-from geo.zones import derive_zones
+from geo.zone_derivations import derive_zones
 from heating.db import make_engine, upgrade
 from heating.models import Base, District, Township, Village
 from heating.runtime import open_runtime

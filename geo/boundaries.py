@@ -1,19 +1,18 @@
-"""Village boundaries: load a file, match features to villages, repair, report quality.
+"""Village boundaries: read a file and load it (the one writer of village geometry).
 
 A boundary file (GeoJSON, GeoPackage, zipped Shapefile — also one whose .dbf
-is GBK without a .cpg) is read in whatever CRS it declares, stored as WKB in
-EPSG:4490, and matched to registry villages by a 12-digit code field when it
-has one, else by township + village name.  Neighbouring villages' overlaps
-and gaps are reported as data-quality findings (computed in Gauss–Krüger
-metres), never silently fixed.
+is GBK without a .cpg) is read in whatever CRS it declares, repaired
+(``geo.repair``), matched to registry villages (``geo.boundary_matching``,
+through the ledger's own village resolver), stored as WKB in EPSG:4490 and
+audited here; neighbouring villages' overlaps and gaps are reported as
+data-quality findings (``geo.tessellation``), never silently fixed.  The
+villages are read back with ``geo.villages.villages_frame``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import defaultdict
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,51 +23,33 @@ import pandas as pd
 import pyogrio
 import shapely
 from shapely import GEOSException
-from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from geo.crs import STORAGE_CRS, CrsReading, projected_crs_for_bounds, resolve_crs, to_storage
-from heating.db import get_meta
+from geo.boundary_matching import (
+    as_code,
+    cell_text,
+    find_code_field,
+    find_name_field,
+    find_township_field,
+    match_feature,
+    text_columns,
+)
+from geo.crs import CrsReading, resolve_crs, to_storage
+from geo.repair import polygonal_part, repair_geometries
+from geo.tessellation import (
+    SLIVER_M2,
+    TessellationFindings,
+    boundaries_digest,
+    remember_tessellation_validity,
+    tessellation_findings,
+)
 from heating.errors import Refused
-from heating.households import normalise_text
-from heating.models import District, Meta, Township, Village, utcnow
-from imports.villages import township_base, village_base
+from heating.models import District, Township, Village, audit, utcnow
+from imports.villages import VillageIndex
 
-# Overlaps and gaps smaller than this (m²) are digitising slivers: counted, not listed.
-SLIVER_M2 = 1.0
 # At most this many overlaps / gaps are listed in a report (the totals cover all).
 MAX_LISTED = 200
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def normalise_village_name(name: Any) -> str:
-    """The import's base name (imports.villages): NFKC, no spaces, no 村委会/社区/村… suffixes.
-
-    "南街村委会", "南街村" and "南街" all become "南街".
-    """
-    return "" if _missing(name) else village_base(str(name))
-
-
-def village_name_forms(name: Any) -> list[str]:
-    """The full normalised name, then its base name: the keys a name is matched by.
-
-    Registry names are indexed under both and a file's name is looked up
-    full name first, so an exact name wins over a base-name coincidence.
-    """
-    if _missing(name):
-        return []
-    full = normalise_text(str(name))
-    base = village_base(full)
-    return [f for f in dict.fromkeys((full, base)) if f]
-
-
-def normalise_township_name(name: Any) -> str:
-    """The import's township base name (imports.villages): no 镇/乡/街道… suffix."""
-    return "" if _missing(name) else township_base(str(name))
 
 
 # --------------------------------------------------------------------------
@@ -105,15 +86,6 @@ def _pick_layer(path: Path) -> str | None:
     return max(candidates, key=lambda n: pyogrio.read_info(path, layer=n)["features"])
 
 
-def _text_columns(frame: pd.DataFrame) -> list[str]:
-    return [
-        c
-        for c in frame.columns
-        if c != frame.geometry.name
-        and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))
-    ]
-
-
 def _detect_dbf_encoding(frame: gpd.GeoDataFrame) -> str:
     """Work out a .dbf's encoding from text read as ISO-8859-1 (GDAL's guess without .cpg).
 
@@ -122,7 +94,7 @@ def _detect_dbf_encoding(frame: gpd.GeoDataFrame) -> str:
     then GB18030 (a superset of GBK) when the result contains Chinese.
     """
     texts = [str(c) for c in frame.columns if c != frame.geometry.name]
-    for column in _text_columns(frame):
+    for column in text_columns(frame):
         texts.extend(v for v in frame[column] if isinstance(v, str))
     raw = [t.encode("latin-1") for t in texts if not t.isascii()]
     if not raw:
@@ -202,327 +174,6 @@ def read_boundary_file(path: str | Path, *, encoding: str | None = None) -> Boun
 
 
 # --------------------------------------------------------------------------
-# Repair
-# --------------------------------------------------------------------------
-
-
-def polygonal_part(geom: Any) -> Polygon | MultiPolygon | None:
-    """The polygons of a geometry (a collection's points and lines dropped); None if none."""
-    if geom is None or geom.is_empty:
-        return None
-    if isinstance(geom, Polygon | MultiPolygon):
-        return geom
-    parts = [
-        p
-        for g in getattr(geom, "geoms", [geom])
-        for p in (g.geoms if isinstance(g, MultiPolygon) else [g])
-        if isinstance(p, Polygon) and not p.is_empty
-    ]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
-
-
-def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Make every geometry a valid (multi)polygon; return (geometries, repaired mask).
-
-    Invalid rings (a bow-tie, a self-touching ring) go through
-    ``shapely.make_valid`` and keep only the polygonal part; Z values are
-    dropped.  A geometry with no polygonal part becomes None.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    if shapely.has_z(geoms).any():
-        geoms = shapely.force_2d(geoms)
-    valid = shapely.is_valid(geoms)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    repaired = present & ~valid
-    out = geoms.copy()
-    if repaired.any():
-        out[repaired] = shapely.make_valid(geoms[repaired])
-    out = np.array([polygonal_part(g) for g in out], dtype=object)
-    return out, repaired
-
-
-# --------------------------------------------------------------------------
-# Matching
-# --------------------------------------------------------------------------
-
-
-def _as_code(value: Any, digits: int) -> str | None:
-    """A statistical code as text: "140405001201" from str, int or integral float."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        if np.isnan(value) or value != int(value):
-            return None
-        value = int(value)
-    text = str(value).strip()
-    return text if len(text) == digits and text.isdigit() else None
-
-
-def find_code_field(frame: pd.DataFrame, digits: int = 12, share: float = 0.8) -> str | None:
-    """The column whose non-empty values are mostly ``digits``-digit codes, if any."""
-    best, best_share = None, 0.0
-    for column in frame.columns:
-        if column == frame.geometry.name:
-            continue
-        values = frame[column].dropna()
-        if values.empty:
-            continue
-        hits = sum(_as_code(v, digits) is not None for v in values) / len(values)
-        if hits >= share and hits > best_share:
-            best, best_share = column, hits
-    return best
-
-
-@dataclass
-class Registry:
-    """The villages a file may match: by code, by (township, name) and by name."""
-
-    by_code: dict[str, tuple[int, str]]  # code → (id, name)
-    by_township_name: dict[tuple[str, str], list[str]]  # (township code, norm name) → codes
-    by_name: dict[str, list[str]]  # norm name → codes
-    townships: dict[str, str]  # norm township name or code → township code
-
-    @classmethod
-    def load(cls, session: Session) -> Registry:
-        rows = session.execute(
-            select(Village.id, Village.code, Village.name, Township.code, Township.name).join(
-                Township, Village.township_id == Township.id
-            )
-        ).all()
-        by_code, by_tn, by_name, townships = {}, defaultdict(list), defaultdict(list), {}
-        for vid, code, name, tcode, tname in rows:
-            by_code[code] = (vid, name)
-            for form in village_name_forms(name):
-                by_tn[(tcode, form)].append(code)
-                by_name[form].append(code)
-            townships[tcode] = tcode
-            townships[normalise_township_name(tname)] = tcode
-        return cls(by_code, dict(by_tn), dict(by_name), townships)
-
-    def township_of(self, value: Any) -> str | None:
-        code = _as_code(value, 9)
-        if code:
-            return code if code in self.townships else None
-        return self.townships.get(normalise_township_name(value))
-
-
-def find_name_field(frame: pd.DataFrame, registry: Registry) -> str | None:
-    """The text column whose values match the most registry village names."""
-    best, best_hits = None, 0
-    for column in _text_columns(frame):
-        hits = sum(
-            any(f in registry.by_name for f in village_name_forms(v))
-            for v in frame[column].dropna()
-        )
-        if hits > best_hits:
-            best, best_hits = column, hits
-    return best
-
-
-def find_township_field(frame: pd.DataFrame, registry: Registry, exclude: set[str]) -> str | None:
-    """The column whose values mostly name or code a registry township, if any."""
-    best, best_share = None, 0.0
-    for column in frame.columns:
-        if column == frame.geometry.name or column in exclude:
-            continue
-        values = frame[column].dropna()
-        if values.empty:
-            continue
-        hits = sum(registry.township_of(v) is not None for v in values) / len(values)
-        if hits >= 0.8 and hits > best_share:
-            best, best_share = column, hits
-    return best
-
-
-@dataclass
-class Match:
-    """The village code a feature matched (or why it matched none) and by what."""
-
-    code: str | None
-    by: str | None  # "code" / "name"
-    reason: str | None = None
-
-
-def match_feature(
-    registry: Registry,
-    *,
-    code_value: Any,
-    name_value: Any,
-    township_value: Any,
-) -> Match:
-    """Match one feature: its 12-digit code, else its township + name, else its unique name."""
-    code = _as_code(code_value, 12)
-    if code and code in registry.by_code:
-        return Match(code, "code")
-    forms = village_name_forms(name_value)
-    if not forms:
-        reason = f"村代码 {code} 不在村庄名录中" if code else "没有村代码，也没有村名"
-        return Match(None, None, reason)
-    township = registry.township_of(township_value) if township_value is not None else None
-    if township is None and code:
-        township = code[:9] if code[:9] in registry.townships else None
-    if township:
-        found = [registry.by_township_name.get((township, f), []) for f in forms]
-        where = f"乡镇 {township} 中"
-    else:
-        found = [registry.by_name.get(f, []) for f in forms]
-        where = "村庄名录中"
-    codes = next((c for c in found if c), [])
-    if len(codes) == 1:
-        return Match(codes[0], "name")
-    if len(codes) > 1:
-        return Match(None, None, f"{where}有 {len(codes)} 个村叫“{name_value}”，请提供村代码字段")
-    return Match(None, None, f"{where}没有名为“{name_value}”的村")
-
-
-# --------------------------------------------------------------------------
-# Quality: overlaps and gaps between neighbours
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class CoverageFindings:
-    """Overlaps and gaps between neighbouring villages (areas in m², projected CRS)."""
-
-    projected_crs: str
-    overlaps: list[dict[str, Any]] = field(default_factory=list)
-    gaps: list[dict[str, Any]] = field(default_factory=list)
-    overlap_total_m2: float = 0.0
-    gap_total_m2: float = 0.0
-    slivers: int = 0  # overlaps/gaps under SLIVER_M2, counted but not listed
-    valid_coverage: bool = True
-
-
-def coverage_findings(
-    codes: list[str], geoms_4490: np.ndarray, *, sliver_m2: float = SLIVER_M2
-) -> CoverageFindings:
-    """Find overlaps between villages and gaps enclosed by them; areas in Gauss–Krüger m².
-
-    Topology is computed on the stored lon/lat coordinates (projection would
-    not change it) and only the overlaps and gaps found are projected to
-    measure them.  A valid coverage (``shapely.coverage_is_valid``) has no
-    overlaps, so only its holes are examined; otherwise every pair of
-    intersecting villages is measured.  A gap is a hole in the union of all
-    boundaries: a place no village claims (or a village missing from the file).
-    """
-    geoms = np.asarray(geoms_4490, dtype=object)
-    crs = projected_crs_for_bounds(shapely.total_bounds(geoms))
-    findings = CoverageFindings(projected_crs=crs)
-    if len(geoms) == 0:
-        return findings
-
-    def area_m2(shapes: np.ndarray) -> np.ndarray:
-        if len(shapes) == 0:
-            return np.zeros(0)
-        return gpd.GeoSeries(shapes, crs=STORAGE_CRS).to_crs(crs).area.to_numpy()
-
-    findings.valid_coverage = bool(shapely.coverage_is_valid(geoms))
-    if findings.valid_coverage:
-        union = shapely.coverage_union_all(geoms)
-    else:
-        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-        keep = left < right
-        left, right = left[keep], right[keep]
-        overlaps = shapely.intersection(geoms[left], geoms[right])
-        polygonal = np.array([polygonal_part(g) is not None for g in overlaps], dtype=bool)
-        left, right, overlaps = left[polygonal], right[polygonal], overlaps[polygonal]
-        for i, j, area in zip(left, right, area_m2(overlaps), strict=True):
-            if area <= 0:
-                continue
-            findings.overlap_total_m2 += float(area)
-            if area < sliver_m2:
-                findings.slivers += 1
-            else:
-                findings.overlaps.append(
-                    {"villages": [codes[i], codes[j]], "area_m2": round(float(area), 1)}
-                )
-        union = shapely.union_all(geoms)
-    holes = np.array(
-        [
-            Polygon(ring)
-            for part in getattr(union, "geoms", [union])
-            if isinstance(part, Polygon)
-            for ring in part.interiors
-        ],
-        dtype=object,
-    )
-    if len(holes):
-        hole_idx, village_idx = shapely.STRtree(geoms).query(
-            holes, predicate="dwithin", distance=1e-6
-        )
-        neighbours: dict[int, list[str]] = defaultdict(list)
-        for h, v in zip(hole_idx, village_idx, strict=True):
-            neighbours[int(h)].append(codes[v])
-        for h, area in enumerate(area_m2(holes)):
-            findings.gap_total_m2 += float(area)
-            if area < sliver_m2:
-                findings.slivers += 1
-                continue
-            findings.gaps.append(
-                {"area_m2": round(float(area), 1), "villages": sorted(neighbours[h])}
-            )
-    findings.overlaps.sort(key=lambda o: -o["area_m2"])
-    findings.gaps.sort(key=lambda g: -g["area_m2"])
-    return findings
-
-
-# --------------------------------------------------------------------------
-# Whether the stored boundaries form a valid coverage (cached by content)
-# --------------------------------------------------------------------------
-
-COVERAGE_META_KEY = "boundaries_coverage"
-
-
-def boundaries_digest(codes: Collection[str], geoms: np.ndarray) -> str:
-    """A SHA-256 of the villages that have a boundary: codes and coordinates.
-
-    Villages without a boundary are left out, so a load that matched every
-    bounded village and a derivation reading them back agree.
-    """
-    codes = np.asarray(list(codes), dtype=object).astype(str)
-    geoms = np.asarray(geoms, dtype=object)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    codes, geoms = codes[present], geoms[present]
-    order = np.argsort(codes, kind="stable")
-    codes, geoms = codes[order], geoms[order]
-    digest = hashlib.sha256("\n".join(codes).encode())
-    digest.update(shapely.get_num_coordinates(geoms).astype(np.int64).tobytes())
-    digest.update(shapely.get_coordinates(geoms).tobytes())
-    return digest.hexdigest()
-
-
-def known_coverage_validity(session: Session, digest: str) -> bool | None:
-    """The cached ``coverage_is_valid`` of the boundaries with this digest, if known."""
-    value = get_meta(session, COVERAGE_META_KEY)
-    if not value or ":" not in value:
-        return None
-    stored, _, verdict = value.partition(":")
-    return verdict == "valid" if stored == digest else None
-
-
-def remember_coverage_validity(session: Session, digest: str, valid: bool) -> None:
-    """Cache whether the boundaries with this digest form a valid coverage."""
-    session.merge(Meta(key=COVERAGE_META_KEY, value=f"{digest}:{'valid' if valid else 'invalid'}"))
-
-
-def stored_coverage_validity(session: Session, villages: gpd.GeoDataFrame) -> bool:
-    """Whether all stored boundaries form a valid coverage, computed once per boundary state."""
-    geoms = villages.geometry.to_numpy()
-    digest = boundaries_digest(villages["code"], geoms)
-    known = known_coverage_validity(session, digest)
-    if known is None:
-        present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        try:
-            known = bool(shapely.coverage_is_valid(present)) if len(present) else True
-        except GEOSException:
-            known = False
-        remember_coverage_validity(session, digest, known)
-    return known
-
-
-# --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
 
@@ -546,7 +197,7 @@ class BoundaryReport:
     matched_by_code: int = 0
     matched_by_name: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
-    findings: CoverageFindings | None = None
+    findings: TessellationFindings | None = None
 
     def as_json(self) -> dict[str, Any]:
         f = self.findings
@@ -601,6 +252,7 @@ def load_boundaries(
     encoding: str | None = None,
     source_name: str | None = None,
     limits: Any = None,
+    user_id: int | None = None,
 ) -> BoundaryReport:
     """Load village boundaries from a file, matching features to registry villages.
 
@@ -620,6 +272,8 @@ def load_boundaries(
     limits : geo.boundary_reading.BoundaryLimits, optional
         Size, features, memory and time allowed for reading the file (default:
         the configured settings); the file is read in a child process.
+    user_id : int, optional
+        Who loads it (the audit entry names them).
 
     Returns
     -------
@@ -640,21 +294,21 @@ def load_boundaries(
 
     read = read_boundary_file_limited(path, encoding=encoding, limits=limits)
     frame = read.frame
-    registry = Registry.load(session)
-    if not registry.by_code:
+    index = VillageIndex.load(session, None)
+    if not index.villages:
         raise Refused("村庄名录为空：请先用 heating registry load 导入村庄名录，再加载村界。")
 
     code_col = _field(frame, code_field, "--code-field") or find_code_field(frame)
     name_col = _field(frame, name_field, "--name-field")
     every_code_known = code_col is not None and all(
-        _as_code(v, 12) in registry.by_code for v in frame[code_col]
+        as_code(v, 12) in index.villages for v in frame[code_col]
     )
     if name_col is None and not every_code_known:
-        name_col = find_name_field(frame, registry)
+        name_col = find_name_field(frame, index)
     township_col = (
         None
         if every_code_known
-        else find_township_field(frame, registry, {c for c in (code_col, name_col) if c})
+        else find_township_field(frame, index, {c for c in (code_col, name_col) if c})
     )
 
     stored = to_storage(frame)
@@ -668,16 +322,13 @@ def load_boundaries(
     unmatched: list[dict[str, Any]] = []
     counts = {"code": 0, "name": 0}
     for i in range(len(frame)):
-        label = value(name_col, i) or value(code_col, i)
-        label = (
-            None if label is None or (isinstance(label, float) and np.isnan(label)) else str(label)
-        )
+        label = cell_text(value(name_col, i)) or cell_text(value(code_col, i))
         if geoms[i] is None:
             reason = "几何无效且修复后没有面" if repaired[i] else "没有面几何（空、点或线）"
             unmatched.append({"feature": i + 1, "name": label, "reason": reason})
             continue
         found = match_feature(
-            registry,
+            index,
             code_value=value(code_col, i),
             name_value=value(name_col, i),
             township_value=value(township_col, i),
@@ -710,7 +361,7 @@ def load_boundaries(
         update(Village),
         [
             {
-                "id": registry.by_code[code][0],
+                "id": index.villages[code][0],
                 "geometry": shapely.to_wkb(geom),
                 "boundary_source": source[:255],
                 "boundary_generated": False,
@@ -730,21 +381,21 @@ def load_boundaries(
 
     codes = sorted(village_geoms)
     try:
-        findings = coverage_findings(
+        findings = tessellation_findings(
             codes, np.array([village_geoms[c] for c in codes], dtype=object)
         )
     except GEOSException:
         findings = None  # quality findings are advice; a GEOS failure must not block the load
     bounded = session.scalar(select(func.count()).where(Village.geometry.is_not(None)))
     if findings is not None and bounded == len(codes):
-        # The file holds every stored boundary: its coverage check serves zone derivation too.
-        remember_coverage_validity(
+        # The file holds every stored boundary: its tessellation check serves zone derivation too.
+        remember_tessellation_validity(
             session,
             boundaries_digest(codes, np.array([village_geoms[c] for c in codes], dtype=object)),
-            findings.valid_coverage,
+            findings.is_valid,
         )
 
-    return BoundaryReport(
+    report = BoundaryReport(
         crs=read.crs.crs,
         crs_read=read.crs.describe(),
         features=len(frame),
@@ -762,73 +413,16 @@ def load_boundaries(
         duplicates=duplicates,
         findings=findings,
     )
-
-
-# --------------------------------------------------------------------------
-# Reading villages back
-# --------------------------------------------------------------------------
-
-
-def villages_frame(
-    session: Session,
-    township_code: str | None = None,
-    district_code: str | None = None,
-    *,
-    boundaries_only: bool = False,
-) -> gpd.GeoDataFrame:
-    """Villages as a GeoDataFrame in EPSG:4490, for maps, zones and reports.
-
-    Parameters
-    ----------
-    session : Session
-    township_code, district_code : str, optional
-        Restrict to one township (9 digits) or district (6 digits).
-    boundaries_only : bool, default False
-        Drop villages without a boundary (their geometry is None otherwise).
-
-    Returns
-    -------
-    GeoDataFrame
-        Columns ``code, name, township_code, township_name, district_code,
-        category, total_households, boundary_generated, geometry``, ordered by code.
-    """
-    query = (
-        select(
-            Village.code,
-            Village.name,
-            Township.code,
-            Township.name,
-            District.code,
-            Village.category,
-            Village.total_households,
-            Village.boundary_generated,
-            Village.geometry,
-        )
-        .join(Township, Village.township_id == Township.id)
-        .join(District, Township.district_id == District.id)
-        .order_by(Village.code)
+    audit(
+        session,
+        "boundaries_load",
+        user=user_id,
+        target=source,
+        detail={
+            "crs": report.crs,
+            "features": report.features,
+            "matched": report.matched,
+            "repaired": report.repaired,
+        },
     )
-    if township_code:
-        query = query.where(Township.code == township_code)
-    if district_code:
-        query = query.where(District.code == district_code)
-    if boundaries_only:
-        query = query.where(Village.geometry.is_not(None))
-    rows = session.execute(query).all()
-    columns = [
-        "code",
-        "name",
-        "township_code",
-        "township_name",
-        "district_code",
-        "category",
-        "total_households",
-    ]
-    data = pd.DataFrame([r[:7] for r in rows], columns=columns)
-    data["total_households"] = data["total_households"].astype("Int64")
-    data["boundary_generated"] = pd.Series([bool(r[7]) for r in rows], dtype=bool)
-    wkb = np.array([r[8] for r in rows], dtype=object)
-    geometry = shapely.from_wkb(wkb) if len(wkb) else np.array([], dtype=object)
-    return gpd.GeoDataFrame(
-        data, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS), crs=STORAGE_CRS
-    )
+    return report

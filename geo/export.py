@@ -23,9 +23,9 @@ import geopandas as gpd
 import shapely
 from sqlalchemy.orm import Session
 
-from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
-from geo.zones import DerivationResult, derivation_result
+from geo.villages import villages_frame
+from geo.zone_derivations import DerivationResult, derivation_result
 from heating.errors import NotFound, Refused
 from heating.formulas import formula_safe
 

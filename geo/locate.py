@@ -6,7 +6,7 @@ exactly on a zone's edge is inside.  A point in an enclave (飞地: an
 incomplete village in a hole of a zone) is not inside the zone — the
 enclave is not coal-free yet — but is flagged ``in_enclave``, because it is
 surrounded by one.  The zones are those in force on the as-of date: the
-newest derivation on or before it (``geo.zones.derivation_as_of``).
+newest derivation on or before it (``geo.zone_derivations.derivation_as_of``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.crs import STORAGE_CRS
-from geo.zones import derivation_as_of
+from geo.zone_derivations import derivation_as_of
 from heating.models import Village, ZoneDerivation
 
 PREDICATES = ("intersects", "within")

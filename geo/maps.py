@@ -68,11 +68,12 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
 from geo.map_points import boiler_points, heat_source_points
-from geo.zones import TOUCH_DEGREES, current_derivation
+from geo.villages import villages_frame
+from geo.zone_derivations import current_derivation
+from geo.zones import TOUCH_DEGREES
 from heating.completion import decided_village_ids
 from heating.config import Config, Profile
 from heating.coverage_classes import (

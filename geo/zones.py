@@ -1,4 +1,4 @@
-"""Coal-ban zones (禁煤区): derived from complete villages, kept per derivation.
+"""Coal-ban zones (禁煤区): derived from complete villages (pure; storage in geo.zone_derivations).
 
 A zone is one connected part of the dissolved union of complete villages'
 polygons.  Its identifier ("JMQ-0001") stays the same across derivations
@@ -7,6 +7,9 @@ the previous zone whose villages it holds most of; when zones merge the
 oldest id survives; when a zone splits the part holding most of its
 villages keeps the id and the others get new ones.  Incomplete villages
 wholly surrounded by zone are enclaves (飞地) — priority gaps.
+
+``derive`` is pure: a GeoDataFrame and a set of complete codes in, zones
+out.  ``geo.zone_derivations`` stores and reads derivations.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -24,15 +26,9 @@ import pandas as pd
 import shapely
 from shapely import GEOSException
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from geo.boundaries import polygonal_part, stored_coverage_validity, villages_frame
 from geo.crs import STORAGE_CRS, areas_km2
-from heating.completion import complete_village_codes
-from heating.config import Profile
-from heating.errors import Refused
-from heating.models import Zone, ZoneDerivation
+from geo.repair import polygonal_part
 
 ZONE_PREFIX = "JMQ-"
 ZONE_ID_RE = re.compile(rf"^{ZONE_PREFIX}(\d+)$")
@@ -73,7 +69,7 @@ class Derived:
     enclaves: list[str]
     added: list[str]
     removed: list[str]
-    method: str  # "coverage_union" (valid coverage) or "union" (fallback)
+    method: str  # "coverage_union" (valid tessellation) or "union" (fallback)
     complete_without_boundary: list[str] = field(default_factory=list)
 
 
@@ -87,22 +83,28 @@ def format_zone_id(number: int) -> str:
     return f"{ZONE_PREFIX}{number:04d}"
 
 
-def dissolve(geoms: np.ndarray, *, coverage_valid: bool | None = None) -> tuple[list[Polygon], str]:
+def union_parts(
+    geoms: np.ndarray, *, tessellation_valid: bool | None = None
+) -> tuple[list[Polygon], str]:
     """Union polygons and split the result into connected parts.
 
     ``shapely.coverage_union_all`` is several times faster than ``union_all``
-    but needs an exactly noded coverage, so it is used only when
+    but needs an exactly noded tessellation, so it is used only when
     ``shapely.coverage_is_valid`` holds; otherwise (overlaps, slivers,
     mismatched vertices) the geometries are made valid and unioned fully.
-    ``coverage_valid`` passes a validity already known (any subset of a
-    valid coverage is one), saving the check, which costs more than the union.
+    ``tessellation_valid`` passes a validity already known (any subset of a
+    valid tessellation is one), saving the check, which costs more than the union.
     """
     if len(geoms) == 0:
         return [], "coverage_union"
     union = None
     method = "coverage_union"
     try:
-        valid = coverage_valid if coverage_valid is not None else shapely.coverage_is_valid(geoms)
+        valid = (
+            tessellation_valid
+            if tessellation_valid is not None
+            else shapely.coverage_is_valid(geoms)
+        )
         if valid:
             union = shapely.coverage_union_all(geoms)
     except GEOSException:
@@ -132,7 +134,7 @@ def _successors(
     return successor
 
 
-def _age_key(zone_id: str) -> tuple[int, str]:
+def age_key(zone_id: str) -> tuple[int, str]:
     number = zone_number(zone_id)
     return (number if number is not None else 10**9, zone_id)
 
@@ -155,7 +157,7 @@ def assign_zone_ids(
         inherited[part].append(zone_id)
     ids: list[str | None] = [None] * len(members)
     for part, candidates in inherited.items():
-        ids[part] = min(candidates, key=_age_key)
+        ids[part] = min(candidates, key=age_key)
     fresh = sorted((i for i, z in enumerate(ids) if z is None), key=lambda i: min(members[i]))
     for offset, part in enumerate(fresh):
         ids[part] = format_zone_id(next_number + offset)
@@ -168,7 +170,7 @@ def derive(
     previous: Mapping[str, Collection[str]] | None = None,
     *,
     next_number: int = 1,
-    coverage_valid: bool | None = None,
+    tessellation_valid: bool | None = None,
 ) -> Derived:
     """Derive coal-ban zones from villages and the set of complete village codes.
 
@@ -183,9 +185,9 @@ def derive(
         The previous derivation's zones: zone id → village codes.
     next_number : int, default 1
         The sequence number for the first new zone id.
-    coverage_valid : bool, optional
+    tessellation_valid : bool, optional
         Whether all of ``villages``' boundaries are known to form a valid
-        coverage (``shapely.coverage_is_valid``); checked on the complete
+        tessellation (``shapely.coverage_is_valid``); checked on the complete
         villages when not given.
 
     Returns
@@ -212,7 +214,7 @@ def derive(
     complete_codes, complete_geoms = codes[chosen], geoms[chosen]
     open_codes, open_geoms = codes[others], geoms[others]
 
-    parts, method = dissolve(complete_geoms, coverage_valid=coverage_valid)
+    parts, method = union_parts(complete_geoms, tessellation_valid=tessellation_valid)
     members = _members(parts, complete_codes, complete_geoms)
     keep = [i for i, m in enumerate(members) if m]  # parts with no village's interior point: noise
     parts, members = [parts[i] for i in keep], [members[i] for i in keep]
@@ -233,7 +235,7 @@ def derive(
         )
         for i in range(len(parts))
     ]
-    zones.sort(key=lambda z: _age_key(z.zone_id))
+    zones.sort(key=lambda z: age_key(z.zone_id))
     now = {c for z in zones for c in z.villages}
     before = {c for codes_ in previous.values() for c in codes_}
     return Derived(
@@ -293,7 +295,7 @@ def _enclaves(
     """Incomplete villages lying in a hole of a zone part (wholly surrounded by zone).
 
     Candidates are the villages whose interior point falls in a hole.  In an
-    exact coverage that settles it (a village cannot overlap the zone);
+    exact tessellation that settles it (a village cannot overlap the zone);
     otherwise (``exact=False``) each is confirmed by the share of its area
     inside the hole (ENCLAVE_SHARE), which tolerates imperfect noding.
     """
@@ -328,187 +330,3 @@ def _households(villages: gpd.GeoDataFrame) -> dict[str, int]:
 def _sum_households(codes: set[str], households: dict[str, int]) -> int | None:
     known = [households[c] for c in codes if c in households]
     return sum(known) if known else None
-
-
-# --------------------------------------------------------------------------
-# Stored derivations
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class DerivationResult:
-    """A stored derivation and its zones, as ``heating zones derive --json`` prints it."""
-
-    derivation: ZoneDerivation
-    zones: list[DerivedZone]
-    enclaves: list[str]
-    added: list[str]
-    removed: list[str]
-    method: str
-    previous: int | None
-    complete_without_boundary: list[str]
-
-    @classmethod
-    def from_row(cls, row: ZoneDerivation) -> DerivationResult:
-        """Rebuild the result of a stored derivation (for the web page and export)."""
-        summary = row.summary or {}
-        zones = [
-            DerivedZone(
-                zone_id=z.zone_id,
-                villages=list(z.village_codes),
-                geometry=shapely.from_wkb(z.geometry),
-                area_km2=z.area_km2,
-                touching=list(z.touching or []),
-                households=z.households,
-            )
-            for z in sorted(row.zones, key=lambda z: _age_key(z.zone_id))
-        ]
-        return cls(
-            derivation=row,
-            zones=zones,
-            enclaves=list(summary.get("enclaves", [])),
-            added=list(summary.get("added", [])),
-            removed=list(summary.get("removed", [])),
-            method=summary.get("method", ""),
-            previous=summary.get("previous"),
-            complete_without_boundary=list(summary.get("complete_without_boundary", [])),
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "derivation": self.derivation.id,
-            "as_of": self.derivation.as_of.isoformat(),
-            "zones": [z.as_json() for z in self.zones],
-            "enclaves": self.enclaves,
-            "added": self.added,
-            "removed": self.removed,
-            "previous": self.previous,
-            "method": self.method,
-            "created_at": self.derivation.created_at.isoformat(timespec="seconds"),
-            "complete_without_boundary": self.complete_without_boundary,
-        }
-
-
-def current_derivation(session: Session) -> ZoneDerivation | None:
-    """The most recently stored derivation (the zones in force), or None."""
-    return session.scalar(select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(1))
-
-
-def derivation_as_of(session: Session, day: date) -> ZoneDerivation | None:
-    """The zones in force on ``day``: the newest derivation with ``as_of`` ≤ day.
-
-    A tie on ``as_of`` goes to the derivation created last.
-    """
-    return session.scalar(
-        select(ZoneDerivation)
-        .where(ZoneDerivation.as_of <= day)
-        .order_by(
-            ZoneDerivation.as_of.desc(), ZoneDerivation.created_at.desc(), ZoneDerivation.id.desc()
-        )
-        .limit(1)
-    )
-
-
-def derivation_history(session: Session) -> list[ZoneDerivation]:
-    """Every stored derivation, newest first."""
-    return list(session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.id.desc())))
-
-
-def next_zone_number(session: Session) -> int:
-    """One past the highest zone number ever issued in this installation."""
-    numbers = [zone_number(z) for z in session.scalars(select(Zone.zone_id).distinct())]
-    return max((n for n in numbers if n is not None), default=0) + 1
-
-
-def derive_zones(
-    session: Session,
-    profile: Profile,
-    *,
-    as_of: date,
-    user_id: int | None = None,
-    complete: Collection[str] | None = None,
-) -> DerivationResult:
-    """Derive the coal-ban zones as of a date and store the derivation.
-
-    Parameters
-    ----------
-    session : Session
-        The unit of work the derivation is added to (the caller commits).
-    profile : Profile
-        The requirement profile (passed to the measures).
-    as_of : date
-        Villages complete as of this date form the zones.
-    user_id : int, optional
-        Who derived it.
-    complete : collection of str, optional
-        Complete village codes; by default ``heating.completion.complete_village_codes``.
-
-    Returns
-    -------
-    DerivationResult
-        The stored derivation with zones, enclaves and the change since the previous one.
-    """
-    if complete is None:
-        complete = complete_village_codes(session, profile, as_of=as_of)
-    before = current_derivation(session)
-    previous = {z.zone_id: list(z.village_codes) for z in before.zones} if before else {}
-    villages = villages_frame(session)
-    if villages.geometry.isna().all():
-        raise Refused(
-            "还没有任何村界，无法推导禁煤区：请先用 heating boundaries load 加载村界"
-            "（或在“管理 → 村界”上传）。"
-        )
-    derived = derive(
-        villages,
-        complete,
-        previous,
-        next_number=next_zone_number(session),
-        coverage_valid=stored_coverage_validity(session, villages),
-    )
-    row = ZoneDerivation(
-        as_of=as_of,
-        user_id=user_id,
-        summary={
-            "enclaves": derived.enclaves,
-            "added": derived.added,
-            "removed": derived.removed,
-            "method": derived.method,
-            "previous": before.id if before else None,
-            "complete_without_boundary": derived.complete_without_boundary,
-        },
-    )
-    row.zones = [
-        Zone(
-            zone_id=z.zone_id,
-            geometry=shapely.to_wkb(z.geometry),
-            area_km2=z.area_km2,
-            village_codes=z.villages,
-            touching=z.touching,
-            households=z.households,
-        )
-        for z in derived.zones
-    ]
-    session.add(row)
-    session.flush()
-    return DerivationResult(
-        derivation=row,
-        zones=derived.zones,
-        enclaves=derived.enclaves,
-        added=derived.added,
-        removed=derived.removed,
-        method=derived.method,
-        previous=before.id if before else None,
-        complete_without_boundary=derived.complete_without_boundary,
-    )
-
-
-def derivation_result(
-    session: Session, derivation_id: int | None = None
-) -> DerivationResult | None:
-    """A stored derivation (default: the current one) as a result; None if there is none."""
-    row = (
-        session.get(ZoneDerivation, derivation_id)
-        if derivation_id is not None
-        else current_derivation(session)
-    )
-    return DerivationResult.from_row(row) if row is not None else None

@@ -32,7 +32,6 @@ from typing import Any
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
-from heating.households import name_base
 from heating.models import (
     COMPLIANT_GRADES,
     ENV_GRADE_LABELS,
@@ -43,6 +42,7 @@ from heating.models import (
     Township,
     Village,
 )
+from heating.names import name_base
 
 # Company forms dropped before names are compared (longest first in name_base).
 HEAT_SOURCE_SUFFIXES = (

@@ -1,9 +1,12 @@
-"""Resolve a row's township and village against the registry (never creating either).
+"""Resolve a place (township, village name, village code) against the registry.
 
-The index is built once per parse from two queries; every row is then a
-few dict lookups (memoised per distinct township/village/code triple), so a
-100k-row ledger costs no per-row database work.  Names match after removing
-office suffixes: 南街村委会 = 南街村 = 南街, 常村社区居委会 = 常村社区.
+The one village resolver: ledger rows, boiler rows and boundary features
+(``geo.boundary_matching``) are all placed by ``VillageIndex``, never
+creating a township or village.  The index is built once from two queries;
+every lookup is then a few dict lookups (memoised per distinct
+township/village/code triple), so a 100k-row ledger costs no per-row
+database work.  Names match by ``heating.names`` (full name first, then
+without office suffixes: 南街村委会 = 南街村 = 南街).
 """
 
 from __future__ import annotations
@@ -15,44 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.formulas import neutralise
-from heating.households import name_base, normalise_text
 from heating.models import District, Township, Village
-
-# Longest first, so 社区居委会 goes before 居委会 and 村民委员会 before 村委会.
-VILLAGE_SUFFIXES = (
-    "村民委员会",
-    "居民委员会",
-    "社区居委会",
-    "社区居民委员会",
-    "村委会",
-    "居委会",
-    "委员会",
-    "社区",
-    "村",
-)
-TOWNSHIP_SUFFIXES = ("街道办事处", "办事处", "街道", "管理中心", "镇", "乡")
+from heating.names import normalise_text, township_keys, village_base, village_keys
 
 Problem = tuple[str, str, str, str]  # severity, code, field, message
 
 
-def village_base(name: str) -> str:
-    """A village name without office suffixes (repeatedly), never emptied."""
-    return name_base(name, VILLAGE_SUFFIXES)
-
-
-def township_base(name: str) -> str:
-    s = normalise_text(name)
-    for suffix in TOWNSHIP_SUFFIXES:
-        if s.endswith(suffix) and len(s) > len(suffix):
-            return s[: -len(suffix)]
-    return s
-
-
 @dataclass(frozen=True)
 class Resolution:
+    """Where a row or feature belongs, or the problems that say why it belongs nowhere."""
+
     village_id: int | None
     township_code: str | None
     problems: tuple[Problem, ...] = ()
+    village_code: str | None = None
 
 
 @dataclass
@@ -68,6 +47,7 @@ class VillageIndex:
     # (township code, key) → village code, None when ambiguous; keys are full and base names.
     by_name: dict[tuple[str, str], str | None] = field(default_factory=dict)
     names_in: dict[str, list[str]] = field(default_factory=dict)  # tcode → registry names
+    village_names: set[str] = field(default_factory=set)  # every key of every village name
     district_ids: set[int] = field(default_factory=set)
     _cache: dict[tuple[object, object, object], Resolution] = field(default_factory=dict)
 
@@ -89,7 +69,7 @@ class VillageIndex:
             index.district_ids.update(session.scalars(select(District.id)))
         for code, name, _district in session.execute(tq):
             index.townships[code] = name
-            for key in {normalise_text(name), township_base(name), code}:
+            for key in (*township_keys(name), code):
                 prev = index.township_by_name.get(key, code)
                 index.township_by_name[key] = code if prev == code else None
         for vid, code, name, tcode in session.execute(vq):
@@ -97,10 +77,23 @@ class VillageIndex:
             index.names_in.setdefault(tcode, []).append(name)
             # The template's dropdown offers a name as neutralised by heating.formulas
             # ("'=…" for a name a spreadsheet would run), so that spelling matches too.
-            for key in {normalise_text(name), village_base(name), normalise_text(neutralise(name))}:
+            for key in dict.fromkeys((*village_keys(name), normalise_text(neutralise(name)))):
                 prev = index.by_name.get((tcode, key), code)
                 index.by_name[(tcode, key)] = code if prev == code else None
+                index.village_names.add(key)
         return index
+
+    def township_code(self, township: str) -> str | None:
+        """The code of a township name or 9-digit code; None when unknown or ambiguous."""
+        for key in (*township_keys(township), township):
+            code = self.township_by_name.get(key)
+            if code is not None:
+                return code
+        return None
+
+    def knows_village_name(self, name: str) -> bool:
+        """True when some registry village has this name (full or without suffixes)."""
+        return any(key in self.village_names for key in village_keys(name))
 
     # ------------------------------------------------------------------
     def resolve(
@@ -123,9 +116,7 @@ class VillageIndex:
             if self.upload_township:
                 return self.upload_township, []
             return None, []
-        code = self.township_by_name.get(normalise_text(township))
-        if code is None:
-            code = self.township_by_name.get(township_base(township))
+        code = self.township_code(township)
         if code is None:
             near = self._suggest(township, list(self.townships.values()))
             return None, [
@@ -165,9 +156,11 @@ class VillageIndex:
             )
         if tcode is None:
             return self._by_name_anywhere(village)
-        code = self.by_name.get((tcode, normalise_text(village)), "")
-        if code == "":
-            code = self.by_name.get((tcode, village_base(village)), "")
+        code: str | None = ""
+        for key in village_keys(village):
+            code = self.by_name.get((tcode, key), "")
+            if code != "":
+                break
         if code is None:
             return Resolution(
                 None,
@@ -197,7 +190,7 @@ class VillageIndex:
                     ),
                 ),
             )
-        return Resolution(self.villages[code][0], tcode, ())
+        return Resolution(self.villages[code][0], tcode, (), code)
 
     def _by_code(self, tcode: str | None, village: str | None, vcode: str) -> Resolution:
         if not (len(vcode) == 12 and vcode.isdigit()):
@@ -252,15 +245,15 @@ class VillageIndex:
                     f"村名“{village}”与村代码 {vcode} 对应的“{name}”不一致，已按村代码导入。请核对。",
                 ),
             )
-        return Resolution(vid, vt, problems)
+        return Resolution(vid, vt, problems, vcode)
 
     def _by_name_anywhere(self, village: str) -> Resolution:
-        keys = (normalise_text(village), village_base(village))
+        keys = village_keys(village)
         matches = {code for (_t, k), code in self.by_name.items() if k in keys and code is not None}
         if len(matches) == 1:
             code = matches.pop()
             vid, _name, vt = self.villages[code]
-            return Resolution(vid, vt, ())
+            return Resolution(vid, vt, (), code)
         if not matches:
             near = self._suggest(village, [name for _id, name, _t in self.villages.values()])
             return Resolution(

@@ -12,15 +12,12 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Polygon, box
 
-from geo.boundaries import (
-    load_boundaries,
-    normalise_village_name,
-    village_name_forms,
-    villages_frame,
-)
+from geo.boundaries import load_boundaries
 from geo.crs import STORAGE_CRS, projected_crs_for
+from geo.villages import villages_frame
 from heating.errors import Refused
 from heating.models import Village
+from heating.names import village_base, village_keys
 
 # The tiny district's villages (conftest TINY): four 0.01° squares in a row.
 SQUARES = {
@@ -88,6 +85,23 @@ def test_geojson_with_codes_is_matched_and_stored_in_4490(runtime, tiny_district
         village = session.query(Village).filter_by(code="140405001201").one()
         assert village.boundary_source == "villages.geojson"
         assert village.boundary_generated is False
+
+
+def test_a_load_is_audited_once_with_who_loaded_it(runtime, users, tmp_path):
+    from sqlalchemy import select
+
+    from heating.models import AuditEntry
+
+    clear_boundaries(runtime)
+    path = tmp_path / "villages.geojson"
+    frame().to_file(path, engine="pyogrio")
+    with runtime.session() as session:
+        load_boundaries(session, path, source_name="村界.geojson", user_id=users["alice"])
+    with runtime.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "boundaries_load"))
+        assert [(e.username, e.target, e.detail["matched"]) for e in entries] == [
+            ("alice", "村界.geojson", 4)
+        ]
 
 
 def test_projected_gauss_kruger_input_is_read_and_reprojected(runtime, tiny_district, tmp_path):
@@ -244,13 +258,13 @@ def test_unknown_code_field_option_names_the_fields(runtime, tiny_district, tmp_
     [("南街村委会", "南街"), ("南街村", "南街"), (" 南 街 ", "南街"), ("城东社区居委会", "城东")],
 )
 def test_village_names_compare_without_suffixes(raw, expected):
-    assert normalise_village_name(raw) == expected
+    assert village_base(raw) == expected
 
 
 @pytest.mark.parametrize("written", ["上村村委会", "上村村", "上村", "上村村民委员会"])
 def test_a_village_name_matches_however_the_suffix_is_written(written):
-    registry = village_name_forms("上村村委会")
-    assert set(village_name_forms(written)) & set(registry)
+    registry = village_keys("上村村委会")
+    assert set(village_keys(written)) & set(registry)
 
 
 def test_villages_frame_filters_by_township(runtime, tiny_district):

@@ -12,10 +12,10 @@ from sqlalchemy import event
 
 from heating.config import load_config
 from heating.models import HeatSource, Township, Village
+from heating.names import village_base
 from imports.issues import CODES
 from imports.pipeline import ParsedLedger, parse_ledger
 from imports.validate import check_id_number, id_check_digit
-from imports.villages import village_base
 
 TODAY = date(2024, 1, 15)
 GOOD_ID = "140405199001011234"  # valid GB 11643 check digit

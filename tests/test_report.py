@@ -47,7 +47,7 @@ V_SOUTH, V_EAST, V_UP, V_DOWN = NANJIE, DONGJIE, SHANGCUN, XIACUN
 
 
 def derive(runtime: Runtime, day: date) -> None:
-    from geo.zones import derive_zones
+    from geo.zone_derivations import derive_zones
 
     with runtime.session() as s:
         derive_zones(s, runtime.config.profile, as_of=day)

@@ -165,7 +165,7 @@ def test_disabled_user_session_ends(login, runtime, users) -> None:
 def test_clerks_download_and_see_only_zones_holding_their_villages(login, runtime, users) -> None:
     import json
 
-    from geo.zones import derive_zones
+    from geo.zone_derivations import derive_zones
     from heating.clock import today
     from tests.support import NANJIE, SHANGCUN, add_households_by_status
 

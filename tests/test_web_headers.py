@@ -56,7 +56,7 @@ PAGES = [
 @pytest.fixture
 def scene(runtime: Runtime, tiny_district: dict[str, int]) -> int:
     """A complete village, a derivation of zones and a batch; return the batch id."""
-    from geo.zones import derive_zones
+    from geo.zone_derivations import derive_zones
 
     add_households_by_status(runtime, tiny_district[NANJIE], clean=10)
     with runtime.session() as session:

@@ -9,7 +9,13 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from geo.zones import DerivationResult, current_derivation, derivation_history, derive, derive_zones
+from geo.zone_derivations import (
+    DerivationResult,
+    current_derivation,
+    derivation_history,
+    derive_zones,
+)
+from geo.zones import derive
 from heating.history import record_create, record_update
 from heating.models import District, Household, Township, Village
 
@@ -239,9 +245,17 @@ def test_cli_zones_derive_prints_json(run_cli, runtime, grid_district):
     assert zone["zone_id"] == "JMQ-0001" and zone["area_km2"] == pytest.approx(8.0, rel=1e-6)
     plain = run_cli("zones", "derive", "--as-of", "2021-10-31")
     assert plain.exit_code == 0 and "JMQ-0001" in plain.stdout and "飞地" in plain.stdout
+    # Each derivation is audited once, by the derivation itself (the web does not add a second).
+    from sqlalchemy import select
+
+    from heating.models import AuditEntry
+
+    with runtime.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "zones_derive"))
+        assert [e.detail["as_of"] for e in entries] == ["2021-10-31", "2021-10-31"]
 
 
-def test_stored_boundaries_that_overlap_are_unioned_without_the_coverage_shortcut(
+def test_stored_boundaries_that_overlap_are_unioned_without_the_tessellation_shortcut(
     runtime, grid_district
 ):
     with runtime.session() as session:
@@ -257,14 +271,15 @@ def test_stored_boundaries_that_overlap_are_unioned_without_the_coverage_shortcu
 
 
 def test_a_boundary_load_records_that_its_coverage_is_valid(runtime, grid_district, tmp_path):
-    from geo.boundaries import COVERAGE_META_KEY, load_boundaries
+    from geo.boundaries import load_boundaries
+    from geo.tessellation import TESSELLATION_META_KEY
     from heating.db import get_meta
 
     path = tmp_path / "grid.gpkg"
     grid().to_file(path, engine="pyogrio")
     with runtime.session() as session:
         load_boundaries(session, path)
-        assert get_meta(session, COVERAGE_META_KEY).endswith(":valid")
+        assert get_meta(session, TESSELLATION_META_KEY).endswith(":valid")
     with runtime.session() as session:
         result = derive_zones(
             session, runtime.config.profile, as_of=date(2021, 10, 31), complete=codes("AB")

@@ -15,7 +15,7 @@ import shapely
 from pyproj import CRS
 
 from geo.export import _fit_dbf, export_zones
-from geo.zones import derive_zones
+from geo.zone_derivations import derive_zones
 from heating.errors import Refused
 from heating.models import Village
 

@@ -88,7 +88,7 @@ def zones() -> None:
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 结果")
 def zones_derive(as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """推导并保存禁煤区。"""
-    from geo.zones import derive_zones
+    from geo.zone_derivations import derive_zones
 
     runtime = get_runtime()
     day = parse_date_option(as_of) or today(runtime.config.timezone)

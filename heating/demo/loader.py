@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from geo.zones import derive_zones
+from geo.zone_derivations import derive_zones
 from heating import history
 from heating.config import Profile
 from heating.db import get_meta

@@ -24,8 +24,9 @@ from matplotlib.patches import Patch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo.boundaries import villages_frame
 from geo.crs import STORAGE_CRS, projected_crs_for
+from geo.display import dissolve
+from geo.villages import villages_frame
 from heating.coverage_classes import (
     COVERAGE_CLASSES,
     GENERATED_NOTE,
@@ -90,17 +91,6 @@ def _zones_frame(session: Session, snapshot: Snapshot) -> gpd.GeoDataFrame:
     )
 
 
-def _township_outlines(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
-    """Township borders: dissolve villages (coverage union, falling back to a plain union)."""
-    try:
-        dissolved = frame[["township_code", "geometry"]].dissolve(
-            "township_code", method="coverage"
-        )
-    except Exception:  # noqa: BLE001 - coverage union refuses inputs that are not exactly noded
-        dissolved = frame[["township_code", "geometry"]].dissolve("township_code")
-    return dissolved.geometry
-
-
 def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
     """The district's coverage map as PNG bytes; None when no village has a boundary."""
     frame = villages_frame(session, district_code=snapshot.district_code, boundaries_only=True)
@@ -124,7 +114,9 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
         ax = fig.add_axes((0.01, 0.02, 0.64, 0.88))
         colours = [colour_of(c) for c in projected["cls"]]
         projected.plot(ax=ax, color=colours, edgecolor="#ffffff", linewidth=0.3)
-        _township_outlines(projected).boundary.plot(ax=ax, color=TOWNSHIP_COLOUR, linewidth=0.9)
+        dissolve(projected, "township_code").boundary.plot(
+            ax=ax, color=TOWNSHIP_COLOUR, linewidth=0.9
+        )
         if not zones.empty:
             zones.boundary.plot(ax=ax, color=ZONE_COLOUR, linewidth=1.6, linestyle="--")
         priority = projected[projected["code"].isin(enclaves)]

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.zone_derivations import derivation_as_of
 from heating.measures import MeasureRow
-from heating.models import Village, ZoneDerivation
+from heating.models import Village
 from heating.village_facts import VillageFacts
 
 
@@ -54,18 +55,6 @@ class ZoneSection:
         return sum(z.area_km2 for z in self.zones)
 
 
-def _derivation_by(session: Session, day: date, known_at: datetime) -> ZoneDerivation | None:
-    """The newest derivation with as_of ≤ ``day`` made by ``known_at`` (latest made wins a tie)."""
-    return session.scalar(
-        select(ZoneDerivation)
-        .where(ZoneDerivation.as_of <= day, ZoneDerivation.created_at <= known_at)
-        .order_by(
-            ZoneDerivation.as_of.desc(), ZoneDerivation.created_at.desc(), ZoneDerivation.id.desc()
-        )
-        .limit(1)
-    )
-
-
 def zone_section(
     session: Session,
     facts: list[VillageFacts],
@@ -74,10 +63,10 @@ def zone_section(
     previous_as_of: date,
     known_at: datetime,
 ) -> ZoneSection | None:
-    derivation = _derivation_by(session, as_of, known_at)
+    derivation = derivation_as_of(session, as_of, known_at)
     if derivation is None:
         return None
-    previous = _derivation_by(session, previous_as_of, known_at)
+    previous = derivation_as_of(session, previous_as_of, known_at)
     if previous is not None and previous.id == derivation.id:
         previous = None
     in_district = {f.code for f in facts}

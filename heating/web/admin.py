@@ -330,16 +330,9 @@ def boundaries():  # noqa: ANN201
                     encoding=form["encoding"] or None,
                     source_name=name,
                     limits=BoundaryLimits.from_config(app_config()),
+                    user_id=current_user.id,
                 )
             result = report.as_json()
-            audit(
-                session,
-                "boundaries_load",
-                user=current_user,
-                target=name,
-                detail={k: result.get(k) for k in ("crs", "features", "matched", "repaired")},
-                ip=_ip(),
-            )
             session.commit()
             flash("村界已加载。", "success")
         except Refused as exc:

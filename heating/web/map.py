@@ -19,10 +19,10 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from geo.boundaries import villages_frame
 from geo.maps import current_zones, map_data, summary
 from geo.maps_document import MapLinks, basemap_of, map_document
 from geo.maps_folium import SCRIPTS, STYLESHEETS, build_map, map_script
+from geo.villages import villages_frame
 from heating.errors import Refused
 from heating.measures import coverage
 from heating.models import District, Township

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from heating.models import Village, audit
+from heating.models import Village
 from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
 from heating.web.map import map_assets, request_scope
@@ -47,7 +47,7 @@ def _village_names(codes: set[str]) -> dict[str, str]:
 @login_required
 def index():  # noqa: ANN201
     """Show the current zones, enclaves, the last derivation's changes and the history."""
-    from geo.zones import current_derivation, derivation_history
+    from geo.zone_derivations import current_derivation, derivation_history
 
     session = db()
     derivation = current_derivation(session)
@@ -89,20 +89,12 @@ def _scope_args() -> dict[str, str]:
 @roles_required("admin")
 def derive():  # noqa: ANN201
     """Derive and store the zones as of a date (today by default)."""
-    from geo.zones import derive_zones
+    from geo.zone_derivations import derive_zones
 
     as_of = parse_day(request.form.get("as_of"), "截至日期") or date.today()
     session = db()
     profile = app_config().profile
     result = derive_zones(session, profile, as_of=as_of, user_id=current_user.id)
-    audit(
-        session,
-        "zones_derive",
-        user=current_user,
-        target=f"derivation:{result.derivation.id}",
-        detail={"as_of": as_of.isoformat(), "zones": len(result.zones)},
-        ip=request.remote_addr,
-    )
     session.commit()
     flash(f"已生成禁煤区（截至 {as_of.isoformat()}），共 {len(result.zones)} 片。", "success")
     return redirect(url_for("zones.index"))
