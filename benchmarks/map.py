@@ -164,7 +164,7 @@ PAGE_ASSETS = sum(
 )
 
 
-def timed_document(runtime, **kwargs) -> tuple[float, int, str]:  # noqa: ANN001
+def timed_document(runtime, **kwargs) -> tuple[float, int, str]:
     """Seconds from the database to the text of /map/script.js, its bytes, the map's mode."""
     start = time.perf_counter()
     with runtime.session() as session:
@@ -173,7 +173,7 @@ def timed_document(runtime, **kwargs) -> tuple[float, int, str]:  # noqa: ANN001
     return time.perf_counter() - start, len(text.encode("utf-8")), data.mode
 
 
-def timed_standalone(runtime, **kwargs) -> tuple[float, int]:  # noqa: ANN001
+def timed_standalone(runtime, **kwargs) -> tuple[float, int]:
     start = time.perf_counter()
     with runtime.session() as session:
         document = map_document(map_data(session, runtime.config, **kwargs))

@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,7 +82,7 @@ def write_template(
     return len(villages)
 
 
-def _write_lists(ws, choices: dict[str, tuple[str, ...]]) -> dict[str, str]:  # noqa: ANN001
+def _write_lists(ws: Worksheet, choices: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """Put each dropdown's values in a column of the hidden sheet; return name → range."""
     ranges: dict[str, str] = {}
     for index, (name, values) in enumerate(choices.items(), start=1):
@@ -94,7 +95,7 @@ def _write_lists(ws, choices: dict[str, tuple[str, ...]]) -> dict[str, str]:  # 
     return ranges
 
 
-def _write_ledger_sheet(ws, title: str, ranges: dict[str, str]) -> None:  # noqa: ANN001
+def _write_ledger_sheet(ws: Worksheet, title: str, ranges: dict[str, str]) -> None:
     title_cell = ws.cell(row=1, column=1)
     put_text(title_cell, title)  # the township name comes from the registry upload
     title_cell.font = Font(bold=True, size=14)
@@ -126,7 +127,7 @@ def _write_ledger_sheet(ws, title: str, ranges: dict[str, str]) -> None:  # noqa
     ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
 
 
-def _write_help_sheet(ws, township: Township, villages: list[str]) -> None:  # noqa: ANN001
+def _write_help_sheet(ws: Worksheet, township: Township, villages: list[str]) -> None:
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 10
     ws.column_dimensions["C"].width = 90

@@ -330,7 +330,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser) -> Iterator[BrowserSession]:  # noqa: ANN001
+def page(browser) -> Iterator[BrowserSession]:
     """A fresh page at 1366×768 that refuses every request not to 127.0.0.1 or file://."""
     context = browser.new_context(
         viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True
@@ -338,7 +338,7 @@ def page(browser) -> Iterator[BrowserSession]:  # noqa: ANN001
     blocked: list[str] = []
     errors: list[str] = []
 
-    def guard(route) -> None:  # noqa: ANN001
+    def guard(route) -> None:
         url = route.request.url
         if url.startswith(("http://127.0.0.1", "file://", "data:", "blob:", "about:")):
             route.continue_()

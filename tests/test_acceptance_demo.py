@@ -18,7 +18,7 @@ from tests.support import bad_id_number, id_number
 TODAY = clock.today()  # the configured zone's day: ledger dates are days there
 
 
-def _fill_template(path, rows) -> None:  # noqa: ANN001
+def _fill_template(path, rows) -> None:
     wb = load_workbook(path)
     ws = wb["台账"]
     headers = {c.value: c.column_letter for c in ws[2] if c.value}

@@ -55,13 +55,13 @@ def replay(rows: list[list[object]]) -> dict[str, tuple[int, int]]:
     return {c: (rows_by[c], clean_by[c]) for c in NAMES}
 
 
-def coverage_of(run_cli, *args: str) -> dict[str, tuple[int, int]]:  # noqa: ANN001
+def coverage_of(run_cli, *args: str) -> dict[str, tuple[int, int]]:
     result = run_cli("coverage", "--by", "village", "--township", "140405001", "--json", *args)
     assert result.exit_code == 0, result.stderr
     return {r["key"]: (r["ledger_rows"], r["clean"]) for r in json.loads(result.stdout)}
 
 
-def households_rows(runtime) -> list[tuple]:  # noqa: ANN001
+def households_rows(runtime) -> list[tuple]:
     with runtime.session() as session:
         return [
             (h.id, h.status, h.phone, h.completed_on, h.ledger_date, h.updated_batch_id)
@@ -71,7 +71,7 @@ def households_rows(runtime) -> list[tuple]:  # noqa: ANN001
 
 def test_2021_then_2020_ledger_gives_each_years_figures(
     run_cli, runtime, tiny_district, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     newer = tmp_path / "麟绛街道2021年台账.xlsx"
     newer.write_bytes(ledger_xlsx(LEDGER_2021, title="麟绛街道清洁取暖改造台账"))
     older = tmp_path / "麟绛街道台账.xlsx"
@@ -138,12 +138,12 @@ def test_2021_then_2020_ledger_gives_each_years_figures(
     assert ledgers["140405101"].batch_id is None  # said loudly on the cover
 
 
-def cover_facts(wb) -> dict[str, str]:  # noqa: ANN001
+def cover_facts(wb) -> dict[str, str]:
     ws = wb["封面与说明"]
     return {r[0].value: r[1].value for r in ws.iter_rows(min_row=4) if r[0].value and r[1].value}
 
 
-def report_of(runtime, **kwargs):  # noqa: ANN001, ANN201
+def report_of(runtime, **kwargs):
     with runtime.session() as session:
         built = build_report(session, runtime.config, 2021, **kwargs)
     return openpyxl.load_workbook(io.BytesIO(built.content))
@@ -151,7 +151,7 @@ def report_of(runtime, **kwargs):  # noqa: ANN001, ANN201
 
 def test_report_with_the_same_known_at_is_identical_after_a_later_back_fill(
     run_cli, runtime, tiny_district, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     newer = tmp_path / "2021.xlsx"
     newer.write_bytes(ledger_xlsx(LEDGER_2021, title="麟绛街道台账（截至2021年10月31日）"))
     assert run_cli("import", str(newer), "--township", "140405001", "--commit").exit_code == 0
@@ -198,7 +198,7 @@ def test_report_with_the_same_known_at_is_identical_after_a_later_back_fill(
 
 def test_cover_counts_households_resting_on_older_ledgers(
     run_cli, runtime, tiny_district, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     older = tmp_path / "2020.xlsx"
     older.write_bytes(ledger_xlsx(LEDGER_2020, title="台账（截至2020年10月31日）"))
     newer = tmp_path / "2021.xlsx"
@@ -213,7 +213,7 @@ def test_cover_counts_households_resting_on_older_ledgers(
     )
 
 
-def import_commit(run_cli, path: Path, rows, title: str, *args: str) -> int:  # noqa: ANN001
+def import_commit(run_cli, path: Path, rows, title: str, *args: str) -> int:
     path.write_bytes(ledger_xlsx(rows, title=title))
     result = run_cli("import", str(path), "--township", "140405001", "--commit", "--json", *args)
     assert result.exit_code == 0, result.stderr
@@ -222,7 +222,7 @@ def import_commit(run_cli, path: Path, rows, title: str, *args: str) -> int:  # 
 
 def test_rolling_back_a_back_fill_or_the_newest_ledger(
     run_cli, runtime, tiny_district, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     b2021 = import_commit(run_cli, tmp_path / "a.xlsx", LEDGER_2021, "台账（截至2021年10月31日）")
     b2020 = import_commit(run_cli, tmp_path / "b.xlsx", LEDGER_2020, "台账（截至2020年10月31日）")
     rows = households_rows(runtime)
@@ -253,7 +253,7 @@ def test_rolling_back_a_back_fill_or_the_newest_ledger(
 
 def test_rollback_is_refused_when_a_later_ledger_built_on_it(
     run_cli, runtime, tiny_district, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     first = import_commit(run_cli, tmp_path / "a.xlsx", LEDGER_2020, "台账（截至2020年10月31日）")
     later = import_commit(run_cli, tmp_path / "b.xlsx", LEDGER_2021, "台账（截至2021年10月31日）")
     result = run_cli("batches", "rollback", str(first))

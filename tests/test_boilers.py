@@ -20,17 +20,17 @@ from imports.boilers import load_boilers
 from tests.support import SHANGCUN, add_zone, boiler_row, boiler_xlsx, row_counts
 
 
-def load(runtime, data: bytes, name: str = "锅炉台账.xlsx"):  # noqa: ANN001
+def load(runtime, data: bytes, name: str = "锅炉台账.xlsx"):
     with runtime.session() as session:
         return load_boilers(session, data, name, config=runtime.config, today=date(2022, 1, 1))
 
 
-def status(runtime, as_of: date, **kwargs):  # noqa: ANN001
+def status(runtime, as_of: date, **kwargs):
     with runtime.session() as session:
         return boiler_status(session, as_of=as_of, **kwargs)
 
 
-def test_capacity_in_tph_or_mw(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_capacity_in_tph_or_mw(runtime, tiny_district) -> None:
     result = load(
         runtime,
         boiler_xlsx(
@@ -73,7 +73,7 @@ def test_capacity_in_tph_or_mw(runtime, tiny_district) -> None:  # noqa: ANN001
     assert scope == {"GL-1", "GL-2"}
 
 
-def test_state_as_of_follows_the_history(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_state_as_of_follows_the_history(runtime, tiny_district) -> None:
     load(
         runtime,
         boiler_xlsx(
@@ -126,7 +126,7 @@ def test_state_as_of_follows_the_history(runtime, tiny_district) -> None:  # noq
     ]
 
 
-def test_reload_updates_by_id_and_keeps_the_history(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_reload_updates_by_id_and_keeps_the_history(runtime, tiny_district) -> None:
     load(runtime, boiler_xlsx([boiler_row("GL-1", state="停用", state_date="2019-01-01")]))
     again = load(
         runtime,
@@ -153,7 +153,7 @@ def test_reload_updates_by_id_and_keeps_the_history(runtime, tiny_district) -> N
     assert status(runtime, date(2021, 3, 1)).boilers[0].state == "removed"
 
 
-def test_scope_goes_by_the_fuel_first_recorded(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_scope_goes_by_the_fuel_first_recorded(runtime, tiny_district) -> None:
     load(
         runtime,
         boiler_xlsx(
@@ -171,7 +171,7 @@ def test_scope_goes_by_the_fuel_first_recorded(runtime, tiny_district) -> None: 
     assert sorted(b.code for b in result.gas) == ["GL-1", "GQ-1"]
 
 
-def test_inspections_overdue_for_dormant_boilers(runtime, tiny_district, monkeypatch) -> None:  # noqa: ANN001
+def test_inspections_overdue_for_dormant_boilers(runtime, tiny_district, monkeypatch) -> None:
     load(
         runtime,
         boiler_xlsx(
@@ -206,7 +206,7 @@ def test_inspections_overdue_for_dormant_boilers(runtime, tiny_district, monkeyp
         assert s.scalar(select(func.count()).select_from(BoilerInspection)) == 2
 
 
-def test_gas_low_nox_counts(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_gas_low_nox_counts(runtime, tiny_district) -> None:
     load(
         runtime,
         boiler_xlsx(
@@ -234,7 +234,7 @@ def test_gas_low_nox_counts(runtime, tiny_district) -> None:  # noqa: ANN001
     assert (before["total"], before["done"]) == (4, 0)
 
 
-def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) -> None:
     # A zone over 南街 and 东街, and a later one with a hole where 上村 is (an enclave).
     add_zone(runtime, [], [], (112.80, 36.30, 112.82, 36.31), as_of=date(2020, 10, 31))
     ring = box(112.80, 36.30, 112.84, 36.31).difference(box(112.82, 36.30, 112.83, 36.31))
@@ -306,7 +306,7 @@ def test_remaining_in_zones_with_an_edge_and_an_enclave(runtime, tiny_district) 
 )
 def test_bad_rows_are_refused_and_nothing_is_written(
     runtime, tiny_district, bad, code, column
-) -> None:  # noqa: ANN001
+) -> None:
     good = boiler_row("GL-1", state="停用", state_date="2019-01-01")
     with pytest.raises(Refused) as caught:
         load(runtime, boiler_xlsx([good, bad]))
@@ -326,7 +326,7 @@ def test_bad_rows_are_refused_and_nothing_is_written(
         assert counts[table] == 0
 
 
-def test_two_states_on_one_day_are_refused(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_two_states_on_one_day_are_refused(runtime, tiny_district) -> None:
     rows = [
         boiler_row("GL-1", state="停用", state_date="2019-01-01"),
         boiler_row("GL-1", state="拆除", state_date="2019-01-01"),
@@ -337,7 +337,7 @@ def test_two_states_on_one_day_are_refused(runtime, tiny_district) -> None:  # n
     assert (error["code"], error["row"]) == ("duplicate_boiler", 4)
 
 
-def test_cli_load_and_status_json(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
+def test_cli_load_and_status_json(runtime, tiny_district, run_cli, tmp_path) -> None:
     path = tmp_path / "锅炉.xlsx"
     path.write_bytes(
         boiler_xlsx(
@@ -381,7 +381,7 @@ def test_cli_load_and_status_json(runtime, tiny_district, run_cli, tmp_path) -> 
     assert out.exit_code == 2
 
 
-def test_cli_refusal_names_the_place(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
+def test_cli_refusal_names_the_place(runtime, tiny_district, run_cli, tmp_path) -> None:
     path = tmp_path / "锅炉.xlsx"
     path.write_bytes(boiler_xlsx([boiler_row("GL-1", tph=-3)]))
     out = run_cli("boilers", "load", str(path))
@@ -390,7 +390,7 @@ def test_cli_refusal_names_the_place(runtime, tiny_district, run_cli, tmp_path) 
     assert "额定蒸发量不能为负数" in out.stderr
 
 
-def test_a_formula_without_a_cached_value_is_refused(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_a_formula_without_a_cached_value_is_refused(runtime, tiny_district) -> None:
     # openpyxl writes a string starting with "=" as a formula, with no cached result.
     with pytest.raises(Refused) as caught:
         load(runtime, boiler_xlsx([boiler_row("GL-1", unit='=CONCAT("锅炉","房")')]))

@@ -12,7 +12,7 @@ from tests.support import PASSWORD, bad_id_number, id_number
 pytestmark = pytest.mark.browser
 
 
-def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
+def _login(pg, base: str, username: str) -> None:
     pg.goto(f"{base}/login")
     pg.fill("input[name=username]", username)
     pg.fill("input[name=password]", PASSWORD)
@@ -20,7 +20,7 @@ def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
     pg.wait_for_url(f"{base}/")
 
 
-def _fill(path, rows) -> None:  # noqa: ANN001
+def _fill(path, rows) -> None:
     wb = load_workbook(path)
     ws = wb["台账"]
     headers = {c.value: c.column_letter for c in ws[2] if c.value}
@@ -31,7 +31,7 @@ def _fill(path, rows) -> None:  # noqa: ANN001
     wb.save(path)
 
 
-def _upload(pg, base: str, path) -> None:  # noqa: ANN001
+def _upload(pg, base: str, path) -> None:
     pg.goto(f"{base}/imports")
     pg.set_input_files("input[name=file]", str(path))
     pg.click("#upload-form button[type=submit]")

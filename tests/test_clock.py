@@ -37,7 +37,7 @@ def test_days_and_times_are_the_zones() -> None:
     assert clock.shown(datetime(2021, 11, 5, 9, 30)) == "2021-11-05 17:30"
 
 
-def test_known_at_option_on_the_command_line(run_cli, tiny_district) -> None:  # noqa: ANN001
+def test_known_at_option_on_the_command_line(run_cli, tiny_district) -> None:
     bad = run_cli("coverage", "--known-at", "last week")
     assert bad.exit_code == 2 and "ISO 8601" in bad.stderr
     ok = run_cli("coverage", "--known-at", "2021-11-05", "--by", "district")

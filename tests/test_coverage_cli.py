@@ -22,7 +22,7 @@ PROMISED = {
 }
 
 
-def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> None:  # noqa: ANN001
+def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> None:
     result = run_cli("coverage", "--by", "category", "--json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -41,7 +41,7 @@ def test_by_category_json_lists_four_categories_and_total(run_cli, standard) -> 
     assert (total["name"], total["required"], total["clean"], total["gap"]) == ("合计", 46, 38, 2)
 
 
-def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN001
+def test_by_village_and_township_json(run_cli, standard) -> None:
     villages = json.loads(run_cli("coverage", "--json").stdout)
     assert [v["key"] for v in villages][2:] == [SHANGCUN, XIACUN]
     assert villages[0]["category"] == "county_core"
@@ -55,7 +55,7 @@ def test_by_village_and_township_json(run_cli, standard) -> None:  # noqa: ANN00
     assert [v["key"] for v in only] == [SHANGCUN, XIACUN]
 
 
-def test_as_of_option(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
+def test_as_of_option(run_cli, runtime, tiny_district) -> None:
     with runtime.session() as s:
         (h,) = add_many(s, tiny_district[XIACUN], 1, "pending", at=datetime(2021, 5, 1))
         record_update(
@@ -71,7 +71,7 @@ def test_as_of_option(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
     assert [v["clean"] for v in now if v["key"] == XIACUN] == [1]
 
 
-def test_table_is_chinese_with_dash_for_no_coverage(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
+def test_table_is_chinese_with_dash_for_no_coverage(run_cli, runtime, tiny_district) -> None:
     with runtime.session() as s:
         add_many(s, tiny_district[SHANGCUN], 19, "completed")
         add_many(s, tiny_district[SHANGCUN], 1, "pending")
@@ -93,7 +93,7 @@ def test_table_is_chinese_with_dash_for_no_coverage(run_cli, runtime, tiny_distr
         assert display_width(line[: line.index(cells[5]) + len(cells[5])]) == end
 
 
-def test_category_table_ends_with_total(run_cli, standard) -> None:  # noqa: ANN001
+def test_category_table_ends_with_total(run_cli, standard) -> None:
     result = run_cli("coverage", "--by", "category")
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     body = [line for line in lines if line.split()[0] in {"city_core", "rural", "total"}]
@@ -102,27 +102,27 @@ def test_category_table_ends_with_total(run_cli, standard) -> None:  # noqa: ANN
     assert "82.6%" in body[-1]  # 38 / 46
 
 
-def test_bad_date_is_usage_error(run_cli, tiny_district) -> None:  # noqa: ANN001
+def test_bad_date_is_usage_error(run_cli, tiny_district) -> None:
     result = run_cli("coverage", "--as-of", "2021/10/31")
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.stderr
 
 
-def test_unknown_township_is_refused(run_cli, tiny_district) -> None:  # noqa: ANN001
+def test_unknown_township_is_refused(run_cli, tiny_district) -> None:
     result = run_cli("coverage", "--township", "140405999", "--json")
     assert result.exit_code == 1
     assert "140405999" in result.stderr and "乡镇" in result.stderr
     assert result.stdout == ""
 
 
-def test_empty_database_says_what_to_do(run_cli) -> None:  # noqa: ANN001
+def test_empty_database_says_what_to_do(run_cli) -> None:
     result = run_cli("coverage")
     assert result.exit_code == 0
     assert "村庄名录" in result.stdout
     assert json.loads(run_cli("coverage", "--json").stdout) == []
 
 
-def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:  # noqa: ANN001
+def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:
     out = run_cli("coverage", "--by", "category").stdout
     assert "城市建成区（目标 100.0%）：无应改造户，不作判断。" in out
     assert "县城建成区（目标 100.0%）：未达标，须每村达标：南街村委会（缺 1 户）。" in out
@@ -130,7 +130,7 @@ def test_category_table_says_how_each_category_complies(run_cli, standard) -> No
     assert "农村地区（目标 80.0%）：按全类别合计 76.7%，未达标，还差 1 户。" in out
 
 
-def test_inconsistencies_listed_on_request(run_cli, runtime, tiny_district) -> None:  # noqa: ANN001
+def test_inconsistencies_listed_on_request(run_cli, runtime, tiny_district) -> None:
     with runtime.session() as s:
         add_many(s, tiny_district[NANJIE], 11, "completed")  # registry says 10
     plain = run_cli("coverage").stdout

@@ -32,18 +32,18 @@ from tests.support import (
 _serial = itertools.count(1)
 
 
-def load(runtime, data: bytes, name: str = "热源名单.xlsx"):  # noqa: ANN001
+def load(runtime, data: bytes, name: str = "热源名单.xlsx"):
     with runtime.session() as session:
         return load_heat_sources(session, data, name, config=runtime.config)
 
 
-def add_household(session, village_id, heat_source, *, route="district", status="completed"):  # noqa: ANN001
+def add_household(session, village_id, heat_source, *, route="district", status="completed"):
     return write_household(
         session, village_id, f"hs{next(_serial)}", status, route=route, heat_source=heat_source
     )
 
 
-def test_register_loads_with_kinds_grades_and_listing(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_register_loads_with_kinds_grades_and_listing(runtime, tiny_district) -> None:
     result = load(runtime, register_xlsx(REGISTER))
     assert {k: result[k] for k in ("sources", "new", "updated")} == {
         "sources": 6,
@@ -80,11 +80,11 @@ def test_register_loads_with_kinds_grades_and_listing(runtime, tiny_district) ->
         ("chp", None, True, False),
     ],
 )
-def test_the_rule_of_the_seed_plan(kind, grade, listed, expected) -> None:  # noqa: ANN001
+def test_the_rule_of_the_seed_plan(kind, grade, listed, expected) -> None:
     assert is_noncompliant(kind, grade, listed) is expected
 
 
-def test_names_match_after_normalising(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_names_match_after_normalising(runtime, tiny_district) -> None:
     load(runtime, register_xlsx(REGISTER))
     with runtime.session() as s:
         register = load_register(s)
@@ -106,7 +106,7 @@ def test_names_match_after_normalising(runtime, tiny_district) -> None:  # noqa:
     assert register.verdict("electric", None) is None
 
 
-def test_unmatched_ledger_sources_are_listed_per_township(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_unmatched_ledger_sources_are_listed_per_township(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_household(s, ids[NANJIE], "屯留热电厂")
@@ -122,7 +122,7 @@ def test_unmatched_ledger_sources_are_listed_per_township(runtime, tiny_district
     ]
 
 
-def test_cli_load_json_has_the_promised_keys(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
+def test_cli_load_json_has_the_promised_keys(runtime, tiny_district, run_cli, tmp_path) -> None:
     path = tmp_path / "热源名单.xlsx"
     path.write_bytes(register_xlsx(REGISTER))
     out = run_cli("heat-sources", "load", str(path), "--json")
@@ -134,7 +134,7 @@ def test_cli_load_json_has_the_promised_keys(runtime, tiny_district, run_cli, tm
     assert "6 个热源（新增 0，更新 0）" in out.stdout
 
 
-def test_reload_updates_by_name_and_keeps_what_was_known(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_reload_updates_by_name_and_keeps_what_was_known(runtime, tiny_district) -> None:
     load(runtime, register_xlsx(REGISTER))
     with runtime.session() as s:
         first_load = s.scalar(select(func.max(HeatSourceVersion.recorded_at)))
@@ -156,7 +156,7 @@ def test_reload_updates_by_name_and_keeps_what_was_known(runtime, tiny_district)
 
 def test_blank_grade_is_unknown_and_an_absent_column_changes_nothing(
     runtime, tiny_district
-) -> None:  # noqa: ANN001
+) -> None:
     load(runtime, register_xlsx(REGISTER))
     # Only name and type: grades and listings stay as they were.
     load(
@@ -177,7 +177,7 @@ def test_blank_grade_is_unknown_and_an_absent_column_changes_nothing(
 
 def test_bad_rows_are_refused_with_their_place_and_nothing_is_written(
     runtime, tiny_district
-) -> None:  # noqa: ANN001
+) -> None:
     rows = [list(r) for r in REGISTER]
     rows[1][1] = "煤矿瓦斯"  # unknown type
     rows[2][2] = "良好"  # unknown grade
@@ -197,12 +197,12 @@ def test_bad_rows_are_refused_with_their_place_and_nothing_is_written(
     assert counts["heat_sources"] == counts["import_batches"] == counts["stored_files"] == 0
 
 
-def test_a_file_without_a_register_header_is_refused(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_a_file_without_a_register_header_is_refused(runtime, tiny_district) -> None:
     with pytest.raises(Refused, match="找不到热源名单的表头"):
         load(runtime, register_xlsx([["a", "b"]], header=["序号", "说明"]))
 
 
-def test_missing_type_column_is_named(runtime, tiny_district, run_cli, tmp_path) -> None:  # noqa: ANN001
+def test_missing_type_column_is_named(runtime, tiny_district, run_cli, tmp_path) -> None:
     path = tmp_path / "名单.xlsx"
     path.write_bytes(
         register_xlsx(
@@ -217,7 +217,7 @@ def test_missing_type_column_is_named(runtime, tiny_district, run_cli, tmp_path)
 @pytest.mark.parametrize("rule", ["strict", "warn"])
 def test_ledger_preview_warns_per_noncompliant_row(
     runtime, tiny_district, run_cli, tmp_path, monkeypatch, rule
-) -> None:  # noqa: ANN001
+) -> None:
     load(runtime, register_xlsx(REGISTER))
     monkeypatch.setenv("HEATING_HEAT_SOURCE_RULE", rule)
     path = tmp_path / "台账.xlsx"

@@ -26,7 +26,7 @@ DAYS = [date(2020, 10, 31), date(2020, 12, 20), date(2021, 5, 1), date(2021, 10,
 START = datetime(2021, 11, 1, 8)
 
 
-def _batches(session, count: int) -> list[int]:  # noqa: ANN001
+def _batches(session, count: int) -> list[int]:
     data = b"history test"
     sha = hashlib.sha256(data).hexdigest()
     if session.get(StoredFile, sha) is None:
@@ -51,7 +51,7 @@ def _batches(session, count: int) -> list[int]:  # noqa: ANN001
     return ids
 
 
-def _write_random_history(session, village_ids: list[int], seed: int) -> list[datetime]:  # noqa: ANN001
+def _write_random_history(session, village_ids: list[int], seed: int) -> list[datetime]:
     """Households with random histories; returns the instants worth asking "known at"."""
     rng = random.Random(seed)
     batches = _batches(session, 3)
@@ -104,7 +104,7 @@ def _write_random_history(session, village_ids: list[int], seed: int) -> list[da
     return instants
 
 
-def _replay(versions: list[HouseholdVersion], as_of: date | None, known_at: datetime | None):  # noqa: ANN202
+def _replay(versions: list[HouseholdVersion], as_of: date | None, known_at: datetime | None):
     """household id → the counting version, by the definition in words."""
     newest: dict[int, HouseholdVersion] = {}
     for v in versions:
@@ -134,7 +134,7 @@ def _counts(chosen: dict[int, HouseholdVersion], village_ids: list[int]) -> dict
     return expected
 
 
-def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district) -> None:
     village_ids = list(tiny_district.values())
     for seed in range(3):
         with runtime.session() as s:
@@ -178,7 +178,7 @@ def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district)
 
 def test_a_back_filled_version_never_moves_the_row_and_relinks_its_successor(
     runtime, tiny_district
-) -> None:  # noqa: ANN001
+) -> None:
     village = next(iter(tiny_district.values()))
     with runtime.session() as s:
         h = Household(

@@ -154,7 +154,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def refused(runtime, data: bytes, name: str) -> LedgerRejected:  # noqa: ANN001
+def refused(runtime, data: bytes, name: str) -> LedgerRejected:
     """Parse as a clerk would; return the refusal and check the test process did not grow."""
     before = peak_mb()
     with runtime.session() as session, pytest.raises(LedgerRejected) as caught:

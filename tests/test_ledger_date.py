@@ -95,7 +95,7 @@ def test_future_and_pre_2000_options_are_refused() -> None:
     assert check_option(TODAY, TODAY) == TODAY
 
 
-def decided(titles, file_name="台账.xlsx", option=None):  # noqa: ANN001, ANN201
+def decided(titles, file_name="台账.xlsx", option=None):
     return decide(option=option, titles=titles, file_name=file_name, today=TODAY, cutoff="10-31")
 
 

@@ -14,7 +14,7 @@ from tests.support import batch_id_of, follow_job, ledger_xlsx, post, upload
 ROWS = [["南街村委会", "1", "户主1", None, None, "已完工", "煤改电", "2021-06-01"]]
 
 
-def test_dashboard_and_village_page_show_ledger_dates(login, runtime) -> None:  # noqa: ANN001
+def test_dashboard_and_village_page_show_ledger_dates(login, runtime) -> None:
     client = login("bob")
     data = ledger_xlsx(ROWS, title="麟绛街道台账（截至2021年10月31日）")
     batch = batch_id_of(upload(client, data, "台账.xlsx"))
@@ -36,7 +36,7 @@ def test_dashboard_and_village_page_show_ledger_dates(login, runtime) -> None:  
     assert "台账日期" in history and "记录时间" in history
 
 
-def test_the_report_form_takes_a_known_at(login, runtime) -> None:  # noqa: ANN001
+def test_the_report_form_takes_a_known_at(login, runtime) -> None:
     client = login("dave")
     bad = client.get("/reports/download?year=2021&known_at=yesterday")
     assert bad.status_code == 400

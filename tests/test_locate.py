@@ -60,7 +60,7 @@ def points(crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
     )
 
 
-def test_a_point_on_a_zone_edge_is_inside_and_an_enclave_is_not(zones_and_enclaves) -> None:  # noqa: ANN001
+def test_a_point_on_a_zone_edge_is_inside_and_an_enclave_is_not(zones_and_enclaves) -> None:
     zones, enclaves = zones_and_enclaves
     located = locate(points(), zones, enclaves).set_index("name")
     assert located["in_zone"].to_dict() == {
@@ -88,7 +88,7 @@ def test_a_point_on_a_zone_edge_is_inside_and_an_enclave_is_not(zones_and_enclav
     assert list(located.index) == list(POINTS)
 
 
-def test_within_leaves_the_edge_out(zones_and_enclaves) -> None:  # noqa: ANN001
+def test_within_leaves_the_edge_out(zones_and_enclaves) -> None:
     zones, enclaves = zones_and_enclaves
     located = locate(points(), zones, enclaves, predicate="within").set_index("name")
     assert not located.loc["outer_edge", "in_zone"]
@@ -102,7 +102,7 @@ def test_no_zones_means_nothing_is_inside() -> None:
     assert not located["in_enclave"].any()
 
 
-def test_crs_is_checked_up_front(zones_and_enclaves) -> None:  # noqa: ANN001
+def test_crs_is_checked_up_front(zones_and_enclaves) -> None:
     zones, enclaves = zones_and_enclaves
     with pytest.raises(ValueError, match="'points' should be in EPSG:4490, got EPSG:4547"):
         locate(points().set_crs("EPSG:4547", allow_override=True), zones, enclaves)

@@ -52,7 +52,7 @@ def measured(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     return tiny_district
 
 
-def data(runtime: Runtime, **kwargs):  # noqa: ANN201
+def data(runtime: Runtime, **kwargs):
     with runtime.session() as session:
         return map_data(session, runtime.config, **kwargs)
 
@@ -195,7 +195,7 @@ def test_the_legend_states_the_newest_ledger_date_and_the_zones_date(
     assert summary(data(runtime)).dates.zones == date(2021, 10, 31)
 
 
-def test_without_ledgers_or_zones_the_dates_are_missing(runtime: Runtime, tiny_district) -> None:  # noqa: ANN001
+def test_without_ledgers_or_zones_the_dates_are_missing(runtime: Runtime, tiny_district) -> None:
     assert document(runtime)["dates"] == {"data": None, "zones": None}
 
 
@@ -320,7 +320,7 @@ def parse(html: str) -> _Refs:
     return parser
 
 
-def standalone(runtime: Runtime, **kwargs) -> str:  # noqa: ANN003
+def standalone(runtime: Runtime, **kwargs) -> str:
     document = map_document(data(runtime, **kwargs), basemap=basemap_of(runtime.config))
     return standalone_html(build_map(document, standalone=True))
 
@@ -397,7 +397,7 @@ def test_basemap_is_configuration_and_its_attribution_text(
 
 def test_cli_writes_a_standalone_map(
     run_cli, runtime: Runtime, measured: dict[str, int], tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     out = tmp_path / "地图.html"
     result = run_cli("map", "-o", str(out), "--township", "140405001")
     assert result.exit_code == 0, result.stderr
@@ -413,7 +413,7 @@ def test_cli_writes_a_standalone_map(
     assert result.exit_code == 1 and "乡镇代码 999999999" in result.stderr
 
 
-def test_cli_refuses_without_boundaries(run_cli, runtime: Runtime, tiny_district, tmp_path) -> None:  # noqa: ANN001
+def test_cli_refuses_without_boundaries(run_cli, runtime: Runtime, tiny_district, tmp_path) -> None:
     with runtime.session() as session:
         for village in session.scalars(select(Village)):
             village.geometry = None

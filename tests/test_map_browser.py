@@ -42,7 +42,7 @@ def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]
     add_zone(runtime, ["140405001201"], ["140405001202"])
 
 
-def csp_violations(page) -> list[str]:  # noqa: ANN001
+def csp_violations(page) -> list[str]:
     """Collect the browser's reports of anything the app's CSP blocked."""
     violations: list[str] = []
     page.page.on(
@@ -51,14 +51,14 @@ def csp_violations(page) -> list[str]:  # noqa: ANN001
     return violations
 
 
-def assert_strict_csp(response) -> None:  # noqa: ANN001
+def assert_strict_csp(response) -> None:
     """The app itself sends a CSP without inline script (heating.web.headers); no exemption."""
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
     assert "frame-ancestors 'self'" in policy
 
 
-def log_in(pg, live_server: str, user: str = "dave") -> None:  # noqa: ANN001
+def log_in(pg, live_server: str, user: str = "dave") -> None:
     pg.goto(f"{live_server}/login")
     pg.fill("input[name=username]", user)
     pg.fill("input[name=password]", PASSWORD)
@@ -66,13 +66,13 @@ def log_in(pg, live_server: str, user: str = "dave") -> None:  # noqa: ANN001
     pg.wait_for_url(f"{live_server}/")
 
 
-def wait_for_map(pg) -> None:  # noqa: ANN001
+def wait_for_map(pg) -> None:
     pg.wait_for_function(
         "() => window.heatingMap !== undefined && !!window.heatingMap.layers.areas"
     )
 
 
-def village_points(pg) -> dict[str, list[float]]:  # noqa: ANN001
+def village_points(pg) -> dict[str, list[float]]:
     """Code → page coordinates of a point inside each village (its label point)."""
     return pg.evaluate(
         """() => { const m = heatingMap.map, out = {};
@@ -88,7 +88,7 @@ def village_points(pg) -> dict[str, list[float]]:  # noqa: ANN001
     )
 
 
-def hover(pg, point: list[float]) -> str:  # noqa: ANN001
+def hover(pg, point: list[float]) -> str:
     """Move the mouse to ``point`` and return the tooltip's text."""
     x, y = point
     pg.mouse.move(x - 3, y - 2)
@@ -100,7 +100,7 @@ def hover(pg, point: list[float]) -> str:  # noqa: ANN001
 
 def test_the_map_fits_the_window_and_a_click_opens_the_village_under_the_pointer(
     page, live_server: str, scene
-) -> None:  # noqa: ANN001
+) -> None:
     violations = csp_violations(page)
     pg = page.page
     log_in(pg, live_server)
@@ -131,7 +131,7 @@ def test_the_map_fits_the_window_and_a_click_opens_the_village_under_the_pointer
 
 def test_legend_states_both_dates_collapses_and_switches_layers(
     page, live_server: str, scene
-) -> None:  # noqa: ANN001
+) -> None:
     violations = csp_violations(page)
     pg = page.page
     log_in(pg, live_server)
@@ -187,7 +187,7 @@ def test_legend_states_both_dates_collapses_and_switches_layers(
 
 def test_village_names_when_one_township_is_shown_and_a_printable_map(
     page, live_server: str, scene
-) -> None:  # noqa: ANN001
+) -> None:
     pg = page.page
     log_in(pg, live_server)
     pg.goto(f"{live_server}/map")
@@ -216,7 +216,7 @@ def test_village_names_when_one_township_is_shown_and_a_printable_map(
     assert page.blocked == [] and page.console_errors == []
 
 
-def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, scene) -> None:  # noqa: ANN001
+def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, scene) -> None:
     pg = page.page
     dialogs: list[str] = []
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -231,7 +231,7 @@ def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, sc
     assert dialogs == [] and page.console_errors == []
 
 
-def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -> None:  # noqa: ANN001
+def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -> None:
     pg = page.page
     log_in(pg, live_server, "bob")
     response = pg.goto(f"{live_server}/map?township=140405101")
@@ -242,7 +242,7 @@ def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -
     assert page.blocked == []
 
 
-def test_zones_page_map_beside_the_table(page, live_server: str, scene) -> None:  # noqa: ANN001
+def test_zones_page_map_beside_the_table(page, live_server: str, scene) -> None:
     violations = csp_violations(page)
     pg = page.page
     log_in(pg, live_server)
@@ -268,7 +268,7 @@ def standalone_file(runtime: Runtime, tmp_path: Path) -> Path:
 
 def test_standalone_file_opens_with_no_network(
     page, runtime: Runtime, scene, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     runtime.config = runtime.config.with_overrides(
         basemap_url="http://tiles.example.invalid/{z}/{x}/{y}.png",
         basemap_attribution="测试底图 <b>x</b>",
@@ -292,7 +292,7 @@ def test_standalone_file_opens_with_no_network(
 
 def test_standalone_file_without_basemap_makes_no_request(
     page, runtime: Runtime, scene, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     requests: list[str] = []
     pg = page.page
     pg.on("request", lambda r: requests.append(r.url))

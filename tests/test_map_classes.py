@@ -29,7 +29,7 @@ from heating.coverage_classes import (
         (0.5, None, "no_data"),
     ],
 )
-def test_coverage_class_against_own_target(coverage_value, target, expected) -> None:  # noqa: ANN001
+def test_coverage_class_against_own_target(coverage_value, target, expected) -> None:
     assert coverage_class(coverage_value, target) == expected
 
 
@@ -65,7 +65,7 @@ def test_the_pages_stylesheet_carries_the_class_colours_and_tones() -> None:
     assert set(TONES.values()) == {c.key for c in COVERAGE_CLASSES}
 
 
-def test_the_palette_is_served_to_every_page(client) -> None:  # noqa: ANN001
+def test_the_palette_is_served_to_every_page(client) -> None:
     resp = client.get("/palette.css")
     assert resp.status_code == 200 and resp.mimetype == "text/css"
     assert resp.get_data(as_text=True) == palette_css()

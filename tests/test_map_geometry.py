@@ -146,7 +146,7 @@ def test_display_results_are_memoised_by_the_shapes_content() -> None:
     memo = DisplayMemo(max_points=10)
     square, other = [box(0, 0, 1, 1)], [box(0, 0, 2, 1)]
 
-    def compute(value: int):  # noqa: ANN202
+    def compute(value: int):
         return lambda: calls.append(value) or value
 
     key = shapes_digest(square, extra=("t", 20.0))

@@ -50,7 +50,7 @@ def points_scene(runtime: Runtime, tiny_district: dict[str, int]) -> None:
         )
 
 
-def document(runtime: Runtime, **kwargs) -> dict:  # noqa: ANN003
+def document(runtime: Runtime, **kwargs) -> dict:
     with runtime.session() as s:
         return map_document(map_data(s, runtime.config, **kwargs))
 
@@ -59,7 +59,7 @@ def layer(doc: dict, key: str) -> dict:
     return next(spec for spec in doc["layers"] if spec["key"] == key)
 
 
-def test_point_layers_are_off_by_default_with_classes_and_alerts(runtime, points_scene) -> None:  # noqa: ANN001
+def test_point_layers_are_off_by_default_with_classes_and_alerts(runtime, points_scene) -> None:
     doc = document(runtime)
     sources = layer(doc, "heat_sources")
     assert sources["show"] is False and sources["kind"] == "points"
@@ -87,26 +87,26 @@ def test_point_layers_are_off_by_default_with_classes_and_alerts(runtime, points
     assert keys.index("boilers") > keys.index("zones") > keys.index("areas")
 
 
-def test_user_text_in_points_is_escaped(runtime, points_scene) -> None:  # noqa: ANN001
+def test_user_text_in_points_is_escaped(runtime, points_scene) -> None:
     text = json.dumps(layer(document(runtime), "boilers"), ensure_ascii=False)
     assert "<img" not in text and "${" not in text and "{{" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;&#36;&#123;alert(1)&#125;" in text
 
 
-def test_a_township_map_shows_its_own_boilers(runtime, points_scene) -> None:  # noqa: ANN001
+def test_a_township_map_shows_its_own_boilers(runtime, points_scene) -> None:
     doc = document(runtime, township_code="140405101")
     assert "boilers" not in [spec["key"] for spec in doc["layers"]]  # none there
     doc = document(runtime, township_code="140405001")
     assert len(layer(doc, "boilers")["points"]) == 3
 
 
-def test_no_register_and_no_boilers_means_no_point_layers(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_no_register_and_no_boilers_means_no_point_layers(runtime, tiny_district) -> None:
     keys = [spec["key"] for spec in document(runtime)["layers"]]
     assert "heat_sources" not in keys and "boilers" not in keys
 
 
 @pytest.mark.browser
-def test_the_point_layers_in_a_real_browser(page, live_server, users, points_scene) -> None:  # noqa: ANN001
+def test_the_point_layers_in_a_real_browser(page, live_server, users, points_scene) -> None:
     pg = page.page
     pg.goto(f"{live_server}/login")
     pg.fill("input[name=username]", "dave")

@@ -23,18 +23,18 @@ def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]
     "path",
     ["/api/villages.geojson", "/api/zones.geojson"],
 )
-def test_api_answers_401_json_when_anonymous(client, scene, path: str) -> None:  # noqa: ANN001
+def test_api_answers_401_json_when_anonymous(client, scene, path: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 401
     assert resp.is_json and resp.get_json()["message"] == "请先登录。"
 
 
-def test_map_page_redirects_anonymous_to_login(client, scene) -> None:  # noqa: ANN001
+def test_map_page_redirects_anonymous_to_login(client, scene) -> None:
     resp = client.get("/map")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 
 
-def test_villages_geojson_has_lonlat_coordinates_and_measures(login, scene) -> None:  # noqa: ANN001
+def test_villages_geojson_has_lonlat_coordinates_and_measures(login, scene) -> None:
     resp = login("dave").get("/api/villages.geojson")
     assert resp.status_code == 200 and resp.mimetype == "application/geo+json"
     data = resp.get_json()
@@ -60,7 +60,7 @@ def test_villages_geojson_has_lonlat_coordinates_and_measures(login, scene) -> N
     }
 
 
-def test_clerk_sees_only_its_own_township(login, scene) -> None:  # noqa: ANN001
+def test_clerk_sees_only_its_own_township(login, scene) -> None:
     client = login("bob")  # clerk of 140405001
     data = client.get("/api/villages.geojson").get_json()
     assert {f["properties"]["township_code"] for f in data["features"]} == {"140405001"}
@@ -81,7 +81,7 @@ def test_clerk_sees_only_its_own_township(login, scene) -> None:  # noqa: ANN001
     assert codes == {"140405001201", "140405001202"}
 
 
-def test_zones_geojson_lists_the_current_zones(login, scene) -> None:  # noqa: ANN001
+def test_zones_geojson_lists_the_current_zones(login, scene) -> None:
     data = login("erin").get("/api/zones.geojson").get_json()
     (zone,) = data["features"]
     assert zone["properties"]["zone_id"] == "JMQ-0001" and zone["id"] == "JMQ-0001"
@@ -128,7 +128,7 @@ def scripts_of(page: str) -> _Scripts:
 
 @pytest.mark.parametrize("user", ["alice", "bob", "dave", "erin"])
 @pytest.mark.parametrize("path", ["/map", "/zones"])
-def test_map_pages_run_without_inline_script(login, scene, user: str, path: str) -> None:  # noqa: ANN001
+def test_map_pages_run_without_inline_script(login, scene, user: str, path: str) -> None:
     """The pages load only the app's own scripts, so they work under script-src 'self'."""
     client = login(user)
     resp = client.get(path)
@@ -161,7 +161,7 @@ def test_map_pages_run_without_inline_script(login, scene, user: str, path: str)
     assert doc["topology"]["type"] == "Topology" and doc["layers"]
 
 
-def test_map_document_links_villages_into_the_app(login, scene) -> None:  # noqa: ANN001
+def test_map_document_links_villages_into_the_app(login, scene) -> None:
     client = login("dave")
     page = client.get("/map?township=140405001").get_data(as_text=True)
     assert '<script src="/map/script.js?township=140405001">' in page
@@ -174,7 +174,7 @@ def test_map_document_links_villages_into_the_app(login, scene) -> None:  # noqa
     assert overview["mode"] == "villages"  # 4 villages: far below the overview threshold
 
 
-def test_zones_page_shows_the_zones_on_a_map_beside_the_table(login, scene) -> None:  # noqa: ANN001
+def test_zones_page_shows_the_zones_on_a_map_beside_the_table(login, scene) -> None:
     client = login("dave")
     page = client.get("/zones").get_data(as_text=True)
     assert 'class="zones-layout"' in page
@@ -186,7 +186,7 @@ def test_zones_page_shows_the_zones_on_a_map_beside_the_table(login, scene) -> N
     assert [spec["key"] for spec in doc["layers"]].index("zones") > 0
 
 
-def test_unknown_township_is_404(login, scene) -> None:  # noqa: ANN001
+def test_unknown_township_is_404(login, scene) -> None:
     client = login("dave")
     assert client.get("/map?township=140405999").status_code == 404
     assert client.get("/api/villages.geojson?district=149999").status_code == 404

@@ -19,7 +19,7 @@ def by_key(rows: list[MeasureRow]) -> dict[str, MeasureRow]:
     return {r.key: r for r in rows}
 
 
-def test_village_measures(runtime, standard) -> None:  # noqa: ANN001
+def test_village_measures(runtime, standard) -> None:
     with runtime.session() as s:
         rows = by_key(coverage(s, DEFAULT_PROFILE, "village"))
     nanjie = rows[NANJIE]
@@ -44,7 +44,7 @@ def test_village_measures(runtime, standard) -> None:  # noqa: ANN001
     assert xiacun.coverage == 0.8
 
 
-def test_category_rows_follow_the_profile_rules(runtime, standard) -> None:  # noqa: ANN001
+def test_category_rows_follow_the_profile_rules(runtime, standard) -> None:
     with runtime.session() as s:
         rows = coverage(s, DEFAULT_PROFILE, "category")
     assert [r.key for r in rows] == ["city_core", "county_core", "fringe", "rural", "total"]
@@ -72,7 +72,7 @@ def test_category_rows_follow_the_profile_rules(runtime, standard) -> None:  # n
     assert (total.gap, total.meets, total.target) == (2, False, None)
 
 
-def test_rural_aggregate_meets_although_one_village_is_below(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_rural_aggregate_meets_although_one_village_is_below(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_many(s, ids[SHANGCUN], 15, "completed")  # 15 / 20 = 75%
@@ -84,7 +84,7 @@ def test_rural_aggregate_meets_although_one_village_is_below(runtime, tiny_distr
     assert (rural.required, rural.clean, rural.gap, rural.meets) == (30, 25, 0, True)
 
 
-def test_township_rows_sum_category_parts(runtime, standard) -> None:  # noqa: ANN001
+def test_township_rows_sum_category_parts(runtime, standard) -> None:
     with runtime.session() as s:
         rows = by_key(coverage(s, DEFAULT_PROFILE, "township"))
     assert list(rows) == ["140405001", "140405101"]
@@ -101,7 +101,7 @@ def test_township_rows_sum_category_parts(runtime, standard) -> None:  # noqa: A
     assert (shangcun.required, shangcun.clean, shangcun.gap, shangcun.target) == (30, 23, 1, 0.8)
 
 
-def test_township_filter_and_district_rows(runtime, standard) -> None:  # noqa: ANN001
+def test_township_filter_and_district_rows(runtime, standard) -> None:
     with runtime.session() as s:
         only = coverage(s, DEFAULT_PROFILE, "village", township_code="140405101")
         district = coverage(s, DEFAULT_PROFILE, "district")
@@ -111,14 +111,14 @@ def test_township_filter_and_district_rows(runtime, standard) -> None:  # noqa: 
     ]
 
 
-def test_unknown_township_is_refused(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_unknown_township_is_refused(runtime, tiny_district) -> None:
     from heating.errors import NotFound
 
     with runtime.session() as s, pytest.raises(NotFound, match="140405999"):
         coverage(s, DEFAULT_PROFILE, "village", township_code="140405999")
 
 
-def test_required_zero_gives_no_coverage(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_required_zero_gives_no_coverage(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_many(s, ids[XIACUN], 3, "exempt", exempt_reason="拆迁")  # no registry total
@@ -132,7 +132,7 @@ def test_required_zero_gives_no_coverage(runtime, tiny_district) -> None:  # noq
     assert rows[XIACUN].as_json()["coverage"] is None
 
 
-def test_more_exempt_than_registered_counts_zero_required(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_more_exempt_than_registered_counts_zero_required(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_many(s, ids[DONGJIE], 9, "exempt", exempt_reason="拆迁")  # registry says 8
@@ -155,7 +155,7 @@ def test_more_exempt_than_registered_counts_zero_required(runtime, tiny_district
         (None, 10, 0, 0),  # no target, no gap
     ],
 )
-def test_gap_arithmetic(target, required, clean, gap) -> None:  # noqa: ANN001
+def test_gap_arithmetic(target, required, clean, gap) -> None:
     assert gap_to(target, required, clean) == gap
 
 
@@ -165,7 +165,7 @@ def test_needed_is_exact() -> None:
     assert needed(0.55, 101) == 56
 
 
-def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_many(s, ids[XIACUN], 8, "completed")
@@ -175,7 +175,7 @@ def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:  #
     assert (row.required, row.clean, row.gap, row.meets) == (10, 8, 0, True)
 
 
-def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         early = add_many(s, ids[NANJIE], 6, "completed", at=datetime(2021, 5, 1, 9))
@@ -215,7 +215,7 @@ def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  
             recorded_at=datetime(2021, 10, 31, 23, 59),
         )
 
-    def measures(as_of):  # noqa: ANN001, ANN202
+    def measures(as_of):
         with runtime.session() as s:
             return by_key(coverage(s, DEFAULT_PROFILE, "village", as_of=as_of))[NANJIE]
 
@@ -231,13 +231,13 @@ def test_as_of_reproduces_what_was_known_then(runtime, tiny_district) -> None:  
     assert measures(date(2021, 10, 31)) == then
 
 
-def test_complete_villages(runtime, standard) -> None:  # noqa: ANN001
+def test_complete_villages(runtime, standard) -> None:
     with runtime.session() as s:
         assert complete_village_codes(s, DEFAULT_PROFILE) == {DONGJIE}
         assert complete_village_codes(s, DEFAULT_PROFILE, as_of=date(2021, 4, 30)) == set()
 
 
-def test_a_decision_makes_a_village_complete_until_revoked(runtime, standard, users) -> None:  # noqa: ANN001
+def test_a_decision_makes_a_village_complete_until_revoked(runtime, standard, users) -> None:
     with runtime.session() as s:
         decision = record_decision(
             s, SHANGCUN, "未改造户均已迁出，村委会证明", date(2021, 10, 1), users["alice"]
@@ -255,7 +255,7 @@ def test_a_decision_makes_a_village_complete_until_revoked(runtime, standard, us
         assert SHANGCUN in complete_village_codes(s, DEFAULT_PROFILE, as_of=date(2021, 10, 1))
 
 
-def test_decision_needs_a_reason_and_a_known_village(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_decision_needs_a_reason_and_a_known_village(runtime, tiny_district) -> None:
     from heating.errors import NotFound, Refused
 
     with runtime.session() as s:
@@ -265,7 +265,7 @@ def test_decision_needs_a_reason_and_a_known_village(runtime, tiny_district) -> 
             record_decision(s, "140405101299", "理由", date(2021, 10, 1))
 
 
-def test_custom_profile_with_a_fifth_category(runtime, standard) -> None:  # noqa: ANN001
+def test_custom_profile_with_a_fifth_category(runtime, standard) -> None:
     profile = parse_profile(
         {
             "name": "山区调整",
@@ -293,7 +293,7 @@ def test_custom_profile_with_a_fifth_category(runtime, standard) -> None:  # noq
     assert (mountain.gap, mountain.meets) == (0, True)  # ceil(0.7 × 20) = 14 ≤ 15
 
 
-def test_village_with_category_unknown_to_profile(runtime, standard) -> None:  # noqa: ANN001
+def test_village_with_category_unknown_to_profile(runtime, standard) -> None:
     with runtime.session() as s:
         s.query(Village).filter(Village.code == XIACUN).update({"category": "mountain"})
     with runtime.session() as s:
@@ -315,7 +315,7 @@ def test_village_with_category_unknown_to_profile(runtime, standard) -> None:  #
     assert by_key(cats)["total"].required == 46
 
 
-def test_as_json_has_the_promised_keys(runtime, standard) -> None:  # noqa: ANN001
+def test_as_json_has_the_promised_keys(runtime, standard) -> None:
     with runtime.session() as s:
         row = coverage(s, DEFAULT_PROFILE, "village")[0]
     data = row.as_json()
@@ -334,7 +334,7 @@ def test_as_json_has_the_promised_keys(runtime, standard) -> None:  # noqa: ANN0
     assert data["key"] == NANJIE and data["name"] == "南街村委会"
 
 
-def test_as_of_matches_a_replay_of_the_history(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_as_of_matches_a_replay_of_the_history(runtime, tiny_district) -> None:
     """Random histories (moves between villages, rollbacks, same-second changes): the
     measures as of each date equal a plain replay of every household's versions."""
     import random

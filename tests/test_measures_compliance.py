@@ -14,11 +14,11 @@ from heating.models import Household, Village
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
 
 
-def by_key(items):  # noqa: ANN001, ANN201
+def by_key(items):
     return {i.key: i for i in items}
 
 
-def test_compliance_per_rule(runtime, standard) -> None:  # noqa: ANN001
+def test_compliance_per_rule(runtime, standard) -> None:
     with runtime.session() as s:
         result = compliance(s, DEFAULT_PROFILE)
     assert [c.key for c in result] == ["city_core", "county_core", "fringe", "rural"]
@@ -45,7 +45,7 @@ def test_compliance_per_rule(runtime, standard) -> None:  # noqa: ANN001
     assert data["rule"] == "aggregate" and data["aggregate"]["key"] == "rural"
 
 
-def test_every_village_rule_is_not_met_by_an_average(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_every_village_rule_is_not_met_by_an_average(runtime, tiny_district) -> None:
     """Two 100% villages: one over-reported does not make up for one short."""
     ids = tiny_district
     with runtime.session() as s:
@@ -60,7 +60,7 @@ def test_every_village_rule_is_not_met_by_an_average(runtime, tiny_district) -> 
     assert [r.key for r in county.failing] == [NANJIE]
 
 
-def test_failing_villages_sorted_by_gap(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_failing_villages_sorted_by_gap(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         add_many(s, ids[SHANGCUN], 10, "completed")  # 10 / 20: gap 6
@@ -72,7 +72,7 @@ def test_failing_villages_sorted_by_gap(runtime, tiny_district) -> None:  # noqa
     assert rural.aggregate.gap == 9  # ceil(0.8 × 30) − 15
 
 
-def test_compliance_with_a_fifth_category(runtime, standard) -> None:  # noqa: ANN001
+def test_compliance_with_a_fifth_category(runtime, standard) -> None:
     profile = parse_profile(
         {
             "categories": [
@@ -100,16 +100,16 @@ def test_compliance_with_a_fifth_category(runtime, standard) -> None:  # noqa: A
     assert (rural.meets, rural.aggregate.required) == (True, 10)
 
 
-def codes(found) -> list[tuple[str, str | None]]:  # noqa: ANN001
+def codes(found) -> list[tuple[str, str | None]]:
     return [(i.code, i.village_code) for i in found]
 
 
-def test_consistent_data_has_no_findings(runtime, standard) -> None:  # noqa: ANN001
+def test_consistent_data_has_no_findings(runtime, standard) -> None:
     with runtime.session() as s:
         assert inconsistencies(s, profile=DEFAULT_PROFILE) == []
 
 
-def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:
     ids = tiny_district
     future = date.today() + timedelta(days=30)
     with runtime.session() as s:
@@ -153,7 +153,7 @@ def test_each_inconsistency_is_listed(runtime, tiny_district) -> None:  # noqa: 
     assert rows[NANJIE].coverage == pytest.approx(1.1)
 
 
-def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district) -> None:
     ids = tiny_district
     with runtime.session() as s:
         (h,) = add_many(
@@ -180,7 +180,7 @@ def test_future_completion_is_relative_to_the_as_of_date(runtime, tiny_district)
     assert now == []
 
 
-def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:
     from heating.history import record_create
 
     ids = tiny_district
@@ -206,7 +206,7 @@ def test_household_in_two_villages_as_of(runtime, tiny_district) -> None:  # noq
         ]
 
 
-def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa: ANN001
+def test_unknown_category_needs_the_profile(runtime, standard) -> None:
     profile = parse_profile(
         {"categories": [{"key": "rural", "name": "农村地区", "target": 0.8}], "urban_rural": {}}
     )
@@ -216,7 +216,7 @@ def test_unknown_category_needs_the_profile(runtime, standard) -> None:  # noqa:
     assert codes(found) == [("unknown_category", NANJIE), ("unknown_category", DONGJIE)]
 
 
-def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_future_acceptance_as_of_and_facts_passed_in(runtime, tiny_district) -> None:
     """An acceptance date after the as-of date, corrected later, is found on the version
     of then; passing the caller's village facts (as the report does) changes nothing."""
     from heating.village_facts import village_facts

@@ -24,7 +24,7 @@ MIGRATION = importlib.import_module("heating.migrations.versions.heat_sources_bo
 PG_URL = os.environ.get("HEATING_TEST_DATABASE_URL", "").strip()
 
 
-def _alembic(engine, target: str) -> None:  # noqa: ANN001
+def _alembic(engine, target: str) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(heating.db.__file__).parent / "migrations"))
     with engine.begin() as conn:
@@ -33,7 +33,7 @@ def _alembic(engine, target: str) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def scratch_url(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
+def scratch_url(request, tmp_path) -> Iterator[str]:
     """An empty database of each dialect (PostgreSQL only when a test URL is given)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
@@ -55,7 +55,7 @@ def scratch_url(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
     recreate(False)
 
 
-def test_upgrade_renames_boiler_kind_and_versions_every_source(scratch_url) -> None:  # noqa: ANN001
+def test_upgrade_renames_boiler_kind_and_versions_every_source(scratch_url) -> None:
     engine = make_engine(scratch_url)
     _alembic(engine, MIGRATION.down_revision)
     assert not inspect(engine).has_table("boilers")
@@ -96,7 +96,7 @@ def test_upgrade_renames_boiler_kind_and_versions_every_source(scratch_url) -> N
     assert unstamped == 0
 
 
-def test_new_tables_exist_after_upgrade(scratch_url) -> None:  # noqa: ANN001
+def test_new_tables_exist_after_upgrade(scratch_url) -> None:
     engine = make_engine(scratch_url)
     _alembic(engine, "heads")
     tables = set(inspect(engine).get_table_names())

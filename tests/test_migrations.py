@@ -30,7 +30,7 @@ LEDGER_DATES = importlib.import_module("heating.migrations.versions.ledger_dates
 
 
 @pytest.fixture
-def empty_url(tmp_path) -> Iterator[str]:  # noqa: ANN001
+def empty_url(tmp_path) -> Iterator[str]:
     """A database with no schema at all (its own PostgreSQL database when testing there)."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'migrate.db'}"

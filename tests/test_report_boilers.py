@@ -16,7 +16,7 @@ from tests.support import INJECTION, add_zone, boiler_row, boiler_xlsx, read_tab
 NOW = datetime(2021, 11, 5, 9, 30)
 
 
-def test_boiler_sheet_as_of_the_cut_off(runtime, tiny_district) -> None:  # noqa: ANN001
+def test_boiler_sheet_as_of_the_cut_off(runtime, tiny_district) -> None:
     add_zone(runtime, [], [], (112.80, 36.30, 112.82, 36.31))
     rows = [
         boiler_row("GL-1", lon=112.805, state="停用", state_date="2019-01-01"),

@@ -30,21 +30,21 @@ def row(village: str, no: str, status: str, completed: str | None = None) -> lis
     return [village, no, f"户主{no}", None, None, status, route, completed]
 
 
-def household(runtime, no: str) -> Household:  # noqa: ANN001
+def household(runtime, no: str) -> Household:
     with runtime.session() as session:
         return session.scalar(select(Household).where(Household.household_no == no))
 
 
-def status_of(runtime, batch_id: int) -> str:  # noqa: ANN001
+def status_of(runtime, batch_id: int) -> str:
     with runtime.session() as session:
         return session.get(ImportBatch, batch_id).status
 
 
-def commit_page(client, batch_id: int):  # noqa: ANN001, ANN201
+def commit_page(client, batch_id: int):
     return follow_job(client, post(client, f"/imports/{batch_id}/commit", {"mode": "strict"}))
 
 
-def test_a_stale_preview_is_refused_and_offers_a_fresh_preview(login, runtime) -> None:  # noqa: ANN001
+def test_a_stale_preview_is_refused_and_offers_a_fresh_preview(login, runtime) -> None:
     client = login("alice")
     base = ledger_xlsx([row(SOUTH, "1", "已列入计划"), row(UP, "2", "未改造")])
     first = batch_id_of(upload(client, base, "两镇台账.xlsx"))
@@ -79,7 +79,7 @@ def test_a_stale_preview_is_refused_and_offers_a_fresh_preview(login, runtime) -
     assert "状态倒退" in text  # household 1: 已完工 in the data, 已列入计划 in this file
 
 
-def test_a_row_previewed_as_new_that_now_exists_is_refused(login, runtime) -> None:  # noqa: ANN001
+def test_a_row_previewed_as_new_that_now_exists_is_refused(login, runtime) -> None:
     client = login("alice")
     previewed = batch_id_of(
         upload(client, ledger_xlsx([row(SOUTH, "9", "未改造"), row(UP, "8", "未改造")]), "a.xlsx")
@@ -96,7 +96,7 @@ def test_a_row_previewed_as_new_that_now_exists_is_refused(login, runtime) -> No
         assert session.scalar(select(func.count()).select_from(Household)) == 1
 
 
-def test_older_previews_of_the_township_expire_when_one_commits(login, runtime) -> None:  # noqa: ANN001
+def test_older_previews_of_the_township_expire_when_one_commits(login, runtime) -> None:
     client = login("bob")
     older = batch_id_of(upload(client, ledger_xlsx([row(SOUTH, "1", "未改造")]), "旧.xlsx"))
     newer = batch_id_of(
@@ -112,7 +112,7 @@ def test_older_previews_of_the_township_expire_when_one_commits(login, runtime) 
     assert household(runtime, "1").status == "completed"
 
 
-def test_a_clean_household_said_unfinished_warns_and_clears_its_dates(login, runtime) -> None:  # noqa: ANN001
+def test_a_clean_household_said_unfinished_warns_and_clears_its_dates(login, runtime) -> None:
     client = login("bob")
     header = [*LEDGER_HEADER, "验收日期"]
     base = ledger_xlsx(
@@ -135,7 +135,7 @@ def test_a_clean_household_said_unfinished_warns_and_clears_its_dates(login, run
     assert (two.status, two.completed_on) == ("in_progress", date(2021, 6, 1))  # given: kept
 
 
-def test_an_unchanged_file_confirms_its_date_without_versions(login, runtime) -> None:  # noqa: ANN001
+def test_an_unchanged_file_confirms_its_date_without_versions(login, runtime) -> None:
     client = login("bob")
     data = ledger_xlsx([row(SOUTH, "1", "已完工", "2021-06-01"), row(SOUTH, "2", "未改造")])
     first = batch_id_of(upload(client, data, "10月.xlsx", ledger_date="2021-10-31"))
@@ -158,7 +158,7 @@ def test_an_unchanged_file_confirms_its_date_without_versions(login, runtime) ->
         )
 
 
-def test_the_upload_form_takes_a_ledger_date_and_refuses_a_future_one(login, runtime) -> None:  # noqa: ANN001
+def test_the_upload_form_takes_a_ledger_date_and_refuses_a_future_one(login, runtime) -> None:
     client = login("bob")
     data = ledger_xlsx([row(SOUTH, "1", "未改造")])
     page = upload(client, data, "台账.xlsx", ledger_date="2020-10-31").get_data(as_text=True)
@@ -172,7 +172,7 @@ def test_the_upload_form_takes_a_ledger_date_and_refuses_a_future_one(login, run
         assert session.scalar(select(func.count()).select_from(ImportBatch)) == 1
 
 
-def test_ledger_date_option_on_the_command_line(run_cli, users, tmp_path) -> None:  # noqa: ANN001
+def test_ledger_date_option_on_the_command_line(run_cli, users, tmp_path) -> None:
     path = tmp_path / "台账.xlsx"
     path.write_bytes(ledger_xlsx([row(SOUTH, "1", "未改造")]))
     bad = run_cli("import", str(path), "--township", "140405001", "--ledger-date", "31/10/2021")

@@ -13,7 +13,7 @@ from tests.support import PASSWORD, ledger_xlsx
 pytestmark = pytest.mark.browser
 
 
-def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
+def _login(pg, base: str, username: str) -> None:
     pg.goto(f"{base}/login")
     pg.fill("input[name=username]", username)
     pg.fill("input[name=password]", PASSWORD)
@@ -21,7 +21,7 @@ def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
     pg.wait_for_url(f"{base}/")
 
 
-def _upload(pg, base: str, path, township: str = "") -> int:  # noqa: ANN001
+def _upload(pg, base: str, path, township: str = "") -> int:
     pg.goto(f"{base}/imports")
     pg.select_option("select[name=township]", township)
     pg.set_input_files("input[name=file]", str(path))
@@ -32,7 +32,7 @@ def _upload(pg, base: str, path, township: str = "") -> int:  # noqa: ANN001
 
 def test_stale_preview_commit_is_refused_in_the_browser(
     page, live_server, users, runtime, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     pg, base = page.page, live_server
     _login(pg, base, "alice")
     both = tmp_path / "两镇台账.xlsx"

@@ -63,7 +63,7 @@ def files(runtime: Runtime) -> dict[int, bool]:
     return {bid: purged is None and len(content) > 0 for bid, purged, content in rows}
 
 
-def test_without_a_retention_setting_everything_is_kept(runtime: Runtime, uploads) -> None:  # noqa: ANN001
+def test_without_a_retention_setting_everything_is_kept(runtime: Runtime, uploads) -> None:
     assert runtime.config.upload_retention_days is None
     with runtime.session() as session:
         assert sweep(session, None).as_json() == {
@@ -74,7 +74,7 @@ def test_without_a_retention_setting_everything_is_kept(runtime: Runtime, upload
 
 def test_sweep_deletes_only_files_of_old_cancelled_or_unconfirmed_previews(
     runtime: Runtime,
-    uploads,  # noqa: ANN001
+    uploads,
 ) -> None:
     with runtime.session() as session:
         before = storage_summary(session)
@@ -99,7 +99,7 @@ def test_sweep_deletes_only_files_of_old_cancelled_or_unconfirmed_previews(
         rollback(session, uploads["committed_old"])
 
 
-def test_uploading_a_purged_file_again_stores_its_bytes_again(runtime: Runtime, uploads) -> None:  # noqa: ANN001
+def test_uploading_a_purged_file_again_stores_its_bytes_again(runtime: Runtime, uploads) -> None:
     with runtime.session() as session:
         first = session.get(ImportBatch, uploads["cancelled_old"]).sha256
         data = session.get(StoredFile, first).content
@@ -112,7 +112,7 @@ def test_uploading_a_purged_file_again_stores_its_bytes_again(runtime: Runtime, 
         commit(session, again, config=runtime.config)
 
 
-def test_cli_status_and_sweep(run_cli, runtime: Runtime, uploads, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_status_and_sweep(run_cli, runtime: Runtime, uploads, monkeypatch) -> None:
     import json
 
     status = json.loads(run_cli("uploads", "status", "--json").stdout)
@@ -129,7 +129,7 @@ def test_cli_status_and_sweep(run_cli, runtime: Runtime, uploads, monkeypatch) -
 
 
 @pytest.mark.parametrize("settings", [{"upload_retention_days": 30}])
-def test_the_app_sweeps_at_start_up(runtime: Runtime, uploads) -> None:  # noqa: ANN001
+def test_the_app_sweeps_at_start_up(runtime: Runtime, uploads) -> None:
     from heating.web import create_app
 
     create_app(runtime=runtime)
@@ -137,7 +137,7 @@ def test_the_app_sweeps_at_start_up(runtime: Runtime, uploads) -> None:  # noqa:
     assert not kept[uploads["cancelled_old"]] and kept[uploads["committed_old"]]
 
 
-def test_admin_page_shows_the_total_size(login, runtime: Runtime, uploads) -> None:  # noqa: ANN001
+def test_admin_page_shows_the_total_size(login, runtime: Runtime, uploads) -> None:
     with runtime.session() as session:
         summary = storage_summary(session)
     client = login("alice")

@@ -70,7 +70,7 @@ def test_the_common_list_ships_with_the_package() -> None:
 )
 def test_user_add_refuses_weak_passwords(
     run_cli, runtime: Runtime, name: str, password: str, message: str
-) -> None:  # noqa: ANN001
+) -> None:
     result = run_cli("user", "add", name, "--role", "planner", "--password-stdin", input=password)
     assert result.exit_code == 1 and message in result.stderr
     with runtime.session() as session:
@@ -95,7 +95,7 @@ def test_cli_disables_enables_resets_and_unlocks(
     run_cli,
     app,
     runtime: Runtime,
-    users: dict[str, int],  # noqa: ANN001
+    users: dict[str, int],
 ) -> None:
     browser = app.test_client()
     assert log_in(browser, "dave", PASSWORD).status_code == 302
@@ -122,7 +122,7 @@ def test_cli_disables_enables_resets_and_unlocks(
     assert actions == ["user_disable", "user_enable", "user_reset", "user_unlock"]
 
 
-def test_user_sessions_migration_keeps_users(tmp_path) -> None:  # noqa: ANN001
+def test_user_sessions_migration_keeps_users(tmp_path) -> None:
     """Build the schema at the revision before (SQLite file), add a user, upgrade, open a session."""
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     cfg = AlembicConfig()

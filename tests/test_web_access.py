@@ -188,7 +188,7 @@ def test_clerks_download_and_see_only_zones_holding_their_villages(login, runtim
         assert login("bob").get(f"/zones/download/{fmt}").status_code == 200
 
 
-def _village_id(runtime, code: str) -> int:  # noqa: ANN001
+def _village_id(runtime, code: str) -> int:
     from sqlalchemy import select
 
     from heating.models import Village

@@ -11,7 +11,7 @@ from heating.web.auth import LOGIN_REFUSED
 from tests.support import PASSWORD, csrf_token, log_in, post
 
 
-def _actions(runtime, username: str | None = None) -> list[str]:  # noqa: ANN001
+def _actions(runtime, username: str | None = None) -> list[str]:
     with runtime.session() as session:
         query = select(AuditEntry.action).order_by(AuditEntry.id)
         if username:

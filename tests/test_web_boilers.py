@@ -19,7 +19,7 @@ from tests.support import (
 )
 
 
-def _upload(client, path: str, data: bytes, name: str):  # noqa: ANN001, ANN202
+def _upload(client, path: str, data: bytes, name: str):
     return client.post(
         path,
         data={"file": (io.BytesIO(data), name), "csrf_token": csrf_token(client, path)},
@@ -29,7 +29,7 @@ def _upload(client, path: str, data: bytes, name: str):  # noqa: ANN001, ANN202
 
 def test_admin_loads_the_register_and_sees_verdicts_and_unmatched_names(
     login, runtime, tiny_district
-) -> None:  # noqa: ANN001
+) -> None:
     with runtime.session() as s:
         for no, source in (("1", "屯留县兴旺钢铁"), ("2", "城东供热站")):
             write_household(
@@ -46,7 +46,7 @@ def test_admin_loads_the_register_and_sees_verdicts_and_unmatched_names(
     assert "上传热源名单" in client.get("/admin/audit").get_data(as_text=True)
 
 
-def test_a_refused_register_shows_where_and_writes_nothing(login, runtime) -> None:  # noqa: ANN001
+def test_a_refused_register_shows_where_and_writes_nothing(login, runtime) -> None:
     rows = [list(r) for r in REGISTER]
     rows[1][1] = "煤矿瓦斯"
     client = login("alice")
@@ -59,7 +59,7 @@ def test_a_refused_register_shows_where_and_writes_nothing(login, runtime) -> No
         assert s.scalar(select(func.count()).select_from(HeatSource)) == 0
 
 
-def test_admin_loads_boilers_and_planner_reads_the_page(login, runtime, client) -> None:  # noqa: ANN001
+def test_admin_loads_boilers_and_planner_reads_the_page(login, runtime, client) -> None:
     admin = login("alice")
     data = boiler_xlsx(
         [
@@ -87,16 +87,16 @@ def test_admin_loads_boilers_and_planner_reads_the_page(login, runtime, client) 
 
 
 @pytest.mark.parametrize(("user", "status"), [("erin", 200), ("alice", 200), ("bob", 403)])
-def test_who_may_read_the_boiler_page(login, user, status) -> None:  # noqa: ANN001
+def test_who_may_read_the_boiler_page(login, user, status) -> None:
     assert login(user).get("/boilers").status_code == status
 
 
-def test_only_admins_upload(login) -> None:  # noqa: ANN001
+def test_only_admins_upload(login) -> None:
     planner = login("dave")
     assert planner.get("/admin/boilers").status_code == 403
     assert planner.get("/admin/heat-sources").status_code == 403
 
 
-def test_anonymous_is_sent_to_login(client) -> None:  # noqa: ANN001
+def test_anonymous_is_sent_to_login(client) -> None:
     resp = client.get("/boilers")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]

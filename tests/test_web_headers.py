@@ -64,7 +64,7 @@ def scene(runtime: Runtime, tiny_district: dict[str, int]) -> int:
     return add_batch(runtime, "140405001")
 
 
-def test_every_kind_of_page_carries_the_security_headers(app, scene: int, users) -> None:  # noqa: ANN001
+def test_every_kind_of_page_carries_the_security_headers(app, scene: int, users) -> None:
     browsers: dict[str | None, FlaskClient] = {None: app.test_client()}
     for who in ("alice", "bob"):
         browsers[who] = app.test_client()
@@ -91,7 +91,7 @@ def test_every_kind_of_page_carries_the_security_headers(app, scene: int, users)
             assert not re.search(r"\son[a-z]+\s*=", body), (url, "inline event handler")
 
 
-def test_csrf_refusal_and_server_error_pages_carry_the_headers(app, users) -> None:  # noqa: ANN001
+def test_csrf_refusal_and_server_error_pages_carry_the_headers(app, users) -> None:
     client = app.test_client()
     resp = client.post("/login", data={"username": "bob", "password": PASSWORD})
     assert resp.status_code == 400
@@ -141,7 +141,7 @@ HOSTILE_NEXT = [
 def test_next_leaving_the_site_is_replaced_by_the_dashboard(
     app,
     users,
-    target: str,  # noqa: ANN001
+    target: str,
 ) -> None:
     client = app.test_client()
     token = csrf_token(client, "/login")
@@ -156,7 +156,7 @@ def test_next_leaving_the_site_is_replaced_by_the_dashboard(
 
 
 @pytest.mark.parametrize("target", ["/villages?township=140405001", "/imports", "/map#x"])
-def test_next_on_the_site_is_followed(app, users, target: str) -> None:  # noqa: ANN001
+def test_next_on_the_site_is_followed(app, users, target: str) -> None:
     client = app.test_client()
     token = csrf_token(client, "/login")
     resp = client.post(
@@ -193,14 +193,14 @@ def test_next_on_the_site_is_followed(app, users, target: str) -> None:  # noqa:
         ("/villages?page=99999999999999999999999", "页码"),
     ],
 )
-def test_out_of_range_query_values_are_a_400_in_chinese(login, path: str, message: str) -> None:  # noqa: ANN001
+def test_out_of_range_query_values_are_a_400_in_chinese(login, path: str, message: str) -> None:
     resp = login("alice").get(path)
     assert resp.status_code == 400, (path, resp.status_code)
     body = resp.get_data(as_text=True)
     assert message in body and "Traceback" not in body
 
 
-def test_out_of_range_form_date_is_a_400(login, runtime: Runtime) -> None:  # noqa: ANN001
+def test_out_of_range_form_date_is_a_400(login, runtime: Runtime) -> None:
     client = login("alice")
     resp = post(client, "/zones/derive", {"as_of": "9999-12-31"})
     assert resp.status_code == 400 and "之间" in resp.get_data(as_text=True)
@@ -210,7 +210,7 @@ def test_out_of_range_form_date_is_a_400(login, runtime: Runtime) -> None:  # no
     assert resp.status_code == 400
 
 
-def test_a_page_past_the_last_shows_the_last(login) -> None:  # noqa: ANN001
+def test_a_page_past_the_last_shows_the_last(login) -> None:
     assert login("alice").get("/admin/audit?page=50").status_code == 200
 
 
@@ -222,7 +222,7 @@ def test_a_page_past_the_last_shows_the_last(login) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("settings", [{"upload_max_mb": 1}])
 def test_waitress_refuses_a_body_over_the_upload_limit_without_reading_it(
     live_server: str,
-    users,  # noqa: ANN001
+    users,
 ) -> None:
     host, port = urlsplit(live_server).hostname, urlsplit(live_server).port
     declared = 200 * 1024 * 1024

@@ -48,12 +48,12 @@ def messy_rows() -> list[list[object]]:
     ]
 
 
-def _clean_on_dashboard(client) -> int:  # noqa: ANN001
+def _clean_on_dashboard(client) -> int:
     page = client.get("/").get_data(as_text=True)
     return int(re.search(r'id="total-clean">([\d,]+)<', page).group(1).replace(",", ""))
 
 
-def _households(runtime) -> int:  # noqa: ANN001
+def _households(runtime) -> int:
     with runtime.session() as session:
         return session.scalar(select(func.count()).select_from(Household).where(Household.active))
 
@@ -217,7 +217,7 @@ def test_two_clerks_commit_different_townships_at_once_and_both_land(app, login,
     results: dict[str, str] = {}
     barrier = threading.Barrier(2)
 
-    def commit(name: str, client) -> None:  # noqa: ANN001
+    def commit(name: str, client) -> None:
         form = {"mode": "strict", "csrf_token": csrf_token(client, "/imports")}
         barrier.wait()
         resp = client.post(f"/imports/{batches[name]}/commit", data=form)

@@ -11,7 +11,7 @@ from heating.models import ImportJob, User, utcnow
 from heating.web import jobs
 
 
-def _job(runtime, username: str = "bob") -> str:  # noqa: ANN001
+def _job(runtime, username: str = "bob") -> str:
     with runtime.session() as session:
         user_id = session.scalar(select(User.id).where(User.username == username))
     return jobs.create_job(
@@ -19,7 +19,7 @@ def _job(runtime, username: str = "bob") -> str:  # noqa: ANN001
     )
 
 
-def _silent_for(runtime, token: str, seconds: float) -> None:  # noqa: ANN001
+def _silent_for(runtime, token: str, seconds: float) -> None:
     with runtime.session() as session:
         session.execute(
             update(ImportJob)
@@ -28,7 +28,7 @@ def _silent_for(runtime, token: str, seconds: float) -> None:  # noqa: ANN001
         )
 
 
-def _updated_at(runtime, token: str):  # noqa: ANN001, ANN202
+def _updated_at(runtime, token: str):
     with runtime.session() as session:
         return session.scalar(select(ImportJob.updated_at).where(ImportJob.id == token))
 
@@ -50,7 +50,7 @@ def test_a_job_this_process_runs_stays_running_and_its_heartbeat_beats(login, ru
     token = _job(runtime)
     started, release = threading.Event(), threading.Event()
 
-    def work(session, progress) -> int:  # noqa: ANN001
+    def work(session, progress) -> int:
         started.set()
         assert release.wait(30)
         raise jobs.Refused("测试结束。")

@@ -82,7 +82,7 @@ def failures(runtime: Runtime, username: str) -> int:
 
 
 @pytest.mark.parametrize("settings", [{"login_max_failures": 100, "login_address_limit": 0}])
-def test_forty_parallel_guesses_are_all_counted(live_server: str, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_forty_parallel_guesses_are_all_counted(live_server: str, runtime: Runtime, users) -> None:
     statuses = guess_in_parallel(live_server, "dave", 40)
     assert statuses == [200] * 40
     assert failures(runtime, "dave") == 40  # no lost update
@@ -93,7 +93,7 @@ def test_forty_parallel_guesses_are_all_counted(live_server: str, runtime: Runti
 def test_parallel_guesses_check_no_more_passwords_than_the_limit(
     live_server: str,
     runtime: Runtime,
-    users,  # noqa: ANN001
+    users,
 ) -> None:
     limit = runtime.config.login_max_failures
     statuses = guess_in_parallel(live_server, "dave", 20)
@@ -103,7 +103,7 @@ def test_parallel_guesses_check_no_more_passwords_than_the_limit(
     assert failures(runtime, "dave") == limit
 
 
-def login_from(client, address: str, username: str, password: str, forwarded: str = ""):  # noqa: ANN001, ANN201
+def login_from(client, address: str, username: str, password: str, forwarded: str = ""):
     """Log in as a browser at ``address`` would (``forwarded``: an X-Forwarded-For header)."""
     token = csrf_token(client, "/login")
     return client.post(
@@ -118,7 +118,7 @@ def login_from(client, address: str, username: str, password: str, forwarded: st
 def test_spraying_user_names_from_one_address_gets_429_with_retry_after(
     app,
     runtime: Runtime,
-    users,  # noqa: ANN001
+    users,
 ) -> None:
     client = app.test_client()
     for i in range(5):
@@ -136,7 +136,7 @@ def test_spraying_user_names_from_one_address_gets_429_with_retry_after(
 
 
 @pytest.mark.parametrize("settings", [{"login_address_limit": 2}])
-def test_successful_logins_do_not_use_up_the_address_allowance(app, users) -> None:  # noqa: ANN001
+def test_successful_logins_do_not_use_up_the_address_allowance(app, users) -> None:
     for _ in range(4):
         assert login_from(app.test_client(), "198.51.100.9", "bob", PASSWORD).status_code == 302
 
@@ -152,7 +152,7 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
     app,
     runtime: Runtime,
     users,
-    limited: str,  # noqa: ANN001
+    limited: str,
 ) -> None:
     client = app.test_client()
     for _ in range(2):
@@ -167,7 +167,7 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(
 
 
 @pytest.mark.parametrize("settings", [{"login_global_limit": 2, "login_address_limit": 0}])
-def test_the_global_limit_only_delays(app, users) -> None:  # noqa: ANN001
+def test_the_global_limit_only_delays(app, users) -> None:
     client = app.test_client()
     for i in range(2):
         assert login_from(client, f"192.0.2.{i}", "nobody", "whatever-123").status_code == 200
@@ -177,13 +177,13 @@ def test_the_global_limit_only_delays(app, users) -> None:  # noqa: ANN001
     assert time.monotonic() - started >= 1.0
 
 
-def _page(resp) -> str:  # noqa: ANN001
+def _page(resp) -> str:
     """The answer without its form values (the CSRF token and the name typed differ)."""
     return re.sub(r'(value|content)="[^"]*"', "", resp.get_data(as_text=True))
 
 
 @pytest.mark.parametrize("settings", [{"login_max_failures": 1}])
-def test_unknown_locked_wrong_and_disabled_get_one_answer(app, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_unknown_locked_wrong_and_disabled_get_one_answer(app, runtime: Runtime, users) -> None:
     with runtime.session() as session:
         session.get(User, users["erin"]).active = False
     answers = {

@@ -14,7 +14,7 @@ PHONE = "13812345678"
 
 
 @pytest.fixture
-def households(runtime, users) -> None:  # noqa: ANN001
+def households(runtime, users) -> None:
     add_households(
         runtime,
         VILLAGE,
@@ -128,7 +128,7 @@ def test_profile_page_is_read_only(login) -> None:
 
 
 @pytest.fixture
-def broken_app(app):  # noqa: ANN001, ANN201
+def broken_app(app):
     def boom() -> str:
         raise RuntimeError("secret internals")
 

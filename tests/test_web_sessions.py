@@ -104,7 +104,7 @@ def test_idle_timeout(app: Flask, runtime: Runtime, users: dict[str, int]) -> No
     assert not is_in(bob)
 
 
-def test_absolute_lifetime_even_when_active(app: Flask, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_absolute_lifetime_even_when_active(app: Flask, runtime: Runtime, users) -> None:
     hours = runtime.config.session_max_hours
     assert hours == 12
     bob = signed_in(app, "bob")
@@ -114,7 +114,7 @@ def test_absolute_lifetime_even_when_active(app: Flask, runtime: Runtime, users)
     assert not is_in(bob)
 
 
-def test_visits_keep_an_idle_session_alive(app: Flask, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_visits_keep_an_idle_session_alive(app: Flask, runtime: Runtime, users) -> None:
     bob = signed_in(app, "bob")
     _age(runtime, created=timedelta(minutes=50), seen=timedelta(minutes=25))
     assert is_in(bob)
@@ -125,7 +125,7 @@ def test_visits_keep_an_idle_session_alive(app: Flask, runtime: Runtime, users) 
     assert is_in(bob)
 
 
-def test_only_a_hash_of_the_token_is_stored(app: Flask, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_only_a_hash_of_the_token_is_stored(app: Flask, runtime: Runtime, users) -> None:
     bob = signed_in(app, "bob")
     cookie = bob.get_cookie("session").value
     with runtime.session() as session:
@@ -134,7 +134,7 @@ def test_only_a_hash_of_the_token_is_stored(app: Flask, runtime: Runtime, users)
     assert row.token_hash not in cookie
 
 
-def test_a_login_replaces_whatever_session_the_browser_had(app: Flask, users) -> None:  # noqa: ANN001
+def test_a_login_replaces_whatever_session_the_browser_had(app: Flask, users) -> None:
     browser = signed_in(app, "bob")
     before = browser.get_cookie("session").value
     assert log_in(browser, "carol", PASSWORD).status_code == 302
@@ -142,10 +142,10 @@ def test_a_login_replaces_whatever_session_the_browser_had(app: Flask, users) ->
     assert "carol" in browser.get("/").get_data(as_text=True)
 
 
-def test_self_service_password_change(app: Flask, runtime: Runtime, users) -> None:  # noqa: ANN001
+def test_self_service_password_change(app: Flask, runtime: Runtime, users) -> None:
     here, there = signed_in(app, "erin"), signed_in(app, "erin")
 
-    def change(current: str, new: str, again: str | None = None):  # noqa: ANN202
+    def change(current: str, new: str, again: str | None = None):
         return post(
             here,
             "/account",
@@ -176,6 +176,6 @@ def test_self_service_password_change(app: Flask, runtime: Runtime, users) -> No
     assert log_in(app.test_client(), "erin", "a-good-new-one-7").status_code == 302
 
 
-def test_account_page_needs_a_login(client: FlaskClient, users) -> None:  # noqa: ANN001
+def test_account_page_needs_a_login(client: FlaskClient, users) -> None:
     resp = client.get("/account")
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")

@@ -39,7 +39,7 @@ class HeatingGroup(click.Group):
 
 
 class ChineseClickException(click.ClickException):
-    def show(self, file: Any = None) -> None:  # noqa: ANN401
+    def show(self, file: Any = None) -> None:
         click.echo(f"错误：{self.format_message()}", err=True, file=file)
 
 

@@ -44,11 +44,11 @@ def _transformers() -> tuple[Transformer, Transformer]:
     return forward, back
 
 
-def _to_metres(geom, forward: Transformer):  # noqa: ANN001, ANN202 - shapely geometry
+def _to_metres(geom: Polygon, forward: Transformer) -> Polygon:
     return shapely.transform(geom, lambda xy: np.column_stack(forward.transform(*xy.T)))
 
 
-def _to_degrees(geom, back: Transformer):  # noqa: ANN001, ANN202
+def _to_degrees(geom: Polygon, back: Transformer) -> Polygon:
     def fn(xy: np.ndarray) -> np.ndarray:
         lon, lat = back.transform(*xy.T)
         return np.round(np.column_stack([lon, lat]), DEGREE_DECIMALS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -71,14 +72,14 @@ def _ip() -> str | None:
 
 @bp.route("/")
 @roles_required("admin")
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """The administration start page is the user list."""
     return redirect(url_for("admin.users"))
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @roles_required("admin")
-def users():  # noqa: ANN201
+def users() -> ResponseReturnValue:
     """List users; add one."""
     session = db()
     form = {"username": "", "role": "clerk", "township": ""}
@@ -132,7 +133,7 @@ def _acting_user() -> User:
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @roles_required("admin")
-def set_active(user_id: int):  # noqa: ANN201
+def set_active(user_id: int) -> ResponseReturnValue:
     """Disable (ending all its sessions) or re-enable a user; never oneself."""
     session = db()
     user = _user_or_404(user_id)
@@ -150,7 +151,7 @@ def set_active(user_id: int):  # noqa: ANN201
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @roles_required("admin")
-def reset_password(user_id: int):  # noqa: ANN201
+def reset_password(user_id: int) -> ResponseReturnValue:
     """Set a new password, lift the lockout and end all the user's sessions."""
     session = db()
     user = _user_or_404(user_id)
@@ -169,7 +170,7 @@ def reset_password(user_id: int):  # noqa: ANN201
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
 @roles_required("admin")
-def unlock(user_id: int):  # noqa: ANN201
+def unlock(user_id: int) -> ResponseReturnValue:
     """Lift a user's login lockout without changing the password."""
     session = db()
     user = _user_or_404(user_id)
@@ -181,7 +182,7 @@ def unlock(user_id: int):  # noqa: ANN201
 
 @bp.route("/uploads", methods=["GET", "POST"])
 @roles_required("admin")
-def uploads():  # noqa: ANN201
+def uploads() -> ResponseReturnValue:
     """Stored uploads: their total size, the retention setting, a sweep on demand."""
     from imports.storage import storage_summary, sweep
 
@@ -206,7 +207,7 @@ def uploads():  # noqa: ANN201
 
 @bp.route("/audit")
 @roles_required("admin")
-def audit_log():  # noqa: ANN201
+def audit_log() -> ResponseReturnValue:
     """The audit log, newest first, filterable by action and user name."""
     session = db()
     action = request.args.get("action", "").strip()
@@ -236,7 +237,7 @@ def audit_log():  # noqa: ANN201
 
 @bp.route("/profile")
 @roles_required("admin")
-def profile():  # noqa: ANN201
+def profile() -> ResponseReturnValue:
     """Show the requirement profile (read-only: it is configuration)."""
     cfg = app_config()
     return render_template("admin/profile.html", profile=cfg.profile, source=cfg.source)
@@ -293,7 +294,7 @@ def _load_upload(loader: Callable[..., dict[str, Any]]) -> tuple[dict[str, Any] 
 
 @bp.route("/registry", methods=["GET", "POST"])
 @roles_required("admin")
-def registry():  # noqa: ANN201
+def registry() -> ResponseReturnValue:
     """Upload the village registry (村庄名录) and show what was loaded."""
     from imports.registry import load_registry
 
@@ -307,7 +308,7 @@ def registry():  # noqa: ANN201
 
 @bp.route("/boundaries", methods=["GET", "POST"])
 @roles_required("admin")
-def boundaries():  # noqa: ANN201
+def boundaries() -> ResponseReturnValue:
     """Upload village boundaries and show the match report."""
     result = None
     status = 200
@@ -344,7 +345,7 @@ def boundaries():  # noqa: ANN201
 
 @bp.route("/decisions", methods=["GET", "POST"])
 @roles_required("admin")
-def decisions():  # noqa: ANN201
+def decisions() -> ResponseReturnValue:
     """Completion decisions: record that a village counts as complete, or revoke one."""
     session = db()
     status = 200
@@ -387,7 +388,7 @@ def decisions():  # noqa: ANN201
 
 @bp.route("/heat-sources", methods=["GET", "POST"])
 @roles_required("admin")
-def heat_sources():  # noqa: ANN201
+def heat_sources() -> ResponseReturnValue:
     """Upload the heat-source register; list it with households served and unmatched names."""
     from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
     from imports.heat_sources import load_heat_sources
@@ -413,7 +414,7 @@ def heat_sources():  # noqa: ANN201
 
 @bp.route("/boilers", methods=["GET", "POST"])
 @roles_required("admin")
-def boilers():  # noqa: ANN201
+def boilers() -> ResponseReturnValue:
     """Upload the boiler ledger and show what was loaded."""
     from imports.boilers import load_boilers
 

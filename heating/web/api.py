@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from heating.errors import Refused
 from heating.measures import coverage
@@ -17,7 +18,7 @@ API_BY = ("village", "township", "category")
 
 @bp.route("/coverage")
 @roles_required(*ALL_ROLES)
-def coverage_json():  # noqa: ANN201
+def coverage_json() -> ResponseReturnValue:
     """Measures as JSON: ``?by=village|township|category[&as_of=DATE][&township=CODE]``."""
     by = request.args.get("by", "village")
     if by not in API_BY:

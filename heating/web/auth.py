@@ -23,6 +23,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -87,7 +88,7 @@ def init_app(app: Flask) -> None:
         return LoginUser(user, token) if user is not None else None
 
     @login_manager.unauthorized_handler
-    def unauthorized():  # noqa: ANN202
+    def unauthorized() -> ResponseReturnValue:
         if request.path.startswith("/api/"):
             return jsonify({"error": "unauthorized", "message": "请先登录。"}), 401
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -123,7 +124,7 @@ def _throttle() -> LoginThrottle:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # noqa: ANN201
+def login() -> ResponseReturnValue:
     """Show the login form; sign in on a correct password within the limits."""
     form = LoginForm()
     if not form.validate_on_submit():
@@ -158,7 +159,7 @@ def login():  # noqa: ANN201
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():  # noqa: ANN201
+def logout() -> ResponseReturnValue:
     """Sign out: this session ends on the server too."""
     revoke(db(), current_user.token)
     audit(db(), "logout", user=current_user, ip=request_address())
@@ -170,7 +171,7 @@ def logout():  # noqa: ANN201
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
-def account():  # noqa: ANN201
+def account() -> ResponseReturnValue:
     """The user's own account: 修改密码 and how many sessions are open."""
     status = 200
     if request.method == "POST":
@@ -201,7 +202,7 @@ def account():  # noqa: ANN201
 
 @bp.route("/account/logout-all", methods=["POST"])
 @login_required
-def logout_all():  # noqa: ANN201
+def logout_all() -> ResponseReturnValue:
     """End every session of this user, this one included (退出所有设备)."""
     user = db().get(User, current_user.id)
     ended = sign_out_everywhere(db(), user, ip=request_address())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 
 from heating.boilers import UNKNOWN_STATE, UNKNOWN_STATE_LABEL, boiler_status
 from heating.errors import Refused
@@ -42,7 +43,7 @@ def _max_tph(default: float) -> float:
 
 @bp.route("")
 @roles_required(*READ_ALL)
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """Show in-scope coal boilers cleared and remaining, those inside zones, overdue, gas low-NOx."""
     config = app_config()
     status = boiler_status(

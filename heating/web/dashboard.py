@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,7 +56,7 @@ def _latest_ledgers(session: Session) -> dict[str, ImportBatch]:
 
 @bp.route("/")
 @login_required
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """Show compliance per category, the townships, recent imports and the zones."""
     session = db()
     profile = app_config().profile

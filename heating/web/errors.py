@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +24,7 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, message: str | None = None):  # noqa: ANN201
+def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
     """The Chinese error page (or JSON under /api/) for ``code``."""
     title, default = MESSAGES.get(code, MESSAGES[500])
     text = message or default
@@ -46,28 +47,28 @@ def _too_large_message() -> str:
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # noqa: ANN202
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         return render_error(400, "表单已过期或缺少安全校验（CSRF），请刷新页面后重新提交。")
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # noqa: ANN202
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         if exc.code == 413:
             return render_error(413, _too_large_message())
         return render_error(exc.code or 500)
 
     @app.errorhandler(Forbidden)
-    def forbidden(exc: Forbidden):  # noqa: ANN202
+    def forbidden(exc: Forbidden) -> ResponseReturnValue:
         return render_error(403, exc.message)
 
     @app.errorhandler(NotFound)
-    def not_found(exc: NotFound):  # noqa: ANN202
+    def not_found(exc: NotFound) -> ResponseReturnValue:
         return render_error(404, exc.message)
 
     @app.errorhandler(Refused)
-    def refused(exc: Refused):  # noqa: ANN202
+    def refused(exc: Refused) -> ResponseReturnValue:
         return render_error(400, exc.message)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):  # noqa: ANN202
+    def unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         return render_error(500)

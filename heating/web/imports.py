@@ -19,6 +19,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -69,7 +70,7 @@ def _wait_briefly(future: Any) -> None:
 
 @bp.route("/imports", methods=["GET", "POST"])
 @roles_required(*UPLOADERS)
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """The upload form and the history of batches; POST starts a preview."""
     townships = _townships_for_upload()
     if request.method == "POST":
@@ -150,7 +151,7 @@ def _index_page(townships: list[Township]) -> str:
 
 @bp.route("/imports/jobs/<token>")
 @roles_required(*UPLOADERS)
-def job(token: str):  # noqa: ANN201
+def job(token: str) -> ResponseReturnValue:
     """Progress of a background preview/commit; refreshes itself until done."""
     found = db().get(ImportJob, token)
     if found is None:
@@ -177,7 +178,7 @@ def _filtered_issues(
 
 @bp.route("/imports/<int:batch_id>")
 @roles_required(*UPLOADERS)
-def show(batch_id: int):  # noqa: ANN201
+def show(batch_id: int) -> ResponseReturnValue:
     """One batch: counts, header mapping, issues (filterable), and what can be done next."""
     batch = _load_batch(batch_id)
     severity = request.args.get("severity", "").strip()
@@ -212,7 +213,7 @@ def show(batch_id: int):  # noqa: ANN201
 
 @bp.route("/imports/<int:batch_id>/commit", methods=["POST"])
 @roles_required(*UPLOADERS)
-def commit(batch_id: int):  # noqa: ANN201
+def commit(batch_id: int) -> ResponseReturnValue:
     """Start writing a previewed batch: strict, or valid rows only."""
     batch = _load_batch(batch_id)
     if batch.status != "preview":
@@ -236,7 +237,7 @@ def commit(batch_id: int):  # noqa: ANN201
 
 @bp.route("/imports/<int:batch_id>/repreview", methods=["POST"])
 @roles_required(*UPLOADERS)
-def repreview(batch_id: int):  # noqa: ANN201
+def repreview(batch_id: int) -> ResponseReturnValue:
     """Preview the same stored file again, as the database is now (a stale or expired one)."""
     batch = _load_batch(batch_id)
     stored = db().get(StoredFile, batch.sha256)
@@ -255,7 +256,7 @@ def repreview(batch_id: int):  # noqa: ANN201
 
 @bp.route("/imports/<int:batch_id>/cancel", methods=["POST"])
 @roles_required(*UPLOADERS)
-def cancel(batch_id: int):  # noqa: ANN201
+def cancel(batch_id: int) -> ResponseReturnValue:
     """Drop a preview that will not be written."""
     from imports.batches import cancel as cancel_batch
 
@@ -269,7 +270,7 @@ def cancel(batch_id: int):  # noqa: ANN201
 
 @bp.route("/imports/<int:batch_id>/rollback", methods=["POST"])
 @roles_required(*UPLOADERS)
-def rollback(batch_id: int):  # noqa: ANN201
+def rollback(batch_id: int) -> ResponseReturnValue:
     """Undo a committed batch as a whole."""
     from imports.batches import rollback as rollback_batch
 
@@ -288,7 +289,7 @@ def rollback(batch_id: int):  # noqa: ANN201
 
 @bp.route("/template")
 @roles_required(*UPLOADERS)
-def template():  # noqa: ANN201
+def template() -> ResponseReturnValue:
     """Download the blank ledger template of a township (a clerk's own by default)."""
     from imports.template import write_template
 

@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -91,7 +92,7 @@ def _summary_json(data: Any) -> dict[str, Any]:
 
 @bp.route("/map")
 @roles_required(*ALL_ROLES)
-def page():  # noqa: ANN201
+def page() -> ResponseReturnValue:
     """Show the coverage map, optionally limited to one township or district."""
     township, district = request_scope()
     session = db()
@@ -109,7 +110,7 @@ def page():  # noqa: ANN201
 
 @bp.route("/map/script.js")
 @roles_required(*ALL_ROLES)
-def script():  # noqa: ANN201
+def script() -> ResponseReturnValue:
     """The map's script (same scope as /map; ``view=zones`` writes the zone ids on)."""
     township, district = request_scope()
     body = scope_map_script(township, district, view=request.args.get("view", "coverage"))
@@ -128,7 +129,7 @@ def _feature_collection(records: list[dict[str, Any]], geometry: Any, ids: list[
 
 @bp.route("/api/villages.geojson")
 @roles_required(*ALL_ROLES)
-def villages_geojson():  # noqa: ANN201
+def villages_geojson() -> ResponseReturnValue:
     """Villages with boundaries and their measures (lon/lat, CGCS2000 ≈ WGS84)."""
     township, district = request_scope()
     session = db()
@@ -165,7 +166,7 @@ def villages_geojson():  # noqa: ANN201
 
 @bp.route("/api/zones.geojson")
 @roles_required(*ALL_ROLES)
-def zones_geojson():  # noqa: ANN201
+def zones_geojson() -> ResponseReturnValue:
     """The current derivation's coal-ban zones (a clerk: those holding its villages)."""
     township, _ = request_scope()
     zones, derivation = current_zones(db())

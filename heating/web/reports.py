@@ -6,6 +6,7 @@ from datetime import date, datetime
 from io import BytesIO
 
 from flask import Blueprint, render_template, request, send_file
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from heating.clock import parse_known_at
@@ -38,7 +39,7 @@ def default_year() -> int:
     return today.year if default_as_of(app_config(), today.year) < today else today.year - 1
 
 
-def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
+def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
     config = app_config()
     years = suggested_years()
     districts = list(db().scalars(select(District).order_by(District.code)))
@@ -61,7 +62,7 @@ def _form_page(error: str | None = None, status: int = 200):  # noqa: ANN202
 
 @bp.route("/reports")
 @roles_required(*REPORT_ROLES)
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """Show the report form: year, optional as-of date, district where there are several."""
     return _form_page()
 
@@ -86,7 +87,7 @@ def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
 
 @bp.route("/reports/download")
 @roles_required(*REPORT_ROLES)
-def download():  # noqa: ANN201
+def download() -> ResponseReturnValue:
     """Build the report for the chosen year and as-of date and send it as .xlsx."""
     try:
         year, as_of, district, known_at = _parse_request()

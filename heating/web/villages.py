@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -52,7 +53,7 @@ def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[Measu
 
 @bp.route("")
 @login_required
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """List villages with their measures, filtered by township, category and target."""
     session = db()
     profile = app_config().profile
@@ -92,7 +93,7 @@ def _household_view(h: Household, visible: bool) -> dict[str, Any]:
 
 @bp.route("/<code>")
 @login_required
-def show(code: str):  # noqa: ANN201
+def show(code: str) -> ResponseReturnValue:
     """One village: measures, gap, households (masked as the role requires), history."""
     session = db()
     village = session.scalar(select(Village).where(Village.code == code))

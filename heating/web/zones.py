@@ -17,6 +17,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -45,7 +46,7 @@ def _village_names(codes: set[str]) -> dict[str, str]:
 
 @bp.route("")
 @login_required
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """Show the current zones, enclaves, the last derivation's changes and the history."""
     from geo.zone_derivations import current_derivation, derivation_history
 
@@ -87,7 +88,7 @@ def _scope_args() -> dict[str, str]:
 
 @bp.route("/derive", methods=["POST"])
 @roles_required("admin")
-def derive():  # noqa: ANN201
+def derive() -> ResponseReturnValue:
     """Derive and store the zones as of a date (today by default)."""
     from geo.zone_derivations import derive_zones
 
@@ -102,7 +103,7 @@ def derive():  # noqa: ANN201
 
 @bp.route("/download/<fmt>")
 @login_required
-def download(fmt: str):  # noqa: ANN201
+def download(fmt: str) -> ResponseReturnValue:
     """The current zones as GeoJSON, GeoPackage or zipped Shapefile (EPSG:4490)."""
     from geo.export import export_zones
 
