@@ -3,6 +3,11 @@
 Exit codes: 0 success, 1 input refused (Chinese message on stderr), 2 usage.
 Foreseeable failures (bad config, unreachable database, unwritable path)
 become a one-line message, never a traceback.
+
+Commands import geopandas, the ledger pipeline, the report or waitress
+inside their function: ``heating --help`` or ``heating coverage`` should not
+pay the second or two those imports cost (measured with ``python -X
+importtime``: geo.zones 2.5 s, imports.pipeline 1.5 s under load).
 """
 
 from __future__ import annotations

@@ -14,15 +14,22 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from geo.boundaries import load_boundaries
+from geo.boundary_reading import BoundaryLimits
 from heating import users as users_domain
 from heating.completion import record_decision, revoke_decision
 from heating.errors import Refused
+from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
 from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
 from heating.users import create_user
 from heating.web.access import roles_required
 from heating.web.auth import request_address
 from heating.web.db import app_config, db
 from heating.web.params import page_arg, parse_day
+from imports.boilers import load_boilers
+from imports.heat_sources import load_heat_sources
+from imports.registry import load_registry
+from imports.storage import storage_summary, sweep
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -184,8 +191,6 @@ def unlock(user_id: int) -> ResponseReturnValue:
 @roles_required("admin")
 def uploads() -> ResponseReturnValue:
     """Stored uploads: their total size, the retention setting, a sweep on demand."""
-    from imports.storage import storage_summary, sweep
-
     session = db()
     days = app_config().upload_retention_days
     if request.method == "POST":
@@ -296,8 +301,6 @@ def _load_upload(loader: Callable[..., dict[str, Any]]) -> tuple[dict[str, Any] 
 @roles_required("admin")
 def registry() -> ResponseReturnValue:
     """Upload the village registry (村庄名录) and show what was loaded."""
-    from imports.registry import load_registry
-
     result, status = None, 200
     if request.method == "POST":
         result, status = _load_upload(load_registry)
@@ -316,9 +319,6 @@ def boundaries() -> ResponseReturnValue:
     if request.method == "POST":
         session = db()
         try:
-            from geo.boundaries import load_boundaries
-            from geo.boundary_reading import BoundaryLimits
-
             path, name, tmp = saved_upload(
                 "file", (".geojson", ".json", ".gpkg", ".zip", ".shp.zip")
             )
@@ -390,9 +390,6 @@ def decisions() -> ResponseReturnValue:
 @roles_required("admin")
 def heat_sources() -> ResponseReturnValue:
     """Upload the heat-source register; list it with households served and unmatched names."""
-    from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
-    from imports.heat_sources import load_heat_sources
-
     result, status = None, 200
     if request.method == "POST":
         result, status = _load_upload(load_heat_sources)
@@ -416,8 +413,6 @@ def heat_sources() -> ResponseReturnValue:
 @roles_required("admin")
 def boilers() -> ResponseReturnValue:
     """Upload the boiler ledger and show what was loaded."""
-    from imports.boilers import load_boilers
-
     result, status = None, 200
     if request.method == "POST":
         result, status = _load_upload(load_boilers)

@@ -26,12 +26,17 @@ from sqlalchemy import select
 from heating.clock import today
 from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, StoredFile, Township
+from heating.signoff import returned
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
 from heating.web.db import app_config, app_runtime, db
 from heating.web.params import page_arg
+from imports.batches import cancel as cancel_batch
+from imports.batches import list_batches
+from imports.batches import rollback as rollback_batch
 from imports.fields import LEDGER_LABELS
 from imports.ledger_date import check_option, parse_option
+from imports.template import write_template
 
 bp = Blueprint("imports", __name__)
 
@@ -136,9 +141,6 @@ def _start_preview(
 
 
 def _index_page(townships: list[Township]) -> str:
-    from heating.signoff import returned
-    from imports.batches import list_batches
-
     code = current_user.township_code if current_user.role == "clerk" else None
     batches = list_batches(db(), code)[:HISTORY_LIMIT]
     return render_template(
@@ -258,8 +260,6 @@ def repreview(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def cancel(batch_id: int) -> ResponseReturnValue:
     """Drop a preview that will not be written."""
-    from imports.batches import cancel as cancel_batch
-
     _load_batch(batch_id)
     session = db()
     cancel_batch(session, batch_id, user_id=current_user.id)
@@ -272,8 +272,6 @@ def cancel(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def rollback(batch_id: int) -> ResponseReturnValue:
     """Undo a committed batch as a whole."""
-    from imports.batches import rollback as rollback_batch
-
     _load_batch(batch_id)
     session = db()
     try:
@@ -291,8 +289,6 @@ def rollback(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def template() -> ResponseReturnValue:
     """Download the blank ledger template of a township (a clerk's own by default)."""
-    from imports.template import write_template
-
     code = scoped_township_code(request.args.get("township"))
     if not code:
         raise Refused("请选择乡镇：在“台账导入”页面点击本乡镇的台账模板链接下载。")

@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 from heating.errors import Refused
 from heating.models import ImportJob, utcnow
 from heating.runtime import Runtime
+from imports.batches import commit, preview
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,6 @@ def start_preview(
     ledger_date: date | None = None,
 ) -> Future:
     """Read and judge an uploaded ledger in the background (imports.batches.preview)."""
-    from imports.batches import preview
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = _runtime(app).config
 
@@ -235,8 +234,6 @@ def start_preview(
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
     """Write a previewed batch in the background (imports.batches.commit)."""
-    from imports.batches import commit
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = _runtime(app).config
 

@@ -21,6 +21,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from geo.export import export_zones
+from geo.zone_derivations import current_derivation, derivation_history, derive_zones
 from heating.models import Village
 from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
@@ -48,8 +50,6 @@ def _village_names(codes: set[str]) -> dict[str, str]:
 @login_required
 def index() -> ResponseReturnValue:
     """Show the current zones, enclaves, the last derivation's changes and the history."""
-    from geo.zone_derivations import current_derivation, derivation_history
-
     session = db()
     derivation = current_derivation(session)
     summary = dict(derivation.summary or {}) if derivation else {}
@@ -90,8 +90,6 @@ def _scope_args() -> dict[str, str]:
 @roles_required("admin")
 def derive() -> ResponseReturnValue:
     """Derive and store the zones as of a date (today by default)."""
-    from geo.zone_derivations import derive_zones
-
     as_of = parse_day(request.form.get("as_of"), "截至日期") or date.today()
     session = db()
     profile = app_config().profile
@@ -105,8 +103,6 @@ def derive() -> ResponseReturnValue:
 @login_required
 def download(fmt: str) -> ResponseReturnValue:
     """The current zones as GeoJSON, GeoPackage or zipped Shapefile (EPSG:4490)."""
-    from geo.export import export_zones
-
     if fmt not in FORMATS:
         abort(404)
     name, mimetype = FORMATS[fmt]
