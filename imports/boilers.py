@@ -15,6 +15,7 @@ coal 清零 scope from then on.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -134,12 +135,10 @@ def _check(
 ) -> dict[str, list[Record]]:
     """Validate every row; return the rows grouped by boiler code (in file order)."""
     index = VillageIndex.load(session, None)
-    extent_cache: dict[str, Any] = {}
 
+    @functools.cache  # read once, and only when a row has coordinates
     def extent() -> tuple[float, float, float, float] | None:
-        if "box" not in extent_cache:
-            extent_cache["box"] = district_extent(session, index.district_ids)
-        return extent_cache["box"]
+        return district_extent(session, index.district_ids)
 
     by_code: dict[str, list[Record]] = defaultdict(list)
     for row in rows:

@@ -8,6 +8,7 @@ and a Chinese message that says what to do.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -263,13 +264,10 @@ def date_value(value: Any) -> tuple[date, str] | None:
 def choice(field: Field) -> Callable[[Any], str | None]:
     """A cleaner for one choice field, memoising raw word → value (values repeat a lot)."""
     words: Mapping[str, str] = field.values
-    cache: dict[Any, str] = {}
     allowed = "、".join(dict.fromkeys(_labels_of(field)))
 
+    @functools.cache  # a refused word raises every time (exceptions are not cached)
     def clean(value: Any) -> str | None:
-        hit = cache.get(value)
-        if hit is not None:
-            return hit
         s = text(value)
         if s is None:
             return None
@@ -278,7 +276,6 @@ def choice(field: Field) -> Callable[[Any], str | None]:
             raise CellProblem(
                 "unknown_value", f"“{s[:30]}”不是可用的{field.label}。请填写：{allowed}。"
             )
-        cache[value] = found
         return found
 
     return clean
@@ -291,32 +288,21 @@ def _labels_of(field: Field) -> list[str]:
     return list(dict.fromkeys(field.values.values()))
 
 
-_MISSING = object()
 # Fields whose values are mostly distinct (names, ID numbers): memoising would only cost.
 _DISTINCT = frozenset({"head_name", "id_number", "phone", "address", "household_no", "note"})
-
-
-def memoised(fn: Callable[[Any], Any], cap: int = 20_000) -> Callable[[Any], Any]:
-    """Remember results for repeated raw values (dates, villages, amounts repeat a lot)."""
-    cache: dict[Any, Any] = {}
-    get = cache.get
-
-    def clean(value: Any) -> Any:
-        hit = get(value, _MISSING)
-        if hit is not _MISSING:
-            return hit
-        result = fn(value)  # a CellProblem propagates and is not remembered
-        if len(cache) < cap:
-            cache[value] = result
-        return result
-
-    return clean
+# Raw values remembered per field (dates, villages, amounts repeat a lot).
+MEMO_SIZE = 20_000
 
 
 def cleaner_for(field: Field) -> Callable[[Any], Any]:
-    """The cleaning function for a field's kind (memoised unless values are mostly distinct)."""
+    """The cleaning function for a field's kind (memoised unless values are mostly distinct).
+
+    A refused cell raises ``CellProblem`` each time: exceptions are not cached.
+    """
     fn = _cleaner(field)
-    return fn if field.name in _DISTINCT or field.kind == "choice" else memoised(fn)
+    if field.name in _DISTINCT or field.kind == "choice":
+        return fn
+    return functools.lru_cache(maxsize=MEMO_SIZE)(fn)
 
 
 def _cleaner(field: Field) -> Callable[[Any], Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -19,19 +20,6 @@ from sqlalchemy.orm import Session
 # --------------------------------------------------------------------------
 # Writing in bulk (imports, demo)
 # --------------------------------------------------------------------------
-
-
-def _memoised(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    cache: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = proc(value)
-            return result
-
-    return convert
 
 
 def bulk_insert(
@@ -56,7 +44,7 @@ def bulk_insert(
             converters.append((index, None, proc(None) if proc else None))
         elif proc is not None:
             if isinstance(col_type, Date | DateTime):
-                proc = _memoised(proc)
+                proc = functools.cache(proc)  # dates repeat; their count is bounded
             converters.append((index, proc, None))
 
     def prepared() -> Iterator[Sequence[Any]]:
