@@ -7,7 +7,8 @@ project keeps that word for clean ÷ required and says *tessellation*.
 Gauss–Krüger m²) for the boundary report — data-quality findings, never
 silently fixed; ``stored_tessellation_validity`` tells zone derivation
 whether the fast ``shapely.coverage_union_all`` applies, remembered per
-boundary state in the ``meta`` table.
+boundary state in the ``meta`` table (the check costs more than the union:
+benchmarks/zones.py, "derive again").
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def _counts(
     """village id → [ledger_rows, exempt, clean, lapsed], now or as of a date / known-at."""
     if session.get_bind().dialect.name == "postgresql":
         # Millions of rows make the planner JIT-compile these aggregates, which costs
-        # about a second and saves nothing on a single pass (measured at 6M households).
+        # about a second and saves nothing on a single pass (benchmarks/coverage.py, 6M households).
         session.execute(text("SET LOCAL jit = off"))
     counts = {
         row[0]: [int(x or 0) for x in row[1:]]

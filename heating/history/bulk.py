@@ -30,8 +30,8 @@ def bulk_insert(
     COPY on PostgreSQL, one driver-level executemany on SQLite; values go
     through each column's own bind processor (applied here once per value
     instead of through SQLAlchemy's per-row parameter machinery, which costs
-    more than the insert itself at 100k rows), memoised for dates, which
-    repeat.  JSON columns take a ``dump_json`` string or None (JSON null).
+    more than the insert itself at 100k rows in benchmarks/import_ledgers.py),
+    memoised for dates, which repeat.  JSON columns take a ``dump_json`` string or None (JSON null).
     """
     conn = session.connection()
     dialect = conn.dialect

@@ -111,7 +111,8 @@ def to_column_value(name: str, value: Any) -> Any:
 def state_json(state: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON of a state as a version keeps it: every household field, village and active.
 
-    Written for speed (it runs once per household of a 100k-row commit): only
+    Written for speed (it runs once per household of a 100k-row commit; guarded by
+    benchmarks/import_ledgers.py): only
     dates and decimals need converting.  ``state`` must hold every household
     field (None where empty).
     """
