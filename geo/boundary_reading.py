@@ -5,7 +5,7 @@ a million features and took 27 s and 1.3 GB in the request thread.  Here:
 
 - the file's size (``upload_max_mb``) and, for a zip, its uncompressed size
   (``import_max_unzipped_mb``) are checked before GDAL opens it;
-- ``geo.boundaries.read_boundary_file`` runs in the child process of
+- ``geo.boundary_files.read_boundary_file`` runs in the child process of
   ``imports.isolation`` (``import_max_memory_mb``, ``import_max_seconds``),
   after the feature count (``boundaries_max_features``) is checked there;
 - the child hands back plain data — attribute columns as lists, geometries
@@ -54,7 +54,7 @@ class BoundaryLimits:
 def read_boundary_file_limited(
     path: str | Path, *, encoding: str | None = None, limits: BoundaryLimits | None = None
 ) -> Any:
-    """``geo.boundaries.read_boundary_file`` in a limited child; returns its ``BoundaryFile``.
+    """``geo.boundary_files.read_boundary_file`` in a limited child; returns its ``BoundaryFile``.
 
     Parameters
     ----------
@@ -73,7 +73,7 @@ def read_boundary_file_limited(
     import geopandas as gpd
     import pandas as pd
 
-    from geo.boundaries import BoundaryFile
+    from geo.boundary_files import BoundaryFile
     from geo.crs import CrsReading
 
     if limits is None:
@@ -138,11 +138,11 @@ def read_plain(path: str, encoding: str | None, max_features: int) -> dict[str, 
     import pyogrio
     import shapely
 
-    from geo.boundaries import _pick_layer, read_boundary_file
+    from geo.boundary_files import pick_layer, read_boundary_file
 
     name = Path(path).name
     try:
-        layer = _pick_layer(Path(path))
+        layer = pick_layer(Path(path))
         count = pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"]
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
         count = 0  # read_boundary_file refuses it with the reason

@@ -495,7 +495,7 @@ def test_boundaries_zip_bomb_is_refused_before_gdal_opens_it(
 def test_boundaries_read_in_the_child_come_back_as_the_same_frame(
     runtime, tiny_district, tmp_path
 ) -> None:
-    from geo.boundaries import read_boundary_file
+    from geo.boundary_files import read_boundary_file
     from geo.boundary_reading import read_boundary_file_limited
 
     path = tmp_path / "村界.geojson"
