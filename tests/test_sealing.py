@@ -93,7 +93,7 @@ def test_the_sqlite_file_holds_no_id_number(runtime: Runtime, committed: int) ->
 def test_a_clerk_still_sees_the_full_number_and_a_planner_the_masked_one(
     login,
     runtime: Runtime,
-    committed: int,  # noqa: ANN001
+    committed: int,
 ) -> None:
     page = login("bob").get("/villages/140405001201").get_data(as_text=True)
     assert PERSON in page
@@ -105,7 +105,7 @@ def test_rotate_re_encrypts_everything_with_a_new_key(
     run_cli,
     runtime: Runtime,
     committed: int,
-    own_key: Path,  # noqa: ANN001
+    own_key: Path,
 ) -> None:
     old = Keyring.load(own_key).current
     result = run_cli("keys", "rotate", "--json")
@@ -155,7 +155,7 @@ def test_init_creates_the_key_where_configured_and_seals_plain_rows(
     assert number.startswith(TEXT_PREFIX)
 
 
-def test_backup_says_the_key_is_not_in_it(run_cli, runtime: Runtime, tmp_path: Path) -> None:  # noqa: ANN001
+def test_backup_says_the_key_is_not_in_it(run_cli, runtime: Runtime, tmp_path: Path) -> None:
     if runtime.engine.dialect.name != "sqlite":
         pytest.skip("pg_dump is covered by the backup tests")
     result = run_cli("backup", "-o", str(tmp_path / "copy.db"))

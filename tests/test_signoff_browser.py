@@ -13,7 +13,7 @@ TOWN = "140405001"
 PAGE = f"/signoff/{TOWN}/{PERIOD}"
 
 
-def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
+def _login(pg, base: str, username: str) -> None:
     pg.goto(f"{base}/login")
     pg.fill("input[name=username]", username)
     pg.fill("input[name=password]", PASSWORD)
@@ -21,16 +21,16 @@ def _login(pg, base: str, username: str) -> None:  # noqa: ANN001
     pg.wait_for_url(f"{base}/")
 
 
-def _logout(pg, base: str) -> None:  # noqa: ANN001
+def _logout(pg, base: str) -> None:
     pg.click("form.logout button[type=submit]")
     pg.wait_for_url(f"{base}/login*")
 
 
-def _cell(pg, period: str = str(PERIOD)):  # noqa: ANN001, ANN202
+def _cell(pg, period: str = str(PERIOD)):
     return pg.locator(f'td.signoff-cell[data-township="{TOWN}"][data-period="{period}"]')
 
 
-def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users, runtime) -> None:  # noqa: ANN001
+def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users, runtime) -> None:
     pg, base = page.page, live_server
     pg.on("dialog", lambda dialog: dialog.accept())  # the approve button asks first (confirm.js)
 

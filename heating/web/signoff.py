@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -49,7 +50,7 @@ def _township(code: str) -> Township:
 
 @bp.route("/signoff")
 @roles_required(*ALL_ROLES)
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     """Townships × the latest periods with their states and the actions open to the viewer."""
     session = db()
     config = app_config()
@@ -95,7 +96,7 @@ def _allowed(status: signoff.Status, township_id: int) -> set[str]:
 
 @bp.route("/signoff/<code>/<period>")
 @roles_required(*ALL_ROLES)
-def show(code: str, period: str):  # noqa: ANN201
+def show(code: str, period: str) -> ResponseReturnValue:
     """One township's period: figures as of the cut-off, open problems, history, forms."""
     session = db()
     township = _township(code)
@@ -116,7 +117,7 @@ def show(code: str, period: str):  # noqa: ANN201
 
 @bp.route("/signoff/<code>/<period>/<action>", methods=["POST"])
 @roles_required(*ALL_ROLES)
-def act(code: str, period: str, action: str):  # noqa: ANN201
+def act(code: str, period: str, action: str) -> ResponseReturnValue:
     """Submit, approve, return or withdraw; refusals come back as a message on the page."""
     if action not in signoff.TRANSITIONS:
         abort(404)
