@@ -2,8 +2,9 @@
 
 The GDAL side of a boundary load.  It runs in the child process of
 ``imports.isolation`` (``geo.boundary_reading`` sets the limits and imports
-this module there only, so the fork server never carries GDAL, pandas or
-geopandas): it picks the polygon layer, works out a Shapefile's text
+this module there; the fork server preloads it only where the process has
+GDAL and geopandas loaded anyway, ``imports.isolation.PRELOAD_GEO``, so the
+children of ``heating import`` never carry them): it picks the polygon layer, works out a Shapefile's text
 encoding when no ``.cpg`` says it (GBK is common; ../shared/pitfalls.md), and
 resolves the CRS (``geo.crs``).
 """

@@ -95,7 +95,7 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 # Modules the fork server imports once, so that each child starts ready to parse.
 PRELOAD = ["imports.isolation", "imports.pipeline", "imports.registry", "python_calamine"]
-PRELOAD_GEO = ["pyogrio", "geopandas", "geo.boundaries", "geo.boundary_reading"]
+PRELOAD_GEO = ["pyogrio", "geopandas", "geo.boundary_files", "geo.boundary_reading"]
 # Exit codes of the child besides 0.
 EXIT_MEMORY = 3
 # A child that uses no CPU (stuck) is killed after this many times the CPU limit in wall time.
