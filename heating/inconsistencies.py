@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heating.config import Profile
-from heating.history import state_as_of
+from heating.history import counting_known_at, state_as_of
 from heating.models import Household, Village
 from heating.village_facts import VillageFacts, village_facts
 
@@ -147,7 +147,9 @@ def _future_completions(
     reference = as_of or date.today()
     per_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
     # Dates come as ISO text from the state (the first 10 characters are the day).
-    state = state_as_of(as_of, known_at, ("household_no", "completed_on", "accepted_on"))
+    state = state_as_of(
+        as_of, counting_known_at(session, known_at), ("household_no", "completed_on", "accepted_on")
+    )
     s = state.c
     iso = reference.isoformat()
     completed = func.substr(s.completed_on, 1, 10)
@@ -195,7 +197,7 @@ def _late(hid: int, no: str | None, completed: Any, accepted: Any) -> dict[str, 
 def _households_in_two_villages(
     session: Session, as_of: date | None, known_at: datetime | None, in_scope: dict[int, str]
 ) -> list[Inconsistency]:
-    state = state_as_of(as_of, known_at)
+    state = state_as_of(as_of, counting_known_at(session, known_at))
     h = Household
     placed = (
         select(h.id_hash, state.c.village_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
-from heating.history import delta_rows, versions_dated_after
+from heating.history import counting_known_at, delta_rows, versions_dated_after
 from heating.models import (
     CLEAN_STATUSES,
     LAPSED_OPERATIONS,
@@ -146,6 +146,7 @@ def _counts(
         # Millions of rows make the planner JIT-compile these aggregates, which costs
         # about a second and saves nothing on a single pass (benchmarks/coverage.py, 6M households).
         session.execute(text("SET LOCAL jit = off"))
+    known_at = counting_known_at(session, known_at)
     counts = {
         row[0]: [int(x or 0) for x in row[1:]]
         for row in session.execute(_current_counts(village_ids))

@@ -33,6 +33,7 @@ are ranked instead (``newest_versions``).
 
 from heating.history.asof import (
     changed_households,
+    counting_known_at,
     current_states,
     delta_rows,
     first_ledger_date,
@@ -87,6 +88,7 @@ __all__ = [
     "allocate_ids",
     "bulk_insert",
     "changed_households",
+    "counting_known_at",
     "current_states",
     "delta_rows",
     "dump_json",

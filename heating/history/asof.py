@@ -53,6 +53,20 @@ def live(known_at: datetime | None = None) -> ColumnElement[bool]:
     return and_(v.recorded_at <= known_at, or_(v.retracted_at.is_(None), v.retracted_at > known_at))
 
 
+def counting_known_at(session: Session, known_at: datetime | None) -> datetime | None:
+    """``known_at``, or None when nothing was recorded after it (it would change nothing).
+
+    A known-at on or after the newest recorded version — the report's default,
+    its generation time — asks the same as none, and the cheaper reads apply
+    (the as-of delta instead of ranking history).  Rollbacks record a version,
+    so a retraction after ``known_at`` is seen here too.
+    """
+    if known_at is None:
+        return None
+    later = session.scalar(select(_V.c.id).where(_V.c.recorded_at > known_at).limit(1))
+    return known_at if later is not None else None
+
+
 def changed_households(as_of: date | None, known_at: datetime | None) -> Select:
     """Households whose state as of (``as_of``, ``known_at``) may differ from their row.
 

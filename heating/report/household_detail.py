@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from heating.history import state_as_of
+from heating.history import counting_known_at, state_as_of
 from heating.models import CLEAN_STATUSES
 from heating.privacy import mask_id, mask_name, mask_phone
 from heating.village_facts import VillageFacts
@@ -80,7 +80,9 @@ def household_detail(
 ) -> dict[str, Any]:
     """Clean households by route/device and without completion date, as of the date."""
     by_id = {f.village_id: f for f in facts}
-    state = state_as_of(as_of, known_at, ("route", "device", "completed_on"))
+    state = state_as_of(
+        as_of, counting_known_at(session, known_at), ("route", "device", "completed_on")
+    )
     s = state.c
     undated_expr = s.completed_on.is_(None)
     stmt = (
@@ -148,7 +150,7 @@ def _problems(
         "device",
         "note",
     )
-    state = state_as_of(as_of, known_at, fields)
+    state = state_as_of(as_of, counting_known_at(session, known_at), fields)
     s = state.c
     found = [
         (hid, vid, status, op, dict(zip(fields, values, strict=True)))

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.history import newest_ledger, recorded_later, state_as_of
+from heating.history import counting_known_at, newest_ledger, recorded_later, state_as_of
 from heating.models import ImportBatch, Township
 from heating.village_facts import VillageFacts
 
@@ -107,7 +107,7 @@ def _older_households(
     """Ledger dates of the households the batch's file did not name, still on older ledgers."""
     ids = list(batch.not_in_file_ids or [])
     found: list[date] = []
-    state = state_as_of(as_of, known_at)
+    state = state_as_of(as_of, counting_known_at(session, known_at))
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
         found.extend(
