@@ -99,6 +99,10 @@ CODES: dict[str, str] = {
 }
 
 
+# How a severity reads on the pages, the command line and the issue-list download.
+SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
+
+
 @dataclass(slots=True)
 class Issue:
     """One problem: severity "error" | "warning" | "note", where it is, and a masked value."""

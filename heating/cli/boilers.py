@@ -10,8 +10,8 @@ import click
 from heating.cli.context import emit_json, get_runtime, parse_date_option
 from heating.errors import Refused
 from heating.models import BOILER_STATE_LABELS
+from imports.issues import SEVERITY_LABELS
 
-SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 LISTED = 30
 
 

@@ -12,9 +12,9 @@ from heating.cli.context import emit_json, get_runtime
 from heating.errors import Refused
 from imports.batches import NOTE_KEYS
 from imports.fields import LEDGER_LABELS
+from imports.issues import SEVERITY_LABELS
 from imports.ledger_date import parse_option
 
-SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 ISSUES_SHOWN = 50
 PROGRESS_MIN_BYTES = 2 * 1024 * 1024
 

@@ -35,6 +35,7 @@ from imports.batches import cancel as cancel_batch
 from imports.batches import list_batches
 from imports.batches import rollback as rollback_batch
 from imports.fields import LEDGER_LABELS
+from imports.issue_list import batch_issues, filtered, was_cut_short, write_workbook
 from imports.ledger_date import check_option, parse_option
 from imports.template import write_template
 
@@ -168,16 +169,6 @@ def job(token: str) -> ResponseReturnValue:
     return render_template("imports/job.html", job=found, state=state, message=message)
 
 
-def _filtered_issues(
-    issues: list[dict[str, Any]], severity: str, field: str
-) -> list[dict[str, Any]]:
-    if severity:
-        issues = [i for i in issues if i.get("severity") == severity]
-    if field:
-        issues = [i for i in issues if (i.get("field") or "") == field]
-    return issues
-
-
 @bp.route("/imports/<int:batch_id>")
 @roles_required(*UPLOADERS)
 def show(batch_id: int) -> ResponseReturnValue:
@@ -186,7 +177,7 @@ def show(batch_id: int) -> ResponseReturnValue:
     severity = request.args.get("severity", "").strip()
     field = request.args.get("field", "").strip()
     all_issues = batch.issues or []
-    issues = _filtered_issues(all_issues, severity, field)
+    issues = filtered(all_issues, severity, field)
     pages = max(1, math.ceil(len(issues) / ISSUE_PAGE))
     page = page_arg(pages)
     labels = LEDGER_LABELS
@@ -206,10 +197,31 @@ def show(batch_id: int) -> ResponseReturnValue:
         field=field,
         fields_present=fields_present,
         labels=labels,
+        cut_short=was_cut_short(all_issues),
         severity_counts={
             s: sum(1 for i in all_issues if i.get("severity") == s)
             for s in ("error", "warning", "note")
         },
+    )
+
+
+@bp.route("/imports/<int:batch_id>/issues.xlsx")
+@roles_required(*UPLOADERS)
+def issues_download(batch_id: int) -> ResponseReturnValue:
+    """The batch's issue list as a workbook (the page's filters apply); every issue, not a page."""
+    batch = _load_batch(batch_id)
+    listing = batch_issues(db(), batch, app_config())
+    severity = request.args.get("severity", "").strip()
+    field = request.args.get("field", "").strip()
+    buffer = io.BytesIO()
+    write_workbook(batch, listing, filtered(listing.issues, severity, field), buffer)
+    buffer.seek(0)
+    stem = batch.file_name.rsplit(".", 1)[0]
+    return send_file(
+        buffer,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"批次{batch.id}_{stem}_问题清单.xlsx",
     )
 
 

@@ -20,9 +20,8 @@ from heating.models import (
 )
 from heating.web.access import READ_ALL
 from heating.web.db import app_config
+from imports.issues import SEVERITY_LABELS
 from imports.ledger_date import SOURCE_LABELS
-
-SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 
 
 def nav_items() -> list[tuple[str, str, str]]:
