@@ -357,6 +357,10 @@ HOUSEHOLD_FIELDS = (
     "accepted_on",
     "device_subsidy",
     "operating_subsidy",
+    "coal_subsidy",
+    "heated_area_m2",
+    "power_account",
+    "gas_account",
     "operation",
     "exempt_reason",
     "lon",
@@ -404,6 +408,14 @@ class Household(Base):
     accepted_on: Mapped[date | None] = mapped_column(Date)
     device_subsidy: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     operating_subsidy: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # 洁净煤补贴 (元): none may be paid where clean heating is complete (seed item 9).
+    coal_subsidy: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Heated floor area, m² (the national 清洁取暖率 is by area).
+    heated_area_m2: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    # Utility account numbers as text (leading zeros and long digits kept), matched
+    # against utility use (heating.usage).
+    power_account: Mapped[str | None] = mapped_column(String(64))
+    gas_account: Mapped[str | None] = mapped_column(String(64))
     operation: Mapped[str | None] = mapped_column(String(16))
     exempt_reason: Mapped[str | None] = mapped_column(String(32))
     lon: Mapped[float | None] = mapped_column()

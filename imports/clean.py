@@ -156,6 +156,24 @@ def decimal(value: Any) -> Decimal | None:
         raise CellProblem("not_a_number", "应为金额数字（元），请只填写数字。") from None
 
 
+def area(value: Any) -> Decimal | None:
+    """A floor area in m², to 0.01 m² (a trailing m²/平方米/㎡ is allowed)."""
+    if type(value) is float:
+        return Decimal(repr(value)).quantize(_CENT)
+    if type(value) is int:
+        return Decimal(value)
+    s = _number_text(value)
+    if s is None:
+        return None
+    s = s.removesuffix("平方米").removesuffix("平米").rstrip("m²㎡2M")
+    try:
+        return Decimal(s).quantize(_CENT)
+    except InvalidOperation:
+        raise CellProblem(
+            "not_a_number", "应为面积数字（平方米），如 85 或 96.5，请只填写数字。"
+        ) from None
+
+
 def _float(value: Any, marks: str, message: str) -> float | None:
     if type(value) is float:
         return value
@@ -289,7 +307,18 @@ def _labels_of(field: Field) -> list[str]:
 
 
 # Fields whose values are mostly distinct (names, ID numbers): memoising would only cost.
-_DISTINCT = frozenset({"head_name", "id_number", "phone", "address", "household_no", "note"})
+_DISTINCT = frozenset(
+    {
+        "head_name",
+        "id_number",
+        "phone",
+        "address",
+        "household_no",
+        "note",
+        "power_account",
+        "gas_account",
+    }
+)
 # Raw values remembered per field (dates, villages, amounts repeat a lot).
 MEMO_SIZE = 20_000
 
@@ -317,6 +346,7 @@ def _cleaner(field: Field) -> Callable[[Any], Any]:
         "decimal": decimal,
         "float": number,
         "quantity": quantity,
+        "area": area,
         "date": date_value,
     }[field.kind]
 

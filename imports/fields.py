@@ -43,6 +43,7 @@ KINDS = (
     "decimal",
     "float",
     "quantity",
+    "area",
     "date",
     "choice",
 )
@@ -350,6 +351,42 @@ LEDGER_FIELDS: tuple[Field, ...] = (
         width=16,
     ),
     Field(
+        "coal_subsidy",
+        "洁净煤补贴",
+        ("洁净煤补贴(元)", "洁净煤补贴金额", "燃煤补贴"),
+        "decimal",
+        unit="元",
+        help="本户领取的洁净煤（燃煤）补贴金额，单位元；已完成清洁取暖的村和禁煤区内不应再有。",
+        width=14,
+    ),
+    Field(
+        "heated_area_m2",
+        "采暖面积",
+        ("取暖面积", "供暖面积", "采暖建筑面积"),
+        "area",
+        unit="平方米",
+        help="实际采暖的建筑面积，单位平方米，大于 0 且不超过 2000；按面积计算清洁取暖率。",
+        width=14,
+    ),
+    Field(
+        "power_account",
+        "电力户号",
+        ("用电户号", "电表户号", "供电户号", "电力用户编号"),
+        "code",
+        max_length=64,
+        help="供电公司的用电户号；本列已设为文本格式（保留开头的 0），用于匹配用电量。",
+        width=18,
+    ),
+    Field(
+        "gas_account",
+        "燃气户号",
+        ("燃气用户号", "燃气卡号", "燃气用户编号"),
+        "code",
+        max_length=64,
+        help="燃气公司的用户号或卡号；本列已设为文本格式（保留开头的 0），用于匹配用气量。",
+        width=18,
+    ),
+    Field(
         "operation",
         "运行情况",
         ("使用情况", "回头看情况"),
@@ -385,5 +422,7 @@ VILLAGE_COLUMNS = ("village", "village_code")
 TEMPLATE_FIELDS: tuple[Field, ...] = tuple(f for f in LEDGER_FIELDS if f.help)
 
 PLAN_YEAR_RANGE = (2016, 2035)
+# Heated floor area of one household, m² (issue 13): above this is a typo (cm²? a village total?).
+MAX_HEATED_AREA_M2 = 2000
 # Statuses that need a route (import.md).
 ROUTE_REQUIRED_STATUSES = frozenset({"planned", "in_progress", "completed", "accepted"})

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from heating.heat_sources import NONCOMPLIANT, Register, load_register
 from heating.models import STATUS_LABELS, Township, Village
-from imports.fields import PLAN_YEAR_RANGE, ROUTE_REQUIRED_STATUSES, STATUS_REASONS, normalise_word
+from imports.fields import (
+    MAX_HEATED_AREA_M2,
+    PLAN_YEAR_RANGE,
+    ROUTE_REQUIRED_STATUSES,
+    STATUS_REASONS,
+    normalise_word,
+)
 
 Problem = tuple[str, str, str, str]  # severity, code, field, message
 
@@ -189,10 +195,25 @@ class RowRules:
                     f"计划年度应在 {PLAN_YEAR_RANGE[0]}–{PLAN_YEAR_RANGE[1]} 之间，得到 {year}。",
                 )
             )
-        for name, label in (("device_subsidy", "设备补贴"), ("operating_subsidy", "运行补贴")):
+        for name, label in (
+            ("device_subsidy", "设备补贴"),
+            ("operating_subsidy", "运行补贴"),
+            ("coal_subsidy", "洁净煤补贴"),
+        ):
             amount = v.get(name)
             if amount is not None and amount < Decimal(0):
                 out.append(("error", "negative", name, f"{label}不能为负数。"))
+        area = v.get("heated_area_m2")
+        if area is not None and not (0 < area <= MAX_HEATED_AREA_M2):
+            out.append(
+                (
+                    "error",
+                    "out_of_range",
+                    "heated_area_m2",
+                    f"采暖面积应大于 0 且不超过 {MAX_HEATED_AREA_M2} 平方米，得到 {area}。"
+                    "请核对单位（平方米）；不知道时留空。",
+                )
+            )
         out.extend(coordinate_problems(v.get("lon"), v.get("lat"), self.extent))
         source = v.get("heat_source")
         if source is not None and v.get("route") == "district":
