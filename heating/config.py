@@ -396,7 +396,21 @@ SETTINGS: tuple[Setting, ...] = (
         "停用、烟道切断、应急备用的燃煤锅炉多少天内须检查一次，超过即为逾期",
     ),
     Setting("profile", None, parse_profile, "要求配置（区域类别、目标、城乡分类代码映射）"),
+    Setting(
+        "usage",
+        None,
+        lambda raw: _usage_settings(raw),
+        "[usage] 表：采暖季起止（season_start/season_end）、疑似改而不用的判定（ratio、min_peers、"
+        "min_kwh_per_m2、min_m3_per_m2）和需要系统化解决方案的比例（relapse_share）",
+    ),
 )
+
+
+def _usage_settings(raw: Any) -> Any:
+    from heating.seasons import parse_usage
+
+    return parse_usage(raw)
+
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -417,6 +431,12 @@ class Config:
     @property
     def profile(self) -> Profile:  # type: ignore[override]
         return self.values.get("profile") or DEFAULT_PROFILE
+
+    @property
+    def usage(self) -> Any:  # heating.seasons.UsageSettings
+        from heating.seasons import UsageSettings
+
+        return self.values.get("usage") or UsageSettings()
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some settings replaced (parsed like any other value)."""

@@ -602,6 +602,10 @@ def rollback(
     (its values were merged on top of this batch's).
     """
     batch = _lock_batch(session, batch_id, "committed")
+    if batch.kind == "usage":
+        from imports.usage_batches import rollback_usage
+
+        return rollback_usage(session, batch, user_id=user_id)
     if batch.kind != "ledger":
         raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
     signoff.check_unlocked(
@@ -672,9 +676,11 @@ def cancel(session: Session, batch_id: int, *, user_id: int | None = None) -> Im
 # --------------------------------------------------------------------------
 
 
-def list_batches(session: Session, township_code: str | None = None) -> list[ImportBatch]:
-    """Ledger batches, newest first; only one township's when a code is given."""
-    query = select(ImportBatch).where(ImportBatch.kind == "ledger").order_by(ImportBatch.id.desc())
+def list_batches(
+    session: Session, township_code: str | None = None, kinds: tuple[str, ...] = ("ledger",)
+) -> list[ImportBatch]:
+    """Batches of these kinds (ledgers by default), newest first; one township's when a code is given."""
+    query = select(ImportBatch).where(ImportBatch.kind.in_(kinds)).order_by(ImportBatch.id.desc())
     if township_code:
         query = query.join(Township, Township.id == ImportBatch.township_id).where(
             Township.code == township_code
@@ -686,6 +692,7 @@ def batch_json(batch: ImportBatch, tz: str = clock.DEFAULT_TIMEZONE) -> dict[str
     """One batch for ``heating batches list --json`` and the history page."""
     return {
         "id": batch.id,
+        "kind": batch.kind,
         "file": batch.file_name,
         "sha256": batch.sha256,
         "township": batch.township.code if batch.township else None,

@@ -94,6 +94,15 @@ CODES: dict[str, str] = {
     "state_date_required": "拆除/注销/改为清洁能源须填写状态日期",
     "coordinates_missing": "没有坐标，无法判断是否位于禁煤区内",
     "low_nox_date_missing": "低氮改造已完成但没有日期（按未完成统计）",
+    # Utility use (imports.usage)
+    "period_overlap": "同一户号的用量时段重叠",
+    "period_reversed": "截止日期早于起始日期",
+    "period_too_long": "起止日期相隔超过一年",
+    "duplicate_reading": "同一户号同一天有两个表示数",
+    "reading_decreased": "表示数小于之前的表示数",
+    "date_out_of_range": "日期早于 2000 年",
+    "account_shared": "同一户号在台账中属于多户（按无数据处理）",
+    "account_leading_zeros": "户号去掉开头的 0 后才与台账匹配",
     # Lists
     "issues_not_listed": "行问题超过 import_max_issues，其余只计数、未逐条列出",
 }

@@ -78,9 +78,10 @@ def _register() -> None:
         report,
         setup,
         signoff,
+        usage,
     )
 
-    for module in (setup, demo, imports, geo, measures, maps, report, boilers, signoff):
+    for module in (setup, demo, imports, geo, measures, maps, report, boilers, signoff, usage):
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
 

@@ -206,13 +206,14 @@ def batches_group() -> None:
 @click.option("--township", "township_code", help="只列出该乡镇（9 位代码）的批次")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def batches_list(township_code: str | None, as_json: bool) -> None:
-    """列出台账导入批次（最新在前）。"""
+    """列出台账和用量导入批次（最新在前）。"""
     from imports.batches import batch_json, list_batches
 
     runtime = get_runtime()
     with runtime.session() as session:
         rows = [
-            batch_json(b, runtime.config.timezone) for b in list_batches(session, township_code)
+            batch_json(b, runtime.config.timezone)
+            for b in list_batches(session, township_code, ("ledger", "usage"))
         ]
     if as_json:
         emit_json(rows)
@@ -225,11 +226,18 @@ def batches_list(township_code: str | None, as_json: bool) -> None:
         c = row["counts"]
         when = (row["committed_at"] or row["created_at"] or "")[:16].replace("T", " ")
         click.echo(
-            f"{row['id']}\t{row['status_label']}\t{row['township'] or '—'}\t"
+            f"{row['id']}\t{row['status_label']}\t{_where(row)}\t"
             f"{row['ledger_date'] or '—'}\t{when}\t"
             f"{c.get('new', 0)}\t{c.get('updated', 0)}\t{c.get('unchanged', 0)}\t"
             f"{c.get('rejected', 0)}\t{row['file']}"
         )
+
+
+def _where(row: dict[str, Any]) -> str:
+    """The township of a ledger batch, the utility of a usage batch."""
+    if row.get("kind") == "usage":
+        return "用电量" if row["counts"].get("kind") == "electric" else "用气量"
+    return row["township"] or "—"
 
 
 @batches_group.command("rollback")

@@ -1,0 +1,79 @@
+"""Utility use as stored: the records in force and the households' accounts.
+
+A record is in force when its batch is committed (not rolled back) and no
+newer record of a committed batch has the same kind, account, form and
+dates: a later import replaces an earlier value, and rolling the later
+batch back brings the earlier one back, with nothing rewritten.
+
+Account numbers compare as text with leading zeros stripped on both sides
+(``account_key``): a utility's export often drops them, a ledger typed as
+text keeps them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.models import Household, ImportBatch, UsageRecord
+
+ACCOUNT_COLUMNS = {"electric": "power_account", "gas": "gas_account"}
+# The route whose use each kind of utility evidences.
+KIND_OF_ROUTE = {"electric": "electric", "gas": "gas"}
+
+# (account, form, start, end) → amount
+RecordKey = tuple[str, str, date, date]
+
+
+def account_key(account: str) -> str:
+    """An account number as compared: leading zeros stripped (all zeros stay "0")."""
+    return account.lstrip("0") or "0"
+
+
+def records_in_force(
+    session: Session,
+    kind: str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    accounts: set[str] | None = None,
+) -> dict[RecordKey, float]:
+    """The amounts in force for a kind, optionally only those touching ``start``…``end``."""
+    r = UsageRecord
+    query = (
+        select(r.account, r.form, r.start, r.end, r.amount)
+        .join(ImportBatch, ImportBatch.id == r.batch_id)
+        .where(ImportBatch.status == "committed", r.kind == kind)
+        .order_by(r.id)
+    )
+    if end is not None:
+        query = query.where(r.start <= end)
+    if start is not None:
+        query = query.where(r.end >= start)
+    out: dict[RecordKey, float] = {}
+    for account, form, first, last, amount in session.execute(query):
+        if accounts is None or account in accounts:
+            out[(account, form, first, last)] = amount
+    return out
+
+
+@dataclass(frozen=True)
+class AccountHolder:
+    """A household holding an account, with the account as its ledger spells it."""
+
+    household_id: int
+    account: str
+
+
+def account_index(session: Session, kind: str) -> dict[str, list[AccountHolder]]:
+    """Compared account → the active households whose ledger names it (two or more: shared)."""
+    column = getattr(Household, ACCOUNT_COLUMNS[kind])
+    out: dict[str, list[AccountHolder]] = defaultdict(list)
+    query = select(Household.id, column).where(Household.active.is_(True), column.is_not(None))
+    for household_id, account in session.execute(query):
+        out[account_key(account)].append(AccountHolder(household_id, account))
+    return dict(out)
