@@ -76,6 +76,7 @@ from geo.zone_derivations import current_derivation
 from geo.zones import TOUCH_DEGREES
 from heating.completion import decided_village_ids
 from heating.config import Config, Profile
+from heating.counties import district_name
 from heating.coverage_classes import (
     CLASS_KEYS,
     GENERATED_NOTE,
@@ -224,7 +225,7 @@ def _title(session: Session, township_code: str | None, district_code: str | Non
         return f"{name or township_code} 清洁取暖覆盖率"
     if district_code:
         name = session.scalar(select(District.name).where(District.code == district_code))
-        return f"{name or district_code} 清洁取暖覆盖率"
+        return f"{district_name(district_code, name)} 清洁取暖覆盖率"
     names = session.scalars(select(District.name).order_by(District.code)).all()
     return f"{'、'.join(names[:3]) or '全部村庄'} 清洁取暖覆盖率"
 

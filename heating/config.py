@@ -378,7 +378,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_timezone,
         "网页上显示时间所用的时区（数据库中一律存 UTC）",
     ),
-    Setting("district_name", "", _parse_str, "报告封面上的区县名称；留空时取村庄名录中的区县"),
+    Setting(
+        "district_name",
+        "",
+        _parse_str,
+        "报告封面上的区县名称；留空时取村庄名录中的区县，名录也没有时取随安装包提供的全国县级区划代码表",
+    ),
+    Setting("report_author_unit", "", _parse_str, "报告封面的编制单位；留空时封面留出空行供手填"),
+    Setting("report_reviewer", "", _parse_str, "报告封面的审核人；留空时封面留出空行供手填"),
     Setting(
         "heat_source_rule",
         "strict",

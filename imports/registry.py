@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.config import Config, Profile
+from heating.counties import district_name
 from heating.errors import Refused
 from heating.models import District, Township, Village, audit
 from imports.fields import Field, Schema, normalise_word
@@ -377,7 +378,7 @@ def _result(
 def _district(session: Session, code: str, name: str | None, config: Config) -> District:
     district = session.scalar(select(District).where(District.code == code))
     if district is None:
-        district = District(code=code, name=name or config.district_name or f"区县{code}")
+        district = District(code=code, name=name or config.district_name or district_name(code))
         session.add(district)
         session.flush()
     elif name and district.name != name:

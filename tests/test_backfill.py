@@ -161,7 +161,7 @@ def test_report_with_the_same_known_at_is_identical_after_a_later_back_fill(
     facts = cover_facts(first)
     assert facts[KNOWN_AT_LABEL].startswith(clock.shown_with_offset(known.replace(microsecond=0)))
     assert "麟绛街道：台账截至 2021-10-31（批次 1）" in facts[LEDGERS_LABEL]
-    assert "上村镇：截止日（含）以前没有台账！" in facts[LEDGERS_LABEL]
+    assert "上村镇：本系统中没有该乡镇截止日（含）以前的台账（尚未导入）" in facts[LEDGERS_LABEL]
     assert facts[RECORDED_LATER_LABEL] == "已知时点之后没有会改变本报告数字的记录。"
 
     # Later: the 2020 ledger (the comparison year) and a September 2021 one are back-filled.

@@ -74,10 +74,10 @@ def test_load_creates_district_townships_and_villages(runtime):
         assert (batch.kind, batch.status) == ("registry", "committed")
 
 
-def test_district_name_falls_back_to_its_code(runtime):
+def test_district_name_falls_back_to_the_county_table(runtime):
     load(runtime, xlsx(ROWS))
     with runtime.session() as session:
-        assert session.scalar(select(District.name)) == "区县140405"
+        assert session.scalar(select(District.name)) == "屯留区"  # heating/data/counties_2024.csv
 
 
 def test_seat_township_turns_121_into_county_core(runtime):

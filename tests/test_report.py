@@ -159,10 +159,26 @@ def test_numbers_on_each_sheet_equal_the_measures(
         assert line["村名称"] == row.name
         assert_measures(line, row)
 
+    # 未达标清单: the 100% categories' failing villages (they decide compliance) with
+    # subtotals, apart from the rural villages below 80% (context: rural is judged on its total).
     failing = read_table(wb["未达标清单"], "序号")
-    expected_failing = sorted((r for r in by_village if r.meets is False), key=lambda r: -r.gap)
-    assert [line["村代码"] for line in failing] == [r.key for r in expected_failing]
-    assert [line["户数|差距"] for line in failing] == [r.gap for r in expected_failing]
+    deciding = [r for r in by_village if r.meets is False and r.target == 1]
+    assert [line["村代码"] for line in failing if line["村代码"]] == [r.key for r in deciding]
+    assert [line["户数|差距"] for line in failing if line["村代码"]] == [r.gap for r in deciding]
+    assert failing[-1]["村名称"] == f"合计（{len(deciding)} 个村）"
+    assert failing[-1]["户数|差距"] == sum(
+        r.gap for r in by_category if r.target == 1
+    )  # = 总体情况's 100% categories
+    context = read_table(wb["未达标清单"], "序号", occurrence=2)
+    below = sorted(
+        (r for r in by_village if r.meets is False and r.target < 1), key=lambda r: -r.gap
+    )
+    assert [line["村代码"] for line in context] == [r.key for r in below]
+    whole = read_table(wb["未达标清单"], "区域类别")
+    rural = next(r for r in by_category if r.key == "rural")
+    assert [(w["区域类别"], w["低于目标的村数"], w["类别合计|类别差距"]) for w in whole] == [
+        (rural.name, len(below), rural.gap)
+    ]
 
 
 def test_routes_problems_and_quality_come_from_the_as_of_versions(

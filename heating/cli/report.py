@@ -81,7 +81,8 @@ def report(
         "required": s.total.required,
         "clean": s.total.clean,
         "coverage": s.total.coverage,
-        "failing_villages": len(s.failing),
+        "failing_villages": len(s.failing),  # villages of 100% categories below 100%
+        "below_target_villages": len(s.below_target),  # context: categories judged on a total
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -90,8 +91,9 @@ def report(
     coverage = percent(s.total.coverage)
     click.echo(
         f"已生成 {output}：{s.district_name}{s.year}年度，数据截至 {s.as_of:%Y-%m-%d}，"
-        f"{len(s.villages)} 个村，覆盖率 {coverage}，未达标村 {len(s.failing)} 个"
-        f"（用时 {outcome['seconds']} 秒）。"
+        f"{len(s.villages)} 个村，覆盖率 {coverage}，目标 100% 的类别中未达标村 {len(s.failing)} 个"
+        f"（另有按合计考核的类别中低于目标的村 {len(s.below_target)} 个，不计为未达标；"
+        f"用时 {outcome['seconds']} 秒）。"
     )
     click.echo(
         f"已知时点 {clock.shown_with_offset(s.known_at, tz)}：以同一截止日和 "
@@ -99,7 +101,9 @@ def report(
     )
     missing = [t.township_name for t in s.sources.ledgers if t.batch_id is None]
     if missing:
-        click.echo(f"注意：{'、'.join(missing)} 在截止日（含）以前没有台账，户数可能不完整。")
+        click.echo(
+            f"注意：本系统中没有 {'、'.join(missing)} 截止日（含）以前的台账（尚未导入），户数不完整。"
+        )
 
 
 COMMANDS: list[click.Command] = [report]

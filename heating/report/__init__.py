@@ -41,6 +41,7 @@ def write_workbook(
     snapshot: Snapshot, picture: bytes | None, target: str | Path | BinaryIO
 ) -> None:
     """Lay out every sheet of ``snapshot`` and save the workbook to ``target``."""
+    from heating.report.reconcile import ensure_agrees
     from heating.report.sheets import SHEETS
 
     wb = Workbook()
@@ -53,6 +54,7 @@ def write_workbook(
     # The file's own timestamps follow the snapshot, not the wall clock.
     wb.properties.created = snapshot.generated_at
     wb.properties.modified = snapshot.generated_at
+    ensure_agrees(wb)  # a report whose totals disagree is a bug: never saved
     wb.save(target)
 
 

@@ -10,6 +10,7 @@ a fresh machine: the ``noto-cjk-sans-otc`` dependency ships Noto Sans CJK
 from __future__ import annotations
 
 import io
+import math
 from functools import cache
 from typing import Any
 
@@ -20,7 +21,7 @@ import shapely
 from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -93,6 +94,17 @@ def _zones_frame(session: Session, snapshot: Snapshot) -> gpd.GeoDataFrame:
 
 def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
     """The district's coverage map as PNG bytes; None when no village has a boundary."""
+    with matplotlib.rc_context(_rc()):
+        fig = coverage_map_figure(session, snapshot)
+        if fig is None:
+            return None
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def coverage_map_figure(session: Session, snapshot: Snapshot) -> Figure | None:
+    """The map as a matplotlib figure (scale bar, north arrow, legend); None without boundaries."""
     frame = villages_frame(session, district_code=snapshot.district_code, boundaries_only=True)
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
@@ -125,6 +137,8 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
         _label_townships(ax, projected)
         ax.set_axis_off()
         ax.set_aspect("equal")
+        add_scale_bar(ax)
+        add_north_arrow(ax)
         fig.suptitle(
             f"{snapshot.district_name}{snapshot.year}年度清洁取暖覆盖率（截至 {snapshot.as_of:%Y-%m-%d}）",
             fontsize=15,
@@ -140,9 +154,60 @@ def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
             notes.append(GENERATED_NOTE + "。")
         if notes:
             fig.text(0.67, 0.06, "\n".join(notes), fontsize=9, color="#a50026", parse_math=False)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return buffer.getvalue()
+    return fig
+
+
+def scale_length(span_m: float) -> float:
+    """A round bar length (1, 2 or 5 × 10^k metres) near a fifth of the map's width."""
+    wanted = span_m / 5
+    if wanted <= 0:
+        return 0.0
+    power = 10 ** math.floor(math.log10(wanted))
+    return max(step * power for step in (1, 2, 5) if step * power <= wanted)
+
+
+def add_scale_bar(ax: Any) -> None:
+    """A two-segment scale bar in the lower left: the axes are in metres (Gauss–Krüger)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    length = scale_length(x1 - x0)
+    if not length:
+        return
+    left, bottom = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
+    height = (y1 - y0) * 0.012
+    for i, colour in enumerate(("#111111", "#ffffff")):
+        ax.add_patch(
+            Rectangle(
+                (left + i * length / 2, bottom),
+                length / 2,
+                height,
+                facecolor=colour,
+                edgecolor="#111111",
+                linewidth=0.8,
+                zorder=5,
+            )
+        )
+    label = f"{length / 1000:g} 千米" if length >= 1000 else f"{length:g} 米"
+    for x, text in ((left, "0"), (left + length, label)):
+        ax.text(x, bottom + height * 1.6, text, ha="center", va="bottom", fontsize=8,
+                parse_math=False, zorder=5)  # fmt: skip
+
+
+def add_north_arrow(ax: Any) -> None:
+    """An arrow pointing up, marked 北, in the upper right (grid north of the projection)."""
+    ax.annotate(
+        "北",
+        xy=(0.95, 0.97),
+        xytext=(0.95, 0.86),
+        xycoords="axes fraction",
+        textcoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=11,
+        fontweight="bold",
+        arrowprops={"facecolor": "#111111", "edgecolor": "#111111", "width": 3, "headwidth": 10},
+        annotation_clip=False,
+        zorder=5,
+    )
 
 
 def _label_townships(ax: Any, projected: gpd.GeoDataFrame) -> None:

@@ -26,15 +26,19 @@ from sqlalchemy.orm import Session
 from heating.boilers import BoilerStatus, boiler_status
 from heating.completion import decided_village_ids
 from heating.config import Config, Profile, cutoff_of
+from heating.counties import district_name
 from heating.errors import NotFound, Refused
 from heating.inconsistencies import Inconsistency, inconsistencies
 from heating.measures import (
+    RULE_AGGREGATE,
+    RULE_EVERY_VILLAGE,
     TOTAL_KEY,
     TOTAL_NAME,
     MeasureRow,
     aggregate_row,
     category_rows,
     complete_codes,
+    rule_for,
     township_category_rows,
     township_rows,
     village_row,
@@ -116,7 +120,8 @@ class Snapshot:
     townships: list[MeasureRow]
     township_categories: list[MeasureRow]  # per township × category
     villages: list[VillageLine]
-    failing: list[VillageLine]  # enclaves first, then by gap
+    failing: list[VillageLine]  # 100%-category villages below it (they decide compliance)
+    below_target: list[VillageLine]  # villages of categories judged as a whole, below target
     zones: ZoneSection | None
     routes: list[RouteLine]
     problem_villages: list[ProblemVillage]
@@ -127,6 +132,8 @@ class Snapshot:
     no_completion_date: list[NoCompletionDate]
     village_names: dict[str, str] = field(default_factory=dict)  # code → name
     boilers: BoilerStatus | None = None  # coal 清零 and gas low-NOx as of the date
+    author_unit: str = ""  # 编制单位 (setting report_author_unit; blank: a line to fill in)
+    reviewer: str = ""  # 审核人 (setting report_reviewer)
 
     @property
     def total(self) -> MeasureRow:
@@ -218,7 +225,7 @@ def take_snapshot(
 
     return Snapshot(
         district_code=district.code,
-        district_name=config.district_name or district.name,
+        district_name=config.district_name or district_name(district.code, district.name),
         year=year,
         as_of=as_of,
         previous_as_of=previous_as_of,
@@ -233,6 +240,7 @@ def take_snapshot(
         township_categories=township_category_rows(profile, facts, rows),
         villages=villages,
         failing=_failing(villages),
+        below_target=_below_target(villages),
         zones=zones,
         routes=household["routes"],
         problem_villages=household["problem_villages"],
@@ -254,6 +262,8 @@ def take_snapshot(
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household["no_completion_date"],
         village_names={f.code: f.name for f in facts},
+        author_unit=config.report_author_unit,
+        reviewer=config.report_reviewer,
         boilers=boiler_status(
             session,
             as_of=as_of,
@@ -296,8 +306,35 @@ def _townships_of(session: Session, district_id: int) -> list[tuple[str, str]]:
 
 
 def _failing(villages: list[VillageLine]) -> list[VillageLine]:
-    """Villages below their target, and enclaves; enclaves first, then largest gap."""
-    chosen = [v for v in villages if v.row.meets is False or (v.enclave and not v.complete)]
+    """The villages that decide compliance: those of a 100% ("every village") category
+    below it; enclaves first, then largest gap.  Their gaps add up to the 100%
+    categories' gaps of 总体情况."""
+    chosen = [
+        v for v in villages if v.row.meets is False and rule_for(v.row.target) == RULE_EVERY_VILLAGE
+    ]
+    return _priority_order(chosen)
+
+
+def _below_target(villages: list[VillageLine]) -> list[VillageLine]:
+    """Context, not compliance: villages of a category judged as a whole (target below
+    100%) that are below the target, and incomplete enclaves that fail no rule
+    (nothing required).  Their gaps to the target do not add up to the
+    category's gap, which the category's total decides."""
+    failing = {v.row.key for v in _failing(villages)}
+    chosen = [
+        v
+        for v in villages
+        if v.row.key not in failing
+        and (
+            (v.row.meets is False and rule_for(v.row.target) == RULE_AGGREGATE)
+            or (v.enclave and not v.complete)
+        )
+    ]
+    return _priority_order(chosen)
+
+
+def _priority_order(chosen: list[VillageLine]) -> list[VillageLine]:
+    """Enclaves first, then the largest gap, the most households outstanding, the code."""
     return sorted(chosen, key=lambda v: (not v.enclave, -v.row.gap, -v.outstanding, v.row.key))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heating.history import counting_known_at, newest_ledger, recorded_later, state_as_of
@@ -44,6 +44,9 @@ class Sources:
     ledgers: list[TownshipLedger] = field(default_factory=list)
     # Households recorded after the known-at time that would change the figures.
     recorded_later: int = 0
+    # Batches in force at the known-at time whose ledger date is after the cut-off
+    # (imported, but describing a later day: they cannot count for this cut-off).
+    after_cutoff: int = 0
 
 
 def read_sources(
@@ -75,6 +78,16 @@ def read_sources(
         )
     ).all()
     commits = [at for _, at in rows]
+    after_cutoff = session.scalar(
+        select(func.count()).where(
+            b.kind != "registry",
+            b.ledger_date > as_of,
+            b.committed_at.is_not(None),
+            b.committed_at <= known_at,
+            b.rolled_back_at.is_(None) | (b.rolled_back_at > known_at),
+            b.township_id.is_(None) | b.township_id.in_([t.id for t in townships]),
+        )
+    )
     ledgers = []
     for tid, code, name in townships:
         batch = newest_ledger(session, tid, on_or_before=as_of, known_at=known_at)
@@ -98,6 +111,7 @@ def read_sources(
         recorded_later=recorded_later(
             session, {f.village_id for f in facts}, (as_of, previous_as_of), known_at
         ),
+        after_cutoff=after_cutoff or 0,
     )
 
 

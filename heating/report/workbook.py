@@ -63,6 +63,8 @@ FOOTER = "第 &P 页 共 &N 页"
 
 # Built cell styles per workbook (style ids are only valid within their workbook).
 _STYLES: WeakKeyDictionary[Workbook, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
+# The tables written into each workbook, for heating.report.reconcile's sum check.
+WRITTEN: WeakKeyDictionary[Workbook, list[tuple[str, Table]]] = WeakKeyDictionary()
 
 
 def value_format(value: Any, kind: str) -> tuple[str | None, Alignment | None]:
@@ -135,6 +137,9 @@ class Column:
     group: str | None = None
     width: int | None = None  # fixed width (wrapped text), else fitted
     wrap: bool = False
+    # An int/area column whose 合计/小计 row is the sum of the rows above it
+    # (checked by heating.report.reconcile); False for gaps judged on a total.
+    sums: bool = True
 
 
 @dataclass
@@ -171,6 +176,7 @@ def write_table(ws: Worksheet, table: Table, *, start_row: int = 1, main: bool =
     """Lay out ``table`` from ``start_row``; the main table sets panes and print titles."""
     columns = list(table.columns)
     ncols = len(columns)
+    WRITTEN.setdefault(ws.parent, []).append((ws.title, table))
     row = start_row
     _merged_line(ws, row, ncols, table.title, TITLE_FONT if main else HEADER_FONT, CENTER)
     ws.row_dimensions[row].height = 28 if main else 20

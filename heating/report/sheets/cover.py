@@ -92,7 +92,7 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             f"（涉及 {src.townships} 个乡镇，{first:%Y-%m-%d} 至 {last:%Y-%m-%d} 写入）；"
         )
     else:
-        sources = "没有台账日期不晚于截止日的台账批次；"
+        sources = no_ledger_line(s)
     sources += (
         f"计入台账 {src.households:,} 户，分布在 {src.villages_with_ledger:,} 个村；"
         f"村庄名录 {len(s.villages):,} 个村。"
@@ -120,6 +120,7 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 "截止日尚未过去：此后导入的截止日当天数据仍会计入，请在截止日之后重新生成正式报告。",
             )
         )
+    facts += signature_lines(s)
     row = key_value_rows(ws, facts, start_row=4)
     row = _section(ws, row + 1, "工作表说明")
     row = key_value_rows(ws, SHEET_GUIDE, start_row=row)
@@ -130,11 +131,42 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     ws.page_setup.orientation = "portrait"
 
 
+BLANK_LINE = "＿" * 16  # a line to sign by hand
+
+
+def signature_lines(s: Snapshot) -> list[tuple[str, str]]:
+    """编制单位 and 审核人 from the settings; a line to fill in by hand when unset."""
+    return [
+        ("编制单位", s.author_unit or BLANK_LINE),
+        ("审核人", s.reviewer or BLANK_LINE),
+        ("审核日期", BLANK_LINE),
+    ]
+
+
+def no_ledger_line(s: Snapshot) -> str:
+    """The data basis when no ledger describes the cut-off or an earlier day, in plain words.
+
+    "No batch" must not read as "the townships submitted nothing": it says
+    what the tracker holds and what the figures therefore rest on.
+    """
+    text = f"本系统中没有描述截止日（{s.as_of:%Y-%m-%d}）或更早情况的台账"
+    if s.sources.after_cutoff:
+        text += f"：已导入的 {s.sources.after_cutoff} 批台账，台账日期都在截止日之后，不能计入本期"
+    text += "。"
+    if not s.sources.households:
+        text += "因此本报告的已完成户数为 0，应改造户数取自村庄名录。"
+    return text + (
+        "这只说明截止日以前的台账尚未导入本系统，不表示乡镇没有报送或没有开展改造；"
+        "请导入截止日以前的台账后重新生成。"
+    )
+
+
 def ledger_line(t: TownshipLedger) -> str:
     """One township's ledger behind the figures, as the cover says it."""
     if t.batch_id is None:
         return (
-            f"{t.township_name}：截止日（含）以前没有台账！本乡镇的户数可能不完整，请先补录台账。"
+            f"{t.township_name}：本系统中没有该乡镇截止日（含）以前的台账（尚未导入），"
+            "本乡镇的户数不完整；请导入后重新生成。"
         )
     line = f"{t.township_name}：台账截至 {t.ledger_date:%Y-%m-%d}（批次 {t.batch_id}）"
     if t.older:

@@ -1,4 +1,4 @@
-"""总体情况, 分乡镇, 分村, 未达标清单: the measures by category, township and village."""
+"""总体情况, 分乡镇, 分村: the measures by category, township and village (未达标清单: ``failing``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from openpyxl.drawing.image import Image
 from openpyxl.worksheet.worksheet import Worksheet
 
-from heating.measures import TOTAL_KEY, MeasureRow, rule_for
-from heating.report.snapshot import Snapshot, VillageLine
+from heating.measures import RULE_AGGREGATE, RULE_EVERY_VILLAGE, TOTAL_KEY, MeasureRow, rule_for
+from heating.report.snapshot import Snapshot
 from heating.report.workbook import (
     MET,
     NOT_MET,
@@ -35,15 +35,15 @@ MEASURE_COLUMNS = [
     Column("覆盖率", "pct", group="覆盖率"),
     Column("有效覆盖率", "pct", group="覆盖率"),
     Column("目标", "pct0", group="覆盖率"),
-    Column("差距户数", "int"),
+    Column("差距户数", "int", sums=False),  # a total target is judged on the total
     Column("是否达标"),
 ]
 
 DEFINITIONS = (
     "注：应改造 = 名录总户数（未填时为台账户数）− 无需改造户数；覆盖率 = 已完成 ÷ 应改造；"
     "有效覆盖率扣除回头看发现散煤复烧、设备弃用/拆除的户；应改造为 0 时覆盖率显示“—”。",
-    "差距户数 = 达到目标还需改造的户数：目标 100% 的类别按村累加各村差距，"
-    "目标低于 100% 的类别按类别总体计算。",
+    "差距户数 = 达到目标还需改造的户数：目标 100% 的类别按村累加各村差距（即未达标清单表一），"
+    "目标低于 100% 的类别按类别全部村的合计计算；合计行的差距 = 各类别差距之和。",
 )
 
 
@@ -72,6 +72,21 @@ def measure_values(r: MeasureRow) -> list[Any]:
 
 def _subtitle(s: Snapshot) -> str:
     return f"{s.district_name} · 数据截至 {s.as_of:%Y-%m-%d} · 要求配置：{s.profile.name}"
+
+
+def gap_reconciliation(s: Snapshot) -> str:
+    """How the total gap splits by rule, in the words 未达标清单 uses."""
+    every = [r for r in s.categories[:-1] if rule_for(r.target) == RULE_EVERY_VILLAGE]
+    whole = [r for r in s.categories[:-1] if rule_for(r.target) == RULE_AGGREGATE]
+    other = s.total.gap - sum(r.gap for r in every) - sum(r.gap for r in whole)
+    text = (
+        f"合计差距 {s.total.gap:,} 户 = 目标 100% 的类别中未达标的 {len(s.failing)} 个村的差距之和 "
+        f"{sum(r.gap for r in every):,} 户（未达标清单表一）+ 按合计考核的类别差距 "
+        f"{sum(r.gap for r in whole):,} 户（未达标清单表三）"
+    )
+    if other:
+        text += f" + 要求配置以外类别的差距 {other:,} 户"
+    return text + "。"
 
 
 # --------------------------------------------------------------------------
@@ -113,6 +128,7 @@ def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             subtitle=_subtitle(s),
             notes=(
                 *DEFINITIONS,
+                gap_reconciliation(s),
                 "完成村：应改造户数大于 0 且全部完成，或经管理员认定完成（禁煤区由完成村派生）。",
             ),
         ),
@@ -210,77 +226,5 @@ def write_villages(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             rows,
             subtitle=_subtitle(s),
             notes=DEFINITIONS,
-        ),
-    )
-
-
-# --------------------------------------------------------------------------
-# 未达标清单
-# --------------------------------------------------------------------------
-
-
-def _failing_note(v: VillageLine) -> str:
-    if v.enclave:
-        return "禁煤区内飞地：四周均已完成，优先安排改造"
-    if v.row.target is not None and v.row.target < 1:
-        return "所属类别按总体考核，本村低于目标"
-    return ""
-
-
-def write_failing(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
-    """Villages below their target (and enclaves): enclaves first, then by gap."""
-    columns = [
-        Column("序号", "int"),
-        Column("村代码"),
-        Column("村名称"),
-        Column("乡镇"),
-        Column("区域类别"),
-        Column("考核方式"),
-        Column("应改造", "int", group="户数"),
-        Column("已完成", "int", group="户数"),
-        Column("未改造", "int", group="户数"),
-        Column("差距", "int", group="户数"),
-        Column("覆盖率", "pct", group="覆盖率"),
-        Column("目标", "pct0", group="覆盖率"),
-        Column("飞地"),
-        Column("说明"),
-    ]
-    rows = [
-        Row(
-            [
-                i,
-                v.row.key,
-                v.row.name,
-                v.township_name,
-                s.profile.label(v.row.category),
-                RULE_LABELS.get(rule_for(v.row.target) or ""),
-                v.row.required,
-                v.row.clean,
-                v.outstanding,
-                v.row.gap,
-                v.row.coverage,
-                v.row.target,
-                "是" if v.enclave else "",
-                _failing_note(v),
-            ]
-        )
-        for i, v in enumerate(s.failing, start=1)
-    ]
-    total_gap = sum(v.row.gap for v in s.failing)
-    notes = [
-        f"共 {len(s.failing)} 个村，差距合计 {total_gap:,} 户。排序：禁煤区内飞地在前，其余按差距户数从大到小。",
-        "差距 = 本村达到所属类别目标还需改造的户数；未改造 = 应改造 − 已完成。",
-    ]
-    if s.zones is None:
-        notes.append("截止日前尚未派生禁煤区，无法识别飞地。")
-    write_table(
-        ws,
-        Table(
-            f"{s.district_name}{s.year}年度未达标村清单",
-            columns,
-            rows,
-            subtitle=_subtitle(s),
-            notes=notes,
-            empty_text="截止日所有村均已达到所属类别目标。",
         ),
     )

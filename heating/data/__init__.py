@@ -1,0 +1,1 @@
+"""Reference tables shipped with the package (see README.md here for provenance and licences)."""
