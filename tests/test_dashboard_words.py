@@ -1,0 +1,61 @@
+"""The dashboard's category row and its village link say the same thing (issue 15 item 3).
+
+A category judged on its total (rural 80%) that meets in total while some of
+its villages are below 80% must not read "达标 … 未达标村庄 82": it says
+"合计达标；低于 80% 的村 N 个", and the list it links to says what it lists.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+
+from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
+
+SPRING = datetime(2021, 5, 1)
+
+
+@pytest.fixture
+def rural_meets(runtime, users, tiny_district) -> None:
+    """Rural 35 of 40 (87.5%) with 上村 at 75%; 南街 9 of 10 fails its 100%."""
+    ids = tiny_district
+    with runtime.session() as s:
+        add_many(s, ids[NANJIE], 9, "completed", at=SPRING)
+        add_many(s, ids[NANJIE], 1, "pending", at=SPRING)
+        add_many(s, ids[DONGJIE], 8, "accepted", at=SPRING)
+        add_many(s, ids[SHANGCUN], 15, "completed", at=SPRING)
+        add_many(s, ids[SHANGCUN], 5, "pending", at=SPRING)
+        add_many(s, ids[XIACUN], 20, "completed", at=SPRING)
+
+
+def category_row(page: str, name: str) -> str:
+    table = page.split('id="categories"')[1].split("</table>")[0]
+    return next(r for r in table.split("<tr") if f"<td>{name}</td>" in r)
+
+
+def test_rural_row_says_met_in_total_and_counts_villages_below_80(login, rural_meets) -> None:
+    page = login("dave").get("/").get_data(as_text=True)
+    rural = category_row(page, "农村地区")
+    text = re.sub(r"<[^>]+>|\s+", "", rural)
+    assert "全部村合计达到80%" in text
+    assert "合计达标；低于80%的村1个" in text
+    assert "未达标" not in text  # the row says nothing that contradicts its 达标
+    assert "category=rural" in rural and "meets=no" in rural
+
+    county = re.sub(r"<[^>]+>|\s+", "", category_row(page, "县城建成区"))
+    assert "每村均须达到100%" in county and "未达标的村1个" in county
+
+
+def test_linked_list_says_what_it_lists_and_village_badges_agree(login, rural_meets) -> None:
+    client = login("dave")
+    page = client.get("/villages?category=rural&meets=no").get_data(as_text=True)
+    assert "农村地区按全部村合计考核：下列是低于 80% 的村，不单独判为未达标" in page
+    row = page.split('id="villages"')[1].split("上村村委会")[1].split("</tr>")[0]
+    assert "badge-warn" in row and ">低于 80%<" in row and ">未达标<" not in row
+    village = client.get(f"/villages/{SHANGCUN}").get_data(as_text=True)
+    assert "低于 80%" in village.split('id="measures"')[1].split("</div>\n</div>")[0]
+    # A village of a 100% category still fails by itself.
+    south = client.get(f"/villages/{NANJIE}").get_data(as_text=True)
+    assert "badge-bad" in south and "未达标" in south
