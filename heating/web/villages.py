@@ -20,6 +20,7 @@ from heating.models import (
 )
 from heating.privacy import PERSONAL_FIELDS, mask_field
 from heating.village_history import VillageChange, village_history
+from heating.village_lists import DIRECTIONS, SORTS, search_rows, sort_rows
 from heating.web.access import (
     HOUSEHOLD_READERS,
     require_township,
@@ -27,7 +28,14 @@ from heating.web.access import (
     sees_personal_data,
 )
 from heating.web.db import app_config, db
+from heating.web.exports import wants_xlsx
 from heating.web.params import page_arg
+from heating.web.village_exports import (
+    export_households,
+    export_villages,
+    filtered_households,
+    household_filters,
+)
 
 bp = Blueprint("villages", __name__, url_prefix="/villages")
 
@@ -54,21 +62,44 @@ def filter_rows(rows: list[MeasureRow], category: str, meets: str) -> list[Measu
 @bp.route("")
 @login_required
 def index() -> ResponseReturnValue:
-    """List villages with their measures, filtered by township, category and target."""
+    """List villages with their measures: filter, search by name or code, sort, export."""
     session = db()
     profile = app_config().profile
     township_code = scoped_township_code(request.args.get("township"))
     category = request.args.get("category", "").strip()
     meets = request.args.get("meets", "").strip()
+    query = request.args.get("q", "").strip()
+    sort = request.args.get("sort", "code")
+    sort = sort if sort in SORTS else "code"
+    direction = request.args.get("dir", "asc")
+    direction = direction if direction in DIRECTIONS else "asc"
     townships_query = select(Township).order_by(Township.code)
     if current_user.role == "clerk":
         townships_query = townships_query.where(Township.id == current_user.township_id)
     townships = list(session.scalars(townships_query))
     if township_code and not any(t.code == township_code for t in townships):
         abort(404)
+    township_names = {t.code: t.name for t in townships}
     rows = filter_rows(
         coverage(session, profile, "village", township_code=township_code), category, meets
     )
+    rows = sort_rows(
+        search_rows(rows, query),
+        sort,
+        direction,
+        township_names=township_names,
+        category_label=profile.label,
+    )
+    filters = {
+        "township": township_code or "",
+        "category": category,
+        "meets": meets,
+        "q": query,
+        "sort": sort,
+        "dir": direction,
+    }
+    if wants_xlsx():
+        return export_villages(rows, township_names, filters)
     page, pages = _page(len(rows), LIST_PAGE)
     return render_template(
         "villages/index.html",
@@ -77,8 +108,9 @@ def index() -> ResponseReturnValue:
         page=page,
         pages=pages,
         townships=townships,
-        township_names={t.code: t.name for t in townships},
-        filters={"township": township_code or "", "category": category, "meets": meets},
+        township_names=township_names,
+        filters=filters,
+        sorts=SORTS,
     )
 
 
@@ -114,8 +146,12 @@ def show(code: str) -> ResponseReturnValue:
     total = page = pages = 0
     visible = sees_personal_data(village.township_id)
     show_households = current_user.role in HOUSEHOLD_READERS
+    chosen = household_filters(request.args)
     if show_households:
-        query = select(Household).where(Household.village_id == village.id, Household.active)
+        query = filtered_households(village.id, chosen)
+        if wants_xlsx():
+            found = session.scalars(query.order_by(Household.household_no, Household.id))
+            return export_households(village, [_household_view(h, visible) for h in found], chosen)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         page, pages = _page(total, HOUSEHOLD_PAGE)
         households = [
@@ -139,4 +175,5 @@ def show(code: str) -> ResponseReturnValue:
         pages=pages,
         visible=visible,
         show_households=show_households,
+        chosen=chosen,
     )
