@@ -43,6 +43,7 @@ from geo.tessellation import (
     remember_tessellation_validity,
     tessellation_findings,
 )
+from heating.db import analyze
 from heating.errors import Refused
 from heating.models import District, Township, Village, audit, utcnow
 from imports.villages import VillageIndex
@@ -271,6 +272,7 @@ def load_boundaries(
             findings.is_valid,
         )
 
+    analyze(session, "villages")  # every village row grew by its boundary
     report = BoundaryReport(
         crs=read.crs.crs,
         crs_read=read.crs.describe(),

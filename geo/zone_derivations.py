@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from geo.tessellation import stored_tessellation_validity
 from geo.villages import villages_frame
 from geo.zones import DerivedZone, age_key, derive, zone_number
+from heating import locks
 from heating.completion import complete_village_codes
 from heating.config import Profile
 from heating.errors import Refused
@@ -143,6 +144,9 @@ def derive_zones(
     DerivationResult
         The stored derivation with zones, enclaves and the change since the previous one.
     """
+    # Two derivations at once would both build on the same previous one and
+    # issue the same new zone numbers: the second waits for the first to commit.
+    locks.hold(session, locks.ZONE_DERIVATION)
     if complete is None:
         complete = complete_village_codes(session, profile, as_of=as_of)
     before = current_derivation(session)

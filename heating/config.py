@@ -298,6 +298,30 @@ SETTINGS: tuple[Setting, ...] = (
         "身份证号、电话、错误行和上传原文件的加密密钥文件（不在数据库中，备份时另行保存）；"
         "默认当前目录 instance/heating.key，不存在时 heating init 创建",
     ),
+    Setting(
+        "db_pool_size",
+        5,
+        _parse_positive_int,
+        "PostgreSQL：每个应用进程保持的数据库连接数（连接池大小）",
+    ),
+    Setting(
+        "db_max_overflow",
+        10,
+        _parse_int,
+        "PostgreSQL：连接池满时每个进程可临时多开的连接数",
+    ),
+    Setting(
+        "db_pool_timeout",
+        30,
+        _parse_positive_int,
+        "PostgreSQL：连接全部占用时请求等待空闲连接的秒数，超过即报错",
+    ),
+    Setting(
+        "db_pool_recycle",
+        3600,
+        _parse_int,
+        "PostgreSQL：连接使用多少秒后关闭重建（防火墙或连接代理会断开长时间空闲的连接；0 为不重建）",
+    ),
     Setting("upload_max_mb", 50, _parse_int, "单个上传文件大小上限（MB）"),
     Setting("import_max_rows", 1_000_000, _parse_int, "单个台账数据行数上限"),
     Setting(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,32 @@ class DatabaseError(Exception):
     """The database cannot be reached or is not initialised; message in Chinese."""
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """PostgreSQL connection pool of one app process (settings ``db_pool_*``, ``db_max_overflow``).
+
+    A process holds ``size`` connections and opens up to ``overflow`` more
+    when all are busy; a request waits ``timeout`` seconds for a free one;
+    connections older than ``recycle`` seconds are replaced (0: never), since
+    firewalls and connection proxies drop idle ones.  SQLite ignores them.
+    """
+
+    size: int = 5
+    overflow: int = 10
+    timeout: int = 30
+    recycle: int = 3600
+
+    @classmethod
+    def from_config(cls, config: Any) -> PoolSettings:
+        return cls(
+            config.db_pool_size,
+            config.db_max_overflow,
+            config.db_pool_timeout,
+            config.db_pool_recycle,
+        )
+
+
+def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
     """Create an engine for ``url`` with the per-dialect settings we rely on."""
     try:
         parsed = make_url(url)
@@ -48,7 +74,15 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    pool = pool or PoolSettings()
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        pool_recycle=pool.recycle or -1,
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -152,3 +186,20 @@ def get_meta(session: Session, key: str) -> str | None:
 
     row = session.scalar(select(Meta).where(Meta.key == key))
     return row.value if row else None
+
+
+# A ledger commit writing at least this many households and versions analyses them.
+ANALYZE_ROWS = 1000
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics of ``tables`` after a bulk load.
+
+    Autovacuum analyses a table only after enough changes and some delay,
+    and may be off: until then the planner plans for the table as it was
+    (a scan of 200,000 fresh versions planned as a handful of rows).  It runs
+    in the caller's transaction and counts the rows it inserted.  SQLite
+    plans our queries from its indexes without statistics: nothing to do.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE " + ", ".join(tables)))

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -482,6 +483,17 @@ class HouseholdVersion(Base):
             "prev_operation",
         ),
         Index("ix_household_versions_batch", "batch_id", "household_id"),
+        # One village's history page (newest first), and the as-of delta of one
+        # township: its villages' versions dated after a day (SCALE).
+        Index("ix_household_versions_village", "village_id", "ledger_date", "recorded_at", "id"),
+        # The as-of delta's households that moved between villages (rare: a small index).
+        Index(
+            "ix_household_versions_moved",
+            "prev_village_id",
+            "ledger_date",
+            postgresql_where=text("prev_village_id <> village_id"),
+            sqlite_where=text("prev_village_id <> village_id"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from heating.config import Config, load_config
-from heating.db import make_engine, session_factory, session_scope
+from heating.db import PoolSettings, make_engine, session_factory, session_scope
 from heating.sealing import Keyring, activate
 
 
@@ -34,7 +34,7 @@ def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
     cfg = config if config is not None else load_config(overrides)
     if config is not None and overrides:
         cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
-    engine = make_engine(cfg.database_url)
+    engine = make_engine(cfg.database_url, PoolSettings.from_config(cfg))
     open_keyring(cfg)
     return Runtime(cfg, engine, session_factory(engine))
 

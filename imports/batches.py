@@ -13,11 +13,13 @@ households, or a household the file names appeared — committing would
 silently put the file's older values over newer data.  When a batch of a
 township commits, that township's other pending previews expire.
 
-Concurrency: the first statement of a commit or rollback is a write on the
-batch row.  On SQLite that takes the write lock before anything is read (the
-busy timeout then makes a second clerk wait instead of failing); on
-PostgreSQL it is a row lock, so commits of different townships run side by
-side.
+Concurrency: the first statement of a commit or rollback takes the
+township's write lock (``heating.locks``).  On SQLite that is the database's
+write lock, taken before anything is read (the busy timeout then makes a
+second clerk wait instead of failing); on PostgreSQL an advisory lock per
+township, so commits of different townships run side by side and two of one
+township take turns (the second then finds its preview expired).  A commit
+of many households refreshes the planner's statistics (``heating.db.analyze``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from heating import clock, history, signoff
+from heating import clock, history, locks, signoff
 from heating.config import Config
+from heating.db import ANALYZE_ROWS, analyze
 from heating.errors import NotFound, Refused
 from heating.models import (
     BATCH_STATUS_LABELS,
@@ -431,6 +434,7 @@ def commit(
             today=None,
             progress=progress,
         )
+    locks.hold_township_writes(session, found.township_id)
     batch = _lock_batch(session, batch_id, "preview")
     day = batch.ledger_date
     diff = diff_ledger(session, parsed, township_code=township_code, ledger_date=day)
@@ -448,7 +452,8 @@ def commit(
     )
     when = recorded_at or utcnow()
     stamp = history.Stamp(day, when, batch.id, user_id)
-    _write(session, diff, stamp)
+    if _write(session, diff, stamp) >= ANALYZE_ROWS:
+        analyze(session, "households", "household_versions")
 
     result = outcome(diff)
     result["township"] = township_code or (
@@ -534,8 +539,11 @@ def _expire_previews(session: Session, batch: ImportBatch) -> list[int]:
     return ids
 
 
-def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> None:
-    """New households in bulk, then one version per changed household (heating.history)."""
+def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
+    """New households in bulk, then one version per changed household (heating.history).
+
+    Returns how many households were created or changed.
+    """
     salt = diff.id_salt
     created = []
     changes: list[history.Change] = []
@@ -578,6 +586,7 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> None:
         )
     history.add_households(session, created, stamp)
     history.add_versions(session, changes, stamp)
+    return len(created) + len(changes)
 
 
 # --------------------------------------------------------------------------
@@ -601,6 +610,8 @@ def rollback(
     after this one with a later ledger date, or the same date recorded later
     (its values were merged on top of this batch's).
     """
+    found = session.get(ImportBatch, batch_id)
+    locks.hold_township_writes(session, found.township_id if found else None)
     batch = _lock_batch(session, batch_id, "committed")
     if batch.kind == "usage":
         from imports.usage_batches import rollback_usage

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.zone_derivations import derive_zones
 from heating import history
 from heating.config import Profile
-from heating.db import get_meta
+from heating.db import analyze, get_meta
 from heating.demo import cells, facts, rollout
 from heating.demo.rollout import VillagePlan
 from heating.errors import Refused
@@ -295,8 +295,7 @@ def _analyze_households(session: Session) -> None:
     it, and it never did where autovacuum is off.  ANALYZE counts the rows this
     transaction inserted.  SQLite plans these queries well without statistics.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("ANALYZE households, household_versions"))
+    analyze(session, "villages", "households", "household_versions")
 
 
 def _load_users(session: Session) -> list[tuple[str, str, str]]:
