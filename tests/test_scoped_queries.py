@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
 import pytest
@@ -137,7 +136,6 @@ def sequential_scans(plan: dict[str, Any]) -> list[str]:
 
 
 def test_pages_scoped_to_a_township_or_village_use_indexes(runtime, login) -> None:
-    start = time.monotonic()
     generate_city_scale(runtime)
     with runtime.engine.connect() as conn:
         households = conn.scalar(text("SELECT count(*) FROM households"))
@@ -187,4 +185,3 @@ def test_pages_scoped_to_a_township_or_village_use_indexes(runtime, login) -> No
                     f"Seq Scan on {', '.join(scans)}:\n{sql}\n{json.dumps(plan)[:1500]}"
                 )
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - start < 60
