@@ -396,7 +396,8 @@ def map_data(
     frame = villages_frame(session, township_code, district_code)
     has_boundary = frame.geometry.notna() & ~frame.geometry.is_empty
     villages = frame[has_boundary].reset_index(drop=True)
-    facts = village_facts(session, **scope)  # read once: measures and completeness
+    # Read once: measures and completeness.
+    facts = village_facts(session, usage=config.usage, **scope)
     rows = {f.code: village_row(f, profile) for f in facts}
     zones, derivation = current_zones(session)
     if len(zones):

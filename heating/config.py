@@ -434,7 +434,20 @@ SETTINGS: tuple[Setting, ...] = (
         "[usage] 表：采暖季起止（season_start/season_end）、疑似改而不用的判定（ratio、min_peers、"
         "min_kwh_per_m2、min_m3_per_m2）和需要系统化解决方案的比例（relapse_share）",
     ),
+    Setting(
+        "subsidy",
+        (),
+        lambda raw: _subsidy_rules(raw),
+        "[[subsidy.rules]] 补贴规则：路线（route）× 完工年份（year）→ 设备补贴（device，元/户）、"
+        "每季运行补贴（operating，元/户）和发放季数（seasons）",
+    ),
 )
+
+
+def _subsidy_rules(raw: Any) -> Any:
+    from heating.subsidy import parse_subsidy
+
+    return parse_subsidy(raw)
 
 
 def _usage_settings(raw: Any) -> Any:

@@ -9,6 +9,12 @@ Definitions are domain.md's ("Measures"):
 - ``lapsed`` = clean rows whose look-back operation is coal_again/abandoned;
 - ``coverage`` = clean / required, ``None`` when required is 0 (shown "—",
   never 0% or 100%); ``effective_coverage`` = (clean − lapsed) / required;
+- ``verified_effective_coverage`` = (clean − lapsed − flagged-and-not-lapsed)
+  / required, where flagged is 疑似改而不用 by use in the latest season
+  ended by the date (``heating.usage``); None when no household was checked;
+- ``area_coverage`` = heated area of clean / of required households, only
+  where the area is known for at least 90% of the required households
+  (``area_known_share`` always says the share), else None: never a guess;
 - ``gap`` to target t = max(0, ceil(t × required) − clean), computed with
   exact fractions so that 80% of 10 is 8, not 9 (0.8 * 10 in floats is 8.000…1).
 
@@ -51,6 +57,7 @@ from sqlalchemy.orm import Session
 from heating.config import Profile
 from heating.errors import Refused
 from heating.models import District, Township
+from heating.seasons import UsageSettings
 from heating.village_facts import VillageFacts, village_facts
 
 BY_CHOICES = ("village", "township", "category", "district")
@@ -85,10 +92,28 @@ class MeasureRow:
     target: float | None
     gap: int
     meets: bool | None
+    # Evidence of use (heating.usage): the season judged ("2021"), households
+    # checked against their use, flagged, flagged and not already lapsed, and
+    # (clean − lapsed − flagged-and-not-lapsed) / required, None when none checked.
+    usage_season: str | None = None
+    usage_checked: int = 0
+    usage_flagged: int = 0
+    usage_flagged_not_lapsed: int = 0
+    verified_effective_coverage: float | None = None
+    # Heated floor area (m²): the share of required households whose area is
+    # known, and the area measures where that share is at least 90% (else None).
+    area_known_share: float | None = None
+    area_required_m2: float | None = None
+    area_clean_m2: float | None = None
+    area_coverage: float | None = None
+    # Raw sums behind the area measures (summed by aggregates, not shown).
+    area_known: int = 0
+    area_sum_required_m2: float = 0.0
+    area_sum_clean_m2: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         """Return interfaces.md's keys first, then the extra counts."""
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("area_sum")}
         promised = (
             "key",
             "name",
@@ -137,6 +162,42 @@ def percent(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
+AREA_KNOWN_MIN = 0.9
+
+
+def evidence_fields(
+    required: int,
+    clean: int,
+    lapsed: int,
+    season: int | str | None,
+    checked: int,
+    flagged: int,
+    flagged_live: int,
+    area_known: int,
+    area_required: float,
+    area_clean: float,
+) -> dict[str, Any]:
+    """The evidence measures of a row from its counts (the module docstring's definitions)."""
+    share = min(1.0, area_known / required) if required > 0 else None
+    enough = share is not None and share >= AREA_KNOWN_MIN
+    return {
+        "usage_season": None if season is None else str(season),
+        "usage_checked": checked,
+        "usage_flagged": flagged,
+        "usage_flagged_not_lapsed": flagged_live,
+        "verified_effective_coverage": (
+            _ratio(clean - lapsed - flagged_live, required) if checked > 0 else None
+        ),
+        "area_known_share": share,
+        "area_required_m2": round(area_required, 2) if enough else None,
+        "area_clean_m2": round(area_clean, 2) if enough else None,
+        "area_coverage": area_clean / area_required if enough and area_required > 0 else None,
+        "area_known": area_known,
+        "area_sum_required_m2": area_required,
+        "area_sum_clean_m2": area_clean,
+    }
+
+
 def rule_for(target: float | None) -> str | None:
     """The compliance rule of a category target (domain.md "Compliance with the profile")."""
     if target is None:
@@ -172,6 +233,18 @@ def village_row(facts: VillageFacts, profile: Profile) -> MeasureRow:
         target=target,
         gap=gap,
         meets=meets,
+        **evidence_fields(
+            required,
+            facts.clean,
+            facts.lapsed,
+            facts.usage_season,
+            facts.usage_checked,
+            facts.usage_flagged,
+            facts.usage_flagged_live,
+            facts.area_known,
+            facts.area_required_m2,
+            facts.area_clean_m2,
+        ),
     )
 
 
@@ -232,6 +305,18 @@ def aggregate_row(
         target=targets.pop() if len(targets) == 1 else None,
         gap=gap,
         meets=(all(judged) if judged else None) if required > 0 else None,
+        **evidence_fields(
+            required,
+            clean,
+            lapsed,
+            next((r.usage_season for r in rows if r.usage_season), None),
+            sum(r.usage_checked for r in rows),
+            sum(r.usage_flagged for r in rows),
+            sum(r.usage_flagged_not_lapsed for r in rows),
+            sum(r.area_known for r in rows),
+            sum(r.area_sum_required_m2 for r in rows),
+            sum(r.area_sum_clean_m2 for r in rows),
+        ),
     )
 
 
@@ -252,6 +337,7 @@ def coverage(
     known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
+    usage: UsageSettings | None = None,
 ) -> list[MeasureRow]:
     """Measures per village, township, category or district, now or as of a date.
 
@@ -270,6 +356,7 @@ def coverage(
         known_at=known_at,
         township_code=township_code,
         district_code=district_code,
+        usage=usage,
     )
     rows = [village_row(f, profile) for f in facts]
     if by == "village":

@@ -9,6 +9,7 @@ once); its defaults are the rule of issue 13.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -96,6 +97,11 @@ def parse_usage(raw: Any) -> UsageSettings:
 
     if raw is None:
         return UsageSettings()
+    if isinstance(raw, str):  # HEATING_USAGE as JSON
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"设置 usage 不是有效的 JSON：{exc}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError("设置 usage 应为表（[usage]）")
     known = {

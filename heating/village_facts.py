@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
+from heating.evidence import with_evidence
 from heating.history import counting_known_at, delta_rows, versions_dated_after
 from heating.models import (
     CLEAN_STATUSES,
@@ -33,6 +34,7 @@ from heating.models import (
     Township,
     Village,
 )
+from heating.seasons import UsageSettings
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,17 @@ class VillageFacts:
     exempt: int = 0
     clean: int = 0
     lapsed: int = 0
+    # Evidence beyond the ledger (heating.usage), filled where there is any:
+    # the season judged, households checked against their use, flagged, and
+    # flagged but not already lapsed; households with a heated area among the
+    # required, and the area of the required and of the clean ones (m²).
+    usage_season: int | None = None
+    usage_checked: int = 0
+    usage_flagged: int = 0
+    usage_flagged_live: int = 0
+    area_known: int = 0
+    area_required_m2: float = 0.0
+    area_clean_m2: float = 0.0
 
     @property
     def raw_required(self) -> int:
@@ -206,10 +219,14 @@ def village_facts(
     known_at: datetime | None = None,
     township_code: str | None = None,
     district_code: str | None = None,
+    usage: UsageSettings | None = None,
 ) -> list[VillageFacts]:
     """Every village in scope (by code) with its household counts now or as of a date.
 
-    ``known_at`` (naive UTC) counts only what was recorded by then.
+    ``known_at`` (naive UTC) counts only what was recorded by then.  The
+    evidence counts (use flags of the latest season ended by the date,
+    heated areas) follow ``heating.evidence`` with the ``[usage]`` settings
+    given (the defaults otherwise); they read the households as of the date.
     """
     _check_scope(session, township_code, district_code)
     scoped = township_code is not None or district_code is not None
@@ -247,4 +264,4 @@ def village_facts(
                 lapsed,
             )  # fmt: skip
         )
-    return facts
+    return with_evidence(session, facts, as_of, usage or UsageSettings())

@@ -15,7 +15,14 @@ from heating.cli.context import (
 from heating.clock import shown_with_offset
 from heating.compliance import CategoryCompliance, compliance
 from heating.inconsistencies import inconsistencies
-from heating.measures import BY_CHOICES, RULE_EVERY_VILLAGE, MeasureRow, coverage, percent
+from heating.measures import (
+    BY_CHOICES,
+    RULE_EVERY_VILLAGE,
+    MeasureRow,
+    aggregate_row,
+    coverage,
+    percent,
+)
 from heating.textwidth import display_width
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
@@ -113,7 +120,7 @@ def coverage_command(
         "district_code": district_code,
     }
     with runtime.session() as session:
-        rows = coverage(session, profile, by, **scope)
+        rows = coverage(session, profile, by, usage=runtime.config.usage, **scope)
         judged = compliance(session, profile, **scope) if by == "category" and not as_json else []
         found = (
             inconsistencies(session, profile=profile, **scope)
@@ -133,6 +140,8 @@ def coverage_command(
         return
     click.echo(coverage_table(rows, by, labels))
     click.echo("注：应改造户数为 0 时覆盖率显示为“—”；缺口为达到目标还需改造的户数。")
+    for line in evidence_lines(rows, by):
+        click.echo(line)
     for line in compliance_lines(judged):
         click.echo(line)
     if show_issues:
@@ -141,6 +150,24 @@ def coverage_command(
         )
         for item in found:
             click.echo(f"  [{item.code}] {item.message}")
+
+
+def evidence_lines(rows: Sequence[MeasureRow], by: str) -> list[str]:
+    """Use flags and area coverage of the whole scope, where there is such evidence."""
+    total = rows[-1] if by == "category" else aggregate_row("all", "合计", rows)
+    lines = []
+    if total.usage_season is not None:
+        lines.append(
+            f"用量核验（{total.usage_season} 采暖季）：核验 {total.usage_checked} 户，"
+            f"疑似改而不用 {total.usage_flagged} 户，"
+            f"核验后有效覆盖率 {percent(total.verified_effective_coverage)}。"
+        )
+    if total.area_known:
+        lines.append(
+            f"按面积清洁取暖率 {percent(total.area_coverage)}"
+            f"（已知采暖面积的户占应改造户 {percent(total.area_known_share)}，不足 90% 时不计算）。"
+        )
+    return lines
 
 
 def compliance_lines(judged: Sequence[CategoryCompliance], listed: int = 5) -> list[str]:

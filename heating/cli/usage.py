@@ -9,6 +9,7 @@ import click
 
 from heating.cli.context import emit_json, get_runtime
 from heating.errors import Refused
+from heating.models import ROUTE_LABELS
 from imports.issues import SEVERITY_LABELS
 
 ISSUES_SHOWN = 50
@@ -131,4 +132,88 @@ def usage_import(file: Path, kind: str, do_commit: bool, accept_valid: bool, as_
         raise click.ClickException(refusal.message)
 
 
-COMMANDS: list[click.Command] = [usage_group]
+@usage_group.command("flags")
+@click.option("--season", "season", type=int, required=True, help="采暖季（按开始年份，如 2021）")
+@click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def usage_flags(season: int, township_code: str | None, as_json: bool) -> None:
+    """疑似改而不用：已完工的煤改电/煤改气户中，采暖季用量远低于同类户的户。"""
+    from heating.usage_flags import flags_report
+
+    runtime = get_runtime()
+    settings = runtime.config.usage
+    with runtime.session() as session:
+        out = flags_report(session, season, settings, township_code=township_code)
+    if as_json:
+        emit_json(out)
+        return
+    rule = out["rule"]
+    click.echo(
+        f"{out['season']} 采暖季（{out['season_start']} 至 {out['season_end']}）疑似改而不用："
+        f"核验 {out['checked']} 户，疑似 {out['flagged']} 户，无用量数据 {out['no_data']} 户。"
+    )
+    click.echo(
+        f"规则：用量为 0，或低于同乡镇同类户（不足 {rule['min_peers']} 户时全区同类户）"
+        f"中位数的 {rule['ratio'] * 100:g}%。"
+    )
+    if not out["checked"] and not out["no_data"]:
+        click.echo(
+            "没有可核验的户：须为采暖季开始前已完工的煤改电/煤改气户，并导入用量（heating usage import）。"
+        )
+    for t in out["by_township"]:
+        click.echo(
+            f"  {t['name']}（{t['township']}）：核验 {t['checked']}，疑似 {t['flagged']}，无数据 {t['no_data']}"
+        )
+    if out["households"]:
+        click.echo("\n村代码\t户号\t户主\t方式\t用量\t中位数\t比例")
+        for h in out["households"]:
+            ratio = "—" if h["ratio"] is None else f"{h['ratio'] * 100:.0f}%"
+            median = "—" if h["median"] is None else f"{h['median']:g}"
+            click.echo(
+                f"{h['village']}\t{h['household_no'] or '—'}\t{h['head_name']}\t"
+                f"{'煤改电' if h['route'] == 'electric' else '煤改气'}\t{h['use']:g}\t{median}\t{ratio}"
+            )
+
+
+@click.group("subsidy")
+def subsidy_group() -> None:
+    """补贴发放计划（按配置的补贴规则）。"""
+
+
+@subsidy_group.command("schedule")
+@click.option("--season", "season", type=int, required=True, help="采暖季（按开始年份，如 2021）")
+@click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def subsidy_schedule(season: int, township_code: str | None, as_json: bool) -> None:
+    """本采暖季应发运行补贴、本季到期（下一季起不再发放）的户和设备补贴与规则不符的户。"""
+    from heating.subsidy import schedule
+
+    runtime = get_runtime()
+    config = runtime.config
+    with runtime.session() as session:
+        out = schedule(session, season, config.subsidy, config.usage, township_code=township_code)
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(
+        f"{out['season']} 采暖季：应发运行补贴 {out['due_households']} 户，共 {out['due_total']:,.2f} 元；"
+        f"本季为最后一季 {out['ending_households']} 户；设备补贴与规则不符 {out['mismatched_device']} 户，"
+        f"未填设备补贴 {out['device_missing']} 户；没有适用规则的已完工户 {out['no_rule']} 户。"
+    )
+    click.echo("乡镇\t方式\t应发户数\t应发金额（元）\t本季到期\t设备补贴不符")
+    for t in out["by_township"]:
+        for r in t["by_route"]:
+            label = ROUTE_LABELS.get(r["route"], r["route"] or "—")
+            click.echo(
+                f"{t['name']}\t{label}\t{r['due_households']}\t{r['due_total']:,.2f}\t"
+                f"{r['ending_households']}\t{r['mismatched_device']}"
+            )
+    if out["ending"]:
+        click.echo("\n运行补贴本季到期的户（下一采暖季有复烧风险）：")
+        for h in out["ending"]:
+            click.echo(
+                f"  {h['village']}\t{h['household_no'] or '—'}\t{h['head_name']}\t完工 {h['completed_on']}"
+            )
+
+
+COMMANDS: list[click.Command] = [usage_group, subsidy_group]

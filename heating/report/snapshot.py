@@ -203,7 +203,9 @@ def take_snapshot(
     generated_at = (now or utcnow()).replace(microsecond=0)
     known_at = known_at or generated_at
 
-    facts = village_facts(session, as_of=as_of, known_at=known_at, district_code=district.code)
+    facts = village_facts(
+        session, as_of=as_of, known_at=known_at, district_code=district.code, usage=config.usage
+    )
     rows = [village_row(f, profile) for f in facts]
     complete = complete_codes(facts, decided_village_ids(session, as_of=as_of, known_at=known_at))
     boundary = _villages_with_boundary(session, district.id)
@@ -216,7 +218,11 @@ def take_snapshot(
     district_townships = _townships_of(session, district.id)
     townships = township_rows(facts, rows, district_townships)
     previous_facts = village_facts(
-        session, as_of=previous_as_of, known_at=known_at, district_code=district.code
+        session,
+        as_of=previous_as_of,
+        known_at=known_at,
+        district_code=district.code,
+        usage=config.usage,
     )
     previous_rows = [village_row(f, profile) for f in previous_facts]
     previous_townships = township_rows(previous_facts, previous_rows, district_townships)

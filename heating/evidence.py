@@ -1,0 +1,84 @@
+"""Evidence counts per village for the measures: use flags and heated floor area.
+
+``with_evidence`` adds to each village's facts (``heating.village_facts``)
+the counts that ``heating.measures`` turns into ``usage_checked``,
+``usage_flagged``, ``verified_effective_coverage`` and the area measures,
+so that the coverage command, the village page, the map and the report
+take them from one place.  Both read every household's state (as of the
+date), so they are skipped outright where there is nothing to count: no
+usage record and no heated area recorded.
+
+- the season judged is the latest that ended on or before the date
+  (today without one); ``heating.usage`` judges it;
+- ``area_known`` counts required households (not exempt) with a heated
+  area; ``area_required_m2`` sums their areas, ``area_clean_m2`` those of
+  the clean ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating import clock
+from heating.models import Household
+from heating.seasons import UsageSettings
+from heating.usage import evaluate, has_usage, household_states
+
+if TYPE_CHECKING:
+    from heating.village_facts import VillageFacts
+
+
+def has_areas(session: Session) -> bool:
+    """True when any household has a heated area recorded."""
+    query = select(Household.id).where(Household.heated_area_m2.is_not(None)).limit(1)
+    return session.scalar(query) is not None
+
+
+def with_evidence(
+    session: Session, facts: list[VillageFacts], as_of: date | None, settings: UsageSettings
+) -> list[VillageFacts]:
+    """The facts with their evidence counts (unchanged when there is no evidence at all)."""
+    usage = has_usage(session)
+    areas = has_areas(session)
+    if not facts or not (usage or areas):
+        return facts
+    day = as_of or clock.today()
+    states = household_states(session, as_of)
+    flags: dict[int, tuple[int, int, int]] = {}
+    year = settings.latest_ended(day) if usage else None
+    if year is not None:
+        flags = evaluate(session, states, settings.season(year), settings).of_village()
+    area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    if areas:
+        for s in states:
+            value = s["heated_area_m2"]
+            if value is None or s["status"] == "exempt":
+                continue
+            counts = area[s.village_id]
+            counts[0] += 1
+            counts[1] += float(value)
+            if s.clean:
+                counts[2] += float(value)
+    out = []
+    for f in facts:
+        checked, flagged, live = flags.get(f.village_id, (0, 0, 0))
+        known, required_m2, clean_m2 = area.get(f.village_id, (0, 0.0, 0.0))
+        out.append(
+            replace(
+                f,
+                usage_season=year,
+                usage_checked=checked,
+                usage_flagged=flagged,
+                usage_flagged_live=live,
+                area_known=int(known),
+                area_required_m2=required_m2,
+                area_clean_m2=clean_m2,
+            )
+        )
+    return out

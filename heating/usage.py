@@ -1,0 +1,331 @@
+"""Season use and the 疑似改而不用 flag: completed households that barely use their heating.
+
+Definitions (issue 13; settings in ``[usage]``, ``heating.seasons``):
+
+- **season use** of an account: the sum of the periods inside the season, a
+  period straddling a season bound prorated by days; or, from meter
+  readings, the reading at the season's end minus the reading at its start,
+  each read on that day or interpolated linearly between the nearest
+  readings on either side within 31 days.  Data covering less than 80% of
+  the season's days (periods), or a missing end (readings), is no data.
+- **judged**: completed/accepted households with route ``electric``
+  (against electricity) or ``gas`` (against gas), completed on or before the
+  season's start.  A judged household without an account, with an account
+  two households share, or without season use is ``no_data``: never
+  flagged, not counted in ``checked``.
+- **flagged**: use is 0; or use < ``ratio`` × the median use of the judged
+  households with data of the same route in the same township (peers
+  include the household itself, zero use and lapsed households), the
+  district's when the township has fewer than ``min_peers`` of them; when
+  even the district has fewer, only zero use is flagged (ratio null); or,
+  with a floor configured and the heated area known, use per m² below it.
+
+Flags change no status: they are evidence shown beside it.  Measures take
+the counts from ``evidence_by_village`` (``heating.village_facts``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.history import changed_households, states_as_of
+from heating.models import (
+    CLEAN_STATUSES,
+    LAPSED_OPERATIONS,
+    District,
+    Household,
+    Township,
+    UsageRecord,
+    Village,
+)
+from heating.seasons import Season, UsageSettings
+from heating.usage_records import ACCOUNT_COLUMNS, account_key, records_in_force
+
+MIN_SEASON_SHARE = 0.8
+READING_REACH_DAYS = 31
+# The household columns evidence reads (status, use, area, subsidies).
+EVIDENCE_FIELDS = (
+    "household_no",
+    "head_name",
+    "status",
+    "route",
+    "operation",
+    "completed_on",
+    "accepted_on",
+    "heated_area_m2",
+    "power_account",
+    "gas_account",
+    "device_subsidy",
+    "coal_subsidy",
+)
+
+
+# --------------------------------------------------------------------------
+# Household states (now or as of a date)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HouseholdState:
+    """What evidence needs of one household, with its place."""
+
+    id: int
+    village_id: int
+    village_code: str
+    township_code: str
+    township_name: str
+    district_code: str
+    fields: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields.get(name)
+
+    @property
+    def clean(self) -> bool:
+        return self["status"] in CLEAN_STATUSES
+
+    @property
+    def lapsed(self) -> bool:
+        return self.clean and self["operation"] in LAPSED_OPERATIONS
+
+    @property
+    def completed_day(self) -> date | None:
+        return self["completed_on"] or self["accepted_on"]
+
+
+def household_states(
+    session: Session, as_of: date | None = None, township_code: str | None = None
+) -> list[HouseholdState]:
+    """Every household present (now, or as of a date by ``heating.history``'s rule)."""
+    h = Household
+    places = (
+        select(Village.id, Village.code, Township.code, Township.name, District.code)
+        .join(Township, Village.township_id == Township.id)
+        .join(District, Township.district_id == District.id)
+    )
+    if township_code is not None:
+        places = places.where(Township.code == township_code)
+    place = {row[0]: row[1:] for row in session.execute(places)}
+    cols = [h.id, h.village_id, h.active, h.ledger_date, *(getattr(h, f) for f in EVIDENCE_FIELDS)]
+    rows: dict[int, dict[str, Any]] = {}
+    for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))).mappings():
+        rows[row["id"]] = dict(row)
+    if as_of is not None:
+        changed = set(session.scalars(changed_households(as_of, None))) & set(rows)
+        if changed:
+            for hid, state in states_as_of(session, changed, as_of).items():
+                if state is None or state.get("village_id") not in place:
+                    rows.pop(hid, None)
+                else:
+                    rows[hid] = state | {"active": True}
+    out = []
+    for hid, row in rows.items():
+        if not row["active"]:
+            continue
+        vcode, tcode, tname, dcode = place[row["village_id"]]
+        out.append(
+            HouseholdState(
+                hid,
+                row["village_id"],
+                vcode,
+                tcode,
+                tname,
+                dcode,
+                {f: row.get(f) for f in EVIDENCE_FIELDS},
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------
+# Season use
+# --------------------------------------------------------------------------
+
+
+def _overlap(a0: date, a1: date, b0: date, b1: date) -> int:
+    return max(0, (min(a1, b1) - max(a0, b0)).days + 1)
+
+
+def use_from_periods(periods: Iterable[tuple[date, date, float]], season: Season) -> float | None:
+    """Sum of the periods inside the season (prorated by days); None below 80% of its days."""
+    total = 0.0
+    covered = 0
+    for start, end, amount in periods:
+        inside = _overlap(start, end, season.start, season.end)
+        if inside == 0:
+            continue
+        total += amount * inside / ((end - start).days + 1)
+        covered += inside
+    if covered < MIN_SEASON_SHARE * season.days:
+        return None
+    return total
+
+
+def reading_on(readings: list[tuple[date, float]], day: date) -> float | None:
+    """The meter on ``day``: a reading that day, else interpolated between the nearest readings
+    on either side within 31 days; None otherwise.  ``readings`` sorted by date."""
+    before = after = None
+    for when, value in readings:
+        if when == day:
+            return value
+        if when < day:
+            before = (when, value)
+        elif after is None:
+            after = (when, value)
+            break
+    if before is None or after is None:
+        return None
+    reach = timedelta(days=READING_REACH_DAYS)
+    if day - before[0] > reach or after[0] - day > reach:
+        return None
+    span = (after[0] - before[0]).days
+    return before[1] + (after[1] - before[1]) * (day - before[0]).days / span
+
+
+def use_from_readings(readings: list[tuple[date, float]], season: Season) -> float | None:
+    """Reading at the season's end minus the reading at its start (None when either is missing)."""
+    first = reading_on(readings, season.start)
+    last = reading_on(readings, season.end)
+    if first is None or last is None:
+        return None
+    return last - first
+
+
+def season_uses(session: Session, kind: str, season: Season) -> dict[str, float | None]:
+    """Compared account → season use (None: not enough data) for accounts with any record near it."""
+    reach = timedelta(days=READING_REACH_DAYS)
+    records = records_in_force(session, kind, start=season.start - reach, end=season.end + reach)
+    periods: dict[str, list[tuple[date, date, float]]] = defaultdict(list)
+    readings: dict[str, list[tuple[date, float]]] = defaultdict(list)
+    for (account, form, start, end), amount in records.items():
+        if form == "period":
+            periods[account].append((start, end, amount))
+        else:
+            readings[account].append((start, amount))
+    out: dict[str, float | None] = {}
+    for account in set(periods) | set(readings):
+        use = use_from_periods(periods.get(account, ()), season)
+        if use is None and account in readings:
+            use = use_from_readings(sorted(readings[account]), season)
+        out[account] = use
+    return out
+
+
+# --------------------------------------------------------------------------
+# The flag rule
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One judged household: its use (None: no data), the peers' median, flagged or not."""
+
+    household: HouseholdState
+    route: str
+    use: float | None
+    median: float | None = None
+    flagged: bool = False
+
+    @property
+    def ratio(self) -> float | None:
+        if self.use is None or not self.median:
+            return None
+        return self.use / self.median
+
+
+@dataclass
+class SeasonEvidence:
+    """The judgements of one season over a set of households."""
+
+    season: Season
+    judgements: list[Judgement]
+
+    def of_village(self) -> dict[int, tuple[int, int, int]]:
+        """village id → (checked, flagged, flagged and not lapsed)."""
+        out: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for j in self.judgements:
+            if j.use is None:
+                continue
+            counts = out[j.household.village_id]
+            counts[0] += 1
+            if j.flagged:
+                counts[1] += 1
+                if not j.household.lapsed:
+                    counts[2] += 1
+        return {vid: (c[0], c[1], c[2]) for vid, c in out.items()}
+
+
+def judged(state: HouseholdState, season: Season) -> bool:
+    """Completed electric/gas households completed on or before the season's start."""
+    day = state.completed_day
+    return (
+        state.clean
+        and state["route"] in ACCOUNT_COLUMNS
+        and day is not None
+        and day <= season.start
+    )
+
+
+def evaluate(
+    session: Session,
+    states: list[HouseholdState],
+    season: Season,
+    settings: UsageSettings,
+) -> SeasonEvidence:
+    """Judge every household of ``states`` for one season (module docstring's rule)."""
+    candidates = [s for s in states if judged(s, season)]
+    uses: dict[str, dict[str, float | None]] = {}
+    holders: dict[str, dict[str, int]] = {}
+    for kind, column in ACCOUNT_COLUMNS.items():
+        if any(s["route"] == kind for s in candidates):
+            uses[kind] = season_uses(session, kind, season)
+            counts: dict[str, int] = defaultdict(int)
+            for s in states:
+                if s[column]:
+                    counts[account_key(s[column])] += 1
+            holders[kind] = counts
+    first: list[Judgement] = []
+    for s in candidates:
+        route = s["route"]
+        account = s[ACCOUNT_COLUMNS[route]]
+        use = None
+        if account:
+            key = account_key(account)
+            if holders[route].get(key, 0) == 1:
+                use = uses[route].get(key)
+        first.append(Judgement(s, route, use))
+    peers_t: dict[tuple[str, str], list[float]] = defaultdict(list)
+    peers_d: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for j in first:
+        if j.use is not None:
+            peers_t[(j.household.township_code, j.route)].append(j.use)
+            peers_d[(j.household.district_code, j.route)].append(j.use)
+    out = []
+    for j in first:
+        if j.use is None:
+            out.append(j)
+            continue
+        peers = peers_t[(j.household.township_code, j.route)]
+        if len(peers) < settings.min_peers:
+            peers = peers_d[(j.household.district_code, j.route)]
+        median = statistics.median(peers) if len(peers) >= settings.min_peers else None
+        flagged = j.use <= 0 or (median is not None and j.use < settings.ratio * median)
+        floor = settings.floor_per_m2(j.route)
+        area = j.household["heated_area_m2"]
+        if floor is not None and area:
+            flagged = flagged or j.use / float(area) < floor
+        out.append(Judgement(j.household, j.route, j.use, median, flagged))
+    return SeasonEvidence(season, out)
+
+
+def has_usage(session: Session) -> bool:
+    """True when any usage record exists (else the flag columns are skipped outright)."""
+    return session.scalar(select(UsageRecord.id).limit(1)) is not None

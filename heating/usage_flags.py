@@ -1,0 +1,103 @@
+"""The 疑似改而不用 list of a season: ``heating usage flags`` and the pages and report.
+
+One object, the same for the CLI's ``--json``, the web page and the 用量核验
+sheet: the season, households checked / flagged / without data in all and
+per township, and each flagged household with its use, the peers' median
+and the ratio (names masked).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heating.errors import NotFound
+from heating.models import Township
+from heating.privacy import mask_name
+from heating.seasons import UsageSettings
+from heating.usage import Judgement, evaluate, household_states
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def flags_report(
+    session: Session,
+    year: int,
+    settings: UsageSettings,
+    *,
+    township_code: str | None = None,
+) -> dict[str, Any]:
+    """Judge the season over the whole district (peers), report one township or all."""
+    names = dict(session.execute(select(Township.code, Township.name)).all())
+    if township_code is not None and township_code not in names:
+        raise NotFound(
+            f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
+        )
+    evidence = evaluate(session, household_states(session), settings.season(year), settings)
+    judgements = [
+        j
+        for j in evidence.judgements
+        if township_code is None or j.household.township_code == township_code
+    ]
+    by_township: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    flagged: list[Judgement] = []
+    for j in judgements:
+        counts = by_township[j.household.township_code]
+        if j.use is None:
+            counts[2] += 1
+            continue
+        counts[0] += 1
+        if j.flagged:
+            counts[1] += 1
+            flagged.append(j)
+    flagged.sort(key=lambda j: (j.household.village_code, j.household["household_no"] or ""))
+    totals = [sum(c[i] for c in by_township.values()) for i in range(3)]
+    season = evidence.season
+    return {
+        "season": str(year),
+        "season_start": season.start.isoformat(),
+        "season_end": season.end.isoformat(),
+        "rule": {
+            "ratio": settings.ratio,
+            "min_peers": settings.min_peers,
+            "min_kwh_per_m2": settings.min_kwh_per_m2,
+            "min_m3_per_m2": settings.min_m3_per_m2,
+        },
+        "checked": totals[0],
+        "flagged": totals[1],
+        "no_data": totals[2],
+        "by_township": [
+            {
+                "township": code,
+                "name": names.get(code),
+                "checked": c[0],
+                "flagged": c[1],
+                "no_data": c[2],
+            }
+            for code, c in sorted(by_township.items())
+        ],
+        "households": [
+            {
+                "village": j.household.village_code,
+                "township": j.household.township_code,
+                "household_no": j.household["household_no"],
+                "head_name": mask_name(j.household["head_name"]),
+                "route": j.route,
+                "use": _rounded(j.use),
+                "median": _rounded(j.median),
+                "ratio": _rounded(j.ratio, 3),
+                "lapsed": j.household.lapsed,
+                "heated_area_m2": (
+                    None
+                    if j.household["heated_area_m2"] is None
+                    else float(j.household["heated_area_m2"])
+                ),
+            }
+            for j in flagged
+        ],
+    }
