@@ -289,7 +289,9 @@ def changes_since(
     out = []
     if figures is not None:
         out += _figure_changes(record.get("figures") or {}, figures)
-    out += _registry_changes(record.get("villages") or {}, _registry(session, township))
+    out += _registry_changes(
+        record.get("villages") or {}, _registry(session, township), config.profile
+    )
     then_profile, now_profile = record.get("profile") or {}, _profile(config.profile)
     if then_profile and then_profile != now_profile:
         out.append(
@@ -314,7 +316,7 @@ def _figure_changes(then: dict[str, Any], row: MeasureRow) -> list[str]:
     return [f"户数与审核时不同：{'，'.join(diffs)}"] if diffs else []
 
 
-def _registry_changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def _registry_changes(then: dict[str, Any], now: dict[str, Any], profile: Profile) -> list[str]:
     out = []
     added = [now[c]["name"] for c in sorted(set(now) - set(then))]
     removed = [then[c]["name"] for c in sorted(set(then) - set(now))]
@@ -329,7 +331,8 @@ def _registry_changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
             totals.append(f"{b['name']} {_count(a.get('total'))} → {_count(b['total'])}")
         if a.get("category") != b["category"]:
             categories.append(
-                f"{b['name']} {a.get('category') or '未设置'} → {b['category'] or '未设置'}"
+                f"{b['name']} {_category(profile, a.get('category'))} → "
+                f"{_category(profile, b['category'])}"
             )
         if a.get("boundary") != b["boundary"]:
             boundaries.append(f"{b['name']}{'新增' if b['boundary'] else '删除'}村界")
@@ -340,6 +343,10 @@ def _registry_changes(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if boundaries:
         out.append(f"村界：{_listed(boundaries)}")
     return out
+
+
+def _category(profile: Profile, key: str | None) -> str:
+    return profile.label(key) if key else "未设置"
 
 
 def _count(value: int | None) -> str:

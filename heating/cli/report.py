@@ -38,6 +38,13 @@ from heating.measures import percent
     type=click.Path(dir_okay=False, path_type=Path),
     help="输出文件 .xlsx",
 )
+@click.option(
+    "--approved-only",
+    "approved_only",
+    is_flag=True,
+    help="只含已审核乡镇的数据：未审核乡镇的村显示为“—”，合计标注“仅含已审核乡镇（n/N）”，"
+    "含未审核村的区域类别不判断是否达标",
+)
 @click.option("--json", "as_json", is_flag=True, help="输出机器可读的 JSON 结果")
 def report(
     year: int,
@@ -45,6 +52,7 @@ def report(
     known_at: str | None,
     district_code: str | None,
     output: Path,
+    approved_only: bool,
     as_json: bool,
 ) -> None:
     """生成年度“回头看”评估报告（Excel），按截止日冻结数据，重新生成数字不变。"""
@@ -65,6 +73,7 @@ def report(
             as_of=day,
             district_code=district_code,
             known_at=known,
+            approved_only=approved_only,
         )
     output.write_bytes(built.content)
     s = built.snapshot
@@ -83,6 +92,12 @@ def report(
         "coverage": s.total.coverage,
         "failing_villages": len(s.failing),  # villages of 100% categories below 100%
         "below_target_villages": len(s.below_target),  # context: categories judged on a total
+        "meets": s.total.meets,
+        "draft": s.draft,
+        "approved_only": approved_only,
+        "total_label": s.total.name,
+        "categories": [r.as_json() for r in s.categories],
+        "signoff": s.signoff.as_json(tz) if s.signoff else None,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -99,6 +114,18 @@ def report(
         f"已知时点 {clock.shown_with_offset(s.known_at, tz)}：以同一截止日和 "
         f"--known-at {clock.iso(s.known_at, tz)} 重新生成，数字相同。"
     )
+    if s.signoff is not None:
+        section = s.signoff
+        approved = len(section.approved_codes)
+        state = f"{section.period:%Y-%m-%d} 期已审核 {approved}/{len(section.townships)} 个乡镇"
+        if s.draft:
+            state += "，本报告为草稿（未全部审核）"
+        if approved_only:
+            state += f"；{section.count_label}，未审核乡镇的村显示为“—”"
+        click.echo(state + "。")
+        for t in section.townships:
+            for change in t.changes:
+                click.echo(f"注意：{t.status.name}审核后有变化：{change}。")
     missing = [t.township_name for t in s.sources.ledgers if t.batch_id is None]
     if missing:
         click.echo(

@@ -3,6 +3,10 @@
 ``build_report`` takes a frozen as-of snapshot (``snapshot.take_snapshot``),
 draws the coverage map (``picture``) and lays out the sheets (``sheets``)
 with openpyxl.  The default as-of date is the configured cut-off of the year.
+The snapshot also holds the townships' sign-off for that period
+(``signoff_section``): a report not approved throughout is marked 草稿
+(``report_mark``) on every sheet, and ``approved_only`` withholds the
+figures of unapproved townships (``withheld``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from sqlalchemy.orm import Session
 from heating.config import Config
 from heating.report.snapshot import Snapshot, default_as_of, take_snapshot
 
-__all__ = ["BuiltReport", "build_report", "default_as_of", "report_file_name", "write_workbook"]
+__all__ = [
+    "BuiltReport",
+    "build_report",
+    "default_as_of",
+    "report_file_name",
+    "report_mark",
+    "write_workbook",
+]
 
 
 @dataclass(frozen=True)
@@ -37,19 +48,37 @@ def report_file_name(snapshot: Snapshot) -> str:
     )
 
 
+def report_mark(snapshot: Snapshot) -> str:
+    """What every sheet's title and page header say of the sign-off: draft, approved only."""
+    from heating.report.signoff_section import DRAFT_MARK
+
+    marks = []
+    if snapshot.draft:
+        marks.append(DRAFT_MARK)
+    if snapshot.signoff is not None and snapshot.signoff.approved_only:
+        marks.append(snapshot.signoff.count_label)
+    return " · ".join(marks)
+
+
 def write_workbook(
     snapshot: Snapshot, picture: bytes | None, target: str | Path | BinaryIO
 ) -> None:
     """Lay out every sheet of ``snapshot`` and save the workbook to ``target``."""
     from heating.report.reconcile import ensure_agrees
     from heating.report.sheets import SHEETS
+    from heating.report.workbook import stamp
 
     wb = Workbook()
     wb.remove(wb.active)
+    mark = report_mark(snapshot)
     for title, writer in SHEETS:
         ws = wb.create_sheet(title)
         writer(ws, snapshot, picture)
+        if mark:
+            stamp(ws, mark)
     wb.properties.title = f"{snapshot.district_name}{snapshot.year}年度清洁取暖回头看评估报告"
+    if mark:
+        wb.properties.title += f"（{mark}）"
     wb.properties.creator = "heating"
     # The file's own timestamps follow the snapshot, not the wall clock.
     wb.properties.created = snapshot.generated_at
@@ -68,10 +97,12 @@ def build_report(
     now: datetime | None = None,
     known_at: datetime | None = None,
     picture: bool = True,
+    approved_only: bool = False,
 ) -> BuiltReport:
     """Compute the snapshot, draw the map and return the workbook's bytes.
 
-    ``now`` and ``known_at`` are naive UTC (``heating.clock``).
+    ``now`` and ``known_at`` are naive UTC (``heating.clock``); ``approved_only``
+    withholds the figures of townships not approved (``heating.report.withheld``).
     """
     from heating.report.picture import coverage_map_png
 
@@ -83,6 +114,7 @@ def build_report(
         district_code=district_code,
         now=now,
         known_at=known_at,
+        approved_only=approved_only,
     )
     png = coverage_map_png(session, snapshot) if picture else None
     buffer = io.BytesIO()

@@ -38,6 +38,7 @@ from heating.coverage_classes import (
     coverage_class,
 )
 from heating.models import Zone
+from heating.report import report_mark
 from heating.report.snapshot import Snapshot
 
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -92,6 +93,15 @@ def _zones_frame(session: Session, snapshot: Snapshot) -> gpd.GeoDataFrame:
     )
 
 
+def village_classes(snapshot: Snapshot, codes: list[str]) -> list[str]:
+    """The coverage class each village is coloured by; villages withheld by an
+    approved-only report are 无数据, as the sheets show them "—"."""
+    rows = {v.row.key: v.row for v in snapshot.villages if not v.withheld}
+    return [
+        coverage_class(rows[c].coverage, rows[c].target) if c in rows else "no_data" for c in codes
+    ]
+
+
 def coverage_map_png(session: Session, snapshot: Snapshot) -> bytes | None:
     """The district's coverage map as PNG bytes; None when no village has a boundary."""
     with matplotlib.rc_context(_rc()):
@@ -109,11 +119,7 @@ def coverage_map_figure(session: Session, snapshot: Snapshot) -> Figure | None:
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
         return None
-    rows = {v.row.key: v.row for v in snapshot.villages}
-    classes = [
-        coverage_class(rows[c].coverage, rows[c].target) if c in rows else "no_data"
-        for c in frame["code"]
-    ]
+    classes = village_classes(snapshot, list(frame["code"]))
     frame = frame.assign(cls=classes)
     lon = float(np.mean(frame.total_bounds[[0, 2]]))
     crs = projected_crs_for(lon)
@@ -140,7 +146,8 @@ def coverage_map_figure(session: Session, snapshot: Snapshot) -> Figure | None:
         add_scale_bar(ax)
         add_north_arrow(ax)
         fig.suptitle(
-            f"{snapshot.district_name}{snapshot.year}年度清洁取暖覆盖率（截至 {snapshot.as_of:%Y-%m-%d}）",
+            f"{snapshot.district_name}{snapshot.year}年度清洁取暖覆盖率（截至 {snapshot.as_of:%Y-%m-%d}）"
+            + (f"\n{report_mark(snapshot)}" if report_mark(snapshot) else ""),
             fontsize=15,
             parse_math=False,
         )
@@ -150,6 +157,9 @@ def coverage_map_figure(session: Session, snapshot: Snapshot) -> Figure | None:
         missing = len(snapshot.villages) - len(frame)
         if missing > 0:
             notes.append(f"{missing} 个村暂无边界，未在图上显示。")
+        withheld = sum(1 for v in snapshot.villages if v.withheld)
+        if withheld:
+            notes.append(f"{withheld} 个村所属乡镇未审核，按无数据显示。")
         if bool(frame["boundary_generated"].any()):
             notes.append(GENERATED_NOTE + "。")
         if notes:

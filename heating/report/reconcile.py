@@ -32,6 +32,12 @@ EVERY_VILLAGE = "每村均须达到"
 AGGREGATE = "按总体达到"
 NOT_MET = "未达标"
 TOTAL = "合计"
+WITHHELD = "—"  # an approved-only report's unapproved village or township (heating.report.withheld)
+
+
+def _is_total(value: Any) -> bool:
+    """合计, or 合计（仅含已审核乡镇（n/N）） in an approved-only report."""
+    return isinstance(value, str) and value.startswith(TOTAL)
 
 
 class ReportDisagrees(Exception):
@@ -149,8 +155,8 @@ def check_sheets(wb: Workbook) -> list[str]:
         return []
     problems: list[str] = []
     overview = read_table(wb["总体情况"], "区域类别")
-    categories = [r for r in overview if r["区域类别"] != TOTAL]
-    total = next((r for r in overview if r["区域类别"] == TOTAL), None)
+    categories = [r for r in overview if not _is_total(r["区域类别"])]
+    total = next((r for r in overview if _is_total(r["区域类别"])), None)
     if total is None:
         return ["总体情况没有合计行"]
     gaps = sum(_number(r["差距户数"]) for r in categories)
@@ -168,7 +174,7 @@ def _townships(wb: Workbook, categories: list[dict[str, Any]], total: dict[str, 
         return []
     problems = []
     rows = read_table(wb["分乡镇"], "乡镇代码")
-    last = next((r for r in rows if r["乡镇名称"] == TOTAL), None)
+    last = next((r for r in rows if _is_total(r["乡镇名称"])), None)
     if last is None:
         return ["分乡镇没有合计行"]
     for key in MEASURES:
@@ -194,6 +200,8 @@ def _villages(wb: Workbook, categories: list[dict[str, Any]]) -> list[str]:
     problems = []
     sums: dict[str, Counter[str]] = defaultdict(Counter)
     for r in read_table(wb["分村"], "村代码"):
+        if r["户数|应改造"] == WITHHELD:  # withheld: not in 总体情况's approved-only totals
+            continue
         sums[r["区域类别"]]["村数"] += 1
         for c in COUNTS:
             sums[r["区域类别"]][c] += _number(r[f"户数|{c}"])
@@ -271,7 +279,7 @@ def _comparison(wb: Workbook, total: dict[str, Any]) -> list[str]:
     if "年度对比" not in wb.sheetnames:
         return []
     rows = read_table(wb["年度对比"], "乡镇代码")
-    last = next((r for r in rows if r.get("乡镇名称") == TOTAL), None)
+    last = next((r for r in rows if _is_total(r.get("乡镇名称"))), None)
     if last is None:
         return []
     problems = []

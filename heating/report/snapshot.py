@@ -56,7 +56,9 @@ from heating.report.household_detail import (
     RouteLine,
     household_detail,
 )
+from heating.report.signoff_section import SignoffSection, gather
 from heating.report.sources import Sources, read_sources
+from heating.report.withheld import withhold
 from heating.report.zone_section import ZoneSection, zone_section
 from heating.village_facts import village_facts
 
@@ -74,6 +76,7 @@ class VillageLine:
     has_boundary: bool
     complete: bool
     enclave: bool
+    withheld: bool = False  # an approved-only report hides it: its township is not approved
 
     @property
     def outstanding(self) -> int:
@@ -134,6 +137,12 @@ class Snapshot:
     boilers: BoilerStatus | None = None  # coal 清零 and gas low-NOx as of the date
     author_unit: str = ""  # 编制单位 (setting report_author_unit; blank: a line to fill in)
     reviewer: str = ""  # 审核人 (setting report_reviewer)
+    signoff: SignoffSection | None = None  # the townships' sign-off states for the period
+
+    @property
+    def draft(self) -> bool:
+        """Not every township approved for the report's period: 草稿（未全部审核）."""
+        return self.signoff is None or self.signoff.draft
 
     @property
     def total(self) -> MeasureRow:
@@ -187,11 +196,13 @@ def take_snapshot(
     district_code: str | None = None,
     now: datetime | None = None,
     known_at: datetime | None = None,
+    approved_only: bool = False,
 ) -> Snapshot:
     """Gather every number of the report for ``year`` as of ``as_of`` (default: cut-off).
 
     ``now`` (naive UTC) is the generation time; ``known_at`` (naive UTC)
-    defaults to it, truncated to the second.
+    defaults to it, truncated to the second.  ``approved_only`` withholds
+    the figures of townships not approved for the period (``withheld``).
     """
     check_year(year)
     profile = config.profile
@@ -229,7 +240,7 @@ def take_snapshot(
     categories = category_rows(profile, rows)
     household = household_detail(session, facts, as_of, known_at)
 
-    return Snapshot(
+    snapshot = Snapshot(
         district_code=district.code,
         district_name=config.district_name or district_name(district.code, district.name),
         year=year,
@@ -277,7 +288,17 @@ def take_snapshot(
             inspection_days=config.boiler_inspection_days,
             district_code=district.code,
         ),
+        signoff=gather(
+            session,
+            config,
+            district_code=district.code,
+            as_of=as_of,
+            known_at=known_at,
+            townships=townships,
+            approved_only=approved_only,
+        ),
     )
+    return withhold(snapshot)
 
 
 def _complete_by_category(villages: list[VillageLine]) -> dict[str, int]:

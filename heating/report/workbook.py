@@ -373,6 +373,18 @@ def setup_print(ws: Worksheet, header_first: int, header_last: int) -> None:
     ws.evenFooter.center.text = FOOTER
 
 
+def stamp(ws: Worksheet, text: str) -> None:
+    """Put ``text`` (e.g. 草稿（未全部审核）) in every printed page's header and before
+    the sheet's visible title, which every sheet writes in A1."""
+    for header in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
+        header.center.text = text.replace("&", "&&")
+        header.center.size = 12
+        header.center.font = f"{FONT_NAME},Bold"
+        header.center.color = "C00000"
+    title = ws.cell(row=1, column=1)
+    put_text(title, f"【{text}】{title.value or ''}")
+
+
 def key_value_rows(
     ws: Worksheet,
     pairs: Sequence[tuple[str, Any]],

@@ -25,8 +25,8 @@ class ZoneLine:
     zone_id: str
     villages: list[tuple[str, str]]  # (code, name)
     area_km2: float
-    required: int
-    clean: int
+    required: int | None  # None: withheld by an approved-only report (heating.report.withheld)
+    clean: int | None
     touching: list[tuple[str, str]]
     change: str  # 新增 / 扩大 / 缩小 / 调整 / 不变 / "" (no previous derivation)
 

@@ -53,6 +53,7 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             known_at=request.args.get("known_at", ""),
             districts=districts,
             district=request.args.get("district", ""),
+            approved_only=request.args.get("approved_only", "") not in ("", "0"),
             cutoff=config.report_cutoff,
             error=error,
         ),
@@ -92,7 +93,13 @@ def download() -> ResponseReturnValue:
     try:
         year, as_of, district, known_at = _parse_request()
         built = build_report(
-            db(), app_config(), year, as_of=as_of, district_code=district, known_at=known_at
+            db(),
+            app_config(),
+            year,
+            as_of=as_of,
+            district_code=district,
+            known_at=known_at,
+            approved_only=request.args.get("approved_only", "") not in ("", "0"),
         )
     except Refused as exc:
         return _form_page(exc.message, 400)

@@ -6,7 +6,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.measures import TOTAL_KEY
 from heating.report.snapshot import Snapshot
-from heating.report.workbook import Column, Row, Table, write_table
+from heating.report.workbook import UNDEFINED, Column, Row, Table, write_table
 
 
 def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
@@ -30,6 +30,9 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     rows = []
     for c in s.comparison:
         total = c.key == TOTAL_KEY
+        if not total and s.signoff is not None and s.signoff.withheld(c.key):
+            rows.append(Row([c.key, c.name, *[UNDEFINED] * (len(columns) - 2)]))
+            continue
         rows.append(
             Row(
                 [
@@ -59,6 +62,11 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             notes=(
                 "新增完成户数 = 本年已完成 − 上年已完成（负数表示有户回退或被回滚）；"
                 "覆盖率变化以百分点计；任一年应改造为 0 时显示“—”。",
+                *(
+                    (f"{s.signoff.count_label}：未审核乡镇显示为“—”，合计只含已审核乡镇。",)
+                    if s.signoff is not None and s.signoff.approved_only
+                    else ()
+                ),
             ),
         ),
     )

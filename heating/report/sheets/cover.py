@@ -5,6 +5,7 @@ from __future__ import annotations
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating import clock
+from heating.report.sheets.signoff_states import write_states
 from heating.report.snapshot import Snapshot
 from heating.report.sources import TownshipLedger
 from heating.report.workbook import (
@@ -26,7 +27,7 @@ LEDGERS_LABEL = "各乡镇台账"
 
 SHEET_GUIDE = (
     ("总体情况", "按区域类别汇总的户数、覆盖率、有效覆盖率、目标、差距与是否达标，附覆盖率图"),
-    ("分乡镇", "各乡镇（街道）的同口径指标，以及乡镇 × 区域类别"),
+    ("分乡镇", "各乡镇（街道）的审核状态和同口径指标，以及乡镇 × 区域类别"),
     ("分村", "每个村的指标、是否完成、是否禁煤区内飞地、是否已有村界"),
     ("未达标清单", "低于所属类别目标的村及差距户数；禁煤区内飞地排在最前"),
     ("禁煤区", "截止日有效的禁煤区及其村庄、面积、户数，与上一年度相比的变化"),
@@ -122,6 +123,7 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         )
     facts += signature_lines(s)
     row = key_value_rows(ws, facts, start_row=4)
+    row = write_states(ws, s, row + 1)
     row = _section(ws, row + 1, "工作表说明")
     row = key_value_rows(ws, SHEET_GUIDE, start_row=row)
     row = _section(ws, row + 1, "指标口径")

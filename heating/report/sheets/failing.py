@@ -114,6 +114,8 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     ]
     if s.zones is None:
         notes.append("截止日前尚未派生禁煤区，无法识别飞地。")
+    if s.signoff is not None and s.signoff.approved_only:
+        notes.append(f"{s.signoff.count_label}：未审核乡镇的村未经审核，三张表都不列入。")
     placed = write_table(
         ws,
         Table(

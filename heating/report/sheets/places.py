@@ -54,7 +54,10 @@ def meets_text(meets: bool | None) -> str:
     return MET if meets else NOT_MET
 
 
-def measure_values(r: MeasureRow) -> list[Any]:
+def measure_values(r: MeasureRow, withheld: bool = False) -> list[Any]:
+    """The values under ``MEASURE_COLUMNS``; all "—" where an approved-only report withholds them."""
+    if withheld:
+        return [UNDEFINED] * len(MEASURE_COLUMNS)
     return [
         r.registry_households,
         r.ledger_rows,
@@ -71,7 +74,37 @@ def measure_values(r: MeasureRow) -> list[Any]:
 
 
 def _subtitle(s: Snapshot) -> str:
-    return f"{s.district_name} · 数据截至 {s.as_of:%Y-%m-%d} · 要求配置：{s.profile.name}"
+    text = f"{s.district_name} · 数据截至 {s.as_of:%Y-%m-%d} · 要求配置：{s.profile.name}"
+    if s.signoff is not None and s.signoff.approved_only:
+        text += f" · {s.signoff.count_label}"
+    return text
+
+
+def _withheld_notes(s: Snapshot) -> tuple[str, ...]:
+    """The note an approved-only sheet adds under its table."""
+    if s.signoff is None or not s.signoff.approved_only:
+        return ()
+    return (
+        f"{s.signoff.count_label}：未审核乡镇的村显示为“—”，合计只含已审核乡镇；"
+        "含未审核村的区域类别不判断是否达标（显示“—”）。",
+    )
+
+
+def _withheld_township(s: Snapshot, code: str) -> bool:
+    return s.signoff is not None and s.signoff.withheld(code)
+
+
+def _villages_and_measures(s: Snapshot, r: MeasureRow) -> list[Any]:
+    """村数 and the measures of a township row; all "—" when withheld (the total counts
+    only approved townships' villages, so a withheld row's 村数 is not shown either)."""
+    if _withheld_township(s, r.key):
+        return [UNDEFINED, *measure_values(r, True)]
+    return [r.villages, *measure_values(r)]
+
+
+def _state(s: Snapshot, code: str) -> str:
+    """The township's sign-off state for the report's period (分乡镇's 审核状态)."""
+    return s.signoff.state_label(code) if s.signoff is not None else ""
 
 
 def gap_reconciliation(s: Snapshot) -> str:
@@ -130,6 +163,7 @@ def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 *DEFINITIONS,
                 gap_reconciliation(s),
                 "完成村：应改造户数大于 0 且全部完成，或经管理员认定完成（禁煤区由完成村派生）。",
+                *_withheld_notes(s),
             ),
         ),
     )
@@ -150,10 +184,29 @@ def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
 
 def write_townships(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     """Per township, then per township × category."""
-    columns = [Column("乡镇代码"), Column("乡镇名称"), Column("村数", "int"), *MEASURE_COLUMNS]
-    rows = [Row([r.key, r.name, r.villages, *measure_values(r)]) for r in s.townships]
+    columns = [
+        Column("乡镇代码"),
+        Column("乡镇名称"),
+        Column("审核状态"),
+        Column("村数", "int"),
+        *MEASURE_COLUMNS,
+    ]
+    rows = [
+        Row(
+            [
+                r.key,
+                r.name,
+                _state(s, r.key),
+                *_villages_and_measures(s, r),
+            ]
+        )
+        for r in s.townships
+    ]
     total = s.total
-    rows.append(Row(["", total.name, total.villages, *measure_values(total)], total=True))
+    approved = (
+        f"已审核 {len(s.signoff.approved_codes)}/{len(s.signoff.townships)}" if s.signoff else ""
+    )
+    rows.append(Row(["", total.name, approved, total.villages, *measure_values(total)], total=True))
     placed = write_table(
         ws,
         Table(
@@ -161,11 +214,27 @@ def write_townships(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             columns,
             rows,
             subtitle=_subtitle(s),
-            notes=DEFINITIONS,
+            notes=(
+                *DEFINITIONS,
+                *(
+                    (f"审核状态为 {s.signoff.period:%Y-%m-%d} 期的状态（见封面）。",)
+                    if s.signoff
+                    else ()
+                ),
+                *_withheld_notes(s),
+            ),
         ),
     )
     by_category = [
-        Row([r.key, r.name, s.profile.label(r.category), r.villages, *measure_values(r)])
+        Row(
+            [
+                r.key,
+                r.name,
+                _state(s, r.key),
+                s.profile.label(r.category),
+                *_villages_and_measures(s, r),
+            ]
+        )
         for r in s.township_categories
     ]
     write_table(
@@ -175,6 +244,7 @@ def write_townships(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             [
                 Column("乡镇代码"),
                 Column("乡镇名称"),
+                Column("审核状态"),
                 Column("区域类别"),
                 Column("村数", "int"),
                 *MEASURE_COLUMNS,
@@ -210,8 +280,8 @@ def write_villages(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 v.row.name,
                 v.township_name,
                 s.profile.label(v.row.category),
-                *measure_values(v.row),
-                v.complete,
+                *measure_values(v.row, v.withheld),
+                UNDEFINED if v.withheld else v.complete,
                 "是" if v.enclave else "",
                 v.has_boundary,
             ]
@@ -225,6 +295,6 @@ def write_villages(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             columns,
             rows,
             subtitle=_subtitle(s),
-            notes=DEFINITIONS,
+            notes=(*DEFINITIONS, *_withheld_notes(s)),
         ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.report.snapshot import Snapshot
@@ -56,8 +58,8 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 sum(len(line.villages) for line in z.zones),
                 "",
                 z.area_km2,
-                sum(line.required for line in z.zones),
-                sum(line.clean for line in z.zones),
+                _total(line.required for line in z.zones),
+                _total(line.clean for line in z.zones),
                 "",
                 "",
             ],
@@ -94,3 +96,9 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         start_row=placed.last_row + 3,
         main=False,
     )
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    """The sum, or None ("—") when an approved-only report withholds any part of it."""
+    found = list(values)
+    return None if any(v is None for v in found) else sum(v for v in found if v is not None)
