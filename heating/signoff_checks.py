@@ -15,9 +15,10 @@ and the facts the report reads at generation time rather than as of a date —
 the registry's totals and categories of the township's villages, their
 boundaries, the requirement profile.  ``changes_since`` compares them with
 today's, and lists the heat-source register and boiler ledger entries
-recorded after the approval (those are versioned by recorded time), so the
-report's cover can say what changed under an approved period.  Usage data
-(issue 13) is not in the database yet; when it is, its load times belong here.
+recorded after the approval (those are versioned by recorded time) and the
+utility usage records (issue 13) of the township's households' accounts,
+dated on or before the cut-off, whose batch was committed or rolled back
+after it, so the report's cover can say what changed under an approved period.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from heating.models import (
     BoilerInspection,
     BoilerState,
     HeatSourceVersion,
+    Household,
     ImportBatch,
     Township,
+    UsageRecord,
     Village,
 )
 
@@ -278,11 +281,13 @@ def changes_since(
     record: dict[str, Any] | None,
     approved_at: datetime,
     figures: MeasureRow | None = None,
+    period: date | None = None,
 ) -> list[str]:
     """What the report reads at generation time that differs from what the approval saw.
 
     ``figures`` is the township's row as the report computes it; without it
-    the figures are not compared.
+    the figures are not compared.  ``period`` (the cut-off) limits usage
+    records to those dated on or before it; without it usage is not compared.
     """
     if not record:
         return []
@@ -300,6 +305,8 @@ def changes_since(
         )
     out += _register_changes(session, approved_at)
     out += _boiler_changes(session, township, approved_at)
+    if period is not None:
+        out += _usage_changes(session, township, approved_at, period)
     return out
 
 
@@ -390,3 +397,45 @@ def _boiler_changes(session: Session, township: Township, since: datetime) -> li
     if not codes:
         return []
     return [f"锅炉台账：审核后有 {len(codes)} 台锅炉的状态或检查记录有变化（{_listed(codes)}）"]
+
+
+def _usage_changes(
+    session: Session, township: Township, since: datetime, period: date
+) -> list[str]:
+    """Usage records of the township's accounts dated by ``period`` that a batch committed
+    or rolled back after ``since`` brought or took away."""
+    from heating.usage_records import ACCOUNT_COLUMNS, account_key
+
+    accounts: dict[str, set[str]] = {kind: set() for kind in ACCOUNT_COLUMNS}
+    columns = [getattr(Household, column) for column in ACCOUNT_COLUMNS.values()]
+    for values in session.execute(
+        select(*columns)
+        .join(Village, Village.id == Household.village_id)
+        .where(Village.township_id == township.id)
+    ):
+        for kind, value in zip(ACCOUNT_COLUMNS, values, strict=True):
+            if value:
+                accounts[kind].add(account_key(value))
+    if not any(accounts.values()):
+        return []
+    b, r = ImportBatch, UsageRecord
+    touched: dict[int, int] = defaultdict(int)
+    for batch_id, kind, account in session.execute(
+        select(b.id, r.kind, r.account)
+        .join(r, r.batch_id == b.id)
+        .where(
+            b.kind == "usage",
+            or_(b.committed_at > since, b.rolled_back_at > since),
+            r.start <= period,
+        )
+        .order_by(b.id)
+    ):
+        if account in accounts.get(kind, set()):
+            touched[batch_id] += 1
+    if not touched:
+        return []
+    batches = "、".join(f"批次 {i}" for i in list(touched)[:LISTED])
+    return [
+        f"用电用气数据：审核后有 {sum(touched.values()):,} 条截止日以前的记录随{batches}"
+        f"{' 等' if len(touched) > LISTED else ''} 写入或撤销"
+    ]

@@ -36,6 +36,7 @@ from tests.support import (
     read_table,
     register_xlsx,
     sign_off,
+    write_household,
 )
 
 BOB_TOWN, CAROL_TOWN = "140405001", "140405101"
@@ -137,7 +138,7 @@ def test_a_fully_approved_report_is_not_a_draft(runtime: Runtime, history: None)
     states = cover(wb)
     assert states["审核情况"] == "2021-10-31 期全部 2 个乡镇（街道）的数据均已经区级审核。"
     assert "均无变化" in states["审核后的变化"]
-    assert "用电、用气数据尚未纳入系统" in states["审核后的变化"]
+    assert "用电用气数据" in states["审核后的变化"]
 
 
 def test_states_replay_to_the_known_at_time_and_withdrawal_makes_a_draft(
@@ -319,6 +320,33 @@ def test_cover_lists_what_changed_since_the_approval(
     assert "屯留热电厂" in bob_line  # the heat-source register
     carol_line = next(line for line in changes.split("\n") if line.startswith("上村镇"))
     assert "村庄名录" not in carol_line and "屯留热电厂" in carol_line
-    assert "须由管理员撤回审核" in changes and "用电、用气数据尚未纳入系统" in changes
+    assert "须由管理员撤回审核" in changes and "用电用气" not in changes
     # The report is approved (not a draft) but says what moved under it.
     assert "草稿" not in str(wb["封面与说明"]["A1"].value)
+
+
+def test_usage_loaded_after_the_approval_is_listed_when_dated_by_the_cut_off(
+    runtime: Runtime, history: None, run_cli: Any, tmp_path: Path, tiny_district: dict[str, int]
+) -> None:
+    with runtime.session() as s:
+        write_household(s, tiny_district[NANJIE], "P1", "completed", route="electric",
+                        power_account="0012345", recorded_at=datetime(2021, 5, 1, 9))  # fmt: skip
+    sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE_BOB)
+
+    def load(name: str, month: str) -> None:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["户号", "户名", "月份", "用电量（kWh）"])
+        ws.append(["12345", "张三", month, 310.5])  # the utility dropped the zeros
+        wb.save(tmp_path / name)
+        result = run_cli("usage", "import", str(tmp_path / name), "--kind", "electric", "--commit")
+        assert result.exit_code == 0, result.stderr
+
+    load("after.xlsx", "2021-12")  # after the cut-off: not under the approval
+    assert "均无变化" in cover(make(runtime))["审核后的变化"]
+    load("before.xlsx", "2021-09")
+    changes = cover(make(runtime))["审核后的变化"]
+    assert changes.startswith("麟绛街道（rita ")
+    assert (
+        "用电用气数据：审核后有 1 条截止日以前的记录随批次 " in changes and "写入或撤销" in changes
+    )

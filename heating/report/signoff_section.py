@@ -13,9 +13,9 @@ townships that are not approved are withheld ("—"; ``heating.report.withheld``
 While a township is approved, ``changes`` lists what the report reads at
 generation time (the registry's totals and categories, boundaries, the
 requirement profile, the heat-source register, the boiler ledger) that differs
-from what the approval recorded (``heating.signoff_checks.changes_since``).
-Usage data (issue 13) is not in the database yet: ``changes_since`` is the one
-place to add it when it is.
+from what the approval recorded, and usage records of the township's accounts
+loaded or rolled back since (``heating.signoff_checks.changes_since``, the one
+place that knows what an approval covers).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from heating.models import Signoff, SignoffEvent, Township
 from heating.signoff_checks import changes_since
 
 DRAFT_MARK = "草稿（未全部审核）"
-USAGE_NOT_COMPARED = "用电、用气数据尚未纳入系统，未作比对。"
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,9 @@ def gather(
             township = signoff.township_by_code(session, status.township)
             record = approval_record_of(session, township, period, status.at)
             changes = tuple(
-                changes_since(session, config, township, record, status.at, rows.get(township.code))
+                changes_since(
+                    session, config, township, record, status.at, rows.get(township.code), period
+                )
             )
         found.append(TownshipSignoff(status, changes))
     return SignoffSection(period, is_period, tuple(found), approved_only)

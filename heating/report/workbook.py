@@ -374,7 +374,7 @@ def setup_print(ws: Worksheet, header_first: int, header_last: int) -> None:
 
 
 def stamp(ws: Worksheet, text: str) -> None:
-    """Put ``text`` (e.g. 草稿（未全部审核）) in every printed page's header and before
+    """Put ``text`` (e.g. 草稿（未全部审核）) in every printed page's header and after
     the sheet's visible title, which every sheet writes in A1."""
     for header in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
         header.center.text = text.replace("&", "&&")
@@ -382,7 +382,7 @@ def stamp(ws: Worksheet, text: str) -> None:
         header.center.font = f"{FONT_NAME},Bold"
         header.center.color = "C00000"
     title = ws.cell(row=1, column=1)
-    put_text(title, f"【{text}】{title.value or ''}")
+    put_text(title, f"{title.value or ''}【{text}】")
 
 
 def key_value_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating import clock
-from heating.report.signoff_section import DRAFT_MARK, USAGE_NOT_COMPARED, SignoffSection
+from heating.report.signoff_section import DRAFT_MARK, SignoffSection
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import BORDER, HEADER_FILL, HEADER_FONT, key_value_rows, put_text
 
@@ -17,7 +17,7 @@ STATES_TITLE = "各乡镇审核状态"
 SUMMARY_LABEL = "审核情况"
 CHANGES_LABEL = "审核后的变化"
 APPROVED_ONLY_LABEL = "仅含已审核乡镇"
-READ_AT_GENERATION = "村庄名录总户数与区域类别、村界、要求配置、热源名单、锅炉台账"
+READ_AT_GENERATION = "村庄名录总户数与区域类别、村界、要求配置、热源名单、锅炉台账、用电用气数据"
 
 
 def summary(section: SignoffSection) -> str:
@@ -66,7 +66,6 @@ def changes_text(section: SignoffSection, tz: str) -> str:
         lines.append(
             "以上数据在生成报告时读取，与审核时不同：请核实；如需据此修改已审核的数据，须由管理员撤回审核。"
         )
-    lines.append(USAGE_NOT_COMPARED)
     return "\n".join(lines)
 
 
