@@ -8,8 +8,9 @@ take them from one place.  Both read every household's state (as of the
 date), so they are skipped outright where there is nothing to count: no
 usage record and no heated area recorded.
 
-- the season judged is the latest that ended on or before the date
-  (today without one); ``heating.usage`` judges it;
+- the season judged is the latest that ended on or before the date;
+  without a date (the current state), the latest ended by today that the
+  usage data reach (``season_judged``); ``heating.usage`` judges it;
 - ``area_known`` counts required households (not exempt) with a heated
   area; ``area_required_m2`` sums their areas, ``area_clean_m2`` those of
   the clean ones.
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from heating import clock
 from heating.models import Household
 from heating.seasons import UsageSettings
-from heating.usage import evaluate, has_usage, household_states
+from heating.usage import evaluate, has_usage, household_states, latest_use_day
 
 if TYPE_CHECKING:
     from heating.village_facts import VillageFacts
@@ -40,6 +41,21 @@ def has_areas(session: Session) -> bool:
     return session.scalar(query) is not None
 
 
+def season_judged(session: Session, as_of: date | None, settings: UsageSettings) -> int | None:
+    """The season measures judge: the latest ended by ``as_of``; without a date, the latest
+    ended by today that the usage data reach (a district imports last winter's use in spring)."""
+    if as_of is not None:
+        return settings.latest_ended(as_of)
+    ended = settings.latest_ended(clock.today())
+    newest = latest_use_day(session)
+    if newest is None or ended is None:
+        return ended
+    reached = settings.season_of(newest)
+    if reached is None:
+        reached = settings.latest_ended(newest)
+    return ended if reached is None else min(ended, reached)
+
+
 def with_evidence(
     session: Session, facts: list[VillageFacts], as_of: date | None, settings: UsageSettings
 ) -> list[VillageFacts]:
@@ -48,10 +64,9 @@ def with_evidence(
     areas = has_areas(session)
     if not facts or not (usage or areas):
         return facts
-    day = as_of or clock.today()
     states = household_states(session, as_of)
     flags: dict[int, tuple[int, int, int]] = {}
-    year = settings.latest_ended(day) if usage else None
+    year = season_judged(session, as_of, settings) if usage else None
     if year is not None:
         flags = evaluate(session, states, settings.season(year), settings).of_village()
     area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])

@@ -68,6 +68,13 @@ class UsageSettings:
                 return year
         return None
 
+    def current_or_next(self, day: date) -> int:
+        """The season containing ``day``, else the next one to start (subsidies "this season")."""
+        found = self.season_of(day)
+        if found is not None:
+            return found
+        return next(y for y in (day.year - 1, day.year, day.year + 1) if self.season(y).start > day)
+
     def floor_per_m2(self, route: str) -> float | None:
         return self.min_kwh_per_m2 if route == "electric" else self.min_m3_per_m2
 

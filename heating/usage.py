@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heating.history import changed_households, states_as_of
@@ -42,6 +42,7 @@ from heating.models import (
     LAPSED_OPERATIONS,
     District,
     Household,
+    ImportBatch,
     Township,
     UsageRecord,
     Village,
@@ -329,3 +330,13 @@ def evaluate(
 def has_usage(session: Session) -> bool:
     """True when any usage record exists (else the flag columns are skipped outright)."""
     return session.scalar(select(UsageRecord.id).limit(1)) is not None
+
+
+def latest_use_day(session: Session) -> date | None:
+    """The last day any usage record in force covers (None without records)."""
+    query = (
+        select(func.max(UsageRecord.end))
+        .join(ImportBatch, ImportBatch.id == UsageRecord.batch_id)
+        .where(ImportBatch.status == "committed")
+    )
+    return session.scalar(query)

@@ -101,3 +101,29 @@ def flags_report(
             for j in flagged
         ],
     }
+
+
+def village_evidence(
+    session: Session,
+    village_id: int,
+    year: int,
+    settings: UsageSettings,
+) -> list[dict[str, Any]]:
+    """The judged households of one village in a season (peers: the whole district), flagged first."""
+    evidence = evaluate(session, household_states(session), settings.season(year), settings)
+    out = [
+        {
+            "household_no": j.household["household_no"],
+            "head_name": j.household["head_name"],
+            "route": j.route,
+            "use": _rounded(j.use),
+            "median": _rounded(j.median),
+            "ratio": _rounded(j.ratio, 3),
+            "flagged": j.flagged,
+            "lapsed": j.household.lapsed,
+        }
+        for j in evidence.judgements
+        if j.household.village_id == village_id
+    ]
+    out.sort(key=lambda h: (not h["flagged"], h["use"] is None, h["household_no"] or ""))
+    return out

@@ -39,6 +39,8 @@ from imports.usage import UsageRead, UsageRow, read_usage
 
 INSERT_CHUNK = 20_000
 ACCOUNTS_SHOWN = 3
+# Unmatched accounts kept in the batch record for its page (the outcome lists them all).
+UNMATCHED_KEPT = 200
 
 
 @dataclass
@@ -70,6 +72,18 @@ class UsageParsed:
             "rejected": self.read.rejected + len(self.rejected_rows),
             "skipped": self.read.skipped,
             "warnings": sum(1 for i in self.issues if i.severity == "warning"),
+        }
+
+    def batch_counts(self) -> dict[str, Any]:
+        """What the batch record keeps: the counts, the accounts, the first unmatched ones."""
+        return {
+            "kind": self.kind,
+            **self.counts(),
+            "accounts": self.accounts,
+            "matched": self.matched,
+            "unmatched": len(self.unmatched),
+            "unmatched_accounts": self.unmatched[:UNMATCHED_KEPT],
+            "seasons": self.seasons,
         }
 
     def outcome(self, batch: ImportBatch | None = None) -> dict[str, Any]:
@@ -279,7 +293,7 @@ def preview_usage(
         sha256=keep_bytes(session, data),
         size=len(data),
         status="preview",
-        counts={"kind": kind, **parsed.counts()},
+        counts=parsed.batch_counts(),
         sheets=[s.as_json() for s in parsed.read.sheets],
         issues=[i.as_json() for i in parsed.issues],
     )
@@ -334,7 +348,7 @@ def commit_usage(
     batch.status = "committed"
     batch.committed_at = utcnow()
     batch.accept_valid = accept_valid
-    batch.counts = {"kind": parsed.kind, **parsed.counts(), "written": len(rows)}
+    batch.counts = {**parsed.batch_counts(), "written": len(rows)}
     if parsed.rejected_rows or parsed.read.rejected:
         batch.rejected_rows = [
             i.as_json() for i in parsed.issues if i.severity == "error" and i.row is not None

@@ -55,3 +55,6 @@ def init_app(app: Flask) -> None:
     from heating.web import signoff  # 报送与审核
 
     app.register_blueprint(signoff.bp)
+    from heating.web import usage  # 用量核验: utility use, flags, subsidies
+
+    app.register_blueprint(usage.bp)

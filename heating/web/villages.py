@@ -30,6 +30,7 @@ from heating.web.access import (
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx
 from heating.web.params import page_arg
+from heating.web.village_evidence import village_evidence_view
 from heating.web.village_exports import (
     export_households,
     export_villages,
@@ -132,11 +133,18 @@ def show(code: str) -> ResponseReturnValue:
     if village is None:
         abort(404)
     require_township(village.township_id)
-    profile = app_config().profile
+    config = app_config()
+    profile = config.profile
     measures = next(
         (
             r
-            for r in coverage(session, profile, "village", township_code=village.township.code)
+            for r in coverage(
+                session,
+                profile,
+                "village",
+                township_code=village.township.code,
+                usage=config.usage,
+            )
             if r.key == village.code
         ),
         None,
@@ -163,6 +171,7 @@ def show(code: str) -> ResponseReturnValue:
             )
         ]
         history = village_history(session, village, visible, HISTORY_LIMIT)
+    evidence = village_evidence_view(session, village, measures, visible and show_households)
     return render_template(
         "villages/show.html",
         village=village,
@@ -176,4 +185,5 @@ def show(code: str) -> ResponseReturnValue:
         visible=visible,
         show_households=show_households,
         chosen=chosen,
+        evidence=evidence,
     )

@@ -1,0 +1,172 @@
+"""用量核验: utility use uploads, the season's 疑似改而不用 list and the subsidy schedule.
+
+Roles: admin, planner and reviewer upload a utility's file, commit and roll
+back usage batches (the district's energy bureau receives the utilities'
+data; no township's ledger changes); those three and city read the page —
+city sees the counts only, no household list.  Clerks do not see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from heating import clock
+from heating.errors import NotFound, Refused
+from heating.evidence import season_judged
+from heating.models import USAGE_KINDS, ImportBatch
+from heating.subsidy import schedule
+from heating.usage_flags import flags_report
+from heating.web.access import roles_required
+from heating.web.admin import saved_upload
+from heating.web.db import app_config, db
+from imports.readers import MB
+from imports.usage_batches import commit_usage, preview_usage, reparse, rollback_usage
+
+bp = Blueprint("usage", __name__, url_prefix="/usage")
+
+UPLOADERS = ("admin", "planner", "reviewer")
+READERS = (*UPLOADERS, "city")
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+BATCHES_SHOWN = 20
+HOUSEHOLDS_SHOWN = 500
+
+
+def _season() -> int:
+    """The season asked for, else the one the measures judge (``heating.evidence``)."""
+    text = request.args.get("season", "").strip()
+    if text:
+        if not text.isdigit() or not 2000 <= int(text) <= 2100:
+            raise Refused("采暖季应为开始年份，如 2021。")
+        return int(text)
+    judged = season_judged(db(), None, app_config().usage)  # the one the measures show
+    return judged if judged is not None else clock.today(app_config().timezone).year - 1
+
+
+@bp.route("")
+@roles_required(*READERS)
+def index() -> ResponseReturnValue:
+    """The season's flags per township (and households), the subsidy schedule, usage batches."""
+    config = app_config()
+    session = db()
+    season = _season()
+    flags = flags_report(session, season, config.usage)
+    subsidy: dict[str, Any] | None = None
+    if config.subsidy:
+        subsidy = schedule(session, season, config.subsidy, config.usage)
+    batches = list(
+        session.scalars(
+            select(ImportBatch)
+            .where(ImportBatch.kind == "usage")
+            .order_by(ImportBatch.id.desc())
+            .limit(BATCHES_SHOWN)
+        )
+    )
+    return render_template(
+        "usage/index.html",
+        season=season,
+        usage_settings=config.usage,
+        flags=flags,
+        subsidy=subsidy,
+        batches=batches,
+        kinds=USAGE_KINDS,
+        may_upload=current_user.role in UPLOADERS,
+        show_households=current_user.role != "city",
+        households_shown=HOUSEHOLDS_SHOWN,
+        max_mb=config.upload_max_mb,
+    )
+
+
+@bp.route("/upload", methods=["POST"])
+@roles_required(*UPLOADERS)
+def upload() -> ResponseReturnValue:
+    """Preview an uploaded usage file: a preview batch, nothing else written."""
+    session = db()
+    kind = request.form.get("kind", "")
+    try:
+        if kind not in USAGE_KINDS:
+            raise Refused("请选择用量类型：用电量或用气量。")
+        path, name, tmp = saved_upload("file", SPREADSHEETS)
+        with tmp:
+            data = path.read_bytes()
+        if len(data) > app_config().upload_max_mb * MB:
+            raise Refused(f"文件超过 {app_config().upload_max_mb} MB。")
+        batch, _ = preview_usage(
+            session,
+            data,
+            name,
+            kind,
+            config=app_config(),
+            today=clock.today(app_config().timezone),
+            user_id=current_user.id,
+        )
+        session.commit()
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("usage.index"))
+    return redirect(url_for("usage.show", batch_id=batch.id))
+
+
+def _batch(batch_id: int) -> ImportBatch:
+    batch = db().get(ImportBatch, batch_id)
+    if batch is None or batch.kind != "usage":
+        raise NotFound(f"没有编号为 {batch_id} 的用量批次。")
+    return batch
+
+
+@bp.route("/batches/<int:batch_id>")
+@roles_required(*READERS)
+def show(batch_id: int) -> ResponseReturnValue:
+    """One usage batch: counts, sheets, unmatched accounts, issues; commit or roll back."""
+    batch = _batch(batch_id)
+    return render_template(
+        "usage/batch.html",
+        batch=batch,
+        counts=batch.counts or {},
+        kinds=USAGE_KINDS,
+        may_upload=current_user.role in UPLOADERS,
+    )
+
+
+@bp.route("/batches/<int:batch_id>/commit", methods=["POST"])
+@roles_required(*UPLOADERS)
+def commit(batch_id: int) -> ResponseReturnValue:
+    """Write a previewed usage file (read again from the stored file)."""
+    session = db()
+    batch = _batch(batch_id)
+    try:
+        parsed = reparse(session, batch, app_config(), clock.today(app_config().timezone))
+        commit_usage(
+            session,
+            batch_id,
+            parsed,
+            accept_valid=request.form.get("accept_valid") == "1",
+            user_id=current_user.id,
+        )
+        session.commit()
+        flash(f"已写入批次 {batch_id}。", "ok")
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("usage.show", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/rollback", methods=["POST"])
+@roles_required(*UPLOADERS)
+def rollback(batch_id: int) -> ResponseReturnValue:
+    """Undo a committed usage batch: what it replaced is in force again."""
+    session = db()
+    batch = _batch(batch_id)
+    try:
+        rollback_usage(session, batch, user_id=current_user.id)
+        session.commit()
+        flash(f"已撤销批次 {batch_id}。", "ok")
+    except Refused as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("usage.show", batch_id=batch_id))

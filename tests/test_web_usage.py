@@ -1,0 +1,125 @@
+"""The 用量核验 page over HTTP: upload → preview → commit → flags, rollback, roles, CSRF."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from heating.models import UsageRecord
+from tests.support import NANJIE, csrf_token, post, write_household
+
+MONTHS = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]
+
+
+@pytest.fixture
+def holders(runtime, tiny_district):
+    with runtime.session() as session:
+        for i in range(10):
+            write_household(
+                session,
+                tiny_district[NANJIE],
+                f"A{i}",
+                "completed",
+                route="electric",
+                completed_on=date(2020, 9, 1),
+                power_account=f"00{i}",
+                head_name=f"<b>户主{i}</b>",
+            )
+
+
+def csv_bytes(uses: dict[str, float]) -> bytes:
+    lines = ["用电户号,月份,用电量(kWh)"]
+    for account, total in uses.items():
+        lines += [f"{account},{m},{total / 5}" for m in MONTHS]
+    lines.append("99999999,2021-11,-3")  # a bad row: negative
+    return "\n".join(lines).encode("gbk")
+
+
+def upload(client, data: bytes, name: str = "用电量.csv", kind: str = "electric"):
+    return client.post(
+        "/usage/upload",
+        data={
+            "file": (io.BytesIO(data), name),
+            "kind": kind,
+            "csrf_token": csrf_token(client, "/usage"),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_planner_uploads_previews_commits_and_sees_the_flags(login, runtime, holders):
+    planner = login("dave")
+    uses = {f"{i}": 1000.0 for i in range(9)} | {"9": 0.0}  # the utility dropped the zeros
+    resp = upload(planner, csv_bytes(uses))
+    assert resp.status_code == 302
+    page = planner.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "用电量" in page and 'id="matched">10<' in page
+    assert "negative" in page and "用量不能为负数" in page
+    assert "account_leading_zeros" in page
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(UsageRecord)) == 0
+    batch = resp.headers["Location"].rsplit("/", 1)[1]
+    assert post(planner, f"/usage/batches/{batch}/commit").status_code == 302
+    assert "有 1 处错误" in planner.get(f"/usage/batches/{batch}").get_data(as_text=True)
+    done = post(planner, f"/usage/batches/{batch}/commit", {"accept_valid": "1"})
+    assert done.status_code == 302
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(UsageRecord)) == 50
+    index = planner.get("/usage?season=2021").get_data(as_text=True)
+    assert 'id="flagged-count">1<' in index
+    assert "&lt;*****" in index and "<b>" not in index  # masked and escaped
+    assert "没有配置补贴规则" in index
+    rolled = post(planner, f"/usage/batches/{batch}/rollback")
+    assert rolled.status_code == 302
+    assert 'id="flagged-count">0<' in planner.get("/usage?season=2021").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("user", "status"), [("alice", 200), ("rita", 200), ("erin", 200), ("bob", 403)]
+)
+def test_who_may_read_the_usage_page(login, holders, user, status):
+    assert login(user).get("/usage").status_code == status
+
+
+def test_city_reads_counts_but_may_not_upload(login, holders):
+    city = login("erin")
+    page = city.get("/usage").get_data(as_text=True)
+    assert 'id="usage-upload"' not in page
+    assert upload(city, csv_bytes({"1": 10})).status_code == 403
+
+
+def test_upload_without_csrf_is_refused(login, holders):
+    planner = login("dave")
+    resp = planner.post(
+        "/usage/upload",
+        data={"file": (io.BytesIO(csv_bytes({"1": 1})), "u.csv"), "kind": "electric"},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 400
+
+
+def test_a_refused_file_says_why_in_chinese(login, holders):
+    planner = login("dave")
+    resp = upload(planner, "姓名,年龄\n张三,3\n".encode("gbk"), "x.csv")
+    page = planner.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "找不到用量表头" in page
+
+
+def test_village_page_shows_the_flags_and_verified_effective_coverage(
+    login, run_cli, holders, tmp_path
+):
+    path = tmp_path / "u.csv"
+    path.write_bytes(csv_bytes({f"{i}": 1000.0 for i in range(9)} | {"9": 0.0}))
+    result = run_cli(
+        "usage", "import", str(path), "--kind", "electric", "--commit", "--accept-valid"
+    )
+    assert result.exit_code == 0, result.stderr
+    page = login("dave").get(f"/villages/{NANJIE}").get_data(as_text=True)
+    assert 'id="usage-flagged">1<' in page
+    # 10 registered, 10 clean, none lapsed, 1 flagged: (10 − 0 − 1) / 10.
+    assert 'id="verified-effective">90.0%<' in page
+    assert 'id="area-coverage">—<' in page and "不足 90% 时不计算" in page
+    assert page.count("疑似改而不用</span>") == 1
