@@ -13,6 +13,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+POLYGON, MULTIPOLYGON = 3, 6  # shapely.get_type_id
+
 
 def polygonal_part(geom: Any) -> Polygon | MultiPolygon | None:
     """The polygons of a geometry (a collection's points and lines dropped); None if none."""
@@ -47,5 +49,10 @@ def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = geoms.copy()
     if repaired.any():
         out[repaired] = shapely.make_valid(geoms[repaired])
-    out = np.array([polygonal_part(g) for g in out], dtype=object)
-    return out, repaired
+    # Most features are already (multi)polygons: only the others are taken apart.
+    keep = np.isin(shapely.get_type_id(out), (POLYGON, MULTIPOLYGON)) & ~shapely.is_empty(out)
+    result = np.empty(len(out), dtype=object)
+    result[keep] = out[keep]
+    for i in np.flatnonzero(~keep):
+        result[i] = polygonal_part(out[i])
+    return result, repaired
