@@ -479,6 +479,11 @@ def first_ledger_date(session: Session) -> date | None:
     return session.scalar(select(func.min(_V.c.ledger_date)))
 
 
+def last_ledger_date(session: Session) -> date | None:
+    """The newest ledger date any version describes (None before the first import)."""
+    return session.scalar(select(func.max(_V.c.ledger_date)))
+
+
 def last_recorded(session: Session) -> datetime | None:
     """When the newest version was recorded (naive UTC; None before the first import)."""
     return session.scalar(select(func.max(_V.c.recorded_at)))

@@ -166,6 +166,7 @@ def check_sheets(wb: Workbook) -> list[str]:
     problems += _villages(wb, categories)
     problems += _failing(wb, categories)
     problems += _comparison(wb, total)
+    problems += _trend(wb, overview)
     return problems
 
 
@@ -287,4 +288,23 @@ def _comparison(wb: Workbook, total: dict[str, Any]) -> list[str]:
         key = next((k for k in last if k.startswith("本年") and k.endswith(f"|{header}")), None)
         if key is not None and last[key] != wanted:
             problems.append(f"年度对比合计 {key} {last[key]} ≠ 总体情况 {wanted}")
+    return problems
+
+
+def _trend(wb: Workbook, overview: list[dict[str, Any]]) -> list[str]:
+    """历年趋势's last row (the report's cut-off) = 总体情况, category by category."""
+    if "历年趋势" not in wb.sheetnames:
+        return []
+    rows = read_table(wb["历年趋势"], "年度")
+    if not rows:
+        return []
+    last = rows[-1]
+    problems = []
+    for cat in overview:
+        for header, key in (("应改造", "户数|应改造"), ("已完成", "户数|已完成")):
+            shown = last.get(f"{cat['区域类别']}|{header}")
+            if shown != cat[key]:
+                problems.append(
+                    f"历年趋势最后一行 {cat['区域类别']} {header} {shown} ≠ 总体情况 {cat[key]}"
+                )
     return problems

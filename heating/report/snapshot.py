@@ -60,6 +60,7 @@ from heating.report.signoff_section import SignoffSection, gather
 from heating.report.sources import Sources, read_sources
 from heating.report.withheld import withhold
 from heating.report.zone_section import ZoneSection, zone_section
+from heating.trend import TrendPoint, coverage_trend, trend_years
 from heating.village_facts import village_facts
 
 # --------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class Snapshot:
     no_completion_date: list[NoCompletionDate]
     village_names: dict[str, str] = field(default_factory=dict)  # code → name
     boilers: BoilerStatus | None = None  # coal 清零 and gas low-NOx as of the date
+    trend: list[TrendPoint] = field(default_factory=list)  # each year's cut-off, this one last
     author_unit: str = ""  # 编制单位 (setting report_author_unit; blank: a line to fill in)
     reviewer: str = ""  # 审核人 (setting report_reviewer)
     signoff: SignoffSection | None = None  # the townships' sign-off states for the period
@@ -279,6 +281,7 @@ def take_snapshot(
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household["no_completion_date"],
         village_names={f.code: f.name for f in facts},
+        trend=_trend(session, config, district.code, as_of, known_at, categories),
         author_unit=config.report_author_unit,
         reviewer=config.report_reviewer,
         boilers=boiler_status(
@@ -299,6 +302,31 @@ def take_snapshot(
         ),
     )
     return withhold(snapshot)
+
+
+def _trend(
+    session: Session,
+    config: Config,
+    district_code: str,
+    as_of: date,
+    known_at: datetime,
+    categories: list[MeasureRow],
+) -> list[TrendPoint]:
+    """Earlier years' cut-offs with data (same known-at), then this report's cut-off."""
+    years = [
+        y
+        for y in trend_years(session, config.report_cutoff, last=as_of)
+        if cutoff_of(y, config.report_cutoff) < as_of
+    ]
+    earlier = coverage_trend(
+        session,
+        config.profile,
+        config.report_cutoff,
+        years=years,
+        known_at=known_at,
+        district_code=district_code,
+    )
+    return [*earlier, TrendPoint(as_of.year, as_of, categories)]
 
 
 def _complete_by_category(villages: list[VillageLine]) -> dict[str, int]:

@@ -36,6 +36,7 @@ def nav_items() -> list[tuple[str, str, str]]:
     items.append((url_for("zones.index"), "禁煤区", "zones"))
     # MAP and REPORT own these pages: plain hrefs so the layout renders without them.
     items.append(("/map", "覆盖地图", "map"))
+    items.append((url_for("trend.index"), "历年趋势", "trend"))
     items.append(("/reports", "年度报告", "reports"))
     if role in READ_ALL:
         items.append((url_for("boilers.index"), "燃煤锅炉", "boilers"))

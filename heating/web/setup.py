@@ -52,6 +52,9 @@ def init_app(app: Flask) -> None:
     from heating.web import boilers  # BOILERS: /boilers (清零 progress)
 
     app.register_blueprint(boilers.bp)
+    from heating.web import trend  # 历年趋势
+
+    app.register_blueprint(trend.bp)
     from heating.web import signoff  # 报送与审核
 
     app.register_blueprint(signoff.bp)

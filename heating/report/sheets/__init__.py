@@ -13,6 +13,7 @@ from heating.report.sheets import (
     households,
     places,
     quality,
+    trend,
     zones,
 )
 
@@ -28,5 +29,6 @@ SHEETS: list[tuple[str, Callable[..., Any]]] = [
     ("回头看问题户", households.write_problems),
     ("锅炉清零", boilers.write),
     ("年度对比", comparison.write),
+    ("历年趋势", trend.write),
     ("数据质量", quality.write),
 ]

@@ -1,0 +1,78 @@
+"""Coverage by category at each year's cut-off, over the years with data (历年趋势).
+
+Each point is ``heating.measures.coverage`` by category as of one year's
+report cut-off (``report_cutoff``, e.g. 10-31) — the history's own as-of
+rule, so a year's point equals that year's report (with the same known-at)
+and a ledger back-filled later moves the years it describes, not today.
+
+"Years with data": from the first year whose cut-off is on or after the
+earliest ledger date to the last year whose cut-off is on or before the
+newest ledger date (``last`` caps it, e.g. at a report's year).  Ledgers
+dated after the last cut-off show in the current state, not as a year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from heating.config import Profile, cutoff_of
+from heating.history import first_ledger_date, last_ledger_date
+from heating.measures import MeasureRow, coverage
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The category rows (profile order, then "total") as of one year's cut-off."""
+
+    year: int
+    as_of: date
+    rows: list[MeasureRow]
+
+    def row(self, key: str) -> MeasureRow | None:
+        return next((r for r in self.rows if r.key == key), None)
+
+
+def trend_years(session: Session, report_cutoff: str, *, last: date | None = None) -> list[int]:
+    """The years whose cut-off falls between the first and the newest ledger date (≤ ``last``)."""
+    first, newest = first_ledger_date(session), last_ledger_date(session)
+    if first is None or newest is None:
+        return []
+    end = min(newest, last) if last else newest
+    years = []
+    for year in range(first.year, end.year + 1):
+        day = cutoff_of(year, report_cutoff)
+        if first <= day <= end:
+            years.append(year)
+    return years
+
+
+def coverage_trend(
+    session: Session,
+    profile: Profile,
+    report_cutoff: str,
+    *,
+    years: list[int] | None = None,
+    known_at: datetime | None = None,
+    township_code: str | None = None,
+    district_code: str | None = None,
+) -> list[TrendPoint]:
+    """Coverage by category at each year's cut-off (``trend_years`` unless given)."""
+    if years is None:
+        years = trend_years(session, report_cutoff)
+    points = []
+    for year in years:
+        day = cutoff_of(year, report_cutoff)
+        rows = coverage(
+            session,
+            profile,
+            "category",
+            as_of=day,
+            known_at=known_at,
+            township_code=township_code,
+            district_code=district_code,
+        )
+        points.append(TrendPoint(year, day, rows))
+    return points

@@ -1,0 +1,111 @@
+"""历年趋势 (issue 15): coverage by category at each year's cut-off, on a page, as an SVG, in the report.
+
+Each point must equal ``coverage`` as of that cut-off (the history's own
+rule), and the report's last trend row must equal its 总体情况.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+import openpyxl
+import pytest
+
+from heating.measures import coverage
+from heating.report import build_report
+from heating.report.reconcile import read_table
+from heating.runtime import Runtime
+from heating.trend import coverage_trend, trend_years
+from tests.support import build_history
+
+
+@pytest.fixture
+def history(runtime: Runtime, users, tiny_district) -> dict[str, int]:
+    """Ledgers dated 2020-06-01 … 2021-07-01 (tests/support.build_history)."""
+    build_history(runtime, tiny_district)
+    return tiny_district
+
+
+def test_years_with_data_are_the_cutoffs_between_first_and_newest_ledger(
+    runtime: Runtime, history
+) -> None:
+    with runtime.session() as s:
+        # Newest ledger 2021-07-01: the 2021 cut-off (10-31) has not come in the data yet.
+        assert trend_years(s, "10-31") == [2020]
+        assert trend_years(s, "06-30") == [2020, 2021]
+        assert trend_years(s, "10-31", last=date(2020, 12, 31)) == [2020]
+        assert trend_years(s, "05-31") == [2021]  # 2020-05-31 precedes the first ledger
+
+
+def test_trend_points_equal_coverage_as_of_each_cutoff(runtime: Runtime, history) -> None:
+    profile = runtime.config.profile
+    with runtime.session() as s:
+        points = coverage_trend(s, profile, "06-30")
+        assert [(p.year, p.as_of) for p in points] == [
+            (2020, date(2020, 6, 30)),
+            (2021, date(2021, 6, 30)),
+        ]
+        for p in points:
+            assert p.rows == coverage(s, profile, "category", as_of=p.as_of)
+    clean = [p.row("total").clean for p in points]
+    assert clean[0] < clean[1]
+
+
+def test_report_trend_sheet_ends_with_the_reports_own_figures(runtime: Runtime, history) -> None:
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, picture=False)
+        previous = coverage(s, runtime.config.profile, "category", as_of=date(2020, 10, 31))
+    wb = openpyxl.load_workbook(io.BytesIO(built.content))
+    rows = read_table(wb["历年趋势"], "年度")
+    assert [r["年度"] for r in rows] == [2020, 2021]
+    overview = {r["区域类别"]: r for r in read_table(wb["总体情况"], "区域类别")}
+    for name, line in overview.items():
+        assert rows[-1][f"{name}|已完成"] == line["户数|已完成"]
+        assert rows[-1][f"{name}|应改造"] == line["户数|应改造"]
+    for r in previous:
+        assert rows[0][f"{r.name}|已完成"] == r.clean
+    assert len(wb["历年趋势"]._charts) == 1
+
+
+def test_trend_page_svg_and_export(login, history) -> None:
+    client = login("dave")
+    page = client.get("/trend").get_data(as_text=True)
+    assert "<svg" in page and 'data-key="total"' in page
+    assert re.search(r"2020年 合计：\d+\.\d%", page)
+    resp = client.get("/trend/chart.svg")
+    assert resp.mimetype == "image/svg+xml"
+    assert resp.get_data(as_text=True).lstrip().startswith("<svg")
+    dashboard = client.get("/").get_data(as_text=True)
+    assert 'src="/trend/chart.svg"' in dashboard
+    ws = openpyxl.load_workbook(io.BytesIO(client.get("/trend?export=xlsx").data)).active
+    years = [r[0] for r in ws.iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert years == [2020]
+
+
+def test_trend_without_data_says_so(login, tiny_district) -> None:
+    client = login("dave")
+    assert "还没有台账数据" in client.get("/trend").get_data(as_text=True)
+    assert "还没有台账数据" in client.get("/trend/chart.svg").get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_trend_chart_shows_in_chromium_at_1366(page, live_server, history) -> None:
+    from tests.support import PASSWORD
+
+    pg, base = page.page, live_server
+    pg.goto(f"{base}/login")
+    pg.fill("input[name=username]", "dave")
+    pg.fill("input[name=password]", PASSWORD)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{base}/")
+    img = pg.locator("#trend-img")
+    img.scroll_into_view_if_needed()
+    pg.wait_for_function("document.querySelector('#trend-img').complete")
+    assert pg.eval_on_selector("#trend-img", "el => el.naturalWidth") > 0
+    pg.click("a:has-text('详表与导出')")
+    box = pg.locator("#trend-svg").bounding_box()
+    assert box is not None and box["width"] > 400 and box["x"] + box["width"] <= 1366
+    assert pg.locator("#trend-svg circle").count() >= 2
+    assert page.blocked == [] and page.console_errors == []
