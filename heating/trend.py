@@ -1,6 +1,7 @@
 """Coverage by category at each year's cut-off, over the years with data (历年趋势).
 
-Each point is ``heating.measures.coverage`` by category as of one year's
+Each point is ``heating.measures.coverage`` by category (its own grouping
+over the village rows) as of one year's
 report cut-off (``report_cutoff``, e.g. 10-31) — the history's own as-of
 rule, so a year's point equals that year's report (with the same known-at)
 and a ledger back-filled later moves the years it describes, not today.
@@ -13,26 +14,44 @@ dated after the last cut-off show in the current state, not as a year.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from heating.config import Profile, cutoff_of
 from heating.history import first_ledger_date, last_ledger_date
-from heating.measures import MeasureRow, coverage
+from heating.measures import TOTAL_KEY, MeasureRow, category_rows, village_row
+from heating.village_facts import village_facts
 
 
 @dataclass(frozen=True)
 class TrendPoint:
-    """The category rows (profile order, then "total") as of one year's cut-off."""
+    """The category rows (profile order, then "total") as of one year's cut-off.
+
+    ``villages`` keeps the village rows they were grouped from, so a report
+    that withholds some townships can regroup a year without the database.
+    """
 
     year: int
     as_of: date
     rows: list[MeasureRow]
+    villages: tuple[MeasureRow, ...] = ()
 
     def row(self, key: str) -> MeasureRow | None:
         return next((r for r in self.rows if r.key == key), None)
+
+
+def regroup(
+    point: TrendPoint, profile: Profile, townships: frozenset[str], total_name: str
+) -> TrendPoint:
+    """The point over the villages of ``townships`` only, its total row named ``total_name``."""
+    kept = [v for v in point.villages if v.township_code in townships]
+    rows = [
+        replace(r, name=total_name) if r.key == TOTAL_KEY else r
+        for r in category_rows(profile, kept)
+    ]
+    return replace(point, rows=rows, villages=tuple(kept))
 
 
 def trend_years(session: Session, report_cutoff: str, *, last: date | None = None) -> list[int]:
@@ -65,14 +84,13 @@ def coverage_trend(
     points = []
     for year in years:
         day = cutoff_of(year, report_cutoff)
-        rows = coverage(
+        facts = village_facts(
             session,
-            profile,
-            "category",
             as_of=day,
             known_at=known_at,
             township_code=township_code,
             district_code=district_code,
         )
-        points.append(TrendPoint(year, day, rows))
+        villages = [village_row(f, profile) for f in facts]
+        points.append(TrendPoint(year, day, category_rows(profile, villages), tuple(villages)))
     return points

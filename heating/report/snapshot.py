@@ -281,7 +281,7 @@ def take_snapshot(
         no_boundary=[v for v in villages if not v.has_boundary],
         no_completion_date=household["no_completion_date"],
         village_names={f.code: f.name for f in facts},
-        trend=_trend(session, config, district.code, as_of, known_at, categories),
+        trend=_trend(session, config, district.code, as_of, known_at, categories, rows),
         author_unit=config.report_author_unit,
         reviewer=config.report_reviewer,
         boilers=boiler_status(
@@ -311,6 +311,7 @@ def _trend(
     as_of: date,
     known_at: datetime,
     categories: list[MeasureRow],
+    village_rows: list[MeasureRow],
 ) -> list[TrendPoint]:
     """Earlier years' cut-offs with data (same known-at), then this report's cut-off."""
     years = [
@@ -326,7 +327,7 @@ def _trend(
         known_at=known_at,
         district_code=district_code,
     )
-    return [*earlier, TrendPoint(as_of.year, as_of, categories)]
+    return [*earlier, TrendPoint(as_of.year, as_of, categories, tuple(village_rows))]
 
 
 def _complete_by_category(villages: list[VillageLine]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from heating.measures import TOTAL_KEY, TOTAL_NAME, aggregate_row, category_rows
+from heating.trend import regroup
 
 if TYPE_CHECKING:
     from heating.measures import MeasureRow
@@ -62,6 +63,13 @@ def withhold(s: Snapshot) -> Snapshot:
         ],
         no_boundary=[v for v in s.no_boundary if v.row.township_code in keep],
         no_completion_date=[n for n in s.no_completion_date if n.village_code in shown_codes],
+        # Earlier years over the approved townships too; this year's point is the totals above.
+        trend=[
+            *(regroup(p, s.profile, keep, label) for p in s.trend[:-1]),
+            replace(s.trend[-1], rows=categories),
+        ]
+        if s.trend
+        else [],
     )
 
 
