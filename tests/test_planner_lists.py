@@ -171,3 +171,48 @@ def test_village_names_in_the_export_are_text(login, runtime, progress) -> None:
     cells = [c for row in ws.iter_rows() for c in row]
     assert any(c.value == "'" + INJECTION for c in cells)
     assert not any(c.data_type == "f" for c in cells)
+
+
+def sheet_values(data: bytes) -> list[list]:
+    return [list(r) for r in load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True)]
+
+
+def test_township_table_exports_with_the_dashboards_numbers(login, progress) -> None:
+    resp = login("dave").get("/?export=xlsx")
+    assert resp.mimetype.endswith("spreadsheetml.sheet")
+    rows = {r[0]: r for r in sheet_values(resp.data) if r[0] in ("140405001", "140405101")}
+    # 麟绛街道: 南街 10 required / 7 clean, 东街 8 / 8 → 18 / 15.
+    assert rows["140405001"][1] == "麟绛街道"
+    assert rows["140405001"][5:7] == [18, 15]
+
+
+def test_zones_export_lists_zone_villages(login, runtime, progress) -> None:
+    from datetime import date
+
+    from geo.zone_derivations import derive_zones
+
+    with runtime.session() as s:
+        derive_zones(s, runtime.config.profile, as_of=date.today())
+    resp = login("dave").get("/zones?export=xlsx")
+    values = sheet_values(resp.data)
+    zone = next(r for r in values if r[1] == 1)
+    assert f"东街村委会（{DONGJIE}）" in zone[4]
+    assert "派生截至" in values[1][0]
+
+
+def test_batches_export_is_the_clerks_own_and_formula_safe(login, runtime, users) -> None:
+    from sqlalchemy import update
+
+    from heating.models import ImportBatch
+    from tests.support import add_batch
+
+    own = add_batch(runtime, "140405001")
+    add_batch(runtime, "140405101")
+    with runtime.session() as s:
+        s.execute(update(ImportBatch).where(ImportBatch.id == own).values(file_name=INJECTION))
+    ws = load_workbook(io.BytesIO(login("bob").get("/imports?export=xlsx").data)).active
+    ids = [r[0] for r in ws.iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert ids == [own]
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert any(c.value == "'" + INJECTION for c in cells)
+    assert not any(c.data_type == "f" for c in cells)

@@ -17,6 +17,8 @@ from heating.measures import coverage
 from heating.models import ImportBatch, Township, ZoneDerivation
 from heating.web.access import UPLOADERS, scoped_township_code
 from heating.web.db import app_config, db
+from heating.web.exports import wants_xlsx
+from heating.web.list_exports import export_townships
 
 bp = Blueprint("dashboard", __name__)
 
@@ -67,6 +69,8 @@ def index() -> ResponseReturnValue:
     townships = coverage(session, profile, "township", township_code=township_code)
     period = signoff.current_period(app_config())
     states = {s.township: s for s in signoff.statuses(session, period, township_code=township_code)}
+    if wants_xlsx():
+        return export_townships(townships, _latest_ledgers(session), states, period)
     batches = []
     if current_user.role in UPLOADERS:
         township_id = current_user.township_id if current_user.role == "clerk" else None

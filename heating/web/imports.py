@@ -30,6 +30,8 @@ from heating.signoff import returned
 from heating.web import jobs
 from heating.web.access import UPLOADERS, roles_required, scoped_township_code
 from heating.web.db import app_config, app_runtime, db
+from heating.web.exports import wants_xlsx
+from heating.web.list_exports import export_batches
 from heating.web.params import page_arg
 from imports.batches import cancel as cancel_batch
 from imports.batches import list_batches
@@ -99,6 +101,9 @@ def index() -> ResponseReturnValue:
         name = _file_name(upload.filename)
         token = _start_preview(data, name, township, township_code, ledger_date)
         return redirect(url_for("imports.job", token=token))
+    if wants_xlsx():
+        code = current_user.township_code if current_user.role == "clerk" else None
+        return export_batches(list_batches(db(), code))
     return _index_page(townships)
 
 

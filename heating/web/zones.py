@@ -26,6 +26,8 @@ from geo.zone_derivations import current_derivation, derivation_history, derive_
 from heating.models import Village
 from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
+from heating.web.exports import wants_xlsx
+from heating.web.list_exports import zones_xlsx
 from heating.web.map import map_assets, request_scope
 from heating.web.params import parse_day
 
@@ -66,6 +68,8 @@ def index() -> ResponseReturnValue:
             codes.update(z.touching or [])
         for key in ("enclaves", "added", "removed", "complete_without_boundary"):
             codes.update(summary.get(key) or [])
+    if wants_xlsx():
+        return zones_xlsx(zones, _village_names(codes), derivation.as_of if derivation else None)
     history = derivation_history(session)[:HISTORY_LIMIT]
     return render_template(
         "zones/index.html",
