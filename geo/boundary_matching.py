@@ -137,5 +137,5 @@ def match_feature(
     if place.village_code is not None:
         return Match(place.village_code, "name")
     where = f"乡镇 {township} 中" if township else "村庄名录中"
-    problem = place.problems[0][1] if place.problems else "village_unknown"
+    problem = place.problems[0].code if place.problems else "village_unknown"
     return Match(None, None, _REASONS.get(problem, _NOT_FOUND).format(where=where, name=name))

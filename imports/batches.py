@@ -56,7 +56,8 @@ from imports.diff import (
     rejected_rows_json,
     sheets_json,
 )
-from imports.pipeline import ParsedLedger, parse_ledger
+from imports.parsed import ParsedLedger
+from imports.pipeline import parse_ledger
 from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]

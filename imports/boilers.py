@@ -202,10 +202,8 @@ def _check(
                 row,
                 "low_nox_on",
             )
-        for severity, issue_code, field_name, message in coordinate_problems(
-            v.get("lon"), v.get("lat"), extent
-        ):
-            report.add(severity, issue_code, message, row, field_name, v.get(field_name))
+        for problem in coordinate_problems(v.get("lon"), v.get("lat"), extent):
+            report.place(problem, row, v.get(problem.field))
         if v.get("lon") is None and v.get("lat") is None:
             report.add(
                 "warning",
@@ -232,8 +230,8 @@ def _check_place(row: Record, index: VillageIndex, report: LoadReport) -> None:
     else:
         tcode, problem_list = index.township(township)
         problems = tuple(problem_list)
-    for severity, issue_code, field_name, message in problems:
-        report.add(severity, issue_code, message, row, field_name, v.get(field_name))
+    for problem in problems:
+        report.place(problem, row, v.get(problem.field))
     v["township_code"] = tcode
 
 

@@ -2,8 +2,10 @@
 
 Cleaners are plain functions picked once per column, so the per-cell cost
 is one call: no regex unless the cheap checks fail.  A cleaner returns the
-cleaned value (None for blank) or raises ``CellProblem`` with a stable code
-and a Chinese message that says what to do.
+cleaned value (None for blank) or, for a cell it cannot use, an
+``imports.issues.Problem`` with a stable code and a Chinese message that
+says what to do (returned, not raised: a refused word is memoised like any
+other, and the caller tells the two apart with one ``type(…) is Problem``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from imports.fields import Field, normalise_word
+from imports.issues import Problem
 
 
-class CellProblem(Exception):
+def _refused(code: str, message: str) -> Problem:
     """A cell value we cannot use; ``code`` is from imports.issues.CODES."""
-
-    def __init__(self, code: str, message: str, severity: str = "error") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.severity = severity
+    return Problem("error", code, message)
 
 
 # Full-width ASCII (U+FF01–U+FF5E) → ASCII; ideographic space → space.
@@ -61,28 +59,28 @@ def text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def code(value: Any) -> str | None:
+def code(value: Any) -> str | Problem | None:
     """A code stored as text (户号, 村代码): digits kept exactly; numbers that lost digits refused."""
     if type(value) is float:
         if abs(value) >= 1e15:
-            raise CellProblem("number_lost_digits", "该编号" + LOST_DIGITS)
+            return _refused("number_lost_digits", "该编号" + LOST_DIGITS)
         return str(int(value)) if value.is_integer() else repr(value)
     s = text(value)
     if s is None:
         return None
     s = s.translate(_INNER_SPACE)
     if not s.isalnum() and _SCIENTIFIC.fullmatch(s):
-        raise CellProblem("number_lost_digits", f"该编号显示为 {s}，" + LOST_DIGITS)
+        return _refused("number_lost_digits", f"该编号显示为 {s}，" + LOST_DIGITS)
     if s.endswith(".0") and s[:-2].isdigit():
         s = s[:-2]
     return s
 
 
-def id_number(value: Any) -> str | None:
+def id_number(value: Any) -> str | Problem | None:
     """An ID number as text, upper-case X; a number that lost digits is refused."""
     if type(value) is float or type(value) is int:
         if abs(value) >= 1e15:
-            raise CellProblem(
+            return _refused(
                 "number_lost_digits",
                 f"身份证号显示为 {value:.5E}，" + LOST_DIGITS,
             )
@@ -92,7 +90,7 @@ def id_number(value: Any) -> str | None:
         return None
     s = s.translate(_INNER_SPACE).upper()
     if _SCIENTIFIC.fullmatch(s):
-        raise CellProblem("number_lost_digits", f"身份证号显示为 {s}，" + LOST_DIGITS)
+        return _refused("number_lost_digits", f"身份证号显示为 {s}，" + LOST_DIGITS)
     return s
 
 
@@ -115,11 +113,11 @@ def _number_text(value: Any) -> str | None:
     return s.translate(_NUMBER_NOISE)
 
 
-def integer(value: Any) -> int | None:
+def integer(value: Any) -> int | Problem | None:
     if type(value) is float:
         if value.is_integer():
             return int(value)
-        raise CellProblem("not_an_integer", f"应为整数，得到 {value:g}。请填写整数。")
+        return _refused("not_an_integer", f"应为整数，得到 {value:g}。请填写整数。")
     if type(value) is int:
         return value
     s = _number_text(value)
@@ -132,16 +130,16 @@ def integer(value: Any) -> int | None:
     try:
         f = float(s)
     except ValueError:
-        raise CellProblem("not_a_number", "应为整数，请只填写数字（不要写文字）。") from None
+        return _refused("not_a_number", "应为整数，请只填写数字（不要写文字）。")
     if f.is_integer():
         return int(f)
-    raise CellProblem("not_an_integer", f"应为整数，得到 {s}。请填写整数。")
+    return _refused("not_an_integer", f"应为整数，得到 {s}。请填写整数。")
 
 
 _CENT = Decimal("0.01")
 
 
-def decimal(value: Any) -> Decimal | None:
+def decimal(value: Any) -> Decimal | Problem | None:
     """Money in yuan, to the cent."""
     if type(value) is float:
         return Decimal(repr(value)).quantize(_CENT)
@@ -153,10 +151,10 @@ def decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(s).quantize(_CENT)
     except InvalidOperation:
-        raise CellProblem("not_a_number", "应为金额数字（元），请只填写数字。") from None
+        return _refused("not_a_number", "应为金额数字（元），请只填写数字。")
 
 
-def area(value: Any) -> Decimal | None:
+def area(value: Any) -> Decimal | Problem | None:
     """A floor area in m², to 0.01 m² (a trailing m²/平方米/㎡ is allowed)."""
     if type(value) is float:
         return Decimal(repr(value)).quantize(_CENT)
@@ -169,12 +167,10 @@ def area(value: Any) -> Decimal | None:
     try:
         return Decimal(s).quantize(_CENT)
     except InvalidOperation:
-        raise CellProblem(
-            "not_a_number", "应为面积数字（平方米），如 85 或 96.5，请只填写数字。"
-        ) from None
+        return _refused("not_a_number", "应为面积数字（平方米），如 85 或 96.5，请只填写数字。")
 
 
-def _float(value: Any, marks: str, message: str) -> float | None:
+def _float(value: Any, marks: str, message: str) -> float | Problem | None:
     if type(value) is float:
         return value
     if type(value) is int:
@@ -187,16 +183,16 @@ def _float(value: Any, marks: str, message: str) -> float | None:
     except ValueError:
         amount = math.nan
     if not math.isfinite(amount):
-        raise CellProblem("not_a_number", message)
+        return _refused("not_a_number", message)
     return amount
 
 
-def number(value: Any) -> float | None:
+def number(value: Any) -> float | Problem | None:
     """Decimal degrees (lon/lat); a trailing ° is allowed."""
     return _float(value, "°", "应为十进制度数（如 112.85），请只填写数字。")
 
 
-def quantity(value: Any) -> float | None:
+def quantity(value: Any) -> float | Problem | None:
     """A measured amount (capacity in t/h or MW): any decimal number, units kept in the header."""
     return _float(value, "", "应为数字（如 20 或 1.4），请只填写数字，单位写在表头中。")
 
@@ -213,29 +209,29 @@ _TEXT_DATE = re.compile(
 DATE_FORMS = "2021-06-30、2021/6/30、2021.6.30、2021年6月30日、20210630 或 2021.06"
 
 
-def _bad_date(shown: Any) -> CellProblem:
-    return CellProblem(
+def _bad_date(shown: Any) -> Problem:
+    return _refused(
         "invalid_date",
         f"无法识别的日期“{shown}”。请填写日期，如 {DATE_FORMS}，或把单元格设置为日期格式。",
     )
 
 
-def _make(y: int, m: int, d: int | None, shown: Any) -> tuple[date, str]:
+def _make(y: int, m: int, d: int | None, shown: Any) -> tuple[date, str] | Problem:
     try:
         if d is None:
             return date(y, m, 1), "month"
         return date(y, m, d), "day"
     except ValueError:
-        raise _bad_date(shown) from None
+        return _bad_date(shown)
 
 
-def _serial(n: float, shown: Any) -> tuple[date, str]:
+def _serial(n: float, shown: Any) -> tuple[date, str] | Problem:
     if 20000 <= n <= 80000:  # 1954 … 2119 as Excel serials
         return _EXCEL_EPOCH + timedelta(days=int(n)), "day"
-    raise _bad_date(shown)
+    return _bad_date(shown)
 
 
-def date_value(value: Any) -> tuple[date, str] | None:
+def date_value(value: Any) -> tuple[date, str] | Problem | None:
     """Excel date cells and serials and the text forms of import.md."""
     if isinstance(value, datetime):
         return value.date(), "day"
@@ -254,7 +250,7 @@ def date_value(value: Any) -> tuple[date, str] | None:
             return _make(int(y), int(m), None, value)
         return _serial(value, value)
     if isinstance(value, time | timedelta):
-        raise _bad_date(value)
+        return _bad_date(value)
     s = text(value)
     if s is None:
         return None
@@ -266,10 +262,10 @@ def date_value(value: Any) -> tuple[date, str] | None:
             return _make(n // 100, n % 100, None, s)
         if len(s) == 5:
             return _serial(n, s)
-        raise _bad_date(s)
+        return _bad_date(s)
     m = _TEXT_DATE.fullmatch(s)
     if not m:
-        raise _bad_date(s)
+        return _bad_date(s)
     day = m.group(3)
     return _make(int(m.group(1)), int(m.group(2)), int(day) if day else None, s)
 
@@ -279,19 +275,19 @@ def date_value(value: Any) -> tuple[date, str] | None:
 # --------------------------------------------------------------------------
 
 
-def choice(field: Field) -> Callable[[Any], str | None]:
+def choice(field: Field) -> Callable[[Any], str | Problem | None]:
     """A cleaner for one choice field, memoising raw word → value (values repeat a lot)."""
     words: Mapping[str, str] = field.values
     allowed = "、".join(dict.fromkeys(_labels_of(field)))
 
-    @functools.cache  # a refused word raises every time (exceptions are not cached)
-    def clean(value: Any) -> str | None:
+    @functools.cache  # a refused word is remembered too (its Problem has no place)
+    def clean(value: Any) -> str | Problem | None:
         s = text(value)
         if s is None:
             return None
         found = words.get(normalise_word(s))
         if found is None:
-            raise CellProblem(
+            return _refused(
                 "unknown_value", f"“{s[:30]}”不是可用的{field.label}。请填写：{allowed}。"
             )
         return found
@@ -326,7 +322,8 @@ MEMO_SIZE = 20_000
 def cleaner_for(field: Field) -> Callable[[Any], Any]:
     """The cleaning function for a field's kind (memoised unless values are mostly distinct).
 
-    A refused cell raises ``CellProblem`` each time: exceptions are not cached.
+    A refused cell gives a ``Problem`` without a place (memoised like a value:
+    the caller places a copy).
     """
     fn = _cleaner(field)
     if field.name in _DISTINCT or field.kind == "choice":

@@ -42,7 +42,7 @@ from heating.models import (
     Village,
 )
 from heating.privacy import mask_field
-from imports.issues import Issue
+from imports.issues import Problem
 
 NOT_IN_FILE_LISTED = 1000
 _TABLE = Household.__table__
@@ -86,7 +86,7 @@ class RowChange:
     that differs from ``before`` (the row shows a newer ledger, or none).
     """
 
-    row: Any  # imports.pipeline.LedgerRow
+    row: Any  # imports.parsed.LedgerRow
     kind: str  # new / updated / unchanged
     household_id: int | None = None
     changes: dict[str, Any] | None = None  # fields to write (new and updated rows)
@@ -103,7 +103,7 @@ class RowChange:
 class LedgerDiff:
     """The parsed ledger compared with the database as of the ledger date."""
 
-    parsed: Any  # imports.pipeline.ParsedLedger
+    parsed: Any  # imports.parsed.ParsedLedger
     township_code: str | None
     changes: list[RowChange]
     rejected: list[Any]
@@ -297,7 +297,7 @@ def _regressed(change: RowChange, state: Mapping[str, Any], fields: Mapping[str,
     )
     if cleared:
         message += f"写入后将清除{'、'.join(cleared)}（本行未填写）。"
-    issue = Issue(
+    issue = Problem(
         "warning",
         "status_regressed",
         message,

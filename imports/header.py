@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from imports.fields import Schema
@@ -35,9 +36,14 @@ class HeaderMatch:
     def data_start(self) -> int:
         return self.last_row + 1
 
+    @cached_property
+    def _probe(self) -> int:
+        """A column whose header text a repeated header row would show again."""
+        return min(self.fields) if self.fields else 0
+
     def repeats(self, raw: Sequence[Any]) -> bool:
         """True for a repeated header row (a header printed again on each page)."""
-        probe = min(self.fields) if self.fields else 0
+        probe = self._probe
         return (
             probe < len(raw)
             and raw[probe] in self.texts

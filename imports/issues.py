@@ -1,9 +1,9 @@
-"""Problems found in a ledger: one ``Issue`` per problem, with its place and a stable code.
+"""Problems found in a file: one ``Problem`` per problem, with its place and a stable code.
 
 A clerk needs to know *where* (sheet, spreadsheet row, column letter),
 *what* (a stable machine code from ``CODES`` plus a Chinese message) and
-*what to do*.  ID numbers and phones are masked before they ever reach an
-Issue, so outcomes can be shown and stored freely.
+*what to do*.  ID numbers and phones are masked before they ever reach a
+placed Problem, so outcomes can be shown and stored freely.
 """
 
 from __future__ import annotations
@@ -113,8 +113,16 @@ SEVERITY_LABELS = {"error": "错误", "warning": "警告", "note": "提示"}
 
 
 @dataclass(slots=True)
-class Issue:
-    """One problem: severity "error" | "warning" | "note", where it is, and a masked value."""
+class Problem:
+    """One problem: severity "error" | "warning" | "note", a stable code, a message, its place.
+
+    The one shape of every problem an import finds: a cell a cleaner refuses
+    (``imports.clean`` returns one instead of a value), a rule over a row's
+    values (``imports.validate``), a place the registry does not know
+    (``imports.villages``), a sheet or a whole file.  A step that sees only
+    values names the ``field`` and leaves the place empty; the reader that
+    knows sheet, row and column places it (``placed``).
+    """
 
     severity: str
     code: str
@@ -124,6 +132,14 @@ class Issue:
     column: str | None = None
     field: str | None = None
     value: str | None = None
+
+    def placed(
+        self, sheet: str | None, row: int | None, column: str | None, value: str | None
+    ) -> Problem:
+        """This problem at a sheet's row and column, showing ``value`` (already masked)."""
+        return Problem(
+            self.severity, self.code, self.message, sheet, row, column, self.field, value
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -151,9 +167,9 @@ class IssueCap:
     def __init__(self, per_code: int = FILE_ISSUES_PER_CODE) -> None:
         self.per_code = per_code
         self._seen: dict[str, int] = {}
-        self._first_omitted: dict[str, Issue] = {}
+        self._first_omitted: dict[str, Problem] = {}
 
-    def admit(self, issue: Issue) -> bool:
+    def admit(self, issue: Problem) -> bool:
         """True when the issue is to be listed; otherwise it is only counted."""
         n = self._seen.get(issue.code, 0) + 1
         self._seen[issue.code] = n
@@ -170,13 +186,13 @@ class IssueCap:
             out[first.severity] = out.get(first.severity, 0) + self._seen[code] - self.per_code
         return out
 
-    def summaries(self) -> list[Issue]:
+    def summaries(self) -> list[Problem]:
         """One note per capped code: how many more there were, and what they are."""
         out = []
         for code, first in self._first_omitted.items():
             more = self._seen[code] - self.per_code
             out.append(
-                Issue(
+                Problem(
                     "note",
                     code,
                     f"另有 {more:,} 处同类问题（{CODES.get(code, code)}）未逐条列出，"

@@ -40,7 +40,7 @@ from pathlib import PurePath
 
 from heating.config import cutoff_of
 from heating.errors import Refused
-from imports.issues import Issue
+from imports.issues import Problem
 
 SOURCES = ("option", "title", "file_name", "upload_day")
 SOURCE_LABELS = {
@@ -90,7 +90,7 @@ class Decision:
     source: str | None
     words: str | None = None  # the text it was read from
     sheet: str | None = None
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
 
     def describe(self) -> str:
         """One Chinese sentence for the preview: the date and where it came from."""
@@ -239,7 +239,7 @@ def decide(
             "请把不同日期的台账分成不同文件上传，或修改标题，或在导入时指定台账日期"
             "（命令行 --ledger-date，网页上的“台账日期”）。"
         )
-        return Decision(None, None, issues=[Issue("error", "ledger_date_conflict", message)])
+        return Decision(None, None, issues=[Problem("error", "ledger_date_conflict", message)])
     stem = PurePath(file_name).stem
     named = first_date([stem], today=today, cutoff=cutoff)
     first_sheet = titles[0][0] if titles else None
@@ -250,7 +250,7 @@ def decide(
         decision = Decision(title.day, "title", title.text, first_sheet)
         if named is not None and not named.future and named.day != title.day:
             decision.issues.append(
-                Issue(
+                Problem(
                     "warning",
                     "ledger_date_mismatch",
                     f"标题写的台账日期是 {title.day.isoformat()}（“{title.words}”），"
@@ -273,5 +273,5 @@ def _future(found: Found, today: date, sheet: str | None, where: str) -> Decisio
         f"已按上传当日 {today.isoformat()} 记录。如不对，请在导入时指定台账日期。"
     )
     return Decision(
-        today, "upload_day", issues=[Issue("warning", "ledger_date_future", message, sheet)]
+        today, "upload_day", issues=[Problem("warning", "ledger_date_future", message, sheet)]
     )

@@ -3,7 +3,7 @@
 One record per row, read with the ledger's machinery — ``imports.readers``
 (file types, limits, hostile files), ``imports.header`` (the header within
 the first 20 rows, synonyms, two-row headers) and ``imports.clean`` (one
-cleaner per kind of cell) — and every problem an ``imports.issues.Issue``
+cleaner per kind of cell) — and every problem an ``imports.issues.Problem``
 placed by sheet, row, column letter and field.  These files are small and
 all-or-nothing: the loaders check every row first and write nothing when
 any row has an error.  Like a ledger, the file is read and cleaned in the
@@ -23,10 +23,10 @@ from heating.config import Config
 from heating.errors import Refused
 from heating.models import ImportBatch, utcnow
 from imports import clean
-from imports.clean import CellProblem, skip_reason
+from imports.clean import skip_reason
 from imports.fields import Schema
 from imports.header import find_header
-from imports.issues import Issue, column_letter
+from imports.issues import Problem, column_letter
 from imports.readers import ReadLimits, read_workbook
 from imports.storage import keep_bytes
 
@@ -45,7 +45,7 @@ class Record:
 class LoadReport:
     """The issues of one load; ``add`` places an issue on a record's cell."""
 
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
 
     def add(
         self,
@@ -57,7 +57,7 @@ class LoadReport:
         value: Any = None,
     ) -> None:
         self.issues.append(
-            Issue(
+            Problem(
                 severity,
                 code,
                 message,
@@ -68,6 +68,10 @@ class LoadReport:
                 None if value is None else str(value),
             )
         )
+
+    def place(self, problem: Problem, row: Record, value: Any = None) -> None:
+        """Add a problem a rule found (it names its field) at the record's cell."""
+        self.add(problem.severity, problem.code, problem.message, row, problem.field, value)
 
     def has_issue(self, row: Record, field_name: str) -> bool:
         """True when a cell already has an issue (so "blank" would be a second message)."""
@@ -148,7 +152,7 @@ def read_records_plain(
     required: Sequence[Sequence[str]],
     what: str,
     hint: Sequence[str],
-) -> tuple[list[Record], list[Issue]]:
+) -> tuple[list[Record], list[Problem]]:
     """``read_records`` without a database or a report: what the child process runs."""
     report = LoadReport()
     workbook = read_workbook(data, file_name, limits)
@@ -193,10 +197,9 @@ def read_records_plain(
                     continue
                 if value == "":
                     continue
-                try:
-                    cleaned = cleaners[name](value)
-                except CellProblem as problem:
-                    report.add(problem.severity, problem.code, problem.message, item, name, value)
+                cleaned = cleaners[name](value)
+                if type(cleaned) is Problem:
+                    report.add(cleaned.severity, cleaned.code, cleaned.message, item, name, value)
                     continue
                 limit = schema.by_name[name].max_length
                 if isinstance(cleaned, str) and limit is not None and len(cleaned) > limit:
@@ -231,7 +234,7 @@ def keep_file(
     kind: str,
     user_id: int | None,
     counts: dict[str, Any],
-    issues: list[Issue],
+    issues: list[Problem],
 ) -> ImportBatch:
     """Keep a loaded file byte-for-byte with a committed batch record, like a ledger."""
     sha256 = keep_bytes(session, data)

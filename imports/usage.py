@@ -21,10 +21,10 @@ from datetime import date
 from typing import Any
 
 from imports import clean
-from imports.clean import CellProblem, skip_reason
+from imports.clean import skip_reason
 from imports.fields import Field, Schema
 from imports.header import find_header
-from imports.issues import Issue, IssueCap, column_letter
+from imports.issues import IssueCap, Problem, column_letter
 from imports.readers import ReadLimits, read_workbook
 
 # Dates before this are a typo (a two-digit year, a serial read as a date).
@@ -114,7 +114,7 @@ class UsageRead:
 
     rows: list[UsageRow] = field(default_factory=list)
     sheets: list[UsageSheet] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
     rejected: int = 0
     skipped: int = 0
 
@@ -171,12 +171,12 @@ def read_usage_plain(
     found = False
     for sheet in workbook.sheets:
         if not sheet.visible:
-            out.issues.append(Issue("note", "sheet_hidden", "隐藏的工作表已跳过。", sheet.name))
+            out.issues.append(Problem("note", "sheet_hidden", "隐藏的工作表已跳过。", sheet.name))
             continue
         header = find_header(sheet.head, sheet.merged, USAGE_SCHEMA)
         if header is None or "account" not in header.fields.values():
             out.issues.append(
-                Issue("note", "sheet_no_header", "找不到户号和用量的表头，已跳过。", sheet.name)
+                Problem("note", "sheet_no_header", "找不到户号和用量的表头，已跳过。", sheet.name)
             )
             continue
         found = True
@@ -184,7 +184,7 @@ def read_usage_plain(
         form, missing = _form_of(columns)
         if form is None:
             out.issues.append(
-                Issue(
+                Problem(
                     "error",
                     "column_missing",
                     f"工作表“{sheet.name}”缺少必需的列：{'、'.join(missing)}。"
@@ -242,13 +242,13 @@ def _row(
     columns: dict[str, str],
     form: str,
     today: date,
-) -> UsageRow | list[Issue]:
+) -> UsageRow | list[Problem]:
     """One cleaned row, or its issues (every problem of the row, never just the first)."""
-    issues: list[Issue] = []
+    issues: list[Problem] = []
 
     def problem(code: str, message: str, name: str, value: Any = None) -> None:
         issues.append(
-            Issue(
+            Problem(
                 "error",
                 code,
                 message,
@@ -265,10 +265,11 @@ def _row(
         value = raw[c] if c < len(raw) else ""
         if value == "" or value is None:
             continue
-        try:
-            v[name] = cleaners[name](value)
-        except CellProblem as exc:
-            problem(exc.code, exc.message, name, value)
+        cleaned = cleaners[name](value)
+        if type(cleaned) is Problem:
+            problem(cleaned.code, cleaned.message, name, value)
+        else:
+            v[name] = cleaned
     account = v.get("account")
     if account is None and not any(i.field == "account" for i in issues):
         problem("required", "户号为空，请填写供电/燃气公司的户号。", "account")

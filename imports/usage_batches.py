@@ -32,7 +32,7 @@ from heating.config import Config
 from heating.errors import Refused
 from heating.models import USAGE_KINDS, ImportBatch, StoredFile, UsageRecord, audit, utcnow
 from heating.usage_records import account_index, account_key, records_in_force
-from imports.issues import Issue
+from imports.issues import Problem
 from imports.records import LoadReport
 from imports.storage import keep_bytes
 from imports.usage import UsageRead, UsageRow, read_usage
@@ -51,7 +51,7 @@ class UsageParsed:
     file_name: str
     read: UsageRead
     valid: list[tuple[UsageRow, str]] = field(default_factory=list)  # row, new/updated/unchanged
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
     rejected_rows: set[tuple[str, int]] = field(default_factory=set)
     accounts: int = 0
     matched: int = 0
@@ -121,7 +121,7 @@ def parse_usage(
             name = "month" if "month" in columns[row[0]] else "start"
         parsed.rejected_rows.add((row[0], row[1]))
         parsed.issues.append(
-            Issue("error", code, message, row[0], row[1], columns[row[0]].get(name), name, row[2])
+            Problem("error", code, message, row[0], row[1], columns[row[0]].get(name), name, row[2])
         )
 
     by_account: dict[str, list[UsageRow]] = defaultdict(list)
@@ -247,7 +247,7 @@ def _match(
         if len(holders) > 1:
             first = by_account[key][0]
             parsed.issues.append(
-                Issue(
+                Problem(
                     "warning",
                     "account_shared",
                     f"户号 {spelling[key]} 在台账中属于 {len(holders)} 户：无法分清各户用量，"
@@ -264,7 +264,7 @@ def _match(
             "等" if len(stripped) > ACCOUNTS_SHOWN else ""
         )
         parsed.issues.append(
-            Issue(
+            Problem(
                 "warning",
                 "account_leading_zeros",
                 f"{len(stripped)} 个户号去掉开头的 0 后才与台账匹配（如 {shown}）："

@@ -1,14 +1,15 @@
 """Rules a cleaned ledger row must satisfy: ID numbers, ranges and cross-field rules.
 
-Every rule returns problems as (severity, code, field, message) tuples, and
-all of them are collected, never just the first.  Messages are Chinese and
-say what to do; values are masked by the caller before they leave.
+Every rule returns ``imports.issues.Problem``s naming the field they are
+about, without a place (the reader places them), and all of them are
+collected, never just the first.  Messages are Chinese and say what to do;
+values are masked by the caller when it places them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from operator import mul
@@ -26,8 +27,7 @@ from imports.fields import (
     STATUS_REASONS,
     normalise_word,
 )
-
-Problem = tuple[str, str, str, str]  # severity, code, field, message
+from imports.issues import Problem
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -51,36 +51,36 @@ def check_id_number(value: str) -> Problem | None:
             return _id_format(value)
         if id_check_digit(head) != last:
             if value.endswith("00"):
-                return (
+                return Problem(
                     "error",
                     "number_lost_digits",
-                    "id_number",
                     "身份证号末尾是 0 且校验位不符，很可能是按数字存储时丢失了末几位。"
                     "请把该列设置为“文本”格式，重新输入正确的身份证号后再上传。",
+                    field="id_number",
                 )
-            return (
+            return Problem(
                 "error",
                 "id_number_checksum",
-                "id_number",
                 "身份证号校验位错误（第 18 位与前 17 位不符）。请核对身份证原件后改正。",
+                field="id_number",
             )
         return None
     if n == 15 and value.isdigit():
-        return (
+        return Problem(
             "warning",
             "id_number_old",
-            "id_number",
             "这是 15 位旧身份证号，已接受；如有可能，请更新为 18 位新号码。",
+            field="id_number",
         )
     return _id_format(value)
 
 
 def _id_format(value: str) -> Problem:
-    return (
+    return Problem(
         "error",
         "id_number_format",
-        "id_number",
         f"身份证号应为 18 位（最后一位可为 X），这里是 {len(value)} 位或含有其他字符。请核对后改正。",
+        field="id_number",
     )
 
 
@@ -94,7 +94,6 @@ class RowRules:
     _extent: tuple[float, float, float, float] | None | bool = False
     _register: Register | None = None
     heat_source_rule: str = "strict"
-    extra: list[Callable[[dict[str, Any]], list[Problem]]] = field(default_factory=list)
 
     # ------------------------------------------------------------------
     def extent(self) -> tuple[float, float, float, float] | None:
@@ -110,141 +109,167 @@ class RowRules:
 
     # ------------------------------------------------------------------
     def check(self, v: dict[str, Any]) -> list[Problem]:
-        out: list[Problem] = []
-        status = v.get("status")
-        if v.get("head_name") is None:
-            out.append(("error", "required", "head_name", "户主姓名为空，请填写。"))
-        if status is None:
-            out.append(
-                (
-                    "error",
-                    "required",
-                    "status",
-                    "改造状态为空，请填写：" + "、".join(STATUS_LABELS.values()) + "。",
-                )
-            )
-        elif status == "exempt":
-            if v.get("exempt_reason") is None:
-                out.append(
-                    (
-                        "error",
-                        "exempt_reason_required",
-                        "exempt_reason",
-                        "状态为无需改造时必须填写原因：空置、拆迁、已有清洁取暖或其他。",
-                    )
-                )
-        elif status in ROUTE_REQUIRED_STATUSES and v.get("route") is None:
-            out.append(
-                (
-                    "error",
-                    "route_required",
-                    "route",
-                    f"状态为{STATUS_LABELS[status]}时必须填写改造方式（如煤改电、煤改气、集中供热）。",
-                )
-            )
-        completed = v.get("completed_on")
-        accepted = v.get("accepted_on")
-        if completed is None:
-            if status == "completed" or status == "accepted":
-                out.append(
-                    (
-                        "warning",
-                        "completed_on_missing",
-                        "completed_on",
-                        "状态为已完工/已验收，但完工日期为空。请补填完工日期。",
-                    )
-                )
-        elif completed > self.today:
-            out.append(
-                (
-                    "error",
-                    "date_in_future",
-                    "completed_on",
-                    f"完工日期 {completed.isoformat()} 晚于今天，请核对。",
-                )
-            )
-        if accepted is not None:
-            if accepted > self.today:
-                out.append(
-                    (
-                        "error",
-                        "date_in_future",
-                        "accepted_on",
-                        f"验收日期 {accepted.isoformat()} 晚于今天，请核对。",
-                    )
-                )
-            if completed is not None and accepted < completed:
-                out.append(
-                    (
-                        "error",
-                        "accepted_before_completed",
-                        "accepted_on",
-                        f"验收日期 {accepted.isoformat()} 早于完工日期 {completed.isoformat()}，请核对。",
-                    )
-                )
-        residents = v.get("residents")
-        if residents is not None and residents < 0:
-            out.append(("error", "negative", "residents", "常住人口不能为负数。"))
-        year = v.get("plan_year")
-        if year is not None and not (PLAN_YEAR_RANGE[0] <= year <= PLAN_YEAR_RANGE[1]):
-            out.append(
-                (
-                    "error",
-                    "out_of_range",
-                    "plan_year",
-                    f"计划年度应在 {PLAN_YEAR_RANGE[0]}–{PLAN_YEAR_RANGE[1]} 之间，得到 {year}。",
-                )
-            )
-        for name, label in (
-            ("device_subsidy", "设备补贴"),
-            ("operating_subsidy", "运行补贴"),
-            ("coal_subsidy", "洁净煤补贴"),
-        ):
-            amount = v.get(name)
-            if amount is not None and amount < Decimal(0):
-                out.append(("error", "negative", name, f"{label}不能为负数。"))
-        area = v.get("heated_area_m2")
-        if area is not None and not (0 < area <= MAX_HEATED_AREA_M2):
-            out.append(
-                (
-                    "error",
-                    "out_of_range",
-                    "heated_area_m2",
-                    f"采暖面积应大于 0 且不超过 {MAX_HEATED_AREA_M2} 平方米，得到 {area}。"
-                    "请核对单位（平方米）；不知道时留空。",
-                )
-            )
-        out.extend(coordinate_problems(v.get("lon"), v.get("lat"), self.extent))
+        """Every rule over one row's cleaned values, in the order a clerk reads them."""
+        out = status_problems(v)
+        out += date_problems(
+            v.get("completed_on"), v.get("accepted_on"), v.get("status"), self.today
+        )
+        out += range_problems(v)
+        out += coordinate_problems(v.get("lon"), v.get("lat"), self.extent)
         source = v.get("heat_source")
         if source is not None and v.get("route") == "district":
-            register = self.register()
-            facts = register.match(source)
-            if facts is None and register.sources:
-                out.append(
-                    (
-                        "warning",
-                        "heat_source_unknown",
-                        "heat_source",
-                        f"热源“{source[:40]}”不在已登记的热源名单中。请核对名称，或请管理员登记该热源。",
-                    )
-                )
-            elif facts is not None and facts.noncompliant:
-                counted = (
-                    "按当前设置（strict）该户不计为已改造"
-                    if self.heat_source_rule == "strict"
-                    else "按当前设置（warn）该户仍计为已改造，但会列出"
-                )
-                out.append(
-                    (
-                        "warning",
-                        NONCOMPLIANT,
-                        "heat_source",
-                        f"热源“{facts.name}”不合规：{facts.reason}。{counted}。",
-                    )
-                )
-        for rule in self.extra:
-            out.extend(rule(v))
+            out += self.heat_source_problems(source)
         return out
+
+    def heat_source_problems(self, source: str) -> list[Problem]:
+        """A district-heating household's source: registered, and compliant."""
+        register = self.register()
+        facts = register.match(source)
+        if facts is None and register.sources:
+            return [
+                Problem(
+                    "warning",
+                    "heat_source_unknown",
+                    f"热源“{source[:40]}”不在已登记的热源名单中。请核对名称，或请管理员登记该热源。",
+                    field="heat_source",
+                )
+            ]
+        if facts is not None and facts.noncompliant:
+            counted = (
+                "按当前设置（strict）该户不计为已改造"
+                if self.heat_source_rule == "strict"
+                else "按当前设置（warn）该户仍计为已改造，但会列出"
+            )
+            return [
+                Problem(
+                    "warning",
+                    NONCOMPLIANT,
+                    f"热源“{facts.name}”不合规：{facts.reason}。{counted}。",
+                    field="heat_source",
+                )
+            ]
+        return []
+
+
+def status_problems(v: dict[str, Any]) -> list[Problem]:
+    """Head of household and status filled; what an exempt or started status needs."""
+    out = []
+    status = v.get("status")
+    if v.get("head_name") is None:
+        out.append(Problem("error", "required", "户主姓名为空，请填写。", field="head_name"))
+    if status is None:
+        out.append(
+            Problem(
+                "error",
+                "required",
+                "改造状态为空，请填写：" + "、".join(STATUS_LABELS.values()) + "。",
+                field="status",
+            )
+        )
+    elif status == "exempt":
+        if v.get("exempt_reason") is None:
+            out.append(
+                Problem(
+                    "error",
+                    "exempt_reason_required",
+                    "状态为无需改造时必须填写原因：空置、拆迁、已有清洁取暖或其他。",
+                    field="exempt_reason",
+                )
+            )
+    elif status in ROUTE_REQUIRED_STATUSES and v.get("route") is None:
+        out.append(
+            Problem(
+                "error",
+                "route_required",
+                f"状态为{STATUS_LABELS[status]}时必须填写改造方式（如煤改电、煤改气、集中供热）。",
+                field="route",
+            )
+        )
+    return out
+
+
+def date_problems(
+    completed: date | None, accepted: date | None, status: str | None, today: date
+) -> list[Problem]:
+    """Completion and acceptance dates: present when done, not in the future, in order."""
+    out = []
+    if completed is None:
+        if status == "completed" or status == "accepted":
+            out.append(
+                Problem(
+                    "warning",
+                    "completed_on_missing",
+                    "状态为已完工/已验收，但完工日期为空。请补填完工日期。",
+                    field="completed_on",
+                )
+            )
+    elif completed > today:
+        out.append(
+            Problem(
+                "error",
+                "date_in_future",
+                f"完工日期 {completed.isoformat()} 晚于今天，请核对。",
+                field="completed_on",
+            )
+        )
+    if accepted is not None:
+        if accepted > today:
+            out.append(
+                Problem(
+                    "error",
+                    "date_in_future",
+                    f"验收日期 {accepted.isoformat()} 晚于今天，请核对。",
+                    field="accepted_on",
+                )
+            )
+        if completed is not None and accepted < completed:
+            out.append(
+                Problem(
+                    "error",
+                    "accepted_before_completed",
+                    f"验收日期 {accepted.isoformat()} 早于完工日期 {completed.isoformat()}，请核对。",
+                    field="accepted_on",
+                )
+            )
+    return out
+
+
+def range_problems(v: dict[str, Any]) -> list[Problem]:
+    """Residents and subsidies not negative; the plan year and heated area within range."""
+    out = []
+    residents = v.get("residents")
+    if residents is not None and residents < 0:
+        out.append(Problem("error", "negative", "常住人口不能为负数。", field="residents"))
+    year = v.get("plan_year")
+    if year is not None and not (PLAN_YEAR_RANGE[0] <= year <= PLAN_YEAR_RANGE[1]):
+        out.append(
+            Problem(
+                "error",
+                "out_of_range",
+                f"计划年度应在 {PLAN_YEAR_RANGE[0]}–{PLAN_YEAR_RANGE[1]} 之间，得到 {year}。",
+                field="plan_year",
+            )
+        )
+    for name, label in (
+        ("device_subsidy", "设备补贴"),
+        ("operating_subsidy", "运行补贴"),
+        ("coal_subsidy", "洁净煤补贴"),
+    ):
+        amount = v.get(name)
+        if amount is not None and amount < Decimal(0):
+            out.append(Problem("error", "negative", f"{label}不能为负数。", field=name))
+    area = v.get("heated_area_m2")
+    if area is not None and not (0 < area <= MAX_HEATED_AREA_M2):
+        out.append(
+            Problem(
+                "error",
+                "out_of_range",
+                f"采暖面积应大于 0 且不超过 {MAX_HEATED_AREA_M2} 平方米，得到 {area}。"
+                "请核对单位（平方米）；不知道时留空。",
+                field="heated_area_m2",
+            )
+        )
+    return out
 
 
 def district_extent(
@@ -282,7 +307,11 @@ def coordinate_problems(
     """Both or neither of lon/lat, and inside the district's extent (read only when needed)."""
     if (lon is None) != (lat is None):
         missing = "lat" if lat is None else "lon"
-        return [("error", "coordinates_incomplete", missing, "经度和纬度应同时填写或同时留空。")]
+        return [
+            Problem(
+                "error", "coordinates_incomplete", "经度和纬度应同时填写或同时留空。", field=missing
+            )
+        ]
     if lon is None or lat is None:
         return []
     box = extent()
@@ -291,12 +320,12 @@ def coordinate_problems(
     swapped = box[0] <= lat <= box[2] and box[1] <= lon <= box[3]
     hint = "经度和纬度是否填反了？" if swapped else ""
     return [
-        (
+        Problem(
             "error",
             "coordinates_outside",
-            "lon",
             f"坐标（经度 {lon}，纬度 {lat}）不在本区范围内。{hint}"
             "请填写十进制度数（CGCS2000/WGS84），或留空。",
+            field="lon",
         )
     ]
 

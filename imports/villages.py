@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from heating.formulas import neutralise
 from heating.models import District, Township, Village
 from heating.names import normalise_text, township_keys, village_base, village_keys
-
-Problem = tuple[str, str, str, str]  # severity, code, field, message
+from imports.issues import Problem
 
 
 @dataclass(frozen=True)
@@ -120,22 +119,22 @@ class VillageIndex:
         if code is None:
             near = self._suggest(township, list(self.townships.values()))
             return None, [
-                (
+                Problem(
                     "error",
                     "township_not_found",
-                    "township",
                     f"乡镇“{township}”不在村庄名录中{near}。请填写名录中的乡镇名称或 9 位代码。",
+                    field="township",
                 )
             ]
         if self.upload_township and code != self.upload_township:
             mine = self.townships.get(self.upload_township, self.upload_township)
             return None, [
-                (
+                Problem(
                     "error",
                     "township_mismatch",
-                    "township",
                     f"该行属于{self.townships[code]}，不是本次上传的{mine}。"
                     "请只上传本乡镇的农户，或删除这一行。",
+                    field="township",
                 )
             ]
         return code, []
@@ -152,7 +151,14 @@ class VillageIndex:
             return Resolution(
                 None,
                 tcode,
-                (("error", "village_required", "village", "村名和村代码都为空，请填写村名。"),),
+                (
+                    Problem(
+                        "error",
+                        "village_required",
+                        "村名和村代码都为空，请填写村名。",
+                        field="village",
+                    ),
+                ),
             )
         if tcode is None:
             return self._by_name_anywhere(village)
@@ -166,11 +172,11 @@ class VillageIndex:
                 None,
                 tcode,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_ambiguous",
-                        "village",
                         f"村名“{village}”对应名录中的多个村，请填写完整村名或 12 位村代码。",
+                        field="village",
                     ),
                 ),
             )
@@ -181,12 +187,12 @@ class VillageIndex:
                 None,
                 tcode,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_unknown",
-                        "village",
                         f"{tname}的村庄名录中没有“{village}”{near}。"
                         "请按名录填写村名；如确为新设村，请联系管理员先更新村庄名录。",
+                        field="village",
                     ),
                 ),
             )
@@ -198,11 +204,11 @@ class VillageIndex:
                 None,
                 tcode,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_code_format",
-                        "village_code",
                         f"村代码“{vcode[:20]}”应为 12 位数字。请把该列设为文本格式后填写完整代码。",
+                        field="village_code",
                     ),
                 ),
             )
@@ -212,11 +218,11 @@ class VillageIndex:
                 None,
                 tcode,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_code_unknown",
-                        "village_code",
                         f"村代码 {vcode} 不在村庄名录中。请核对代码，或留空并填写村名。",
+                        field="village_code",
                     ),
                 ),
             )
@@ -226,23 +232,23 @@ class VillageIndex:
                 None,
                 tcode,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_code_mismatch",
-                        "village_code",
                         f"村代码 {vcode}（{name}）属于{self.townships.get(vt, vt)}，"
                         f"不属于{self.townships.get(tcode, tcode)}。请核对村代码。",
+                        field="village_code",
                     ),
                 ),
             )
         problems: tuple[Problem, ...] = ()
         if village and village_base(village) != village_base(name):
             problems = (
-                (
+                Problem(
                     "warning",
                     "village_name_mismatch",
-                    "village",
                     f"村名“{village}”与村代码 {vcode} 对应的“{name}”不一致，已按村代码导入。请核对。",
+                    field="village",
                 ),
             )
         return Resolution(vid, vt, problems, vcode)
@@ -260,11 +266,11 @@ class VillageIndex:
                 None,
                 None,
                 (
-                    (
+                    Problem(
                         "error",
                         "village_unknown",
-                        "village",
                         f"村庄名录中没有“{village}”{near}。请按名录填写村名，或填写 12 位村代码。",
+                        field="village",
                     ),
                 ),
             )
@@ -272,11 +278,11 @@ class VillageIndex:
             None,
             None,
             (
-                (
+                Problem(
                     "error",
                     "township_required",
-                    "township",
                     f"无法确定“{village}”属于哪个乡镇。请增加“乡镇”列，或在上传时选择乡镇，或填写 12 位村代码。",
+                    field="township",
                 ),
             ),
         )

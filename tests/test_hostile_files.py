@@ -363,9 +363,9 @@ def test_a_bug_in_the_child_is_not_swallowed() -> None:
 
 
 def test_the_parent_unpickles_only_plain_data_and_our_classes() -> None:
-    from imports.issues import Issue
+    from imports.issues import Problem
 
-    issue = Issue("error", "required", "户主姓名为空")
+    issue = Problem("error", "required", "户主姓名为空")
     assert loads_checked(pickle.dumps(("ok", [issue]))) == ("ok", [issue])
     with pytest.raises(pickle.UnpicklingError, match="不允许"):
         loads_checked(pickle.dumps(os.system))

@@ -19,7 +19,8 @@ import pytest
 
 from heating.config import load_config
 from imports.issues import CODES, LedgerRejected
-from imports.pipeline import ParsedLedger, parse_ledger
+from imports.parsed import ParsedLedger
+from imports.pipeline import parse_ledger
 
 TODAY = date(2024, 1, 15)
 HEADER = ["序号", "村", "户号", "户主姓名", "身份证号", "改造状态", "改造方式", "完工日期"]

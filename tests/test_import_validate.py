@@ -14,7 +14,8 @@ from heating.config import load_config
 from heating.models import HeatSource, Township, Village
 from heating.names import village_base
 from imports.issues import CODES
-from imports.pipeline import ParsedLedger, parse_ledger
+from imports.parsed import ParsedLedger
+from imports.pipeline import parse_ledger
 from imports.validate import check_id_number, id_check_digit
 
 TODAY = date(2024, 1, 15)
@@ -76,9 +77,9 @@ def test_check_digit_rule_of_gb11643():
     assert id_check_digit("11010519491231002") == "X"
     assert check_id_number("11010519491231002X") is None
     assert check_id_number(GOOD_ID) is None
-    assert check_id_number(BAD_ID)[1] == "id_number_checksum"
-    assert check_id_number("1404051990010112")[1] == "id_number_format"
-    assert check_id_number("14040519900101123Y")[1] == "id_number_format"
+    assert check_id_number(BAD_ID).code == "id_number_checksum"
+    assert check_id_number("1404051990010112").code == "id_number_format"
+    assert check_id_number("14040519900101123Y").code == "id_number_format"
 
 
 def test_bad_check_digit_is_an_error_with_the_number_masked(parse):

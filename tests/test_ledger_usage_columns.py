@@ -14,7 +14,8 @@ from sqlalchemy import select
 from heating.config import load_config
 from heating.models import Household
 from imports.fields import LEDGER_SCHEMA
-from imports.pipeline import ParsedLedger, parse_ledger
+from imports.parsed import ParsedLedger
+from imports.pipeline import parse_ledger
 from imports.template import LEDGER_SHEET, write_template
 
 TODAY = date(2024, 1, 15)
