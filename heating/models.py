@@ -385,6 +385,14 @@ class Household(Base):
         UniqueConstraint("village_id", "key", name="uq_households_village_key"),
         # Covering index for the per-village GROUP BY of the measures.
         Index("ix_households_measure", "village_id", "active", "status", "operation"),
+        # "Is any heated area recorded?" (heating.evidence, on every village page):
+        # answered from an index holding only such households (empty until areas come).
+        Index(
+            "ix_households_heated_area",
+            "id",
+            postgresql_where=text("heated_area_m2 IS NOT NULL"),
+            sqlite_where=text("heated_area_m2 IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
