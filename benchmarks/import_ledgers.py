@@ -9,7 +9,7 @@ for each size, in a fresh subprocess (so the peak memory is that size's own):
   streaming the rows instead (``iter_rows``, what the import uses) is shown too;
 - ``preview``: ``imports.batches.preview`` (read, header, clean, validate,
   resolve villages, diff against the database, keep the file);
-- ``commit (CLI)``: ``imports.batches.commit`` of that preview into an empty
+- ``commit (CLI)``: ``imports.commit.commit`` of that preview into an empty
   township, reusing the preview's parse as ``heating import --commit`` does
   (diff, then every household and its first version in one transaction);
 - ``commit (web)``: preview of the same file for a second, empty township
@@ -195,7 +195,8 @@ def measure_one(path: Path, url: str) -> dict[str, Any]:
 
     import imports.pipeline  # noqa: F401 - imported before timing, like a running server
     from heating.runtime import open_runtime
-    from imports.batches import commit, preview, preview_parsed
+    from imports.batches import preview, preview_parsed
+    from imports.commit import commit
 
     data = path.read_bytes()
     t = time.perf_counter()

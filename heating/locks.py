@@ -3,7 +3,7 @@
 Two zone derivations running at once would both read the same previous
 derivation and both issue the same new zone numbers (``geo.zone_derivations``);
 two commits or rollbacks of one township would judge the same households
-against a state the other is changing (``imports.batches``).  Each takes a
+against a state the other is changing (``imports.commit``).  Each takes a
 lock before it reads anything, held until its transaction ends:
 
 - PostgreSQL: a transaction-level advisory lock (``pg_advisory_xact_lock``)

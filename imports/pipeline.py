@@ -1,8 +1,8 @@
 """parse_ledger: read → find header → clean → validate → resolve villages, as data.
 
 Nothing is written here.  The outcome is an ``imports.parsed.ParsedLedger``
-that the diff and commit steps (``imports.diff``/``imports.batches``) turn
-into a preview or a batch.  This module holds the sheets' part (header,
+that the diff, preview and commit steps (``imports.diff``, ``imports.batches``,
+``imports.commit``) turn into a preview or a batch.  This module holds the sheets' part (header,
 ignored and missing columns) and the loop over a sheet's rows; each row's
 work is a sequence of small steps in ``imports.row_steps`` that return
 problems, placed here on the row.

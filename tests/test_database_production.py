@@ -20,7 +20,8 @@ from geo.zone_derivations import derive_zones
 from heating.config import ConfigError, load_config
 from heating.models import ImportBatch
 from heating.runtime import open_runtime
-from imports.batches import commit, preview
+from imports.batches import preview
+from imports.commit import commit
 from tests.support import NANJIE, SHANGCUN, ledger_xlsx
 
 PG = bool(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip())

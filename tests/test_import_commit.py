@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from heating.errors import Refused
 from heating.history import household_json
 from heating.models import AuditEntry, Household, HouseholdVersion, ImportBatch, StoredFile
-from imports.batches import cancel, commit, list_batches, preview, rollback
+from imports.batches import cancel, list_batches, preview
+from imports.commit import commit
+from imports.rollback import rollback
 from tests.support import ledger_xlsx, with_check_digit
 
 HEADER = [

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import Household, HouseholdVersion
-from imports.batches import commit, preview
+from imports.batches import preview
+from imports.commit import commit
 
 ROWS = 100_000
 

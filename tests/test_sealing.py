@@ -15,7 +15,8 @@ from sqlalchemy import select
 from heating.models import Household, HouseholdVersion, ImportBatch
 from heating.runtime import Runtime, open_runtime
 from heating.sealing import FILE_MAGIC, TEXT_PREFIX, KeyFileError, Keyring, activate
-from imports.batches import commit, preview
+from imports.batches import preview
+from imports.commit import commit
 from tests.conftest import KEY_FILE
 from tests.support import id_number, ledger_xlsx, load_tiny_district, write_household
 

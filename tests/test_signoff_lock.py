@@ -14,7 +14,9 @@ from sqlalchemy import select
 from heating.completion import record_decision, revoke_decision
 from heating.models import ImportBatch
 from heating.signoff import PeriodLocked
-from imports.batches import commit, preview, rollback
+from imports.batches import preview
+from imports.commit import commit
+from imports.rollback import rollback
 from tests.support import (
     NANJIE,
     PERIOD,

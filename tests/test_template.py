@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from heating.errors import NotFound
 from heating.models import Household, Village
-from imports.batches import commit, preview
+from imports.batches import preview
+from imports.commit import commit
 from imports.template import HELP_SHEET, LEDGER_SHEET, LISTS_SHEET, write_template
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

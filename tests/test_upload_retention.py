@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 
 from heating.models import AuditEntry, ImportBatch, StoredFile, utcnow
 from heating.runtime import Runtime
-from imports.batches import cancel, commit, preview
+from imports.batches import cancel, preview
+from imports.commit import commit
 from imports.storage import storage_summary, sweep
 from tests.support import ledger_xlsx, post
 
@@ -93,7 +94,7 @@ def test_sweep_deletes_only_files_of_old_cancelled_or_unconfirmed_previews(
     assert after.files == before.files - 2 and after.purged == 2
     assert after.bytes == before.bytes - result.purged_bytes
     # The committed batch can still be rolled back: its file is there.
-    from imports.batches import rollback
+    from imports.rollback import rollback
 
     with runtime.session() as session:
         rollback(session, uploads["committed_old"])

@@ -132,7 +132,8 @@ def import_command(
     as_json: bool,
 ) -> None:
     """预览台账（默认不写入）；加 --commit 写入。"""
-    from imports.batches import commit, preview_parsed
+    from imports.batches import preview_parsed
+    from imports.commit import commit
 
     day = None
     if ledger_date is not None:
@@ -245,7 +246,8 @@ def _where(row: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def batches_rollback(batch_id: int, as_json: bool) -> None:
     """撤销一个已提交的批次：每户恢复到该批次之前的状态。"""
-    from imports.batches import batch_json, rollback
+    from imports.batches import batch_json
+    from imports.rollback import rollback
 
     runtime = get_runtime()
     tz = runtime.config.timezone

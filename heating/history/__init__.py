@@ -15,7 +15,7 @@ recorded counts; without D, every ledger date does: the **current** state is
 the state as of the newest ledger date, and the ``households`` row always
 equals it — so a back-filled older ledger never touches that row.
 
-Writers: ledger commits and rollbacks (``imports.batches``), the demo loader
+Writers: ledger commits and rollbacks (``imports.commit``, ``imports.rollback``), the demo loader
 and test fixtures all come here (``add_households``, ``add_versions``,
 ``retract``, ``load_histories``, ``record_create``/``record_update``); nothing
 else inserts into ``household_versions``.  Readers: measures, inconsistencies,

@@ -35,10 +35,10 @@ from heating.web.list_exports import export_batches
 from heating.web.params import page_arg
 from imports.batches import cancel as cancel_batch
 from imports.batches import list_batches
-from imports.batches import rollback as rollback_batch
 from imports.fields import LEDGER_LABELS
 from imports.issue_list import batch_issues, filtered, was_cut_short, write_workbook
 from imports.ledger_date import check_option, parse_option
+from imports.rollback import rollback as rollback_batch
 from imports.template import write_template
 
 bp = Blueprint("imports", __name__)

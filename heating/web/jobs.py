@@ -37,7 +37,8 @@ from sqlalchemy.exc import OperationalError
 from heating.errors import Refused
 from heating.models import ImportJob, utcnow
 from heating.runtime import Runtime
-from imports.batches import commit, preview
+from imports.batches import preview
+from imports.commit import commit
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def start_preview(
 
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
-    """Write a previewed batch in the background (imports.batches.commit)."""
+    """Write a previewed batch in the background (imports.commit.commit)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = _runtime(app).config
 
