@@ -8,6 +8,16 @@ and when it was recorded; ``heating.history`` writes them and answers every
 "as of" question.
 
 Schema changes go through Alembic (``heating/migrations``).
+
+Why one long module (about 800 lines, over the house's ~500): it is the
+schema and the stable vocabularies, nothing else — one declarative class per
+table with its columns, keys and relationships, no behaviour beyond
+``audit()``.  The tables refer to each other across areas (households →
+villages → townships, batches → users, sign-offs → townships), and
+``tests/test_migrations.py`` compares this metadata as a whole with the
+Alembic chain, so one file is where a newcomer reads the whole database.
+What the rows mean lives with their owners (``heating.history``,
+``heating.signoff``, ``imports.commit``, …).
 """
 
 from __future__ import annotations
