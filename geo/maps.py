@@ -246,6 +246,17 @@ def _village_tip(row: Any, m: MeasureRow | None, profile: Profile) -> list[str]:
         percent(m.effective_coverage if m else None),
         percent(profile.target(row.category)),
         _count(m.gap if m else None),
+        *evidence_tip(m),
+    ]
+
+
+def evidence_tip(m: MeasureRow | None) -> list[str]:
+    """Flagged by use, verified effective coverage, coverage by floor area ("—" where unknown)."""
+    checked = m is not None and m.usage_checked > 0
+    return [
+        _count(m.usage_flagged if checked else None),  # type: ignore[union-attr]
+        percent(m.verified_effective_coverage if m else None),
+        percent(m.area_coverage if m else None),
     ]
 
 
@@ -330,6 +341,7 @@ def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) 
                     percent(target),
                     str(agg.gap),
                     str(sum(1 for r in parts if r.meets is False)),
+                    *evidence_tip(agg),
                 ],
             }
         )

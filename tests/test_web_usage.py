@@ -123,3 +123,20 @@ def test_village_page_shows_the_flags_and_verified_effective_coverage(
     assert 'id="verified-effective">90.0%<' in page
     assert 'id="area-coverage">—<' in page and "不足 90% 时不计算" in page
     assert page.count("疑似改而不用</span>") == 1
+
+
+def test_map_tooltip_shows_the_same_flags_as_the_village_page(runtime, run_cli, holders, tmp_path):
+    from geo.maps import map_data
+
+    path = tmp_path / "u.csv"
+    path.write_bytes(csv_bytes({f"{i}": 1000.0 for i in range(9)} | {"9": 0.0}))
+    assert (
+        run_cli(
+            "usage", "import", str(path), "--kind", "electric", "--commit", "--accept-valid"
+        ).exit_code
+        == 0
+    )
+    with runtime.session() as session:
+        data = map_data(session, runtime.config)
+    tips = dict(zip(data.areas["code"], data.areas["tip"], strict=True))
+    assert tips[NANJIE][-3:] == ["1", "90.0%", "—"]
