@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -57,18 +57,23 @@ def season_judged(session: Session, as_of: date | None, settings: UsageSettings)
 
 
 def with_evidence(
-    session: Session, facts: list[VillageFacts], as_of: date | None, settings: UsageSettings
+    session: Session,
+    facts: list[VillageFacts],
+    as_of: date | None,
+    settings: UsageSettings,
+    known_at: datetime | None = None,
 ) -> list[VillageFacts]:
     """The facts with their evidence counts (unchanged when there is no evidence at all)."""
     usage = has_usage(session)
     areas = has_areas(session)
     if not facts or not (usage or areas):
         return facts
-    states = household_states(session, as_of)
+    states = household_states(session, as_of, known_at=known_at)
     flags: dict[int, tuple[int, int, int]] = {}
     year = season_judged(session, as_of, settings) if usage else None
     if year is not None:
-        flags = evaluate(session, states, settings.season(year), settings).of_village()
+        season = settings.season(year)
+        flags = evaluate(session, states, season, settings, known_at).of_village()
     area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     if areas:
         for s in states:

@@ -26,6 +26,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -137,8 +138,13 @@ def schedule(
     settings: UsageSettings,
     *,
     township_code: str | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The schedule of one season (module docstring), in all and per township × route."""
+    """The schedule of one season (module docstring), in all and per township × route.
+
+    Households as they are now, or as of a date (the annual report's cut-off).
+    """
     if not rules:
         raise Refused(
             "没有配置补贴规则：请在 HEATING_CONFIG 指向的配置文件中按路线和完工年份写 [[subsidy.rules]]"
@@ -162,7 +168,7 @@ def schedule(
     routes: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(keys, 0))
     ending: list[dict[str, Any]] = []
     mismatched: list[dict[str, Any]] = []
-    for s in household_states(session, township_code=township_code):
+    for s in household_states(session, as_of, township_code=township_code, known_at=known_at):
         if not s.clean:
             continue
         day = s.completed_day

@@ -30,7 +30,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -103,9 +103,12 @@ class HouseholdState:
 
 
 def household_states(
-    session: Session, as_of: date | None = None, township_code: str | None = None
+    session: Session,
+    as_of: date | None = None,
+    township_code: str | None = None,
+    known_at: datetime | None = None,
 ) -> list[HouseholdState]:
-    """Every household present (now, or as of a date by ``heating.history``'s rule)."""
+    """Every household present (now, or as of a date and known-at time by ``heating.history``'s rule)."""
     h = Household
     places = (
         select(Village.id, Village.code, Township.code, Township.name, District.code)
@@ -119,10 +122,17 @@ def household_states(
     rows: dict[int, dict[str, Any]] = {}
     for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))).mappings():
         rows[row["id"]] = dict(row)
-    if as_of is not None:
-        changed = set(session.scalars(changed_households(as_of, None))) & set(rows)
+    if as_of is not None or known_at is not None:
+        changed = set(session.scalars(changed_households(as_of, known_at))) & set(rows)
         if changed:
-            for hid, state in states_as_of(session, changed, as_of).items():
+            found = states_as_of(
+                session,
+                changed,
+                as_of or date.max,
+                rows=None if known_at is None else {},
+                known_at=known_at,
+            )
+            for hid, state in found.items():
                 if state is None or state.get("village_id") not in place:
                     rows.pop(hid, None)
                 else:
@@ -200,10 +210,14 @@ def use_from_readings(readings: list[tuple[date, float]], season: Season) -> flo
     return last - first
 
 
-def season_uses(session: Session, kind: str, season: Season) -> dict[str, float | None]:
+def season_uses(
+    session: Session, kind: str, season: Season, known_at: datetime | None = None
+) -> dict[str, float | None]:
     """Compared account → season use (None: not enough data) for accounts with any record near it."""
     reach = timedelta(days=READING_REACH_DAYS)
-    records = records_in_force(session, kind, start=season.start - reach, end=season.end + reach)
+    records = records_in_force(
+        session, kind, start=season.start - reach, end=season.end + reach, known_at=known_at
+    )
     periods: dict[str, list[tuple[date, date, float]]] = defaultdict(list)
     readings: dict[str, list[tuple[date, float]]] = defaultdict(list)
     for (account, form, start, end), amount in records.items():
@@ -280,14 +294,18 @@ def evaluate(
     states: list[HouseholdState],
     season: Season,
     settings: UsageSettings,
+    known_at: datetime | None = None,
 ) -> SeasonEvidence:
-    """Judge every household of ``states`` for one season (module docstring's rule)."""
+    """Judge every household of ``states`` for one season (module docstring's rule).
+
+    ``known_at`` counts only usage batches committed by then.
+    """
     candidates = [s for s in states if judged(s, season)]
     uses: dict[str, dict[str, float | None]] = {}
     holders: dict[str, dict[str, int]] = {}
     for kind, column in ACCOUNT_COLUMNS.items():
         if any(s["route"] == kind for s in candidates):
-            uses[kind] = season_uses(session, kind, season)
+            uses[kind] = season_uses(session, kind, season, known_at)
             counts: dict[str, int] = defaultdict(int)
             for s in states:
                 if s[column]:

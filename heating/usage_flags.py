@@ -9,6 +9,7 @@ and the ratio (names masked).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,14 +32,20 @@ def flags_report(
     settings: UsageSettings,
     *,
     township_code: str | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Judge the season over the whole district (peers), report one township or all."""
+    """Judge the season over the whole district (peers), report one township or all.
+
+    Households as they are now, or as of a date (the annual report's cut-off).
+    """
     names = dict(session.execute(select(Township.code, Township.name)).all())
     if township_code is not None and township_code not in names:
         raise NotFound(
             f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
         )
-    evidence = evaluate(session, household_states(session), settings.season(year), settings)
+    states = household_states(session, as_of, known_at=known_at)
+    evidence = evaluate(session, states, settings.season(year), settings, known_at)
     judgements = [
         j
         for j in evidence.judgements

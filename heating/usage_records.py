@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,15 +41,27 @@ def records_in_force(
     start: date | None = None,
     end: date | None = None,
     accounts: set[str] | None = None,
+    known_at: datetime | None = None,
 ) -> dict[RecordKey, float]:
-    """The amounts in force for a kind, optionally only those touching ``start``…``end``."""
-    r = UsageRecord
+    """The amounts in force for a kind, optionally only those touching ``start``…``end``.
+
+    ``known_at`` (naive UTC) counts only batches committed by then (and not rolled back by then).
+    """
+    r, b = UsageRecord, ImportBatch
     query = (
         select(r.account, r.form, r.start, r.end, r.amount)
-        .join(ImportBatch, ImportBatch.id == r.batch_id)
-        .where(ImportBatch.status == "committed", r.kind == kind)
+        .join(b, b.id == r.batch_id)
+        .where(r.kind == kind)
         .order_by(r.id)
     )
+    if known_at is None:
+        query = query.where(b.status == "committed")
+    else:
+        query = query.where(
+            b.committed_at <= known_at,
+            b.status.in_(("committed", "rolled_back")),
+            b.rolled_back_at.is_(None) | (b.rolled_back_at > known_at),
+        )
     if end is not None:
         query = query.where(r.start <= end)
     if start is not None:

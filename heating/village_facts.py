@@ -264,4 +264,4 @@ def village_facts(
                 lapsed,
             )  # fmt: skip
         )
-    return with_evidence(session, facts, as_of, usage or UsageSettings())
+    return with_evidence(session, facts, as_of, usage or UsageSettings(), known_at)

@@ -304,6 +304,7 @@ def states_as_of(
     rows: Mapping[int, Mapping[str, Any]] | None = None,
     excluding_batch: int | None = None,
     inactive: bool = False,
+    known_at: datetime | None = None,
 ) -> dict[int, dict[str, Any] | None]:
     """Full states of these households as of ``as_of`` (None: no state then), by id.
 
@@ -311,7 +312,8 @@ def states_as_of(
     that shows its state as of the date is used as it is; the others are read
     from their counting version.  ``excluding_batch`` leaves one batch's
     versions out; with ``inactive`` a counting version that is inactive is
-    returned (``active`` False) rather than None.
+    returned (``active`` False) rather than None.  ``known_at`` counts only
+    versions recorded by then (pass ``rows={}``: a row may show a later state).
     """
     ids = sorted(set(ids))
     rows = rows if rows is not None else current_states(session, ids)
@@ -333,7 +335,7 @@ def states_as_of(
             )
             .label("rank")
         )
-        conditions = [live(), v.ledger_date <= as_of, v.household_id.in_(part)]
+        conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(part)]
         if excluding_batch is not None:
             conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
         ranked = (

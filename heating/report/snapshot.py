@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,7 +61,10 @@ from heating.report.signoff_section import SignoffSection, gather
 from heating.report.sources import Sources, read_sources
 from heating.report.withheld import withhold
 from heating.report.zone_section import ZoneSection, zone_section
+from heating.subsidy import schedule
 from heating.trend import TrendPoint, coverage_trend, trend_years
+from heating.usage import has_usage
+from heating.usage_flags import flags_report
 from heating.village_facts import village_facts
 
 # --------------------------------------------------------------------------
@@ -140,6 +144,10 @@ class Snapshot:
     author_unit: str = ""  # 编制单位 (setting report_author_unit; blank: a line to fill in)
     reviewer: str = ""  # 审核人 (setting report_reviewer)
     signoff: SignoffSection | None = None  # the townships' sign-off states for the period
+    # Evidence of use (heating.usage_flags) for the season the measures judge (Y−1 for
+    # the default cut-off), and the subsidy schedule of season Y (None without rules).
+    usage_flags: dict[str, Any] | None = None
+    subsidy: dict[str, Any] | None = None
 
     @property
     def draft(self) -> bool:
@@ -187,6 +195,18 @@ def resolve_district(session: Session, code: str | None) -> District:
 # --------------------------------------------------------------------------
 # The snapshot
 # --------------------------------------------------------------------------
+
+
+def _usage_flags(
+    session: Session, config: Config, as_of: date, known_at: datetime
+) -> dict[str, Any] | None:
+    """The 疑似改而不用 list of the season the measures judge as of the date (None: no use data)."""
+    if not has_usage(session):
+        return None
+    year = config.usage.latest_ended(as_of)
+    if year is None:
+        return None
+    return flags_report(session, year, config.usage, as_of=as_of, known_at=known_at)
 
 
 def take_snapshot(
@@ -299,6 +319,12 @@ def take_snapshot(
             known_at=known_at,
             townships=townships,
             approved_only=approved_only,
+        ),
+        usage_flags=_usage_flags(session, config, as_of, known_at),
+        subsidy=(
+            schedule(session, year, config.subsidy, config.usage, as_of=as_of, known_at=known_at)
+            if config.subsidy
+            else None
         ),
     )
     return withhold(snapshot)

@@ -8,7 +8,14 @@ from typing import Any
 from openpyxl.drawing.image import Image
 from openpyxl.worksheet.worksheet import Worksheet
 
-from heating.measures import RULE_AGGREGATE, RULE_EVERY_VILLAGE, TOTAL_KEY, MeasureRow, rule_for
+from heating.measures import (
+    RULE_AGGREGATE,
+    RULE_EVERY_VILLAGE,
+    TOTAL_KEY,
+    MeasureRow,
+    percent,
+    rule_for,
+)
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import (
     MET,
@@ -127,6 +134,48 @@ def gap_reconciliation(s: Snapshot) -> str:
 # --------------------------------------------------------------------------
 
 
+def evidence_table(s: Snapshot) -> Table:
+    """Verified effective coverage and coverage by floor area of the district, where known."""
+    t = s.total
+    if t.usage_season is None:
+        verified = "—（没有用电量、用气量数据）"
+    elif not t.usage_checked:
+        verified = f"—（{t.usage_season} 采暖季没有可核验的户）"
+    else:
+        verified = percent(t.verified_effective_coverage)
+    area = (
+        percent(t.area_coverage)
+        if t.area_coverage is not None
+        else f"—（已知采暖面积的户占应改造户 {percent(t.area_known_share)}，不足 90%）"
+    )
+    rows = [
+        Row(["用量核验采暖季", t.usage_season or "—"]),
+        Row(["用量核验户数", str(t.usage_checked)]),
+        Row(["疑似改而不用户数", str(t.usage_flagged)]),
+        Row(["核验后有效覆盖率", verified]),
+        Row(["按面积清洁取暖率", area]),
+    ]
+    if t.area_coverage is not None:
+        rows.append(
+            Row(
+                [
+                    "应改造面积 / 已改造面积（m²）",
+                    f"{t.area_required_m2:,.0f} / {t.area_clean_m2:,.0f}",
+                ]
+            )
+        )
+    return Table(
+        "用量核验与按面积清洁取暖率（全区）",
+        [Column("项目", width=36), Column("数值", width=44)],
+        rows,
+        notes=(
+            "核验后有效覆盖率 =（已完成 − 散煤复烧/弃用 − 疑似改而不用且未记为复烧/弃用）÷ 应改造；"
+            "用截止日前已结束的最近一个采暖季的用量，明细见“用量核验”。",
+            "按面积清洁取暖率 = 已完成户采暖面积 ÷ 应改造户采暖面积，只在已知面积的户至少占应改造户 90% 时计算，从不估算。",
+        ),
+    )
+
+
 def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     """One row per category and the total; the coverage map below."""
     columns = [
@@ -166,6 +215,12 @@ def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 *_withheld_notes(s),
             ),
         ),
+    )
+    placed = write_table(
+        ws,
+        evidence_table(s),
+        start_row=placed.last_row + 2,
+        main=False,
     )
     anchor_row = placed.last_row + 2
     if picture is None:
