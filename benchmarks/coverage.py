@@ -46,10 +46,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from heating.config import DEFAULT_PROFILE
 from heating.db import make_engine, upgrade
 from heating.measures import coverage
 from heating.models import Base
+from heating.profile import DEFAULT_PROFILE
 from heating.runtime import open_runtime
 
 DISTRICT_CODE = "990100"  # not a real district: marks the benchmark's own data

@@ -75,7 +75,7 @@ from geo.villages import villages_frame
 from geo.zone_derivations import current_derivation
 from geo.zones import TOUCH_DEGREES
 from heating.completion import decided_village_ids
-from heating.config import Config, Profile
+from heating.config import Config
 from heating.counties import district_name
 from heating.coverage_classes import (
     CLASS_KEYS,
@@ -91,6 +91,7 @@ from heating.measures import (
     village_row,
 )
 from heating.models import District, Household, Township, Village, Zone
+from heating.profile import Profile
 from heating.village_facts import village_facts
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships

@@ -23,9 +23,9 @@ from geo.villages import villages_frame
 from geo.zones import DerivedZone, age_key, derive, zone_number
 from heating import locks
 from heating.completion import complete_village_codes
-from heating.config import Profile
 from heating.errors import Refused
 from heating.models import Zone, ZoneDerivation, audit
+from heating.profile import Profile
 
 
 @dataclass

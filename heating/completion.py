@@ -23,10 +23,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
-from heating.config import Profile
 from heating.errors import NotFound, Refused
 from heating.measures import complete_codes, village_facts
 from heating.models import CompletionDecision, Village, audit, utcnow
+from heating.profile import Profile
 from heating.signoff import check_unlocked
 
 

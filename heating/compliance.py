@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from heating.config import Profile
 from heating.measures import (
     MeasureRow,
     aggregate_row,
@@ -25,6 +24,7 @@ from heating.measures import (
     township_category_rows,
     village_row,
 )
+from heating.profile import Profile
 from heating.village_facts import village_facts
 
 

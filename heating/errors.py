@@ -25,3 +25,10 @@ class NotFound(Refused):
 
 class Forbidden(Refused):
     """The user's role or township does not allow this."""
+
+
+class ConfigError(Exception):
+    """A setting has a value we cannot use; the message names it in Chinese.
+
+    Not a ``Refused``: it stops start-up (or a command) before any request is served.
+    """

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from heating.config import Profile
 from heating.history import counting_known_at, state_as_of
 from heating.models import Household, Village
+from heating.profile import Profile
 from heating.village_facts import VillageFacts, village_facts
 
 # code → Chinese description (the documented list).

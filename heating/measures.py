@@ -54,9 +54,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.config import Profile
 from heating.errors import Refused
 from heating.models import District, Township
+from heating.profile import Profile
 from heating.seasons import UsageSettings
 from heating.village_facts import VillageFacts, village_facts
 

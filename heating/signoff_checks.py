@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from heating.config import Config, Profile
+from heating.config import Config
 from heating.history import regressed_as_of
 from heating.inconsistencies import CODES as INCONSISTENCY_LABELS
 from heating.inconsistencies import inconsistencies
@@ -48,6 +48,7 @@ from heating.models import (
     UsageRecord,
     Village,
 )
+from heating.profile import Profile
 
 LISTED = 5  # examples named in one problem or change
 FIGURE_KEYS = ("registry_households", "ledger_rows", "exempt", "required", "clean", "lapsed")

@@ -19,9 +19,10 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from heating.config import Profile, cutoff_of
+from heating.config import cutoff_of
 from heating.history import first_ledger_date, last_ledger_date
 from heating.measures import TOTAL_KEY, MeasureRow, category_rows, village_row
+from heating.profile import Profile
 from heating.village_facts import village_facts
 
 

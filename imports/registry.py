@@ -28,10 +28,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.config import Config, Profile
+from heating.config import Config
 from heating.counties import district_name
 from heating.errors import Refused
 from heating.models import District, Township, Village, audit
+from heating.profile import Profile
 from imports.fields import Field, Schema, normalise_word
 from imports.records import LoadReport, Record, keep_file, read_records
 

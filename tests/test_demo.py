@@ -21,7 +21,6 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from heating.config import DEFAULT_PROFILE
 from heating.db import make_engine, upgrade
 from heating.demo import BOUNDARY_SOURCE, DEMO_PASSWORD, DEMO_USERS, facts, load_demo, rollout
 from heating.demo.cells import Seed, generate_boundaries
@@ -37,6 +36,7 @@ from heating.models import (
     Village,
     ZoneDerivation,
 )
+from heating.profile import DEFAULT_PROFILE
 from heating.runtime import Runtime, open_runtime
 
 PG_URL = __import__("os").environ.get("HEATING_TEST_DATABASE_URL", "").strip()
@@ -116,7 +116,7 @@ def test_villages_without_carried_code_follow_the_documented_fallback():
     assert missing == ["140405102001", "140405102209", "140405105239", "140405403498"]
     assert {proposed[c].category for c in missing} == {"rural"}
     # A profile with other names is followed, not the default keys.
-    from heating.config import parse_profile
+    from heating.profile import parse_profile
 
     custom = parse_profile(
         {

@@ -6,8 +6,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from heating.config import DEFAULT_PROFILE, ConfigError, load_config
+from heating.config import ConfigError, load_config
 from heating.models import Base
+from heating.profile import DEFAULT_PROFILE
 
 
 def test_migrations_match_the_models(runtime) -> None:

@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from heating.completion import complete_village_codes, record_decision, revoke_decision
-from heating.config import DEFAULT_PROFILE, parse_profile
 from heating.history import record_update
 from heating.measures import MeasureRow, coverage, gap_to, needed
 from heating.models import Village
+from heating.profile import DEFAULT_PROFILE, parse_profile
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
 
 

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from heating.compliance import compliance
-from heating.config import DEFAULT_PROFILE, parse_profile
 from heating.history import record_update
 from heating.inconsistencies import inconsistencies
 from heating.models import Household, Village
+from heating.profile import DEFAULT_PROFILE, parse_profile
 from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
 
 

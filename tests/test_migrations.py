@@ -19,10 +19,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from heating.config import DEFAULT_PROFILE
 from heating.db import alembic_config, make_engine, upgrade
 from heating.measures import coverage
 from heating.models import Base
+from heating.profile import DEFAULT_PROFILE
 from heating.runtime import open_runtime
 
 PG_URL = __import__("os").environ.get("HEATING_TEST_DATABASE_URL", "").strip()

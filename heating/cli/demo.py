@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from heating.cli.context import get_runtime
 from heating.cli.setup import prepare_key
-from heating.config import Profile
 from heating.db import upgrade
 from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
 from heating.demo.ledgers import write_ledgers
 from heating.measures import coverage, percent
 from heating.models import ZoneDerivation
+from heating.profile import Profile
 
 DEMO_MARK = "【仅供演示】"
 

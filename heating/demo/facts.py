@@ -15,7 +15,7 @@ from importlib import resources
 
 from shapely.geometry import Polygon, shape
 
-from heating.config import Profile
+from heating.profile import Profile
 
 DISTRICT_CODE = "140405"
 DISTRICT_NAME = "屯留区"

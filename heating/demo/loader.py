@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from geo.zone_derivations import derive_zones
 from heating import history
-from heating.config import Profile
 from heating.db import analyze, get_meta
 from heating.demo import cells, facts, rollout
 from heating.demo.rollout import VillagePlan
@@ -48,6 +47,7 @@ from heating.models import (
     Village,
     audit,
 )
+from heating.profile import Profile
 from heating.users import create_user
 
 DEMO_VERSION = "1"

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
 from heating.completion import decided_village_ids
-from heating.config import Config, Profile, cutoff_of
+from heating.config import Config, cutoff_of
 from heating.counties import district_name
 from heating.errors import NotFound, Refused
 from heating.inconsistencies import Inconsistency, inconsistencies
@@ -50,6 +50,7 @@ from heating.models import (
     Village,
     utcnow,
 )
+from heating.profile import Profile
 from heating.report.household_detail import (
     NoCompletionDate,
     ProblemHousehold,

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from heating.config import Profile
 from heating.measures import TOTAL_KEY
+from heating.profile import Profile
 from heating.report.workbook import Column
 from heating.trend import TrendPoint, coverage_trend
 from heating.web.access import scoped_township_code
