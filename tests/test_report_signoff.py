@@ -279,17 +279,20 @@ def test_web_download_takes_approved_only(login: Any, runtime: Runtime, history:
     client = login("erin")
     page = client.get("/reports").get_data(as_text=True)
     assert 'name="approved_only"' in page
-    resp = client.get("/reports/download?year=2021&approved_only=1")
-    assert resp.status_code == 200
-    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
-    villages = {line["村代码"]: line for line in read_table(wb["分村"], "村代码")}
-    assert villages[SHANGCUN]["户数|应改造"] == "—"
-    resp = client.get("/reports/download?year=2021")
-    villages = {
-        line["村代码"]: line
-        for line in read_table(openpyxl.load_workbook(io.BytesIO(resp.data))["分村"], "村代码")
-    }
-    assert villages[SHANGCUN]["户数|应改造"] == 20
+
+    def shangcun(query: str) -> Any:
+        resp = client.get(f"/reports/download?year=2021{query}")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+        villages = {line["村代码"]: line for line in read_table(wb["分村"], "村代码")}
+        return villages[SHANGCUN]["户数|应改造"]
+
+    for query in ("&approved_only=1", "&approved_only=true", "&approved_only=on"):
+        assert shangcun(query) == "—", query
+    for query in ("", "&approved_only=0", "&approved_only="):
+        assert shangcun(query) == 20, query
+    resp = client.get("/reports/download?year=2021&approved_only=maybe")
+    assert resp.status_code == 400 and "approved_only" in resp.get_data(as_text=True)
 
 
 # --------------------------------------------------------------------------

@@ -48,6 +48,20 @@ def int_arg(name: str, label: str, *, default: int, minimum: int, maximum: int) 
     return int(text)
 
 
+YES = ("1", "true", "on", "yes")
+NO = ("", "0", "false", "off", "no")
+
+
+def flag_arg(name: str, label: str) -> bool:
+    """The query parameter ``name`` as yes/no (a checkbox sends "1" or nothing)."""
+    text = request.args.get(name, "").strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise Refused(f"{label}应为 1（是）或 0（否），得到 {text!r}。")
+
+
 def page_arg(pages: int) -> int:
     """The ``page`` parameter: a positive integer; past the last page shows the last."""
     return min(int_arg("page", "页码 page", default=1, minimum=1, maximum=10**9), pages)

@@ -17,7 +17,7 @@ from heating.report import build_report
 from heating.report.snapshot import check_year, default_as_of
 from heating.web.access import roles_required
 from heating.web.db import app_config, db
-from heating.web.params import date_arg, int_arg
+from heating.web.params import YES, date_arg, flag_arg, int_arg
 
 bp = Blueprint("reports", __name__)
 
@@ -53,7 +53,7 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             known_at=request.args.get("known_at", ""),
             districts=districts,
             district=request.args.get("district", ""),
-            approved_only=request.args.get("approved_only", "") not in ("", "0"),
+            approved_only=request.args.get("approved_only", "").strip().lower() in YES,
             cutoff=config.report_cutoff,
             error=error,
         ),
@@ -92,6 +92,7 @@ def download() -> ResponseReturnValue:
     """Build the report for the chosen year and as-of date and send it as .xlsx."""
     try:
         year, as_of, district, known_at = _parse_request()
+        approved_only = flag_arg("approved_only", "只含已审核乡镇 approved_only")
         built = build_report(
             db(),
             app_config(),
@@ -99,7 +100,7 @@ def download() -> ResponseReturnValue:
             as_of=as_of,
             district_code=district,
             known_at=known_at,
-            approved_only=request.args.get("approved_only", "") not in ("", "0"),
+            approved_only=approved_only,
         )
     except Refused as exc:
         return _form_page(exc.message, 400)
