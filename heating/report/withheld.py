@@ -73,11 +73,6 @@ def withhold(s: Snapshot) -> Snapshot:
     )
 
 
-def withheld_codes(s: Snapshot) -> set[str]:
-    """Codes of the villages whose figures ``s`` withholds."""
-    return {v.row.key for v in s.villages if v.withheld}
-
-
 def _comparison(
     lines: list[Comparison], keep: frozenset[str], current_total: MeasureRow, label: str
 ) -> list[Comparison]:
