@@ -41,6 +41,16 @@ from heating.usage import HouseholdState, household_states
 
 README_POINTER = "见 README“补贴发放计划 / Subsidy schedule”一节"
 
+# What the schedule counts per township and route (and in all): households and money.
+COUNTS = (
+    "due_households",
+    "due_total",
+    "ending_households",
+    "mismatched_device",
+    "device_missing",
+    "no_rule",
+)
+
 
 @dataclass(frozen=True)
 class SubsidyRule:
@@ -156,16 +166,8 @@ def schedule(
             f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
         )
     by_key = {(r.route, r.year): r for r in rules}
-    keys = (
-        "due_households",
-        "due_total",
-        "ending_households",
-        "mismatched_device",
-        "device_missing",
-        "no_rule",
-    )
-    towns: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(keys, 0))
-    routes: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(keys, 0))
+    towns: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    routes: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     ending: list[dict[str, Any]] = []
     mismatched: list[dict[str, Any]] = []
     for s in household_states(session, as_of, township_code=township_code, known_at=known_at):
@@ -196,7 +198,7 @@ def schedule(
             for c in counts:
                 c["ending_households"] += 1
             ending.append(_line(s))
-    total = {k: sum(t[k] for t in towns.values()) for k in keys}
+    total = {k: sum(t[k] for t in towns.values()) for k in COUNTS}
     order = list(ROUTE_LABELS)
     return {
         "season": str(season),

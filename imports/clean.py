@@ -141,21 +141,24 @@ _CENT = Decimal("0.01")
 
 def decimal(value: Any) -> Decimal | Problem | None:
     """Money in yuan, to the cent."""
-    if type(value) is float:
-        return Decimal(repr(value)).quantize(_CENT)
-    if type(value) is int:
-        return Decimal(value)
-    s = _number_text(value)
-    if s is None:
-        return None
-    try:
-        return Decimal(s).quantize(_CENT)
-    except InvalidOperation:
-        return _refused("not_a_number", "应为金额数字（元），请只填写数字。")
+    return _hundredths(value, "应为金额数字（元），请只填写数字。")
 
 
 def area(value: Any) -> Decimal | Problem | None:
     """A floor area in m², to 0.01 m² (a trailing m²/平方米/㎡ is allowed)."""
+    return _hundredths(
+        value, "应为面积数字（平方米），如 85 或 96.5，请只填写数字。", _without_area_unit
+    )
+
+
+def _without_area_unit(s: str) -> str:
+    return s.removesuffix("平方米").removesuffix("平米").rstrip("m²㎡2M")
+
+
+def _hundredths(
+    value: Any, message: str, unit: Callable[[str], str] | None = None
+) -> Decimal | Problem | None:
+    """A decimal number to 0.01 (``unit`` drops a unit written after it)."""
     if type(value) is float:
         return Decimal(repr(value)).quantize(_CENT)
     if type(value) is int:
@@ -163,11 +166,12 @@ def area(value: Any) -> Decimal | Problem | None:
     s = _number_text(value)
     if s is None:
         return None
-    s = s.removesuffix("平方米").removesuffix("平米").rstrip("m²㎡2M")
+    if unit is not None:
+        s = unit(s)
     try:
         return Decimal(s).quantize(_CENT)
     except InvalidOperation:
-        return _refused("not_a_number", "应为面积数字（平方米），如 85 或 96.5，请只填写数字。")
+        return _refused("not_a_number", message)
 
 
 def _float(value: Any, marks: str, message: str) -> float | Problem | None:

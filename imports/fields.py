@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from heating.models import EXEMPT_REASONS, STATUS_LABELS
+from heating.models import EXEMPT_REASONS, ROUTE_LABELS, STATUS_LABELS
 
 # Kinds of cell a field holds; clean.py has one cleaner per kind.
 KINDS = (
@@ -200,15 +200,7 @@ EXEMPT_REASON_WORDS = choice_words(
 assert set(EXEMPT_REASON_WORDS.values()) == set(EXEMPT_REASONS)
 
 # The words the template offers for each choice (stored value → word).
-ROUTE_CHOICES = {
-    "electric": "煤改电",
-    "gas": "煤改气",
-    "district": "集中供热",
-    "biomass": "生物质",
-    "geothermal": "地热能",
-    "solar": "太阳能",
-    "other": "其他",
-}
+ROUTE_CHOICES = ROUTE_LABELS | {"other": "其他"}  # the short word a clerk picks
 OPERATION_CHOICES = {
     "normal": "正常",
     "unstable": "运行不稳定",

@@ -508,6 +508,30 @@ def log_in(client: FlaskClient, username: str, password: str) -> Any:
     )
 
 
+def browser_log_in(page: Any, base: str, username: str) -> None:
+    """Log in through the login page in a Playwright page, as a person would."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def workbook_xlsx(*sheets: tuple[str, list[list[Any]]], hidden: tuple[str, ...] = ()) -> bytes:
+    """A workbook with the given (name, rows) sheets, written by openpyxl."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets:
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+        if name in hidden:
+            ws.sheet_state = "hidden"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
 def upload(
     client: FlaskClient,
     data: bytes,

@@ -7,17 +7,9 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from tests.support import PASSWORD, bad_id_number, id_number
+from tests.support import bad_id_number, browser_log_in, id_number
 
 pytestmark = pytest.mark.browser
-
-
-def _login(pg, base: str, username: str) -> None:
-    pg.goto(f"{base}/login")
-    pg.fill("input[name=username]", username)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{base}/")
 
 
 def _fill(path, rows) -> None:
@@ -42,7 +34,7 @@ def test_clerk_fixes_a_ledger_error_and_sees_the_dashboard_change(
     page, live_server, users, tmp_path
 ) -> None:
     pg, base = page.page, live_server
-    _login(pg, base, "bob")
+    browser_log_in(pg, base, "bob")
     assert pg.inner_text("#total-clean") == "0"
 
     pg.goto(f"{base}/imports")
@@ -99,7 +91,7 @@ def test_clerk_fixes_a_ledger_error_and_sees_the_dashboard_change(
 
 def test_planner_browses_from_the_villages_list_to_a_village(page, live_server, users) -> None:
     pg, base = page.page, live_server
-    _login(pg, base, "dave")
+    browser_log_in(pg, base, "dave")
     pg.click("nav.mainnav >> text=村庄")
     pg.select_option("select[name=township]", "140405101")
     pg.click("form.filters button[type=submit]")

@@ -21,6 +21,7 @@ from heating.config import load_config
 from imports.issues import CODES, LedgerRejected
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
+from tests.support import workbook_xlsx
 
 TODAY = date(2024, 1, 15)
 HEADER = ["序号", "村", "户号", "户主姓名", "身份证号", "改造状态", "改造方式", "完工日期"]
@@ -28,23 +29,8 @@ ROW_A = [1, "南街村", "A001", "张三", None, "已完工", "煤改电", "2021
 ROW_B = [2, "东街", "A002", "李四", None, "未改造", None, None]
 
 
-def xlsx(*sheets: tuple[str, list[list]], hidden: tuple[str, ...] = ()) -> bytes:
-    """A workbook with the given (name, rows) sheets, written by openpyxl."""
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets:
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-        if name in hidden:
-            ws.sheet_state = "hidden"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def one_sheet(rows: list[list]) -> bytes:
-    return xlsx(("台账", rows))
+    return workbook_xlsx(("台账", rows))
 
 
 @pytest.fixture
@@ -71,7 +57,7 @@ def problems(parsed: ParsedLedger) -> list[tuple[int | None, str]]:
 
 
 def test_xlsx_with_title_row_reads_every_household(parse):
-    data = xlsx(("台账", [["麟绛街道2021年清洁取暖改造台账"], HEADER, ROW_A, ROW_B]))
+    data = workbook_xlsx(("台账", [["麟绛街道2021年清洁取暖改造台账"], HEADER, ROW_A, ROW_B]))
     parsed = parse(data)
     assert parsed.kind == "xlsx"
     assert [(s.name, s.header_row, s.data_rows) for s in parsed.sheets] == [("台账", 2, 2)]
@@ -250,7 +236,7 @@ def test_header_synonyms_full_width_and_units(parse):
 
 
 def test_sheet_without_header_is_skipped_with_a_warning_and_hidden_sheet_with_a_note(parse):
-    data = xlsx(
+    data = workbook_xlsx(
         ("说明", [["本表由乡镇填报"], ["联系人：王"]]),
         ("台账", [HEADER, ROW_A]),
         ("草稿", [["随便写的"], [1, 2, 3]]),
@@ -267,7 +253,7 @@ def test_sheet_without_header_is_skipped_with_a_warning_and_hidden_sheet_with_a_
 
 
 def test_every_visible_sheet_is_read(parse):
-    data = xlsx(("南街", [HEADER, ROW_A]), ("东街", [["东街台账"], HEADER, ROW_B]))
+    data = workbook_xlsx(("南街", [HEADER, ROW_A]), ("东街", [["东街台账"], HEADER, ROW_B]))
     parsed = parse(data)
     assert [(r.sheet, r.row) for r in parsed.rows] == [("南街", 2), ("东街", 3)]
 
@@ -628,7 +614,7 @@ def test_row_limit_counts_data_rows_not_titles_headers_or_subtotals(parse, fmt):
 def test_row_limit_counts_households_of_every_sheet(parse):
     rows = [HEADER] + [[i, "南街", f"A{i}", "张三", None, "未改造", None, None] for i in range(3)]
     more = [HEADER] + [[i, "南街", f"B{i}", "李四", None, "未改造", None, None] for i in range(3)]
-    data = xlsx(("一组", rows), ("二组", more))
+    data = workbook_xlsx(("一组", rows), ("二组", more))
     assert len(parse(data, import_max_rows=6).rows) == 6
     with pytest.raises(LedgerRejected) as err:
         parse(data, import_max_rows=5)

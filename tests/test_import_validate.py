@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date
 
-import openpyxl
 import pytest
 from sqlalchemy import event
 
@@ -17,6 +15,7 @@ from imports.issues import CODES
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
 from imports.validate import check_id_number, id_check_digit
+from tests.support import workbook_xlsx
 
 TODAY = date(2024, 1, 15)
 GOOD_ID = "140405199001011234"  # valid GB 11643 check digit
@@ -24,20 +23,8 @@ BAD_ID = "140405199001011235"
 HEADER = ["乡镇", "村", "户号", "户主姓名", "身份证号", "联系电话", "改造状态", "改造方式"]
 
 
-def xlsx(*sheets: tuple[str, list[list]]) -> bytes:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets:
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def ledger(header: list[str], *rows: list) -> bytes:
-    return xlsx(("台账", [header, *rows]))
+    return workbook_xlsx(("台账", [header, *rows]))
 
 
 @pytest.fixture
@@ -310,7 +297,7 @@ def test_value_synonyms(parse, word, status, route, operation):
 
 
 def test_second_occurrence_of_a_household_is_the_error_and_names_the_first(parse):
-    data = xlsx(
+    data = workbook_xlsx(
         ("一组", [HEADER, ["麟绛街道", "南街", "A1", "张三", None, None, "未改造", None]]),
         (
             "二组",

@@ -8,17 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from heating.models import Household
-from tests.support import PASSWORD, ledger_xlsx
+from tests.support import browser_log_in, ledger_xlsx
 
 pytestmark = pytest.mark.browser
-
-
-def _login(pg, base: str, username: str) -> None:
-    pg.goto(f"{base}/login")
-    pg.fill("input[name=username]", username)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{base}/")
 
 
 def _upload(pg, base: str, path, township: str = "") -> int:
@@ -34,7 +26,7 @@ def test_stale_preview_commit_is_refused_in_the_browser(
     page, live_server, users, runtime, tmp_path
 ) -> None:
     pg, base = page.page, live_server
-    _login(pg, base, "alice")
+    browser_log_in(pg, base, "alice")
     both = tmp_path / "两镇台账.xlsx"
     both.write_bytes(
         ledger_xlsx(

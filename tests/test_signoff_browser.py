@@ -5,20 +5,12 @@ from __future__ import annotations
 import pytest
 
 from heating import signoff
-from tests.support import PASSWORD, PERIOD
+from tests.support import PERIOD, browser_log_in
 
 pytestmark = pytest.mark.browser
 
 TOWN = "140405001"
 PAGE = f"/signoff/{TOWN}/{PERIOD}"
-
-
-def _login(pg, base: str, username: str) -> None:
-    pg.goto(f"{base}/login")
-    pg.fill("input[name=username]", username)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{base}/")
 
 
 def _logout(pg, base: str) -> None:
@@ -34,7 +26,7 @@ def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users,
     pg, base = page.page, live_server
     pg.on("dialog", lambda dialog: dialog.accept())  # the approve button asks first (confirm.js)
 
-    _login(pg, base, "bob")
+    browser_log_in(pg, base, "bob")
     pg.goto(base + PAGE)
     assert "没有发现待处理问题" in pg.inner_text("#signoff-problems")
     pg.fill("#submit-form textarea[name=note]", "已与各村核对")
@@ -43,7 +35,7 @@ def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users,
     assert "已报送" in pg.inner_text("#signoff-state")
     _logout(pg, base)
 
-    _login(pg, base, "rita")
+    browser_log_in(pg, base, "rita")
     pg.goto(f"{base}/signoff?period={PERIOD}")
     cell = _cell(pg)
     assert "已报送" in cell.inner_text()
@@ -53,7 +45,7 @@ def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users,
     assert "已退回" in _cell(pg).inner_text()
     _logout(pg, base)
 
-    _login(pg, base, "bob")  # the dashboard tells the clerk why
+    browser_log_in(pg, base, "bob")  # the dashboard tells the clerk why
     assert "东街村完工户数与验收单不符" in pg.inner_text(".signoff-returned")
     pg.click(".signoff-returned a")
     pg.wait_for_url(base + PAGE)
@@ -64,7 +56,7 @@ def test_submit_return_resubmit_approve_in_the_browser(page, live_server, users,
     assert "已报送" in pg.inner_text("#signoff-state")
     _logout(pg, base)
 
-    _login(pg, base, "rita")
+    browser_log_in(pg, base, "rita")
     pg.goto(base + PAGE)
     pg.click("form.signoff-approve button")
     pg.wait_for_selector(".flash-success")

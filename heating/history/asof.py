@@ -39,10 +39,20 @@ from heating.models import (
 
 _H: Table = Household.__table__  # type: ignore[assignment]
 _V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
+# Of a household's versions, the one that counts comes first: the newest ledger date,
+# then the latest recorded, then the highest id (the rules in ``heating.history``).
+NEWEST_FIRST = (_V.c.ledger_date.desc(), _V.c.recorded_at.desc(), _V.c.id.desc())
 
 # --------------------------------------------------------------------------
 # Reading: which versions count, the state as of a date
 # --------------------------------------------------------------------------
+
+
+def _rank_newest_first() -> Any:
+    """1 for the version of each household that counts among those selected."""
+    return (
+        func.row_number().over(partition_by=_V.c.household_id, order_by=NEWEST_FIRST).label("rank")
+    )
 
 
 def live(known_at: datetime | None = None) -> ColumnElement[bool]:
@@ -109,14 +119,7 @@ def newest_versions(
         conditions.append(v.ledger_date <= as_of)
     if households is not None:
         conditions.append(v.household_id.in_(households))
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=v.household_id,
-            order_by=(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc()),
-        )
-        .label("rank")
-    )
+    rank = _rank_newest_first()
     ranked = (
         select(
             v.household_id,
@@ -327,14 +330,7 @@ def states_as_of(
             need.append(hid)
     v = _V.c
     for part in _chunks(need):
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=v.household_id,
-                order_by=(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc()),
-            )
-            .label("rank")
-        )
+        rank = _rank_newest_first()
         conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(part)]
         if excluding_batch is not None:
             conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
@@ -435,7 +431,7 @@ def village_changes(session: Session, village_id: int, limit: int) -> list[Any]:
             .outerjoin(ImportBatch, ImportBatch.id == v.batch_id)
             .outerjoin(User, User.id == v.user_id)
             .where(v.village_id == village_id)
-            .order_by(v.ledger_date.desc(), v.recorded_at.desc(), v.id.desc())
+            .order_by(*NEWEST_FIRST)
             .limit(limit)
         ).all()
     )

@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from heating.models import ROUTE_LABELS
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import Column, Row, Table, write_table
+from heating.subsidy import COUNTS
 
 GAP = 2
 
@@ -170,15 +171,7 @@ def write_subsidy(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                     ]
                 )
             )
-    keys = (
-        "due_households",
-        "due_total",
-        "ending_households",
-        "mismatched_device",
-        "device_missing",
-        "no_rule",
-    )
-    totals = {k: sum(t[k] for t in towns) for k in keys}
+    totals = {k: sum(t[k] for t in towns) for k in COUNTS}
     rows.append(
         Row(
             [
