@@ -412,6 +412,11 @@ REQUIRED_COLUMNS: tuple[Field, ...] = tuple(f for f in LEDGER_FIELDS if f.requir
 VILLAGE_COLUMNS = ("village", "village_code")
 # The blank template's columns, in schema order.
 TEMPLATE_FIELDS: tuple[Field, ...] = tuple(f for f in LEDGER_FIELDS if f.help)
+# The template's own sheets besides 台账 (imports.template writes them; the ledger
+# reader skips them without a note: they are ours, not a clerk's forgotten data).
+HELP_SHEET = "填写说明"
+LISTS_SHEET = "选项"
+TEMPLATE_EXTRA_SHEETS = (HELP_SHEET, LISTS_SHEET)
 
 PLAN_YEAR_RANGE = (2016, 2035)
 # Heated floor area of one household, m² (issue 13): above this is a typo (cm²? a village total?).

@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from heating.db import get_meta
 from heating.models import Township
 from imports import clean
-from imports.fields import LEDGER_LABELS, LEDGER_SCHEMA, REQUIRED_COLUMNS, VILLAGE_COLUMNS
+from imports.fields import (
+    LEDGER_LABELS,
+    LEDGER_SCHEMA,
+    REQUIRED_COLUMNS,
+    TEMPLATE_EXTRA_SHEETS,
+    VILLAGE_COLUMNS,
+)
 from imports.header import HeaderMatch, find_header
 from imports.issues import IssueCap, LedgerRejected, Problem, column_letter
 from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, shown
@@ -212,6 +218,9 @@ class _LedgerParser:
     # ------------------------------------------------------------------
     def sheet(self, sheet: RawSheet) -> None:
         name = sheet.name
+        if name in TEMPLATE_EXTRA_SHEETS:  # the template's instructions and lists: no note
+            self.done += sheet.height
+            return
         if not sheet.visible:
             self.note("note", "sheet_hidden", f"工作表“{name}”是隐藏的，已跳过。", name)
             return

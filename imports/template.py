@@ -26,11 +26,9 @@ from sqlalchemy.orm import Session
 from heating.errors import NotFound
 from heating.formulas import put_text
 from heating.models import Township, Village
-from imports.fields import TEMPLATE_FIELDS
+from imports.fields import HELP_SHEET, LISTS_SHEET, TEMPLATE_FIELDS
 
 LEDGER_SHEET = "台账"
-HELP_SHEET = "填写说明"
-LISTS_SHEET = "选项"
 HEADER_ROW = 2
 FIRST_DATA_ROW = HEADER_ROW + 1
 LAST_DATA_ROW = 5000  # dropdowns and formats reach this far

@@ -175,7 +175,7 @@ def test_login_then_dashboard(login) -> None:
 def test_login_form_without_csrf_token_is_refused(client, users) -> None:
     resp = client.post("/login", data={"username": "alice", "password": "correct-horse-1"})
     assert resp.status_code == 400
-    assert "CSRF" in resp.get_data(as_text=True)
+    assert "登录页已打开太久，已失效：请刷新页面后重新登录。" in resp.get_data(as_text=True)
 
 
 def test_backup_is_a_consistent_copy(run_cli, tiny_district, tmp_path, database_url) -> None:

@@ -103,7 +103,7 @@ def test_forms_refuse_a_post_without_csrf_token(login, runtime) -> None:
     client = login("bob")
     resp = client.post(f"{PAGE}/submit", data={"note": "x"})
     assert resp.status_code == 400
-    assert "CSRF" in resp.get_data(as_text=True)
+    assert "表单已失效" in resp.get_data(as_text=True)
     with runtime.session() as session:
         assert session.query(SignoffEvent).count() == 0
     token = csrf_token(client, PAGE)

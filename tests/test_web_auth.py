@@ -66,7 +66,8 @@ def test_posts_without_csrf_token_are_refused_400(login, runtime, users) -> None
     ]:
         resp = client.post(path, data=data)
         assert resp.status_code == 400, path
-        assert "CSRF" in resp.get_data(as_text=True)
+        page = resp.get_data(as_text=True)
+        assert "表单已失效：请刷新页面后重新" in page and "CSRF" not in page
     with runtime.session() as session:
         assert session.scalar(select(User).where(User.username == "mallory")) is None
         assert session.get(User, users["dave"]).active
@@ -158,3 +159,20 @@ def test_audit_log_filters_by_action(login) -> None:
     page = admin.get("/admin/audit?action=login").get_data(as_text=True)
     assert "alice" in page
     assert "停用用户" not in page.split("<tbody>")[1]
+
+
+def test_upload_after_the_login_expired_says_so_in_plain_words(login, users) -> None:
+    """The form's token outlived the login: the message names the login, not a token."""
+    import io
+
+    client = login("bob")
+    token = csrf_token(client, "/imports")
+    client.delete_cookie(client.application.config["SESSION_COOKIE_NAME"])  # expired: dropped
+    resp = client.post(
+        "/imports",
+        data={"csrf_token": token, "file": (io.BytesIO(b"x"), "台账.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "登录已过期，请重新登录后再上传。" in page and "CSRF" not in page

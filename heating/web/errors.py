@@ -6,6 +6,7 @@ from html import escape
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -38,6 +39,23 @@ def render_error(code: int, message: str | None = None) -> ResponseReturnValue:
         return body, code, {"Content-Type": "text/html; charset=utf-8"}
 
 
+def stale_form_message() -> str:
+    """Why a form's security token failed, in the words of what happened to the user.
+
+    Most often the login expired (idle timeout, logout elsewhere) while the
+    page stood open; otherwise the page is older than the current login.
+    """
+    if request.path.rstrip("/") == "/login":
+        return "登录页已打开太久，已失效：请刷新页面后重新登录。"
+    action = "上传" if request.path.startswith("/imports") else "提交"
+    if not current_user.is_authenticated:
+        return f"登录已过期，请重新登录后再{action}。"
+    return (
+        f"这个页面是在本次登录之前打开的，或已打开很久，表单已失效：请刷新页面后重新{action}"
+        "（如选过文件，需要重新选择）。"
+    )
+
+
 def _too_large_message() -> str:
     limit = app_config().upload_max_mb
     return (
@@ -48,7 +66,7 @@ def _too_large_message() -> str:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
-        return render_error(400, "表单已过期或缺少安全校验（CSRF），请刷新页面后重新提交。")
+        return render_error(400, stale_form_message())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
