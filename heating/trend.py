@@ -55,9 +55,17 @@ def regroup(
     return replace(point, rows=rows, villages=tuple(kept))
 
 
-def trend_years(session: Session, report_cutoff: str, *, last: date | None = None) -> list[int]:
-    """The years whose cut-off falls between the first and the newest ledger date (≤ ``last``)."""
-    first, newest = first_ledger_date(session), last_ledger_date(session)
+def trend_years(
+    session: Session,
+    report_cutoff: str,
+    *,
+    last: date | None = None,
+    known_at: datetime | None = None,
+) -> list[int]:
+    """The years whose cut-off falls between the first and the newest ledger date (≤ ``last``),
+    counting only what was known at ``known_at`` (a report's years stay put after back-fills)."""
+    first = first_ledger_date(session, known_at)
+    newest = last_ledger_date(session, known_at)
     if first is None or newest is None:
         return []
     end = min(newest, last) if last else newest

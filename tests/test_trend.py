@@ -100,12 +100,41 @@ def test_trend_chart_shows_in_chromium_at_1366(page, live_server, history) -> No
     pg.fill("input[name=password]", PASSWORD)
     pg.click("button[type=submit]")
     pg.wait_for_url(f"{base}/")
-    img = pg.locator("#trend-img")
-    img.scroll_into_view_if_needed()
-    pg.wait_for_function("document.querySelector('#trend-img').complete")
+    pg.wait_for_function(
+        "document.querySelector('#trend-img').complete", timeout=60_000
+    )  # the chart is computed after the page, under load it may take a while
     assert pg.eval_on_selector("#trend-img", "el => el.naturalWidth") > 0
     pg.click("a:has-text('详表与导出')")
     box = pg.locator("#trend-svg").bounding_box()
     assert box is not None and box["width"] > 400 and box["x"] + box["width"] <= 1366
     assert pg.locator("#trend-svg circle").count() >= 2
     assert page.blocked == [] and page.console_errors == []
+
+
+def test_trend_years_ignore_ledgers_recorded_after_the_known_at(
+    runtime: Runtime, tiny_district
+) -> None:
+    """A 2019 ledger back-filled later adds no year to a report regenerated with its known-at."""
+    from datetime import datetime
+
+    from tests.support import NANJIE, write_household
+
+    south = tiny_district[NANJIE]
+    with runtime.session() as s:
+        write_household(s, south, "A1", "completed", recorded_at=datetime(2021, 6, 1, 2))
+    known = datetime(2021, 12, 1)
+    with runtime.session() as s:
+        write_household(  # back-filled on 2022-01-05, describing 2019-10-31
+            s,
+            south,
+            "A2",
+            "completed",
+            recorded_at=datetime(2022, 1, 5),
+            ledger_date=date(2019, 10, 31),
+        )
+    with runtime.session() as s:
+        assert trend_years(s, "10-31", known_at=known) == []  # 2021-06-01 only: no cut-off yet
+        assert trend_years(s, "10-31") == [2019, 2020]
+        built = build_report(s, runtime.config, 2021, picture=False, known_at=known)
+    wb = openpyxl.load_workbook(io.BytesIO(built.content))
+    assert [r["年度"] for r in read_table(wb["历年趋势"], "年度")] == [2021]

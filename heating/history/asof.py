@@ -472,14 +472,20 @@ def _chosen_versions(
     }
 
 
-def first_ledger_date(session: Session) -> date | None:
-    """The earliest ledger date any version describes (None before the first import)."""
-    return session.scalar(select(func.min(_V.c.ledger_date)))
+def first_ledger_date(session: Session, known_at: datetime | None = None) -> date | None:
+    """The earliest ledger date any version describes (None before the first import).
+
+    With ``known_at``, only versions that count at that time (``live``), so a
+    report regenerated with its known-at sees the same range after back-fills.
+    """
+    query = select(func.min(_V.c.ledger_date))
+    return session.scalar(query if known_at is None else query.where(live(known_at)))
 
 
-def last_ledger_date(session: Session) -> date | None:
-    """The newest ledger date any version describes (None before the first import)."""
-    return session.scalar(select(func.max(_V.c.ledger_date)))
+def last_ledger_date(session: Session, known_at: datetime | None = None) -> date | None:
+    """The newest ledger date any version describes (``known_at`` as in ``first_ledger_date``)."""
+    query = select(func.max(_V.c.ledger_date))
+    return session.scalar(query if known_at is None else query.where(live(known_at)))
 
 
 def last_recorded(session: Session) -> datetime | None:

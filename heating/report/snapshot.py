@@ -343,7 +343,7 @@ def _trend(
     """Earlier years' cut-offs with data (same known-at), then this report's cut-off."""
     years = [
         y
-        for y in trend_years(session, config.report_cutoff, last=as_of)
+        for y in trend_years(session, config.report_cutoff, last=as_of, known_at=known_at)
         if cutoff_of(y, config.report_cutoff) < as_of
     ]
     earlier = coverage_trend(
