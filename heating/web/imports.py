@@ -36,7 +36,7 @@ from heating.web.params import page_arg
 from imports.batches import cancel as cancel_batch
 from imports.batches import list_batches
 from imports.fields import LEDGER_LABELS
-from imports.issue_list import batch_issues, filtered, was_cut_short, write_workbook
+from imports.issue_list import batch_issues, code_groups, filtered, was_cut_short, write_workbook
 from imports.ledger_date import check_option, parse_option
 from imports.rollback import rollback as rollback_batch
 from imports.template import write_template
@@ -181,8 +181,9 @@ def show(batch_id: int) -> ResponseReturnValue:
     batch = _load_batch(batch_id)
     severity = request.args.get("severity", "").strip()
     field = request.args.get("field", "").strip()
+    code = request.args.get("code", "").strip()
     all_issues = batch.issues or []
-    issues = filtered(all_issues, severity, field)
+    issues = filtered(all_issues, severity, field, code)
     pages = max(1, math.ceil(len(issues) / ISSUE_PAGE))
     page = page_arg(pages)
     labels = LEDGER_LABELS
@@ -200,6 +201,8 @@ def show(batch_id: int) -> ResponseReturnValue:
         pages=pages,
         severity=severity,
         field=field,
+        code=code,
+        groups=code_groups(all_issues),
         fields_present=fields_present,
         labels=labels,
         cut_short=was_cut_short(all_issues),
@@ -218,8 +221,9 @@ def issues_download(batch_id: int) -> ResponseReturnValue:
     listing = batch_issues(db(), batch, app_config())
     severity = request.args.get("severity", "").strip()
     field = request.args.get("field", "").strip()
+    code = request.args.get("code", "").strip()
     buffer = io.BytesIO()
-    write_workbook(batch, listing, filtered(listing.issues, severity, field), buffer)
+    write_workbook(batch, listing, filtered(listing.issues, severity, field, code), buffer)
     buffer.seek(0)
     stem = batch.file_name.rsplit(".", 1)[0]
     return send_file(
