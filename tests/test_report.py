@@ -369,9 +369,15 @@ def test_columns_fit_their_widest_number_and_text() -> None:
         assert widest == display_width(max((shown(v, kind) for v in values), key=display_width))
 
 
-def test_map_picture_is_present(runtime: Runtime, history: dict[str, int]) -> None:
+def test_map_picture_is_present(runtime: Runtime, history: dict[str, int], caplog) -> None:
+    from matplotlib.font_manager import fontManager
+
+    # matplotlib warns once per process about a missing face: forget earlier look-ups.
+    fontManager._findfont_cached.cache_clear()
     with runtime.session() as s:
         built = build_report(s, runtime.config, 2021, now=NOW, known_at=KNOWN_AT)
+    # Nothing in English on the user's terminal (was "Failed to find font weight bold").
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("matplotlib")] == []
     wb = openpyxl.load_workbook(io.BytesIO(built.content))
     images = wb["总体情况"]._images
     assert len(images) == 1

@@ -212,8 +212,9 @@ def add_north_arrow(ax: Any) -> None:
         textcoords="axes fraction",
         ha="center",
         va="center",
-        fontsize=11,
-        fontweight="bold",
+        # The packaged Noto Sans CJK collection has no bold face: asking for one makes
+        # matplotlib print "Failed to find font weight bold" on every report.
+        fontsize=12,
         arrowprops={"facecolor": "#111111", "edgecolor": "#111111", "width": 3, "headwidth": 10},
         annotation_clip=False,
         zorder=5,
