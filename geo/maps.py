@@ -253,9 +253,8 @@ def _village_tip(row: Any, m: MeasureRow | None, profile: Profile) -> list[str]:
 
 def evidence_tip(m: MeasureRow | None) -> list[str]:
     """Flagged by use, verified effective coverage, coverage by floor area ("—" where unknown)."""
-    checked = m is not None and m.usage_checked > 0
     return [
-        _count(m.usage_flagged if checked else None),  # type: ignore[union-attr]
+        _count(m.usage_flagged_shown if m else None),
         percent(m.verified_effective_coverage if m else None),
         percent(m.area_coverage if m else None),
     ]

@@ -111,6 +111,12 @@ class MeasureRow:
     area_sum_required_m2: float = 0.0
     area_sum_clean_m2: float = 0.0
 
+    @property
+    def usage_flagged_shown(self) -> int | None:
+        """The flagged count people see: None ("—") where nothing was checked, since
+        no household checked is no evidence, not "0 flagged" (map, village page, report)."""
+        return self.usage_flagged if self.usage_checked > 0 else None
+
     def as_json(self) -> dict[str, Any]:
         """Return interfaces.md's keys first, then the extra counts."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("area_sum")}

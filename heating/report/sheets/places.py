@@ -151,7 +151,12 @@ def evidence_table(s: Snapshot) -> Table:
     rows = [
         Row(["用量核验采暖季", t.usage_season or "—"]),
         Row(["用量核验户数", str(t.usage_checked)]),
-        Row(["疑似改而不用户数", str(t.usage_flagged)]),
+        Row(
+            [
+                "疑似改而不用户数",
+                UNDEFINED if t.usage_flagged_shown is None else str(t.usage_flagged),
+            ]
+        ),
         Row(["核验后有效覆盖率", verified]),
         Row(["按面积清洁取暖率", area]),
     ]
