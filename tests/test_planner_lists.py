@@ -216,3 +216,35 @@ def test_batches_export_is_the_clerks_own_and_formula_safe(login, runtime, users
     cells = [c for row in ws.iter_rows() for c in row]
     assert any(c.value == "'" + INJECTION for c in cells)
     assert not any(c.data_type == "f" for c in cells)
+
+
+def test_zone_downloads_name_district_and_derivation_and_past_ones_download(
+    login, runtime, progress
+) -> None:
+    import json
+    from datetime import date
+    from urllib.parse import unquote
+
+    from geo.zone_derivations import derive_zones
+
+    with runtime.session() as s:
+        first = derive_zones(s, runtime.config.profile, as_of=date(2021, 4, 30))  # nothing done
+        second = derive_zones(s, runtime.config.profile, as_of=date.today())  # 东街 complete
+    client = login("dave")
+
+    def name_of(resp) -> str:
+        return unquote(resp.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
+
+    current = client.get("/zones/download/geojson")
+    assert name_of(current) == (
+        f"屯留区禁煤区（截至{date.today():%Y%m%d}，第{second.derivation.id}次派生）.geojson"
+    )
+    past = client.get(f"/zones/download/geojson?derivation={first.derivation.id}")
+    assert name_of(past) == f"屯留区禁煤区（截至20210430，第{first.derivation.id}次派生）.geojson"
+    assert json.loads(past.data)["features"] == []
+    assert len(json.loads(current.data)["features"]) == 1
+    shapefile = client.get(f"/zones/download/zip?derivation={second.derivation.id}")
+    assert name_of(shapefile).endswith("次派生）-shapefile.zip")
+    assert client.get("/zones/download/geojson?derivation=999").status_code == 404
+    page = client.get("/zones").get_data(as_text=True)
+    assert f"derivation={first.derivation.id}" in page

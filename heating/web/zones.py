@@ -20,16 +20,18 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from geo.export import export_zones
 from geo.zone_derivations import current_derivation, derivation_history, derive_zones
-from heating.models import Village
+from heating.counties import district_name
+from heating.models import District, Village, ZoneDerivation
 from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx
 from heating.web.list_exports import zones_xlsx
 from heating.web.map import map_assets, request_scope
-from heating.web.params import parse_day
+from heating.web.params import int_arg, parse_day
 
 bp = Blueprint("zones", __name__, url_prefix="/zones")
 
@@ -109,14 +111,33 @@ def download(fmt: str) -> ResponseReturnValue:
     """The current zones as GeoJSON, GeoPackage or zipped Shapefile (EPSG:4490)."""
     if fmt not in FORMATS:
         abort(404)
-    name, mimetype = FORMATS[fmt]
+    _, mimetype = FORMATS[fmt]
+    session = db()
+    wanted = int_arg("derivation", "派生编号 derivation", default=0, minimum=0, maximum=2**31)
+    derivation = session.get(ZoneDerivation, wanted) if wanted else current_derivation(session)
+    if derivation is None:
+        abort(404)
     tmp = tempfile.TemporaryDirectory(prefix="heating-zones-")
     path = Path(tmp.name) / f"zones.{fmt}"
     try:
         # A clerk gets the zones holding its township's villages, as from /api/zones.geojson.
-        export_zones(db(), path, township_code=scoped_township_code(None))
+        export_zones(session, path, derivation.id, township_code=scoped_township_code(None))
         data = path.read_bytes()
     finally:
         tmp.cleanup()
+    return send_file(
+        io.BytesIO(data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=download_name(session, derivation, fmt),
+    )
 
-    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
+
+def download_name(session: Session, derivation: ZoneDerivation, fmt: str) -> str:
+    """E.g. 屯留区禁煤区（截至20211031，第3次派生）.geojson: which district, which derivation."""
+    districts = [
+        district_name(c, n) for c, n in session.execute(select(District.code, District.name))
+    ]
+    place = districts[0] if len(districts) == 1 else ""
+    stem = f"{place}禁煤区（截至{derivation.as_of:%Y%m%d}，第{derivation.id}次派生）"
+    return f"{stem}-shapefile.zip" if fmt == "zip" else f"{stem}.{fmt}"
