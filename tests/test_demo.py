@@ -8,6 +8,7 @@ checked on a subset where a full run is not needed.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -383,3 +384,28 @@ def test_ledgers_are_written_as_clerks_keep_them_and_import_unchanged(
             diff = diff_ledger(session, parsed, township_code="140405403", ledger_date=decision.day)
             assert Counter(c.kind for c in diff.changes) == {"unchanged": len(rows) - 7}
             assert diff.not_in_file == []
+
+
+def test_demo_shows_use_flags_areas_and_the_subsidy_story(
+    demo: Runtime, demo_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    from heating.demo.usage import RULES_FILE
+    from heating.measures import coverage
+
+    with demo.session() as session:
+        (total,) = [r for r in coverage(session, DEFAULT_PROFILE, "category") if r.key == "total"]
+    assert total.usage_season == "2021" and total.usage_checked > 1000
+    assert 0 < total.usage_flagged < total.usage_checked * 0.1
+    assert total.area_coverage is not None and total.area_known_share > 0.9
+    code, out, _ = _run(demo_url, "usage", "flags", "--season", "2021", "--json")
+    flags = json.loads(out)
+    assert code == 0 and flags["flagged"] == total.usage_flagged
+    # Most households the look-back found lapsed show low use.
+    lapsed = [h for h in flags["households"] if h["lapsed"]]
+    assert lapsed and len(lapsed) < flags["flagged"]
+    monkeypatch.setenv("HEATING_CONFIG", str(RULES_FILE))
+    code, out, _ = _run(demo_url, "subsidy", "schedule", "--season", "2021", "--json")
+    plan = json.loads(out)
+    assert code == 0
+    assert plan["due_households"] > 0 and plan["ending_households"] > 0
+    assert 0 < plan["mismatched_device"] < plan["due_households"]

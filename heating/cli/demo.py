@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,11 +17,24 @@ from heating.demo.ledgers import write_ledgers
 from heating.measures import coverage, percent
 from heating.models import ZoneDerivation
 from heating.profile import Profile
+from heating.seasons import UsageSettings
 
 DEMO_MARK = "【仅供演示】"
 
 
-def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> None:
+def _demo_config() -> Path:
+    """Copy the demo's subsidy rules next to the database (instance/heating-demo.toml)."""
+    from heating.demo.usage import RULES_FILE
+
+    target = Path("instance") / "heating-demo.toml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(RULES_FILE.read_bytes())
+    return target
+
+
+def print_summary(
+    session: Session, profile: Profile, summary: DemoSummary, usage: UsageSettings | None = None
+) -> None:
     """Print what the demo database holds, its first coverage figures and the logins."""
     if summary.already_loaded:
         click.echo(f"{DEMO_MARK}演示数据已加载，未改动。")
@@ -36,9 +50,16 @@ def print_summary(session: Session, profile: Profile, summary: DemoSummary) -> N
     )
     click.echo(f"  区域类别（按城乡分类代码建议）：{categories}")
     click.echo(f"  村界：{BOUNDARY_SOURCE}")
-    rows = coverage(session, profile, by="category")
+    rows = coverage(session, profile, by="category", usage=usage)
     figures = "，".join(f"{row.name} {percent(row.coverage)}" for row in rows)
     click.echo(f"  清洁取暖覆盖率（当前）：{figures}")
+    total = rows[-1]
+    if total.usage_season is not None:
+        click.echo(
+            f"  用量核验（{total.usage_season} 采暖季）：核验 {total.usage_checked:,} 户，"
+            f"疑似改而不用 {total.usage_flagged:,} 户，核验后有效覆盖率 "
+            f"{percent(total.verified_effective_coverage)}；按面积清洁取暖率 {percent(total.area_coverage)}"
+        )
     derivations = session.scalars(select(ZoneDerivation).order_by(ZoneDerivation.as_of)).all()
     if derivations:
         zones = "，".join(f"截至 {d.as_of.isoformat()} {len(d.zones)} 片" for d in derivations)
@@ -77,9 +98,9 @@ def demo_command(
     prepare_key(runtime)
     profile = runtime.config.profile
     with runtime.session() as session:
-        summary = load_demo(session, profile)
+        summary = load_demo(session, profile, runtime.config)
     with runtime.session() as session:
-        print_summary(session, profile, summary)
+        print_summary(session, profile, summary, runtime.config.usage)
         if ledgers_dir is not None:
             click.echo("")
             click.echo(
@@ -88,8 +109,27 @@ def demo_command(
             )
             for path, rows in write_ledgers(session, ledgers_dir, township_codes):
                 click.echo(f"  {path}（{rows} 户）")
+            from heating.demo.loader import DEMO_SEED
+            from heating.demo.usage import usage_files
+
+            click.echo(
+                f"{DEMO_MARK}演示用量文件（已导入；可用 heating usage import 文件 --kind 类型 再试）："
+            )
+            for name, kind, data in usage_files(session, DEMO_SEED):
+                path = ledgers_dir / name
+                path.write_bytes(data)
+                click.echo(f"  {path}（--kind {kind}）")
+    rules = _demo_config()
+    click.echo("")
+    click.echo(
+        f"{DEMO_MARK}补贴规则（长治市 2018–2020 年煤改电标准及演示用规则）：{rules}。"
+        f"查看：HEATING_CONFIG={rules} heating subsidy schedule --season 2021"
+    )
     if serve:
         from heating.cli.setup import serve as serve_app
+
+        if not os.environ.get("HEATING_CONFIG"):
+            os.environ["HEATING_CONFIG"] = str(rules)  # the served app shows the schedule
 
         click.echo("")
         serve_app(host, port)

@@ -69,11 +69,14 @@ COLUMNS = (
     Column("验收日期", 12),
     Column("设备补贴", 10, "补贴(元)"),
     Column("运行补贴", 10, "补贴(元)"),
+    Column("采暖面积", 10),
+    Column("电力户号", 16),
+    Column("燃气户号", 16),
     Column("运行情况", 10),
     Column("无需改造原因", 12),
     Column("备注", 28),
 )
-TEXT_COLUMNS = {"户号", "身份证号", "联系电话"}
+TEXT_COLUMNS = {"户号", "身份证号", "联系电话", "电力户号", "燃气户号"}
 DATE_COLUMNS = {"完工日期", "验收日期"}
 MONEY_COLUMNS = {"设备补贴", "运行补贴"}
 THIN = Side(style="thin")
@@ -118,6 +121,9 @@ def _row_values(number: int, village_name: str, h: Mapping[str, Any]) -> list[An
         h["accepted_on"],
         _money(h["device_subsidy"]),
         _money(h["operating_subsidy"]),
+        _money(h.get("heated_area_m2")),
+        h.get("power_account"),
+        h.get("gas_account"),
         OPERATION_WORDS.get(h["operation"]) if h["operation"] else None,
         h["exempt_reason"],
         h["note"],

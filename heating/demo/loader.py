@@ -27,9 +27,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.zone_derivations import derive_zones
-from heating import history
+from heating import clock, history
+from heating.config import Config, load_config
 from heating.db import analyze, get_meta
 from heating.demo import cells, facts, rollout
+from heating.demo import usage as demo_usage
 from heating.demo.rollout import VillagePlan
 from heating.errors import Refused
 from heating.households import household_key
@@ -50,7 +52,7 @@ from heating.models import (
 from heating.profile import Profile
 from heating.users import create_user
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"  # 2: heated areas, utility accounts and use (issue 13)
 ZONE_DATES = (date(2020, 10, 31), date(2021, 10, 31))
 DEMO_SEED = "tunliu-demo-1"
 BOUNDARY_SOURCE = "演示数据：生成的边界（非真实边界）"
@@ -85,7 +87,7 @@ def category_order(profile: Profile) -> dict[str, int]:
     return {c.key: i for i, c in enumerate(ranked)}
 
 
-def load_demo(session: Session, profile: Profile) -> DemoSummary:
+def load_demo(session: Session, profile: Profile, config: Config | None = None) -> DemoSummary:
     """Load the demo district unless it is there already; refuse a foreign registry."""
     version = get_meta(session, "demo_version")
     if version == DEMO_VERSION:
@@ -110,6 +112,7 @@ def load_demo(session: Session, profile: Profile) -> DemoSummary:
     salt = get_meta(session, "id_salt") or ""
     _load_households(session, plans, village_ids, salt)
     _analyze_households(session)
+    demo_usage.load_usage(session, config or load_config(environ={}), DEMO_SEED, clock.today())
     users = _load_users(session)
     session.flush()
     for as_of in ZONE_DATES:  # two derivations, so the zones page has history
@@ -181,7 +184,19 @@ def _load_heat_sources(session: Session) -> None:
 
 
 # Fields that never change in a demo household's history: serialised once per household.
-FIXED = ("household_no", "head_name", "id_number", "phone", "address", "residents", "lon", "lat")
+FIXED = (
+    "household_no",
+    "head_name",
+    "id_number",
+    "phone",
+    "address",
+    "residents",
+    "lon",
+    "lat",
+    "heated_area_m2",
+    "power_account",
+    "gas_account",
+)
 DEMO_FILE = "演示数据：由生成的台账历史写入，没有原始文件。".encode()
 
 

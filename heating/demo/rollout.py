@@ -216,7 +216,13 @@ def plan_village(
     total = count
     if rng.random() < 0.15 and not (share >= 1.0 and village.category != "rural"):
         total = count + between(rng, 1, max(2, count // 25 + 1))
-    return VillagePlan(village.code, total, households, keyed_by_id)
+    plan = VillagePlan(village.code, total, households, keyed_by_id)
+    # Areas, utility accounts and rule-following device subsidies, from their own
+    # random stream (issue 13): the statuses and histories above stay as they were.
+    from heating.demo.usage import decorate
+
+    decorate(plan, seed)
+    return plan
 
 
 def _person(
