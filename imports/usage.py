@@ -15,6 +15,7 @@ the parent, in ``imports.usage_check``.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -119,6 +120,7 @@ class UsageRead:
     skipped: int = 0
 
 
+@functools.cache  # a file has few distinct months (benchmarks/usage.py)
 def month_bounds(day: date) -> tuple[date, date]:
     """First and last day of the day's month."""
     last = calendar.monthrange(day.year, day.month)[1]
@@ -244,6 +246,14 @@ def _row(
     today: date,
 ) -> UsageRow | list[Problem]:
     """One cleaned row, or its issues (every problem of the row, never just the first)."""
+    if form == "period" and len(picks) == 3 and len(raw) > max(c for c, _ in picks):
+        # The common shape (account, month, amount) without a problem: no per-row closure.
+        v = {name: cleaners[name](raw[c]) for c, name in picks if raw[c] != ""}
+        month, amount, account = v.get("month"), v.get("amount"), v.get("account")
+        if type(month) is tuple and type(amount) is float and type(account) is str and amount >= 0:
+            start, end = month_bounds(month[0])
+            if EARLIEST <= start <= today:
+                return (sheet, row, account, "period", start, end, amount)
     issues: list[Problem] = []
 
     def problem(code: str, message: str, name: str, value: Any = None) -> None:

@@ -146,8 +146,8 @@ def parse_usage(
     _match(session, parsed, kind, by_account, spelling)
     usage = config.usage
     seasons: set[int] = set()
-    for row, _ in parsed.valid:
-        seasons.update(usage.seasons_touching(row[4], row[5]))
+    for first, last in {(row[4], row[5]) for row, _ in parsed.valid}:
+        seasons.update(usage.seasons_touching(first, last))
     parsed.seasons = [str(y) for y in sorted(seasons)]
     parsed.issues.sort(key=lambda i: (i.sheet or "", i.row or 0))
     return parsed
