@@ -115,8 +115,10 @@ def demo_command(
             click.echo(
                 f"{DEMO_MARK}演示用量文件（已导入；可用 heating usage import 文件 --kind 类型 再试）："
             )
+            usage_dir = ledgers_dir / "用量"  # beside the ledgers, not among them
+            usage_dir.mkdir(parents=True, exist_ok=True)
             for name, kind, data in usage_files(session, DEMO_SEED):
-                path = ledgers_dir / name
+                path = usage_dir / name
                 path.write_bytes(data)
                 click.echo(f"  {path}（--kind {kind}）")
     rules = _demo_config()
