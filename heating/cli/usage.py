@@ -175,6 +175,36 @@ def usage_flags(season: int, township_code: str | None, as_json: bool) -> None:
             )
 
 
+@usage_group.command("coal-subsidy")
+@click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD（默认当前）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def usage_coal_subsidy(as_of: str | None, as_json: bool) -> None:
+    """已完成清洁取暖的村和禁煤区内仍记有洁净煤补贴的户（coal_subsidy_in_zone）。"""
+    from heating.cli.context import parse_date_option
+    from heating.coal_subsidy import coal_subsidies_in_zones
+
+    runtime = get_runtime()
+    with runtime.session() as session:
+        found = coal_subsidies_in_zones(
+            session, runtime.config.profile, as_of=parse_date_option(as_of)
+        )
+    if as_json:
+        emit_json({"code": "coal_subsidy_in_zone", "households": len(found), "list": found})
+        return
+    if not found:
+        click.echo("已完成清洁取暖的村和禁煤区内没有记有洁净煤补贴的户。")
+        return
+    click.echo(
+        f"已完成清洁取暖的村和禁煤区内仍记有洁净煤补贴的户：{len(found)} 户（不得再补贴使用煤炭）"
+    )
+    click.echo("村代码\t户号\t户主\t洁净煤补贴（元）\t位置")
+    for h in found:
+        click.echo(
+            f"{h['village']}\t{h['household_no'] or '—'}\t{h['head_name']}\t"
+            f"{h['coal_subsidy']:,.2f}\t{h['where']}"
+        )
+
+
 @click.group("subsidy")
 def subsidy_group() -> None:
     """补贴发放计划（按配置的补贴规则）。"""
