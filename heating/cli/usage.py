@@ -205,6 +205,43 @@ def usage_coal_subsidy(as_of: str | None, as_json: bool) -> None:
         )
 
 
+@usage_group.command("plans")
+@click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD（默认当前）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def usage_plans(as_of: str | None, as_json: bool) -> None:
+    """需要系统化解决方案的村和乡镇：已完成户中复烧/弃用或疑似改而不用的比例超过 relapse_share。"""
+    from heating.cli.context import parse_date_option
+    from heating.measures import coverage
+    from heating.relapse import needing_plan
+
+    runtime = get_runtime()
+    config = runtime.config
+    day = parse_date_option(as_of)
+    threshold = config.usage.relapse_share
+    with runtime.session() as session:
+        out = {
+            by: needing_plan(
+                coverage(session, config.profile, by, as_of=day, usage=config.usage), threshold
+            )
+            for by in ("village", "township")
+        }
+    if as_json:
+        emit_json(
+            {"relapse_share": threshold, "villages": out["village"], "townships": out["township"]}
+        )
+        return
+    click.echo(
+        f"需要系统化解决方案（已完成户中散煤复烧/弃用或疑似改而不用超过 {threshold * 100:g}%）："
+        f"村 {len(out['village'])} 个，乡镇 {len(out['township'])} 个。"
+    )
+    for by, label in (("township", "乡镇"), ("village", "村")):
+        for r in out[by]:
+            click.echo(
+                f"  {label} {r['name']}（{r['key']}）：已完成 {r['clean']}，复烧/弃用 {r['lapsed']}，"
+                f"疑似改而不用 {r['flagged_not_lapsed']}，占 {r['share'] * 100:.1f}%"
+            )
+
+
 @click.group("subsidy")
 def subsidy_group() -> None:
     """补贴发放计划（按配置的补贴规则）。"""

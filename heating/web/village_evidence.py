@@ -11,6 +11,7 @@ from heating import clock
 from heating.measures import MeasureRow
 from heating.models import Village
 from heating.privacy import mask_name
+from heating.relapse import relapse_share
 from heating.subsidy import schedule
 from heating.usage_flags import village_evidence
 from heating.web.access import HOUSEHOLD_READERS
@@ -23,6 +24,9 @@ def village_evidence_view(
     """Judged households (flagged first) and subsidies ending this season, names masked by role."""
     config = app_config()
     out: dict[str, Any] = {"households": [], "ending": [], "subsidy_season": None}
+    share = relapse_share(measures) if measures is not None else None
+    if share is not None and share > config.usage.relapse_share:
+        out["relapse"] = {"share": share, "threshold": config.usage.relapse_share}
     if current_user.role not in HOUSEHOLD_READERS:
         return out
     if measures is not None and measures.usage_season is not None:
