@@ -32,8 +32,8 @@ from imports.pipeline import parse_ledger
 
 NOT_LISTED = "issues_not_listed"
 UNCAPPED = 10**9  # row issues listed by a download: all of them
-HEADER = ("级别", "工作表", "行", "列", "字段", "单元格内容", "说明", "问题代码")
-WIDTHS = (8, 16, 8, 6, 14, 24, 70, 22)
+HEADER = ("级别", "工作表", "行", "列", "字段", "单元格内容", "说明", "问题代码", "农户")
+WIDTHS = (8, 16, 8, 6, 14, 24, 70, 22, 22)
 
 
 @dataclasses.dataclass
@@ -151,7 +151,7 @@ def write_workbook(
     """
     book = Workbook(write_only=True)
     sheet = book.create_sheet("问题清单")
-    for column, width in zip("ABCDEFGH", WIDTHS, strict=True):
+    for column, width in zip("ABCDEFGHI", WIDTHS, strict=True):
         sheet.column_dimensions[column].width = width
     title = WriteOnlyCell(
         sheet, neutralise(f"批次 {batch.id}“{batch.file_name}”问题清单（共 {len(issues):,} 条）")
@@ -182,4 +182,5 @@ def _row(issue: dict[str, Any]) -> list[Any]:
         "" if value is None else neutralise(str(value)),
         neutralise(str(issue.get("message") or "")),
         neutralise(str(issue.get("code") or "")),
+        neutralise(str(issue.get("household") or "")),
     ]

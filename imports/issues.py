@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heating.errors import Refused
+from heating.privacy import mask_name
 
 SEVERITIES = ("error", "warning", "note")
 # File- and sheet-level issues listed per code (a 900-column header is 100 notes and a count).
@@ -132,6 +133,7 @@ class Problem:
     column: str | None = None
     field: str | None = None
     value: str | None = None
+    household: str | None = None  # "户号 A001 · 张*": which household a row's problem is about
 
     def placed(
         self, sheet: str | None, row: int | None, column: str | None, value: str | None
@@ -151,6 +153,7 @@ class Problem:
             "field": self.field,
             "value": self.value,
             "message": self.message,
+            "household": self.household,
         }
 
 
@@ -228,3 +231,17 @@ def _letter(index: int) -> str:
 
 
 _LETTERS = [_letter(i) for i in range(702)]
+
+
+def household_label(values: dict[str, Any]) -> str | None:
+    """Which household a row is, as an issue names it: 户号 and the head's name masked (张*).
+
+    Masked because issue lists are kept with the batch in clear text; the
+    户号 (or the masked name with the row number) is enough to find the row.
+    """
+    parts = []
+    if values.get("household_no"):
+        parts.append(f"户号 {values['household_no']}")
+    if values.get("head_name"):
+        parts.append(mask_name(str(values["head_name"])) or "")
+    return " · ".join(parts) or None

@@ -10,13 +10,13 @@ value is made safe to show in a problem.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import itemgetter
 from typing import Any
 
 from heating.privacy import PERSONAL_FIELDS, mask_field
-from imports.issues import Problem
+from imports.issues import Problem, household_label
 
 
 @dataclass
@@ -241,7 +241,8 @@ class ParsedLedger:
                 continue
             if limit is not None and listed + len(row.issues) > limit:
                 break
-            out.extend(row.issues)
+            household = household_label(row.values)
+            out.extend(replace(p, household=household) for p in row.issues)
             listed += len(row.issues)
         total = sum(len(r.issues) for r in self.rows)
         if total > listed:

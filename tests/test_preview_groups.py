@@ -46,6 +46,9 @@ def test_issue_kinds_with_counts_link_to_their_own_pages(login) -> None:
     ws = load_workbook(io.BytesIO(download.data)).active
     messages = [c.value for c in ws["A"] if c.value in ("错误", "警告", "提示")]
     assert len(messages) == 60
+    households = [c.value for c in ws["I"] if c.value]
+    assert households[0] == "农户" and households[1].startswith("户号 B0")  # masked head: 户**
+    assert "户主" not in households[1]
 
     # The header mapping is folded and comes after the issue list.
     assert page.index('id="issues"') < page.index('<details class="mapping-details"')
