@@ -75,8 +75,9 @@ def test_upload_preview_commit_valid_rows_then_dashboard_changes(login, runtime)
         for c in re.findall(r"<td[^>]*>(.*?)</td>", issue_row, re.S)
     ]
     # …and names the household it is about (户号, the head's name masked; issue 15).
-    assert cells[:6] == ["错误", "台账", "4", "户号 A002 · 李*", "D", "身份证号"]
-    assert "校验位错误" in cells[7]
+    assert cells[:5] == ["错误", "台账", "4", "D", "身份证号"]
+    assert "校验位错误" in cells[6]
+    assert cells[7] == "户号 A002 · 李*"
     assert bad_id_number(2) not in page  # the value is masked
     # Header mapping per sheet.
     assert "表头在第 2 行" in page and "户主姓名" in page
