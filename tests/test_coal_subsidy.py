@@ -36,3 +36,34 @@ def test_coal_subsidy_in_a_complete_village_or_a_zone_is_listed(run_cli, runtime
     assert listed == {"N0": "完成村", "D1": "禁煤区内"}
     text = run_cli("usage", "coal-subsidy").stdout
     assert "不得再补贴使用煤炭" in text and "户*" in text
+
+
+def test_the_report_lists_them_under_subsidies(runtime, tiny_district):
+    import io
+
+    import openpyxl
+
+    from heating import clock
+    from heating.models import utcnow
+    from heating.report import build_report
+    from tests.support import read_table
+
+    with runtime.session() as session:
+        for i in range(10):
+            subsidy = Decimal(300) if i == 0 else None
+            write_household(
+                session,
+                tiny_district[NANJIE],
+                f"N{i}",
+                "completed",
+                route="electric",
+                coal_subsidy=subsidy,
+            )
+    today = clock.today()
+    with runtime.session() as session:
+        built = build_report(
+            session, runtime.config, today.year, as_of=today, known_at=utcnow(), picture=False
+        )
+    ws = openpyxl.load_workbook(io.BytesIO(built.content))["补贴"]
+    [row] = read_table(ws, "村代码")
+    assert row["户号"] == "N0" and row["位置"] == "完成村" and row["洁净煤补贴（元）"] == 300

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
+from heating.coal_subsidy import coal_subsidies_in_zones
 from heating.completion import decided_village_ids
 from heating.config import Config, cutoff_of
 from heating.counties import district_name
@@ -149,6 +150,8 @@ class Snapshot:
     # the default cut-off), and the subsidy schedule of season Y (None without rules).
     usage_flags: dict[str, Any] | None = None
     subsidy: dict[str, Any] | None = None
+    # Households with a coal subsidy in complete villages or zones (heating.coal_subsidy).
+    coal_subsidies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def draft(self) -> bool:
@@ -322,6 +325,7 @@ def take_snapshot(
             approved_only=approved_only,
         ),
         usage_flags=_usage_flags(session, config, as_of, known_at),
+        coal_subsidies=coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at),
         subsidy=(
             schedule(session, year, config.subsidy, config.usage, as_of=as_of, known_at=known_at)
             if config.subsidy

@@ -150,6 +150,7 @@ def write_subsidy(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             "配置文件中没有补贴规则（[[subsidy.rules]]），无法列出运行补贴的发放与到期。"
             "见 README“补贴发放计划”。",
         )
+        coal_table(ws, s, ws.max_row + 1 + GAP)
         return
     shown = _shown_townships(s)
     towns = [t for t in data["by_township"] if shown is None or t["township"] in shown]
@@ -214,7 +215,7 @@ def write_subsidy(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         ),
     )
     ending = [h for h in data["ending"] if shown is None or h["township"] in shown]
-    write_table(
+    placed = write_table(
         ws,
         Table(
             "运行补贴本季到期的户",
@@ -241,5 +242,42 @@ def write_subsidy(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             ],
         ),
         start_row=placed.last_row + 1 + GAP,
+        main=False,
+    )
+    coal_table(ws, s, placed.last_row + 1 + GAP)
+
+
+def coal_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
+    """Households still paid a coal subsidy where clean heating is complete (seed item 9)."""
+    shown = _shown_townships(s)
+    found = [h for h in s.coal_subsidies if shown is None or h["township"] in shown]
+    write_table(
+        ws,
+        Table(
+            "完成村和禁煤区内仍记有洁净煤补贴的户（coal_subsidy_in_zone）",
+            [
+                Column("村代码"),
+                Column("村名"),
+                Column("户号"),
+                Column("户主（脱敏）"),
+                Column("洁净煤补贴（元）", "area"),
+                Column("位置"),
+            ],
+            [
+                Row(
+                    [
+                        h["village"],
+                        s.village_names.get(h["village"], ""),
+                        h["household_no"] or "",
+                        h["head_name"],
+                        h["coal_subsidy"],
+                        h["where"],
+                    ]
+                )
+                for h in found
+            ],
+            notes=("清洁取暖改造已完成的区域，不得再补贴使用煤炭。",),
+        ),
+        start_row=start_row,
         main=False,
     )
