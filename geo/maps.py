@@ -82,6 +82,7 @@ from heating.coverage_classes import (
     GENERATED_NOTE,
     coverage_class,
 )
+from heating.heat_sources import counting_rule, noncompliant_note
 from heating.measures import (
     MeasureRow,
     aggregate_row,
@@ -235,7 +236,7 @@ def _count(value: int | None) -> str:
     return "—" if value is None else str(value)
 
 
-def _village_tip(row: Any, m: MeasureRow | None, profile: Profile) -> list[str]:
+def _village_tip(row: Any, m: MeasureRow | None, profile: Profile, rule: str) -> list[str]:
     """The tooltip values of one village, in the order of ``geo.maps_document.VILLAGE_FIELDS``."""
     return [
         row.name,
@@ -248,6 +249,7 @@ def _village_tip(row: Any, m: MeasureRow | None, profile: Profile) -> list[str]:
         percent(profile.target(row.category)),
         _count(m.gap if m else None),
         *evidence_tip(m),
+        noncompliant_note(m.heat_source_noncompliant, rule) if m else "",
     ]
 
 
@@ -305,7 +307,9 @@ def _near(zones: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
 _needed = cache(needed)
 
 
-def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) -> gpd.GeoDataFrame:
+def _township_areas(
+    villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow], rule: str
+) -> gpd.GeoDataFrame:
     """Townships (dissolved villages) with their measures, for the overview.
 
     A township mixes categories, so its colour compares its coverage with
@@ -342,6 +346,7 @@ def _township_areas(villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow]) 
                     str(agg.gap),
                     str(sum(1 for r in parts if r.meets is False)),
                     *evidence_tip(agg),
+                    noncompliant_note(agg.heat_source_noncompliant, rule),
                 ],
             }
         )
@@ -410,6 +415,7 @@ def map_data(
     villages = frame[has_boundary].reset_index(drop=True)
     # Read once: measures and completeness.
     facts = village_facts(session, usage=config.usage, **scope)
+    rule = counting_rule(session)  # the rule the facts were counted by
     rows = {f.code: village_row(f, profile) for f in facts}
     zones, derivation = current_zones(session)
     if len(zones):
@@ -423,11 +429,13 @@ def map_data(
         complete = complete_codes(facts, decided_village_ids(session)) if len(zones) else set()
         villages["priority"] = priority_gaps(villages, zones, complete)
         villages["tip"] = [
-            _village_tip(v, rows.get(v.code), profile)
+            _village_tip(v, rows.get(v.code), profile, rule)
             for v in villages.drop(columns="geometry").itertuples(index=False)
         ]
     if overview:
-        areas = simplify(_township_areas(villages, rows), tolerance * OVERVIEW_TOLERANCE_FACTOR)
+        areas = simplify(
+            _township_areas(villages, rows, rule), tolerance * OVERVIEW_TOLERANCE_FACTOR
+        )
         townships = _labels_of(areas)
     else:
         areas = simplify(villages, tolerance)

@@ -94,8 +94,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def session_factory(engine: Engine, **info: Any) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``info`` rides on each (``session.info``).
+
+    The runtime puts the counting settings there (``heat_source_rule``), so
+    every reader of household counts in that session counts the same way
+    (``heating.village_facts``) without each caller passing them on.
+    """
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

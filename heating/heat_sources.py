@@ -19,6 +19,17 @@ company suffixes such as 有限公司 removed.
 **Time.**  Every load that changes a source writes a ``HeatSourceVersion``;
 ``load_register(session, known_at=T)`` reads, per source, the newest
 version recorded at or before T, so a figure computed then is reproduced.
+As of a past date without a known-at time the register as it stands now
+judges the households of that date (the register has load times, not
+ledger dates).
+
+**Counting.**  ``village_counts`` gives, per village, the households clean
+by status whose source is non-compliant or unverified;
+``heating.village_facts`` (the one reader of household counts) takes the
+non-compliant ones out of ``clean`` under ``strict`` — so coverage,
+completeness, zones, enclaves, gaps, compliance, the map and the report
+agree.  The rule in force rides on the session (``counting_rule``): the
+runtime puts the setting there.
 """
 
 from __future__ import annotations
@@ -31,11 +42,16 @@ from typing import Any
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
+from heating.config import HEAT_SOURCE_RULES
+from heating.history import counting_known_at, state_as_of
 from heating.models import (
+    CLEAN_STATUSES,
     COMPLIANT_GRADES,
     ENV_GRADE_LABELS,
     HEAT_SOURCE_KIND_LABELS,
+    LAPSED_OPERATIONS,
     HeatSource,
     HeatSourceVersion,
     Household,
@@ -55,6 +71,17 @@ HEAT_SOURCE_SUFFIXES = (
 
 NONCOMPLIANT = "heat_source_noncompliant"
 UNVERIFIED = "heat_source_unverified"
+STRICT = "strict"
+NO_NONCOMPLIANT = "无不合规热源供热户"
+UNVERIFIED_REASON = "热源未登记或未填写，无法核实（仍计为已完成）"
+
+
+def counting_rule(session: Session) -> str:
+    """The ``heat_source_rule`` the session counts by (the runtime sets it; default strict)."""
+    rule = session.info.get("heat_source_rule", STRICT)
+    if rule not in HEAT_SOURCE_RULES:
+        raise ValueError(f"heat_source_rule 应为 {' / '.join(HEAT_SOURCE_RULES)}，得到 {rule!r}")
+    return str(rule)
 
 
 def source_key(name: str) -> str:
@@ -79,6 +106,15 @@ def noncompliance_reason(kind: str | None, env_grade: str | None, shutdown_liste
     if shutdown_listed:
         reasons.append("已列入关停淘汰计划")
     return "工业余热热源" + "、".join(reasons) + "（应为 B 级及以上且未列入关停淘汰计划）"
+
+
+def noncompliant_note(households: int, rule: str) -> str:
+    """Why some households do not count (or count only under ``warn``)."""
+    if households <= 0:
+        return NO_NONCOMPLIANT
+    if rule == STRICT:
+        return f"{households} 户由不合规热源供热（先立后破），不计为已改造"
+    return f"{households} 户由不合规热源供热（先立后破），按 warn 设置仍计为已改造"
 
 
 @dataclass(frozen=True)
@@ -129,6 +165,22 @@ class Register:
         if facts is None:
             return UNVERIFIED
         return NONCOMPLIANT if facts.noncompliant else None
+
+    def household_note(
+        self, status: str | None, route: str | None, name: str | None, rule: str
+    ) -> str:
+        """Why a household clean by status does not count, or is unverified; "" otherwise."""
+        if status not in CLEAN_STATUSES:
+            return ""
+        verdict = self.verdict(route, name)
+        if verdict == UNVERIFIED:
+            return UNVERIFIED_REASON
+        if verdict == NONCOMPLIANT:
+            facts = self.match(name)
+            assert facts is not None
+            counted = "不计为已改造" if rule == STRICT else "按 warn 设置仍计为已改造"
+            return f"{facts.reason}：{counted}"
+        return ""
 
     def names_by_verdict(self, names: Iterable[str | None]) -> dict[str, set[str]]:
         """The given raw 热源 values grouped by verdict (for district households)."""
@@ -218,3 +270,77 @@ def households_served(session: Session, register: Register) -> dict[int, int]:
         if facts is not None:
             served[facts.id] += n
     return dict(served)
+
+
+@dataclass
+class HeatSourceCounts:
+    """One village's households clean by status, by what the register says of their source."""
+
+    noncompliant: int = 0  # on a non-compliant source (strict: not counted as clean)
+    noncompliant_lapsed: int = 0  # of those, lapsed (coal again / abandoned)
+    unverified: int = 0  # source blank or not registered (counted as clean)
+
+
+def clean_district_sources(
+    session: Session,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    village_ids: Select | None = None,
+) -> list[tuple[int, str | None, bool, int]]:
+    """(village id, 热源 value, lapsed, households) of district households clean by status.
+
+    The state of each household is ``heating.history``'s as of (``as_of``,
+    ``known_at``); one GROUP BY, names judged by the caller (matching is by
+    normalised name, in Python).
+    """
+    lapsed_of: Any
+    counting = counting_known_at(session, known_at)
+    if as_of is None and counting is None:
+        h = Household
+        lapsed_of = h.operation.in_(LAPSED_OPERATIONS)
+        stmt = select(h.village_id, h.heat_source, lapsed_of, func.count()).where(
+            h.active == true(), h.route == "district", h.status.in_(CLEAN_STATUSES)
+        )
+        village = h.village_id
+        group = (h.village_id, h.heat_source, lapsed_of)
+    else:
+        s = state_as_of(as_of, counting, ("route", "heat_source")).c
+        lapsed_of = s.operation.in_(LAPSED_OPERATIONS)
+        stmt = select(s.village_id, s.heat_source, lapsed_of, func.count()).where(
+            s.route == "district", s.status.in_(CLEAN_STATUSES)
+        )
+        village = s.village_id
+        group = (s.village_id, s.heat_source, lapsed_of)
+    if village_ids is not None:
+        stmt = stmt.where(village.in_(village_ids))
+    return [
+        (int(vid), name, bool(lapsed), int(n))
+        for vid, name, lapsed, n in session.execute(stmt.group_by(*group))
+    ]
+
+
+def village_counts(
+    session: Session,
+    register: Register,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    village_ids: Select | None = None,
+) -> dict[int, HeatSourceCounts]:
+    """Village id → counts of its district households clean by status, judged by ``register``."""
+    out: dict[int, HeatSourceCounts] = {}
+    for village_id, name, lapsed, n in clean_district_sources(
+        session, as_of=as_of, known_at=known_at, village_ids=village_ids
+    ):
+        verdict = register.verdict("district", name)
+        if verdict is None:
+            continue
+        counts = out.setdefault(village_id, HeatSourceCounts())
+        if verdict == NONCOMPLIANT:
+            counts.noncompliant += n
+            if lapsed:
+                counts.noncompliant_lapsed += n
+        else:
+            counts.unverified += n
+    return out

@@ -5,7 +5,15 @@ Definitions are domain.md's ("Measures"):
 - ``required`` = registry total households (else the number of ledger rows)
   − exempt rows, per village; never negative (a negative value is reported
   by ``heating.inconsistencies`` and counted as 0);
-- ``clean`` = ledger rows with status completed or accepted;
+- ``clean`` = ledger rows with status completed or accepted, less — under
+  the setting ``heat_source_rule = strict`` (the default) — the
+  district-heated rows whose heat source is non-compliant with 先立后破
+  (``heating.heat_sources``; their status is untouched).  The amended
+  definition applies in every measure below, because all of them start from
+  ``heating.village_facts``.  ``heat_source_noncompliant`` counts those rows
+  in both modes (under ``warn`` they stay in clean) and
+  ``heat_source_unverified`` the clean rows whose source is blank or not
+  registered (always counted);
 - ``lapsed`` = clean rows whose look-back operation is coal_again/abandoned;
 - ``coverage`` = clean / required, ``None`` when required is 0 (shown "—",
   never 0% or 100%); ``effective_coverage`` = (clean − lapsed) / required;
@@ -110,6 +118,8 @@ class MeasureRow:
     area_known: int = 0
     area_sum_required_m2: float = 0.0
     area_sum_clean_m2: float = 0.0
+    heat_source_noncompliant: int = 0  # clean by status, non-compliant source (both modes)
+    heat_source_unverified: int = 0  # clean by status, source blank or unregistered
 
     @property
     def usage_flagged_shown(self) -> int | None:
@@ -157,6 +167,11 @@ def gap_to(target: float | None, required: int, clean: int) -> int:
     if target is None:
         return 0
     return max(0, needed(target, required) - clean)
+
+
+def effective_clean(clean: int, lapsed: int) -> int:
+    """Households effectively clean: counted clean and not lapsed."""
+    return clean - lapsed
 
 
 def _ratio(numerator: int, required: int) -> float | None:
@@ -235,7 +250,7 @@ def village_row(facts: VillageFacts, profile: Profile) -> MeasureRow:
         clean=facts.clean,
         lapsed=facts.lapsed,
         coverage=_ratio(facts.clean, required),
-        effective_coverage=_ratio(facts.clean - facts.lapsed, required),
+        effective_coverage=_ratio(effective_clean(facts.clean, facts.lapsed), required),
         target=target,
         gap=gap,
         meets=meets,
@@ -251,6 +266,8 @@ def village_row(facts: VillageFacts, profile: Profile) -> MeasureRow:
             facts.area_required_m2,
             facts.area_clean_m2,
         ),
+        heat_source_noncompliant=facts.heat_source_noncompliant,
+        heat_source_unverified=facts.heat_source_unverified,
     )
 
 
@@ -307,7 +324,7 @@ def aggregate_row(
         clean=clean,
         lapsed=lapsed,
         coverage=_ratio(clean, required),
-        effective_coverage=_ratio(clean - lapsed, required),
+        effective_coverage=_ratio(effective_clean(clean, lapsed), required),
         target=targets.pop() if len(targets) == 1 else None,
         gap=gap,
         meets=(all(judged) if judged else None) if required > 0 else None,
@@ -323,6 +340,8 @@ def aggregate_row(
             sum(r.area_sum_required_m2 for r in rows),
             sum(r.area_sum_clean_m2 for r in rows),
         ),
+        heat_source_noncompliant=sum(r.heat_source_noncompliant for r in rows),
+        heat_source_unverified=sum(r.heat_source_unverified for r in rows),
     )
 
 

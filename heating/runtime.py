@@ -36,7 +36,7 @@ def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
         cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
     engine = make_engine(cfg.database_url, PoolSettings.from_config(cfg))
     open_keyring(cfg)
-    return Runtime(cfg, engine, session_factory(engine))
+    return Runtime(cfg, engine, session_factory(engine, heat_source_rule=cfg.heat_source_rule))
 
 
 def open_keyring(config: Config) -> Keyring | None:

@@ -8,6 +8,16 @@ goes through ``heating.history``'s rule: per household, the version with
 the latest ledger date ≤ D recorded by K; a household with no such version,
 or whose version is inactive, does not count.
 
+**Clean** here is the measures' clean: households whose status is
+completed or accepted, less — under ``heat_source_rule = strict`` — the
+district-heated ones whose heat source is non-compliant (先立后破,
+``heating.heat_sources``); their status is untouched.  Lapsed is taken from
+what stays clean.  Both modes count the non-compliant and the unverified
+households (``heat_source_noncompliant`` / ``heat_source_unverified``) so
+every page can say why a household does not count.  Because every measure,
+complete village, zone, enclave, map colour and report figure starts here,
+they all agree on it.
+
 ``heating.measures`` turns facts into measures (pure arithmetic); the annual
 report, compliance, inconsistencies and the map read the facts once and pass
 them to the measures' functions.
@@ -25,6 +35,7 @@ from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
 from heating.evidence import with_evidence
+from heating.heat_sources import STRICT, counting_rule, load_register, village_counts
 from heating.history import counting_known_at, delta_rows, versions_dated_after
 from heating.models import (
     CLEAN_STATUSES,
@@ -52,8 +63,10 @@ class VillageFacts:
     district_name: str
     ledger_rows: int = 0
     exempt: int = 0
-    clean: int = 0
-    lapsed: int = 0
+    clean: int = 0  # counted clean (status clean, less non-compliant sources under strict)
+    lapsed: int = 0  # counted clean and coal again / abandoned
+    heat_source_noncompliant: int = 0  # clean by status, on a non-compliant source (both modes)
+    heat_source_unverified: int = 0  # clean by status, source blank or unregistered (counted)
     # Evidence beyond the ledger (heating.usage), filled where there is any:
     # the season judged, households checked against their use, flagged, and
     # flagged but not already lapsed; households with a heated area among the
@@ -220,14 +233,18 @@ def village_facts(
     township_code: str | None = None,
     district_code: str | None = None,
     usage: UsageSettings | None = None,
+    heat_source_rule: str | None = None,
 ) -> list[VillageFacts]:
     """Every village in scope (by code) with its household counts now or as of a date.
 
-    ``known_at`` (naive UTC) counts only what was recorded by then.  The
+    ``known_at`` (naive UTC) counts only what was recorded by then — the
+    households and the heat-source register alike.  ``heat_source_rule``
+    defaults to the session's (``heating.heat_sources.counting_rule``).  The
     evidence counts (use flags of the latest season ended by the date,
     heated areas) follow ``heating.evidence`` with the ``[usage]`` settings
     given (the defaults otherwise); they read the households as of the date.
     """
+    strict = (heat_source_rule or counting_rule(session)) == STRICT
     _check_scope(session, township_code, district_code)
     scoped = township_code is not None or district_code is not None
     ids = None
@@ -242,11 +259,18 @@ def village_facts(
         if district_code is not None:
             ids = ids.where(District.code == district_code)
     counts = _counts(session, as_of, ids, known_at)
+    register = load_register(session, known_at=known_at)
+    sources = village_counts(session, register, as_of=as_of, known_at=known_at, village_ids=ids)
     facts = []
     for vid, code, name, cat, total, tcode, tname, dcode, dname in session.execute(
         _village_query(township_code, district_code)
     ):
         ledger_rows, exempt, clean, lapsed = counts.get(vid, (0, 0, 0, 0))
+        heat = sources.get(vid)
+        noncompliant = heat.noncompliant if heat else 0
+        if strict and heat is not None:
+            clean -= heat.noncompliant
+            lapsed -= heat.noncompliant_lapsed
         facts.append(
             VillageFacts(
                 vid,
@@ -262,6 +286,8 @@ def village_facts(
                 exempt,
                 clean,
                 lapsed,
+                noncompliant,
+                heat.unverified if heat else 0,
             )  # fmt: skip
         )
     return with_evidence(session, facts, as_of, usage or UsageSettings(), known_at)

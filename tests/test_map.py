@@ -102,6 +102,7 @@ def test_colour_classes_match_the_measures(runtime: Runtime, measured: dict[str,
         "—",  # no use imported: nothing checked, nothing flagged
         "—",
         "—",  # no heated area known
+        "无不合规热源供热户",
     ]
     assert rows["140405001202"].gap == 1
     assert tips["140405101202"][5] == "—"  # nothing required: never 0% or 100%
@@ -121,9 +122,14 @@ def test_document_colours_and_legend_come_from_the_one_palette(
         ("far", "差距较大", "#d73027", 1),
         ("no_data", "无数据", "#bdbdbd", 1),
     ]
-    assert villages["fields"][0] == "村" and len(villages["fields"]) == 12
-    assert villages["fields"][-3:] == ["疑似改而不用", "核验后有效覆盖率", "按面积清洁取暖率"]
-    assert all(len(p["tip"]) == 12 for p in areas(doc).values())
+    assert villages["fields"][0] == "村" and len(villages["fields"]) == 13
+    assert villages["fields"][-4:] == [
+        "疑似改而不用",
+        "核验后有效覆盖率",
+        "按面积清洁取暖率",
+        "热源核查",
+    ]
+    assert all(len(p["tip"]) == 13 for p in areas(doc).values())
 
 
 def test_priority_gaps_are_incomplete_today_and_touch_the_latest_zones(

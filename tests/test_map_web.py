@@ -56,6 +56,7 @@ def test_villages_geojson_has_lonlat_coordinates_and_measures(login, scene) -> N
         "target": 1.0,
         "gap": 0,
         "meets": True,
+        "heat_source_noncompliant": 0,
         "boundary_generated": False,
     }
 

@@ -116,8 +116,8 @@ def test_sheets_are_the_issue_list_in_order(runtime: Runtime, history: dict[str,
     assert wb.sheetnames == [title for title, _ in SHEETS]
     assert wb.sheetnames == [
         "封面与说明", "总体情况", "分乡镇", "分村", "未达标清单",
-        "禁煤区", "技术路线", "回头看问题户", "锅炉清零", "用量核验", "补贴", "年度对比", "历年趋势",
-        "数据质量",
+        "禁煤区", "技术路线", "回头看问题户", "热源核查", "锅炉清零", "用量核验", "补贴", "年度对比",
+        "历年趋势", "数据质量",
     ]  # fmt: skip
 
 

@@ -14,10 +14,12 @@ from heating.cli.context import (
 )
 from heating.clock import shown_with_offset
 from heating.compliance import CategoryCompliance, compliance
+from heating.heat_sources import counting_rule, noncompliant_note
 from heating.inconsistencies import inconsistencies
 from heating.measures import (
     BY_CHOICES,
     RULE_EVERY_VILLAGE,
+    TOTAL_KEY,
     MeasureRow,
     aggregate_row,
     coverage,
@@ -120,6 +122,7 @@ def coverage_command(
         "district_code": district_code,
     }
     with runtime.session() as session:
+        rule = counting_rule(session)
         rows = coverage(session, profile, by, usage=runtime.config.usage, **scope)
         judged = compliance(session, profile, **scope) if by == "category" and not as_json else []
         found = (
@@ -140,7 +143,7 @@ def coverage_command(
         return
     click.echo(coverage_table(rows, by, labels))
     click.echo("注：应改造户数为 0 时覆盖率显示为“—”；缺口为达到目标还需改造的户数。")
-    for line in evidence_lines(rows, by):
+    for line in [*heat_source_lines(rows, rule), *evidence_lines(rows, by)]:
         click.echo(line)
     for line in compliance_lines(judged):
         click.echo(line)
@@ -166,6 +169,23 @@ def evidence_lines(rows: Sequence[MeasureRow], by: str) -> list[str]:
         lines.append(
             f"按面积清洁取暖率 {percent(total.area_coverage)}"
             f"（已知采暖面积的户占应改造户 {percent(total.area_known_share)}，不足 90% 时不计算）。"
+        )
+    return lines
+
+
+def heat_source_lines(rows: Sequence[MeasureRow], rule: str) -> list[str]:
+    """What the heat-source rule (先立后破) did to these figures, when anything."""
+    parts = [r for r in rows if r.key != TOTAL_KEY]
+    noncompliant = sum(r.heat_source_noncompliant for r in parts)
+    unverified = sum(r.heat_source_unverified for r in parts)
+    lines = []
+    if noncompliant:
+        lines.append(
+            f"热源核查（heat_source_rule = {rule}）：{noncompliant_note(noncompliant, rule)}。"
+        )
+    if unverified:
+        lines.append(
+            f"热源核查：{unverified} 户集中供热的热源未登记或未填写，无法核实，仍计为已改造。"
         )
     return lines
 

@@ -2,7 +2,11 @@
 
 Read from ``heating.history.state_as_of`` (the state as of the cut-off,
 known at the report's known-at time); personal data is masked here
-(``heating.privacy``) because the workbook goes to the city office.
+(``heating.privacy``) because the workbook goes to the city office.  Clean
+is the measures' clean: under ``heat_source_rule = strict`` the
+district-heated households on a non-compliant source are not counted in
+the routes either (``heating.heat_sources``), so each township's routes add
+up to its clean households.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from heating.heat_sources import NONCOMPLIANT, STRICT, counting_rule, load_register
 from heating.history import counting_known_at, state_as_of
 from heating.models import CLEAN_STATUSES
 from heating.privacy import mask_id, mask_name, mask_phone
@@ -80,23 +85,29 @@ def household_detail(
 ) -> dict[str, Any]:
     """Clean households by route/device and without completion date, as of the date."""
     by_id = {f.village_id: f for f in facts}
+    register = load_register(session, known_at=known_at)
+    strict = counting_rule(session) == STRICT
     state = state_as_of(
-        as_of, counting_known_at(session, known_at), ("route", "device", "completed_on")
+        as_of,
+        counting_known_at(session, known_at),
+        ("route", "device", "completed_on", "heat_source"),
     )
     s = state.c
     undated_expr = s.completed_on.is_(None)
     stmt = (
-        select(s.village_id, s.route, s.device, undated_expr, func.count())
+        select(s.village_id, s.route, s.device, s.heat_source, undated_expr, func.count())
         .where(s.status.in_(CLEAN_STATUSES))
-        .group_by(s.village_id, s.route, s.device, undated_expr)
+        .group_by(s.village_id, s.route, s.device, s.heat_source, undated_expr)
     )
     routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     devices: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     undated: dict[int, int] = defaultdict(int)
-    for village_id, route, device, is_undated, count in session.execute(stmt):
+    for village_id, route, device, source, is_undated, count in session.execute(stmt):
         f = by_id.get(village_id)
         if f is None:
             continue
+        if strict and register.verdict(route, source) == NONCOMPLIANT:
+            continue  # not clean under strict (heating.village_facts)
         route = route or NO_ROUTE
         routes[f.township_code][route] += count
         devices[f.township_code][(route, (device or "").strip())] += count

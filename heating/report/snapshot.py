@@ -52,6 +52,7 @@ from heating.models import (
     utcnow,
 )
 from heating.profile import Profile
+from heating.report.heat_source_section import HeatSourceSection, heat_source_section
 from heating.report.household_detail import (
     NoCompletionDate,
     ProblemHousehold,
@@ -152,6 +153,7 @@ class Snapshot:
     subsidy: dict[str, Any] | None = None
     # Households with a coal subsidy in complete villages or zones (heating.coal_subsidy).
     coal_subsidies: list[dict[str, Any]] = field(default_factory=list)
+    heat_sources: HeatSourceSection | None = None  # 先立后破 check as of the date
 
     @property
     def draft(self) -> bool:
@@ -331,6 +333,7 @@ def take_snapshot(
             if config.subsidy
             else None
         ),
+        heat_sources=heat_source_section(session, facts, as_of, known_at),
     )
     return withhold(snapshot)
 

@@ -70,6 +70,7 @@ def withhold(s: Snapshot) -> Snapshot:
         ]
         if s.trend
         else [],
+        heat_sources=s.heat_sources.only(keep) if s.heat_sources is not None else None,
     )
 
 

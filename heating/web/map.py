@@ -158,6 +158,7 @@ def villages_geojson() -> ResponseReturnValue:
                 "target": profile.target(village.category),
                 "gap": m.gap if m else None,
                 "meets": m.meets if m else None,
+                "heat_source_noncompliant": m.heat_source_noncompliant if m else None,
                 "boundary_generated": bool(village.boundary_generated),
             }
         )

@@ -10,9 +10,18 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from heating.heat_sources import (
+    NONCOMPLIANT,
+    STRICT,
+    Register,
+    counting_rule,
+    load_register,
+    noncompliant_note,
+)
 from heating.history import newest_ledger
 from heating.measures import MeasureRow, coverage
 from heating.models import (
+    CLEAN_STATUSES,
     HOUSEHOLD_FIELDS,
     Household,
     Township,
@@ -115,12 +124,18 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _household_view(h: Household, visible: bool) -> dict[str, Any]:
+def _household_view(h: Household, visible: bool, register: Register, rule: str) -> dict[str, Any]:
     data = {f: getattr(h, f) for f in HOUSEHOLD_FIELDS}
     if not visible:
         for field in PERSONAL_FIELDS:
             data[field] = mask_field(field, data[field])
     data["id"] = h.id
+    data["heat_source_note"] = register.household_note(h.status, h.route, h.heat_source, rule)
+    data["heat_source_excluded"] = (
+        rule == STRICT
+        and h.status in CLEAN_STATUSES
+        and register.verdict(h.route, h.heat_source) == NONCOMPLIANT
+    )
     return data
 
 
@@ -155,15 +170,18 @@ def show(code: str) -> ResponseReturnValue:
     visible = sees_personal_data(village.township_id)
     show_households = current_user.role in HOUSEHOLD_READERS
     chosen = household_filters(request.args)
+    rule = counting_rule(session)
     if show_households:
+        register = load_register(session)
         query = filtered_households(village.id, chosen)
         if wants_xlsx():
             found = session.scalars(query.order_by(Household.household_no, Household.id))
-            return export_households(village, [_household_view(h, visible) for h in found], chosen)
+            views = [_household_view(h, visible, register, rule) for h in found]
+            return export_households(village, views, chosen)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         page, pages = _page(total, HOUSEHOLD_PAGE)
         households = [
-            _household_view(h, visible)
+            _household_view(h, visible, register, rule)
             for h in session.scalars(
                 query.order_by(Household.household_no, Household.id)
                 .offset((page - 1) * HOUSEHOLD_PAGE)
@@ -186,4 +204,7 @@ def show(code: str) -> ResponseReturnValue:
         show_households=show_households,
         chosen=chosen,
         evidence=evidence,
+        heat_source_note=noncompliant_note(measures.heat_source_noncompliant, rule)
+        if measures is not None and measures.heat_source_noncompliant
+        else "",
     )

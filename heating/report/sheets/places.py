@@ -8,6 +8,7 @@ from typing import Any
 from openpyxl.drawing.image import Image
 from openpyxl.worksheet.worksheet import Worksheet
 
+from heating.heat_sources import noncompliant_note
 from heating.measures import (
     RULE_AGGREGATE,
     RULE_EVERY_VILLAGE,
@@ -52,6 +53,17 @@ DEFINITIONS = (
     "差距户数 = 达到目标还需改造的户数：目标 100% 的类别按村累加各村差距（即未达标清单表一），"
     "目标低于 100% 的类别按类别全部村的合计计算；合计行的差距 = 各类别差距之和。",
 )
+
+
+def heat_source_notes(s: Snapshot) -> list[str]:
+    """Why some households clean by status are not counted (先立后破), when any are."""
+    section = s.heat_sources
+    if section is None or not section.noncompliant:
+        return []
+    return [
+        f"热源核查：{noncompliant_note(section.noncompliant, section.rule)}"
+        "（集中供热热源为工业余热而环保绩效低于 B 级、等级未知或列入关停淘汰计划；见“热源核查”表）。"
+    ]
 
 
 def meets_text(meets: bool | None) -> str:
@@ -218,6 +230,7 @@ def write_overview(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 gap_reconciliation(s),
                 "完成村：应改造户数大于 0 且全部完成，或经管理员认定完成（禁煤区由完成村派生）。",
                 *_withheld_notes(s),
+                *heat_source_notes(s),
             ),
         ),
     )
