@@ -12,7 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,17 +22,31 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from heating.boilers import boiler_status
 from heating.db import make_engine, upgrade
-from heating.demo import BOUNDARY_SOURCE, DEMO_PASSWORD, DEMO_USERS, facts, load_demo, rollout
+from heating.demo import (
+    BOUNDARY_SOURCE,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    facts,
+    load_demo,
+    registers,
+    rollout,
+)
 from heating.demo.cells import Seed, generate_boundaries
-from heating.demo.loader import DEMO_SEED, households_checksum
+from heating.demo.loader import DEMO_SEED, REGISTER_LOADED_AT, households_checksum
 from heating.demo.people import check_digit, is_valid_id
+from heating.heat_sources import load_register, unmatched_ledger_sources
 from heating.history import household_json, state_json
 from heating.measures import coverage
 from heating.models import (
+    Boiler,
+    BoilerState,
     District,
+    HeatSourceVersion,
     Household,
     HouseholdVersion,
+    ImportBatch,
     User,
     Village,
     ZoneDerivation,
@@ -346,7 +360,7 @@ def test_ledgers_are_written_as_clerks_keep_them_and_import_unchanged(
 
     code, out, _err = _run(demo_url, "demo", "--ledgers", str(tmp_path), "--township", "140405403")
     assert code == 0, out
-    paths = sorted(tmp_path.glob("*.xlsx"))
+    paths = sorted(tmp_path.glob("140405403_*.xlsx"))
     name = "屯留县经济技术开发区{y}年冬季清洁取暖改造台账（截至{y}年10月31日）"
     years = [int(p.name.split("_")[1][10:14]) for p in paths]
     assert years == sorted(years) and years[-1] == 2021 and len(years) >= 2
@@ -409,3 +423,86 @@ def test_demo_shows_use_flags_areas_and_the_subsidy_story(
     assert code == 0
     assert plan["due_households"] > 0 and plan["ending_households"] > 0
     assert 0 < plan["mismatched_device"] < plan["due_households"]
+
+
+def test_demo_register_serves_villages_and_one_waste_heat_source_does_not_count(demo: Runtime):
+    with demo.session() as session:
+        register = load_register(session)
+        assert unmatched_ledger_sources(session, register) == []  # names follow the register
+        steel = register.match(registers.STEEL)
+        assert (steel.kind, steel.env_grade, steel.noncompliant) == ("waste_heat", "C", True)
+        coking = register.match(registers.COKING)
+        assert (coking.kind, coking.noncompliant) == ("waste_heat", False)
+        chp = register.match(registers.CHP)
+        assert (chp.kind, chp.env_grade) == ("chp", "A")
+        times = set(session.scalars(select(HeatSourceVersion.recorded_at)))
+        assert times == {REGISTER_LOADED_AT}
+        served = dict(
+            session.execute(
+                select(Village.code, func.count())
+                .join(Household, Household.village_id == Village.id)
+                .where(Household.heat_source == registers.STEEL, Household.active)
+                .group_by(Village.code)
+            ).all()
+        )
+        rows = {r.key: r for r in coverage(session, demo.config.profile, by="village")}
+        before = {
+            r.key: r
+            for r in coverage(
+                session,
+                demo.config.profile,
+                by="village",
+                known_at=REGISTER_LOADED_AT - timedelta(days=1),
+            )
+        }
+    steel_villages = {c for c, v in registers.WASTE_HEAT_VILLAGES.items() if v == registers.STEEL}
+    assert set(served) == steel_villages
+    for code in steel_villages:  # strict: those households are not clean, listed with why
+        assert 0 < rows[code].heat_source_noncompliant <= served[code]
+        assert rows[code].meets is False
+    # Known before the register was loaded: nothing to judge by, so all counted (unverified).
+    assert all(before[c].heat_source_noncompliant == 0 for c in steel_villages)
+    assert sum(r.heat_source_unverified for r in before.values()) > 0
+
+
+def test_demo_register_and_boiler_files_reload_unchanged(demo_url: str, tmp_path: Path):
+    code, out, _err = _run(demo_url, "demo", "--ledgers", str(tmp_path), "--township", "140405403")
+    assert code == 0 and registers.REGISTER_FILE in out, out
+    code, out, _err = _run(
+        demo_url, "heat-sources", "load", str(tmp_path / registers.REGISTER_FILE), "--json"
+    )
+    assert code == 0
+    loaded = json.loads(out)
+    assert (loaded["sources"], loaded["new"], loaded["updated"]) == (4, 0, 0)
+    assert loaded["unmatched_ledger_sources"] == []
+    code, out, _err = _run(
+        demo_url, "boilers", "load", str(tmp_path / registers.BOILERS_FILE), "--json"
+    )
+    assert code == 0
+    loaded = json.loads(out)
+    assert (loaded["boilers"], loaded["new"], loaded["updated"]) == (60, 0, 0)
+
+
+def test_demo_boilers_spread_over_townships_and_years(demo: Runtime):
+    with demo.session() as session:
+        boilers = session.scalars(select(Boiler)).all()
+        days = [d for d in session.scalars(select(BoilerState.state_date)) if d is not None]
+        files = set(
+            session.scalars(
+                select(ImportBatch.file_name).where(
+                    ImportBatch.kind.in_(("boilers", "heat_sources"))
+                )
+            )
+        )
+        status = boiler_status(session, as_of=date(2021, 10, 31))
+        early = boiler_status(session, as_of=date(2018, 10, 31))
+    assert 50 <= len(boilers) <= 70
+    assert all(b.unit.endswith("(演示)") for b in boilers)  # marked as generated (NFKC on load)
+    assert files == {registers.REGISTER_FILE, registers.BOILERS_FILE}
+    assert len({b.township_id for b in boilers}) == 15
+    assert min(days).year == 2017 and max(days).year == 2021
+    data = status.as_json()
+    assert 0 < data["remaining"] < data["cleared"] and early.as_json()["cleared"] < data["cleared"]
+    assert data["remaining_in_zones"] > 0 and data["inspection_overdue"] > 0
+    assert data["gas_low_nox"]["done"] > 0 and data["gas_low_nox"]["remaining"] > 0
+    assert {"idle", "flue_cut", "in_use"} <= {k for k, n in data["by_state"].items() if n}

@@ -14,6 +14,7 @@ from heating.cli.setup import prepare_key
 from heating.db import upgrade
 from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
 from heating.demo.ledgers import write_ledgers
+from heating.demo.loader import write_registers
 from heating.measures import coverage, percent
 from heating.models import ZoneDerivation
 from heating.profile import Profile
@@ -109,6 +110,11 @@ def demo_command(
             )
             for path, rows in write_ledgers(session, ledgers_dir, township_codes):
                 click.echo(f"  {path}（{rows} 户）")
+            register, boilers = write_registers(session, ledgers_dir)
+            click.echo(
+                f"{DEMO_MARK}演示热源名单和锅炉台账（生成，已加载；可用 heating heat-sources load / "
+                f"heating boilers load 重新导入，结果不变）：\n  {register}\n  {boilers}"
+            )
             from heating.demo.loader import DEMO_SEED
             from heating.demo.usage import usage_files
 

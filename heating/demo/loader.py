@@ -17,20 +17,23 @@ go through ``heating.history.load_histories`` (about 58,000 households and
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+import shapely
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from geo.zone_derivations import derive_zones
 from heating import clock, history
 from heating.config import Config, load_config
 from heating.db import analyze, get_meta
-from heating.demo import cells, facts, rollout
+from heating.demo import cells, facts, registers, rollout
 from heating.demo import usage as demo_usage
 from heating.demo.rollout import VillagePlan
 from heating.errors import Refused
@@ -38,7 +41,7 @@ from heating.households import household_key
 from heating.models import (
     HOUSEHOLD_FIELDS,
     District,
-    HeatSource,
+    HeatSourceVersion,
     Household,
     HouseholdVersion,
     ImportBatch,
@@ -52,7 +55,7 @@ from heating.models import (
 from heating.profile import Profile
 from heating.users import create_user
 
-DEMO_VERSION = "2"  # 2: heated areas, utility accounts and use (issue 13)
+DEMO_VERSION = "3"  # 2: heated areas, utility accounts and use (issue 13); 3: heat sources, boilers
 ZONE_DATES = (date(2020, 10, 31), date(2021, 10, 31))
 DEMO_SEED = "tunliu-demo-1"
 BOUNDARY_SOURCE = "演示数据：生成的边界（非真实边界）"
@@ -88,7 +91,11 @@ def category_order(profile: Profile) -> dict[str, int]:
 
 
 def load_demo(session: Session, profile: Profile, config: Config | None = None) -> DemoSummary:
-    """Load the demo district unless it is there already; refuse a foreign registry."""
+    """Load the demo district unless it is there already; refuse a foreign registry.
+
+    ``config`` gives the file limits the register and boiler loaders apply
+    (default: the settings in force).
+    """
     version = get_meta(session, "demo_version")
     if version == DEMO_VERSION:
         return summarise(session, already_loaded=True)
@@ -108,10 +115,10 @@ def load_demo(session: Session, profile: Profile, config: Config | None = None) 
     plans = [rollout.plan_village(v, seed=DEMO_SEED, used_ids=used_ids) for v in village_facts]
     totals = {p.code: p.total_households for p in plans}
     village_ids = _load_places(session, profile, village_facts, totals)
-    _load_heat_sources(session)
     salt = get_meta(session, "id_salt") or ""
     _load_households(session, plans, village_ids, salt)
     _analyze_households(session)
+    _load_registers(session, config or load_config(environ={}))
     demo_usage.load_usage(session, config or load_config(environ={}), DEMO_SEED, clock.today())
     users = _load_users(session)
     session.flush()
@@ -176,11 +183,65 @@ def _load_places(
     return {code: vid for code, vid in session.execute(select(Village.code, Village.id))}
 
 
-def _load_heat_sources(session: Session) -> None:
-    for name, kind, grade in rollout.HEAT_SOURCES:
-        if session.scalar(select(HeatSource).where(HeatSource.name == name)) is None:
-            session.add(HeatSource(name=name, kind=kind, env_grade=grade))
-    session.flush()
+# The demo's register "was loaded" on this day (naive UTC; 10:00 in Shanghai): figures known
+# before it have no register (every district household unverified), later ones apply the rule.
+REGISTER_LOADED_AT = datetime(2021, 9, 20, 2, 0)
+
+
+def _load_registers(session: Session, config: Config) -> None:
+    """The generated register and boiler ledger, through the real loaders (``registers``)."""
+    from imports.boilers import load_boilers
+    from imports.heat_sources import load_heat_sources
+
+    load_heat_sources(session, registers.register_xlsx(), registers.REGISTER_FILE, config=config)
+    session.execute(update(HeatSourceVersion).values(recorded_at=REGISTER_LOADED_AT))
+    session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.kind == "heat_sources")
+        .values(created_at=REGISTER_LOADED_AT, committed_at=REGISTER_LOADED_AT)
+    )
+    rows = registers.boiler_rows(boiler_places(session), seed=DEMO_SEED, last_day=rollout.LAST_DAY)
+    load_boilers(
+        session,
+        registers.boilers_xlsx(rows),
+        registers.BOILERS_FILE,
+        config=config,
+        today=rollout.LAST_DAY,
+    )
+
+
+def write_registers(session: Session, directory: Path) -> tuple[Path, Path]:
+    """Write the demo register and boiler ledger (as loaded) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    register = directory / registers.REGISTER_FILE
+    register.write_bytes(registers.register_xlsx())
+    rows = registers.boiler_rows(boiler_places(session), seed=DEMO_SEED, last_day=rollout.LAST_DAY)
+    boilers = directory / registers.BOILERS_FILE
+    boilers.write_bytes(registers.boilers_xlsx(rows))
+    return register, boilers
+
+
+def boiler_places(session: Session) -> dict[str, list[registers.Place]]:
+    """Township code → a point inside each of its villages (seeded), for the demo boilers."""
+    query = (
+        select(Township.code, Township.name, Village.code, Village.name, Village.geometry)
+        .join(Township, Village.township_id == Township.id)
+        .where(Village.geometry.is_not(None))
+        .order_by(Village.code)
+    )
+    places: dict[str, list[registers.Place]] = defaultdict(list)
+    for tcode, tname, vcode, vname, wkb in session.execute(query):
+        polygon = shapely.from_wkb(wkb)
+        rng = random.Random(f"{DEMO_SEED}:boiler-place:{vcode}")
+        xmin, ymin, xmax, ymax = polygon.bounds
+        point = polygon.representative_point()
+        for _ in range(50):
+            candidate = shapely.Point(rng.uniform(xmin, xmax), rng.uniform(ymin, ymax))
+            if polygon.contains(candidate):
+                point = candidate
+                break
+        places[tcode].append(registers.Place(tname, vname, round(point.x, 6), round(point.y, 6)))
+    return dict(places)
 
 
 # Fields that never change in a demo household's history: serialised once per household.

@@ -24,16 +24,12 @@ from typing import Any
 from heating.demo import people
 from heating.demo.facts import SEAT_TOWNSHIP_CODE, VillageFact
 from heating.demo.people import below, between, pick
+from heating.demo.registers import source_for
 
 # Notes avoid full-width punctuation: the import normalises it (NFKC), and a
 # sample ledger re-imported must compare unchanged.
 LAST_DAY = date(2021, 12, 20)  # nothing in the demo happens after this
 LOOKBACK_YEAR = 2021
-HEAT_SOURCES = (
-    # name, kind, environmental grade — fictitious, for the demo only
-    ("屯留区城区热电联产集中供热站", "chp", "A"),
-    ("麟绛街道燃气锅炉房", "gas_boiler", "A"),
-)
 DEVICES = {
     "electric": (("空气源热泵", 55), ("蓄热式电暖器", 25), ("碳晶电暖器", 12), ("电热炕", 8)),
     "gas": (("燃气壁挂炉", 100),),
@@ -208,7 +204,9 @@ def plan_village(
             _exempt(plan, rng, rounds[first_year])
         elif kind == "clean":
             year = max(first_year, pick(rng, year_weights))
-            _clean(plan, rng, rounds, first_year, year, pick(rng, routes), lookback, problem)
+            _clean(
+                plan, rng, rounds, first_year, year, pick(rng, routes), lookback, problem, village
+            )
         else:
             _open(plan, rng, rounds, first_year, pick(rng, routes))
         households.append(plan)
@@ -281,6 +279,7 @@ def _clean(
     route: str,
     lookback: date,
     problem: float,
+    village: VillageFact,
 ) -> None:
     planned = {"status": "planned", "route": route, "plan_year": year}
     if year == first_year:
@@ -296,9 +295,8 @@ def _clean(
     completed = {
         "status": "completed",
         "device": device,
-        "heat_source": HEAT_SOURCES[0 if rng.random() < 0.8 else 1][0]
-        if route == "district"
-        else None,
+        # The source as the register names it (heating.demo.registers).
+        "heat_source": source_for(village.code, rng.random()) if route == "district" else None,
         "completed_on": done,
         "completed_on_precision": "day",
         "device_subsidy": yuan(between(rng, low, high + 1) * 100),
