@@ -13,12 +13,16 @@ usage record and no heated area recorded.
   usage data reach (``season_judged``); ``heating.usage`` judges it;
 - ``area_known`` counts required households (not exempt) with a heated
   area; ``area_required_m2`` sums their areas, ``area_clean_m2`` those of
-  the clean ones.
+  the clean ones — clean as the measures count it: ``not_clean`` names the
+  households clean by status that the heat-source rule leaves out
+  (``heating.village_facts``; use flags go by status and judge no
+  district-heated household, so they need no such correction).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -29,7 +33,13 @@ from sqlalchemy.orm import Session
 from heating import clock
 from heating.models import Household
 from heating.seasons import UsageSettings
-from heating.usage import evaluate, has_usage, household_states, latest_use_day
+from heating.usage import (
+    HouseholdState,
+    evaluate,
+    has_usage,
+    household_states,
+    latest_use_day,
+)
 
 if TYPE_CHECKING:
     from heating.village_facts import VillageFacts
@@ -62,6 +72,7 @@ def with_evidence(
     as_of: date | None,
     settings: UsageSettings,
     known_at: datetime | None = None,
+    not_clean: Callable[[HouseholdState], bool] | None = None,
 ) -> list[VillageFacts]:
     """The facts with their evidence counts (unchanged when there is no evidence at all)."""
     usage = has_usage(session)
@@ -83,7 +94,7 @@ def with_evidence(
             counts = area[s.village_id]
             counts[0] += 1
             counts[1] += float(value)
-            if s.clean:
+            if s.clean and not (not_clean and not_clean(s)):
                 counts[2] += float(value)
     out = []
     for f in facts:

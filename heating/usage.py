@@ -58,6 +58,7 @@ EVIDENCE_FIELDS = (
     "head_name",
     "status",
     "route",
+    "heat_source",
     "operation",
     "completed_on",
     "accepted_on",

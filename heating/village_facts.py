@@ -35,7 +35,13 @@ from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
 from heating.evidence import with_evidence
-from heating.heat_sources import STRICT, counting_rule, load_register, village_counts
+from heating.heat_sources import (
+    NONCOMPLIANT,
+    STRICT,
+    counting_rule,
+    load_register,
+    village_counts,
+)
 from heating.history import counting_known_at, delta_rows, versions_dated_after
 from heating.models import (
     CLEAN_STATUSES,
@@ -46,6 +52,7 @@ from heating.models import (
     Village,
 )
 from heating.seasons import UsageSettings
+from heating.usage import HouseholdState
 
 
 @dataclass(frozen=True)
@@ -290,4 +297,10 @@ def village_facts(
                 heat.unverified if heat else 0,
             )  # fmt: skip
         )
-    return with_evidence(session, facts, as_of, usage or UsageSettings(), known_at)
+
+    def excluded(state: HouseholdState) -> bool:
+        return strict and register.verdict(state["route"], state["heat_source"]) == NONCOMPLIANT
+
+    return with_evidence(
+        session, facts, as_of, usage or UsageSettings(), known_at, not_clean=excluded
+    )

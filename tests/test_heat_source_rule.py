@@ -243,3 +243,29 @@ def test_under_warn_the_report_lists_and_counts(runtime, nanjie) -> None:
     townships = {r["乡镇名称"]: r for r in read_table(check, "乡镇代码")}
     assert townships["麟绛街道"]["不合规热源户"] == 3
     assert townships["麟绛街道"]["计为已改造户"] == 10
+
+
+@pytest.mark.parametrize(
+    ("settings", "share"), [(STRICT, 0.7), (WARN, 1.0)], ids=["strict", "warn"]
+)
+def test_area_coverage_counts_clean_the_same_way(runtime, tiny_district, share) -> None:
+    """Heated area of clean households: the non-compliant ones' area is out under strict."""
+    vid = tiny_district[NANJIE]
+    with runtime.session() as s:
+        add_many(
+            s, vid, 7, "accepted", route="district", heat_source="屯留热电厂", heated_area_m2=100
+        )
+        add_many(
+            s,
+            vid,
+            3,
+            "accepted",
+            route="district",
+            heat_source="屯留县兴旺钢铁",
+            heated_area_m2=100,
+        )
+    load_register(runtime)
+    row = nanjie_row(runtime)
+    assert row.area_known_share == 1.0
+    assert row.area_coverage == pytest.approx(share)
+    assert row.coverage == pytest.approx(share)
