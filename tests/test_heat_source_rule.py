@@ -30,11 +30,14 @@ from imports.heat_sources import load_heat_sources
 from tests.support import (
     MAY,
     NANJIE,
+    PERIOD,
     REGISTER,
+    SHANGCUN,
     add_many,
     log_in,
     read_table,
     register_xlsx,
+    sign_off,
 )
 
 STRICT = {"heat_source_rule": "strict"}
@@ -269,3 +272,39 @@ def test_area_coverage_counts_clean_the_same_way(runtime, tiny_district, share) 
     assert row.area_known_share == 1.0
     assert row.area_coverage == pytest.approx(share)
     assert row.coverage == pytest.approx(share)
+
+
+@pytest.mark.parametrize("settings", [STRICT])
+def test_an_approved_only_report_withholds_unapproved_townships_heat_sources(
+    runtime, nanjie, tiny_district, users
+) -> None:
+    """Only 上村镇 is approved: 麟绛街道's non-compliant households are not shown."""
+    with runtime.session() as s:
+        add_many(
+            s,
+            tiny_district[SHANGCUN],
+            2,
+            "accepted",
+            at=MAY,
+            route="district",
+            heat_source="屯留县兴旺钢铁",
+        )
+    sign_off(runtime, "140405101", PERIOD, ("submit", "carol"), ("approve", "rita"))
+    with runtime.session() as s:
+        built = build_report(
+            s,
+            runtime.config,
+            2021,
+            now=later(),
+            known_at=later() + timedelta(days=1),
+            picture=False,
+            approved_only=True,
+        )
+    check = openpyxl.load_workbook(io.BytesIO(built.content))["热源核查"]
+    sources = {r["热源名称"]: r for r in read_table(check, "热源名称")}
+    assert sources["屯留县兴旺钢铁有限责任公司"]["供热已完成户数"] == 2  # 上村's two only
+    assert sources["屯留热电厂"]["供热已完成户数"] == 0
+    townships = [r["乡镇名称"] for r in read_table(check, "乡镇代码")]
+    assert townships == ["上村镇", "合计"]
+    flagged = read_table(check, "乡镇", occurrence=1)
+    assert {r["村名称"] for r in flagged} == {"上村村委会"}
