@@ -403,6 +403,17 @@ class Household(Base):
             postgresql_where=text("heated_area_m2 IS NOT NULL"),
             sqlite_where=text("heated_area_m2 IS NOT NULL"),
         ),
+        # Covering index for the heat-source rule's count (heating.heat_sources.
+        # clean_district_sources): a district without district heating reads nothing.
+        Index(
+            "ix_households_district_sources",
+            "route",
+            "village_id",
+            "heat_source",
+            "active",
+            "status",
+            "operation",
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
