@@ -139,4 +139,4 @@ def test_map_tooltip_shows_the_same_flags_as_the_village_page(runtime, run_cli, 
     with runtime.session() as session:
         data = map_data(session, runtime.config)
     tips = dict(zip(data.areas["code"], data.areas["tip"], strict=True))
-    assert tips[NANJIE][-3:] == ["1", "90.0%", "—"]
+    assert tips[NANJIE][-4:-1] == ["1", "90.0%", "—"]  # then 热源核查
