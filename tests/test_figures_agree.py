@@ -7,8 +7,7 @@ electricity use by ``heating usage import`` — and the same figures are read
 back from every face: ``heating coverage --json``, the dashboard, the village
 list, /api/coverage and /api/villages.geojson (what the map reads), the
 map's tooltips, the annual report workbook and ``heating report --json``.
-Under ``heat_source_rule = warn`` for now: the strict rule's measures (and the
-non-compliant count on every face) are not on main yet.
+Under ``heat_source_rule`` strict and warn.
 
 The district (tests/support.TINY), ledgers dated 2021-10-31:
 
@@ -37,6 +36,7 @@ import openpyxl
 import pytest
 
 from geo.maps import map_data
+from heating.heat_sources import noncompliant_note
 from heating.measures import percent
 from tests.support import LEDGER_HEADER, REGISTER, ledger_xlsx, read_table, register_xlsx
 
@@ -220,8 +220,7 @@ def expected_figures(rule: str) -> dict[str, Any]:
     }
 
 
-# strict: the heat-source rule's measures are on branch boilers, not yet on main.
-@pytest.mark.parametrize("settings", [WARN], ids=["warn"])
+@pytest.mark.parametrize("settings", [STRICT, WARN], ids=["strict", "warn"])
 def test_every_face_shows_the_same_figures(run_cli, runtime, login, district, settings) -> None:
     rule = settings["heat_source_rule"]
     want = expected_figures(rule)
@@ -242,6 +241,8 @@ def test_every_face_shows_the_same_figures(run_cli, runtime, login, district, se
     assert categories["rural"] == want["rural"]
     total = next(r for r in cli_categories if r["key"] == "total")
     assert total["usage_flagged"] == want["flagged"]
+    noncompliant = sum(r["heat_source_noncompliant"] for r in cli_villages)
+    assert noncompliant == NONCOMPLIANT  # listed in both modes
     complete_codes = {
         r["key"] for r in cli_villages if r["required"] > 0 and r["clean"] >= r["required"]
     }
@@ -373,6 +374,15 @@ def test_every_face_shows_the_same_figures(run_cli, runtime, login, district, se
     assert evidence["疑似改而不用户数"] == str(want["flagged"])
     usage_towns = {r["乡镇名称"]: r for r in read_table(wb["用量核验"], "乡镇代码")}
     assert usage_towns["合计"]["疑似改而不用"] == want["flagged"]
+    sources = {r["乡镇代码"]: r for r in read_table(wb["热源核查"], "乡镇代码")}
+    assert {code: sources[code]["不合规热源户"] for code in townships} == {
+        r["key"]: r["heat_source_noncompliant"] for r in cli_townships
+    }
+    # The village page and the map's tooltip say the same of 南街's two.
+    note = noncompliant_note(NONCOMPLIANT, rule)
+    assert note in tips[NANJIE][-1]
+    south_page = client.get(f"/villages/{NANJIE}").get_data(as_text=True)
+    assert f'id="heat-source-note">{note}' in south_page
 
 
 def test_flagged_reads_dash_wherever_nothing_was_checked(runtime, login, tiny_district) -> None:
