@@ -19,6 +19,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # ISO 8601 forms --known-at accepts (said in the refusal).
 KNOWN_AT_FORMS = "2021-11-01、2021-11-01T18:00、2021-11-01 18:00:00、2021-11-01T18:00:00+08:00"
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d")
+# A time given to the minute: HH:MM not followed by :SS (an offset's +08:00 follows a time).
+_TO_MINUTE = re.compile(r"[T ]\d{2}:\d{2}(?!:\d)(?:Z|[+-]\d{2}:?\d{2})?$")
 
 
 @cache
@@ -54,16 +57,33 @@ def end_of_day(day: date, tz: str = DEFAULT_TIMEZONE) -> datetime:
     return midnight.astimezone(UTC).replace(tzinfo=None) - timedelta(microseconds=1)
 
 
+def end_of_second(moment: datetime) -> datetime:
+    """The last instant of ``moment``'s second (inclusive bound).
+
+    A known-at shown or typed to the second covers the whole second: a report
+    generated at 10:00:05.4 must count a batch committed at 10:00:05.2, and
+    regenerating it with the printed ``10:00:05`` must give the same figures.
+    """
+    return moment.replace(microsecond=999_999)
+
+
 def parse_known_at(text: str, tz: str = DEFAULT_TIMEZONE) -> datetime:
     """Read ``--known-at``: ISO 8601; no offset → the zone; a date alone → the end of that day.
 
+    A time covers the whole unit it is given to: ``18:00`` the minute,
+    ``18:00:05`` the second (``end_of_second``); fractions of a second are exact.
     Returns naive UTC.  Raises ``ValueError`` with a Chinese message naming the forms.
     """
     raw = (text or "").strip()
     try:
         if _DATE_ONLY.match(raw):
             return end_of_day(date.fromisoformat(raw), tz)
-        return utc_naive(datetime.fromisoformat(raw), tz)
+        moment = utc_naive(datetime.fromisoformat(raw), tz)
+        if _FRACTION.search(raw):
+            return moment
+        if _TO_MINUTE.search(raw):
+            return moment + timedelta(seconds=59, microseconds=999_999)
+        return end_of_second(moment)
     except ValueError:
         raise ValueError(
             f"时间应为 ISO 8601 格式，如 {KNOWN_AT_FORMS}（不带时区时按 {tz}），得到 {text!r}"

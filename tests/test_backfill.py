@@ -263,3 +263,29 @@ def test_rollback_is_refused_when_a_later_ledger_built_on_it(
     # The time is the configured zone's (Beijing), not UTC.
     assert f"之后的批次 {later}（{clock.shown(committed)} 提交）又修改了其中 3 户" in result.stderr
     assert coverage_of(run_cli, "--as-of", "2020-10-31") == replay(LEDGER_2020)
+
+
+def test_a_report_in_the_same_second_as_a_commit_counts_it(
+    run_cli, runtime, tiny_district, tmp_path: Path
+) -> None:
+    """The default known-at covers the whole second the cover prints, not its start."""
+    newer = tmp_path / "2021.xlsx"
+    newer.write_bytes(ledger_xlsx(LEDGER_2021, title="麟绛街道台账（截至2021年10月31日）"))
+    assert run_cli("import", str(newer), "--township", "140405001", "--commit").exit_code == 0
+    with runtime.session() as session:
+        recorded = session.scalar(
+            select(HouseholdVersion.recorded_at).order_by(HouseholdVersion.id.desc())
+        )
+    same_second = recorded.replace(
+        microsecond=max(recorded.microsecond, 1)
+    )  # a moment later, same second
+
+    report = report_of(runtime, now=same_second)
+
+    assert cover_facts(report)[KNOWN_AT_LABEL].startswith(clock.shown_with_offset(recorded))
+    total = read_table(report["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 5
+    # The printed known-at, typed back, gives the same figures.
+    typed = clock.parse_known_at(clock.iso(recorded))
+    again = report_of(runtime, now=same_second, known_at=typed)
+    assert read_table(again["总体情况"], "区域类别")[-1] == total

@@ -12,10 +12,13 @@ from heating import clock
 @pytest.mark.parametrize(
     ("text", "utc"),
     [
-        ("2021-11-05T17:30:00+08:00", datetime(2021, 11, 5, 9, 30)),
-        ("2021-11-05T09:30:00Z", datetime(2021, 11, 5, 9, 30)),
-        ("2021-11-05T17:30", datetime(2021, 11, 5, 9, 30)),  # no offset: Beijing
-        ("2021-11-05 17:30:00", datetime(2021, 11, 5, 9, 30)),
+        # A time covers the unit it is given to: the second, the minute, the day.
+        ("2021-11-05T17:30:00+08:00", datetime(2021, 11, 5, 9, 30, 0, 999999)),
+        ("2021-11-05T09:30:00Z", datetime(2021, 11, 5, 9, 30, 0, 999999)),
+        ("2021-11-05T17:30", datetime(2021, 11, 5, 9, 30, 59, 999999)),  # no offset: Beijing
+        ("2021-11-05T17:30+08:00", datetime(2021, 11, 5, 9, 30, 59, 999999)),
+        ("2021-11-05 17:30:00", datetime(2021, 11, 5, 9, 30, 0, 999999)),
+        ("2021-11-05 17:30:00.250", datetime(2021, 11, 5, 9, 30, 0, 250000)),  # exact
         ("2021-11-05", datetime(2021, 11, 5, 15, 59, 59, 999999)),  # the end of that day
     ],
 )
@@ -24,7 +27,9 @@ def test_known_at_forms(text: str, utc: datetime) -> None:
 
 
 def test_known_at_in_another_zone_and_refusal() -> None:
-    assert clock.parse_known_at("2021-11-05T12:00", "UTC") == datetime(2021, 11, 5, 12)
+    assert clock.parse_known_at("2021-11-05T12:00:00", "UTC") == datetime(
+        2021, 11, 5, 12, 0, 0, 999999
+    )
     with pytest.raises(ValueError, match="ISO 8601"):
         clock.parse_known_at("yesterday")
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
+from heating.clock import end_of_second
 from heating.coal_subsidy import coal_subsidies_in_zones
 from heating.completion import decided_village_ids
 from heating.config import Config, cutoff_of
@@ -229,7 +230,8 @@ def take_snapshot(
     """Gather every number of the report for ``year`` as of ``as_of`` (default: cut-off).
 
     ``now`` (naive UTC) is the generation time; ``known_at`` (naive UTC)
-    defaults to it, truncated to the second.  ``approved_only`` withholds
+    defaults to the end of its second (``clock.end_of_second``: the cover prints it to the
+    second, and a time typed to the second covers the whole second).  ``approved_only`` withholds
     the figures of townships not approved for the period (``withheld``).
     """
     check_year(year)
@@ -240,7 +242,7 @@ def take_snapshot(
     if previous_as_of >= as_of:
         previous_as_of = default_as_of(config, as_of.year - 1)
     generated_at = (now or utcnow()).replace(microsecond=0)
-    known_at = known_at or generated_at
+    known_at = known_at or end_of_second(generated_at)
 
     facts = village_facts(
         session, as_of=as_of, known_at=known_at, district_code=district.code, usage=config.usage
