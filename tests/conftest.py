@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, Integer, text
+from sqlalchemy.engine import make_url
 
 from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
 from heating.models import Base
@@ -48,7 +49,32 @@ from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
     log_in,
 )
 
-PG_URL = os.environ.get("HEATING_TEST_DATABASE_URL", "").strip()
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist, each worker's own PostgreSQL database (``<name>_gw0``…), created empty.
+
+    Set in the environment before any test module reads it, so tests that
+    derive further databases from the URL, and ``heating`` subprocesses,
+    follow the worker's database too.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # Once per worker: a module importing tests.conftest runs this file a second time.
+    if not url or not worker or os.environ.get("HEATING_TEST_WORKER") == worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    worker_url = parsed.set(database=name).render_as_string(hide_password=False)
+    os.environ["HEATING_TEST_DATABASE_URL"] = worker_url
+    os.environ["HEATING_TEST_WORKER"] = worker
+    return worker_url
+
+
+PG_URL = _worker_database(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip())
 
 # One encryption key for the whole run, outside the repository (also for `heating`
 # subprocesses, which inherit the environment).
@@ -352,3 +378,14 @@ def page(browser) -> Iterator[BrowserSession]:
     pg.on("pageerror", lambda e: errors.append(str(e)))
     yield BrowserSession(pg, blocked, errors)
     context.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop an xdist worker's own PostgreSQL database (``_worker_database``) when it is done."""
+    if not PG_URL or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    parsed = make_url(PG_URL)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
