@@ -171,23 +171,21 @@ def preview(
     return batch, result
 
 
-def preview_parsed(
+def judge(
     session: Session,
     data: bytes,
     file_name: str,
     *,
-    user_id: int | None,
-    township_code: str | None,
     config: Config,
-    ledger_date: date | None = None,
-    today: date | None = None,
+    township_code: str | None,
+    ledger_date: date | None,
+    today: date,
     progress: Progress | None = None,
-) -> tuple[ImportBatch, dict[str, Any], Any]:
-    """``preview`` that also returns the ParsedLedger, for a commit in the same process."""
-    today = today or clock.today(config.timezone)
-    if ledger_date is not None:
-        ledger_dates.check_option(ledger_date, today)
-    _township(session, township_code)
+) -> tuple[Any, ledger_dates.Decision, LedgerDiff]:
+    """Parse a ledger, settle its ledger date and compare it with the database; write nothing.
+
+    What a preview stores, and what the issue-list download judges again.
+    """
     parsed = parse_stored(
         session,
         data,
@@ -207,6 +205,36 @@ def preview_parsed(
     parsed.issues.extend(decision.issues)
     diff = diff_ledger(
         session, parsed, township_code=township_code, ledger_date=decision.day or today
+    )
+    return parsed, decision, diff
+
+
+def preview_parsed(
+    session: Session,
+    data: bytes,
+    file_name: str,
+    *,
+    user_id: int | None,
+    township_code: str | None,
+    config: Config,
+    ledger_date: date | None = None,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> tuple[ImportBatch, dict[str, Any], Any]:
+    """``preview`` that also returns the ParsedLedger, for a commit in the same process."""
+    today = today or clock.today(config.timezone)
+    if ledger_date is not None:
+        ledger_dates.check_option(ledger_date, today)
+    _township(session, township_code)
+    parsed, decision, diff = judge(
+        session,
+        data,
+        file_name,
+        config=config,
+        township_code=township_code,
+        ledger_date=ledger_date,
+        today=today,
+        progress=progress,
     )
     sha256 = keep_bytes(session, data)
     owner = _township(session, file_township(diff))

@@ -24,11 +24,10 @@ from heating import clock
 from heating.config import Config
 from heating.formulas import neutralise
 from heating.models import ImportBatch, StoredFile, utcnow
-from imports import ledger_date as ledger_dates
-from imports.diff import diff_ledger, outcome
+from imports.batches import judge
+from imports.diff import outcome
 from imports.fields import LEDGER_LABELS
 from imports.issues import CODES, SEVERITY_LABELS
-from imports.pipeline import parse_ledger
 
 NOT_LISTED = "issues_not_listed"
 UNCAPPED = 10**9  # row issues listed by a download: all of them
@@ -41,7 +40,6 @@ class IssueList:
     """The issues of a batch and where they come from."""
 
     issues: list[dict[str, Any]]
-    regenerated: bool  # judged again from the stored file (the stored list was cut short)
     note: str  # one sentence on where the list comes from, shown above the table
 
 
@@ -54,50 +52,31 @@ def batch_issues(session: Session, batch: ImportBatch, config: Config) -> IssueL
     """Every issue of ``batch``: the stored list, or the file judged again when it was cut short."""
     stored_issues = list(batch.issues or [])
     if not was_cut_short(stored_issues):
-        return IssueList(stored_issues, False, "问题清单与预览时保存的一致。")
+        return IssueList(stored_issues, "问题清单与预览时保存的一致。")
     stored = session.get(StoredFile, batch.sha256)
     if stored is None:
         return IssueList(
             stored_issues,
-            False,
             "原文件已按保留期限删除，无法重新生成完整清单：以下只含预览时列出的问题。",
         )
     return IssueList(
-        _judge_again(session, batch, stored.content, config), True, _regenerated_note(config)
+        _judge_again(session, batch, stored.content, config), _regenerated_note(config)
     )
 
 
 def _judge_again(
     session: Session, batch: ImportBatch, data: bytes, config: Config
 ) -> list[dict[str, Any]]:
-    """The stored file parsed and compared like a preview, listing every row issue."""
-    uncapped = config.with_overrides(import_max_issues=UNCAPPED)
-    today = clock.today(config.timezone)
-    township_code = batch.township.code if batch.township else None
-    parsed = parse_ledger(
+    """The stored file judged like a preview (``imports.batches.judge``), every row issue listed."""
+    _, _, diff = judge(
+        session,
         data,
         batch.file_name,
-        session=session,
-        config=uncapped,
-        township_code=township_code,
-        today=today,
+        config=config.with_overrides(import_max_issues=UNCAPPED),
+        township_code=batch.township.code if batch.township else None,
+        ledger_date=batch.ledger_date if batch.ledger_date_source == "option" else None,
+        today=clock.today(config.timezone),
     )
-    decision = ledger_dates.decide(
-        option=batch.ledger_date if batch.ledger_date_source == "option" else None,
-        titles=parsed.titles,
-        file_name=batch.file_name,
-        today=today,
-        cutoff=config.report_cutoff,
-    )
-    parsed.issues.extend(decision.issues)
-    diff = diff_ledger(
-        session,
-        parsed,
-        township_code=township_code,
-        ledger_date=batch.ledger_date or decision.day or today,
-    )
-    # The lookups of the comparison are read-only; nothing of them is kept.
-    session.rollback()
     return outcome(diff)["issues"]
 
 

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, Integer, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
 from heating.models import Base
@@ -50,6 +50,15 @@ from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
 )
 
 
+def _on_server(url: URL, *statements: str) -> None:
+    """Run statements outside any transaction on the server of ``url`` (its postgres database)."""
+    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    admin.dispose()
+
+
 def _worker_database(url: str) -> str:
     """Under pytest-xdist, each worker's own PostgreSQL database (``<name>_gw0``…), created empty.
 
@@ -63,11 +72,9 @@ def _worker_database(url: str) -> str:
         return url
     parsed = make_url(url)
     name = f"{parsed.database}_{worker}"
-    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    _on_server(
+        parsed, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
     worker_url = parsed.set(database=name).render_as_string(hide_password=False)
     os.environ["HEATING_TEST_DATABASE_URL"] = worker_url
     os.environ["HEATING_TEST_WORKER"] = worker
@@ -384,8 +391,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Drop an xdist worker's own PostgreSQL database (``_worker_database``) when it is done."""
     if not PG_URL or not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    parsed = make_url(PG_URL)
-    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
+    name = make_url(PG_URL).database
+    _on_server(make_url(PG_URL), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
