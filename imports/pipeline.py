@@ -338,7 +338,7 @@ class _LedgerParser:
         key, key_kind, weak = key_problems(values, self.salt)
         problems += weak
         scope = place.village_id if place.village_id is not None else values.get("village")
-        problems += self.duplicates.problems(scope, key, plan.name, rownum)
+        problems += self.duplicates.problems(scope, key, plan.name, rownum, key_kind, plan.columns)
         columns = plan.columns
         issues = [
             p.placed(

@@ -29,7 +29,7 @@ from typing import Any
 
 from heating.households import household_key
 from imports.clean import skip_reason
-from imports.fields import LEDGER_SCHEMA, ROUTE_DEVICES, normalise_word
+from imports.fields import LEDGER_LABELS, LEDGER_SCHEMA, ROUTE_DEVICES, normalise_word
 from imports.header import HeaderMatch
 from imports.issues import Problem, column_letter
 from imports.parsed import masked
@@ -249,14 +249,34 @@ def key_problems(values: dict[str, Any], salt: str) -> tuple[str, str, tuple[Pro
     )
 
 
+# Which column makes two rows the same household, by the key's kind (``household_key``).
+KEY_FIELDS = {
+    "household_no": ("household_no",),
+    "id_hash": ("id_number",),
+    "name_address": ("head_name", "address"),
+}
+
+
 @dataclass
 class Duplicates:
     """Households seen so far in the file, by village (or unresolved village name) and key."""
 
     seen: dict[Any, dict[str, tuple[str, int]]] = field(default_factory=dict)
 
-    def problems(self, scope: Any, key: str, sheet: str, row: int) -> tuple[Problem, ...]:
-        """Nothing the first time a household is seen; an error naming where it was before."""
+    def problems(
+        self,
+        scope: Any,
+        key: str,
+        sheet: str,
+        row: int,
+        kind: str = "household_no",
+        columns: dict[str, str] | None = None,
+    ) -> tuple[Problem, ...]:
+        """Nothing the first time a household is seen; an error naming where it was before.
+
+        The error names the key's field and column (户号, 身份证号, or 户主姓名 and
+        住址), so the clerk sees which cell makes the two rows one household.
+        """
         keys = self.seen.get(scope)
         if keys is None:
             keys = self.seen[scope] = {}
@@ -265,11 +285,22 @@ class Duplicates:
             keys[key] = (sheet, row)
             return NONE
         where = "本表" if first[0] == sheet else f"工作表“{first[0]}”"
+        fields = KEY_FIELDS.get(kind, ("household_no",))
+        columns = columns or {}
+        named = "和".join(
+            f"{LEDGER_LABELS[f]}（{columns[f]} 列）" if f in columns else LEDGER_LABELS[f]
+            for f in fields
+        )
+        fix = {
+            "household_no": "核对户号",
+            "id_hash": "核对身份证号",
+            "name_address": "填写户号或身份证号区分两户",
+        }.get(kind, "核对户号")
         return (
             Problem(
                 "error",
                 "duplicate_household",
-                f"与{where}第 {first[1]} 行是同一户（户号、身份证号或户主姓名+住址相同）。"
-                "请删除重复的一行，或核对户号/身份证号。",
+                f"{named}与{where}第 {first[1]} 行相同，是同一户。请删除重复的一行，或{fix}。",
+                field=fields[0],
             ),
         )

@@ -313,6 +313,10 @@ def test_second_occurrence_of_a_household_is_the_error_and_names_the_first(parse
     assert [r.rejected for r in parsed.rows] == [False, False, True]
     dup = issue_of(parsed, "duplicate_household", 2)
     assert (dup.sheet, dup.row) == ("二组", 4)
+    # The key's column and field: the 户号 cell makes the two rows one household.
+    assert (dup.column, dup.field, dup.value) == ("C", "household_no", "A1")
+    [listed] = [i for i in parsed.listed_issues() if i.code == "duplicate_household"]
+    assert listed.household == "户号 A1 · 张*"
     assert "一组" in dup.message and "第 2 行" in dup.message
 
 
@@ -328,7 +332,13 @@ def test_duplicate_by_id_number_and_by_name_and_address(parse):
         )
     )
     assert [r.rejected for r in parsed.rows] == [False, True, False, True]
-    assert "第 2 行" in issue_of(parsed, "duplicate_household", 1).message
+    by_id = issue_of(parsed, "duplicate_household", 1)
+    assert "第 2 行" in by_id.message
+    assert (by_id.column, by_id.field) == ("C", "id_number")
+    assert by_id.value is not None and "*" in by_id.value  # masked
+    by_name = issue_of(parsed, "duplicate_household", 3)
+    assert (by_name.column, by_name.field) == ("B", "head_name")
+    assert "住址（D 列）" in by_name.message
     assert issue_of(parsed, "key_weak", 2).severity == "warning"
 
 

@@ -98,3 +98,17 @@ def test_the_second_sighting_of_a_household_names_the_first() -> None:
     [problem] = seen.problems(7, "no:1", "二组", 9)
     assert problem.code == "duplicate_household"
     assert "工作表“台账”第 3 行" in problem.message
+    assert problem.field == "household_no" and "户号" in problem.message
+
+
+def test_a_duplicate_names_the_key_column_and_field() -> None:
+    seen = Duplicates()
+    columns = {"id_number": "E", "head_name": "C", "address": "F"}
+    seen.problems(7, "id:x", "台账", 3, "id_hash", columns)
+    [problem] = seen.problems(7, "id:x", "台账", 5, "id_hash", columns)
+    assert problem.field == "id_number"
+    assert "身份证号（E 列）与本表第 3 行相同" in problem.message
+    seen.problems(7, "name:x", "台账", 6, "name_address", columns)
+    [weak] = seen.problems(7, "name:x", "台账", 8, "name_address", columns)
+    assert weak.field == "head_name"
+    assert "户主姓名（C 列）和住址（F 列）" in weak.message
