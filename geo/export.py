@@ -2,8 +2,9 @@
 
 Every format carries ``zone_id``, ``village_count``, ``area_km2`` and the
 member villages: a property list in GeoJSON, a second layer of village
-polygons in GeoPackage, a CSV beside the Shapefile in the zip (a .dbf text
-field holds at most 254 bytes, too few for a large zone's village list).
+polygons in GeoPackage; in the Shapefile zip, the zones' ``vil_names`` (村名（乡镇）,
+cut to the 254 bytes a .dbf text field holds), a second Shapefile of the member
+villages with their names and townships, and a CSV of the same list.
 """
 
 from __future__ import annotations
@@ -126,17 +127,53 @@ def _fit_dbf(text: str) -> str:
     return kept + ",…"
 
 
+def _named(row: dict[str, Any]) -> str:
+    """A village as the Shapefile lists it: 南街村委会（麟绛街道）."""
+    if not row["name"]:
+        return row["code"]
+    return f"{row['name']}（{row['township_name']}）" if row["township_name"] else row["name"]
+
+
 def _write_shapefile_zip(target: Path, zones: gpd.GeoDataFrame, rows: list[dict[str, Any]]) -> None:
-    """zones.shp/.shx/.dbf/.prj/.cpg (UTF-8, so QGIS reads Chinese) + zone_villages.csv."""
+    """zones.shp/.shx/.dbf/.prj/.cpg (UTF-8, so QGIS and ArcGIS read Chinese), the member
+    villages as a second Shapefile ``zone_villages/zone_villages.shp`` (in a folder, so the
+    zip still opens as the one layer ``zones``), and ``zone_villages.csv``.
+
+    DBF field names are at most 10 characters: ``vil_count``, ``househlds``, ``vil_names``
+    (村名（乡镇）, cut at a name to fit 254 bytes) on the zones; ``vil_code``, ``vil_name``,
+    ``twp_code``, ``twp_name`` on the villages.
+    """
     shp = zones.rename(columns={"village_count": "vil_count", "households": "househlds"})
     shp = shp.drop(columns=["village_names", "touching"])
     shp["villages"] = shp["villages"].map(_fit_dbf)
+    by_zone: dict[str, list[str]] = {}
+    for row in rows:
+        by_zone.setdefault(row["zone_id"], []).append(_named(row))
+    shp.insert(
+        shp.columns.get_loc("villages") + 1,
+        "vil_names",
+        [_fit_dbf(",".join(by_zone.get(z, []))) for z in shp["zone_id"]],
+    )
+    members = gpd.GeoDataFrame(
+        {
+            "zone_id": [r["zone_id"] for r in rows],
+            "vil_code": [r["code"] for r in rows],
+            "vil_name": [r["name"] for r in rows],
+            "twp_code": [r["township_code"] for r in rows],
+            "twp_name": [r["township_name"] for r in rows],
+        },
+        geometry=gpd.GeoSeries([r["geometry"] for r in rows], crs=STORAGE_CRS),
+        crs=STORAGE_CRS,
+    )
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder) / "zones.shp"
-        shp.to_file(base, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-        cpg = base.with_suffix(".cpg")
-        if not cpg.exists():
-            cpg.write_text("UTF-8", encoding="ascii")
+        village_base = Path(folder) / "zone_villages" / "zone_villages.shp"
+        village_base.parent.mkdir()
+        for frame, path in ((shp, base), (members, village_base)):
+            frame.to_file(path, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+            cpg = path.with_suffix(".cpg")
+            if not cpg.exists():
+                cpg.write_text("UTF-8", encoding="ascii")
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(
@@ -150,8 +187,9 @@ def _write_shapefile_zip(target: Path, zones: gpd.GeoDataFrame, rows: list[dict[
                 ]
             )
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-            for part in sorted(Path(folder).iterdir()):
-                archive.write(part, part.name)
+            for part in sorted(Path(folder).rglob("*")):
+                if part.is_file():
+                    archive.write(part, part.relative_to(folder).as_posix())
             # UTF-8 with BOM so Excel opens the Chinese names correctly.
             archive.writestr("zone_villages.csv", "\ufeff" + text.getvalue())
 

@@ -97,6 +97,32 @@ def test_zipped_shapefile_has_a_utf8_cpg_and_reads_back_in_chinese(runtime, deri
     assert list(frame.zone_id) == ["JMQ-0001", "JMQ-0002"]
     assert list(frame.vil_count) == [2, 1]
     assert frame.villages.iloc[0] == "140405001201,140405001202"
+    # Village names with their township, read back in Chinese through the .cpg.
+    assert frame.vil_names.iloc[0] == "南街村委会（麟绛街道）,东街村委会（麟绛街道）"
+    assert frame.vil_names.iloc[1] == "=下村村委会（上村镇）"
+
+
+def test_zipped_shapefile_lists_each_village_with_its_township(runtime, derived, tmp_path):
+    path = tmp_path / "zones.zip"
+    with runtime.session() as session:
+        export_zones(session, path)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        assert archive.read("zone_villages/zone_villages.cpg").decode().strip() == "UTF-8"
+    assert {f"zone_villages/zone_villages.{x}" for x in ("shp", "shx", "dbf", "prj")} <= names
+    # The zip still opens as the one layer of zones; the villages are a layer of their own.
+    assert [name for name, _ in pyogrio.list_layers(path)] == ["zones"]
+    villages = gpd.read_file(f"/vsizip/{path}/zone_villages/zone_villages.shp", engine="pyogrio")
+    assert villages.crs == "EPSG:4490"
+    assert all(len(c) <= 10 for c in villages.columns)
+    assert villages[
+        ["zone_id", "vil_code", "vil_name", "twp_code", "twp_name"]
+    ].values.tolist() == [
+        ["JMQ-0001", "140405001201", "南街村委会", "140405001", "麟绛街道"],
+        ["JMQ-0001", "140405001202", "东街村委会", "140405001", "麟绛街道"],
+        ["JMQ-0002", "140405101202", "=下村村委会", "140405101", "上村镇"],
+    ]
+    assert villages.geometry.notna().all()
 
 
 def test_export_without_a_derivation_is_refused(runtime, tiny_district, tmp_path):
