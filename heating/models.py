@@ -175,6 +175,10 @@ CLEARED_STATES = ("removed", "deregistered", "converted")
 # Not cleared and not burning: inspected regularly so they do not burn again.
 DORMANT_STATES = ("idle", "flue_cut", "standby")
 LOW_NOX_LABELS = {"done": "已完成", "not_done": "未完成"}
+# State of a 系统化解决方案 (heating.relapse_plans); no plan recorded reads as "none".
+PLAN_STATE_LABELS = {"none": "未制定", "made": "已制定", "done": "已完成"}
+PLAN_STATES = tuple(PLAN_STATE_LABELS)
+PLAN_PLACE_KINDS = ("village", "township")
 
 
 class Meta(Base):
@@ -707,6 +711,28 @@ class Zone(Base):
     touching: Mapped[list[str] | None] = mapped_column(JSON)
     households: Mapped[int | None] = mapped_column(Integer)
     derivation: Mapped[ZoneDerivation] = relationship(back_populates="zones")
+
+
+class RelapsePlan(Base):
+    """One recording of a place's 系统化解决方案 (issue 13 item 7b); the newest is in force.
+
+    Rows are only added, never changed: the plan in force at a time is the
+    newest row recorded by then (``heating.relapse_plans``), so a report
+    known at a time shows the plan as it stood.
+    """
+
+    __tablename__ = "relapse_plans"
+    __table_args__ = (Index("ix_relapse_plans_place", "place_kind", "place_code", "recorded_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_kind: Mapped[str] = mapped_column(String(16))  # PLAN_PLACE_KINDS
+    place_code: Mapped[str] = mapped_column(String(12))  # village (12) or township (9) code
+    state: Mapped[str] = mapped_column(String(16))  # PLAN_STATES
+    text: Mapped[str | None] = mapped_column(Text)
+    responsible_unit: Mapped[str | None] = mapped_column(String(255))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # --------------------------------------------------------------------------

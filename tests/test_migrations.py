@@ -340,3 +340,39 @@ def _rows_at_ledger_dates(engine: Engine) -> None:
                     "after": json.dumps({"status": status, "village_id": 1}),
                 },
             )
+
+
+RELAPSE_PLANS = importlib.import_module("heating.migrations.versions.relapse_plans")
+
+
+def test_relapse_plans_upgrade_keeps_villages_and_every_place_reads_unplanned(
+    empty_url: str,
+) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=RELAPSE_PLANS.down_revision)
+    _rows_at_ledger_dates(engine)
+    upgrade(engine)
+    engine.dispose()
+    runtime = open_runtime(database_url=empty_url)
+    try:
+        from heating.relapse_plans import plan_view, plans_in_force, record_plan
+
+        with runtime.session() as session:
+            assert plans_in_force(session) == {}
+            assert plan_view(None, date(2021, 11, 1))["state_label"] == "未制定"
+            record_plan(
+                session,
+                "village",
+                "140405001201",
+                state="已制定",
+                text="改为集中供热",
+                unit="麟绛街道",
+                due_on=date(2021, 10, 31),
+            )
+        with runtime.session() as session:
+            plan = plans_in_force(session)[("village", "140405001201")]
+            view = plan_view(plan, date(2021, 11, 1))
+            assert (view["state_label"], view["overdue"]) == ("已制定", True)
+        assert _clean_as_of(empty_url, date(2021, 11, 1)) == 1
+    finally:
+        runtime.engine.dispose()

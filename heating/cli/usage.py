@@ -205,23 +205,50 @@ def usage_coal_subsidy(as_of: str | None, as_json: bool) -> None:
         )
 
 
-@usage_group.command("plans")
+def _plan_line(plan: dict[str, Any]) -> str:
+    """A plan as one line of text: state, unit, due date, overdue."""
+    parts = [plan["state_label"]]
+    if plan["unit"]:
+        parts.append(f"责任单位 {plan['unit']}")
+    if plan["due_on"]:
+        parts.append(f"完成时限 {plan['due_on'].isoformat()}")
+    if plan["overdue"]:
+        parts.append("已逾期")
+    return "，".join(parts)
+
+
+@usage_group.group("plans", invoke_without_command=True)
 @click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD（默认当前）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def usage_plans(as_of: str | None, as_json: bool) -> None:
-    """需要系统化解决方案的村和乡镇：已完成户中复烧/弃用或疑似改而不用的比例超过 relapse_share。"""
+@click.pass_context
+def usage_plans(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
+    """需要系统化解决方案的村和乡镇（已完成户中复烧/弃用或疑似改而不用超过 relapse_share）及其方案。
+
+    不带子命令时列出这些村和乡镇及各自的方案状态；heating usage plans set 记录方案。
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from heating import clock
     from heating.cli.context import parse_date_option
     from heating.measures import coverage
     from heating.relapse import needing_plan
+    from heating.relapse_plans import plans_in_force, with_plans
 
     runtime = get_runtime()
     config = runtime.config
     day = parse_date_option(as_of)
     threshold = config.usage.relapse_share
+    today = clock.today(config.timezone)
     with runtime.session() as session:
+        plans = plans_in_force(session)
         out = {
-            by: needing_plan(
-                coverage(session, config.profile, by, as_of=day, usage=config.usage), threshold
+            by: with_plans(
+                needing_plan(
+                    coverage(session, config.profile, by, as_of=day, usage=config.usage), threshold
+                ),
+                by,
+                plans,
+                today,
             )
             for by in ("village", "township")
         }
@@ -238,8 +265,73 @@ def usage_plans(as_of: str | None, as_json: bool) -> None:
         for r in out[by]:
             click.echo(
                 f"  {label} {r['name']}（{r['key']}）：已完成 {r['clean']}，复烧/弃用 {r['lapsed']}，"
-                f"疑似改而不用 {r['flagged_not_lapsed']}，占 {r['share'] * 100:.1f}%"
+                f"疑似改而不用 {r['flagged_not_lapsed']}，占 {r['share'] * 100:.1f}%；"
+                f"方案：{_plan_line(r['plan'])}"
             )
+    if out["village"] or out["township"]:
+        click.echo(
+            "记录方案：heating usage plans set --village CODE（或 --township CODE）"
+            " --state 已制定 --text … --unit … --due YYYY-MM-DD"
+        )
+
+
+@usage_plans.command("set")
+@click.option("--village", "village_code", help="村代码（12 位）")
+@click.option("--township", "township_code", help="乡镇代码（9 位）")
+@click.option(
+    "--state",
+    required=True,
+    help="方案状态：未制定、已制定、已完成（或 none、made、done）",
+)
+@click.option("--text", "text", help="方案内容（已制定、已完成时必填）")
+@click.option("--unit", "unit", help="责任单位（已制定、已完成时必填）")
+@click.option("--due", "due", help="完成时限 YYYY-MM-DD（已制定、已完成时必填）")
+@click.option("--user", "username", metavar="NAME", help="记录人用户名（须为区级审核或管理员）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出记录的方案")
+def usage_plans_set(
+    village_code: str | None,
+    township_code: str | None,
+    state: str,
+    text: str | None,
+    unit: str | None,
+    due: str | None,
+    username: str | None,
+    as_json: bool,
+) -> None:
+    """记录一个村或乡镇的系统化解决方案（内容、责任单位、完成时限、状态），写入审计日志。"""
+    from heating import clock
+    from heating.cli.context import parse_date_option
+    from heating.relapse_plans import plan_view, record_plan
+    from heating.signoff import acting_user
+
+    if bool(village_code) == bool(township_code):
+        raise click.UsageError("请用 --village 或 --township 指定一个村或乡镇（二者选一）。")
+    kind, code = ("village", village_code) if village_code else ("township", township_code)
+    due_on = parse_date_option(due, "--due")
+    runtime = get_runtime()
+    with runtime.session() as session:
+        try:
+            user = acting_user(session, username) if username else None
+            plan = record_plan(
+                session,
+                kind,
+                code or "",
+                state=state,
+                text=text,
+                unit=unit,
+                due_on=due_on,
+                user=user,
+            )
+        except Refused as exc:
+            raise click.ClickException(exc.message) from None
+        view = plan_view(plan, clock.today(runtime.config.timezone))
+        plan_id = plan.id
+    if as_json:
+        emit_json({"place_kind": kind, "place_code": code, "plan": plan_id} | view)
+        return
+    click.echo(
+        f"已记录{'村' if kind == 'village' else '乡镇'} {code} 的系统化解决方案：{_plan_line(view)}"
+    )
 
 
 @click.group("subsidy")

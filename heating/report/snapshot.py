@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
-from heating.clock import end_of_second
+from heating.clock import end_of_second, local_date
 from heating.coal_subsidy import coal_subsidies_in_zones
 from heating.completion import decided_village_ids
 from heating.config import Config, cutoff_of
@@ -53,6 +53,8 @@ from heating.models import (
     utcnow,
 )
 from heating.profile import Profile
+from heating.relapse import needing_plan
+from heating.relapse_plans import plans_in_force, with_plans
 from heating.report.heat_source_section import HeatSourceSection, heat_source_section
 from heating.report.household_detail import (
     NoCompletionDate,
@@ -154,6 +156,10 @@ class Snapshot:
     subsidy: dict[str, Any] | None = None
     # Households with a coal subsidy in complete villages or zones (heating.coal_subsidy).
     coal_subsidies: list[dict[str, Any]] = field(default_factory=list)
+    # Villages and townships above relapse_share, each with its plan as known then
+    # (heating.relapse_plans.with_plans; overdue judged on the generation day).
+    relapse_places: list[dict[str, Any]] = field(default_factory=list)
+    relapse_share: float = 0.1  # the threshold they exceed ([usage] relapse_share)
     heat_sources: HeatSourceSection | None = None  # 先立后破 check as of the date
 
     @property
@@ -214,6 +220,25 @@ def _usage_flags(
     if year is None:
         return None
     return flags_report(session, year, config.usage, as_of=as_of, known_at=known_at)
+
+
+def _relapse_places(
+    session: Session,
+    config: Config,
+    rows: list[MeasureRow],
+    townships: list[MeasureRow],
+    generated_at: datetime,
+    known_at: datetime,
+) -> list[dict[str, Any]]:
+    """Townships, then villages, above relapse_share with their plans (``place_kind`` added)."""
+    plans = plans_in_force(session, known_at)
+    today = local_date(generated_at, config.timezone)
+    threshold = config.usage.relapse_share
+    return [
+        p | {"place_kind": kind}
+        for kind, of in (("township", townships), ("village", rows))
+        for p in with_plans(needing_plan(of, threshold), kind, plans, today)
+    ]
 
 
 def take_snapshot(
@@ -330,6 +355,8 @@ def take_snapshot(
         ),
         usage_flags=_usage_flags(session, config, as_of, known_at),
         coal_subsidies=coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at),
+        relapse_places=_relapse_places(session, config, rows, townships, generated_at, known_at),
+        relapse_share=config.usage.relapse_share,
         subsidy=(
             schedule(session, year, config.subsidy, config.usage, as_of=as_of, known_at=known_at)
             if config.subsidy

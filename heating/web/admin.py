@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "zones_derive": "生成禁煤区",
     "completion_decision": "完成认定",
     "completion_decision_revoke": "撤销完成认定",
+    "relapse_plan": "记录系统化解决方案",
     "demo_load": "加载演示数据",
     "heat_sources_load": "加载热源名单",
     "boilers_load": "加载锅炉台账",

@@ -102,6 +102,10 @@ DETAIL_LABELS = {
     "to": "新状态",
     "note": "说明",
     "proposed": "按城乡分类代码建议类别的村",
+    "plan": "方案编号",
+    "state": "状态",
+    "unit": "责任单位",
+    "due_on": "完成时限",
 }
 TARGET_PREFIXES = {"batch": "批次 #", "derivation": "禁煤区推导 #", "user": "用户 #"}
 DETAIL_TEXT_MAX = 80

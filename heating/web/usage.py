@@ -8,9 +8,10 @@ city sees the counts only, no household list.  Clerks do not see it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -18,7 +19,10 @@ from sqlalchemy import select
 from heating import clock
 from heating.errors import NotFound, Refused
 from heating.evidence import season_judged
-from heating.models import USAGE_KINDS, ImportBatch
+from heating.measures import coverage
+from heating.models import PLAN_STATE_LABELS, USAGE_KINDS, ImportBatch, User
+from heating.relapse import needing_plan
+from heating.relapse_plans import PLACE_LABELS, RECORDERS, plans_in_force, record_plan, with_plans
 from heating.subsidy import schedule
 from heating.usage_flags import flags_report
 from heating.web.access import roles_required
@@ -170,3 +174,91 @@ def rollback(batch_id: int) -> ResponseReturnValue:
         session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("usage.show", batch_id=batch_id))
+
+
+# --------------------------------------------------------------------------
+# 系统化解决方案: places above relapse_share and their recorded plans
+# --------------------------------------------------------------------------
+
+
+def _places_needing_plans(session: Any) -> dict[str, list[dict[str, Any]]]:
+    """Villages and townships above relapse_share now, each with its plan in force."""
+    config = app_config()
+    today = clock.today(config.timezone)
+    plans = plans_in_force(session)
+    return {
+        by: with_plans(
+            needing_plan(
+                coverage(session, config.profile, by, usage=config.usage),
+                config.usage.relapse_share,
+            ),
+            by,
+            plans,
+            today,
+        )
+        for by in ("village", "township")
+    }
+
+
+def _plan_form(places: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The form's values: what was posted, else the chosen place's plan in force."""
+    if request.method == "POST":
+        return {k: request.form.get(k, "") for k in ("place", "state", "text", "unit", "due")}
+    place = request.args.get("place", "")
+    for by, rows in places.items():
+        for r in rows:
+            if f"{by}:{r['key']}" == place:
+                plan = r["plan"]
+                return {
+                    "place": place,
+                    "state": plan["state"],
+                    "text": plan["text"] or "",
+                    "unit": plan["unit"] or "",
+                    "due": plan["due_on"].isoformat() if plan["due_on"] else "",
+                }
+    return {"place": place, "state": "", "text": "", "unit": "", "due": ""}
+
+
+@bp.route("/plans", methods=["GET", "POST"])
+@roles_required(*READERS)
+def plans() -> ResponseReturnValue:
+    """Places needing a 系统化解决方案 with their plans; reviewers and admins record them."""
+    session = db()
+    status = 200
+    if request.method == "POST":
+        if current_user.role not in RECORDERS:
+            abort(403)
+        try:
+            kind, _, code = request.form.get("place", "").partition(":")
+            due_text = request.form.get("due", "").strip()
+            try:
+                due_on = date.fromisoformat(due_text) if due_text else None
+            except ValueError:
+                raise Refused(f"完成时限应为日期 YYYY-MM-DD，得到 {due_text!r}。") from None
+            record_plan(
+                session,
+                kind,
+                code,
+                state=request.form.get("state", ""),
+                text=request.form.get("text"),
+                unit=request.form.get("unit"),
+                due_on=due_on,
+                user=session.get(User, current_user.id),
+            )
+            session.commit()
+            flash("已记录系统化解决方案。", "success")
+            return redirect(url_for("usage.plans"))
+        except Refused as exc:
+            session.rollback()
+            flash(exc.message, "error")
+            status = 400
+    places = _places_needing_plans(session)
+    return render_template(
+        "usage/plans.html",
+        places=places,
+        form=_plan_form(places),
+        may_record=current_user.role in RECORDERS,
+        threshold=app_config().usage.relapse_share,
+        states=PLAN_STATE_LABELS,
+        place_labels=PLACE_LABELS,
+    ), status

@@ -12,7 +12,9 @@ from typing import Any
 
 from openpyxl.worksheet.worksheet import Worksheet
 
+from heating.clock import local_date
 from heating.models import ROUTE_LABELS
+from heating.relapse_plans import PLACE_LABELS
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import Column, Row, Table, write_table
 from heating.subsidy import COUNTS
@@ -42,6 +44,7 @@ def write_usage(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             f"截至 {s.as_of:%Y-%m-%d} 没有可用的用电量、用气量数据（heating usage import），"
             "无法核验疑似改而不用。",
         )
+        plans_table(ws, s, ws.max_row + 1 + GAP)
         return
     shown = _shown_townships(s)
     towns = [t for t in data["by_township"] if shown is None or t["township"] in shown]
@@ -98,7 +101,7 @@ def write_usage(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         ),
     )
     households = [h for h in data["households"] if shown is None or h.get("township") in shown]
-    write_table(
+    placed = write_table(
         ws,
         Table(
             "疑似改而不用的户",
@@ -132,6 +135,61 @@ def write_usage(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             notes=("用量单位：煤改电 kWh，煤改气 m³。",),
         ),
         start_row=placed.last_row + 1 + GAP,
+        main=False,
+    )
+    plans_table(ws, s, placed.last_row + 1 + GAP)
+
+
+def plans_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
+    """Places above relapse_share with their 系统化解决方案 (seed item 7; 未制定 when none)."""
+    shown = _shown_townships(s)
+    places = [p for p in s.relapse_places if shown is None or p["township"] in shown]
+    threshold = s.relapse_share
+    today = local_date(s.generated_at, s.timezone)
+    write_table(
+        ws,
+        Table(
+            "需要系统化解决方案的乡镇和村",
+            [
+                Column("类型"),
+                Column("代码"),
+                Column("名称"),
+                Column("已完成户", "int", sums=False),
+                Column("散煤复烧/弃用", "int", sums=False),
+                Column("疑似改而不用（未记复烧）", "int", sums=False),
+                Column("占已完成户", "pct"),
+                Column("方案状态"),
+                Column("责任单位"),
+                Column("完成时限", "date"),
+                Column("是否逾期"),
+                Column("方案内容", width=40, wrap=True),
+            ],
+            [
+                Row(
+                    [
+                        PLACE_LABELS[p["place_kind"]],
+                        p["key"],
+                        p["name"],
+                        p["clean"],
+                        p["lapsed"],
+                        p["flagged_not_lapsed"],
+                        p["share"],
+                        p["plan"]["state_label"],
+                        p["plan"]["unit"] or "",
+                        p["plan"]["due_on"],
+                        "已逾期" if p["plan"]["overdue"] else "",
+                        p["plan"]["text"] or "",
+                    ]
+                )
+                for p in places
+            ],
+            notes=(
+                f"已完成户中散煤复烧/弃用或疑似改而不用（未记为复烧/弃用的）超过 {threshold * 100:g}%"
+                "（relapse_share）的乡镇和村须制定系统化解决方案；没有记录方案的为“未制定”。",
+                f"已逾期：完成时限早于报告生成日 {today:%Y-%m-%d} 而方案未完成。",
+            ),
+        ),
+        start_row=start_row,
         main=False,
     )
 
