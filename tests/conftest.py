@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from heating.sealing import Keyring, activate
 from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
     CAST,  # noqa: F401
     DONGJIE,
+    KEY_FILE,
     NANJIE,
     PASSWORD,
     SHANGCUN,
@@ -67,7 +67,7 @@ def _worker_database(url: str) -> str:
     follow the worker's database too.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    # Once per worker: a module importing tests.conftest runs this file a second time.
+    # Once per worker, even if this file were ever imported a second time (as ``tests.conftest``).
     if not url or not worker or os.environ.get("HEATING_TEST_WORKER") == worker:
         return url
     parsed = make_url(url)
@@ -84,8 +84,7 @@ def _worker_database(url: str) -> str:
 PG_URL = _worker_database(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip())
 
 # One encryption key for the whole run, outside the repository (also for `heating`
-# subprocesses, which inherit the environment).
-KEY_FILE = Path(tempfile.mkdtemp(prefix="heating-test-key-")) / "heating.key"
+# subprocesses, which inherit the environment); its path is tests/support.KEY_FILE.
 os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(KEY_FILE)
 activate(Keyring.create(KEY_FILE))
 

@@ -12,9 +12,11 @@ import hashlib
 import io
 import itertools
 import re
+import tempfile
 import time
 from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -38,6 +40,10 @@ from heating.models import (
     ZoneDerivation,
 )
 from heating.runtime import Runtime
+
+# The run's encryption key file, outside the repository; tests/conftest.py creates
+# the key there and points HEATING_ENCRYPTION_KEY_FILE at it.
+KEY_FILE = Path(tempfile.mkdtemp(prefix="heating-test-key-")) / "heating.key"
 
 # --------------------------------------------------------------------------
 # The cast and the tiny district (both are in the template database)

@@ -17,8 +17,7 @@ from heating.runtime import Runtime, open_runtime
 from heating.sealing import FILE_MAGIC, TEXT_PREFIX, KeyFileError, Keyring, activate
 from imports.batches import preview
 from imports.commit import commit
-from tests.conftest import KEY_FILE
-from tests.support import id_number, ledger_xlsx, load_tiny_district, write_household
+from tests.support import KEY_FILE, id_number, ledger_xlsx, load_tiny_district, write_household
 
 PERSON = id_number(42)
 PHONE = "13912345678"
