@@ -40,6 +40,29 @@ def zone_village_codes(session: Session, as_of: date | None = None) -> set[str]:
     return codes
 
 
+def places_without_coal_subsidy(
+    session: Session,
+    profile: Profile,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, str]:
+    """Village code → where a coal subsidy is not allowed ("完成村", "禁煤区内" or both).
+
+    The one judgement of ``coal_subsidy_in_zone``: the list, the report and the
+    ledger preview's warning (``imports.coal_subsidy``) all ask it.
+    """
+    complete = complete_village_codes(session, profile, as_of=as_of, known_at=known_at)
+    zoned = zone_village_codes(session, as_of)
+    out = {}
+    for code in complete | zoned:
+        where = [
+            label for label, inside in (("完成村", complete), ("禁煤区内", zoned)) if code in inside
+        ]
+        out[code] = "、".join(where)
+    return out
+
+
 def coal_subsidies_in_zones(
     session: Session,
     profile: Profile,
@@ -48,19 +71,14 @@ def coal_subsidies_in_zones(
     known_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Households with a coal subsidy in a complete village or a current zone (names masked)."""
-    complete = complete_village_codes(session, profile, as_of=as_of, known_at=known_at)
-    zoned = zone_village_codes(session, as_of)
+    places = places_without_coal_subsidy(session, profile, as_of=as_of, known_at=known_at)
     out = []
     for s in household_states(session, as_of, known_at=known_at):
         amount = s["coal_subsidy"]
         if not amount or amount <= 0:
             continue
-        where = []
-        if s.village_code in complete:
-            where.append("完成村")
-        if s.village_code in zoned:
-            where.append("禁煤区内")
-        if not where:
+        where = places.get(s.village_code)
+        if where is None:
             continue
         out.append(
             {
@@ -70,7 +88,7 @@ def coal_subsidies_in_zones(
                 "household_no": s["household_no"],
                 "head_name": mask_name(s["head_name"]),
                 "coal_subsidy": float(amount),
-                "where": "、".join(where),
+                "where": where,
             }
         )
     out.sort(key=lambda h: (h["village"], h["household_no"] or ""))

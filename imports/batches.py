@@ -22,6 +22,7 @@ from heating.config import Config
 from heating.errors import NotFound, Refused
 from heating.models import BATCH_STATUS_LABELS, ImportBatch, Township, audit
 from imports import ledger_date as ledger_dates
+from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, diff_ledger, outcome, sheets_json
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
@@ -203,6 +204,7 @@ def judge(
         cutoff=config.report_cutoff,
     )
     parsed.issues.extend(decision.issues)
+    warn_coal_subsidies(session, parsed, config.profile, decision.day or today)
     diff = diff_ledger(
         session, parsed, township_code=township_code, ledger_date=decision.day or today
     )

@@ -50,6 +50,7 @@ from imports.batches import (
     parse_stored,
     store_outcome,
 )
+from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, diff_ledger, id_hash_for, outcome, rejected_rows_json
 
 
@@ -192,6 +193,7 @@ def commit(
     locks.hold_township_writes(session, found.township_id)
     batch = lock_batch(session, batch_id, "preview")
     day = batch.ledger_date
+    warn_coal_subsidies(session, parsed, config.profile, day)  # as the preview warned
     diff = diff_ledger(session, parsed, township_code=township_code, ledger_date=day)
     if diff.rejected and not accept_valid:
         errors = diff.counts()["errors"]

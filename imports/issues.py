@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "duplicate_household": "同一户在文件中出现多次",
     "key_weak": "没有户号和身份证号，按户主姓名+住址识别农户",
     "status_regressed": "已完工/已验收的户在本台账中为未完成状态（完工、验收日期将清除）",
+    "coal_subsidy_in_zone": "完成村或禁煤区内的户记有洁净煤补贴（不得再补贴使用煤炭）",
     # The ledger date (imports.ledger_date)
     "ledger_date_conflict": "不同工作表的标题写了不同的台账日期",
     "ledger_date_mismatch": "标题与文件名中的台账日期不一致（按标题）",
