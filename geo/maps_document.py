@@ -254,7 +254,8 @@ def map_document(
     -------
     dict
         Keys ``title, mode, unit, dates, classes, class_note, notes,
-        topology, layers, basemap, bounds, legend_collapsed``; see the module
+        topology, layers, basemap, bounds, legend_collapsed, found_styles``
+        (the outline of a village the search box found); see the module
         docstring for layers.  ``geo.maps_folium.build_map`` draws it.
     """
     links = links or MapLinks()
@@ -297,6 +298,7 @@ def map_document(
         ),
         "bounds": bounds,
         "legend_collapsed": zone_labels,
+        "found_styles": [OVERLAY_STYLES["found_halo"], OVERLAY_STYLES["found"]],
     }
 
 

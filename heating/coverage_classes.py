@@ -56,6 +56,9 @@ OVERLAY_STYLES: dict[str, dict[str, object]] = {
     "township": {"color": TOWNSHIP_COLOUR, "weight": 1.6, "fill": False},
     "village_edge": {"color": "#ffffff", "weight": 0.8, "fillOpacity": 0.8},
     "hover": {"color": "#000000", "weight": 2.5},
+    # A village found by the map's search: a cyan line on a dark halo, above everything.
+    "found_halo": {"color": "#000000", "weight": 7, "opacity": 0.8, "fill": False},
+    "found": {"color": "#00e5ff", "weight": 3.5, "opacity": 1, "fill": False},
 }
 GENERATED_NOTE = "边界为演示生成，非真实边界"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from geo.export import export_zones
 from geo.zone_derivations import current_derivation, derivation_history, derive_zones
 from heating.counties import district_name
-from heating.models import District, Village, ZoneDerivation
+from heating.models import District, Township, Village, Zone, ZoneDerivation
 from heating.web.access import roles_required, scoped_township_code
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx
@@ -50,6 +51,75 @@ def _village_names(codes: set[str]) -> dict[str, str]:
     return dict(rows.all())
 
 
+SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class VillageZone:
+    """Where one village stands against the zones (the zones page's 查找村庄)."""
+
+    code: str
+    name: str
+    township: str
+    inside: str | None  # the zone holding it
+    touching: list[str]  # zones it touches while incomplete
+    enclave: bool
+
+    @property
+    def says(self) -> str:
+        if self.inside:
+            return f"在禁煤区 {self.inside} 内"
+        if self.enclave:
+            return (
+                f"飞地：未完成，被禁煤区 {'、'.join(self.touching)} 包围"
+                if self.touching
+                else "飞地"
+            )
+        if self.touching:
+            return f"不在禁煤区内：未完成，与禁煤区 {'、'.join(self.touching)} 相邻"
+        return "不在禁煤区内，也不与禁煤区相邻"
+
+
+def find_villages(
+    query: str, zones: list[Zone], enclaves: list[str], township: str | None
+) -> tuple[list[VillageZone], int]:
+    """Villages whose name contains ``query`` or whose code starts with it, and their zones.
+
+    The same rule as the village list's search (spaces ignored); at most
+    ``SEARCH_LIMIT`` listed, with the number found.
+    """
+    needle = "".join(query.split())
+    if not needle:
+        return [], 0
+    stmt = (
+        select(Village.code, Village.name, Township.name)
+        .join(Township, Township.id == Village.township_id)
+        .where(
+            or_(
+                Village.name.contains(needle, autoescape=True),
+                Village.code.startswith(needle, autoescape=True),
+            )
+        )
+        .order_by(Village.code)
+    )
+    if township:
+        stmt = stmt.where(Township.code == township)
+    rows = db().execute(stmt).all()
+    inside = {c: z.zone_id for z in zones for c in z.village_codes or []}
+    touching: dict[str, list[str]] = {}
+    for z in zones:
+        for c in z.touching or []:
+            touching.setdefault(c, []).append(z.zone_id)
+    enclave_set = set(enclaves)
+    found = [
+        VillageZone(
+            code, name, tname, inside.get(code), touching.get(code, []), code in enclave_set
+        )
+        for code, name, tname in rows[:SEARCH_LIMIT]
+    ]
+    return found, len(rows)
+
+
 @bp.route("")
 @login_required
 def index() -> ResponseReturnValue:
@@ -70,6 +140,11 @@ def index() -> ResponseReturnValue:
             codes.update(z.touching or [])
         for key in ("enclaves", "added", "removed", "complete_without_boundary"):
             codes.update(summary.get(key) or [])
+    query = (request.args.get("q") or "").strip()[:50]
+    found, found_total = find_villages(query, zones, summary.get("enclaves") or [], township)
+    if query:  # the zones holding or touching a village found (the table, the export)
+        wanted = {v.inside for v in found} | {z for v in found for z in v.touching}
+        zones = [z for z in zones if z.zone_id in wanted]
     if wants_xlsx():
         return zones_xlsx(zones, _village_names(codes), derivation.as_of if derivation else None)
     history = derivation_history(session)[:HISTORY_LIMIT]
@@ -77,6 +152,9 @@ def index() -> ResponseReturnValue:
         "zones/index.html",
         derivation=derivation,
         zones=zones,
+        query=query,
+        found=found,
+        found_total=found_total,
         scoped=bool(township),
         summary=summary,
         names=_village_names(codes),

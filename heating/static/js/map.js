@@ -2,7 +2,8 @@
  * The coverage map's drawing functions, called by the script folium builds
  * (geo/maps_folium.py): HeatingMap.context(map, document) once, then
  * HeatingMap.layer(ctx, key) for each layer spec of the document (in drawing order,
- * each in its own pane), HeatingMap.legend(ctx) and HeatingMap.fit(ctx).  Used by
+ * each in its own pane), HeatingMap.legend(ctx) (the legend, the scale and the search box) and
+ * HeatingMap.fit(ctx).  Used by
  * /map, /zones and the standalone file of `heating map`.
  *
  * Escaping: every user value in the document (names, labels, the title) was
@@ -328,6 +329,143 @@
     }
   });
 
+  // ---- finding a village (or township) by name or code ------------------------------------
+
+  // The same rule as the village list (heating.village_lists.search_rows): the name contains
+  // the query or the code starts with it, spaces ignored.  Runs on the document alone, so it
+  // works in the standalone file with no network.
+  var SEARCH_SHOWN = 8;
+  var FOUND_ZOOM = 14;
+
+  function plain(markup) {
+    return el("span", null, markup).textContent;
+  }
+
+  var Search = L.Control.extend({
+    options: {position: "topleft"},
+    initialize: function (ctx, options) {
+      L.setOptions(this, options);
+      this._ctx = ctx;
+      this._found = null;
+    },
+    _entries: function () {
+      if (this._all) return this._all;
+      var ctx = this._ctx, villages = ctx.doc.mode === "villages", out = [];
+      ctx.layers.areas.eachLayer(function (shape) {
+        var p = shape.feature.properties;
+        out.push({shape: shape, code: plain(p.code), name: plain(p.name),
+                  township: villages ? plain(p.tip[1]) : ""});
+      });
+      out.sort(function (a, b) { return a.code < b.code ? -1 : a.code > b.code ? 1 : 0; });
+      this._all = out;
+      return out;
+    },
+    matches: function (query) {
+      var needle = String(query || "").replace(/\s+/g, "");
+      if (!needle) return [];
+      return this._entries().filter(function (e) {
+        return e.name.indexOf(needle) >= 0 || e.code.indexOf(needle) === 0;
+      });
+    },
+    onAdd: function () {
+      var self = this, unit = this._ctx.doc.unit;
+      var box = el("div", "heating-search leaflet-bar");
+      var form = el("form");
+      form.setAttribute("role", "search");
+      var input = el("input", "heating-search-input");
+      input.type = "search";
+      input.placeholder = "查找" + unit + "：名称或代码";
+      input.setAttribute("aria-label", "查找" + unit + "（名称或代码）");
+      input.autocomplete = "off";
+      var list = el("ul", "heating-search-results");
+      list.setAttribute("role", "listbox");
+      var status = el("p", "heating-search-status");
+      status.setAttribute("aria-live", "polite");
+      form.appendChild(input);
+      box.appendChild(form);
+      box.appendChild(list);
+      box.appendChild(status);
+      this._input = input;
+      this._list = list;
+      this._status = status;
+      var active = -1;
+      function mark(i) {
+        var items = list.children;
+        if (!items.length) return;
+        active = (i + items.length) % items.length;
+        Array.prototype.forEach.call(items, function (li, j) {
+          li.classList.toggle("active", j === active);
+          li.setAttribute("aria-selected", j === active ? "true" : "false");
+        });
+      }
+      input.addEventListener("input", function () { active = -1; self._show(input.value); });
+      input.addEventListener("keydown", function (e) {
+        if (e.key === "ArrowDown") { mark(active + 1); e.preventDefault(); }
+        else if (e.key === "ArrowUp") { mark(active - 1); e.preventDefault(); }
+        else if (e.key === "Escape") { input.value = ""; self._show(""); self.clear(); }
+      });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var found = self._shown || [];
+        if (found.length) self.select(found[Math.max(active, 0)]);
+      });
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    },
+    _show: function (query) {
+      var self = this, list = this._list, unit = this._ctx.doc.unit;
+      var found = this.matches(query);
+      this._shown = found.slice(0, SEARCH_SHOWN);
+      list.innerHTML = "";
+      this._shown.forEach(function (entry) {
+        var li = el("li");
+        li.setAttribute("role", "option");
+        li.appendChild(document.createTextNode(entry.name));
+        if (entry.township) li.appendChild(el("span", "township")).textContent = entry.township;
+        li.appendChild(el("span", "code")).textContent = entry.code;
+        li.addEventListener("click", function () { self.select(entry); });
+        list.appendChild(li);
+      });
+      var needle = String(query || "").trim();
+      if (!needle) this._status.textContent = "";
+      else if (!found.length) this._status.textContent = "图中没有名称含“" + needle + "”或代码以它开头的" + unit;
+      else if (found.length > SEARCH_SHOWN) {
+        this._status.textContent = "共 " + found.length + " 个，只列出前 " + SEARCH_SHOWN + " 个；请再输入几个字";
+      } else this._status.textContent = "";
+    },
+    // Zoom to a found area, outline it above every layer and open its tooltip.
+    select: function (entry) {
+      var ctx = this._ctx, map = ctx.map, shape = entry.shape;
+      this.clear();
+      // Close enough to see the village among its neighbours; never further out than now.
+      map.fitBounds(shape.getBounds(), {maxZoom: Math.max(FOUND_ZOOM, map.getZoom()),
+                                        padding: [40, 40], animate: false});
+      var group = this._found = L.layerGroup().addTo(map);
+      var renderer = this._renderer || (this._renderer = L.svg({pane: "heating-found"}));
+      (ctx.doc.found_styles || []).forEach(function (style) {
+        L.geoJSON(shape.feature, {
+          pane: "heating-found",
+          renderer: renderer,
+          interactive: false,
+          style: function () { return style; }
+        }).addTo(group);
+      });
+      shape.openTooltip(shape.getCenter ? shape.getCenter() : shape.getBounds().getCenter());
+      this._list.innerHTML = "";
+      this._shown = [entry];
+      this._input.value = entry.name;
+      var where = entry.township ? "（" + entry.township + "）" : "";
+      this._status.textContent = "已定位：" + entry.name + where + "。点击该" +
+        ctx.doc.unit + "打开详情。";
+      map.getContainer().setAttribute("data-found", entry.code);
+    },
+    clear: function () {
+      if (this._found) { this._ctx.map.removeLayer(this._found); this._found = null; }
+      this._ctx.map.getContainer().removeAttribute("data-found");
+    }
+  });
+
   // ---- what folium's script calls --------------------------------------------------------
 
   function context(map, doc) {
@@ -350,6 +488,11 @@
     L.control.scale({imperial: false, position: "bottomleft"}).addTo(ctx.map);
     ctx.legend = new Legend(ctx).addTo(ctx.map);
     window.heatingMap.legend = ctx.legend;
+    // The found area's outline sits above every layer's pane (zones included).
+    var top = ctx.doc.layers.length + 1;
+    ctx.map.createPane("heating-found").style.zIndex = String(400 + top * 10);
+    ctx.search = new Search(ctx).addTo(ctx.map);
+    window.heatingMap.search = ctx.search;
   }
 
   function fit(ctx) {
