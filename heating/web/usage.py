@@ -62,6 +62,11 @@ def index() -> ResponseReturnValue:
     subsidy: dict[str, Any] | None = None
     if config.subsidy:
         subsidy = schedule(session, season, config.subsidy, config.usage)
+    # Floor-area coverage now (the national 清洁取暖率), per township and the district.
+    areas = [
+        *coverage(session, config.profile, "township", usage=config.usage),
+        *coverage(session, config.profile, "district", usage=config.usage),
+    ]
     batches = list(
         session.scalars(
             select(ImportBatch)
@@ -76,6 +81,7 @@ def index() -> ResponseReturnValue:
         usage_settings=config.usage,
         flags=flags,
         subsidy=subsidy,
+        areas=areas,
         batches=batches,
         kinds=USAGE_KINDS,
         may_upload=current_user.role in UPLOADERS,
