@@ -414,7 +414,7 @@ def map_data(
     has_boundary = frame.geometry.notna() & ~frame.geometry.is_empty
     villages = frame[has_boundary].reset_index(drop=True)
     # Read once: measures and completeness.
-    facts = village_facts(session, usage=config.usage, **scope)
+    facts = village_facts(session, **scope)
     rule = counting_rule(session)  # the rule the facts were counted by
     rows = {f.code: village_row(f, profile) for f in facts}
     zones, derivation = current_zones(session)

@@ -97,7 +97,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def session_factory(engine: Engine, **info: Any) -> sessionmaker[Session]:
     """Sessions on ``engine``; ``info`` rides on each (``session.info``).
 
-    The runtime puts the counting settings there (``heat_source_rule``), so
+    The runtime puts the counting settings there (``heat_source_rule``,
+    ``usage``: ``heating.seasons.counting_usage``), so
     every reader of household counts in that session counts the same way
     (``heating.village_facts``) without each caller passing them on.
     """

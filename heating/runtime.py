@@ -36,7 +36,10 @@ def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
         cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
     engine = make_engine(cfg.database_url, PoolSettings.from_config(cfg))
     open_keyring(cfg)
-    return Runtime(cfg, engine, session_factory(engine, heat_source_rule=cfg.heat_source_rule))
+    # The counting settings ride on every session (heating.db.session_factory):
+    # whoever reads the measures counts by the configured rule and [usage].
+    sessions = session_factory(engine, heat_source_rule=cfg.heat_source_rule, usage=cfg.usage)
+    return Runtime(cfg, engine, sessions)
 
 
 def open_keyring(config: Config) -> Keyring | None:

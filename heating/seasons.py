@@ -98,6 +98,18 @@ class Season:
         return self.start - timedelta(days=1)
 
 
+def counting_usage(session: Any) -> UsageSettings:
+    """The ``[usage]`` settings the session counts by (the runtime sets them; else the defaults).
+
+    Like ``heating.heat_sources.counting_rule``: every reader of household
+    counts in one session judges use the same way without each caller
+    passing the settings on, so the dashboard, the lists, the map and the
+    CLI cannot disagree by forgetting them.
+    """
+    settings = session.info.get("usage")
+    return settings if isinstance(settings, UsageSettings) else UsageSettings()
+
+
 def parse_usage(raw: Any) -> UsageSettings:
     """Build UsageSettings from the ``[usage]`` table; ConfigError names a bad key."""
     from heating.config import ConfigError

@@ -51,7 +51,7 @@ from heating.models import (
     Township,
     Village,
 )
-from heating.seasons import UsageSettings
+from heating.seasons import UsageSettings, counting_usage
 from heating.usage import HouseholdState
 
 
@@ -249,7 +249,8 @@ def village_facts(
     defaults to the session's (``heating.heat_sources.counting_rule``).  The
     evidence counts (use flags of the latest season ended by the date,
     heated areas) follow ``heating.evidence`` with the ``[usage]`` settings
-    given (the defaults otherwise); they read the households as of the date.
+    given, else the session's (``heating.seasons.counting_usage``: the
+    configured ones); they read the households as of the date.
     """
     strict = (heat_source_rule or counting_rule(session)) == STRICT
     _check_scope(session, township_code, district_code)
@@ -302,5 +303,5 @@ def village_facts(
         return strict and register.verdict(state["route"], state["heat_source"]) == NONCOMPLIANT
 
     return with_evidence(
-        session, facts, as_of, usage or UsageSettings(), known_at, not_clean=excluded
+        session, facts, as_of, usage or counting_usage(session), known_at, not_clean=excluded
     )

@@ -25,6 +25,7 @@ SORTS: dict[str, str] = {
     "clean": "已完成户数",
     "coverage": "覆盖率",
     "effective": "有效覆盖率",
+    "verified": "核验后有效覆盖率",
     "target": "目标",
     "gap": "差距（户）",
 }
@@ -76,6 +77,7 @@ def _value_of(
         "clean": lambda r: r.clean,
         "coverage": lambda r: r.coverage,
         "effective": lambda r: r.effective_coverage,
+        "verified": lambda r: r.verified_effective_coverage,
         "target": lambda r: r.target,
         "gap": lambda r: r.gap,
     }

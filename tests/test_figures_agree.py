@@ -91,8 +91,10 @@ def _usage_xlsx(path: Path, accounts: list[str]) -> str:
 
 @pytest.fixture
 def district(run_cli, runtime, tiny_district, settings, tmp_path, monkeypatch) -> dict[str, Any]:
-    """The district above, built by the CLI; the runtime's rule is the CLI's too."""
-    monkeypatch.setenv("HEATING_HEAT_SOURCE_RULE", runtime.config.heat_source_rule)
+    """The district above, built by the CLI; the runtime's settings are the CLI's too."""
+    for name, value in settings.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        monkeypatch.setenv(f"HEATING_{name.upper()}", text)
     register = tmp_path / "热源名单.xlsx"
     register.write_bytes(register_xlsx(REGISTER))
     result = run_cli("heat-sources", "load", str(register))
@@ -284,7 +286,8 @@ def test_every_face_shows_the_same_figures(run_cli, runtime, login, district, se
 
     # The village list (every village on one page).
     list_rows = page_tables(client, "/villages")["villages"][1:]
-    assert {row[0]: measure_cells(row[-7:]) for row in list_rows} == villages
+    # ...its last cells: the measure cells with 核验后有效覆盖率 after 有效覆盖率.
+    assert {row[0]: measure_cells(row[-8:-4] + row[-3:]) for row in list_rows} == villages
 
     # 历年趋势: the year of the ledgers is the figures above (one cut-off, 10-31).
     trend = page_tables(client, "/trend")["trend"]
@@ -405,3 +408,72 @@ def test_flagged_reads_dash_wherever_nothing_was_checked(runtime, login, tiny_di
     wb = openpyxl.load_workbook(io.BytesIO(built.content))
     evidence = {r["项目"]: r["数值"] for r in read_table(wb["总体情况"], "项目")}
     assert evidence["疑似改而不用户数"] == "—"
+
+
+# A stricter 疑似改而不用 rule than the default: use below 1% of the median (not
+# 30%) — 东街's E8 (50 kWh of a 1,000 median) is no longer flagged, the two
+# zero-use households still are.
+STRICT_RATIO = {"heat_source_rule": "strict", "usage": {"ratio": 0.01}}
+
+
+@pytest.mark.parametrize("settings", [STRICT_RATIO], ids=["ratio-1%"])
+def test_configured_usage_settings_reach_every_face(run_cli, runtime, login, district) -> None:
+    """The dashboard, village list, map and compliance counted with the default [usage]
+    settings while the CLI and report used the configured ones: 3 flagged against 2."""
+    from heating.compliance import compliance
+    from heating.measures import coverage
+
+    def cli_json(*args: str) -> Any:
+        result = run_cli(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    cli_villages = {r["key"]: r for r in cli_json("coverage")}
+    cli_total = cli_json("coverage", "--by", "category")[-1]
+    assert cli_total["usage_flagged"] == 2  # N10 and U12; E8's 5% is above 1%
+    verified = percent(cli_total["verified_effective_coverage"])
+    by_village = {
+        code: (r["usage_flagged"], percent(r["verified_effective_coverage"]))
+        for code, r in cli_villages.items()
+    }
+
+    # The domain, called as every face calls it: no settings passed.
+    with runtime.session() as session:
+        rows = coverage(session, runtime.config.profile, "category")
+        judged = compliance(session, runtime.config.profile)
+    assert rows[-1].usage_flagged == 2
+    assert percent(rows[-1].verified_effective_coverage) == verified
+    assert sum(c.aggregate.usage_flagged for c in judged) == 2
+
+    client = login("alice")
+    dashboard = client.get("/").get_data(as_text=True)
+    assert f'id="total-verified-effective">{verified}<' in dashboard
+    heads, *list_rows = page_tables(client, "/villages")["villages"]
+    column = heads.index("核验后有效覆盖率")
+    assert {row[0]: row[column] for row in list_rows} == {
+        code: shown for code, (_, shown) in by_village.items()
+    }
+    geo = client.get("/api/villages.geojson").get_json()
+    assert {
+        f["properties"]["code"]: (
+            f["properties"]["usage_flagged"],
+            percent(f["properties"]["verified_effective_coverage"]),
+        )
+        for f in geo["features"]
+    } == by_village
+    with runtime.session() as session:
+        drawn = map_data(session, runtime.config).areas
+    tips = dict(zip(drawn["code"], drawn["tip"], strict=True))
+    assert {code: (int(tip[9]), tip[10]) for code, tip in tips.items()} == by_village
+    for code, (flagged, shown) in by_village.items():
+        page = client.get(f"/villages/{code}").get_data(as_text=True)
+        assert f'id="usage-flagged">{flagged}<' in page, code
+        assert f'id="verified-effective">{shown}<' in page, code
+
+    out = district["tmp"] / "report.xlsx"
+    cli_json("report", "--year", "2021", "-o", str(out))
+    evidence = {
+        r["项目"]: r["数值"] for r in read_table(openpyxl.load_workbook(out)["总体情况"], "项目")
+    }
+    assert evidence["疑似改而不用户数"] == "2"
+    assert evidence["核验后有效覆盖率"] == verified

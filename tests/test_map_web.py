@@ -53,6 +53,9 @@ def test_villages_geojson_has_lonlat_coordinates_and_measures(login, scene) -> N
         "clean": 10,
         "coverage": 1.0,
         "effective_coverage": 1.0,
+        "usage_checked": 0,  # no use imported: nothing checked, nothing verified
+        "usage_flagged": 0,
+        "verified_effective_coverage": None,
         "target": 1.0,
         "gap": 0,
         "meets": True,

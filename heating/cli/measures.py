@@ -123,7 +123,7 @@ def coverage_command(
     }
     with runtime.session() as session:
         rule = counting_rule(session)
-        rows = coverage(session, profile, by, usage=runtime.config.usage, **scope)
+        rows = coverage(session, profile, by, **scope)
         judged = compliance(session, profile, **scope) if by == "category" and not as_json else []
         found = (
             inconsistencies(session, profile=profile, **scope)

@@ -26,7 +26,5 @@ def coverage_json() -> ResponseReturnValue:
     township_code = scoped_township_code(request.args.get("township"))
     as_of = date_arg("as_of", "截止日期 as_of ")
     profile = app_config().profile
-    rows = coverage(
-        db(), profile, by, as_of=as_of, township_code=township_code, usage=app_config().usage
-    )
+    rows = coverage(db(), profile, by, as_of=as_of, township_code=township_code)
     return jsonify([r.as_json() for r in rows])

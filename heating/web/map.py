@@ -155,6 +155,10 @@ def villages_geojson() -> ResponseReturnValue:
                 "clean": m.clean if m else None,
                 "coverage": m.coverage if m else None,
                 "effective_coverage": m.effective_coverage if m else None,
+                # As /api/coverage: flagged is 0 where none was checked (usage_checked says so).
+                "usage_checked": m.usage_checked if m else None,
+                "usage_flagged": m.usage_flagged if m else None,
+                "verified_effective_coverage": m.verified_effective_coverage if m else None,
                 "target": profile.target(village.category),
                 "gap": m.gap if m else None,
                 "meets": m.meets if m else None,

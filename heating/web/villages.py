@@ -158,7 +158,6 @@ def show(code: str) -> ResponseReturnValue:
                 profile,
                 "village",
                 township_code=village.township.code,
-                usage=config.usage,
             )
             if r.key == village.code
         ),
