@@ -137,6 +137,8 @@ def test_clerks_and_planners_cannot_record_a_plan(login, runtime, tiny_district)
     assert _plans(runtime) == []
     page = login("dave").get("/usage/plans").get_data(as_text=True)
     assert 'id="plan-form"' not in page and f'id="plan-village-{NANJIE}"' in page
+    client = login("carol")  # a clerk of 上村镇: its own township's places only
+    assert f'id="plan-village-{NANJIE}"' not in client.get("/usage/plans").get_data(as_text=True)
 
 
 def test_a_plan_without_the_csrf_token_is_refused_and_nothing_stored(login, runtime, tiny_district):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 
 import pytest
@@ -78,7 +79,7 @@ def test_planner_uploads_previews_commits_and_sees_the_flags(login, runtime, hol
 
 
 @pytest.mark.parametrize(
-    ("user", "status"), [("alice", 200), ("rita", 200), ("erin", 200), ("bob", 403)]
+    ("user", "status"), [("alice", 200), ("rita", 200), ("erin", 200), ("bob", 200)]
 )
 def test_who_may_read_the_usage_page(login, holders, user, status):
     assert login(user).get("/usage").status_code == status
@@ -140,3 +141,27 @@ def test_map_tooltip_shows_the_same_flags_as_the_village_page(runtime, run_cli, 
         data = map_data(session, runtime.config)
     tips = dict(zip(data.areas["code"], data.areas["tip"], strict=True))
     assert tips[NANJIE][-4:-1] == ["1", "90.0%", "—"]  # then 热源核查
+
+
+def test_a_clerk_reads_only_its_own_townships_flags_and_no_batch(login, run_cli, holders, tmp_path):
+    """bob (麟绛街道) sees 南街's flagged household; carol (上村镇) sees none; neither sees batches."""
+    path = tmp_path / "u.csv"
+    path.write_bytes(csv_bytes({f"{i}": 1000.0 for i in range(9)} | {"9": 0.0}))
+    result = run_cli(
+        "usage", "import", str(path), "--kind", "electric", "--commit", "--accept-valid", "--json"
+    )
+    batch = json.loads(result.stdout)["batch"]
+    bob = login("bob")
+    page = bob.get("/usage").get_data(as_text=True)
+    assert 'id="flagged-count">1<' in page and 'id="own-township"' in page
+    assert 'id="usage-batches"' not in page and 'id="usage-upload"' not in page
+    assert 'id="area-140405001"' in page and 'id="area-140405101"' not in page
+    assert ">用量核验<" in bob.get("/").get_data(as_text=True)  # in the clerk's navigation
+    assert bob.get(f"/usage/batches/{batch}").status_code == 403
+    assert upload(bob, csv_bytes({"1": 10})).status_code == 403
+    assert post(bob, f"/usage/batches/{batch}/rollback").status_code == 403
+    bob.post("/logout", data={"csrf_token": csrf_token(bob)})
+    carol = login("carol")
+    page = carol.get("/usage").get_data(as_text=True)
+    assert 'id="flagged-count">0<' in page and 'id="flagged-households"' not in page
+    assert NANJIE not in page and 'id="area-140405001"' not in page

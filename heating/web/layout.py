@@ -40,6 +40,7 @@ def nav_items() -> list[tuple[str, str, str]]:
     items.append(("/reports", "年度报告", "reports"))
     if role in READ_ALL:
         items.append((url_for("boilers.index"), "燃煤锅炉", "boilers"))
+    if role in (*READ_ALL, "clerk"):  # a clerk: its own township, read-only (heating.web.usage)
         items.append((url_for("usage.index"), "用量核验", "usage"))
     items.append((url_for("signoff.index"), "报送与审核", "signoff"))
     if role == "admin":

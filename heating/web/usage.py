@@ -3,7 +3,8 @@
 Roles: admin, planner and reviewer upload a utility's file, commit and roll
 back usage batches (the district's energy bureau receives the utilities'
 data; no township's ledger changes); those three and city read the page —
-city sees the counts only, no household list.  Clerks do not see it.
+city sees the counts only, no household list.  A clerk reads the page and
+the plans for its own township only, read-only, and no usage batch.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ from imports.usage_batches import commit_usage, preview_usage, reparse, rollback
 bp = Blueprint("usage", __name__, url_prefix="/usage")
 
 UPLOADERS = ("admin", "planner", "reviewer")
-READERS = (*UPLOADERS, "city")
+READERS = (*UPLOADERS, "city")  # usage batches and everything on /usage
+# A clerk reads /usage and /usage/plans for its own township only, read-only
+# (its villages' flags, area coverage, subsidies ending, places needing a plan);
+# it sees no usage batch: a utility's file holds the whole district's accounts.
+PAGE_READERS = (*READERS, "clerk")
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 BATCHES_SHOWN = 20
 HOUSEHOLDS_SHOWN = 500
@@ -51,30 +56,39 @@ def _season() -> int:
     return judged if judged is not None else clock.today(app_config().timezone).year - 1
 
 
+def _own_township() -> str | None:
+    """The township a clerk is limited to; None for the district-wide roles."""
+    return current_user.township_code if current_user.role == "clerk" else None
+
+
 @bp.route("")
-@roles_required(*READERS)
+@roles_required(*PAGE_READERS)
 def index() -> ResponseReturnValue:
     """The season's flags per township (and households), the subsidy schedule, usage batches."""
     config = app_config()
     session = db()
     season = _season()
-    flags = flags_report(session, season, config.usage)
+    township = _own_township()
+    flags = flags_report(session, season, config.usage, township_code=township)
     subsidy: dict[str, Any] | None = None
     if config.subsidy:
-        subsidy = schedule(session, season, config.subsidy, config.usage)
+        subsidy = schedule(session, season, config.subsidy, config.usage, township_code=township)
     # Floor-area coverage now (the national 清洁取暖率), per township and the district.
-    areas = [
-        *coverage(session, config.profile, "township", usage=config.usage),
-        *coverage(session, config.profile, "district", usage=config.usage),
-    ]
-    batches = list(
-        session.scalars(
-            select(ImportBatch)
-            .where(ImportBatch.kind == "usage")
-            .order_by(ImportBatch.id.desc())
-            .limit(BATCHES_SHOWN)
-        )
+    areas = coverage(
+        session, config.profile, "township", township_code=township, usage=config.usage
     )
+    if township is None:
+        areas += coverage(session, config.profile, "district", usage=config.usage)
+    batches = []
+    if current_user.role in READERS:
+        batches = list(
+            session.scalars(
+                select(ImportBatch)
+                .where(ImportBatch.kind == "usage")
+                .order_by(ImportBatch.id.desc())
+                .limit(BATCHES_SHOWN)
+            )
+        )
     return render_template(
         "usage/index.html",
         season=season,
@@ -86,6 +100,8 @@ def index() -> ResponseReturnValue:
         kinds=USAGE_KINDS,
         may_upload=current_user.role in UPLOADERS,
         show_households=current_user.role != "city",
+        show_batches=current_user.role in READERS,
+        own_township=township,
         households_shown=HOUSEHOLDS_SHOWN,
         max_mb=config.upload_max_mb,
     )
@@ -188,14 +204,15 @@ def rollback(batch_id: int) -> ResponseReturnValue:
 
 
 def _places_needing_plans(session: Any) -> dict[str, list[dict[str, Any]]]:
-    """Villages and townships above relapse_share now, each with its plan in force."""
+    """Villages and townships above relapse_share now (a clerk's own), each with its plan."""
     config = app_config()
     today = clock.today(config.timezone)
     plans = plans_in_force(session)
+    township = _own_township()
     return {
         by: with_plans(
             needing_plan(
-                coverage(session, config.profile, by, usage=config.usage),
+                coverage(session, config.profile, by, township_code=township, usage=config.usage),
                 config.usage.relapse_share,
             ),
             by,
@@ -226,7 +243,7 @@ def _plan_form(places: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
 
 
 @bp.route("/plans", methods=["GET", "POST"])
-@roles_required(*READERS)
+@roles_required(*PAGE_READERS)
 def plans() -> ResponseReturnValue:
     """Places needing a 系统化解决方案 with their plans; reviewers and admins record them."""
     session = db()
