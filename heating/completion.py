@@ -10,7 +10,7 @@ with a known-at time only decisions recorded by then count.
 This module is the only writer of ``CompletionDecision`` rows: recording and
 revoking a decision are audited here and refused while the village's township
 has an approved period whose cut-off is on or after the decision's date
-(``heating.signoff.check_unlocked``), so the web page and any later CLI call
+(``heating.signoff_lock.check_unlocked``), so the web page and any later CLI call
 the same two functions.  Coal-ban zones and the map take their complete
 villages from ``complete_village_codes``; the annual report, which has
 already read the village facts, combines them with ``decided_village_ids``.
@@ -27,7 +27,7 @@ from heating.errors import NotFound, Refused
 from heating.measures import complete_codes, village_facts
 from heating.models import CompletionDecision, Village, audit, utcnow
 from heating.profile import Profile
-from heating.signoff import check_unlocked
+from heating.signoff_lock import check_unlocked
 
 
 def _in_force(as_of: date | None, known_at: datetime | None = None) -> ColumnElement[bool]:
@@ -102,7 +102,7 @@ def record_decision(
     )
     session.add(decision)
     session.flush()
-    # After the write (heating.signoff's docstring): an approval waits for it, or it for one.
+    # After the write (heating.signoff_lock's docstring): an approval waits for it, or it for one.
     check_unlocked(
         session,
         [village.township_id],

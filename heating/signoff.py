@@ -1,8 +1,10 @@
 """Sign-off: townships submit a period, the district approves it, an approved period is locked.
 
-**Periods.** A period is a report cut-off, ``YYYY-report_cutoff`` (2021-10-31
-with the default ``10-31``).  The *current* period is the latest cut-off on or
-before today; a period whose cut-off is after today cannot be submitted.
+This module holds the states and the transitions.  Beside it:
+``heating.signoff_periods`` (what a period is: a report cut-off, the current
+one, parsing), ``heating.signoff_lock`` (``check_unlocked``, the lock of an
+approved period) and ``heating.signoff_checks`` (what a submission and an
+approval see).
 
 **States** of a township's period (no row = 未报送)::
 
@@ -17,13 +19,11 @@ withdraws an approval, with a reason.  Every transition is a
 ``SignoffEvent`` (who, when, note or reason) and an audit entry.
 
 **The lock.** While a township's period is approved, nothing dated on or
-before its cut-off may change for that township: ``check_unlocked`` refuses
-(``PeriodLocked``, code ``period_locked``) and is called where those writes
-are decided — ledger commits and rollbacks (``imports.batches``) and
-completion decisions — so every face goes through it.  Withdrawal lifts it.
+before its cut-off may change for that township (``heating.signoff_lock``).
+Withdrawal lifts it.
 
 **Concurrency.** A transition's first write is a conditional update of the
-row (or its insertion), and ``check_unlocked`` reads the rows ``FOR SHARE``
+row (or its insertion), and ``signoff_lock.check_unlocked`` reads the rows ``FOR SHARE``
 inside the writer's transaction: on PostgreSQL an approval and a commit of
 the same township wait for each other, on SQLite writers queue anyway.  The
 approval then records what it saw (``heating.signoff_checks``) after its
@@ -32,17 +32,16 @@ write, so nothing commits between what it saw and the lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from heating import clock
-from heating.config import Config, cutoff_of
+from heating.config import Config
 from heating.errors import Forbidden, NotFound, Refused
 from heating.models import (
     ROLE_LABELS,
@@ -56,6 +55,7 @@ from heating.models import (
     audit,
     utcnow,
 )
+from heating.signoff_periods import check_period, current_period
 
 UNSUBMITTED, SUBMITTED, APPROVED, RETURNED = "unsubmitted", "submitted", "approved", "returned"
 
@@ -81,80 +81,6 @@ SUBMITTERS = TRANSITIONS["submit"].roles
 REVIEWERS = TRANSITIONS["approve"].roles
 WITHDRAWERS = TRANSITIONS["withdraw"].roles
 ACTION_VERBS = {"submit": "报送", "approve": "审核", "return": "退回", "withdraw": "撤回审核"}
-PERIOD_FORM = "YYYY-MM-DD"
-
-
-# --------------------------------------------------------------------------
-# Periods
-# --------------------------------------------------------------------------
-
-
-def period_of_year(config: Config, year: int) -> date:
-    """The period (report cut-off) of ``year``."""
-    return cutoff_of(year, config.report_cutoff)
-
-
-def current_period(config: Config, today: date | None = None) -> date:
-    """The latest cut-off on or before today (in the configured zone)."""
-    today = today or clock.today(config.timezone)
-    this_year = period_of_year(config, today.year)
-    return this_year if this_year <= today else period_of_year(config, today.year - 1)
-
-
-def recent_periods(config: Config, count: int = 3, today: date | None = None) -> list[date]:
-    """The current period and the ``count - 1`` before it, newest first."""
-    newest = current_period(config, today)
-    return [period_of_year(config, newest.year - i) for i in range(count)]
-
-
-def periods_in_view(
-    session: Session, config: Config, *, extra: date | None = None, limit: int = 4
-) -> list[date]:
-    """The periods worth showing, newest first: the current one, the one the newest
-    ledger falls in (a district may be catching up on past years), those with any
-    sign-off, and ``extra`` (asked for); at most ``limit`` besides ``extra``."""
-    from heating.models import ImportBatch
-
-    found = {current_period(config)}
-    newest = session.scalar(
-        select(func.max(ImportBatch.ledger_date)).where(
-            ImportBatch.status == "committed", ImportBatch.kind.in_(("ledger", "demo"))
-        )
-    )
-    if newest is not None:
-        found.add(current_period(config, newest))
-    found.update(
-        session.scalars(
-            select(Signoff.period).distinct().order_by(Signoff.period.desc()).limit(limit)
-        )
-    )
-    chosen = sorted(found, reverse=True)[:limit]
-    if extra is not None and extra not in chosen:
-        chosen = sorted([*chosen, extra], reverse=True)
-    return chosen
-
-
-def parse_period(text: str, config: Config) -> date:
-    """A period given as text; ``ValueError`` (Chinese) unless it is a cut-off date."""
-    raw = (text or "").strip()
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(
-            f"报送期应为 {PERIOD_FORM} 格式的报告截止日，如 {period_of_year(config, 2021)}，"
-            f"得到 {text!r}"
-        ) from None
-    check_period(day, config)
-    return day
-
-
-def check_period(day: date, config: Config) -> None:
-    """``ValueError`` (Chinese) unless ``day`` is the report cut-off of its year."""
-    if day != period_of_year(config, day.year):
-        raise ValueError(
-            f"{day.isoformat()} 不是报送期：报送期是每年的报告截止日（report_cutoff = "
-            f"{config.report_cutoff}），如 {period_of_year(config, day.year).isoformat()}"
-        )
 
 
 # --------------------------------------------------------------------------
@@ -514,74 +440,6 @@ def _write_state(
         .where(Signoff.township_id == township.id, Signoff.period == period)
         .execution_options(populate_existing=True)
     ).one()
-
-
-# --------------------------------------------------------------------------
-# The lock
-# --------------------------------------------------------------------------
-
-
-class PeriodLocked(Refused):
-    """A write dated in an approved period was refused (code ``period_locked``)."""
-
-    code = "period_locked"
-
-
-def check_unlocked(
-    session: Session,
-    township_ids: Iterable[int | None],
-    day: date | None,
-    what: str,
-    *,
-    tz: str = clock.DEFAULT_TIMEZONE,
-) -> None:
-    """Refuse ``what`` (e.g. "写入批次 12") when it would change an approved period.
-
-    A period is affected when one of ``township_ids`` has it approved and
-    ``day`` (the ledger date or decision date) is on or before its cut-off.
-    The rows are read ``FOR SHARE`` (see the module docstring); call this
-    after the caller's first write.
-    """
-    ids = sorted({t for t in township_ids if t is not None})
-    if not ids or day is None:
-        return
-    rows = session.execute(
-        select(Signoff.id, Signoff.township_id, Signoff.period, Signoff.state)
-        .where(Signoff.township_id.in_(ids), Signoff.period >= day)
-        .order_by(Signoff.period, Signoff.township_id)
-        .with_for_update(read=True)
-    ).all()
-    locked = [r for r in rows if r.state == APPROVED]
-    if not locked:
-        return
-    first = locked[0]
-    township = session.get(Township, first.township_id)
-    approval = session.scalars(
-        select(SignoffEvent)
-        .where(SignoffEvent.signoff_id == first.id, SignoffEvent.action == "approve")
-        .order_by(SignoffEvent.at.desc(), SignoffEvent.id.desc())
-        .limit(1)
-    ).first()
-    by = approval.username if approval else "审核人"
-    at = clock.shown(approval.at, tz) if approval else ""
-    period = first.period.isoformat()
-    others = ""
-    if len(locked) > 1:
-        others = f"（另有 {len(locked) - 1} 个已审核的报送期也涉及）"
-    raise PeriodLocked(
-        f"{what}被拒绝（period_locked）：{township.name}（{township.code}）{period} 期已于 {at} "
-        f"由 {by} 审核通过，截止日 {period}（含）以前的数据已锁定{others}。"
-        f"如确需修改，请联系管理员撤回该期审核（网页“报送与审核”页，或 heating signoff withdraw "
-        f"--township {township.code} --period {period} --reason 理由 --user 管理员）；撤回后即可重新操作，"
-        "修改后由乡镇重新报送、区级重新审核。",
-        detail={
-            "code": PeriodLocked.code,
-            "township": township.code,
-            "period": period,
-            "approved_by": by,
-            "approved_at": clock.iso(approval.at, tz) if approval else None,
-        },
-    )
 
 
 def action_label(action: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from heating import clock, history, locks, signoff
+from heating import clock, history, locks, signoff_lock
 from heating.config import Config
 from heating.db import ANALYZE_ROWS, analyze
 from heating.errors import NotFound, Refused
@@ -204,7 +204,7 @@ def commit(
             detail=outcome(diff),
         )
     _stale(session, batch, diff, tz)
-    signoff.check_unlocked(
+    signoff_lock.check_unlocked(
         session, _townships_written(session, batch, diff), day, f"写入批次 {batch.id}", tz=tz
     )
     when = recorded_at or utcnow()

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating import clock, history, locks, signoff
+from heating import clock, history, locks, signoff_lock
 from heating.errors import Refused
 from heating.models import HouseholdVersion, ImportBatch, audit, utcnow
 from imports.batches import lock_batch
@@ -44,7 +44,7 @@ def rollback(
         return rollback_usage(session, batch, user_id=user_id)
     if batch.kind != "ledger":
         raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
-    signoff.check_unlocked(
+    signoff_lock.check_unlocked(
         session,
         _townships_rolled_back(session, batch),
         batch.ledger_date,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from heating.models import Village
-from heating.signoff import current_period, period_of_year
+from heating.signoff_periods import current_period, period_of_year
 
 BOB_TOWN, CAROL_TOWN = "140405001", "140405101"
 P = ("--township", BOB_TOWN, "--period", "2021-10-31")

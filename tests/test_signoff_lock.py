@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from heating.completion import record_decision, revoke_decision
 from heating.models import ImportBatch
-from heating.signoff import PeriodLocked
+from heating.signoff_lock import PeriodLocked
 from imports.batches import preview
 from imports.commit import commit
 from imports.rollback import rollback

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from heating import signoff
+from heating import signoff, signoff_periods
 from heating.errors import Forbidden, Refused
 from heating.models import AuditEntry, SignoffEvent, User, Village
 from tests.support import PERIOD, sign_off
@@ -124,19 +124,19 @@ def test_return_and_withdraw_need_a_reason(runtime, users, action, reason) -> No
 def test_a_period_is_a_cutoff_and_not_in_the_future(runtime, users) -> None:
     with pytest.raises(Refused, match="不是报送期"):
         sign_off(runtime, BOB_TOWN, date(2021, 9, 30), ("submit", "bob"))
-    future = signoff.period_of_year(runtime.config, date.today().year + 1)
+    future = signoff_periods.period_of_year(runtime.config, date.today().year + 1)
     with pytest.raises(Refused, match="截止日还没到"):
         sign_off(runtime, BOB_TOWN, future, ("submit", "bob"))
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        signoff.parse_period("31.10.2021", runtime.config)
+        signoff_periods.parse_period("31.10.2021", runtime.config)
 
 
 def test_current_period_is_the_latest_cutoff_on_or_before_today(runtime) -> None:
     config = runtime.config
-    assert signoff.current_period(config, date(2022, 10, 31)) == date(2022, 10, 31)
-    assert signoff.current_period(config, date(2022, 10, 30)) == date(2021, 10, 31)
-    assert signoff.current_period(config, date(2023, 1, 5)) == date(2022, 10, 31)
-    assert signoff.recent_periods(config, 2, date(2023, 1, 5)) == [
+    assert signoff_periods.current_period(config, date(2022, 10, 31)) == date(2022, 10, 31)
+    assert signoff_periods.current_period(config, date(2022, 10, 30)) == date(2021, 10, 31)
+    assert signoff_periods.current_period(config, date(2023, 1, 5)) == date(2022, 10, 31)
+    assert signoff_periods.recent_periods(config, 2, date(2023, 1, 5)) == [
         date(2022, 10, 31),
         date(2021, 10, 31),
     ]

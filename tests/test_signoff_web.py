@@ -64,7 +64,7 @@ def test_return_needs_a_reason_and_the_clerk_sees_it_on_dashboard_and_imports(
 
 
 def test_dashboard_shows_each_townships_state_for_the_current_period(login, runtime) -> None:
-    from heating.signoff import current_period
+    from heating.signoff_periods import current_period
 
     period = current_period(runtime.config)
     sign_off(runtime, BOB_TOWN, period, ("submit", "bob"))

@@ -14,7 +14,7 @@ from heating.measures import percent
 
 
 def _period(value: str | None, config: Config, *, option: str = "--period") -> date | None:
-    from heating.signoff import parse_period
+    from heating.signoff_periods import parse_period
 
     if value is None:
         return None
@@ -35,7 +35,8 @@ def signoff_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="输出机器可读的 JSON")
 def status_command(period: str | None, township_code: str | None, as_json: bool) -> None:
     """列出各乡镇某期的报送状态（未报送的乡镇也列出）。"""
-    from heating.signoff import current_period, statuses
+    from heating.signoff import statuses
+    from heating.signoff_periods import current_period
 
     runtime = get_runtime()
     config = runtime.config

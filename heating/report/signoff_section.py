@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating import clock, signoff
+from heating import clock, signoff, signoff_periods
 from heating.config import Config
 from heating.measures import MeasureRow
 from heating.models import Signoff, SignoffEvent, Township
@@ -107,7 +107,7 @@ class SignoffSection:
 
 def report_period(config: Config, as_of: date) -> tuple[date, bool]:
     """The period a report as of ``as_of`` belongs to, and whether ``as_of`` is that cut-off."""
-    period = signoff.period_of_year(config, as_of.year)
+    period = signoff_periods.period_of_year(config, as_of.year)
     return period, period == as_of
 
 

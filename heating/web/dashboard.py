@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating import signoff
+from heating import signoff, signoff_periods
 from heating.compliance import compliance
 from heating.history import latest_ledgers
 from heating.measures import coverage
@@ -67,7 +67,7 @@ def index() -> ResponseReturnValue:
     by_category = coverage(session, profile, "category", township_code=township_code)
     total = by_category[-1]
     townships = coverage(session, profile, "township", township_code=township_code)
-    period = signoff.current_period(app_config())
+    period = signoff_periods.current_period(app_config())
     states = {s.township: s for s in signoff.statuses(session, period, township_code=township_code)}
     if wants_xlsx():
         return export_townships(townships, _latest_ledgers(session), states, period)

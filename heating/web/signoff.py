@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from heating import clock, signoff
+from heating import clock, signoff, signoff_periods
 from heating.errors import Forbidden, Refused
 from heating.models import SIGNOFF_ACTION_LABELS, Township, User
 from heating.signoff_checks import review
@@ -35,7 +35,7 @@ DONE = {
 def _period_arg(raw: str | None) -> date:
     """A period from the URL (404 when it is not a cut-off date)."""
     try:
-        return signoff.parse_period(raw or "", app_config())
+        return signoff_periods.parse_period(raw or "", app_config())
     except ValueError:
         abort(404)
 
@@ -58,10 +58,10 @@ def index() -> ResponseReturnValue:
     extra = None
     if asked:
         try:
-            extra = signoff.parse_period(asked, config)
+            extra = signoff_periods.parse_period(asked, config)
         except ValueError as exc:
             flash(f"{exc}。", "error")
-    periods = signoff.periods_in_view(session, config, extra=extra)
+    periods = signoff_periods.periods_in_view(session, config, extra=extra)
     township_code = current_user.township_code if current_user.role == "clerk" else None
     columns = {p: signoff.statuses(session, p, township_code=township_code) for p in periods}
     townships = [(s.township, s.name) for s in columns[periods[0]]]
@@ -73,7 +73,7 @@ def index() -> ResponseReturnValue:
         "signoff/index.html",
         periods=periods,
         grid=grid,
-        current=signoff.current_period(config),
+        current=signoff_periods.current_period(config),
         approved={p: sum(1 for s in columns[p] if s.locked) for p in periods},
         allowed=lambda status: _allowed(status, ids[status.township]),
         cutoff=config.report_cutoff,
