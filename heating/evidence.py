@@ -66,6 +66,16 @@ def season_judged(session: Session, as_of: date | None, settings: UsageSettings)
     return ended if reached is None else min(ended, reached)
 
 
+def default_season(session: Session, settings: UsageSettings, tz: str) -> int:
+    """The season shown when none is asked (/usage, ``usage flags``, ``subsidy schedule``).
+
+    The one the measures judge now (``season_judged`` without a date: the latest
+    ended by today that the usage data reach); last year's without any.
+    """
+    judged = season_judged(session, None, settings)
+    return judged if judged is not None else clock.today(tz).year - 1
+
+
 def with_evidence(
     session: Session,
     facts: list[VillageFacts],

@@ -75,8 +75,10 @@ def test_planner_reads_flags_area_coverage_and_subsidies_ending_as_the_cli_says(
     district, run_cli, page, live_server
 ) -> None:
     pg, base = page.page, live_server
-    flags = json.loads(run_cli("usage", "flags", "--season", "2021", "--json").stdout)
-    plan = json.loads(run_cli("subsidy", "schedule", "--season", "2021", "--json").stdout)
+    # Without --season the commands take the season the page defaults to.
+    flags = json.loads(run_cli("usage", "flags", "--json").stdout)
+    plan = json.loads(run_cli("subsidy", "schedule", "--json").stdout)
+    assert flags["season"] == plan["season"] == "2021"
     towns = {
         r["key"]: r for r in json.loads(run_cli("coverage", "--by", "township", "--json").stdout)
     }

@@ -165,3 +165,33 @@ def test_a_clerk_reads_only_its_own_townships_flags_and_no_batch(login, run_cli,
     page = carol.get("/usage").get_data(as_text=True)
     assert 'id="flagged-count">0<' in page and 'id="flagged-households"' not in page
     assert NANJIE not in page and 'id="area-140405001"' not in page
+
+
+def test_flags_and_schedule_default_to_the_season_the_page_shows(
+    login, run_cli, holders, tmp_path, monkeypatch
+):
+    season = json.loads(run_cli("usage", "flags", "--json").stdout)["season"]
+    page = login("dave").get("/usage").get_data(as_text=True)  # no use data at all
+    assert f"{season} 采暖季疑似改而不用" in page
+    path = tmp_path / "u.csv"
+    path.write_bytes(csv_bytes({f"{i}": 1000.0 for i in range(9)} | {"9": 0.0}))
+    run_cli("usage", "import", str(path), "--kind", "electric", "--commit", "--accept-valid")
+    default = json.loads(run_cli("usage", "flags", "--json").stdout)
+    assert default == json.loads(run_cli("usage", "flags", "--season", "2021", "--json").stdout)
+    assert default["season"] == "2021" and default["flagged"] == 1
+    page = login("dave").get("/usage").get_data(as_text=True)
+    assert "2021 采暖季疑似改而不用" in page and 'id="flagged-count">1<' in page
+    assert 'name="season" min="2000" max="2100" value="2021"' in page
+    config = tmp_path / "heating.toml"
+    config.write_text(
+        '[[subsidy.rules]]\nroute = "electric"\nyear = 2020\ndevice = 2500\n'
+        "operating = 2400\nseasons = 2\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HEATING_CONFIG", str(config))
+    schedule = json.loads(run_cli("subsidy", "schedule", "--json").stdout)
+    assert schedule["season"] == "2021" and schedule["ending_households"] == 10
+    assert (
+        json.loads(run_cli("subsidy", "schedule", "--season", "2022", "--json").stdout)["season"]
+        == "2022"
+    )

@@ -69,6 +69,16 @@ def print_usage_outcome(out: dict[str, Any]) -> None:
         )
 
 
+def _season_or_default(session: Any, season: int | None) -> int:
+    """--season, else the season /usage shows by default (``heating.evidence.default_season``)."""
+    if season is not None:
+        return season
+    from heating.evidence import default_season
+
+    config = get_runtime().config
+    return default_season(session, config.usage, config.timezone)
+
+
 @click.group("usage")
 def usage_group() -> None:
     """用电量、用气量：导入与疑似改而不用。"""
@@ -133,16 +143,22 @@ def usage_import(file: Path, kind: str, do_commit: bool, accept_valid: bool, as_
 
 
 @usage_group.command("flags")
-@click.option("--season", "season", type=int, required=True, help="采暖季（按开始年份，如 2021）")
+@click.option(
+    "--season",
+    "season",
+    type=int,
+    help="采暖季（按开始年份，如 2021）；默认与用量核验页相同：用量数据所及、已结束的最近一季",
+)
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def usage_flags(season: int, township_code: str | None, as_json: bool) -> None:
+def usage_flags(season: int | None, township_code: str | None, as_json: bool) -> None:
     """疑似改而不用：已完工的煤改电/煤改气户中，采暖季用量远低于同类户的户。"""
     from heating.usage_flags import flags_report
 
     runtime = get_runtime()
     settings = runtime.config.usage
     with runtime.session() as session:
+        season = _season_or_default(session, season)
         out = flags_report(session, season, settings, township_code=township_code)
     if as_json:
         emit_json(out)
@@ -340,16 +356,22 @@ def subsidy_group() -> None:
 
 
 @subsidy_group.command("schedule")
-@click.option("--season", "season", type=int, required=True, help="采暖季（按开始年份，如 2021）")
+@click.option(
+    "--season",
+    "season",
+    type=int,
+    help="采暖季（按开始年份，如 2021）；默认与用量核验页相同：用量数据所及、已结束的最近一季",
+)
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def subsidy_schedule(season: int, township_code: str | None, as_json: bool) -> None:
+def subsidy_schedule(season: int | None, township_code: str | None, as_json: bool) -> None:
     """本采暖季应发运行补贴、本季到期（下一季起不再发放）的户和设备补贴与规则不符的户。"""
     from heating.subsidy import schedule
 
     runtime = get_runtime()
     config = runtime.config
     with runtime.session() as session:
+        season = _season_or_default(session, season)
         out = schedule(session, season, config.subsidy, config.usage, township_code=township_code)
     if as_json:
         emit_json(out)

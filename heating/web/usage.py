@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from heating import clock
 from heating.errors import NotFound, Refused
-from heating.evidence import season_judged
+from heating.evidence import default_season
 from heating.measures import coverage
 from heating.models import PLAN_STATE_LABELS, USAGE_KINDS, ImportBatch, User
 from heating.relapse import needing_plan
@@ -52,8 +52,7 @@ def _season() -> int:
         if not text.isdigit() or not 2000 <= int(text) <= 2100:
             raise Refused("采暖季应为开始年份，如 2021。")
         return int(text)
-    judged = season_judged(db(), None, app_config().usage)  # the one the measures show
-    return judged if judged is not None else clock.today(app_config().timezone).year - 1
+    return default_season(db(), app_config().usage, app_config().timezone)
 
 
 def _own_township() -> str | None:
