@@ -230,6 +230,26 @@ def test_approved_only_without_any_approval_withholds_everything(
     assert (total["户数|应改造"], total["覆盖率|覆盖率"], total["是否达标"]) == (0, "—", "—")
 
 
+def test_approved_only_without_any_approval_shows_no_false_zero(
+    runtime: Runtime, history: None, run_cli: Any, tmp_path: Path
+) -> None:
+    """No township approved: "未达标村 0 个" claimed a count nothing supports."""
+    out = tmp_path / "r.xlsx"
+    text = run_cli("report", "--year", "2021", "--approved-only", "-o", str(out)).stdout
+    assert "未达标村 —（无已审核的村）" in text
+    assert "未达标村 0 个" not in text and "低于目标的村 0 个" not in text
+    result = run_cli("report", "--year", "2021", "--approved-only", "-o", str(out), "--json")
+    data = json.loads(result.stdout)
+    assert (data["failing_villages"], data["below_target_villages"]) == (None, None)
+    wb = openpyxl.load_workbook(out)
+    failing = [str(c.value) for row in wb["未达标清单"].iter_rows() for c in row if c.value]
+    assert any("—（无已审核的村）" in v for v in failing), failing
+    assert not any("共 0 个村未达到" in v or "均已达到 100%" in v for v in failing), failing
+    overview = [str(c.value) for row in wb["总体情况"].iter_rows() for c in row if c.value]
+    assert not any("未达标的 0 个村" in v for v in overview), overview
+    assert check_sheets(wb) == []
+
+
 def test_cli_json_agrees_with_the_approved_only_sheets(
     runtime: Runtime, history: None, run_cli: Any, tmp_path: Path
 ) -> None:

@@ -90,8 +90,10 @@ def report(
         "required": s.total.required,
         "clean": s.total.clean,
         "coverage": s.total.coverage,
-        "failing_villages": len(s.failing),  # villages of 100% categories below 100%
-        "below_target_villages": len(s.below_target),  # context: categories judged on a total
+        # Villages of 100% categories below 100%, and (context) of categories judged on
+        # a total below target; null where no village is approved (--approved-only).
+        "failing_villages": None if s.counts_unsupported else len(s.failing),
+        "below_target_villages": None if s.counts_unsupported else len(s.below_target),
         "meets": s.total.meets,
         "draft": s.draft,
         "approved_only": approved_only,
@@ -106,8 +108,9 @@ def report(
     coverage = percent(s.total.coverage)
     click.echo(
         f"已生成 {output}：{s.district_name}{s.year}年度，数据截至 {s.as_of:%Y-%m-%d}，"
-        f"{len(s.villages)} 个村，覆盖率 {coverage}，目标 100% 的类别中未达标村 {len(s.failing)} 个"
-        f"（另有按合计考核的类别中低于目标的村 {len(s.below_target)} 个，不计为未达标；"
+        f"{len(s.villages)} 个村，覆盖率 {coverage}，目标 100% 的类别中未达标村 "
+        f"{s.village_count(s.failing)}（另有按合计考核的类别中低于目标的村 "
+        f"{s.village_count(s.below_target)}，不计为未达标；"
         f"用时 {outcome['seconds']} 秒）。"
     )
     click.echo(

@@ -78,6 +78,9 @@ from heating.village_facts import village_facts
 # --------------------------------------------------------------------------
 
 
+NO_APPROVED_VILLAGE = "无已审核的村"
+
+
 @dataclass(frozen=True)
 class VillageLine:
     """A village's measures with what the report says beside them."""
@@ -170,6 +173,23 @@ class Snapshot:
     @property
     def total(self) -> MeasureRow:
         return self.categories[-1]
+
+    @property
+    def counts_unsupported(self) -> str | None:
+        """Why village counts (未达标村, 低于目标的村) cannot be given, else None.
+
+        An approved-only report with no approved village withholds every
+        village: "0 个" would claim a count nobody checked, so it reads "—" with this reason.
+        """
+        section = self.signoff
+        if section is not None and section.approved_only and all(v.withheld for v in self.villages):
+            return NO_APPROVED_VILLAGE
+        return None
+
+    def village_count(self, villages: list[VillageLine]) -> str:
+        """``len(villages)`` as "n 个", or "—（reason）" where the count is unsupported."""
+        reason = self.counts_unsupported
+        return f"—（{reason}）" if reason else f"{len(villages)} 个"
 
 
 # --------------------------------------------------------------------------

@@ -106,10 +106,16 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     total_gap = sum(v.row.gap for v in s.failing)
     parts = "、".join(f"{r.name} {r.gap:,} 户" for r in deciding) or "无"
     whole_gap = sum(r.gap for r in whole)
-    notes = [
-        f"共 {len(s.failing)} 个村未达到 100%，差距合计 {total_gap:,} 户，"
+    unsupported = s.counts_unsupported
+    first = (
+        f"未达到 100% 的村 —（{unsupported}）：未审核乡镇的村不列入，无法给出村数和差距。"
+        if unsupported
+        else f"共 {len(s.failing)} 个村未达到 100%，差距合计 {total_gap:,} 户，"
         f"等于总体情况中目标 100% 的类别的差距之和（{parts}）。"
-        f"总体情况的合计差距 {s.total.gap:,} 户 = 此数 + 按合计考核的类别差距 {whole_gap:,} 户（见表三）。",
+        f"总体情况的合计差距 {s.total.gap:,} 户 = 此数 + 按合计考核的类别差距 {whole_gap:,} 户（见表三）。"
+    )
+    notes = [
+        first,
         "差距 = 本村达到 100% 还需改造的户数（应改造 − 已完成）。每个类别内：禁煤区内飞地在前，其余按差距从大到小。",
     ]
     if s.zones is None:
@@ -137,7 +143,9 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             _deciding_rows(s),
             subtitle=f"{DECIDING_TITLE} · {_subtitle(s)}",
             notes=notes,
-            empty_text="截止日目标 100% 的类别中所有村均已达到 100%。",
+            empty_text=f"—（{unsupported}）"
+            if unsupported
+            else "截止日目标 100% 的类别中所有村均已达到 100%。",
         ),
     )
     placed = write_table(
@@ -181,7 +189,9 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
                 "距目标户数 = 本村达到所属类别目标还需改造的户数。这些数不相加："
                 "类别按全部村合计考核，已超过目标的村抵补了低于目标的村，类别的差距见表三。",
             ),
-            empty_text="按合计考核的类别中没有低于目标的村。",
+            empty_text=f"—（{s.counts_unsupported}）"
+            if s.counts_unsupported
+            else "按合计考核的类别中没有低于目标的村。",
         ),
         start_row=placed.last_row + 3,
         main=False,

@@ -131,6 +131,8 @@ def gap_reconciliation(s: Snapshot) -> str:
     every = [r for r in s.categories[:-1] if rule_for(r.target) == RULE_EVERY_VILLAGE]
     whole = [r for r in s.categories[:-1] if rule_for(r.target) == RULE_AGGREGATE]
     other = s.total.gap - sum(r.gap for r in every) - sum(r.gap for r in whole)
+    if s.counts_unsupported:
+        return f"未达标的村 —（{s.counts_unsupported}）：合计差距只含已审核乡镇，见未达标清单。"
     text = (
         f"合计差距 {s.total.gap:,} 户 = 目标 100% 的类别中未达标的 {len(s.failing)} 个村的差距之和 "
         f"{sum(r.gap for r in every):,} 户（未达标清单表一）+ 按合计考核的类别差距 "
