@@ -26,7 +26,7 @@ import defusedxml  # noqa: F401 - makes openpyxl parse XML safely wherever it is
 from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
-from imports import dimensions
+from imports import dimensions_ods, dimensions_xls, dimensions_xlsx
 from imports.dimensions import MAX_COLUMNS, MAX_LINE_CHARS, SheetExtent, check_extent
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
 from imports.issues import LedgerRejected
@@ -240,7 +240,7 @@ def _ods_extents(data: bytes) -> dict[str, Extent]:
     """Each table's extent from content.xml; none when it cannot be read (calamine will say)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("content.xml") as fh:
-            return {e.sheet: e for e in dimensions.scan_ods(fh)}
+            return {e.sheet: e for e in dimensions_ods.scan_ods(fh)}
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, SafeET.ParseError, SAXException):
         return {}
 
@@ -248,7 +248,7 @@ def _ods_extents(data: bytes) -> dict[str, Extent]:
 def _xls_extents(data: bytes) -> dict[str, Extent]:
     """Each worksheet's extent from its BIFF cell records; none when the stream is unreadable."""
     try:
-        return {e.sheet: e for e, _visible in dimensions.scan_xls(data)}
+        return {e.sheet: e for e, _visible in dimensions_xls.scan_xls(data)}
     except (OSError, ValueError, struct.error, IndexError):
         return {}
 
@@ -281,7 +281,7 @@ def _xlsx_extents(
             for name, path in _xlsx_sheet_paths(zf).items():
                 try:
                     with zf.open(path) as fh:
-                        scan = dimensions.scan_xlsx_sheet(fh, name)
+                        scan = dimensions_xlsx.scan_xlsx_sheet(fh, name)
                 except KeyError:
                     continue
                 extents[name] = (
@@ -302,7 +302,7 @@ def _exact_xlsx_extent(data: bytes, path: str, name: str) -> Callable[[], SheetE
     def count() -> SheetExtent:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(path) as fh:
-                return dimensions.count_xlsx_sheet(fh, name)
+                return dimensions_xlsx.count_xlsx_sheet(fh, name)
         except (zipfile.BadZipFile, KeyError, OSError, SAXException):
             return SheetExtent(name, 0, 0, 0)  # unreadable: calamine will refuse it
 

@@ -1,0 +1,211 @@
+"""The declared size of an xlsx/xlsm worksheet, from one streamed pass over its XML.
+
+Columns are exact; rows are known to within their number of digits from the
+cells that raise them, and the last cell of the sheet gives the exact figure
+for a file written in order.  Only when that bound is inconclusive (a wide
+sheet of 100k+ rows) is every cell reference read (``count_xlsx_sheet``).
+Cells without an ``r`` attribute (rare writers) are placed by counting, as
+calamine does.  The same pass looks for formulas without a cached value.
+Limits and the refusal: ``imports.dimensions``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import IO, Any
+from xml.sax.handler import ContentHandler
+
+from imports.dimensions import (
+    CHUNK,
+    XLSX_MAX_ROWS,
+    SheetExtent,
+    extent_problem,
+    sax_stream,
+    xml_attr,
+)
+
+_ROOT_PREFIX = re.compile(rb"<(\w+):worksheet")
+_REF = re.compile(rb'([A-Z]{1,3})([0-9]{1,7})"')
+_LAST_REF = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _letters_above(letters: str) -> str:
+    """A regex for column letters (as in a cell reference) that come after ``letters``."""
+    n = len(letters)
+    options = [f"[A-Z]{{{n + 1},3}}"] if n < 3 else []
+    for i, ch in enumerate(letters):
+        if ch != "Z":
+            options.append(
+                re.escape(letters[:i])
+                + f"[{chr(ord(ch) + 1)}-Z]"
+                + (f"[A-Z]{{{n - i - 1}}}" if n - i - 1 else "")
+            )
+    return "|".join(options)
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+@dataclass
+class _XlsxState:
+    """What the cheap pass over one worksheet has found so far."""
+
+    prefix: bytes = b""  # namespace prefix of the main elements, e.g. b"x:"
+    max_col: int = 0
+    col_letters: str = ""
+    digits: int = 0  # most digits seen in a row number
+    max_row: int = 0  # largest row number among the references that raised a bound
+    cells: int = 0
+    odd: bool = False  # some cell has no r="…" as its first attribute
+    has_formula: bool = False
+
+    def pattern(self) -> re.Pattern[bytes] | None:
+        """One regex for everything still worth finding (None: nothing is).
+
+        A reference beyond what is known (a later column, or a row with more
+        digits), a cell without ``r`` first, a formula.  Every match is rare
+        in a real sheet, so one pass of the regex engine over the XML finds
+        them all.
+        """
+        p = re.escape(self.prefix).decode()
+        options = []
+        if not self.odd:
+            cols = _letters_above(self.col_letters) if self.col_letters else "[A-Z]{1,3}"
+            refs = f"(?:{cols})[0-9]"
+            if self.digits < 7:
+                refs += f"|[A-Z]{{1,3}}[0-9]{{{self.digits + 1},7}}"
+            options.append(f'{p}c r="(?:{refs})')
+            options.append(f'{p}c(?:[>/]|\\s++(?!r="))')
+        if not self.has_formula:
+            options.append(f"{p}f[\\s>/]")
+        return re.compile(("<(?:" + "|".join(options) + ")").encode()) if options else None
+
+
+@dataclass
+class XlsxScan:
+    """One worksheet after the cheap pass: its extent as far as known, and formulas."""
+
+    extent: SheetExtent
+    conclusive: bool  # False: count every cell (``count_xlsx_sheet``) before judging
+    has_formula: bool
+
+
+def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
+    """Stream one worksheet XML once: how far its cells reach, and whether it has formulas.
+
+    Columns are exact; rows are exact for a sheet written in order (its last
+    cell) and otherwise bounded by their number of digits.  The result is
+    conclusive when even that bound passes ``extent_problem``.  Cost: the
+    decompression, one ``bytes.count`` and one regex pass (about 0.2 s
+    beyond decompressing 65 MB of XML, a 100k-row ledger).
+    """
+    state = _XlsxState()
+    carry = b""
+    first = True
+    cell_token = b'<c r="'
+    pattern = state.pattern()
+    last_block = b""
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk and not carry:
+            break
+        buf = carry + chunk
+        if chunk:
+            # Cut after the last complete tag: no token we look for spans a ">".
+            cut = buf.rfind(b">") + 1 or max(0, len(buf) - 64)
+            block, carry = buf[:cut], buf[cut:]
+        else:
+            block, carry = buf, b""
+        if first:
+            first = False
+            root = _ROOT_PREFIX.search(block[:4000])
+            if root:
+                state.prefix = root.group(1) + b":"
+                cell_token = b"<" + state.prefix + b'c r="'
+                pattern = state.pattern()
+        state.cells += block.count(cell_token)
+        pos = 0
+        while pattern is not None and (match := pattern.search(block, pos)):
+            pos = match.end()
+            found = match.group(0)
+            if found.startswith(cell_token):
+                ref = _REF.match(block, match.start() + len(cell_token))
+                if ref is None:
+                    continue
+                col = _col_number(ref.group(1))
+                if col > state.max_col:
+                    state.max_col, state.col_letters = col, ref.group(1).decode()
+                state.digits = max(state.digits, len(ref.group(2)))
+                state.max_row = max(state.max_row, int(ref.group(2)))
+            elif found[1 + len(state.prefix) : 2 + len(state.prefix)] == b"f":
+                state.has_formula = True
+            else:
+                state.odd = True
+            pattern = state.pattern()
+        if block:
+            last_block = block[-4096:]
+    # A sheet written in order ends with its largest row.
+    tail = list(_LAST_REF.finditer(last_block))
+    if tail:
+        state.max_row = max(state.max_row, int(tail[-1].group(2)))
+    extent = SheetExtent(sheet, state.max_row, state.max_col, state.cells)
+    upper = SheetExtent(sheet, min(10**state.digits - 1, XLSX_MAX_ROWS), state.max_col, state.cells)
+    conclusive = not state.odd and (state.digits == 0 or extent_problem(upper) is None)
+    return XlsxScan(extent, conclusive, state.has_formula)
+
+
+def count_xlsx_sheet(fh: IO[bytes], sheet: str) -> SheetExtent:
+    """Every cell's position, as calamine places it (exact, slower): SAX over the sheet XML."""
+    handler = _XlsxCells(sheet)
+    sax_stream(fh, handler)
+    return handler.extent()
+
+
+class _XlsxCells(ContentHandler):
+    """Rows and cells with or without ``r``, as calamine numbers them; empty cells ignored."""
+
+    def __init__(self, sheet: str) -> None:
+        super().__init__()
+        self.sheet = sheet
+        self.row = 0
+        self.col = 0
+        self.max_row = 0
+        self.max_col = 0
+        self.cells = 0
+        self.in_cell = False
+        self.cell_has_value = False
+
+    def startElementNS(self, name: tuple[str | None, str], qname: Any, attrs: Any) -> None:  # noqa: N802
+        local = name[1]
+        if local == "row":
+            ref = xml_attr(attrs, "r")
+            self.row = int(ref) if ref and ref.isdigit() else self.row + 1
+            self.col = 0
+        elif local == "c":
+            ref = xml_attr(attrs, "r")
+            m = re.fullmatch(r"([A-Z]{1,3})([0-9]+)", ref or "")
+            if m:
+                self.col = _col_number(m.group(1).encode())
+                self.row = int(m.group(2))
+            else:
+                self.col += 1
+            self.in_cell = True
+            self.cell_has_value = False
+        elif self.in_cell and local in ("v", "is", "f"):
+            self.cell_has_value = True
+
+    def endElementNS(self, name: tuple[str | None, str], qname: Any) -> None:  # noqa: N802
+        if name[1] == "c" and self.in_cell:
+            self.in_cell = False
+            if self.cell_has_value:
+                self.cells += 1
+                self.max_row = max(self.max_row, self.row)
+                self.max_col = max(self.max_col, self.col)
+
+    def extent(self) -> SheetExtent:
+        return SheetExtent(self.sheet, self.max_row, self.max_col, self.cells)
