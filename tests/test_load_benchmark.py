@@ -1,0 +1,61 @@
+"""benchmarks/load.py's machinery, briefly: gunicorn workers, locust users, two clerks at once.
+
+The real load test runs for minutes on the demo (see README "性能 / Benchmarks");
+this runs its parts for a few seconds on the tiny district so they do not rot:
+the server as README runs it (gunicorn, two worker processes), three simulated
+users through the login form and the page mix, and two clerks of different
+townships uploading and committing through the web at the same time.  Then
+both commits must have landed and the counts the pages show equal a replay of
+the household history.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+# Found, not imported: importing locust would let gevent patch this test process.
+for tool in ("locust", "gunicorn"):
+    if importlib.util.find_spec(tool) is None:
+        pytest.skip(f"{tool} comes with the [bench] extra", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_module():
+    spec = importlib.util.spec_from_file_location("load_benchmark", ROOT / "benchmarks" / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_users_browse_while_two_clerks_commit(runtime, standard, tmp_path) -> None:
+    load = load_module()
+    rows = 200
+    plan = load.make_plan(runtime, users=3, rows=rows)
+    assert [code for _, code, _ in plan.clerks] == ["140405001", "140405101"]
+    ledgers = load.write_ledgers(runtime, plan, rows, tmp_path)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan.locust_plan((0.5, 1.0))), "utf-8")
+    key = Path(runtime.config.encryption_key_file)
+    prefix = tmp_path / "locust"
+    with load.Server(runtime.config.database_url, key, tmp_path, workers=2, threads=1) as server:
+        locust = load.start_locust(server.base, plan_file, 3, 8, prefix, 1.0)
+        runs = load.clerks_at_once(server.base, plan, ledgers, rows)
+        assert locust.wait(timeout=120) == 0, prefix.with_suffix(".log").read_text()
+    result = load.read_locust(prefix)
+    assert result.total.requests > 6
+    assert result.total.failures == 0, result.failures
+    assert {p.kind for p in result.pages} >= {load.LOGIN_KIND}
+    for run in runs:
+        assert run.error is None, run.error
+        assert run.preview_s is not None and run.commit_s is not None
+        ok, what = load.landed(runtime, run)
+        assert ok, what
+    assert load.replay_matches(runtime) == (True, [])
