@@ -3,7 +3,8 @@
 Village and township names, notes and file names come from users.  A leading
 ``= + - @ TAB CR LF`` would make Excel or LibreOffice evaluate the text (OWASP
 CSV injection), so such text gets a leading apostrophe.  The report workbook,
-the ledger template and the zones export all write text through here.
+the ledger template and the zones export all write text through here;
+``put_verbatim`` writes a clerk's own cells back unchanged as string cells.
 """
 
 from __future__ import annotations
@@ -26,4 +27,16 @@ def neutralise(text: str) -> str:
 def put_text(cell: Cell, text: str) -> None:
     """Write user-originated text as a string cell, never a formula."""
     cell.value = neutralise(text)
+    cell.data_type = "s"
+
+
+def put_verbatim(cell: Cell, text: str) -> None:
+    """Write a user's cell text back unchanged, as a string cell (never evaluated).
+
+    For sheets that hand a clerk's own cells back to fix and upload again
+    (``imports.issue_list``): a leading apostrophe would change "-" or
+    "+86…" on the way back.  A string cell is not a formula in Excel, WPS or
+    LibreOffice whatever it starts with; only illegal XML characters are dropped.
+    """
+    cell.value = ILLEGAL_CHARACTERS_RE.sub("", text)
     cell.data_type = "s"

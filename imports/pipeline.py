@@ -30,6 +30,7 @@ from imports.fields import (
     VILLAGE_COLUMNS,
 )
 from imports.header import HeaderMatch, find_header
+from imports.issue_rows import is_issue_sheet, is_reason_column
 from imports.issues import IssueCap, LedgerRejected, Problem, column_letter
 from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, shown
 from imports.readers import RawSheet, ReadLimits, read_workbook
@@ -218,7 +219,8 @@ class _LedgerParser:
     # ------------------------------------------------------------------
     def sheet(self, sheet: RawSheet) -> None:
         name = sheet.name
-        if name in TEMPLATE_EXTRA_SHEETS:  # the template's instructions and lists: no note
+        # The template's instructions and lists, the issue list's own sheet: no note.
+        if name in TEMPLATE_EXTRA_SHEETS or is_issue_sheet(name, sheet.head):
             self.done += sheet.height
             return
         if not sheet.visible:
@@ -258,6 +260,8 @@ class _LedgerParser:
     def note_columns(self, name: str, header: HeaderMatch) -> list[str]:
         """Notes on ignored and duplicate columns; the required columns missing, as labels."""
         for c, label in header.ignored.items():
+            if is_reason_column(label):  # the reasons the issue-list download added
+                continue
             self.note(
                 "note",
                 "column_ignored",

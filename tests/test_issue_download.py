@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from heating.models import Household, ImportBatch
-from tests.support import batch_id_of, row_counts, upload
+from tests.support import (
+    bad_id_number,
+    batch_id_of,
+    id_number,
+    row_counts,
+    upload,
+    workbook_xlsx,
+)
 
 TOWNSHIP = "140405001"
 HEADER = "户主姓名,改造状态,村"
@@ -27,7 +35,7 @@ def _sheet_rows(resp) -> list[tuple]:
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     assert resp.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(io.BytesIO(resp.get_data()))
-    assert book.sheetnames == ["问题清单"]
+    assert book.sheetnames[0] == "问题清单"
     return list(book["问题清单"].iter_rows(values_only=True))
 
 
@@ -105,3 +113,118 @@ def test_download_is_scoped_like_the_batch(login, client) -> None:
     assert client.get(f"/imports/{batch_id}/issues.xlsx").status_code == 403
     login("alice")
     assert client.get(f"/imports/{batch_id}/issues.xlsx").status_code == 200
+
+
+# --------------------------------------------------------------------------
+# The rows to fix: original cells, a reason column, and the file uploaded again
+# --------------------------------------------------------------------------
+
+TITLE = "麟绛街道清洁取暖改造台账（截至2021年6月30日）"
+ROUND_HEADER = [
+    "序号",
+    "村",
+    "户号",
+    "户主姓名",
+    "身份证号",
+    "改造状态",
+    "改造方式",
+    "联系电话",
+    "备注",
+]
+
+
+def _round_trip_ledger() -> bytes:
+    return workbook_xlsx(
+        (
+            "一组",
+            [
+                [TITLE],
+                ROUND_HEADER,
+                [1, "南街村委会", "A001", "张三", id_number(1), "未改造", None, None, "-"],
+                [
+                    2,
+                    "南街村委会",
+                    "A002",
+                    "李四",
+                    bad_id_number(2),
+                    "未改造",
+                    None,
+                    "+8613800000000",
+                    "-",
+                ],
+                [3, "南街村委会", "A003", "王五", id_number(3), "没听说过", None, None, "@张三"],
+            ],
+        ),
+        (
+            "二组",
+            [
+                ROUND_HEADER,
+                [4, "东街村委会", "B001", "赵六", id_number(4), "未改造", None, None, None],
+            ],
+        ),
+    )
+
+
+def test_the_download_carries_the_original_rows_and_round_trips(login, runtime) -> None:
+    client = login("bob")
+    page = upload(client, _round_trip_ledger(), "麟绛街道台账.xlsx", township=TOWNSHIP)
+    batch_id = batch_id_of(page)
+    with runtime.session() as session:
+        assert session.get(ImportBatch, batch_id).counts["rejected"] == 2
+
+    resp = client.get(f"/imports/{batch_id}/issues.xlsx")
+    book = load_workbook(io.BytesIO(resp.get_data()))
+    # The issue list, then the sheet with problem rows under its own name ("二组" had none).
+    assert book.sheetnames == ["问题清单", "一组"]
+    assert "可直接上传本文件" in book["问题清单"]["A3"].value
+    sheet = book["一组"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == TITLE  # the title row keeps the ledger date
+    assert list(rows[1][:9]) == ROUND_HEADER and rows[1][9].startswith("问题说明")
+    # Every original cell as typed: numbers as numbers, "-" and "+86…" unchanged, text never a formula.
+    assert list(rows[2][:9]) == [
+        2,
+        "南街村委会",
+        "A002",
+        "李四",
+        bad_id_number(2),
+        "未改造",
+        None,
+        "+8613800000000",
+        "-",
+    ]
+    assert list(rows[3][:9]) == [
+        3,
+        "南街村委会",
+        "A003",
+        "王五",
+        id_number(3),
+        "没听说过",
+        None,
+        None,
+        "@张三",
+    ]
+    assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    assert "原第 4 行" in rows[2][9] and "E 列 身份证号" in rows[2][9] and "校验" in rows[2][9]
+    assert "原第 5 行" in rows[3][9] and "F 列 改造状态" in rows[3][9]
+    assert len(rows) == 4
+
+    # The clerk fixes the two cells in the downloaded file and uploads it as it is.
+    sheet["E3"].value = id_number(2)
+    sheet["F4"].value = "未改造"
+    sheet["I4"].value = None
+    fixed = io.BytesIO()
+    book.save(fixed)
+    again = upload(
+        client, fixed.getvalue(), f"批次{batch_id}_麟绛街道台账_问题清单.xlsx", township=TOWNSHIP
+    )
+    second = batch_id_of(again)
+    with runtime.session() as session:
+        batch = session.get(ImportBatch, second)
+        assert batch.counts["rejected"] == 0 and batch.counts["new"] == 2
+        assert batch.ledger_date == date(2021, 6, 30)  # from the title row, as the first time
+        # The issues are gone, and neither the issue sheet nor the reason column raises a
+        # note: only 序号, ignored as in the first upload.
+        assert [(i["code"], i["message"][:5]) for i in batch.issues] == [
+            ("column_ignored", "列“序号”")
+        ]

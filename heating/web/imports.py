@@ -36,7 +36,14 @@ from heating.web.params import page_arg
 from imports.batches import cancel as cancel_batch
 from imports.batches import list_batches
 from imports.fields import LEDGER_LABELS
-from imports.issue_list import batch_issues, code_groups, filtered, was_cut_short, write_workbook
+from imports.issue_list import (
+    batch_issues,
+    batch_rows,
+    code_groups,
+    filtered,
+    was_cut_short,
+    write_workbook,
+)
 from imports.ledger_date import check_option, parse_option
 from imports.rollback import rollback as rollback_batch
 from imports.template import write_template
@@ -216,14 +223,17 @@ def show(batch_id: int) -> ResponseReturnValue:
 @bp.route("/imports/<int:batch_id>/issues.xlsx")
 @roles_required(*UPLOADERS)
 def issues_download(batch_id: int) -> ResponseReturnValue:
-    """The batch's issue list as a workbook (the page's filters apply); every issue, not a page."""
+    """The batch's issue list as a workbook (the page's filters apply), with the problem rows
+    as the clerk typed them to fix and upload again; every issue, not a page."""
     batch = _load_batch(batch_id)
     listing = batch_issues(db(), batch, app_config())
     severity = request.args.get("severity", "").strip()
     field = request.args.get("field", "").strip()
     code = request.args.get("code", "").strip()
+    issues = filtered(listing.issues, severity, field, code)
+    originals = batch_rows(db(), batch, app_config(), issues)
     buffer = io.BytesIO()
-    write_workbook(batch, listing, filtered(listing.issues, severity, field, code), buffer)
+    write_workbook(batch, listing, issues, buffer, originals)
     buffer.seek(0)
     stem = batch.file_name.rsplit(".", 1)[0]
     return send_file(
