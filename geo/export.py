@@ -200,6 +200,7 @@ def export_zones(
     derivation_id: int | None = None,
     *,
     township_code: str | None = None,
+    district_code: str | None = None,
 ) -> ExportResult:
     """Write the current (or a given) derivation's zones to a file in EPSG:4490.
 
@@ -215,6 +216,8 @@ def export_zones(
     township_code : str, optional
         Only the zones holding at least one village of this township (a
         clerk's scope, the same rule as ``/api/zones.geojson``).
+    district_code : str, optional
+        Only the zones holding at least one village of this district.
 
     Returns
     -------
@@ -236,10 +239,11 @@ def export_zones(
         if derivation_id is not None:
             raise NotFound(f"没有第 {derivation_id} 次禁煤区推导。")
         raise Refused("还没有推导过禁煤区：请先运行 heating zones derive。")
-    if township_code:
+    prefix = township_code or district_code
+    if prefix:
         result = dataclasses.replace(
             result,
-            zones=[z for z in result.zones if any(c.startswith(township_code) for c in z.villages)],
+            zones=[z for z in result.zones if any(c.startswith(prefix) for c in z.villages)],
         )
     rows = _village_rows(session, result)
     names = {r["code"]: r["name"] for r in rows}

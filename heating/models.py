@@ -793,13 +793,19 @@ class SignoffEvent(Base):
 
 
 class User(Base):
-    """A login: role, optional township (clerks), hashed password."""
+    """A login: role, optional township (clerks) or district (planners, reviewers), hashed password.
+
+    A clerk is bound to one township; a planner or reviewer may be bound to
+    one district (``district_id``) and then reads and changes only that
+    district; unbound, they read the whole installation.
+    """
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -807,6 +813,7 @@ class User(Base):
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     township: Mapped[Township | None] = relationship()
+    district: Mapped[District | None] = relationship()
 
 
 class UserSession(Base):

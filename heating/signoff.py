@@ -278,6 +278,11 @@ def _check_role(user: User, action: str, township: Township) -> None:
         raise Forbidden(
             f"{_who(user)} 只能报送本乡镇的数据，不能报送{township.name}（{township.code}）。"
         )
+    if user.district_id is not None and township.district_id != user.district_id:
+        raise Forbidden(
+            f"{_who(user)} 只能办理所属区县的乡镇，{township.name}（{township.code}）不在其中："
+            "请由该区县的审核人员或全市账号办理。"
+        )
 
 
 def _check_state(status: Status, action: str, township: Township, tz: str) -> None:

@@ -150,8 +150,10 @@ def schedule(
     township_code: str | None = None,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    district_code: str | None = None,
 ) -> dict[str, Any]:
-    """The schedule of one season (module docstring), in all and per township × route.
+    """The schedule of one season (module docstring), in all and per township × route
+    (of one township or district when given).
 
     Households as they are now, or as of a date (the annual report's cut-off).
     """
@@ -171,7 +173,7 @@ def schedule(
     ending: list[dict[str, Any]] = []
     mismatched: list[dict[str, Any]] = []
     for s in household_states(session, as_of, township_code=township_code, known_at=known_at):
-        if not s.clean:
+        if not s.clean or (district_code and not s.township_code.startswith(district_code)):
             continue
         day = s.completed_day
         rule = by_key.get((s["route"], day.year)) if day is not None else None

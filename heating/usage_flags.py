@@ -34,8 +34,9 @@ def flags_report(
     township_code: str | None = None,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    district_code: str | None = None,
 ) -> dict[str, Any]:
-    """Judge the season over the whole district (peers), report one township or all.
+    """Judge the season over the whole district (peers), report one township, district or all.
 
     Households as they are now, or as of a date (the annual report's cut-off).
     """
@@ -49,7 +50,8 @@ def flags_report(
     judgements = [
         j
         for j in evidence.judgements
-        if township_code is None or j.household.township_code == township_code
+        if (township_code is None or j.household.township_code == township_code)
+        and (district_code is None or j.household.township_code.startswith(district_code))
     ]
     by_township: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     flagged: list[Judgement] = []

@@ -24,6 +24,7 @@ from heating.passwords import (
     password_matches,
     spend_one_check,
 )
+from heating.scope import DISTRICT_ROLES, find_district
 from heating.sessions import revoke_all
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,64}$")
@@ -47,8 +48,13 @@ def create_user(
     role: str,
     password: str,
     township_code: str | None = None,
+    district_code: str | None = None,
 ) -> User:
-    """Create a user; refuse bad names, roles, townships and weak passwords."""
+    """Create a user; refuse bad names, roles, townships, districts and weak passwords.
+
+    A clerk is bound to one township; a planner or reviewer may be bound to one
+    district (``district_code``) and then reads and changes only that district.
+    """
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise Refused("用户名应为 2–64 位字母、数字、汉字或 _ . -。")
@@ -64,6 +70,14 @@ def create_user(
             raise Refused(f"乡镇代码 {township_code} 不在村庄名录中，请先加载名录或检查代码。")
     elif township_code:
         raise Refused("只有乡镇填报员（clerk）绑定乡镇；其他角色请不要指定 --township。")
+    district = None
+    if district_code:
+        if role not in DISTRICT_ROLES:
+            raise Refused(
+                "只有规划人员（planner）和区级审核（reviewer）可以绑定区县；"
+                f"角色 {role} 请不要指定 --district。"
+            )
+        district = find_district(session, district_code)
     check_password_policy(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Refused(f"用户名 {username} 已存在。")
@@ -71,6 +85,7 @@ def create_user(
         username=username,
         role=role,
         township_id=township.id if township else None,
+        district_id=district.id if district else None,
         password_hash=hash_password(password),
     )
     session.add(user)

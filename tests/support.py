@@ -712,3 +712,45 @@ def sign_off(
                 confirm=confirm,
             ).state
     return state
+
+
+# --------------------------------------------------------------------------
+# A second district (multi-district tests): 潞城区, one township, two villages
+# --------------------------------------------------------------------------
+
+LUCHENG = "140406"
+LUCHENG_TOWNSHIP = "140406001"
+LUCHENG_VILLAGES = ("140406001201", "140406001202")
+
+
+def add_second_district(session: Session) -> dict[str, int]:
+    """Add 潞城区 beside the tiny district: 2 rural villages with households.
+
+    Village 1: 10 required, 4 clean (gap 4 at 80%); village 2: 5 required, 5 clean.
+    Returns village code → id.
+    """
+    district = District(code=LUCHENG, name="潞城区", seat_township_code=LUCHENG_TOWNSHIP)
+    session.add(district)
+    session.flush()
+    township = Township(
+        code=LUCHENG_TOWNSHIP, name="潞华街道", district_id=district.id, is_seat=True
+    )
+    session.add(township)
+    session.flush()
+    ids = {}
+    for i, code in enumerate(LUCHENG_VILLAGES):
+        village = Village(
+            code=code,
+            name=f"{'东西'[i]}关村委会",
+            township_id=township.id,
+            category="rural",
+            total_households=None,
+            geometry=box(113.10 + i * 0.01, 36.30, 113.11 + i * 0.01, 36.31).wkb,
+        )
+        session.add(village)
+        session.flush()
+        ids[code] = village.id
+    add_many(session, ids[LUCHENG_VILLAGES[0]], 4, "completed", operation="normal")
+    add_many(session, ids[LUCHENG_VILLAGES[0]], 6, "pending")
+    add_many(session, ids[LUCHENG_VILLAGES[1]], 5, "completed", operation="normal")
+    return ids

@@ -376,3 +376,28 @@ def test_relapse_plans_upgrade_keeps_villages_and_every_place_reads_unplanned(
         assert _clean_as_of(empty_url, date(2021, 11, 1)) == 1
     finally:
         runtime.engine.dispose()
+
+
+USER_DISTRICT = importlib.import_module("heating.migrations.versions.user_district")
+
+
+def test_user_district_upgrade_leaves_users_unbound_and_binds_new_ones(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=USER_DISTRICT.down_revision)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO districts (id, code, name) VALUES (1, '140405', '屯留区')"))
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, role, password_hash, active, created_at,"
+                " failed_logins) VALUES (1, 'planner1', 'planner', 'x', :t, :at, 0)"
+            ),
+            {"t": True, "at": datetime(2021, 1, 1)},
+        )
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT username, district_id FROM users")).all() == [
+            ("planner1", None)
+        ]
+        conn.execute(text("UPDATE users SET district_id = 1 WHERE id = 1"))
+        assert conn.execute(text("SELECT district_id FROM users")).scalar() == 1
+    engine.dispose()

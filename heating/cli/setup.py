@@ -83,14 +83,24 @@ def user_group() -> None:
     help="角色：admin/clerk/planner/city/reviewer",
 )
 @click.option("--township", "township_code", help="乡镇代码（9 位，clerk 必填）")
+@click.option(
+    "--district",
+    "district_code",
+    help="区县代码（6 位；planner/reviewer 可选：只能查看和办理该区县）",
+)
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（脚本使用）")
-def user_add(name: str, role: str, township_code: str | None, password_stdin: bool) -> None:
+def user_add(
+    name: str, role: str, township_code: str | None, district_code: str | None, password_stdin: bool
+) -> None:
     """创建用户（密码交互输入，或 --password-stdin）；密码至少 10 位、不能与用户名相同、不能是常见密码。"""
     password = _read_password(password_stdin)
     runtime = get_runtime()
     with runtime.session() as session:
-        user = create_user(session, name, role, password, township_code)
-        audit(session, "user_add", target=user.username, detail={"role": role, "via": "cli"})
+        user = create_user(session, name, role, password, township_code, district_code)
+        detail = {"role": role, "via": "cli"}
+        if district_code:
+            detail["district"] = district_code
+        audit(session, "user_add", target=user.username, detail=detail)
     click.echo(f"已创建用户 {name}（{role}）")
 
 

@@ -21,6 +21,7 @@ from heating.completion import record_decision, revoke_decision
 from heating.errors import Refused
 from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
 from heating.models import ROLES, AuditEntry, CompletionDecision, Township, User, Village, audit
+from heating.scope import districts as all_districts
 from heating.users import create_user
 from heating.web.access import roles_required
 from heating.web.auth import request_address
@@ -90,7 +91,7 @@ def index() -> ResponseReturnValue:
 def users() -> ResponseReturnValue:
     """List users; add one."""
     session = db()
-    form = {"username": "", "role": "clerk", "township": ""}
+    form = {"username": "", "role": "clerk", "township": "", "district": ""}
     status = 200
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in form}
@@ -101,13 +102,15 @@ def users() -> ResponseReturnValue:
                 form["role"],
                 request.form.get("password", ""),
                 form["township"] or None if form["role"] == "clerk" else None,
+                form["district"] or None,
             )
             audit(
                 session,
                 "user_add",
                 user=current_user,
                 target=user.username,
-                detail={"role": user.role, "township": form["township"] or None},
+                detail={"role": user.role, "township": form["township"] or None}
+                | ({"district": form["district"]} if form["district"] else {}),
                 ip=_ip(),
             )
             session.commit()
@@ -123,6 +126,7 @@ def users() -> ResponseReturnValue:
         rows=rows,
         roles=ROLES,
         townships=_townships(),
+        districts=all_districts(session),
         form=form,
         lockout=app_config().login_max_failures,
     ), status

@@ -57,6 +57,11 @@ class LoginUser:
         self.township_id = user.township_id
         self.township_code = user.township.code if user.township else None
         self.township_name = user.township.name if user.township else None
+        # The district the user is held to: its own (planner, reviewer) or its township's.
+        bound = user.district or (user.township.district if user.township else None)
+        self.district_id = bound.id if bound else None
+        self.district_code = bound.code if bound else None
+        self.district_name = bound.name if bound else None
         self.is_active = user.active
         self.is_authenticated = True
         self.is_anonymous = False

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from heating.boilers import UNKNOWN_STATE, UNKNOWN_STATE_LABEL, boiler_status
 from heating.errors import Refused
 from heating.models import BOILER_FUEL_LABELS, BOILER_STATE_LABELS
-from heating.web.access import READ_ALL, roles_required
+from heating.web.access import READ_ALL, request_scope, roles_required
 from heating.web.db import app_config, db
 
 bp = Blueprint("boilers", __name__, url_prefix="/boilers")
@@ -51,6 +51,7 @@ def index() -> ResponseReturnValue:
         as_of=_as_of(),
         max_tph=_max_tph(config.boiler_max_tph),
         inspection_days=config.boiler_inspection_days,
+        district_code=request_scope(township="").district_code,
     )
     return render_template(
         "boilers/index.html",

@@ -15,7 +15,8 @@ from heating.compliance import compliance
 from heating.history import latest_ledgers
 from heating.measures import coverage
 from heating.models import ImportBatch, Township, ZoneDerivation
-from heating.web.access import UPLOADERS, scoped_township_code
+from heating.scope import Scope, districts, find_district
+from heating.web.access import UPLOADERS, request_scope
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx
 from heating.web.list_exports import export_townships
@@ -25,34 +26,58 @@ bp = Blueprint("dashboard", __name__)
 RECENT_IMPORTS = 8
 
 
-def recent_batches(session: Session, township_id: int | None, limit: int) -> list[ImportBatch]:
-    """The newest ledger batches, of one township when given."""
+def recent_batches(
+    session: Session, township_id: int | None, limit: int, district_code: str | None = None
+) -> list[ImportBatch]:
+    """The newest ledger batches, of one township (or district) when given."""
     query = select(ImportBatch).where(ImportBatch.kind == "ledger")
     if township_id is not None:
         query = query.where(ImportBatch.township_id == township_id)
+    if district_code is not None:
+        query = query.join(Township, ImportBatch.township_id == Township.id).where(
+            Township.code.startswith(district_code)
+        )
     return list(session.scalars(query.order_by(ImportBatch.id.desc()).limit(limit)))
 
 
-def zone_summary(session: Session) -> dict[str, Any] | None:
-    """The latest stored derivation in a few numbers; None before the first one."""
+def zone_summary(session: Session, prefix: str | None = None) -> dict[str, Any] | None:
+    """The latest stored derivation in a few numbers (zones holding villages whose code
+    begins with ``prefix`` when given); None before the first one."""
     derivation = session.scalar(select(ZoneDerivation).order_by(ZoneDerivation.id.desc()).limit(1))
     if derivation is None:
         return None
     summary = derivation.summary or {}
+    zones = derivation.zones
+    enclaves = summary.get("enclaves") or []
+    if prefix:
+        zones = [z for z in zones if any(c.startswith(prefix) for c in z.village_codes or [])]
+        enclaves = [c for c in enclaves if c.startswith(prefix)]
     return {
         "id": derivation.id,
         "as_of": derivation.as_of,
         "created_at": derivation.created_at,
-        "zones": len(derivation.zones),
-        "villages": sum(len(z.village_codes or []) for z in derivation.zones),
-        "area_km2": sum(z.area_km2 for z in derivation.zones),
-        "enclaves": summary.get("enclaves") or [],
+        "zones": len(zones),
+        "villages": sum(len(z.village_codes or []) for z in zones),
+        "area_km2": sum(z.area_km2 for z in zones),
+        "enclaves": enclaves,
     }
 
 
-def _latest_ledgers(session: Session) -> dict[str, ImportBatch]:
-    """Township code → its newest ledger in force."""
-    codes = dict(session.execute(select(Township.id, Township.code)).all())
+def district_heading(session: Session, scope: Scope) -> str | None:
+    """The district's name (code) when the page is limited to one of several districts."""
+    if scope.district_code is None or len(districts(session)) < 2:
+        return None
+    district = find_district(session, scope.district_code)
+    return f"{district.name}（{district.code}）"
+
+
+def _latest_ledgers(session: Session, scope: Scope) -> dict[str, ImportBatch]:
+    """Township code → its newest ledger in force (townships of the scope)."""
+    codes = {
+        tid: code
+        for tid, code in session.execute(select(Township.id, Township.code))
+        if scope.holds(code)
+    }
     return {codes[tid]: batch for tid, batch in latest_ledgers(session).items() if tid in codes}
 
 
@@ -62,28 +87,31 @@ def index() -> ResponseReturnValue:
     """Show compliance per category, the townships, recent imports and the zones."""
     session = db()
     profile = app_config().profile
-    township_code = scoped_township_code(None)
-    categories = compliance(session, profile, township_code=township_code)
-    by_category = coverage(session, profile, "category", township_code=township_code)
+    scope = request_scope(township="")
+    township_code = scope.township_code
+    categories = compliance(session, profile, **scope.kwargs)
+    by_category = coverage(session, profile, "category", **scope.kwargs)
     total = by_category[-1]
-    townships = coverage(session, profile, "township", township_code=township_code)
+    townships = coverage(session, profile, "township", **scope.kwargs)
     period = signoff_periods.current_period(app_config())
-    states = {s.township: s for s in signoff.statuses(session, period, township_code=township_code)}
+    states = {s.township: s for s in signoff.statuses(session, period, **scope.kwargs)}
+    ledgers = _latest_ledgers(session, scope)
     if wants_xlsx():
-        return export_townships(townships, _latest_ledgers(session), states, period)
+        return export_townships(townships, ledgers, states, period)
     batches = []
     if current_user.role in UPLOADERS:
         township_id = current_user.township_id if current_user.role == "clerk" else None
-        batches = recent_batches(session, township_id, RECENT_IMPORTS)
+        batches = recent_batches(session, township_id, RECENT_IMPORTS, scope.district_code)
     return render_template(
         "dashboard/index.html",
         categories=categories,
         category_rows={r.key: r for r in by_category},
         total=total,
         townships=townships,
-        ledgers=_latest_ledgers(session),
+        ledgers=ledgers,
+        district=district_heading(session, scope),
         batches=batches,
-        zones=zone_summary(session),
+        zones=zone_summary(session, scope.township_code or scope.district_code),
         scoped=township_code is not None,
         period=period,
         states=states,

@@ -15,9 +15,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 
 from geo.maps import current_zones, map_data, summary
@@ -26,8 +25,9 @@ from geo.maps_folium import SCRIPTS, STYLESHEETS, build_map, map_script
 from geo.villages import villages_frame
 from heating.errors import Refused
 from heating.measures import coverage
-from heating.models import District, Township
-from heating.web.access import ALL_ROLES, roles_required, scoped_township_code
+from heating.models import Township
+from heating.web import access
+from heating.web.access import ALL_ROLES, roles_required
 from heating.web.db import app_config, db
 
 bp = Blueprint("map", __name__)
@@ -36,15 +36,9 @@ GEOJSON_MIMETYPE = "application/geo+json"
 
 
 def request_scope() -> tuple[str | None, str | None]:
-    """(township, district) of the request: a clerk is held to its own township (403 else)."""
-    township = scoped_township_code(request.args.get("township"))
-    district = None if current_user.role == "clerk" else request.args.get("district") or None
-    session = db()
-    if township and session.scalar(select(Township.id).where(Township.code == township)) is None:
-        abort(404)
-    if district and session.scalar(select(District.id).where(District.code == district)) is None:
-        abort(404)
-    return township, district
+    """(township, district) of the request, held to what the user may read (see access)."""
+    scope = access.request_scope()
+    return scope.township_code, scope.district_code
 
 
 def json_response(data: Any, mimetype: str = "application/json") -> Response:
@@ -97,8 +91,7 @@ def page() -> ResponseReturnValue:
     township, district = request_scope()
     session = db()
     townships = session.execute(select(Township.code, Township.name).order_by(Township.code)).all()
-    if current_user.role == "clerk":
-        townships = [t for t in townships if t.code == current_user.township_code]
+    townships = [t for t in townships if access.may_read_code(t.code)]
     return render_template(
         "map/page.html",
         townships=townships,
@@ -173,10 +166,11 @@ def villages_geojson() -> ResponseReturnValue:
 @roles_required(*ALL_ROLES)
 def zones_geojson() -> ResponseReturnValue:
     """The current derivation's coal-ban zones (a clerk: those holding its villages)."""
-    township, _ = request_scope()
+    township, district = request_scope()
     zones, derivation = current_zones(db())
-    if township:
-        holds = [any(c.startswith(township) for c in v) for v in zones["villages"]]
+    if township or district:
+        prefix = township or district
+        holds = [any(c.startswith(prefix) for c in v) for v in zones["villages"]]
         zones = zones.loc[pd.Series(holds, index=zones.index, dtype=bool)]
     records = [
         {

@@ -7,15 +7,14 @@ from io import BytesIO
 
 from flask import Blueprint, render_template, request, send_file
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from heating.clock import parse_known_at
 from heating.errors import Refused
 from heating.history import first_ledger_date
-from heating.models import District
 from heating.report import build_report
 from heating.report.snapshot import check_year, default_as_of
-from heating.web.access import roles_required
+from heating.scope import districts as all_districts
+from heating.web.access import bound_district, roles_required, scoped_district_code
 from heating.web.db import app_config, db
 from heating.web.params import YES, date_arg, flag_arg, int_arg
 
@@ -42,7 +41,8 @@ def default_year() -> int:
 def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
     config = app_config()
     years = suggested_years()
-    districts = list(db().scalars(select(District).order_by(District.code)))
+    bound = bound_district()
+    districts = [d for d in all_districts(db()) if bound is None or d.code == bound]
     year = int_arg("year", "报告年度", default=0, minimum=2000, maximum=2100) or default_year()
     return (
         render_template(
@@ -52,7 +52,7 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             as_of=request.args.get("as_of", ""),
             known_at=request.args.get("known_at", ""),
             districts=districts,
-            district=request.args.get("district", ""),
+            district=bound or request.args.get("district", ""),
             approved_only=request.args.get("approved_only", "").strip().lower() in YES,
             cutoff=config.report_cutoff,
             error=error,
@@ -75,7 +75,7 @@ def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
     year = int(raw_year)
     check_year(year)
     as_of = date_arg("as_of", "截止日期")
-    district = request.args.get("district", "").strip() or None
+    district = scoped_district_code(request.args.get("district"))
     raw_known = request.args.get("known_at", "").strip()
     known_at = None
     if raw_known:
@@ -90,6 +90,7 @@ def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
 @roles_required(*REPORT_ROLES)
 def download() -> ResponseReturnValue:
     """Build the report for the chosen year and as-of date and send it as .xlsx."""
+    scoped_district_code(request.args.get("district"))  # 403 outside the user's district
     try:
         year, as_of, district, known_at = _parse_request()
         approved_only = flag_arg("approved_only", "只含已审核乡镇 approved_only")

@@ -19,7 +19,7 @@ from heating import clock, signoff, signoff_periods
 from heating.errors import Forbidden, Refused
 from heating.models import SIGNOFF_ACTION_LABELS, Township, User
 from heating.signoff_checks import review
-from heating.web.access import ALL_ROLES, require_township, roles_required
+from heating.web.access import ALL_ROLES, request_scope, require_township, roles_required
 from heating.web.db import app_config, db
 
 bp = Blueprint("signoff", __name__)
@@ -62,8 +62,8 @@ def index() -> ResponseReturnValue:
         except ValueError as exc:
             flash(f"{exc}。", "error")
     periods = signoff_periods.periods_in_view(session, config, extra=extra)
-    township_code = current_user.township_code if current_user.role == "clerk" else None
-    columns = {p: signoff.statuses(session, p, township_code=township_code) for p in periods}
+    scope = request_scope(township="")
+    columns = {p: signoff.statuses(session, p, **scope.kwargs) for p in periods}
     townships = [(s.township, s.name) for s in columns[periods[0]]]
     ids = dict(session.execute(select(Township.code, Township.id)).all())
     grid = [

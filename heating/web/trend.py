@@ -18,7 +18,7 @@ from heating.measures import TOTAL_KEY
 from heating.profile import Profile
 from heating.report.workbook import Column
 from heating.trend import TrendPoint, coverage_trend
-from heating.web.access import scoped_township_code
+from heating.web.access import request_scope
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx, xlsx_download
 
@@ -90,11 +90,10 @@ def chart(points: list[TrendPoint], profile: Profile) -> dict[str, Any]:
 
 
 def trend_points() -> list[TrendPoint]:
-    """The trend for the user's scope (a clerk: its township)."""
+    """The trend for the user's scope (a clerk: its township; a district's users: it)."""
     config = app_config()
-    return coverage_trend(
-        db(), config.profile, config.report_cutoff, township_code=scoped_township_code(None)
-    )
+    scope = request_scope(township="")
+    return coverage_trend(db(), config.profile, config.report_cutoff, **scope.kwargs)
 
 
 @bp.route("")

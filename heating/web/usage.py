@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from heating import clock
-from heating.errors import NotFound, Refused
+from heating.errors import Forbidden, NotFound, Refused
 from heating.evidence import default_season
 from heating.measures import coverage
 from heating.models import PLAN_STATE_LABELS, USAGE_KINDS, ImportBatch, User
@@ -26,7 +26,7 @@ from heating.relapse import needing_plan
 from heating.relapse_plans import PLACE_LABELS, RECORDERS, plans_in_force, record_plan, with_plans
 from heating.subsidy import schedule
 from heating.usage_flags import flags_report
-from heating.web.access import roles_required
+from heating.web.access import bound_district, request_scope, roles_required
 from heating.web.admin import saved_upload
 from heating.web.db import app_config, db
 from imports.readers import MB
@@ -67,19 +67,30 @@ def index() -> ResponseReturnValue:
     config = app_config()
     session = db()
     season = _season()
-    township = _own_township()
-    flags = flags_report(session, season, config.usage, township_code=township)
+    scope = request_scope(township="")  # a clerk: its township; a district's users: it
+    township, district = scope.township_code, scope.district_code
+    flags = flags_report(
+        session, season, config.usage, township_code=township, district_code=district
+    )
     subsidy: dict[str, Any] | None = None
     if config.subsidy:
-        subsidy = schedule(session, season, config.subsidy, config.usage, township_code=township)
+        subsidy = schedule(
+            session,
+            season,
+            config.subsidy,
+            config.usage,
+            township_code=township,
+            district_code=district,
+        )
     # Floor-area coverage now (the national 清洁取暖率), per township and the district.
-    areas = coverage(
-        session, config.profile, "township", township_code=township, usage=config.usage
-    )
+    areas = coverage(session, config.profile, "township", usage=config.usage, **scope.kwargs)
     if township is None:
-        areas += coverage(session, config.profile, "district", usage=config.usage)
+        areas += coverage(
+            session, config.profile, "district", usage=config.usage, district_code=district
+        )
     batches = []
-    if current_user.role in READERS:
+    # a utility's file spans every district: none for a district-bound user
+    if current_user.role in READERS and bound_district() is None:
         batches = list(
             session.scalars(
                 select(ImportBatch)
@@ -97,7 +108,7 @@ def index() -> ResponseReturnValue:
         areas=areas,
         batches=batches,
         kinds=USAGE_KINDS,
-        may_upload=current_user.role in UPLOADERS,
+        may_upload=current_user.role in UPLOADERS and bound_district() is None,
         show_households=current_user.role != "city",
         show_batches=current_user.role in READERS,
         own_township=township,
@@ -110,6 +121,7 @@ def index() -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def upload() -> ResponseReturnValue:
     """Preview an uploaded usage file: a preview batch, nothing else written."""
+    _unbound()
     session = db()
     kind = request.form.get("kind", "")
     try:
@@ -137,7 +149,18 @@ def upload() -> ResponseReturnValue:
     return redirect(url_for("usage.show", batch_id=batch.id))
 
 
+def _unbound() -> None:
+    """Refuse a district-bound user: a utility's file spans every district of the city."""
+    if bound_district() is not None:
+        raise Forbidden(
+            "用量文件来自供电/燃气公司，涵盖全市各区县的户号；绑定区县的账号"
+            f"（{current_user.district_name}）不能上传、查看、写入或撤销用量批次："
+            "请由管理员或不绑定区县的规划人员办理。"
+        )
+
+
 def _batch(batch_id: int) -> ImportBatch:
+    _unbound()
     batch = db().get(ImportBatch, batch_id)
     if batch is None or batch.kind != "usage":
         raise NotFound(f"没有编号为 {batch_id} 的用量批次。")
@@ -162,8 +185,8 @@ def show(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def commit(batch_id: int) -> ResponseReturnValue:
     """Write a previewed usage file (read again from the stored file)."""
-    session = db()
     batch = _batch(batch_id)
+    session = db()
     try:
         parsed = reparse(session, batch, app_config(), clock.today(app_config().timezone))
         commit_usage(
@@ -185,8 +208,8 @@ def commit(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def rollback(batch_id: int) -> ResponseReturnValue:
     """Undo a committed usage batch: what it replaced is in force again."""
-    session = db()
     batch = _batch(batch_id)
+    session = db()
     try:
         rollback_usage(session, batch, user_id=current_user.id)
         session.commit()

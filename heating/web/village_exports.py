@@ -184,6 +184,8 @@ def export_villages(
         f"区域类别：{profile.label(filters['category']) if filters['category'] else '全部类别'}",
         f"是否达标：{MEETS_LABELS.get(filters['meets'], '全部')}",
     ]
+    if filters.get("district"):
+        parts.insert(0, f"区县：{filters['district']}")
     if filters["q"]:
         parts.append(f"名称或代码含“{filters['q']}”")
     return xlsx_download(

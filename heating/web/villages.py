@@ -32,8 +32,8 @@ from heating.village_history import VillageChange, village_history
 from heating.village_lists import DIRECTIONS, SORTS, search_rows, sort_rows
 from heating.web.access import (
     HOUSEHOLD_READERS,
+    request_scope,
     require_township,
-    scoped_township_code,
     sees_personal_data,
 )
 from heating.web.db import app_config, db
@@ -75,7 +75,8 @@ def index() -> ResponseReturnValue:
     """List villages with their measures: filter, search by name or code, sort, export."""
     session = db()
     profile = app_config().profile
-    township_code = scoped_township_code(request.args.get("township"))
+    scope = request_scope()
+    township_code = scope.township_code
     category = request.args.get("category", "").strip()
     meets = request.args.get("meets", "").strip()
     query = request.args.get("q", "").strip()
@@ -86,13 +87,13 @@ def index() -> ResponseReturnValue:
     townships_query = select(Township).order_by(Township.code)
     if current_user.role == "clerk":
         townships_query = townships_query.where(Township.id == current_user.township_id)
+    elif scope.district_code is not None:
+        townships_query = townships_query.where(Township.code.startswith(scope.district_code))
     townships = list(session.scalars(townships_query))
     if township_code and not any(t.code == township_code for t in townships):
         abort(404)
     township_names = {t.code: t.name for t in townships}
-    rows = filter_rows(
-        coverage(session, profile, "village", township_code=township_code), category, meets
-    )
+    rows = filter_rows(coverage(session, profile, "village", **scope.kwargs), category, meets)
     rows = sort_rows(
         search_rows(rows, query),
         sort,
@@ -102,6 +103,7 @@ def index() -> ResponseReturnValue:
     )
     filters = {
         "township": township_code or "",
+        "district": scope.district_code or "",
         "category": category,
         "meets": meets,
         "q": query,

@@ -27,7 +27,8 @@ from geo.export import export_zones
 from geo.zone_derivations import current_derivation, derivation_history, derive_zones
 from heating.counties import district_name
 from heating.models import District, Township, Village, Zone, ZoneDerivation
-from heating.web.access import roles_required, scoped_township_code
+from heating.web import access
+from heating.web.access import roles_required
 from heating.web.db import app_config, db
 from heating.web.exports import wants_xlsx
 from heating.web.list_exports import zones_xlsx
@@ -102,8 +103,8 @@ def find_villages(
         )
         .order_by(Village.code)
     )
-    if township:
-        stmt = stmt.where(Township.code == township)
+    if township:  # a township's code, or a district's (its townships' codes begin with it)
+        stmt = stmt.where(Township.code.startswith(township))
     rows = db().execute(stmt).all()
     inside = {c: z.zone_id for z in zones for c in z.village_codes or []}
     touching: dict[str, list[str]] = {}
@@ -128,8 +129,10 @@ def index() -> ResponseReturnValue:
     derivation = current_derivation(session)
     summary = dict(derivation.summary or {}) if derivation else {}
     zones = list(derivation.zones) if derivation else []
-    township = scoped_township_code(None)
-    if township:  # a clerk: the zones holding its villages, its own villages in the lists
+    scope = access.request_scope()
+    township = scope.township_code or scope.district_code
+    # A clerk or a district: the zones holding its villages, its own villages in the lists.
+    if township:
         zones = [z for z in zones if any(c.startswith(township) for c in z.village_codes or [])]
         for key in ("enclaves", "added", "removed", "complete_without_boundary"):
             summary[key] = [c for c in summary.get(key) or [] if c.startswith(township)]
@@ -199,7 +202,8 @@ def download(fmt: str) -> ResponseReturnValue:
     path = Path(tmp.name) / f"zones.{fmt}"
     try:
         # A clerk gets the zones holding its township's villages, as from /api/zones.geojson.
-        export_zones(session, path, derivation.id, township_code=scoped_township_code(None))
+        scope = access.request_scope()
+        export_zones(session, path, derivation.id, **scope.kwargs)
         data = path.read_bytes()
     finally:
         tmp.cleanup()
