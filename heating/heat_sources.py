@@ -72,6 +72,9 @@ HEAT_SOURCE_SUFFIXES = (
 NONCOMPLIANT = "heat_source_noncompliant"
 UNVERIFIED = "heat_source_unverified"
 STRICT = "strict"
+# The setting's values as people read them (pages, CLI text, report); the
+# configuration file and JSON keep the words strict / warn.
+HEAT_SOURCE_RULE_LABELS = {STRICT: "严格", "warn": "仅提示"}
 NO_NONCOMPLIANT = "无不合规热源供热户"
 UNVERIFIED_REASON = "热源未登记或未填写，无法核实（仍计为已完成）"
 
@@ -102,7 +105,9 @@ def noncompliance_reason(kind: str | None, env_grade: str | None, shutdown_liste
     if env_grade is None:
         reasons.append("环保绩效等级未知")
     elif env_grade not in COMPLIANT_GRADES:
-        reasons.append(f"环保绩效等级为{ENV_GRADE_LABELS.get(env_grade, env_grade)}")
+        label = ENV_GRADE_LABELS.get(env_grade, env_grade)
+        space = " " if label[:1].isascii() else ""  # "为 C 级", "为引领性"
+        reasons.append(f"环保绩效等级为{space}{label}")
     if shutdown_listed:
         reasons.append("已列入关停淘汰计划")
     return "工业余热热源" + "、".join(reasons) + "（应为 B 级及以上且未列入关停淘汰计划）"
@@ -114,7 +119,15 @@ def noncompliant_note(households: int, rule: str) -> str:
         return NO_NONCOMPLIANT
     if rule == STRICT:
         return f"{households} 户由不合规热源供热（先立后破），不计为已改造"
-    return f"{households} 户由不合规热源供热（先立后破），按 warn 设置仍计为已改造"
+    return (
+        f"{households} 户由不合规热源供热（先立后破），"
+        f"按热源规则“{HEAT_SOURCE_RULE_LABELS['warn']}”仍计为已改造"
+    )
+
+
+def rule_label(rule: str) -> str:
+    """热源规则“严格” / “仅提示”: the setting as people read it."""
+    return f"热源规则“{HEAT_SOURCE_RULE_LABELS.get(rule, rule)}”"
 
 
 @dataclass(frozen=True)
@@ -178,7 +191,7 @@ class Register:
         if verdict == NONCOMPLIANT:
             facts = self.match(name)
             assert facts is not None
-            counted = "不计为已改造" if rule == STRICT else "按 warn 设置仍计为已改造"
+            counted = "不计为已改造" if rule == STRICT else f"按{rule_label(rule)}仍计为已改造"
             return f"{facts.reason}：{counted}"
         return ""
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.heat_sources import NONCOMPLIANT, Register, load_register
+from heating.heat_sources import NONCOMPLIANT, Register, load_register, rule_label
 from heating.models import STATUS_LABELS, Township, Village
 from imports.fields import (
     MAX_HEATED_AREA_M2,
@@ -136,9 +136,9 @@ class RowRules:
             ]
         if facts is not None and facts.noncompliant:
             counted = (
-                "按当前设置（strict）该户不计为已改造"
+                f"按当前{rule_label(self.heat_source_rule)}该户不计为已改造"
                 if self.heat_source_rule == "strict"
-                else "按当前设置（warn）该户仍计为已改造，但会列出"
+                else f"按当前{rule_label(self.heat_source_rule)}该户仍计为已改造，但会列出"
             )
             return [
                 Problem(

@@ -228,7 +228,7 @@ def test_one_district_figure_agrees_on_page_map_cli_and_report(
     log_in(client, "dave", "correct-horse-1")
     page = client.get(f"/villages/{NANJIE}").get_data(as_text=True)
     assert "3 户由不合规热源供热（先立后破），不计为已改造" in page
-    assert "环保绩效等级为C 级" in page and "环保绩效等级未知" in page
+    assert "环保绩效等级为 C 级" in page and "环保绩效等级未知" in page
     geo = client.get("/api/villages.geojson").get_json()
     (feature,) = [f for f in geo["features"] if f["properties"]["code"] == NANJIE]
     assert feature["properties"]["clean"] == 7
@@ -242,7 +242,7 @@ def test_under_warn_the_report_lists_and_counts(runtime, nanjie) -> None:
         snapshot = take_snapshot(s, runtime.config, 2021, now=later())
     assert snapshot.total.clean == 10
     check = openpyxl.load_workbook(io.BytesIO(built.content))["热源核查"]
-    assert "heat_source_rule = warn" in check["A2"].value
+    assert "热源规则“仅提示”" in check["A2"].value
     townships = {r["乡镇名称"]: r for r in read_table(check, "乡镇代码")}
     assert townships["麟绛街道"]["不合规热源户"] == 3
     assert townships["麟绛街道"]["计为已改造户"] == 10

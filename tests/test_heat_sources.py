@@ -239,6 +239,6 @@ def test_ledger_preview_warns_per_noncompliant_row(
     flagged = [(i["row"], i["column"]) for i in issues if i["code"] == NONCOMPLIANT]
     assert flagged == [(3, "F"), (5, "F")]
     message = next(i["message"] for i in issues if i["code"] == NONCOMPLIANT)
-    assert "环保绩效等级为C 级" in message
+    assert "环保绩效等级为 C 级" in message
     assert ("不计为已改造" in message) is (rule == "strict")
     assert [i["row"] for i in issues if i["code"] == "heat_source_unknown"] == [7]

@@ -68,7 +68,7 @@ def test_point_layers_are_off_by_default_with_classes_and_alerts(runtime, points
     assert "屯留热电厂" not in tips  # outside the map
     steel = tips["屯留县兴旺钢铁有限责任公司"]
     assert steel["cls"] == "waste_heat" and steel["alert"] == 1
-    assert steel["tip"][4].startswith("不合规：工业余热热源环保绩效等级为C 级")
+    assert steel["tip"][4].startswith("不合规：工业余热热源环保绩效等级为 C 级")
     assert "alert" not in tips["长治市恒达焦化有限公司"]
     assert [c["key"] for c in sources["classes"]] == ["waste_heat"]
     assert sources["alert"]["color"] == "#d7191c"

@@ -41,7 +41,7 @@ def test_admin_loads_the_register_and_sees_verdicts_and_unmatched_names(
     assert resp.status_code == 200, page
     assert "热源名单已加载" in page
     assert "屯留县兴旺钢铁有限责任公司" in page
-    assert "不合规" in page and "环保绩效等级为C 级" in page
+    assert "不合规" in page and "环保绩效等级为 C 级" in page
     assert "城东供热站" in page  # unmatched, listed under its township
     assert "上传热源名单" in client.get("/admin/audit").get_data(as_text=True)
 

@@ -14,7 +14,7 @@ from heating.cli.context import (
 )
 from heating.clock import shown_with_offset
 from heating.compliance import CategoryCompliance, compliance
-from heating.heat_sources import counting_rule, noncompliant_note
+from heating.heat_sources import counting_rule, noncompliant_note, rule_label
 from heating.inconsistencies import inconsistencies
 from heating.measures import (
     BY_CHOICES,
@@ -53,15 +53,19 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric:
 
 
 def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[str, str]) -> str:
-    """The readable Chinese table of ``heating coverage`` (category column for villages only)."""
-    headers = ["代码" if by != "category" else "类别", "名称"]
+    """The readable Chinese table of ``heating coverage`` (category column for villages only).
+
+    By category the rows are named by the category's name alone: its key
+    (``city_core``) is a word of the configuration file and of the JSON.
+    """
+    headers = ["区域类别"] if by == "category" else ["代码", "名称"]
     if by == "village":
         headers.append("区域类别")
     first_number = len(headers)
     headers += ["应改造户数", "已改造户数", "覆盖率", "有效覆盖率", "目标", "缺口（户）", "达标"]
     body = []
     for r in rows:
-        cells = [r.key, r.name]
+        cells = [r.name] if by == "category" else [r.key, r.name]
         if by == "village":
             cells.append(category_labels.get(r.category or "", r.category or "未分类"))
         cells += [
@@ -180,9 +184,7 @@ def heat_source_lines(rows: Sequence[MeasureRow], rule: str) -> list[str]:
     unverified = sum(r.heat_source_unverified for r in parts)
     lines = []
     if noncompliant:
-        lines.append(
-            f"热源核查（heat_source_rule = {rule}）：{noncompliant_note(noncompliant, rule)}。"
-        )
+        lines.append(f"热源核查（{rule_label(rule)}）：{noncompliant_note(noncompliant, rule)}。")
     if unverified:
         lines.append(
             f"热源核查：{unverified} 户集中供热的热源未登记或未填写，无法核实，仍计为已改造。"

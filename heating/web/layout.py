@@ -9,6 +9,7 @@ from flask import Flask, Response, request, url_for
 from flask_login import current_user
 
 from heating import clock, coverage_classes
+from heating.heat_sources import HEAT_SOURCE_RULE_LABELS
 from heating.measures import percent
 from heating.models import (
     BATCH_STATUS_LABELS,
@@ -182,6 +183,7 @@ def init_app(app: Flask) -> None:
         STATUS_LABELS=STATUS_LABELS,
         SIGNOFF_STATE_LABELS=SIGNOFF_STATE_LABELS,
         ROUTE_LABELS=ROUTE_LABELS,
+        HEAT_SOURCE_RULE_LABELS=HEAT_SOURCE_RULE_LABELS,
         OPERATION_LABELS=OPERATION_LABELS,
         BATCH_STATUS_LABELS=BATCH_STATUS_LABELS,
         SEVERITY_LABELS=SEVERITY_LABELS,

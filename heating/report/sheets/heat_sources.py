@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from openpyxl.worksheet.worksheet import Worksheet
 
-from heating.heat_sources import NONCOMPLIANT, STRICT
+from heating.heat_sources import NONCOMPLIANT, STRICT, rule_label
 from heating.report.heat_source_section import HeatSourceSection
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import Column, Row, Table, write_table
@@ -20,8 +20,8 @@ GAP = 2  # blank rows between tables
 
 def _rule_text(section: HeatSourceSection) -> str:
     if section.rule == STRICT:
-        return "heat_source_rule = strict：不合规热源供热的户不计为已改造（各表的已完成户数均已扣除），并在此列出"
-    return "heat_source_rule = warn：不合规热源供热的户仍计为已改造，仅在此列出"
+        return f"{rule_label(STRICT)}：不合规热源供热的户不计为已改造（各表的已完成户数均已扣除），并在此列出"
+    return f"{rule_label(section.rule)}：不合规热源供热的户仍计为已改造，仅在此列出"
 
 
 def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
