@@ -23,6 +23,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from heating import clock
+from heating.batch_effect import coverage_change
 from heating.clock import today
 from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, StoredFile, Township
@@ -196,9 +198,23 @@ def show(batch_id: int) -> ResponseReturnValue:
     labels = LEDGER_LABELS
     fields_present = sorted({i.get("field") for i in all_issues if i.get("field")})
     counts = batch.counts or {}
+    effect = None
+    if batch.committed_at is not None and batch.township is not None:
+        effect = coverage_change(
+            db(), app_config().profile, batch.township.code, batch.committed_at
+        )
     return render_template(
         "imports/show.html",
         batch=batch,
+        effect=effect,
+        effect_known_at=(
+            [
+                clock.local(moment, app_config().timezone).isoformat(timespec="microseconds")
+                for moment in (effect.before_known_at, effect.after_known_at)
+            ]
+            if effect
+            else None
+        ),
         counts=counts,
         has_errors=bool(counts.get("rejected")),
         issues=issues[(page - 1) * ISSUE_PAGE : page * ISSUE_PAGE],
