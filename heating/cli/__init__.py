@@ -70,6 +70,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 def _register() -> None:
     from heating.cli import (
         boilers,
+        city,
         demo,
         geo,
         imports,
@@ -81,7 +82,19 @@ def _register() -> None:
         usage,
     )
 
-    for module in (setup, demo, imports, geo, measures, maps, report, boilers, signoff, usage):
+    for module in (
+        setup,
+        demo,
+        imports,
+        geo,
+        measures,
+        city,
+        maps,
+        report,
+        boilers,
+        signoff,
+        usage,
+    ):
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from heating.cli.context import emit_json, get_runtime, parse_date_option
+from heating.cli.context import district_option, emit_json, get_runtime, parse_date_option
 from heating.errors import Refused
 from heating.models import BOILER_STATE_LABELS
+from heating.scope import resolve_scope
 from imports.issues import SEVERITY_LABELS
 
 LISTED = 30
@@ -96,8 +97,11 @@ def boilers_load(file: Path, as_json: bool) -> None:
 @click.option(
     "--max-tph", "max_tph", type=float, help="清零范围：额定蒸发量上限 t/h（默认按设置，35）"
 )
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def boilers_status(as_of: str | None, max_tph: float | None, as_json: bool) -> None:
+def boilers_status(
+    as_of: str | None, max_tph: float | None, district_code: str | None, as_json: bool
+) -> None:
     """燃煤锅炉清零进度：范围内、已清零、剩余（按状态、乡镇），禁煤区内、检查逾期，燃气锅炉低氮改造。"""
     from heating.boilers import boiler_status
 
@@ -113,6 +117,7 @@ def boilers_status(as_of: str | None, max_tph: float | None, as_json: bool) -> N
             as_of=day,
             max_tph=int(limit) if float(limit).is_integer() else limit,
             inspection_days=config.boiler_inspection_days,
+            district_code=resolve_scope(session, district_code).district_code,
         )
     data = status.as_json()
     if as_json:

@@ -66,3 +66,13 @@ def parse_date_option(value: str | None, option: str = "--as-of") -> date | None
         raise click.BadParameter(
             f"日期应为 YYYY-MM-DD，如 2021-10-31，得到 {value!r}", param_hint=option
         ) from None
+
+
+def district_option(command: Any) -> Any:
+    """``--district CODE``: limit a command to one district (``heating.scope``)."""
+    return click.option(
+        "--district",
+        "district_code",
+        metavar="CODE",
+        help="只看一个区县（6 位代码；库中有多个区县时使用）",
+    )(command)

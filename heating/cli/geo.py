@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from heating.cli.context import (
+    district_option,
     emit_json,
     get_runtime,
     parse_date_option,
@@ -14,6 +15,7 @@ from heating.cli.context import (
 )
 from heating.clock import today
 from heating.completion import complete_village_codes
+from heating.scope import resolve_scope
 
 
 @click.group("boundaries")
@@ -120,13 +122,15 @@ def zones_derive(as_of: str | None, known_at: str | None, as_json: bool) -> None
     help="输出文件：.geojson、.gpkg 或 .zip（Shapefile）",
 )
 @click.option("--derivation", type=int, help="导出指定推导（默认最近一次）")
-def zones_export(output: Path, derivation: int | None) -> None:
+@district_option
+def zones_export(output: Path, derivation: int | None, district_code: str | None) -> None:
     """导出禁煤区（EPSG:4490）。"""
     from geo.export import export_zones
 
     runtime = get_runtime()
     with runtime.session() as session:
-        written = export_zones(session, output, derivation_id=derivation)
+        scope = resolve_scope(session, district_code)
+        written = export_zones(session, output, derivation_id=derivation, **scope.kwargs)
     click.echo(f"已导出 {written.zones} 片禁煤区到 {output}（EPSG:4490）。")
 
 

@@ -34,9 +34,20 @@ from heating.measures import percent
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="输出文件 .xlsx",
+    help="输出文件 .xlsx（一个区县的报告）",
+)
+@click.option(
+    "--city",
+    "whole_city",
+    is_flag=True,
+    help="全市：每个区县一份完整报告，另加全市汇总（含“分区县”表），都写到 --out 目录",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--city 时的输出目录（不存在则创建）",
 )
 @click.option(
     "--approved-only",
@@ -51,13 +62,26 @@ def report(
     as_of: str | None,
     known_at: str | None,
     district_code: str | None,
-    output: Path,
+    output: Path | None,
+    whole_city: bool,
+    out_dir: Path | None,
     approved_only: bool,
     as_json: bool,
 ) -> None:
     """生成年度“回头看”评估报告（Excel），按截止日冻结数据，重新生成数字不变。"""
     from heating.report import build_report
 
+    if whole_city:
+        if out_dir is None or output is not None or district_code or approved_only:
+            raise click.UsageError(
+                "--city 须与 --out 目录一起使用，不能同时给出 -o、--district 或 --approved-only。"
+            )
+        _city_reports(year, as_of, known_at, out_dir, as_json)
+        return
+    if output is None:
+        raise click.UsageError(
+            "请用 -o 指定输出文件（.xlsx），或用 --city --out 目录 生成全市报告。"
+        )
     if output.suffix.lower() != ".xlsx":
         raise Refused(f"输出文件应以 .xlsx 结尾，得到 {output.name}。")
     day = parse_date_option(as_of)
@@ -137,3 +161,44 @@ def report(
 
 
 COMMANDS: list[click.Command] = [report]
+
+
+def _city_reports(
+    year: int, as_of: str | None, known_at: str | None, out_dir: Path, as_json: bool
+) -> None:
+    """Every district's report and the city summary into ``out_dir``."""
+    from heating.report.city import build_city_reports
+
+    day = parse_date_option(as_of)
+    runtime = get_runtime()
+    tz = runtime.config.timezone
+    known = parse_known_at_option(known_at, tz)
+    started = time.perf_counter()
+    with runtime.session() as session:
+        result = build_city_reports(
+            session, runtime.config, year, out_dir, as_of=day, known_at=known
+        )
+    outcome = {
+        "summary_file": str(result.summary_file),
+        "year": year,
+        "as_of": result.as_of,
+        "known_at": clock.iso(result.known_at, tz),
+        "generated_at": clock.iso(result.generated_at, tz),
+        "districts": [
+            line.as_json() | {"file": str(result.reports[line.code][0])}
+            for line in result.summary.lines
+        ],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if as_json:
+        emit_json(outcome)
+        return
+    click.echo(
+        f"已生成全市汇总 {result.summary_file}（{len(result.reports)} 个区县，"
+        f"数据截至 {result.as_of:%Y-%m-%d}），各区县报告："
+    )
+    for line in result.summary.lines:
+        click.echo(
+            f"  {line.rank}. {line.name}（{line.code}）：覆盖率 {percent(line.total.coverage)}，"
+            f"缺口 {line.total.gap} 户 → {result.reports[line.code][0].name}"
+        )

@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from heating import clock
-from heating.cli.context import emit_json, get_runtime
+from heating.cli.context import district_option, emit_json, get_runtime
 from heating.config import Config
 from heating.measures import percent
+from heating.scope import resolve_scope
 
 
 def _period(value: str | None, config: Config, *, option: str = "--period") -> date | None:
@@ -32,8 +33,11 @@ def signoff_group() -> None:
 @signoff_group.command("status")
 @click.option("--period", metavar="DATE", help="报送期 YYYY-MM-DD（报告截止日，默认当前报送期）")
 @click.option("--township", "township_code", metavar="CODE", help="只看该乡镇（9 位代码）")
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="输出机器可读的 JSON")
-def status_command(period: str | None, township_code: str | None, as_json: bool) -> None:
+def status_command(
+    period: str | None, township_code: str | None, district_code: str | None, as_json: bool
+) -> None:
     """列出各乡镇某期的报送状态（未报送的乡镇也列出）。"""
     from heating.signoff import statuses
     from heating.signoff_periods import current_period
@@ -42,7 +46,8 @@ def status_command(period: str | None, township_code: str | None, as_json: bool)
     config = runtime.config
     day = _period(period, config) or current_period(config)
     with runtime.session() as session:
-        rows = statuses(session, day, township_code=township_code)
+        scope = resolve_scope(session, district_code, township_code)
+        rows = statuses(session, day, **scope.kwargs)
     tz = config.timezone
     if as_json:
         emit_json([r.as_json(tz) for r in rows])

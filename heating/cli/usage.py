@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from heating.cli.context import emit_json, get_runtime
+from heating.cli.context import district_option, emit_json, get_runtime
 from heating.errors import Refused
 from heating.models import ROUTE_LABELS
+from heating.scope import resolve_scope
 from imports.issues import SEVERITY_LABELS
 
 ISSUES_SHOWN = 50
@@ -150,8 +151,11 @@ def usage_import(file: Path, kind: str, do_commit: bool, accept_valid: bool, as_
     help="采暖季（按开始年份，如 2021）；默认与用量核验页相同：用量数据所及、已结束的最近一季",
 )
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def usage_flags(season: int | None, township_code: str | None, as_json: bool) -> None:
+def usage_flags(
+    season: int | None, township_code: str | None, district_code: str | None, as_json: bool
+) -> None:
     """疑似改而不用：已完工的煤改电/煤改气户中，采暖季用量远低于同类户的户。"""
     from heating.usage_flags import flags_report
 
@@ -159,7 +163,8 @@ def usage_flags(season: int | None, township_code: str | None, as_json: bool) ->
     settings = runtime.config.usage
     with runtime.session() as session:
         season = _season_or_default(session, season)
-        out = flags_report(session, season, settings, township_code=township_code)
+        scope = resolve_scope(session, district_code, township_code)
+        out = flags_report(session, season, settings, **scope.kwargs)
     if as_json:
         emit_json(out)
         return
@@ -193,17 +198,23 @@ def usage_flags(season: int | None, township_code: str | None, as_json: bool) ->
 
 @usage_group.command("coal-subsidy")
 @click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD（默认当前）")
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def usage_coal_subsidy(as_of: str | None, as_json: bool) -> None:
+def usage_coal_subsidy(as_of: str | None, district_code: str | None, as_json: bool) -> None:
     """已完成清洁取暖的村和禁煤区内仍记有洁净煤补贴的户（coal_subsidy_in_zone）。"""
     from heating.cli.context import parse_date_option
     from heating.coal_subsidy import coal_subsidies_in_zones
 
     runtime = get_runtime()
     with runtime.session() as session:
-        found = coal_subsidies_in_zones(
-            session, runtime.config.profile, as_of=parse_date_option(as_of)
-        )
+        scope = resolve_scope(session, district_code)
+        found = [
+            h
+            for h in coal_subsidies_in_zones(
+                session, runtime.config.profile, as_of=parse_date_option(as_of)
+            )
+            if scope.holds(h["village"])
+        ]
     if as_json:
         emit_json({"code": "coal_subsidy_in_zone", "households": len(found), "list": found})
         return
@@ -235,9 +246,12 @@ def _plan_line(plan: dict[str, Any]) -> str:
 
 @usage_group.group("plans", invoke_without_command=True)
 @click.option("--as-of", "as_of", help="统计日期 YYYY-MM-DD（默认当前）")
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @click.pass_context
-def usage_plans(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
+def usage_plans(
+    ctx: click.Context, as_of: str | None, district_code: str | None, as_json: bool
+) -> None:
     """需要系统化解决方案的村和乡镇（已完成户中复烧/弃用或疑似改而不用超过 relapse_share）及其方案。
 
     不带子命令时列出这些村和乡镇及各自的方案状态；heating usage plans set 记录方案。
@@ -256,11 +270,15 @@ def usage_plans(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     threshold = config.usage.relapse_share
     today = clock.today(config.timezone)
     with runtime.session() as session:
+        scope = resolve_scope(session, district_code)
         plans = plans_in_force(session)
         out = {
             by: with_plans(
                 needing_plan(
-                    coverage(session, config.profile, by, as_of=day, usage=config.usage), threshold
+                    coverage(
+                        session, config.profile, by, as_of=day, usage=config.usage, **scope.kwargs
+                    ),
+                    threshold,
                 ),
                 by,
                 plans,
@@ -363,8 +381,11 @@ def subsidy_group() -> None:
     help="采暖季（按开始年份，如 2021）；默认与用量核验页相同：用量数据所及、已结束的最近一季",
 )
 @click.option("--township", "township_code", help="只看一个乡镇（9 位代码）")
+@district_option
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
-def subsidy_schedule(season: int | None, township_code: str | None, as_json: bool) -> None:
+def subsidy_schedule(
+    season: int | None, township_code: str | None, district_code: str | None, as_json: bool
+) -> None:
     """本采暖季应发运行补贴、本季到期（下一季起不再发放）的户和设备补贴与规则不符的户。"""
     from heating.subsidy import schedule
 
@@ -372,7 +393,8 @@ def subsidy_schedule(season: int | None, township_code: str | None, as_json: boo
     config = runtime.config
     with runtime.session() as session:
         season = _season_or_default(session, season)
-        out = schedule(session, season, config.subsidy, config.usage, township_code=township_code)
+        scope = resolve_scope(session, district_code, township_code)
+        out = schedule(session, season, config.subsidy, config.usage, **scope.kwargs)
     if as_json:
         emit_json(out)
         return

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, Response, request, url_for
+from flask import Flask, Response, g, request, url_for
 from flask_login import current_user
+from sqlalchemy import func, select
 
 from heating import clock, coverage_classes
 from heating.heat_sources import HEAT_SOURCE_RULE_LABELS
@@ -18,9 +19,10 @@ from heating.models import (
     ROUTE_LABELS,
     SIGNOFF_STATE_LABELS,
     STATUS_LABELS,
+    District,
 )
-from heating.web.access import READ_ALL
-from heating.web.db import app_config
+from heating.web.access import READ_ALL, bound_district
+from heating.web.db import app_config, db
 from imports.issues import SEVERITY_LABELS
 from imports.ledger_date import SOURCE_LABELS
 
@@ -31,6 +33,8 @@ def nav_items() -> list[tuple[str, str, str]]:
         return []
     role = current_user.role
     items = [(url_for("dashboard.index"), "总览", "dashboard")]
+    if role in READ_ALL and bound_district() is None and _several_districts():
+        items.insert(0, (url_for("city.index"), "全市", "city"))
     items.append((url_for("villages.index"), "村庄", "villages"))
     if role in ("admin", "clerk"):
         items.append((url_for("imports.index"), "台账导入", "imports"))
@@ -47,6 +51,15 @@ def nav_items() -> list[tuple[str, str, str]]:
     if role == "admin":
         items.append((url_for("admin.users"), "系统管理", "admin"))
     return items
+
+
+def _several_districts() -> bool:
+    """True when the installation holds more than one district (a city): once per request."""
+    if "heating_several_districts" not in g:
+        g.heating_several_districts = (
+            db().scalar(select(func.count()).select_from(District)) or 0
+        ) > 1
+    return g.heating_several_districts
 
 
 def when(value: datetime | date | str | None) -> str:

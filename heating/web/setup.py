@@ -61,3 +61,6 @@ def init_app(app: Flask) -> None:
     from heating.web import usage  # 用量核验: utility use, flags, subsidies
 
     app.register_blueprint(usage.bp)
+    from heating.web import city  # 全市汇总 (several districts)
+
+    app.register_blueprint(city.bp)
