@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import UsageRecord
-from tests.support import NANJIE, csrf_token, post, write_household
+from tests.support import NANJIE, csrf_token, follow_job, post, write_household
 
 MONTHS = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]
 
@@ -63,10 +63,16 @@ def test_planner_uploads_previews_commits_and_sees_the_flags(login, runtime, hol
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(UsageRecord)) == 0
     batch = resp.headers["Location"].rsplit("/", 1)[1]
-    assert post(planner, f"/usage/batches/{batch}/commit").status_code == 302
-    assert "有 1 处错误" in planner.get(f"/usage/batches/{batch}").get_data(as_text=True)
-    done = post(planner, f"/usage/batches/{batch}/commit", {"accept_valid": "1"})
-    assert done.status_code == 302
+    started = post(planner, f"/usage/batches/{batch}/commit")  # a background job, as ledgers
+    assert started.status_code == 302 and "/usage/jobs/" in started.headers["Location"]
+    failed = follow_job(planner, started)
+    assert 'id="job-failed"' in failed.get_data(as_text=True)
+    assert "有 1 处错误" in failed.get_data(as_text=True)
+    done = follow_job(
+        planner, post(planner, f"/usage/batches/{batch}/commit", {"accept_valid": "1"})
+    )
+    assert done.request.path == f"/usage/batches/{batch}"
+    assert f"已写入批次 {batch}" in done.get_data(as_text=True)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(UsageRecord)) == 50
     index = planner.get("/usage?season=2021").get_data(as_text=True)
@@ -76,6 +82,7 @@ def test_planner_uploads_previews_commits_and_sees_the_flags(login, runtime, hol
     rolled = post(planner, f"/usage/batches/{batch}/rollback")
     assert rolled.status_code == 302
     assert 'id="flagged-count">0<' in planner.get("/usage?season=2021").get_data(as_text=True)
+    assert login("rita").get(started.headers["Location"]).status_code == 403  # not rita's job
 
 
 @pytest.mark.parametrize(

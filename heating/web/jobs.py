@@ -1,4 +1,4 @@
-"""Ledger previews and commits in a background thread, with progress in the database.
+"""Ledger previews and commits (and usage commits) in a background thread, with progress in the database.
 
 A 100k-row ledger takes longer to read than a request may last (a WSGI
 server's worker timeout, a browser's patience).  The upload view stores an
@@ -34,11 +34,13 @@ from flask import Flask, current_app
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
+from heating import clock
 from heating.errors import Refused
-from heating.models import ImportJob, utcnow
+from heating.models import ImportBatch, ImportJob, utcnow
 from heating.runtime import Runtime
 from imports.batches import preview
 from imports.commit import commit
+from imports.usage_batches import commit_usage, reparse
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +259,17 @@ def effective_state(job: ImportJob) -> tuple[str, str | None]:
     if job.state == "running" and not held_here(job.id) and utcnow() - job.updated_at > STALE_AFTER:
         return "failed", STALE_MESSAGE
     return job.state, job.message
+
+
+def start_usage_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
+    """Write a previewed usage batch in the background (imports.usage_batches.commit_usage)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = _runtime(app).config
+
+    def work(session: Any, progress: Callable[[int, int], None]) -> int:
+        batch = session.get(ImportBatch, batch_id)
+        parsed = reparse(session, batch, config, clock.today(config.timezone))
+        commit_usage(session, batch_id, parsed, accept_valid=accept_valid, user_id=user_id)
+        return batch_id
+
+    return submit_job(app, token, work)

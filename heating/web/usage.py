@@ -9,6 +9,8 @@ the plans for its own township only, read-only, and no usage batch.
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 from typing import Any
 
@@ -21,16 +23,17 @@ from heating import clock
 from heating.errors import Forbidden, NotFound, Refused
 from heating.evidence import default_season
 from heating.measures import coverage
-from heating.models import PLAN_STATE_LABELS, USAGE_KINDS, ImportBatch, User
+from heating.models import PLAN_STATE_LABELS, USAGE_KINDS, ImportBatch, ImportJob, User
 from heating.relapse import needing_plan
 from heating.relapse_plans import PLACE_LABELS, RECORDERS, plans_in_force, record_plan, with_plans
 from heating.subsidy import schedule
 from heating.usage_flags import flags_report
-from heating.web.access import bound_district, request_scope, roles_required
+from heating.web import jobs
+from heating.web.access import bound_district, may_read_code, request_scope, roles_required
 from heating.web.admin import saved_upload
-from heating.web.db import app_config, db
+from heating.web.db import app_config, app_runtime, db
 from imports.readers import MB
-from imports.usage_batches import commit_usage, preview_usage, reparse, rollback_usage
+from imports.usage_batches import preview_usage, rollback_usage
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
 
@@ -43,6 +46,7 @@ PAGE_READERS = (*READERS, "clerk")
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 BATCHES_SHOWN = 20
 HOUSEHOLDS_SHOWN = 500
+INLINE_WAIT_SECONDS = 2.0  # as the ledger commit (heating.web.imports)
 
 
 def _season() -> int:
@@ -53,11 +57,6 @@ def _season() -> int:
             raise Refused("采暖季应为开始年份，如 2021。")
         return int(text)
     return default_season(db(), app_config().usage, app_config().timezone)
-
-
-def _own_township() -> str | None:
-    """The township a clerk is limited to; None for the district-wide roles."""
-    return current_user.township_code if current_user.role == "clerk" else None
 
 
 @bp.route("")
@@ -184,24 +183,44 @@ def show(batch_id: int) -> ResponseReturnValue:
 @bp.route("/batches/<int:batch_id>/commit", methods=["POST"])
 @roles_required(*UPLOADERS)
 def commit(batch_id: int) -> ResponseReturnValue:
-    """Write a previewed usage file (read again from the stored file)."""
+    """Start writing a previewed usage file (read again from the stored file) in the background."""
     batch = _batch(batch_id)
-    session = db()
-    try:
-        parsed = reparse(session, batch, app_config(), clock.today(app_config().timezone))
-        commit_usage(
-            session,
-            batch_id,
-            parsed,
-            accept_valid=request.form.get("accept_valid") == "1",
-            user_id=current_user.id,
-        )
-        session.commit()
-        flash(f"已写入批次 {batch_id}。", "ok")
-    except Refused as exc:
-        session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("usage.show", batch_id=batch_id))
+    if batch.status != "preview":
+        flash(f"批次 {batch_id} 不是待确认状态，不能写入。", "error")
+        return redirect(url_for("usage.show", batch_id=batch_id))
+    accept_valid = request.form.get("accept_valid") == "1"
+    token = jobs.create_job(
+        app_runtime(),
+        "usage_commit",
+        user_id=current_user.id,
+        township_id=None,
+        file_name=batch.file_name,
+        batch_id=batch.id,
+        accept_valid=accept_valid,
+    )
+    future = jobs.start_usage_commit(
+        token, batch.id, accept_valid=accept_valid, user_id=current_user.id
+    )
+    with contextlib.suppress(FutureTimeout):  # a small file is written before the first page
+        future.result(timeout=INLINE_WAIT_SECONDS)
+    return redirect(url_for("usage.job", token=token))
+
+
+@bp.route("/jobs/<token>")
+@roles_required(*UPLOADERS)
+def job(token: str) -> ResponseReturnValue:
+    """Progress of a background usage commit; refreshes itself until done."""
+    _unbound()
+    found = db().get(ImportJob, token)
+    if found is None or found.kind != "usage_commit":
+        abort(404)
+    if current_user.role != "admin" and found.user_id != current_user.id:
+        abort(403)
+    state, message = jobs.effective_state(found)
+    if state == "done":
+        flash(f"已写入批次 {found.batch_id}。", "ok")
+        return redirect(url_for("usage.show", batch_id=found.batch_id))
+    return render_template("usage/job.html", job=found, state=state, message=message)
 
 
 @bp.route("/batches/<int:batch_id>/rollback", methods=["POST"])
@@ -226,15 +245,15 @@ def rollback(batch_id: int) -> ResponseReturnValue:
 
 
 def _places_needing_plans(session: Any) -> dict[str, list[dict[str, Any]]]:
-    """Villages and townships above relapse_share now (a clerk's own), each with its plan."""
+    """Places above relapse_share now in the user's scope (a clerk: its township), with plans."""
     config = app_config()
     today = clock.today(config.timezone)
     plans = plans_in_force(session)
-    township = _own_township()
+    scope = request_scope(township="")  # a clerk: its township; a district's users: it
     return {
         by: with_plans(
             needing_plan(
-                coverage(session, config.profile, by, township_code=township, usage=config.usage),
+                coverage(session, config.profile, by, usage=config.usage, **scope.kwargs),
                 config.usage.relapse_share,
             ),
             by,
@@ -275,6 +294,10 @@ def plans() -> ResponseReturnValue:
             abort(403)
         try:
             kind, _, code = request.form.get("place", "").partition(":")
+            if not may_read_code(code.strip()):  # a district-bound reviewer: its own district
+                raise Forbidden(
+                    f"{code} 不在您的账号可办理的范围内：只能为本区县的村和乡镇记录方案。"
+                )
             due_text = request.form.get("due", "").strip()
             try:
                 due_on = date.fromisoformat(due_text) if due_text else None
@@ -296,7 +319,7 @@ def plans() -> ResponseReturnValue:
         except Refused as exc:
             session.rollback()
             flash(exc.message, "error")
-            status = 400
+            status = 403 if isinstance(exc, Forbidden) else 400
     places = _places_needing_plans(session)
     return render_template(
         "usage/plans.html",
