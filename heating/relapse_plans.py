@@ -26,6 +26,7 @@ from heating.errors import Forbidden, NotFound, Refused
 from heating.models import (
     PLAN_STATE_LABELS,
     PLAN_STATES,
+    District,
     RelapsePlan,
     Township,
     User,
@@ -84,12 +85,20 @@ def record_plan(
     A plan that is 已制定 or 已完成 needs its text, responsible unit and due
     date; 未制定 may carry a unit and a due date (who must make it by when).
     ``user`` is the acting user (None from the command line without --user);
-    only reviewers and administrators record plans.
+    only reviewers and administrators record plans, a district-bound one only
+    for its own district's places.
     """
     if user is not None and user.role not in RECORDERS:
         raise Forbidden("只有区级审核和管理员可以记录系统化解决方案。")
     code = (code or "").strip()
     name = place_name(session, kind, code)
+    if user is not None and user.district_id is not None:
+        district = session.get(District, user.district_id)
+        if district is not None and not code.startswith(district.code):
+            raise Forbidden(
+                f"{user.username} 只能为所属区县（{district.name}）的村和乡镇记录方案，"
+                f"{name}（{code}）不在其中：请由该区县的审核人员或全市账号办理。"
+            )
     state = parse_state(state)
     text = (text or "").strip() or None
     unit = (unit or "").strip() or None

@@ -157,3 +157,24 @@ def test_user_add_binds_planners_and_reviewers_to_a_district(run_cli, city, runt
         names = set(s.scalars(select(User.username)))
         assert "lu2" in names and not {"c9", "p9"} & names
         assert s.scalar(select(User).where(User.username == "lu2")).district.code == LUCHENG
+
+
+def test_district_bound_reviewer_records_plans_only_in_its_district(
+    client, city, runtime, run_cli
+) -> None:
+    from heating.models import RelapsePlan
+
+    form = {"place": f"village:{LUCHENG_VILLAGES[0]}", "state": "none", "unit": "某单位"}
+    resp = post(_as(client, "rex"), "/usage/plans", form)
+    assert resp.status_code == 403 and "只能为本区县的村和乡镇记录方案" in resp.get_data(
+        as_text=True
+    )
+    cli = run_cli(
+        "usage", "plans", "set", "--village", LUCHENG_VILLAGES[0], "--state", "未制定",
+        "--user", "rex",
+    )  # fmt: skip
+    assert cli.exit_code == 1 and "只能为所属区县" in cli.stderr
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(RelapsePlan)) == 0
+    ok = run_cli("usage", "plans", "set", "--village", NANJIE, "--state", "未制定", "--user", "rex")
+    assert ok.exit_code == 0, ok.stderr
