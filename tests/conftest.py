@@ -27,11 +27,14 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, Integer, text
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from sqlalchemy import Engine, Integer, text, update
 from sqlalchemy.engine import URL, make_url
+from werkzeug.security import generate_password_hash
 
 from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
-from heating.models import Base
+from heating.models import Base, User
 from heating.runtime import Runtime, open_runtime
 from heating.sealing import Keyring, activate
 from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
@@ -88,6 +91,9 @@ PG_URL = _worker_database(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip(
 os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(KEY_FILE)
 activate(Keyring.create(KEY_FILE))
 
+# The scrypt cost of the cast's stored password hashes (see _fill_cast).
+CAST_HASH_METHOD = "scrypt:1024:8:1"
+
 # Fixtures that need the tiny district and the cast in the database.
 CAST_FIXTURES = frozenset({"tiny_district", "users", "login"})
 
@@ -108,6 +114,13 @@ def _fill_cast(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
     with session_scope(session_factory(engine)) as session:
         villages = load_tiny_district(session)
         users = load_cast(session)
+        # The cast logs in a few hundred times per run.  Its users are made by the production
+        # ``create_user`` (scrypt at werkzeug's default cost, ~0.12 s per check); their stored
+        # hashes are then re-made at a cost of 2**10, which werkzeug reads from the hash, so a
+        # login runs the same code for ~1/30 of the CPU.  Users a test creates itself keep the
+        # production cost (tests/test_users.py checks it and logs them in).
+        cheap = generate_password_hash(PASSWORD, method=CAST_HASH_METHOD)
+        session.execute(update(User).values(password_hash=cheap))
     return villages, users
 
 
@@ -198,12 +211,35 @@ def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates kept in memory for the whole run (per process).
+
+    Every test makes its own app and so its own Jinja environment, which would
+    compile each template it renders again (about a fifth of a web test's CPU).
+    Jinja checks each entry against its template's source checksum.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = _CompiledTemplates()
+
+
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
     from heating.web import create_app
 
     flask_app = create_app(runtime=runtime)
     flask_app.config.update(TESTING=True)
+    flask_app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     return flask_app
 
 

@@ -145,3 +145,19 @@ def test_user_sessions_migration_keeps_users(tmp_path) -> None:
     with session_scope(session_factory(engine)) as session:
         assert session.scalar(select(UserSession.user_id)) == user.id
     engine.dispose()
+
+
+def test_users_made_by_the_app_are_hashed_at_the_production_cost(
+    run_cli, app, runtime: Runtime, users: dict[str, int]
+) -> None:
+    """The cast's stored hashes are cheap (tests/conftest.py); a user the app makes is not."""
+    result = run_cli(
+        "user", "add", "frank", "--role", "planner", "--password-stdin", input="long-enough-pw\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    with runtime.session() as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == "frank"))
+    method, cost = stored.split("$")[0].split(":")[:2]
+    assert method == "scrypt" and int(cost) >= 2**15  # werkzeug's default, 32768
+    assert log_in(app.test_client(), "frank", "long-enough-pw").status_code == 302
+    assert log_in(app.test_client(), "frank", "long-enough-pX").status_code == 200
