@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from heating.cli import click_zh
 from heating.config import ConfigError
 from heating.db import DatabaseError
 from heating.errors import Refused
@@ -43,13 +44,9 @@ class HeatingGroup(click.Group):
             raise click.ClickException(f"找不到文件或目录：{exc.filename}") from None
 
 
-class ChineseClickException(click.ClickException):
-    def show(self, file: Any = None) -> None:
-        click.echo(f"错误：{self.format_message()}", err=True, file=file)
-
-
-# Every ClickException (ours and click's own file errors) is printed as "错误：…".
-click.ClickException.show = ChineseClickException.show  # type: ignore[method-assign]
+# Click's own words (usage errors, "错误：…", help headings) in Chinese, for every
+# way the group runs: the console script, python -m, CliRunner in the tests.
+click_zh.install()
 
 
 @click.group(cls=HeatingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,6 +94,7 @@ def _register() -> None:
     ):
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
+    click_zh.localize_metavars(cli)
 
 
 _register()
