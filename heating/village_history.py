@@ -89,11 +89,11 @@ def _changes(
             continue
         if field == "village_id":
             old, new = names.get(old, old), names.get(new, new)
-        changes.append((label, _shown(field, old, visible), _shown(field, new, visible)))
+        changes.append((label, shown_value(field, old, visible), shown_value(field, new, visible)))
     return changes
 
 
-def _shown(field: str, value: Any, visible: bool) -> Any:
+def shown_value(field: str, value: Any, visible: bool) -> Any:
     """A history value as shown: labels for keys, personal data masked unless visible."""
     if field in VALUE_LABELS and value is not None:
         return VALUE_LABELS[field].get(value, value)

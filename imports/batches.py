@@ -23,7 +23,7 @@ from heating.errors import NotFound, Refused
 from heating.models import BATCH_STATUS_LABELS, ImportBatch, Township, audit
 from imports import ledger_date as ledger_dates
 from imports.coal_subsidy import warn_coal_subsidies
-from imports.diff import LedgerDiff, diff_ledger, outcome, sheets_json
+from imports.diff import LedgerDiff, change_details, diff_ledger, outcome, sheets_json
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
 from imports.storage import keep_bytes
@@ -98,6 +98,7 @@ def store_outcome(batch: ImportBatch, diff: LedgerDiff, data: dict[str, Any]) ->
     batch.sheets = sheets_json(diff.parsed)
     batch.issues = data["issues"]
     batch.ignored_columns = sorted({c for s in diff.parsed.sheets for c in s.ignored_columns})
+    batch.changes = change_details(diff)
 
 
 def _describe_dates(

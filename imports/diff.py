@@ -390,6 +390,52 @@ def outcome(diff: LedgerDiff) -> dict[str, Any]:
     }
 
 
+# 变更明细: the updated households listed with their fields before → after.
+CHANGES_LISTED = 2000
+# Stored fields that are bookkeeping, not something the clerk typed.
+_INTERNAL = frozenset({"completed_on_precision", "id_hash", "village_id", "active"})
+
+
+def change_details(diff: LedgerDiff, limit: int | None = None) -> dict[str, Any]:
+    """What an import changes in the households it updates, field by field (变更明细).
+
+    ``{"total": n, "listed": [{"sheet", "row", "household_no", "head_name",
+    "village_id", "fields": [[field, before, after], …]}, …]}`` for the first
+    ``limit`` (``CHANGES_LISTED``) updated rows in file order; values as JSON,
+    raw (the column is sealed; pages mask them as the reader's role requires).
+    """
+    limit = CHANGES_LISTED if limit is None else limit
+    listed = []
+    total = 0
+    for change in diff.changes:
+        if change.kind != "updated" or not change.changes:
+            continue
+        total += 1
+        if len(listed) >= limit:
+            continue
+        before = change.before or {}
+        fields = [
+            [name, to_json_value(before.get(name)), to_json_value(value)]
+            for name, value in change.changes.items()
+            if name not in _INTERNAL and before.get(name) != value
+        ]
+        if not fields:
+            continue
+        row = change.row
+        values = row.values
+        listed.append(
+            {
+                "sheet": row.sheet,
+                "row": row.row,
+                "household_no": values.get("household_no") or before.get("household_no"),
+                "head_name": values.get("head_name") or before.get("head_name"),
+                "village_id": row.village_id,
+                "fields": fields,
+            }
+        )
+    return {"total": total, "listed": listed, "limit": limit}
+
+
 def rejected_rows_json(rows: list[Any]) -> list[dict[str, Any]]:
     """Rejected rows with their reasons, for the batch record (values kept so nothing is lost)."""
     out = []

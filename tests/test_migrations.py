@@ -401,3 +401,33 @@ def test_user_district_upgrade_leaves_users_unbound_and_binds_new_ones(empty_url
         conn.execute(text("UPDATE users SET district_id = 1 WHERE id = 1"))
         assert conn.execute(text("SELECT district_id FROM users")).scalar() == 1
     engine.dispose()
+
+
+BATCH_CHANGES = importlib.import_module("heating.migrations.versions.batch_changes")
+
+
+def test_batch_changes_upgrade_keeps_batches_without_details(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=BATCH_CHANGES.down_revision)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stored_files (sha256, size, content, created_at)"
+                " VALUES ('s', 1, :c, :at)"
+            ),
+            {"c": b"x", "at": datetime(2021, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO import_batches (id, kind, file_name, sha256, size, status,"
+                " accept_valid, created_at) VALUES (7, 'ledger', '台账.xlsx', 's', 1, 'committed',"
+                " :f, :at)"
+            ),
+            {"f": False, "at": datetime(2021, 1, 1)},
+        )
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, status, changes FROM import_batches")).all() == [
+            (7, "committed", None)
+        ]
+    engine.dispose()

@@ -24,15 +24,17 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from heating import clock
+from heating.batch_changes import change_rows
 from heating.batch_effect import coverage_change
 from heating.clock import today
 from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, StoredFile, Township
+from heating.report.workbook import Column
 from heating.signoff import returned
 from heating.web import jobs
-from heating.web.access import UPLOADERS, roles_required, scoped_township_code
+from heating.web.access import UPLOADERS, roles_required, scoped_township_code, sees_personal_data
 from heating.web.db import app_config, app_runtime, db
-from heating.web.exports import wants_xlsx
+from heating.web.exports import wants_xlsx, xlsx_download
 from heating.web.list_exports import export_batches
 from heating.web.params import page_arg
 from imports.batches import cancel as cancel_batch
@@ -53,6 +55,7 @@ from imports.template import write_template
 bp = Blueprint("imports", __name__)
 
 ISSUE_PAGE = 200
+CHANGE_PAGE = 50  # households per page of 变更明细
 HISTORY_LIMIT = 200
 # How long the upload request waits for a small file before showing the progress page.
 INLINE_WAIT_SECONDS = 2.0
@@ -198,6 +201,15 @@ def show(batch_id: int) -> ResponseReturnValue:
     labels = LEDGER_LABELS
     fields_present = sorted({i.get("field") for i in all_issues if i.get("field")})
     counts = batch.counts or {}
+    tab = "changes" if request.args.get("tab") == "changes" else "issues"
+    details = batch.changes or {}
+    changes = []
+    change_pages = 1
+    if tab == "changes":
+        rows = change_rows(db(), details, sees_personal_data(batch.township_id))
+        change_pages = max(1, math.ceil(len(rows) / CHANGE_PAGE))
+        page = page_arg(change_pages)
+        changes = rows[(page - 1) * CHANGE_PAGE : page * CHANGE_PAGE]
     effect = None
     if batch.committed_at is not None and batch.township is not None:
         effect = coverage_change(
@@ -206,6 +218,11 @@ def show(batch_id: int) -> ResponseReturnValue:
     return render_template(
         "imports/show.html",
         batch=batch,
+        tab=tab,
+        changes=changes,
+        changes_total=details.get("total", 0),
+        changes_listed=len(details.get("listed") or []),
+        change_pages=change_pages,
         effect=effect,
         effect_known_at=(
             [
@@ -257,6 +274,38 @@ def issues_download(batch_id: int) -> ResponseReturnValue:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
         download_name=f"批次{batch.id}_{stem}_问题清单.xlsx",
+    )
+
+
+@bp.route("/imports/<int:batch_id>/changes.xlsx")
+@roles_required(*UPLOADERS)
+def changes_download(batch_id: int) -> ResponseReturnValue:
+    """The batch's 变更明细 as a workbook: one row per changed field, masked as the page."""
+    batch = _load_batch(batch_id)
+    details = batch.changes or {}
+    rows = [
+        [c.sheet, c.row, c.village, c.household_no or "", c.head_name or "", label, before, after]
+        for c in change_rows(db(), details, sees_personal_data(batch.township_id))
+        for label, before, after in c.fields
+    ]
+    listed, total = len(details.get("listed") or []), details.get("total", 0)
+    notes = [f"共 {total:,} 户有更新，只列出前 {listed:,} 户。"] if total > listed else []
+    return xlsx_download(
+        f"批次 {batch.id} 变更明细",
+        [
+            Column("工作表"),
+            Column("行", "int", sums=False),
+            Column("村"),
+            Column("户号"),
+            Column("户主"),
+            Column("字段"),
+            Column("修改前", width=24, wrap=True),
+            Column("修改后", width=24, wrap=True),
+        ],
+        [[v if v is not None else "" for v in row] for row in rows],
+        file_stem=f"批次{batch.id}_{batch.file_name.rsplit('.', 1)[0]}_变更明细",
+        subtitle=f"“{batch.file_name}”更新的农户，逐项列出修改前与修改后的值",
+        notes=notes,
     )
 
 
