@@ -315,6 +315,27 @@ def test_web_download_takes_approved_only(login: Any, runtime: Runtime, history:
     assert resp.status_code == 400 and "approved_only" in resp.get_data(as_text=True)
 
 
+def test_download_name_says_draft_and_approved_only(
+    login: Any, runtime: Runtime, history: None
+) -> None:
+    """A draft saved to disk looked like the final report: only its sheets said 草稿."""
+    from urllib.parse import unquote
+
+    client = login("erin")
+
+    def name(query: str = "") -> str:
+        resp = client.get(f"/reports/download?year=2021{query}")
+        assert resp.status_code == 200
+        return unquote(resp.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
+
+    assert name().endswith("（草稿）.xlsx")
+    assert name("&approved_only=1").endswith("（草稿·仅含已审核乡镇）.xlsx")
+    sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE_BOB)
+    sign_off(runtime, CAROL_TOWN, PERIOD, *APPROVE_CAROL)
+    final = name()
+    assert "草稿" not in final and final.endswith("（截至20211031）.xlsx")
+
+
 # --------------------------------------------------------------------------
 # What changed since the approval
 # --------------------------------------------------------------------------

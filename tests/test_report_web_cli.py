@@ -54,7 +54,7 @@ def test_city_downloads_the_report_with_a_chinese_file_name(
     assert resp.status_code == 200
     assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = resp.headers["Content-Disposition"]
-    name = "屯留区2021年度清洁取暖回头看评估报告（截至20211031）.xlsx"
+    name = "屯留区2021年度清洁取暖回头看评估报告（截至20211031）（草稿）.xlsx"  # nothing approved
     assert disposition.startswith("attachment")
     assert f"filename*=UTF-8''{quote(name)}" in disposition
     wb = openpyxl.load_workbook(io.BytesIO(resp.data))

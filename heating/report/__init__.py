@@ -41,10 +41,20 @@ class BuiltReport:
 
 
 def report_file_name(snapshot: Snapshot) -> str:
-    """The Chinese file name a download and the CLI suggest."""
+    """The Chinese file name a download and the CLI suggest.
+
+    A draft or approved-only report says so in its name too (…（草稿）.xlsx):
+    a file saved to disk and forwarded must not pass for the final report.
+    """
+    marks = []
+    if snapshot.draft:
+        marks.append("草稿")
+    if snapshot.signoff is not None and snapshot.signoff.approved_only:
+        marks.append("仅含已审核乡镇")
+    suffix = f"（{'·'.join(marks)}）" if marks else ""
     return (
         f"{snapshot.district_name}{snapshot.year}年度清洁取暖回头看评估报告"
-        f"（截至{snapshot.as_of:%Y%m%d}）.xlsx"
+        f"（截至{snapshot.as_of:%Y%m%d}）{suffix}.xlsx"
     )
 
 
