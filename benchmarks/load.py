@@ -358,7 +358,7 @@ class Server:
             if self.process.poll() is not None:
                 raise SystemExit(f"gunicorn 未能启动，见 {self.log.name}")
             try:
-                if requests.get(f"{self.base}/login", timeout=60).status_code == 200:
+                if requests.get(f"{self.base}/login", timeout=120).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -407,7 +407,7 @@ def _wait_for_job(session: Any, base: str, location: str, timeout: float) -> int
     deadline = time.monotonic() + timeout
     url = location if location.startswith("http") else base + location
     while time.monotonic() < deadline:
-        resp = session.get(url, allow_redirects=False, timeout=60)
+        resp = session.get(url, allow_redirects=False, timeout=120)
         if resp.status_code == 302:
             target = resp.headers["Location"]
             match = re.search(r"/imports/(\d+)$", target.split("?")[0])
@@ -428,16 +428,16 @@ def clerk_commit(base: str, username: str, township: str, ledger: Path, rows: in
     run = ClerkRun(username, township, rows, started_at=time.monotonic())
     try:
         with requests.Session() as http:
-            page = http.get(f"{base}/login", timeout=60)
+            page = http.get(f"{base}/login", timeout=120)
             resp = http.post(
                 f"{base}/login",
                 data={"username": username, "password": PASSWORD, "csrf_token": _csrf(page.text)},
                 allow_redirects=False,
-                timeout=60,
+                timeout=120,
             )
             if resp.status_code != 302:
                 raise RuntimeError(f"填报员 {username} 登录失败：{resp.status_code}")
-            form = http.get(f"{base}/imports", timeout=60)
+            form = http.get(f"{base}/imports", timeout=120)
             start = time.perf_counter()
             with ledger.open("rb") as fh:
                 resp = http.post(
@@ -451,7 +451,7 @@ def clerk_commit(base: str, username: str, township: str, ledger: Path, rows: in
                 raise RuntimeError(f"上传未被接受：{resp.status_code}")
             run.batch_id = _wait_for_job(http, base, resp.headers["Location"], 1800)
             run.preview_s = time.perf_counter() - start
-            shown = http.get(f"{base}/imports/{run.batch_id}", timeout=60)
+            shown = http.get(f"{base}/imports/{run.batch_id}", timeout=120)
             start = time.perf_counter()
             resp = http.post(
                 f"{base}/imports/{run.batch_id}/commit",

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, select, text, true
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, case, event, func, literal, select, text, true
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import Select
 
 from heating.errors import NotFound
@@ -53,6 +53,9 @@ from heating.models import (
 )
 from heating.seasons import UsageSettings, counting_usage
 from heating.usage import HouseholdState
+
+# session.info key of the facts remembered for a read-only request (remember_facts).
+MEMO = "heating.village_facts"
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,29 @@ def _check_scope(session: Session, township_code: str | None, district_code: str
         raise NotFound(f"区县代码 {district_code} 不在村庄名录中：请检查代码（6 位）。")
 
 
+def remember_facts(session: Session) -> None:
+    """Keep ``village_facts``' answers in ``session`` until it writes, commits or rolls back.
+
+    For a page request that only reads (the web app's GET requests): the
+    dashboard asks for the same district's facts three times (compliance,
+    categories, townships), each costing the whole usage evidence.
+    """
+    if MEMO in session.info:
+        return
+    session.info[MEMO] = {}
+
+    def forget(*_: object) -> None:
+        session.info.get(MEMO, {}).clear()
+
+    def forget_on_write(state: ORMExecuteState) -> None:
+        if not state.is_select:
+            forget()
+
+    for name in ("after_flush", "after_commit", "after_rollback"):
+        event.listen(session, name, forget)
+    event.listen(session, "do_orm_execute", forget_on_write)
+
+
 def village_facts(
     session: Session,
     *,
@@ -243,6 +269,35 @@ def village_facts(
     heat_source_rule: str | None = None,
 ) -> list[VillageFacts]:
     """Every village in scope (by code) with its household counts now or as of a date.
+
+    Remembered within a session ``remember_facts`` was called on (the same
+    arguments and settings give the same facts objects: callers only read them).
+    """
+    memo = session.info.get(MEMO)
+    if memo is None:
+        return _village_facts(
+            session, as_of, known_at, township_code, district_code, usage, heat_source_rule
+        )
+    rule = heat_source_rule or counting_rule(session)
+    settings = usage or counting_usage(session)
+    key = (as_of, known_at, township_code, district_code, repr(settings), rule)
+    if key not in memo:
+        memo[key] = _village_facts(
+            session, as_of, known_at, township_code, district_code, settings, rule
+        )
+    return list(memo[key])
+
+
+def _village_facts(
+    session: Session,
+    as_of: date | None,
+    known_at: datetime | None,
+    township_code: str | None,
+    district_code: str | None,
+    usage: UsageSettings | None,
+    heat_source_rule: str | None,
+) -> list[VillageFacts]:
+    """``village_facts`` computed.
 
     ``known_at`` (naive UTC) counts only what was recorded by then — the
     households and the heat-source register alike.  ``heat_source_rule``

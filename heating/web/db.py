@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from heating.config import Config
 from heating.runtime import Runtime
+from heating.village_facts import remember_facts
 
 
 def app_runtime() -> Runtime:
@@ -20,9 +21,15 @@ def app_config() -> Config:
 
 
 def db() -> Session:
-    """Return this request's session; opened on first use."""
+    """Return this request's session; opened on first use.
+
+    A GET or HEAD request only reads: its session remembers the village facts
+    it computes, so a page asking for the same figures twice pays once.
+    """
     if "db" not in g:
         g.db = app_runtime().sessions()
+        if has_request_context() and request.method in ("GET", "HEAD"):
+            remember_facts(g.db)
     return g.db
 
 

@@ -1,0 +1,51 @@
+"""heating.village_facts.remember_facts: a read-only request computes each set of facts once.
+
+Found by benchmarks/load.py: the dashboard asked for the district's facts three
+times (compliance, categories, townships), each time judging every household's
+usage again.  A GET request's session now remembers them; any write, commit or
+rollback in that session forgets them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from heating.models import Household
+from heating.village_facts import remember_facts, village_facts
+from tests.support import NANJIE, add_many
+
+
+def counts(session, code: str = NANJIE) -> tuple[int, int]:
+    fact = next(f for f in village_facts(session) if f.code == code)
+    return fact.ledger_rows, fact.clean
+
+
+def test_remembered_until_the_session_writes(runtime, standard) -> None:
+    with runtime.session() as s:
+        remember_facts(s)
+        first = village_facts(s)
+        again = village_facts(s)
+        assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+        assert village_facts(s, township_code="140405001") != first  # other arguments: computed
+        assert counts(s) == (10, 9)
+        add_many(s, standard[NANJIE], 2, "completed")  # an ORM flush forgets
+        assert counts(s) == (12, 11)
+        s.execute(
+            update(Household).where(Household.village_id == standard[NANJIE]).values(active=False)
+        )
+        assert counts(s) == (0, 0)  # a Core write through the session forgets
+        s.rollback()
+        assert counts(s) == (10, 9)
+
+
+def test_a_session_without_it_computes_each_time(runtime, standard) -> None:
+    with runtime.session() as s:
+        assert village_facts(s)[0] is not village_facts(s)[0]
+
+
+def test_the_dashboard_shows_the_same_figures(login, standard) -> None:
+    client = login("dave")
+    first = client.get("/").get_data(as_text=True)
+    assert client.get("/").get_data(as_text=True) == first
+    api = client.get("/api/coverage?by=township").get_json()
+    assert sum(r["clean"] for r in api) == 38
