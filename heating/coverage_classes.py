@@ -11,6 +11,8 @@ the report picture through ``colour_of``, and the pages through the stylesheet
 
 Overlays drawn over the classes (coal-ban zones, priority gaps, township
 borders) have their styles here too, so every picture of a zone looks alike.
+Chart lines (categories over the years) take ``series_colour``, chosen away
+from the class hues, and targets ``target_line_colour``.
 The colours are ColorBrewer's RdYlGn ends (readable by most colour-blind
 readers next to the grey of 无数据).
 """
@@ -90,6 +92,18 @@ BOILER_STYLE = {"radius": 5, "color": "#333333", "weight": 1, "fillOpacity": 0.9
 POINT_ALERT = {"color": ALERT_COLOUR, "weight": 3.5}
 BOILER_IN_ZONE = {"radius": 8, "color": ALERT_COLOUR, "weight": 3.5}
 
+# Chart lines, one per category in profile order (the web trend chart and the report's
+# 历年趋势 chart alike), the total dark and thicker: hues kept away from the classes' green,
+# orange, red and grey and from the priority magenta, so no line reads as a status.
+SERIES_COLOURS = ("#1f77b4", "#7570b3", "#8c6d31", "#17becf", "#6a3d9a", "#969696")
+TOTAL_SERIES_COLOUR = "#222222"
+
+
+def series_colour(index: int, total: bool = False) -> str:
+    """The colour of a chart's ``index``-th category line (or of the total)."""
+    return TOTAL_SERIES_COLOUR if total else SERIES_COLOURS[index % len(SERIES_COLOURS)]
+
+
 # Status tones of badges and messages, taken from the classes so a green badge means 达标.
 TONES = {"ok": "meets", "warn": "near", "bad": "far", "none": "no_data"}
 
@@ -151,6 +165,11 @@ def tint(colour: str) -> str:
 def ink(colour: str) -> str:
     """A dark text colour of ``colour`` (contrast ≥ 4.5:1 on its tint and on white)."""
     return _mix(colour, "#000000", 0.5 if colour != colour_of("near") else 0.6)
+
+
+def target_line_colour() -> str:
+    """Targets drawn as dashed lines in charts: the dark tone of 接近 (the warn tone)."""
+    return ink(colour_of("near"))
 
 
 @cache

@@ -138,3 +138,30 @@ def test_trend_years_ignore_ledgers_recorded_after_the_known_at(
         built = build_report(s, runtime.config, 2021, picture=False, known_at=known)
     wb = openpyxl.load_workbook(io.BytesIO(built.content))
     assert [r["年度"] for r in read_table(wb["历年趋势"], "年度")] == [2021]
+
+
+def test_trend_lines_have_one_colour_per_category_in_page_and_report(
+    login, runtime: Runtime, history
+) -> None:
+    """One visual language: the web chart and the report chart colour each category alike,
+    from heating.coverage_classes, and no line takes a status class's colour."""
+    from heating.coverage_classes import COVERAGE_CLASSES, PRIORITY_COLOUR, series_colour
+
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, picture=False)
+    wb = openpyxl.load_workbook(io.BytesIO(built.content))
+    [chart] = wb["历年趋势"]._charts
+    report = [series.graphicalProperties.line.solidFill.srgbClr for series in chart.series]
+    page = login("dave").get("/trend").get_data(as_text=True)
+    web = dict(
+        re.findall(
+            r'<g class="series" data-key="([^"]+)">\s*<polyline fill="none" stroke="(#[0-9a-f]{6})"',
+            page,
+        )
+    )
+    with runtime.session() as s:
+        keys = [r.key for r in coverage(s, runtime.config.profile, "category")]
+    expected = [series_colour(i, total=key == "total") for i, key in enumerate(keys)]
+    assert ["#" + c.lower() for c in report] == expected  # every category, total last
+    assert web and all(web[key] == expected[keys.index(key)] for key in web)
+    assert not set(expected) & ({c.colour for c in COVERAGE_CLASSES} | {PRIORITY_COLOUR})

@@ -20,6 +20,7 @@ from heating.models import (
     SIGNOFF_STATE_LABELS,
     STATUS_LABELS,
     District,
+    utcnow,
 )
 from heating.web.access import READ_ALL, bound_district
 from heating.web.db import app_config, db
@@ -71,6 +72,11 @@ def when(value: datetime | date | str | None) -> str:
     if isinstance(value, datetime):
         return local_time(value).strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
+
+
+def printed_at() -> str:
+    """Now, as a printout's date line says it (the configured time zone)."""
+    return when(utcnow())
 
 
 def local_time(value: datetime) -> datetime:
@@ -192,6 +198,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items,
         page_url=page_url,
+        printed_at=printed_at,
         ROLE_LABELS=ROLE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
         SIGNOFF_STATE_LABELS=SIGNOFF_STATE_LABELS,

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
+from heating.coverage_classes import series_colour, target_line_colour
 from heating.measures import TOTAL_KEY
 from heating.profile import Profile
 from heating.report.workbook import Column
@@ -24,9 +25,6 @@ from heating.web.exports import wants_xlsx, xlsx_download
 
 bp = Blueprint("trend", __name__, url_prefix="/trend")
 
-# One colour per category in profile order (the total is drawn dark and thicker).
-PALETTE = ("#1f77b4", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e", "#a6761d")
-TOTAL_COLOUR = "#222222"
 WIDTH, HEIGHT = 680, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 32
 
@@ -55,7 +53,7 @@ def chart(points: list[TrendPoint], profile: Profile) -> dict[str, Any]:
     keys = [r.key for r in points[-1].rows] if points else []
     series = []
     for n, key in enumerate(keys):
-        colour = TOTAL_COLOUR if key == TOTAL_KEY else PALETTE[n % len(PALETTE)]
+        colour = series_colour(n, total=key == TOTAL_KEY)  # heating.coverage_classes
         segments: list[list[tuple[float, float, str]]] = [[]]
         name = key
         for i, point in enumerate(points):
@@ -81,6 +79,7 @@ def chart(points: list[TrendPoint], profile: Profile) -> dict[str, Any]:
         "left": LEFT,
         "right": WIDTH - RIGHT,
         "bottom": HEIGHT - BOTTOM,
+        "target_colour": target_line_colour(),
         "targets": [
             (round(y(c.target), 1), f"{c.name}目标 {c.target:.0%}")
             for c in profile.categories

@@ -13,6 +13,8 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.worksheet.worksheet import Worksheet
 
+from heating.coverage_classes import series_colour
+from heating.measures import TOTAL_KEY
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import Column, Row, Table, write_table
 
@@ -63,10 +65,14 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     chart.x_axis.title = "年度"
     chart.height, chart.width = 9, 22
     first, last = placed.data_first, placed.data_first + len(rows) - 1
-    for i, (_, name) in enumerate(categories):
+    for i, (key, name) in enumerate(categories):
         col = 3 + 3 * i + 2  # the category's 覆盖率 column
         data = Reference(ws, min_col=col, min_row=first, max_row=last)
         chart.add_data(data, titles_from_data=False)
         chart.series[-1].tx = SeriesLabel(v=name)
+        # The same line colour as the web trend chart (heating.coverage_classes).
+        line = chart.series[-1].graphicalProperties.line
+        line.solidFill = series_colour(i, total=key == TOTAL_KEY)[1:]
+        line.width = 28575 if key == TOTAL_KEY else 19050  # EMU: 2.25 pt / 1.5 pt
     chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
     ws.add_chart(chart, f"A{placed.last_row + 3}")
