@@ -379,7 +379,9 @@ def transition(
         raise Refused(
             f"{_place(township, period)}是 {user.username} 本人报送的，不能由本人审核：请另一位区级审核人员审核。"
         )
-    when = (now or utcnow()).replace(microsecond=0)
+    # Full precision: "changed after the approval" compares record times with this one,
+    # and cut to the second a change made earlier in that second read as later.
+    when = now or utcnow()
     row = _write_state(session, township, period, status.state, t.end, when)
     if action == "approve":
         row.approval = signoff_checks.approval_record(session, config, township, period)

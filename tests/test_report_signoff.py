@@ -15,7 +15,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from heating import signoff
 from heating.measures import coverage
@@ -367,6 +367,33 @@ def test_cover_lists_what_changed_since_the_approval(
     assert "须由管理员撤回审核" in changes and "用电用气" not in changes
     # The report is approved (not a draft) but says what moved under it.
     assert "草稿" not in str(wb["封面与说明"]["A1"].value)
+
+
+def test_a_change_just_before_the_approval_in_the_same_second_is_not_after_it(
+    runtime: Runtime, history: None, run_cli: Any, tmp_path: Path
+) -> None:
+    """The approval time was cut to the second: a register loaded at 10:00:05.3 and
+    approved at 10:00:05.8 read as "changed after the approval" (approved at 10:00:05)."""
+    from heating.models import HeatSourceVersion
+
+    register = tmp_path / "热源名单.xlsx"
+    register.write_bytes(register_xlsx(REGISTER[:1]))
+    assert run_cli("heat-sources", "load", str(register)).exit_code == 0
+    with runtime.session() as s:
+        loaded = s.scalar(select(func.max(HeatSourceVersion.recorded_at)))
+        if loaded.microsecond == 999_999:  # keep the approval after it, in its second
+            s.execute(update(HeatSourceVersion).values(recorded_at=loaded.replace(microsecond=0)))
+            loaded = loaded.replace(microsecond=0)
+        later_in_that_second = loaded.replace(microsecond=999_999)
+        for action, name in APPROVE_BOB:
+            user = s.scalar(select(User).where(User.username == name))
+            signoff.transition(
+                s, runtime.config, action, BOB_TOWN, PERIOD, user,
+                confirm=True, now=later_in_that_second,
+            )  # fmt: skip
+    changes = cover(make(runtime))["审核后的变化"]
+    bob_lines = [line for line in changes.split("\n") if line.startswith("麟绛街道")]
+    assert not any("屯留热电厂" in line for line in bob_lines), changes
 
 
 def test_usage_loaded_after_the_approval_is_listed_when_dated_by_the_cut_off(
