@@ -607,6 +607,25 @@ class ImportBatch(Base):
     user: Mapped[User | None] = relationship()
 
 
+class ParsedLedgerKept(Base):
+    """A preview's parse of its ledger, kept until the batch is committed or dropped.
+
+    The web commit reuses it instead of parsing the stored file again
+    (``imports.parse_cache``) when ``fingerprint`` — the file, the registry
+    and settings the parse read, the parser's version, the day — still
+    matches.  ``content`` holds the rows with ID numbers and phones: sealed.
+    """
+
+    __tablename__ = "parsed_ledgers"
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes kept (compressed, before sealing)
+    content: Mapped[bytes] = mapped_column(SealedBytes)  # encrypted whole
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # --------------------------------------------------------------------------
 # Utility use (evidence of use, issue 13)
 # --------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 A ledger is always first previewed: the file is kept byte-for-byte with its
 SHA-256, its ledger date is settled (``imports.ledger_date``) and the outcome
 is stored, but no household is written.  ``imports.commit`` then writes a
-previewed batch (re-parsing the stored file, judged against the database as
-it is then) and ``imports.rollback`` retracts a committed one; both start
+previewed batch (reusing the preview's parse kept by ``imports.parse_cache``
+when the file, registry and settings are as they were, else re-parsing the
+stored file; judged against the database as it is then) and ``imports.rollback`` retracts a committed one; both start
 with ``lock_batch``.
 """
 
@@ -22,10 +23,11 @@ from heating.config import Config
 from heating.errors import NotFound, Refused
 from heating.models import BATCH_STATUS_LABELS, ImportBatch, Township, audit
 from imports import ledger_date as ledger_dates
+from imports import parse_cache
 from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, change_details, diff_ledger, outcome, sheets_json
 from imports.parsed import ParsedLedger
-from imports.pipeline import parse_ledger
+from imports.pipeline import LedgerReferences, ledger_references, parse_fingerprint, parse_ledger
 from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]
@@ -43,6 +45,8 @@ def parse_stored(
     township_code: str | None,
     today: date | None,
     progress: Progress | None,
+    references: LedgerReferences | None = None,
+    record: Callable[[bytes], None] | None = None,
 ) -> ParsedLedger:
     return parse_ledger(
         data,
@@ -52,6 +56,8 @@ def parse_stored(
         township_code=township_code,
         today=today,
         progress=progress,
+        references=references,
+        record=record,
     )
 
 
@@ -183,10 +189,13 @@ def judge(
     ledger_date: date | None,
     today: date,
     progress: Progress | None = None,
+    references: LedgerReferences | None = None,
+    record: Callable[[bytes], None] | None = None,
 ) -> tuple[Any, ledger_dates.Decision, LedgerDiff]:
     """Parse a ledger, settle its ledger date and compare it with the database; write nothing.
 
     What a preview stores, and what the issue-list download judges again.
+    ``record`` receives the parse as it arrives from the child (``imports.parse_cache``).
     """
     parsed = parse_stored(
         session,
@@ -196,6 +205,8 @@ def judge(
         township_code=township_code,
         today=today,
         progress=progress,
+        references=references,
+        record=record,
     )
     decision = ledger_dates.decide(
         option=ledger_date,
@@ -223,12 +234,22 @@ def preview_parsed(
     ledger_date: date | None = None,
     today: date | None = None,
     progress: Progress | None = None,
+    keep_parse: bool = True,
 ) -> tuple[ImportBatch, dict[str, Any], Any]:
-    """``preview`` that also returns the ParsedLedger, for a commit in the same process."""
+    """``preview`` that also returns the ParsedLedger, for a commit in the same process.
+
+    With ``keep_parse`` (``preview`` always) the parse is kept beside the
+    batch for a later commit by id (``imports.parse_cache``); the CLI's
+    ``--commit``, which hands the parse over itself, does without.
+    """
     today = today or clock.today(config.timezone)
     if ledger_date is not None:
         ledger_dates.check_option(ledger_date, today)
     _township(session, township_code)
+    if township_code is not None:
+        township_code = township_code.strip()
+    references = ledger_references(session, config, township_code, today)
+    recorder = parse_cache.Recorder() if keep_parse else None
     parsed, decision, diff = judge(
         session,
         data,
@@ -238,6 +259,8 @@ def preview_parsed(
         ledger_date=ledger_date,
         today=today,
         progress=progress,
+        references=references,
+        record=recorder.write if recorder is not None else None,
     )
     sha256 = keep_bytes(session, data)
     owner = _township(session, file_township(diff))
@@ -254,6 +277,11 @@ def preview_parsed(
     )
     session.add(batch)
     session.flush()
+    if recorder is not None:
+        mark = parse_fingerprint(references, config, sha256)
+        if mark is not None:
+            parse_cache.keep(session, batch.id, mark, recorder.finish())
+        del recorder
     result = outcome(diff)
     result["township"] = owner.code if owner else None
     store_outcome(batch, diff, result)
@@ -301,6 +329,7 @@ def cancel(session: Session, batch_id: int, *, user_id: int | None = None) -> Im
     """Drop a preview that will not be committed (the stored file stays)."""
     batch = lock_batch(session, batch_id, "preview")
     batch.status = "cancelled"
+    parse_cache.drop(session, [batch_id])
     session.flush()
     audit(session, "import_cancel", user=user_id, target=f"batch:{batch_id}")
     return batch

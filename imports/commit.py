@@ -1,8 +1,12 @@
 """Commit: write a previewed ledger's valid rows, refusing what would overwrite newer data.
 
-Commit re-parses the stored file (so what is written is what the preview
-showed for that file, judged against the database as it is now) and writes
-every valid row in one transaction through ``heating.history``.
+Commit takes the preview's parse — handed over in the same process
+(``heating import --commit``), kept beside the batch (``imports.parse_cache``,
+when the file, registry and settings it read are unchanged), else the stored
+file parsed again — so what is written is what the preview showed for that
+file, judged against the database as it is now, and writes every valid row in
+one transaction through ``heating.history``.  The stored bytes must still hash
+to the batch's SHA-256.
 
 Safe commits: a commit is refused when, since the preview, a batch still in
 force with a ledger date on or before this one's wrote one of the file's
@@ -21,6 +25,10 @@ of many households refreshes the planner's statistics (``heating.db.analyze``).
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import pickle
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +50,7 @@ from heating.models import (
     audit,
     utcnow,
 )
+from imports import parse_cache
 from imports.batches import (
     LISTED,
     Progress,
@@ -52,6 +61,14 @@ from imports.batches import (
 )
 from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, diff_ledger, id_hash_for, outcome, rejected_rows_json
+from imports.parsed import ParsedLedger
+from imports.pipeline import ledger_references, parse_fingerprint, replay_ledger
+
+log = logging.getLogger(__name__)
+# How the last commit in this process came by its parse: "given" (the caller's,
+# as ``heating import --commit``), "kept" (the preview's, imports.parse_cache) or
+# "parsed" (the stored file read again).  Diagnostics and benchmarks only.
+last_parse = ""
 
 
 def _refuse_not_preview(session: Session, batch: ImportBatch, tz: str) -> None:
@@ -166,6 +183,7 @@ def commit(
     batch's ledger date.  A file whose rows are all unchanged writes no
     version: the batch is recorded as a confirmation of that date.
     """
+    global last_parse
     tz = config.timezone
     found = session.get(ImportBatch, batch_id)
     if found is None:
@@ -179,17 +197,9 @@ def commit(
             detail=found.counts,
         )
     township_code = found.township.code if found.township else None
+    last_parse = "given"
     if parsed is None or parsed.sha256 != found.sha256:
-        stored = session.get(StoredFile, found.sha256)
-        parsed = parse_stored(
-            session,
-            stored.content,
-            found.file_name,
-            config=config,
-            township_code=township_code,
-            today=None,
-            progress=progress,
-        )
+        parsed = _parse_of(session, found, township_code, config, progress)
     locks.hold_township_writes(session, found.township_id)
     batch = lock_batch(session, batch_id, "preview")
     day = batch.ledger_date
@@ -230,6 +240,7 @@ def commit(
         batch.user_id = user_id
     expired = _expire_previews(session, batch)
     session.flush()
+    parse_cache.drop_settled(session)
     result = {"batch": batch.id, "status": batch.status, **result}
     if expired:
         result["expired_batches"] = expired
@@ -246,6 +257,52 @@ def commit(
         },
     )
     return batch, result
+
+
+def _parse_of(
+    session: Session,
+    batch: ImportBatch,
+    township_code: str | None,
+    config: Config,
+    progress: Progress | None,
+) -> ParsedLedger:
+    """The batch's file parsed: the preview's kept parse when nothing it read changed, else anew.
+
+    The stored bytes must still be the previewed file (its SHA-256): a commit
+    never writes what the preview did not show.
+    """
+    global last_parse
+    stored = session.get(StoredFile, batch.sha256)
+    content = stored.content if stored is not None else b""
+    if hashlib.sha256(content).hexdigest() != batch.sha256:
+        raise Refused(
+            f"批次 {batch.id} 保存的文件“{batch.file_name}”与预览时的文件不一致"
+            "（内容已被改动或已删除），不能写入。请重新上传该文件，预览核对后再写入。",
+            detail={"batch": batch.id, "code": "stored_file_changed"},
+        )
+    today = clock.today(config.timezone)
+    references = ledger_references(session, config, township_code, today)
+    mark = parse_fingerprint(references, config, batch.sha256)
+    if mark is not None:
+        try:
+            parsed = parse_cache.kept(session, batch.id, mark, replay_ledger)
+        except (ValueError, EOFError, pickle.UnpicklingError, zlib.error):
+            log.warning("kept parse of batch %s unreadable: parsing the file again", batch.id)
+            parsed = None
+        if parsed is not None and parsed.sha256 == batch.sha256:
+            last_parse = "kept"
+            return parsed
+    last_parse = "parsed"
+    return parse_stored(
+        session,
+        content,
+        batch.file_name,
+        config=config,
+        township_code=township_code,
+        today=today,
+        progress=progress,
+        references=references,
+    )
 
 
 def _townships_written(session: Session, batch: ImportBatch, diff: LedgerDiff) -> set[int]:

@@ -218,6 +218,7 @@ def run_isolated(
     file_name: str,
     progress: Callable[[int, int], None] | None = None,
     on_part: Callable[[Any], None] | None = None,
+    record: Callable[[bytes], None] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Call ``func(*args, **kwargs)`` in a limited child and return its result.
@@ -230,6 +231,9 @@ def run_isolated(
     pieces, while the child works on).  Raises the child's ``Refused``, a
     ``LedgerRejected`` when the child ran out of memory, was killed or took
     too long, and ``ChildFailed`` for any other exception in the child.
+    With ``record``, every byte read from the child is handed to it as it
+    arrives: ``replay`` of those bytes gives the same parts and result again
+    (``imports.parse_cache``).
     """
     ctx = _mp_context()
     reader, writer = ctx.Pipe(duplex=False)
@@ -251,13 +255,14 @@ def run_isolated(
     timer = threading.Timer(limits.seconds * WALL_FACTOR, expire)
     timer.daemon = True
     timer.start()
-    stream = os.fdopen(os.dup(reader.fileno()), "rb", buffering=1 << 20)
+    stream: Any = os.fdopen(os.dup(reader.fileno()), "rb", buffering=1 << 20)
     reader.close()
+    source = _Recorded(stream, record) if record is not None else stream
     message: tuple[Any, ...] | None = None
     try:
         while True:
             try:
-                message = _SafeUnpickler(stream).load()
+                message = _SafeUnpickler(source).load()
             except (EOFError, pickle.UnpicklingError, OSError, ValueError):
                 message = None
                 break
@@ -272,7 +277,7 @@ def run_isolated(
             break
         if message is not None:
             try:
-                stats = _SafeUnpickler(stream).load()
+                stats = _SafeUnpickler(source).load()
                 _note_stats(func.__name__, stats[1], stats[2])
             except (EOFError, pickle.UnpicklingError, OSError, ValueError, IndexError):
                 pass  # statistics only
@@ -302,6 +307,53 @@ def run_isolated(
         raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
     # Killed by a signal (abort in a library, the OOM killer) or out of memory while replying.
     raise _too_large(file_name, limits)
+
+
+class _Recorded:
+    """The child's stream for the unpickler, each byte read also handed to ``record``.
+
+    No ``peek``: the unpickler then reads exactly each message's bytes (whole
+    pickle frames), so what is recorded is the messages, nothing ahead.
+    """
+
+    def __init__(self, stream: Any, record: Callable[[bytes], None]) -> None:
+        self.stream = stream
+        self.record = record
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.record(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.stream.readline()
+        self.record(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.stream.readinto(buffer)
+        self.record(bytes(memoryview(buffer)[:n]))
+        return n
+
+
+def replay(stream: Any, on_part: Callable[[Any], None] | None = None) -> Any:
+    """The result of a child's recorded messages (``run_isolated(record=…)``), parts to ``on_part``.
+
+    Unpickled with the same allow-list as the live pipe.  Raises ValueError
+    when the recording holds no result.
+    """
+    while True:
+        try:
+            message = _SafeUnpickler(stream).load()
+        except EOFError:
+            raise ValueError("recorded messages end without a result") from None
+        if message[0] == "part":
+            if on_part is not None:
+                on_part(message[1])
+        elif message[0] == "ok":
+            return message[1]
+        elif message[0] != "progress":
+            raise ValueError(f"recorded message {message[0]!r} is not a result")
 
 
 def _widen(fd: int) -> None:

@@ -78,6 +78,37 @@ class LedgerReferences:
         return cls(township_code, index, get_meta(session, "id_salt") or "", rules)
 
 
+def ledger_references(
+    session: Session, config: Any, township_code: str | None, today: date
+) -> LedgerReferences:
+    """What a parse of a ledger for ``township_code`` reads from the database and settings.
+
+    Raises LedgerRejected when the township is not in the registry.
+    """
+    known = select(Township.id).where(Township.code == township_code)
+    if township_code is not None and session.scalar(known) is None:
+        raise LedgerRejected(
+            f"乡镇代码 {township_code} 不在村庄名录中。请核对代码（9 位），或先导入村庄名录。",
+            code="township_unknown",
+        )
+    references = LedgerReferences.load(session, township_code, today)
+    references.rules.heat_source_rule = config.heat_source_rule
+    return references
+
+
+def parse_fingerprint(references: LedgerReferences, config: Any, sha256: str) -> str | None:
+    """What a kept parse must match to stand in for a new one (``imports.parse_cache``).
+
+    None when the references have no stable form (the parse is then never kept).
+    """
+    from imports import parse_cache
+
+    try:
+        return parse_cache.fingerprint(sha256, references, ReadLimits.from_config(config))
+    except parse_cache.Unstable:
+        return None
+
+
 def parse_ledger(
     data: bytes,
     file_name: str,
@@ -87,24 +118,23 @@ def parse_ledger(
     township_code: str | None,
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    references: LedgerReferences | None = None,
+    record: Callable[[bytes], None] | None = None,
 ) -> ParsedLedger:
     """Read and validate a household ledger; raise LedgerRejected when the whole file is refused.
 
     Reading and parsing run in a child process with the configured memory and
-    time limits (``imports.isolation``); the database is read here.
+    time limits (``imports.isolation``); the database is read here (or
+    ``references`` given were read already).  ``record`` receives the child's
+    messages as they arrive (``replay_ledger`` turns them into the same result).
     """
     from imports.isolation import ChildLimits, run_isolated
 
     today = today or date.today()
     if township_code is not None:
         township_code = township_code.strip()
-        if session.scalar(select(Township.id).where(Township.code == township_code)) is None:
-            raise LedgerRejected(
-                f"乡镇代码 {township_code} 不在村庄名录中。请核对代码（9 位），或先导入村庄名录。",
-                code="township_unknown",
-            )
-    references = LedgerReferences.load(session, township_code, today)
-    references.rules.heat_source_rule = config.heat_source_rule
+    if references is None:
+        references = ledger_references(session, config, township_code, today)
     # Rows arrive in parts while the child is still reading: the child never holds them all,
     # and the parent rebuilds each part (plain tuples) with no Python call per row.
     rows: list[LedgerRow] = []
@@ -122,7 +152,21 @@ def parse_ledger(
         file_name=file_name,
         progress=progress,
         on_part=take,
+        record=record,
     )
+    rows.extend(parsed.rows)
+    parsed.rows = rows
+    return parsed
+
+
+def replay_ledger(stream: Any) -> ParsedLedger:
+    """The ParsedLedger of a parse's recorded messages (``parse_ledger(record=…)``)."""
+    from imports.isolation import replay
+
+    rows: list[LedgerRow] = []
+    parsed = replay(stream, lambda part: rows.extend(map(LedgerRow, part)))
+    if not isinstance(parsed, ParsedLedger):
+        raise ValueError("recorded result is not a parsed ledger")
     rows.extend(parsed.rows)
     parsed.rows = rows
     return parsed

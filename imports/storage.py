@@ -99,6 +99,10 @@ def sweep(
     for batch in expired:
         batch.status = "expired"  # as a later commit of its township would leave it
     session.flush()
+    if expired:
+        from imports import parse_cache
+
+        parse_cache.drop_settled(session)
     # A file goes when every batch that used it was cancelled or expired, all before the cutoff.
     still_needed = select(ImportBatch.sha256).where(
         (ImportBatch.status.in_(KEPT_STATUSES))

@@ -431,3 +431,38 @@ def test_batch_changes_upgrade_keeps_batches_without_details(empty_url: str) -> 
             (7, "committed", None)
         ]
     engine.dispose()
+
+
+PARSED_LEDGERS = importlib.import_module("heating.migrations.versions.parsed_ledgers")
+
+
+def test_parsed_ledgers_upgrade_keeps_batches_and_starts_with_no_kept_parse(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=PARSED_LEDGERS.down_revision)
+    at = datetime(2024, 1, 15)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stored_files (sha256, size, content, created_at) VALUES (:s, 1, :c, :at)"
+            ),
+            {"s": "a" * 64, "c": b"x", "at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO import_batches (id, kind, file_name, sha256, size, status,"
+                " accept_valid, created_at) VALUES (1, 'ledger', '台账.xlsx', :s, 1, 'preview', :f, :at)"
+            ),
+            {"s": "a" * 64, "f": False, "at": at},
+        )
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, status FROM import_batches")).all() == [(1, "preview")]
+        assert conn.execute(text("SELECT count(*) FROM parsed_ledgers")).scalar() == 0
+        conn.execute(
+            text(
+                "INSERT INTO parsed_ledgers (batch_id, fingerprint, size, content, created_at)"
+                " VALUES (1, :f, 1, :c, :at)"
+            ),
+            {"f": "b" * 64, "c": b"y", "at": at},
+        )
+    engine.dispose()

@@ -12,6 +12,7 @@ importtime``: geo.zones 2.5 s, imports.pipeline 1.5 s under load).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -23,9 +24,52 @@ from heating.db import DatabaseError
 from heating.errors import Refused
 from heating.sealing import KeyFileError
 
+# The sibling modules holding the commands (each lists them in ``COMMANDS``), imported
+# only when one of their commands is asked for (``heating import`` loads no geopandas).
+COMMAND_MODULES = (
+    "imports",
+    "setup",
+    "measures",
+    "signoff",
+    "usage",
+    "boilers",
+    "report",
+    "geo",
+    "city",
+    "maps",
+    "demo",
+)
+
 
 class HeatingGroup(click.Group):
-    """A group that turns domain refusals into exit code 1 with a Chinese message."""
+    """A group that turns domain refusals into exit code 1 with a Chinese message.
+
+    Its commands are registered module by module as they are looked up: the
+    help lists them all, a command imports what it needs and no more.
+    """
+
+    _loaded: set[str]
+
+    def _load(self, module: str) -> None:
+        loaded = self.__dict__.setdefault("_loaded", set())
+        if module in loaded:
+            return
+        loaded.add(module)
+        for command in getattr(importlib.import_module(f"heating.cli.{module}"), "COMMANDS", ()):
+            click_zh.localize_metavars(command)
+            self.add_command(command)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in COMMAND_MODULES:
+            if cmd_name in self.commands:
+                break
+            self._load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in COMMAND_MODULES:
+            self._load(module)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,40 +108,8 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["database_url"] = database_url
 
 
-def _register() -> None:
-    from heating.cli import (
-        boilers,
-        city,
-        demo,
-        geo,
-        imports,
-        maps,
-        measures,
-        report,
-        setup,
-        signoff,
-        usage,
-    )
-
-    for module in (
-        setup,
-        demo,
-        imports,
-        geo,
-        measures,
-        city,
-        maps,
-        report,
-        boilers,
-        signoff,
-        usage,
-    ):
-        for command in getattr(module, "COMMANDS", ()):
-            cli.add_command(command)
-    click_zh.localize_metavars(cli)
-
-
-_register()
+# The group's own usage line; each command's as its module is loaded (HeatingGroup._load).
+click_zh.localize_metavars(cli)
 
 
 def main() -> None:

@@ -155,6 +155,9 @@ def import_command(
                 config=runtime.config,
                 ledger_date=day,
                 progress=progress,
+                # The commit below takes the parse from here; a preview alone keeps it
+                # for a later commit by batch id (imports.parse_cache).
+                keep_parse=not do_commit,
             )
             batch_id = batch.id
     finally:
