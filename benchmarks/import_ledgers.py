@@ -378,6 +378,7 @@ def measure_one(path: Path, url: str) -> dict[str, Any]:
         _, out = commit(session, batch_id, config=config, recorded_at=datetime(2024, 1, 15, 9))
     figures["web_commit_s"] = time.perf_counter() - t
     figures["web_commit_parse"] = commit_module.last_parse
+    figures["web_commit_parse_s"] = commit_module.last_parse_s
     figures["web_commit_new"] = out["counts"]["new"]
     del out
 
@@ -478,7 +479,8 @@ def run_size(size: int, work: Path, db: str | None) -> dict[str, Any]:
 def report(f: dict[str, Any], dialect: str) -> None:
     ratio = f["preview_s"] / f["bare_read_s"]
     cli_ratio = f["cli_s"] / f["floor_s"]
-    web_ratio = f["web_commit_s"] / f["commit_s"]
+    # What taking the parse costs the web commit, against the rest of that same commit.
+    web_extra = f["web_commit_parse_s"] / (f["web_commit_s"] - f["web_commit_parse_s"])
     print(
         f"{f['size']:>9,} rows  file {f['file_mb']:6.1f} MB ({f['writer']}, {f['written_s']:.1f} s)\n"
         f"    bare calamine read {f['bare_read_s']:7.2f} s   (to_python; streamed with iter_rows "
@@ -492,10 +494,10 @@ def report(f: dict[str, Any], dialect: str) -> None:
         f"    commit {dialect:<6}      {f['commit_s']:7.2f} s   "
         f"({f['commit_counts']['new']:,} new households, parse in hand: diff + write; "
         f"CPU {f['commit_cpu_s']:.2f} s)\n"
-        f"    commit web {dialect:<6}  {f['web_commit_s']:7.2f} s   = {web_ratio:4.2f} × the commit "
-        f"with the parse in hand (goal ≤ 1.1; {f['web_commit_new']:,} new households, "
-        f"by batch id as the web job does; parse {f.get('web_commit_parse', '?')}; "
-        f"its preview {f['web_preview_s']:.2f} s)\n"
+        f"    commit web {dialect:<6}  {f['web_commit_s']:7.2f} s   ({f['web_commit_new']:,} new "
+        f"households, by batch id as the web job does; its preview {f['web_preview_s']:.2f} s)\n"
+        f"      taking the parse ({f['web_commit_parse']}) {f['web_commit_parse_s']:.2f} s = "
+        f"{web_extra:.0%} on top of the rest of that commit (goal ≤ 10 %)\n"
         f"    re-upload          {f['reupload_preview_s']:7.2f} s preview + "
         f"{f['reupload_commit_s']:.2f} s commit by id ({f['reupload_unchanged']:,} unchanged)\n"
         f"    peak RSS           {f['peak_rss_mb']:7.0f} MB (process), "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import time
 import zlib
 from datetime import datetime
 from typing import Any
@@ -67,8 +68,10 @@ from imports.pipeline import ledger_references, parse_fingerprint, replay_ledger
 log = logging.getLogger(__name__)
 # How the last commit in this process came by its parse: "given" (the caller's,
 # as ``heating import --commit``), "kept" (the preview's, imports.parse_cache) or
-# "parsed" (the stored file read again).  Diagnostics and benchmarks only.
+# "parsed" (the stored file read again), and the seconds that took.  Diagnostics
+# and benchmarks only.
 last_parse = ""
+last_parse_s = 0.0
 
 
 def _refuse_not_preview(session: Session, batch: ImportBatch, tz: str) -> None:
@@ -183,7 +186,7 @@ def commit(
     batch's ledger date.  A file whose rows are all unchanged writes no
     version: the batch is recorded as a confirmation of that date.
     """
-    global last_parse
+    global last_parse, last_parse_s
     tz = config.timezone
     found = session.get(ImportBatch, batch_id)
     if found is None:
@@ -197,9 +200,11 @@ def commit(
             detail=found.counts,
         )
     township_code = found.township.code if found.township else None
-    last_parse = "given"
+    last_parse, last_parse_s = "given", 0.0
     if parsed is None or parsed.sha256 != found.sha256:
+        started = time.perf_counter()
         parsed = _parse_of(session, found, township_code, config, progress)
+        last_parse_s = time.perf_counter() - started
     locks.hold_township_writes(session, found.township_id)
     batch = lock_batch(session, batch_id, "preview")
     day = batch.ledger_date

@@ -144,9 +144,13 @@ def state_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
 BLANK_STATE: dict[str, Any] = dict.fromkeys(HOUSEHOLD_FIELDS)
 
 
+# One encoder for every dump (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dump_json(value: Any) -> str:
     """Serialise a JSON-safe value compactly (Chinese kept as UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(value)
 
 
 def dump_snapshot(snap: Mapping[str, Any]) -> str:

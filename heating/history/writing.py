@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from heating import sealing
 from heating.history.asof import _chunks, current_states, live, shows_state_at, states_as_of
 from heating.history.bulk import _next_id, _sync_sequence, allocate_ids, bulk_insert
 from heating.history.values import (
@@ -38,6 +39,7 @@ from heating.models import (
     Household,
     HouseholdVersion,
 )
+from heating.sealing import SEALED_FIELDS
 
 _H: Table = Household.__table__  # type: ignore[assignment]
 _V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
@@ -132,6 +134,9 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
     """
     hids = allocate_ids(session, _H, len(rows))
     vids = allocate_ids(session, _V, len(rows))
+    # ID number and phone sealed once per household: the row's column and the version's
+    # JSON take the same sealed text (sealing a sealed value leaves it as it is).
+    seal = ring.seal_text if (ring := sealing.active_or_none()) is not None else None
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
         households = []
@@ -139,6 +144,11 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
         for row, hid, vid in zip(part, hids[start:], vids[start:], strict=False):
             state = BLANK_STATE | row
             state["active"] = True
+            if seal is not None:
+                for name in SEALED_FIELDS:
+                    value = state[name]
+                    if value and type(value) is str:
+                        state[name] = seal(value)
             households.append(
                 (
                     hid,
