@@ -7,7 +7,10 @@ tests at 1366×768 in a real chromium, every outbound request refused.
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from openpyxl import load_workbook
 
 from heating.runtime import Runtime
 from tests.support import add_households_by_status, add_zone
@@ -43,6 +46,10 @@ def test_zones_page_finds_a_villages_zone(login, zoned) -> None:
     page = client.get("/zones?q=上村").get_data(as_text=True)
     assert "不在禁煤区内，也不与禁煤区相邻" in page
     assert "所查村庄不在任何禁煤区内" in page.split('id="zones"')[1]
+    # The export holds the same zones and says which villages were looked for.
+    book = load_workbook(io.BytesIO(client.get("/zones?q=南街&export=xlsx").get_data()))
+    cells = [c for row in book.active.iter_rows(values_only=True) for c in row if c]
+    assert "JMQ-0001" in cells and any("名称含“南街”" in str(c) for c in cells)
     page = client.get("/zones?q=没有这个村").get_data(as_text=True)
     assert "没有名称含“没有这个村”或代码以它开头的村庄" in page
 

@@ -77,8 +77,11 @@ def export_townships(
     )
 
 
-def zones_xlsx(zones: Sequence[Zone], names: Mapping[str, str], as_of: Any) -> Response:
-    """The zones table: id, villages, area, households, villages inside and touching."""
+def zones_xlsx(
+    zones: Sequence[Zone], names: Mapping[str, str], as_of: Any, query: str = ""
+) -> Response:
+    """The zones table: id, villages, area, households, villages inside and touching
+    (with ``query``: the zones holding or touching the villages the zones page found)."""
 
     def listed(codes: Sequence[str] | None) -> str:
         return "、".join(f"{names.get(c, c)}（{c}）" for c in codes or [])
@@ -106,7 +109,8 @@ def zones_xlsx(zones: Sequence[Zone], names: Mapping[str, str], as_of: Any) -> R
         ],
         rows,
         file_stem=f"禁煤区列表（截至{as_of}）" if as_of else "禁煤区列表",
-        subtitle=f"派生截至 {as_of}" if as_of else "尚未生成禁煤区",
+        subtitle=(f"派生截至 {as_of}" if as_of else "尚未生成禁煤区")
+        + (f"；只含有或邻接名称含“{query}”或代码以它开头的村的禁煤区" if query else ""),
     )
 
 

@@ -149,7 +149,9 @@ def index() -> ResponseReturnValue:
         wanted = {v.inside for v in found} | {z for v in found for z in v.touching}
         zones = [z for z in zones if z.zone_id in wanted]
     if wants_xlsx():
-        return zones_xlsx(zones, _village_names(codes), derivation.as_of if derivation else None)
+        return zones_xlsx(
+            zones, _village_names(codes), derivation.as_of if derivation else None, query
+        )
     history = derivation_history(session)[:HISTORY_LIMIT]
     return render_template(
         "zones/index.html",
