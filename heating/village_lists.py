@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from heating.collation import pinyin_key
 from heating.measures import MeasureRow
 
 # sort key → (label, value of a row; township names and category labels are given by the caller)
@@ -68,9 +69,11 @@ def _value_of(
 ) -> Callable[[MeasureRow], Any] | None:
     values: dict[str, Callable[[MeasureRow], Any]] = {
         "code": lambda r: r.key,
-        "name": lambda r: r.name,
-        "township": lambda r: township_names.get(r.township_code or "", r.township_code or ""),
-        "category": lambda r: category_label(r.category),
+        "name": lambda r: pinyin_key(r.name),
+        "township": lambda r: pinyin_key(
+            township_names.get(r.township_code or "", r.township_code or "")
+        ),
+        "category": lambda r: pinyin_key(category_label(r.category)),
         "registry": lambda r: r.registry_households or None,
         "ledger": lambda r: r.ledger_rows,
         "required": lambda r: r.required,

@@ -78,6 +78,30 @@ def test_sorting_and_search_are_pure_over_rows() -> None:
     assert [r.key for r in ordered] == ["3", "1", "2"]
 
 
+def test_names_sort_by_pinyin_not_code_point() -> None:
+    """By code point 东 (U+4E1C) came before 长 (U+957F) and 阿 (U+963F) last; people look
+    names up in 拼音 order: 阿 a, 长治 zhang (a heteronym: not chang), 东 dong, 重庆 chong."""
+
+    def row(key: str, name: str) -> MeasureRow:
+        return MeasureRow(key, name, "rural", "1", 1, 0, 0, 0, 0, 0, 0, None, None, 0.8, 0, None)
+
+    names = ["长治村", "东街村", "阿村", "重庆村", "北村", "2号村", "Z村"]
+    rows = [row(str(i), n) for i, n in enumerate(names)]
+    ordered = sort_rows(rows, "name", "asc", township_names={}, category_label=str)
+    assert [r.name for r in ordered] == [
+        "2号村",
+        "Z村",
+        "阿村",
+        "北村",
+        "重庆村",
+        "东街村",
+        "长治村",
+    ]
+    towns = {"1": "余吾镇"}
+    backwards = sort_rows(rows, "name", "desc", township_names=towns, category_label=str)
+    assert [r.name for r in backwards] == [r.name for r in reversed(ordered)]
+
+
 @pytest.fixture
 def many_households(runtime, users, tiny_district) -> None:
     """南街: 60 pending, 45 completed (5 burning coal again), one with a formula-like name."""
