@@ -27,11 +27,11 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from heating import clock
-from heating.models import Household
+from heating.models import District, Household, Township, Village
 from heating.seasons import UsageSettings
 from heating.usage import (
     HouseholdState,
@@ -76,6 +76,28 @@ def default_season(session: Session, settings: UsageSettings, tz: str) -> int:
     return judged if judged is not None else clock.today(tz).year - 1
 
 
+def evidence_districts(session: Session) -> set[str]:
+    """Codes of the districts with a household holding a utility account or a heated area."""
+    h = Household
+    return set(
+        session.scalars(
+            select(District.code)
+            .join(Township, Township.district_id == District.id)
+            .where(
+                exists()
+                .where(h.village_id == Village.id, Village.township_id == Township.id)
+                .where(
+                    or_(
+                        h.power_account.is_not(None),
+                        h.gas_account.is_not(None),
+                        h.heated_area_m2.is_not(None),
+                    )
+                )
+            )
+        )
+    )
+
+
 def with_evidence(
     session: Session,
     facts: list[VillageFacts],
@@ -89,7 +111,15 @@ def with_evidence(
     areas = has_areas(session)
     if not facts or not (usage or areas):
         return facts
-    states = household_states(session, as_of, known_at=known_at)
+    # Peers are judged within a district (heating.usage.flag_against_peers), so only the
+    # districts of these facts that hold any use or area evidence need reading: in a city
+    # of 600,000 households, the generated districts without evidence cost nothing.
+    districts = {f.district_code for f in facts} & evidence_districts(session)
+    states = (
+        household_states(session, as_of, known_at=known_at, district_codes=districts)
+        if districts
+        else []
+    )
     flags: dict[int, tuple[int, int, int]] = {}
     year = season_judged(session, as_of, settings) if usage else None
     if year is not None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -108,8 +108,10 @@ def household_states(
     as_of: date | None = None,
     township_code: str | None = None,
     known_at: datetime | None = None,
+    district_codes: Collection[str] | None = None,
 ) -> list[HouseholdState]:
-    """Every household present (now, or as of a date and known-at time by ``heating.history``'s rule)."""
+    """Every household present (now, or as of a date and known-at time by ``heating.history``'s rule),
+    of one township or of some districts when given."""
     h = Household
     places = (
         select(Village.id, Village.code, Township.code, Township.name, District.code)
@@ -118,6 +120,8 @@ def household_states(
     )
     if township_code is not None:
         places = places.where(Township.code == township_code)
+    if district_codes is not None:
+        places = places.where(District.code.in_(sorted(district_codes)))
     place = {row[0]: row[1:] for row in session.execute(places)}
     cols = [h.id, h.village_id, h.active, h.ledger_date, *(getattr(h, f) for f in EVIDENCE_FIELDS)]
     rows: dict[int, dict[str, Any]] = {}

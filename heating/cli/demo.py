@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -82,13 +84,25 @@ def print_summary(
     help="把各乡镇的演示台账写成 .xlsx 到此目录（可直接用 heating import 试导入）",
 )
 @click.option(
+    "--city",
+    "whole_city",
+    is_flag=True,
+    help="另外加载演示城市：长治市其他区县（真实区县名称和代码，生成的乡镇、村和农户，"
+    "约 3,000 个村、60 万户）",
+)
+@click.option(
     "--township",
     "township_codes",
     multiple=True,
     help="与 --ledgers 同用：只写这些乡镇（9 位代码，可重复）的台账",
 )
 def demo_command(
-    serve: bool, host: str, port: int, ledgers_dir: Path | None, township_codes: tuple[str, ...]
+    serve: bool,
+    host: str,
+    port: int,
+    ledgers_dir: Path | None,
+    whole_city: bool,
+    township_codes: tuple[str, ...],
 ) -> None:
     """加载演示区县（屯留区真实乡镇与村名，生成的村界与农户），打印演示登录。
 
@@ -102,6 +116,8 @@ def demo_command(
         summary = load_demo(session, profile, runtime.config)
     with runtime.session() as session:
         print_summary(session, profile, summary, runtime.config.usage)
+    if whole_city:
+        _load_city(runtime)
         if ledgers_dir is not None:
             click.echo("")
             click.echo(
@@ -141,6 +157,35 @@ def demo_command(
 
         click.echo("")
         serve_app(host, port)
+
+
+def _load_city(runtime: Any) -> None:
+    """Add the generated districts of 长治市 (``heating.demo.city``), derive the city's zones."""
+    from geo.zone_derivations import derive_zones
+    from heating.demo.city import CITY_VERSION, ZONE_DATE, load_city
+    from heating.demo.loader import DEMO_PASSWORD
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with runtime.session() as session:
+        city = load_city(session, password=DEMO_PASSWORD)
+        if not city.already_loaded:
+            derive_zones(session, runtime.config.profile, as_of=ZONE_DATE)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    click.echo("")
+    if city.already_loaded:
+        click.echo(f"{DEMO_MARK}演示城市已加载（版本 {CITY_VERSION}），未改动。")
+    else:
+        click.echo(
+            f"{DEMO_MARK}已加载演示城市：长治市 {city.districts} 个区县（真实区县名称与代码；"
+            "屯留区以外的乡镇、村、村界和农户均为生成，名称标“（生成）”）"
+            f"，用时 {seconds:.0f} 秒（本进程 CPU {cpu_seconds:.0f} 秒）"
+        )
+    click.echo(f"  村 {city.villages:,} 个，农户 {city.households:,} 户")
+    click.echo(
+        "  全市汇总：heating city（网页：/city）；全市报告：heating report --year 2021 --city --out 目录"
+    )
+    for name, label, password in city.users:
+        click.echo(f"  用户名 {name:<16} 密码 {password:<18} {label}")
 
 
 COMMANDS: list[click.Command] = [demo_command]
