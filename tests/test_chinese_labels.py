@@ -65,3 +65,13 @@ def test_admin_profile_page_leads_with_the_category_names(login) -> None:
     assert "<th>名称</th>" not in page  # the name is the category
     head = page.index("<thead>")
     assert page.index("区域类别", head) < page.index("配置文件中的键", head)
+
+
+def test_user_add_names_the_role_in_chinese(run_cli, users) -> None:
+    from tests.support import PASSWORD
+
+    done = run_cli(
+        "user", "add", "zhou", "--role", "planner", "--password-stdin", input=PASSWORD + "\n"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert "已创建用户 zhou（规划人员）" in done.stdout and "planner" not in done.stdout

@@ -249,3 +249,5 @@ def test_the_report_lists_each_place_with_its_plan(runtime, tiny_district):
         "—",
     )
     assert village["占已完成户"] == 0.3 and village["散煤复烧/弃用"] == 3
+    text = "".join(str(c.value) for line in ws.iter_rows() for c in line if c.value)
+    assert "relapse_share" not in text  # a setting's key is no word for the city office

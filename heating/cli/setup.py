@@ -10,7 +10,7 @@ import click
 from heating import users
 from heating.cli.context import emit_json, get_runtime
 from heating.db import describe, upgrade
-from heating.models import ROLES, audit
+from heating.models import ROLE_LABELS, ROLES, audit
 from heating.runtime import Runtime
 from heating.users import create_user
 
@@ -101,7 +101,7 @@ def user_add(
         if district_code:
             detail["district"] = district_code
         audit(session, "user_add", target=user.username, detail=detail)
-    click.echo(f"已创建用户 {name}（{role}）")
+    click.echo(f"已创建用户 {name}（{ROLE_LABELS.get(role, role)}）")
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -185,7 +185,7 @@ def plans_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
             ],
             notes=(
                 f"已完成户中散煤复烧/弃用或疑似改而不用（未记为复烧/弃用的）超过 {threshold * 100:g}%"
-                "（relapse_share）的乡镇和村须制定系统化解决方案；没有记录方案的为“未制定”。",
+                "（本区设定的比例）的乡镇和村须制定系统化解决方案；没有记录方案的为“未制定”。",
                 f"已逾期：完成时限早于报告生成日 {today:%Y-%m-%d} 而方案未完成。",
             ),
         ),
