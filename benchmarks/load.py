@@ -51,6 +51,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -330,6 +331,8 @@ class Server:
             str(workers),
             "--timeout",
             "120",
+            "-c",
+            str(HERE / "load_gunicorn.py"),
             "-b",
             f"127.0.0.1:{self.port}",
             "--access-logfile",
@@ -340,7 +343,8 @@ class Server:
         if threads > 1:
             command += ["-k", "gthread", "--threads", str(threads)]
         command.append("heating.web:create_app()")
-        self.log = (workdir / f"gunicorn-{self.port}.log").open("wb")
+        self.log_path = workdir / f"gunicorn-{self.port}.log"
+        self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command,
             env=server_env(url, key_file),
@@ -570,6 +574,56 @@ def read_locust(csv_prefix: Path) -> LoadResult:
     return LoadResult(pages, total, failures)
 
 
+def page_kind(method: str, uri: str) -> str:
+    """The locust name (``load_users.py``) of a request the server logged."""
+    path, _, query = uri.partition("?")
+    if method != "GET":
+        return "clerk or login"
+    if path == "/":
+        return "dashboard"
+    if path == "/villages":
+        return "village list"
+    if path.startswith("/villages/"):
+        return "village page"
+    if path == "/map":
+        return "township map"
+    if path == "/map/script.js":
+        return "township map script"
+    if path == "/api/coverage":
+        if "by=township" in query:
+            return "api coverage by township"
+        return "api township as of" if "as_of=" in query else "api coverage of a township"
+    if path == "/api/villages.geojson":
+        return "api villages.geojson of a township"
+    if path == "/reports/download":
+        return REPORT_KIND
+    return "clerk or login"
+
+
+def read_cpu(log: Path) -> dict[str, list[float]]:
+    """Milliseconds of app CPU per request, by page kind, from the server's log."""
+    pattern = re.compile(r"request-cpu (\S+) (\S+) ([\d.]+)$")
+    spent: dict[str, list[float]] = {}
+    for line in log.read_text("utf-8", errors="replace").splitlines():
+        match = pattern.search(line)
+        if match:
+            spent.setdefault(page_kind(match[1], match[2]), []).append(float(match[3]))
+    return spent
+
+
+def print_cpu(spent: dict[str, list[float]], seconds: float) -> None:
+    print(f"{'app CPU per request (server side)':<36} {'n':>5} {'median':>8} {'p95':>8}")
+    total = 0.0
+    for kind in sorted(spent):
+        values = sorted(spent[kind])
+        total += sum(values)
+        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+        print(f"{kind:<36} {len(values):>5} {statistics.median(values):>6.0f}ms {p95:>6.0f}ms")
+    print(
+        f"app CPU of the requests: {total / 1000:.0f} s in {seconds:.0f} s = {total / 1000 / seconds:.2f} cores"
+    )
+
+
 # --------------------------------------------------------------------------
 # After the run: did both commits land, and do the counts equal a replay?
 # --------------------------------------------------------------------------
@@ -743,6 +797,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         loads.append(load_average())
     result = read_locust(csv_prefix)
+    spent = read_cpu(server.log_path)
 
     runtime = open_runtime(database_url=url)
     commits = [landed(runtime, run) for run in under_load]
@@ -756,6 +811,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average（1/5/15 min）在填报员开始、写入完成、结束时：{'；'.join(loads)}"
     )
     print_pages(result, seconds)
+    print_cpu(spent, elapsed)
     errors = result.total.failures + sum(1 for r in under_load if r.error)
     print(
         f"错误：{errors}（页面 {result.total.failures}，填报员 {sum(1 for r in under_load if r.error)}）"

@@ -50,6 +50,9 @@ def test_users_browse_while_two_clerks_commit(runtime, standard, tmp_path) -> No
         runs = load.clerks_at_once(server.base, plan, ledgers, rows)
         assert locust.wait(timeout=120) == 0, prefix.with_suffix(".log").read_text()
     result = load.read_locust(prefix)
+    spent = load.read_cpu(server.log_path)  # the app's CPU per request, from gunicorn's hooks
+    assert sum(len(v) for v in spent.values()) >= result.total.requests
+    assert len(spent["clerk or login"]) >= 10
     assert result.total.requests > 6
     assert result.total.failures == 0, result.failures
     assert {p.kind for p in result.pages} >= {load.LOGIN_KIND}

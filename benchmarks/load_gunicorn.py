@@ -1,0 +1,25 @@
+"""gunicorn hooks for ``benchmarks/load.py``: log each request's CPU time in the app.
+
+The wall time a user sees on a shared machine is mostly waiting for a core;
+the CPU the request itself used (``time.thread_time`` of the thread serving
+it, so a clerk's import job running in another thread of the same worker is
+not counted) is what sizes a server.  ``load.py`` reads these lines back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+CPU_MARK = "request-cpu"
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    req.heating_cpu = time.thread_time()
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    start = getattr(req, "heating_cpu", None)
+    if start is not None:
+        spent = (time.thread_time() - start) * 1000
+        worker.log.info("%s %s %s %.1f", CPU_MARK, req.method, req.uri, spent)
