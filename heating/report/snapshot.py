@@ -160,7 +160,7 @@ class Snapshot:
     # Households with a coal subsidy in complete villages or zones (heating.coal_subsidy).
     coal_subsidies: list[dict[str, Any]] = field(default_factory=list)
     # Villages and townships above relapse_share, each with its plan as known then
-    # (heating.relapse_plans.with_plans; overdue judged on the generation day).
+    # (heating.relapse_plans.with_plans; overdue judged on the day of known_at).
     relapse_places: list[dict[str, Any]] = field(default_factory=list)
     relapse_share: float = 0.1  # the threshold they exceed ([usage] relapse_share)
     heat_sources: HeatSourceSection | None = None  # 先立后破 check as of the date
@@ -247,12 +247,11 @@ def _relapse_places(
     config: Config,
     rows: list[MeasureRow],
     townships: list[MeasureRow],
-    generated_at: datetime,
     known_at: datetime,
 ) -> list[dict[str, Any]]:
     """Townships, then villages, above relapse_share with their plans (``place_kind`` added)."""
     plans = plans_in_force(session, known_at)
-    today = local_date(generated_at, config.timezone)
+    today = local_date(known_at, config.timezone)  # reproducible with the same --known-at
     threshold = config.usage.relapse_share
     return [
         p | {"place_kind": kind}
@@ -375,7 +374,7 @@ def take_snapshot(
         ),
         usage_flags=_usage_flags(session, config, as_of, known_at),
         coal_subsidies=coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at),
-        relapse_places=_relapse_places(session, config, rows, townships, generated_at, known_at),
+        relapse_places=_relapse_places(session, config, rows, townships, known_at),
         relapse_share=config.usage.relapse_share,
         subsidy=(
             schedule(session, year, config.subsidy, config.usage, as_of=as_of, known_at=known_at)

@@ -145,7 +145,7 @@ def plans_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
     shown = _shown_townships(s)
     places = [p for p in s.relapse_places if shown is None or p["township"] in shown]
     threshold = s.relapse_share
-    today = local_date(s.generated_at, s.timezone)
+    today = local_date(s.known_at, s.timezone)
     write_table(
         ws,
         Table(
@@ -186,7 +186,8 @@ def plans_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
             notes=(
                 f"已完成户中散煤复烧/弃用或疑似改而不用（未记为复烧/弃用的）超过 {threshold * 100:g}%"
                 "（本区设定的比例）的乡镇和村须制定系统化解决方案；没有记录方案的为“未制定”。",
-                f"已逾期：完成时限早于报告生成日 {today:%Y-%m-%d} 而方案未完成。",
+                f"已逾期：完成时限早于 {today:%Y-%m-%d}（封面“已知时点”的日期）而方案未完成；"
+                "方案按该时刻已记录的取。",
             ),
         ),
         start_row=start_row,
