@@ -178,3 +178,15 @@ def test_district_bound_reviewer_records_plans_only_in_its_district(
         assert s.scalar(select(func.count()).select_from(RelapsePlan)) == 0
     ok = run_cli("usage", "plans", "set", "--village", NANJIE, "--state", "未制定", "--user", "rex")
     assert ok.exit_code == 0, ok.stderr
+
+
+def test_admin_narrows_pages_to_a_district(client, city) -> None:
+    c = _as(client, "alice")
+    imports = c.get(f"/imports?district={LUCHENG}")
+    assert imports.status_code == 200
+    page = imports.get_data(as_text=True)
+    assert "潞华街道" in page and "麟绛街道" not in page
+    for path in ("/zones", "/trend", "/boilers", "/signoff", "/usage", "/villages"):
+        assert c.get(f"{path}?district={LUCHENG}").status_code == 200, path
+    listing = c.get(f"/villages?district={LUCHENG}").get_data(as_text=True)
+    assert "东关村委会" in listing and "南街村委会" not in listing

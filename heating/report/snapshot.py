@@ -231,7 +231,7 @@ def resolve_district(session: Session, code: str | None) -> District:
 
 
 def _usage_flags(
-    session: Session, config: Config, as_of: date, known_at: datetime
+    session: Session, config: Config, as_of: date, known_at: datetime, district_code: str
 ) -> dict[str, Any] | None:
     """The 疑似改而不用 list of the season the measures judge as of the date (None: no use data)."""
     if not has_usage(session):
@@ -239,7 +239,9 @@ def _usage_flags(
     year = config.usage.latest_ended(as_of)
     if year is None:
         return None
-    return flags_report(session, year, config.usage, as_of=as_of, known_at=known_at)
+    return flags_report(
+        session, year, config.usage, as_of=as_of, known_at=known_at, district_code=district_code
+    )
 
 
 def _relapse_places(
@@ -372,12 +374,25 @@ def take_snapshot(
             townships=townships,
             approved_only=approved_only,
         ),
-        usage_flags=_usage_flags(session, config, as_of, known_at),
-        coal_subsidies=coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at),
+        # The district's own households only, in a city of several districts.
+        usage_flags=_usage_flags(session, config, as_of, known_at, district.code),
+        coal_subsidies=[
+            h
+            for h in coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at)
+            if h["village"].startswith(district.code)
+        ],
         relapse_places=_relapse_places(session, config, rows, townships, known_at),
         relapse_share=config.usage.relapse_share,
         subsidy=(
-            schedule(session, year, config.subsidy, config.usage, as_of=as_of, known_at=known_at)
+            schedule(
+                session,
+                year,
+                config.subsidy,
+                config.usage,
+                as_of=as_of,
+                known_at=known_at,
+                district_code=district.code,
+            )
             if config.subsidy
             else None
         ),

@@ -32,7 +32,13 @@ from heating.models import ImportBatch, ImportJob, StoredFile, Township
 from heating.report.workbook import Column
 from heating.signoff import returned
 from heating.web import jobs
-from heating.web.access import UPLOADERS, roles_required, scoped_township_code, sees_personal_data
+from heating.web.access import (
+    UPLOADERS,
+    request_scope,
+    roles_required,
+    scoped_township_code,
+    sees_personal_data,
+)
 from heating.web.db import app_config, app_runtime, db
 from heating.web.exports import wants_xlsx, xlsx_download
 from heating.web.list_exports import export_batches
@@ -65,6 +71,9 @@ def _townships_for_upload() -> list[Township]:
     query = select(Township).order_by(Township.code)
     if current_user.role == "clerk":
         query = query.where(Township.id == current_user.township_id)
+    district = request_scope(township="").district_code  # ?district= narrows an admin's list
+    if district is not None:
+        query = query.where(Township.code.startswith(district))
     return list(db().scalars(query))
 
 
@@ -160,7 +169,11 @@ def _start_preview(
 
 def _index_page(townships: list[Township]) -> str:
     code = current_user.township_code if current_user.role == "clerk" else None
-    batches = list_batches(db(), code)[:HISTORY_LIMIT]
+    batches = list_batches(db(), code)
+    if request_scope(township="").district_code is not None:
+        ids = {t.id for t in townships}
+        batches = [b for b in batches if b.township_id in ids]
+    batches = batches[:HISTORY_LIMIT]
     return render_template(
         "imports/index.html",
         townships=townships,
