@@ -82,6 +82,7 @@ import signal
 import sys
 import threading
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
@@ -446,8 +447,7 @@ def _child_main(
             pickle.dump(("progress", done, total), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
 
-        def emit(part: Any) -> None:
-            pickle.dump(("part", part), out, protocol=pickle.HIGHEST_PROTOCOL)
+        emit = _Emitter(out)
 
         try:
             if wants_progress:
@@ -455,6 +455,8 @@ def _child_main(
             if wants_parts:
                 kwargs = {**kwargs, "emit": emit}
             result = func(*args, **kwargs)
+            if wants_parts:
+                emit.release()
             message: tuple[Any, ...] = ("ok", result)
         except MemoryError:
             message = ("memory",)
@@ -485,6 +487,56 @@ def _child_main(
     finally:
         # Skip freeing a million objects one by one: the parent has everything.
         os._exit(code)
+
+
+class _Emitter:
+    """The child's ``emit(part)``: each part pickled into the pipe, or held until ``release``.
+
+    A parse of a sheet larger than python-calamine can stream (it builds the
+    whole sheet before the first row, its issue #42) ``hold``s its parts,
+    compressed, while that copy of the sheet is alive, and ``release``s them
+    once it is freed: the parent's rows and calamine's sheet are then never
+    in memory at the same time (``imports.readers.ReadLimits.hold_rows``).
+    """
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self._held: list[bytes] | None = None
+        self._zip: Any = None
+
+    def __call__(self, part: Any) -> None:
+        if self._held is None:
+            pickle.dump(("part", part), self.out, protocol=pickle.HIGHEST_PROTOCOL)
+            return
+        data = pickle.dumps(("part", part), protocol=pickle.HIGHEST_PROTOCOL)
+        self._held.append(self._zip.compress(data))
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+            self._zip = zlib.compressobj(1)
+
+    def release(self) -> None:
+        """Send the held parts (inflated a chunk at a time), and stop holding."""
+        if self._held is None:
+            return
+        held, self._held = self._held, None
+        held.append(self._zip.flush())
+        unzip = zlib.decompressobj()
+        while held:
+            chunk = held.pop(0)
+            while chunk:
+                self.out.write(unzip.decompress(chunk, 1 << 20))
+                chunk = unzip.unconsumed_tail
+        self.out.write(unzip.flush())
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by a library (calamine's sheet) back to the system (glibc only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 # --------------------------------------------------------------------------

@@ -190,6 +190,7 @@ def parse_ledger_file(
     workbook = read_workbook(data, file_name, limits)
     parser = _LedgerParser(references, progress, file_name, emit)
     parser.max_rows = limits.max_rows
+    parser.hold_rows = limits.hold_rows
     visible = []
     # Sheets are read one at a time; the progress total grows as each is opened.
     for sheet in workbook.sheets:
@@ -238,6 +239,7 @@ class _LedgerParser:
         self.emit = emit
         self.emitted = 0  # rows already handed over by ``emit``
         self.max_rows: int | None = None  # household rows allowed in the whole file
+        self.hold_rows = 200_000  # ReadLimits.hold_rows
         self.index = references.index
         self.salt = references.salt
         self.rules = references.rules
@@ -297,9 +299,19 @@ class _LedgerParser:
         missing = self.note_columns(name, header)
         plan = SheetPlan.of(sheet, header, self.cleaners, missing)
         self.done += header.data_start
+        hold = sheet.height > self.hold_rows and hasattr(self.emit, "hold")
+        if hold:
+            self.emit.hold()  # type: ignore[union-attr]
         for r, raw in enumerate(sheet.iter_rows()):
             if r >= header.data_start:
                 self.row(r, raw, plan, info)
+        if hold:
+            # The rows are read: calamine's sheet went with its iterator. Its memory
+            # goes back to the system before the parent receives the held rows.
+            from imports.isolation import release_freed_memory
+
+            release_freed_memory()
+            self.emit.release()  # type: ignore[union-attr]
 
     def note_columns(self, name: str, header: HeaderMatch) -> list[str]:
         """Notes on ignored and duplicate columns; the required columns missing, as labels."""

@@ -80,6 +80,9 @@ class ReadLimits:
     max_rows: int
     max_unzipped_mb: int
     max_issues: int | None = None  # row issues listed in an outcome (``import_max_issues``)
+    # A sheet of more rows is parsed with its rows held back in the child until
+    # calamine's copy of the sheet is freed (``imports.isolation._Emitter``).
+    hold_rows: int = 200_000
 
     @classmethod
     def from_config(cls, config: Any) -> ReadLimits:
@@ -224,8 +227,7 @@ def _calamine_sheets(
             raise
         except Exception as exc:
             raise _calamine_error(exc, file_name) from None
-        del sheet  # the iterator keeps calamine's range alive only as long as it is needed
-        yield RawSheet(
+        raw = RawSheet(
             meta.name,
             True,
             head,
@@ -234,6 +236,10 @@ def _calamine_sheets(
             formula_gaps.get(meta.name, set()),
             rest,
         )
+        # Only the RawSheet's iterator keeps calamine's range alive: once its rows are
+        # read, the range is freed (not when this generator moves on to the next sheet).
+        del sheet, head, rest
+        yield raw
 
 
 def _ods_extents(data: bytes) -> dict[str, Extent]:

@@ -165,3 +165,39 @@ def test_the_web_commit_reuses_the_parse_made_at_upload(login, runtime) -> None:
     assert commit_module.last_parse == "kept"
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Household)) == 3
+
+
+def test_a_sheet_parsed_with_its_rows_held_until_calamine_is_done_gives_the_same_rows(
+    runtime, users
+) -> None:
+    from dataclasses import replace as with_limit
+
+    from imports.isolation import ChildLimits, run_isolated
+    from imports.parsed import LedgerRow
+    from imports.pipeline import ledger_references, parse_ledger_file
+    from imports.readers import ReadLimits
+
+    # More rows than a part (PROGRESS_EVERY): parts are sent, held in the second parse.
+    many = [[r[0], f"{r[1]}-{n}", r[2], None, *r[4:]] for n in range(3400) for r in rows()]
+    data = ledger_xlsx(many, title="麟绛街道台账", header=HEADER)
+    with runtime.session() as session:
+        references = ledger_references(session, runtime.config, TOWNSHIP, date(2024, 1, 15))
+    limits = ReadLimits.from_config(runtime.config)
+
+    def parse(read_limits: ReadLimits) -> list[tuple]:
+        got: list = []
+        parsed = run_isolated(
+            parse_ledger_file,
+            data,
+            "台账.xlsx",
+            references,
+            read_limits,
+            limits=ChildLimits.from_config(runtime.config),
+            file_name="台账.xlsx",
+            on_part=lambda part: got.extend(map(LedgerRow, part)),
+        )
+        return [(r.row, r.values, r.village_id, r.key) for r in [*got, *parsed.rows]]
+
+    streamed = parse(limits)
+    held = parse(with_limit(limits, hold_rows=3))
+    assert held == streamed and len(held) == 10200
