@@ -62,7 +62,12 @@ def row_fields(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[st
     which spares building the row's dict).
     """
     out: dict[str, Any] = {}
-    pairs = values.items() if isinstance(values, Mapping) else values
+    # (A dict first: the ABC check of ``Mapping`` is slow on the zip of ``LedgerRow.items``.)
+    pairs = (
+        values.items()
+        if isinstance(values, dict) or (type(values) is not zip and isinstance(values, Mapping))
+        else values
+    )
     for name, value in pairs:
         if value is None or value == "":
             continue

@@ -165,7 +165,11 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
                     stamp.ledger_date,
                 )
             )
-            versions.append(_version_row(vid, hid, "create", None, state, stamp))
+            # Its personal fields are sealed already (above): dumped as they are.
+            after_json = dump_json(state_json(state)) if seal is not None else None
+            versions.append(
+                _version_row(vid, hid, "create", None, state, stamp, after_json=after_json)
+            )
         bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
         bulk_insert(session, _V, VERSION_COLUMNS, versions)
     return hids
