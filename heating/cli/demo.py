@@ -118,7 +118,8 @@ def demo_command(
         print_summary(session, profile, summary, runtime.config.usage)
     if whole_city:
         _load_city(runtime)
-        if ledgers_dir is not None:
+    if ledgers_dir is not None:
+        with runtime.session() as session:
             click.echo("")
             click.echo(
                 f"{DEMO_MARK}演示台账（每个乡镇每年一份，标题写明“截至某年10月31日”；"
