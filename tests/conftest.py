@@ -409,9 +409,13 @@ class BrowserSession:
     console_errors: list[str]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """A headless Debian chromium; skip with a reason where it is absent (never in CI)."""
+    """A headless Debian chromium, one per worker; skip with a reason where it is absent.
+
+    Started once (about a second of CPU each time): every test gets its own
+    browser context from ``page``, with its own cookies, storage and cache.
+    """
     if not Path(CHROMIUM).exists():
         if os.environ.get("HEATING_REQUIRE_BROWSER"):
             pytest.fail(f"chromium not found at {CHROMIUM} but HEATING_REQUIRE_BROWSER is set")

@@ -56,6 +56,12 @@ from heating.runtime import Runtime, open_runtime
 
 PG_URL = __import__("os").environ.get("HEATING_TEST_DATABASE_URL", "").strip()
 
+# This module's tests stay on one worker, which loads the demo once (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("demo")
+# A test reading the full demo (58,000 households) is slow: left out of the quick
+# `-m "not browser and not slow"` run, always part of the suite.
+slow = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -79,6 +85,15 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield demo
 
 
+@pytest.fixture(scope="module")
+def demo_files(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``heating demo --ledgers DIR --township 140405403`` run once; its tests only read DIR."""
+    folder = tmp_path_factory.mktemp("demo-files")
+    code, out, _err = _run(demo_url, "demo", "--ledgers", str(folder), "--township", "140405403")
+    assert code == 0 and registers.REGISTER_FILE in out, out
+    return folder
+
+
 @pytest.fixture
 def demo(demo_url: str) -> Iterator[Runtime]:
     rt = open_runtime(database_url=demo_url)
@@ -98,6 +113,7 @@ def _run(url: str, *args: str) -> tuple[int, str, str]:
 # --------------------------------------------------------------------------
 
 
+@slow
 def test_demo_holds_the_real_townships_and_villages_with_proposed_categories(demo: Runtime):
     with demo.session() as session:
         district = session.scalar(select(District))
@@ -151,6 +167,7 @@ def test_villages_without_carried_code_follow_the_documented_fallback():
 # --------------------------------------------------------------------------
 
 
+@slow
 def test_boundaries_form_a_valid_coverage_inside_the_district(demo: Runtime):
     with demo.session() as session:
         rows = session.execute(
@@ -186,6 +203,7 @@ def test_boundary_generation_is_deterministic_and_puts_built_up_villages_near_th
 # --------------------------------------------------------------------------
 
 
+@slow
 def test_id_numbers_are_valid_unique_and_local(demo: Runtime):
     with demo.session() as session:
         numbers = session.scalars(select(Household.id_number)).all()
@@ -204,6 +222,7 @@ def test_check_digit_follows_gb11643():
     assert not is_valid_id("110105194912310021")
 
 
+@slow
 def test_households_per_village_and_registry_totals(demo: Runtime):
     with demo.session() as session:
         rows = session.execute(
@@ -218,6 +237,7 @@ def test_households_per_village_and_registry_totals(demo: Runtime):
     assert 0 < above < 296 * 0.3
 
 
+@slow
 def test_status_spread_is_realistic(demo: Runtime):
     with demo.session() as session:
         villages = coverage(session, demo.config.profile, by="village")
@@ -237,6 +257,7 @@ def test_status_spread_is_realistic(demo: Runtime):
     assert 0 < lapsed < 0.03 * sum(operations.values())
 
 
+@slow
 def test_history_reproduces_earlier_years(demo: Runtime):
     with demo.session() as session:
         profile = demo.config.profile
@@ -254,6 +275,7 @@ def test_history_reproduces_earlier_years(demo: Runtime):
         ) < sum(len(z.village_codes) for z in derivations[1].zones)
 
 
+@slow
 def test_versions_have_the_shape_record_update_writes(demo: Runtime):
     with demo.session() as session:
         households = session.scalars(select(Household).order_by(Household.id).limit(300)).all()
@@ -272,6 +294,7 @@ def test_versions_have_the_shape_record_update_writes(demo: Runtime):
                 assert later.recorded_at > earlier.recorded_at
 
 
+@slow
 def test_generator_is_deterministic_and_matches_the_loaded_database(demo: Runtime):
     subset = facts.villages(DEFAULT_PROFILE)[:5]
     first = [rollout.plan_village(v, seed=DEMO_SEED, used_ids=set()) for v in subset]
@@ -308,6 +331,7 @@ def test_generated_people_look_real():
 # --------------------------------------------------------------------------
 
 
+@slow
 def test_second_load_changes_nothing(demo: Runtime):
     with demo.session() as session:
         before = households_checksum(session)
@@ -321,6 +345,7 @@ def test_second_load_changes_nothing(demo: Runtime):
         assert session.scalar(select(func.count()).select_from(ZoneDerivation)) == 2
 
 
+@slow
 def test_cli_second_run_reports_unchanged_and_lists_demo_logins(demo_url: str):
     code, out, _err = _run(demo_url, "demo")
     assert code == 0
@@ -332,6 +357,7 @@ def test_cli_second_run_reports_unchanged_and_lists_demo_logins(demo_url: str):
     assert "县城建成区" in out and "合计" in out
 
 
+@slow
 def test_demo_logins_work_with_their_roles(demo: Runtime):
     from heating.users import verify_password
 
@@ -350,17 +376,16 @@ def test_demo_refuses_a_database_with_a_real_registry(run_cli, tiny_district):
     assert "Traceback" not in result.stderr
 
 
+@slow
 def test_ledgers_are_written_as_clerks_keep_them_and_import_unchanged(
-    demo_url: str, demo: Runtime, tmp_path: Path
+    demo: Runtime, demo_files: Path
 ):
     """One ledger per year, each dated in its title: every one imports unchanged as of its date."""
     from imports.diff import diff_ledger
     from imports.ledger_date import decide
     from imports.pipeline import parse_ledger
 
-    code, out, _err = _run(demo_url, "demo", "--ledgers", str(tmp_path), "--township", "140405403")
-    assert code == 0, out
-    paths = sorted(tmp_path.glob("140405403_*.xlsx"))
+    paths = sorted(demo_files.glob("140405403_*.xlsx"))
     name = "屯留县经济技术开发区{y}年冬季清洁取暖改造台账（截至{y}年10月31日）"
     years = [int(p.name.split("_")[1][10:14]) for p in paths]
     assert years == sorted(years) and years[-1] == 2021 and len(years) >= 2
@@ -400,6 +425,7 @@ def test_ledgers_are_written_as_clerks_keep_them_and_import_unchanged(
             assert diff.not_in_file == []
 
 
+@slow
 def test_demo_shows_use_flags_areas_and_the_subsidy_story(
     demo: Runtime, demo_url: str, monkeypatch: pytest.MonkeyPatch
 ):
@@ -425,6 +451,7 @@ def test_demo_shows_use_flags_areas_and_the_subsidy_story(
     assert 0 < plan["mismatched_device"] < plan["due_households"]
 
 
+@slow
 def test_demo_register_serves_villages_and_one_waste_heat_source_does_not_count(demo: Runtime):
     with demo.session() as session:
         register = load_register(session)
@@ -465,24 +492,24 @@ def test_demo_register_serves_villages_and_one_waste_heat_source_does_not_count(
     assert sum(r.heat_source_unverified for r in before.values()) > 0
 
 
-def test_demo_register_and_boiler_files_reload_unchanged(demo_url: str, tmp_path: Path):
-    code, out, _err = _run(demo_url, "demo", "--ledgers", str(tmp_path), "--township", "140405403")
-    assert code == 0 and registers.REGISTER_FILE in out, out
+@slow
+def test_demo_register_and_boiler_files_reload_unchanged(demo_url: str, demo_files: Path):
     code, out, _err = _run(
-        demo_url, "heat-sources", "load", str(tmp_path / registers.REGISTER_FILE), "--json"
+        demo_url, "heat-sources", "load", str(demo_files / registers.REGISTER_FILE), "--json"
     )
     assert code == 0
     loaded = json.loads(out)
     assert (loaded["sources"], loaded["new"], loaded["updated"]) == (4, 0, 0)
     assert loaded["unmatched_ledger_sources"] == []
     code, out, _err = _run(
-        demo_url, "boilers", "load", str(tmp_path / registers.BOILERS_FILE), "--json"
+        demo_url, "boilers", "load", str(demo_files / registers.BOILERS_FILE), "--json"
     )
     assert code == 0
     loaded = json.loads(out)
     assert (loaded["boilers"], loaded["new"], loaded["updated"]) == (60, 0, 0)
 
 
+@slow
 def test_demo_boilers_spread_over_townships_and_years(demo: Runtime):
     with demo.session() as session:
         boilers = session.scalars(select(Boiler)).all()

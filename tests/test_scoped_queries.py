@@ -137,6 +137,7 @@ def sequential_scans(plan: dict[str, Any]) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # 200,000 households written and analysed: the size is the point
 def test_pages_scoped_to_a_township_or_village_use_indexes(runtime, login) -> None:
     generate_city_scale(runtime)
     with runtime.engine.connect() as conn:
