@@ -121,3 +121,35 @@ def test_city_report_summary_equals_each_district_report(run_cli, city, tmp_path
     assert _overview_total(tmp_path / "a.xlsx") == _overview_total(files[LUCHENG])
     wrong = run_cli("report", "--year", "2021", "--city")
     assert wrong.exit_code == 2
+
+
+def test_city_over_real_http(live_server, city) -> None:
+    """Through waitress with requests: the ranking for a city user, a refusal for a bound one."""
+    import re
+
+    import requests
+
+    def session_as(name: str) -> requests.Session:
+        http = requests.Session()
+        form = http.get(f"{live_server}/login", timeout=30).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        resp = http.post(
+            f"{live_server}/login",
+            data={"username": name, "password": PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert resp.status_code == 302
+        return http
+
+    erin = session_as("erin")  # the city office: every district
+    ranked = erin.get(f"{live_server}/api/city", timeout=60).json()["districts"]
+    assert [d["rank"] for d in ranked] == [1, 2]
+    page = erin.get(f"{live_server}/city", timeout=60)
+    assert page.status_code == 200 and "潞城区" in page.text
+    lucy = session_as("lucy")
+    assert lucy.get(f"{live_server}/api/city", timeout=60).status_code == 403
+    refused = lucy.get(f"{live_server}/api/coverage?district=140405", timeout=60)
+    assert refused.status_code == 403 and "潞城区" in refused.json()["message"]
+    own = lucy.get(f"{live_server}/api/coverage?by=township", timeout=60).json()
+    assert [r["key"] for r in own] == [LUCHENG_TOWNSHIP]

@@ -91,7 +91,11 @@ def page() -> ResponseReturnValue:
     township, district = request_scope()
     session = db()
     townships = session.execute(select(Township.code, Township.name).order_by(Township.code)).all()
-    townships = [t for t in townships if access.may_read_code(t.code)]
+    townships = [
+        t
+        for t in townships
+        if access.may_read_code(t.code) and (district is None or t.code.startswith(district))
+    ]
     return render_template(
         "map/page.html",
         townships=townships,
