@@ -160,7 +160,7 @@ def index() -> ResponseReturnValue:
         query=query,
         found=found,
         found_total=found_total,
-        scoped=bool(township),
+        scoped=("乡镇" if scope.township_code else "区县") if township else "",
         summary=summary,
         names=_village_names(codes),
         history=history,
