@@ -66,6 +66,8 @@ from imports.parsed import ParsedLedger
 from imports.pipeline import ledger_references, parse_fingerprint, replay_ledger
 
 log = logging.getLogger(__name__)
+# New households written per bulk insert (their column dicts are built a part at a time).
+NEW_AT_ONCE = 20_000
 # How the last commit in this process came by its parse: "given" (the caller's,
 # as ``heating import --commit``), "kept" (the preview's, imports.parse_cache) or
 # "parsed" (the stored file read again), and the seconds that took.  Diagnostics
@@ -364,7 +366,8 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
     Returns how many households were created or changed.
     """
     salt = diff.id_salt
-    created = []
+    created: list[dict[str, Any]] = []
+    written = 0
     changes: list[history.Change] = []
     for c in diff.changes:
         if c.kind == "unchanged":
@@ -382,6 +385,11 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
                     "extra": row.extra or None,
                 }
             )
+            if len(created) >= NEW_AT_ONCE:
+                # Written as they come: a million new households' dicts never exist at once.
+                history.add_households(session, created, stamp)
+                written += len(created)
+                created = []
             continue
         stored = c.stored if c.stored is not None else c.before
         base = c.before if c.before is not None else dict(history.BLANK_STATE)
@@ -405,4 +413,4 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
         )
     history.add_households(session, created, stamp)
     history.add_versions(session, changes, stamp)
-    return len(created) + len(changes)
+    return written + len(created) + len(changes)
