@@ -21,7 +21,9 @@ gunicorn with several worker processes on PostgreSQL.  Steps:
    ``--minutes`` with 5–15 s think time and the page mix dashboard 30 %,
    village lists and pages 25 %, township maps 15 %, APIs 25 %, report
    download 5 %; a fifth into the run both clerks start at once.
-5. Prints requests/s, p50/p95/p99 per page kind, errors, each clerk's preview
+5. Prints requests/s, p50/p95/p99 per page kind (as the users saw them), the
+   app's CPU per request by page kind (gunicorn hooks in ``load_gunicorn.py``:
+   on a shared machine the figure that sizes a server), errors, each clerk's preview
    and commit time under load against alone (goal: ≤ 2 ×), whether both
    commits landed (batch committed, every row a new household) and whether
    the counts every page shows (``heating.village_facts``) equal a replay of
@@ -109,6 +111,7 @@ class Plan:
     clerks: list[tuple[str, str, str]]  # (username, township code, township name)
     townships: list[str]
     villages: list[str]
+    districts: list[str]
     year: int
     as_of: str
     households: int
@@ -118,6 +121,7 @@ class Plan:
             "accounts": self.accounts,
             "townships": self.townships,
             "villages": self.villages,
+            "districts": self.districts if len(self.districts) > 1 else [],
             "year": self.year,
             "as_of": self.as_of,
             "think": list(think),
@@ -174,7 +178,7 @@ def city_available() -> bool:
 def make_plan(runtime: Any, users: int, rows: int) -> Plan:
     """Accounts for the simulated users and two clerks of the two largest townships."""
     from heating.history.asof import last_ledger_date
-    from heating.models import Household, Township, User, Village
+    from heating.models import District, Household, Township, User, Village
     from heating.users import create_user
 
     with runtime.session() as session:
@@ -198,6 +202,7 @@ def make_plan(runtime: Any, users: int, rows: int) -> Plan:
                 create_user(session, username, "clerk", PASSWORD, code)
             clerks.append((username, code, name))
         villages = list(session.scalars(select(Village.code).order_by(Village.code)))
+        districts = list(session.scalars(select(District.code).order_by(District.code)))
         last = last_ledger_date(session) or date.today()
         households = session.scalar(select(func.count()).select_from(Household)) or 0
     return Plan(
@@ -205,6 +210,7 @@ def make_plan(runtime: Any, users: int, rows: int) -> Plan:
         clerks=clerks,
         townships=[code for code, _, _ in by_size],
         villages=villages,
+        districts=districts,
         year=last.year,
         as_of=date(last.year - 1, 12, 31).isoformat(),
         households=households,
@@ -432,6 +438,9 @@ def clerk_commit(base: str, username: str, township: str, ledger: Path, rows: in
     run = ClerkRun(username, township, rows, started_at=time.monotonic())
     try:
         with requests.Session() as http:
+            # A new connection per request: a reused one that the server's keep-alive timer
+            # closes at the moment a request goes out is reset (a browser would resend it).
+            http.headers["Connection"] = "close"
             page = http.get(f"{base}/login", timeout=120)
             resp = http.post(
                 f"{base}/login",
@@ -722,8 +731,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50, help="simulated planners and city users")
     parser.add_argument("--minutes", type=float, default=5.0, help="how long they browse")
     parser.add_argument("--rows", type=int, default=50_000, help="rows of each clerk's ledger")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (gthread; 1: sync workers)"
+    )
     parser.add_argument("--think", default="5,15", help="think time between clicks, s (min,max)")
     parser.add_argument("--city", action="store_true", help="the city demo (heating demo --city)")
     parser.add_argument("--reuse", action="store_true", help="keep the data a previous run loaded")
