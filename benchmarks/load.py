@@ -361,6 +361,14 @@ class Server:
         )
 
     def __enter__(self) -> Server:
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.__exit__()  # never leave a server behind
+            raise
+        return self
+
+    def _wait_until_up(self) -> None:
         import requests
 
         deadline = time.monotonic() + 120
@@ -369,7 +377,7 @@ class Server:
                 raise SystemExit(f"gunicorn 未能启动，见 {self.log.name}")
             try:
                 if requests.get(f"{self.base}/login", timeout=120).status_code == 200:
-                    return self
+                    return
             except requests.RequestException:
                 pass
             time.sleep(0.5)
