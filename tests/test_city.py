@@ -123,6 +123,20 @@ def test_city_report_summary_equals_each_district_report(run_cli, city, tmp_path
     assert wrong.exit_code == 2
 
 
+def test_a_report_without_a_district_names_the_choice_on_both_faces(
+    run_cli, client, city, tmp_path
+) -> None:
+    """Several districts: the refusal lists them and says how to choose, page and CLI alike."""
+    cli = run_cli("report", "--year", "2021", "-o", str(tmp_path / "r.xlsx"))
+    assert cli.exit_code == 1 and not (tmp_path / "r.xlsx").exists()
+    assert "潞城区" in cli.stderr and "--district" in cli.stderr
+    assert log_in(client, "dave", PASSWORD).status_code == 302
+    resp = client.get("/reports/download?year=2021")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    assert "潞城区" in page and "网页上在“区县”中选择" in page
+
+
 def test_city_over_real_http(live_server, city) -> None:
     """Through waitress with requests: the ranking for a city user, a refusal for a bound one."""
     import re

@@ -83,6 +83,11 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         load_demo(session, rt.config.profile)
     rt.engine.dispose()
     yield demo
+    if PG_URL:  # the demo database is this module's own: leave none behind on the server
+        admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="module")

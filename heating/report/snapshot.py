@@ -221,7 +221,10 @@ def resolve_district(session: Session, code: str | None) -> District:
         )
     if len(districts) > 1:
         listed = "、".join(f"{d.name}（{d.code}）" for d in districts)
-        raise Refused(f"数据库中有多个区县：{listed}。请用 --district 指定要出报告的区县。")
+        raise Refused(
+            f"数据库中有多个区县：{listed}。请指定要出报告的区县"
+            "（网页上在“区县”中选择；命令行用 --district 区县代码）。"
+        )
     return districts[0]
 
 
