@@ -25,6 +25,16 @@ from heating.models import District, Township
 from heating.profile import Profile
 from heating.village_facts import village_facts
 
+# The keys of a district's (and the city's) line and of its categories in ``--json``.
+TOTAL_KEYS = ("villages", "required", "clean", "coverage", "effective_coverage", "gap", "meets")
+CATEGORY_KEYS = ("key", "name", "required", "clean", "coverage", "target", "gap", "meets")
+
+
+def _figures(row: MeasureRow, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The row's figures under ``keys``, as ``MeasureRow.as_json`` names them."""
+    data = row.as_json()
+    return {k: data[k] for k in keys}
+
 
 @dataclass(frozen=True)
 class DistrictLine:
@@ -38,32 +48,13 @@ class DistrictLine:
     categories: list[MeasureRow]  # per category of the profile (and unknown ones), no total
 
     def as_json(self) -> dict[str, Any]:
-        t = self.total
         return {
             "rank": self.rank,
             "district": self.code,
             "name": self.name,
             "townships": self.townships,
-            "villages": t.villages,
-            "required": t.required,
-            "clean": t.clean,
-            "coverage": t.coverage,
-            "effective_coverage": t.effective_coverage,
-            "gap": t.gap,
-            "meets": t.meets,
-            "categories": [
-                {
-                    "key": c.key,
-                    "name": c.name,
-                    "required": c.required,
-                    "clean": c.clean,
-                    "coverage": c.coverage,
-                    "target": c.target,
-                    "gap": c.gap,
-                    "meets": c.meets,
-                }
-                for c in self.categories
-            ],
+            **_figures(self.total, TOTAL_KEYS),
+            "categories": [_figures(c, CATEGORY_KEYS) for c in self.categories],
         }
 
 
@@ -78,18 +69,9 @@ class CitySummary:
     total: MeasureRow  # every village of the city
 
     def as_json(self) -> dict[str, Any]:
-        t = self.total
         return {
             "districts": [line.as_json() for line in self.lines],
-            "total": {
-                "villages": t.villages,
-                "required": t.required,
-                "clean": t.clean,
-                "coverage": t.coverage,
-                "effective_coverage": t.effective_coverage,
-                "gap": t.gap,
-                "meets": t.meets,
-            },
+            "total": _figures(self.total, TOTAL_KEYS),
         }
 
 

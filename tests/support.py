@@ -27,6 +27,9 @@ from sqlalchemy.orm import Session
 
 from heating import clock
 from heating.db import get_meta
+
+# The register and boiler ledger headers as the demo writes them: the files clerks send.
+from heating.demo.registers import BOILER_HEADER, REGISTER_HEADER
 from heating.history import record_create, record_update
 from heating.households import household_key, id_hash
 from heating.models import (
@@ -580,16 +583,6 @@ def batch_id_of(resp: Any) -> int:
 # The heat-source register and the boiler ledger, as files
 # --------------------------------------------------------------------------
 
-REGISTER_HEADER = [
-    "热源名称",
-    "类型",
-    "环保绩效等级",
-    "是否列入关停淘汰计划",
-    "计划关停日期",
-    "经度",
-    "纬度",
-    "供热能力(MW)",
-]
 # One source of each case of the rule: compliant, grade C, listed, unknown grade, other kinds.
 REGISTER = [
     ["屯留热电厂", "热电联产", "A", "否", None, 112.89, 36.32, 300],
@@ -618,24 +611,6 @@ def sheet_xlsx(title: str, sheet: str, header: list[str], rows: list[list[Any]])
 def register_xlsx(rows: list[list[Any]], header: list[str] = REGISTER_HEADER) -> bytes:
     """A heat-source register (sheet 热源名单) as an .xlsx."""
     return sheet_xlsx("屯留区集中供热热源名单（2021年）", "热源名单", header, rows)
-
-
-BOILER_HEADER = [
-    "锅炉编号",
-    "单位名称",
-    "乡镇",
-    "村",
-    "经度",
-    "纬度",
-    "额定蒸发量(t/h)",
-    "额定热功率(MW)",
-    "燃料类型",
-    "状态",
-    "状态日期",
-    "最近检查日期",
-    "低氮改造",
-    "低氮改造日期",
-]
 
 
 def boiler_row(

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 
-from tests.support import DONGJIE, NANJIE, SHANGCUN, add_zone, write_household
+import openpyxl
+
+from heating import clock
+from heating.models import utcnow
+from heating.report import build_report
+from tests.support import (
+    DONGJIE,
+    NANJIE,
+    SHANGCUN,
+    add_zone,
+    read_table,
+    upload,
+    write_household,
+)
+
+
+def complete_nanjie(session, tiny_district, coal_subsidy_of_n0: Decimal | None = None) -> None:
+    """南街: all 10 registered households clean (a complete village); N0 may get a coal subsidy."""
+    for i in range(10):
+        write_household(
+            session,
+            tiny_district[NANJIE],
+            f"N{i}",
+            "completed",
+            route="electric",
+            coal_subsidy=coal_subsidy_of_n0 if i == 0 else None,
+        )
 
 
 def test_coal_subsidy_in_a_complete_village_or_a_zone_is_listed(run_cli, runtime, tiny_district):
     with runtime.session() as session:
-        # 南街: 10 registered, all 10 clean → complete; one still gets a coal subsidy.
-        for i in range(10):
-            subsidy = Decimal(300) if i == 0 else None
-            write_household(
-                session,
-                tiny_district[NANJIE],
-                f"N{i}",
-                "completed",
-                route="electric",
-                coal_subsidy=subsidy,
-            )
+        complete_nanjie(session, tiny_district, coal_subsidy_of_n0=Decimal(300))
         # 东街: incomplete, but inside the current zone.
         write_household(session, tiny_district[DONGJIE], "D1", "pending", coal_subsidy=Decimal(200))
         # 上村: incomplete, outside any zone: a coal subsidy there is allowed.
@@ -39,26 +56,8 @@ def test_coal_subsidy_in_a_complete_village_or_a_zone_is_listed(run_cli, runtime
 
 
 def test_the_report_lists_them_under_subsidies(runtime, tiny_district):
-    import io
-
-    import openpyxl
-
-    from heating import clock
-    from heating.models import utcnow
-    from heating.report import build_report
-    from tests.support import read_table
-
     with runtime.session() as session:
-        for i in range(10):
-            subsidy = Decimal(300) if i == 0 else None
-            write_household(
-                session,
-                tiny_district[NANJIE],
-                f"N{i}",
-                "completed",
-                route="electric",
-                coal_subsidy=subsidy,
-            )
+        complete_nanjie(session, tiny_district, coal_subsidy_of_n0=Decimal(300))
     today = clock.today()
     with runtime.session() as session:
         built = build_report(
@@ -71,8 +70,6 @@ def test_the_report_lists_them_under_subsidies(runtime, tiny_district):
 
 def _ledger(path, rows: list[list]) -> None:
     """A clerk's ledger written by openpyxl: a title row, then the header, 洁净煤补贴 in column F."""
-    import openpyxl
-
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "台账"
@@ -87,8 +84,7 @@ def test_the_ledger_preview_warns_of_a_coal_subsidy_in_a_complete_village_or_a_z
     run_cli, runtime, tiny_district, tmp_path
 ):
     with runtime.session() as session:  # 南街 complete: all 10 registered households clean
-        for i in range(10):
-            write_household(session, tiny_district[NANJIE], f"N{i}", "completed", route="electric")
+        complete_nanjie(session, tiny_district)
     path = tmp_path / "麟绛街道台账.xlsx"
     _ledger(
         path,
@@ -125,11 +121,8 @@ def test_the_ledger_preview_warns_of_a_coal_subsidy_in_a_complete_village_or_a_z
 
 
 def test_the_web_preview_shows_the_warning(login, runtime, tiny_district, tmp_path):
-    from tests.support import upload
-
     with runtime.session() as session:
-        for i in range(10):
-            write_household(session, tiny_district[NANJIE], f"N{i}", "completed", route="electric")
+        complete_nanjie(session, tiny_district)
     path = tmp_path / "台账.xlsx"
     _ledger(path, [["南街村委会", "N0", "张三丰", "已完工", "煤改电", 300]])
     resp = upload(login("bob"), path.read_bytes(), "麟绛街道台账.xlsx")

@@ -32,6 +32,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from heating.demo.people import between, pick
+from heating.models import BOILER_STATE_LABELS
 
 GENERATED = "演示数据（生成，虚构）"
 REGISTER_FILE = "演示数据_热源名单（生成）.xlsx"
@@ -112,15 +113,6 @@ COAL_TPH = ((1, 10), (2, 12), (4, 10), (6, 6), (10, 6), (15, 3), (20, 3), (35, 2
 COAL_MW = {1: 0.7, 2: 1.4, 4: 2.8, 6: 4.2, 10: 7, 20: 14}
 CLEARED = (("removed", 5), ("deregistered", 2), ("converted", 3))
 STILL_THERE = (("in_use", 3), ("idle", 4), ("flue_cut", 3), ("standby", 2))
-STATE_LABELS = {
-    "in_use": "在用",
-    "idle": "停用",
-    "flue_cut": "烟道切断",
-    "standby": "应急备用",
-    "removed": "拆除",
-    "deregistered": "注销",
-    "converted": "改为清洁能源",
-}
 
 
 @dataclass(frozen=True)
@@ -212,7 +204,7 @@ def boiler_rows(
                     low_nox = ["已完成", _day(rng, between(rng, 2019, 2021 + 1), 3, 9)]
                 else:
                     low_nox = ["未完成", None]
-            rows.append([*base, STATE_LABELS[state], day, inspected, *low_nox])
+            rows.append([*base, BOILER_STATE_LABELS[state], day, inspected, *low_nox])
     return rows
 
 
