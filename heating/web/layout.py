@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request, url_for
+from flask import Flask, Response, g, has_request_context, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from markupsafe import Markup
+from sqlalchemy import select
 
 from heating import clock, coverage_classes
 from heating.heat_sources import HEAT_SOURCE_RULE_LABELS
@@ -41,9 +42,9 @@ def nav_items() -> list[tuple[str, str, str]]:
         items.append((url_for("imports.index"), "台账导入", "imports"))
     items.append((url_for("zones.index"), "禁煤区", "zones"))
     # MAP and REPORT own these pages: plain hrefs so the layout renders without them.
-    items.append(("/map", "覆盖地图", "map"))
+    items.append((url_for("map.page"), "覆盖地图", "map"))
     items.append((url_for("trend.index"), "历年趋势", "trend"))
-    items.append(("/reports", "年度报告", "reports"))
+    items.append((url_for("reports.index"), "年度报告", "reports"))
     if role in READ_ALL:
         items.append((url_for("boilers.index"), "燃煤锅炉", "boilers"))
     if role in (*READ_ALL, "clerk"):  # a clerk: its own township, read-only (heating.web.usage)
@@ -54,13 +55,93 @@ def nav_items() -> list[tuple[str, str, str]]:
     return items
 
 
+def _district_names() -> dict[str, str]:
+    """Code → name of every district of the installation: once per request."""
+    if "heating_district_names" not in g:
+        g.heating_district_names = dict(
+            db().execute(select(District.code, District.name).order_by(District.code)).all()
+        )
+    return g.heating_district_names
+
+
 def _several_districts() -> bool:
-    """True when the installation holds more than one district (a city): once per request."""
-    if "heating_several_districts" not in g:
-        g.heating_several_districts = (
-            db().scalar(select(func.count()).select_from(District)) or 0
-        ) > 1
-    return g.heating_several_districts
+    """True when the installation holds more than one district (a city)."""
+    return len(_district_names()) > 1
+
+
+# Areas whose pages read ``?district=`` (through heating.web.access.request_scope):
+# a link into them carries the district the user chose.  Not the city summary
+# (it is every district), the account, the administration or static files.
+DISTRICT_AREAS = frozenset(
+    {
+        "dashboard",
+        "villages",
+        "zones",
+        "map",
+        "trend",
+        "reports",
+        "boilers",
+        "usage",
+        "signoff",
+        "imports",
+        "api",
+    }
+)
+
+
+def chosen_district() -> str | None:
+    """The district an unbound user chose with ``?district=`` on this request, if it exists.
+
+    A district-bound user reads its own district whatever the address says, so
+    nothing is carried for it; an unknown or malformed code is not carried either
+    (the page itself says what is wrong with it).
+    """
+    if not has_request_context() or not current_user.is_authenticated:
+        return None
+    if bound_district() is not None or current_user.role not in READ_ALL:
+        return None
+    code = (request.args.get("district") or "").strip()
+    if not code or code not in _district_names():
+        return None
+    return code
+
+
+def district_choices() -> dict[str, Any] | None:
+    """The navigation's district picker (several districts, an unbound reader) or None."""
+    if not current_user.is_authenticated or current_user.role not in READ_ALL:
+        return None
+    if bound_district() is not None or not _several_districts():
+        return None
+    # The picker reloads this page in another district; a page of one record
+    # (a village, a batch) belongs to its own district, so it goes to the overview.
+    stays = (
+        request.method == "GET" and request.blueprint in DISTRICT_AREAS and not request.view_args
+    )
+    return {
+        "action": url_for(request.endpoint) if stays else url_for("dashboard.index"),
+        "districts": _district_names(),
+        "chosen": chosen_district(),
+    }
+
+
+def district_field() -> Markup:
+    """A GET form's hidden ``district`` input, so that filtering stays in the chosen district."""
+    district = chosen_district()
+    if district is None:
+        return Markup("")
+    return Markup('<input type="hidden" name="district" value="{}">').format(district)
+
+
+def carry_district(endpoint: str, values: dict[str, Any]) -> None:
+    """Add the chosen district to links into the areas that read it (Flask url_defaults).
+
+    A link that names ``district`` itself (None for "every district") keeps its own.
+    """
+    if "district" in values or endpoint.partition(".")[0] not in DISTRICT_AREAS:
+        return
+    district = chosen_district()
+    if district is not None:
+        values["district"] = district
 
 
 def when(value: datetime | date | str | None) -> str:
@@ -180,12 +261,11 @@ def yesno(value: bool | None) -> str:
 
 def page_url(**changes: Any) -> str:
     """This page's URL with some query arguments replaced (for filters and pagination)."""
-    args = request.args.to_dict()
+    args: dict[str, Any] = request.args.to_dict()
     for key, value in changes.items():
-        if value is None or value == "":
-            args.pop(key, None)
-        else:
-            args[key] = value
+        # None, not a missing key: url_for then leaves the argument out instead of
+        # filling it in again (carry_district)
+        args[key] = None if value is None or value == "" else value
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
@@ -198,6 +278,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items,
         page_url=page_url,
+        district_choices=district_choices,
+        chosen_district=chosen_district,
+        district_field=district_field,
         printed_at=printed_at,
         ROLE_LABELS=ROLE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
@@ -210,6 +293,8 @@ def init_app(app: Flask) -> None:
         LEDGER_DATE_SOURCES=SOURCE_LABELS,
         profile=app.extensions["heating"].config.profile,
     )
+
+    app.url_defaults(carry_district)
 
     @app.route("/palette.css")
     def palette_css() -> Response:

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from heating.errors import NotFound
 from heating.heat_sources import (
     NONCOMPLIANT,
     STRICT,
@@ -150,6 +151,12 @@ def show(code: str) -> ResponseReturnValue:
     if village is None:
         abort(404)
     require_township(village.township_id)
+    scope = request_scope(township="")  # ?district= carried by the links (403/404 as elsewhere)
+    if not scope.holds(village.code):
+        raise NotFound(
+            f"村 {village.code} 不在所选区县 {scope.district_code} 中：请在导航的区县中选择"
+            "“全部区县”或该村所在的区县后再打开。"
+        )
     config = app_config()
     profile = config.profile
     measures = next(
