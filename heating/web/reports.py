@@ -1,27 +1,49 @@
-"""年度报告: the annual evaluation report page and its .xlsx download (all but clerks)."""
+"""年度报告: the annual evaluation report page and its .xlsx download (all but clerks).
+
+With several districts, users who may read the whole city (those who may open
+全市汇总, ``heating.web.city``) also download the city report: the 全市 summary
+workbook with its 分区县 sheet, or a zip of it and every district's report —
+``heating.report.city.build_city_reports``, the code behind ``heating report
+--city --out DIR``, written into a temporary folder.
+"""
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Mapping
 from datetime import date, datetime
 from io import BytesIO
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from flask import Blueprint, render_template, request, send_file
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from heating.clock import parse_known_at
-from heating.errors import Refused
+from heating.errors import Forbidden, Refused
 from heating.history import first_ledger_date
 from heating.report import build_report
+from heating.report.city import build_city_reports
 from heating.report.snapshot import check_year, default_as_of
 from heating.scope import districts as all_districts
-from heating.web.access import bound_district, roles_required, scoped_district_code
+from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
 from heating.web.db import app_config, db
-from heating.web.params import YES, date_arg, flag_arg, int_arg
+from heating.web.params import YES, flag_arg, int_arg, parse_day
 
 bp = Blueprint("reports", __name__)
 
 REPORT_ROLES = ("admin", "planner", "city", "reviewer")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What the city form offers: the summary workbook, or it and every district's report.
+CITY_KINDS = {"summary": "全市汇总表", "zip": "全市汇总表和各区县报告（zip）"}
+
+
+def may_read_city() -> bool:
+    """True when the user reads every district (as 全市汇总 does) and there are several."""
+    return (
+        current_user.role in READ_ALL and bound_district() is None and len(all_districts(db())) > 1
+    )
 
 
 def suggested_years() -> list[int]:
@@ -56,6 +78,7 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             approved_only=request.args.get("approved_only", "").strip().lower() in YES,
             cutoff=config.report_cutoff,
             error=error,
+            city_kinds=CITY_KINDS if may_read_city() else None,
         ),
         status,
     )
@@ -69,21 +92,27 @@ def index() -> ResponseReturnValue:
 
 
 def _parse_request() -> tuple[int, date | None, str | None, datetime | None]:
-    raw_year = request.args.get("year", "").strip()
+    year, as_of, known_at = _parse_when(request.args)
+    district = scoped_district_code(request.args.get("district"))
+    return year, as_of, district, known_at
+
+
+def _parse_when(values: Mapping[str, str]) -> tuple[int, date | None, datetime | None]:
+    """Year, as-of date and known-at time of a report form (query string or posted form)."""
+    raw_year = values.get("year", "").strip()
     if not raw_year.isdigit():
         raise Refused(f"请选择报告年度（四位数字，如 2021），得到 {raw_year!r}。")
     year = int(raw_year)
     check_year(year)
-    as_of = date_arg("as_of", "截止日期")
-    district = scoped_district_code(request.args.get("district"))
-    raw_known = request.args.get("known_at", "").strip()
+    as_of = parse_day(values.get("as_of"), "截止日期")
+    raw_known = values.get("known_at", "").strip()
     known_at = None
     if raw_known:
         try:
             known_at = parse_known_at(raw_known, app_config().timezone)
         except ValueError as exc:
             raise Refused(f"已知时点：{exc}。") from None
-    return year, as_of, district, known_at
+    return year, as_of, known_at
 
 
 @bp.route("/reports/download")
@@ -113,3 +142,62 @@ def download() -> ResponseReturnValue:
         download_name=built.file_name,
         max_age=0,
     )
+
+
+def _refuse_without_city_scope() -> None:
+    """403 with the reason for users who may not read every district (before any work)."""
+    if bound_district() is not None:
+        raise Forbidden(
+            f"您的账号只能查看{current_user.district_name}（{current_user.district_code}）的数据，"
+            "全市报告含其他区县的数字：请下载本区县的年度报告，或请管理员调整账号绑定的区县。"
+        )
+    if len(all_districts(db())) < 2:
+        raise Forbidden("库中只有一个区县，没有全市报告：请下载本区县的年度报告。")
+
+
+@bp.route("/reports/city", methods=["POST"])
+@roles_required(*READ_ALL)
+def city_download() -> ResponseReturnValue:
+    """Build the city report (as ``heating report --city``) and send the summary or a zip."""
+    _refuse_without_city_scope()
+    kind = request.form.get("kind", "summary")
+    try:
+        if kind not in CITY_KINDS:
+            raise Refused(f"请选择下载内容（全市汇总表或 zip），得到 {kind!r}。")
+        year, as_of, known_at = _parse_when(request.form)
+        with TemporaryDirectory(prefix="heating-city-") as folder:
+            built = build_city_reports(
+                db(),
+                app_config(),
+                year,
+                Path(folder),
+                as_of=as_of,
+                known_at=known_at,
+                # the summary holds no map: drawing twelve for it would be wasted
+                picture=kind == "zip",
+            )
+            if kind == "summary":
+                content, name, mimetype = (
+                    built.summary_file.read_bytes(),
+                    built.summary_file.name,
+                    XLSX,
+                )
+            else:
+                content, name = _zip(built.summary_file, [p for p, _ in built.reports.values()])
+                mimetype = "application/zip"
+    except Refused as exc:
+        return _form_page(exc.message, 400)
+    return send_file(
+        BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name, max_age=0
+    )
+
+
+def _zip(summary: Path, reports: list[Path]) -> tuple[bytes, str]:
+    """The summary and every district's report in one zip, named after the summary."""
+    buffer = BytesIO()
+    # xlsx files are zips already: storing them again saves the CPU of a second deflate
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in [summary, *reports]:
+            archive.write(path, arcname=path.name)
+    name = summary.name.removesuffix(".xlsx").replace("汇总", "报告") + ".zip"
+    return buffer.getvalue(), name

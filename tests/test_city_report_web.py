@@ -1,0 +1,132 @@
+"""The city report on the web (/reports → 全市报告): the summary workbook and a zip of every
+district's report, built by the code behind ``heating report --city --out DIR``.
+
+A small city: the tiny district (屯留区) and 潞城区 (tests/support.add_second_district).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from heating.users import create_user
+from tests.support import LUCHENG, PASSWORD, add_second_district, log_in, post
+
+YEAR = "2021"
+
+
+@pytest.fixture
+def city(runtime, standard, users) -> None:
+    with runtime.session() as s:
+        add_second_district(s)
+        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
+
+
+def _city_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("heating-city-*")}
+
+
+def _district_rows(workbook: bytes) -> list[tuple]:
+    ws = load_workbook(io.BytesIO(workbook))["分区县"]
+    return [r for r in ws.iter_rows(values_only=True) if r and isinstance(r[0], int)]
+
+
+def _overview_total(workbook: bytes) -> list:
+    ws = load_workbook(io.BytesIO(workbook))["总体情况"]
+    (row,) = [r for r in ws.iter_rows(values_only=True) if r and r[0] == "合计"]
+    return list(row[4:15])  # MEASURE_COLUMNS after 区域类别, 考核方式, 村数, 完成村数
+
+
+def test_city_summary_download_equals_the_city_command(client, run_cli, city) -> None:
+    assert log_in(client, "erin", PASSWORD).status_code == 302
+    page = client.get("/reports").get_data(as_text=True)
+    assert 'id="city-report-form"' in page and 'name="csrf_token"' in page
+    resp = post(client, "/reports/city", {"year": YEAR, "kind": "summary"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:800]
+    assert resp.mimetype.endswith("spreadsheetml.sheet")
+    assert "%E5%85%A8%E5%B8%822021" in resp.headers["Content-Disposition"]  # 全市2021…
+    rows = _district_rows(resp.data)
+    cli = run_cli("city", "--as-of", "2021-10-31", "--json")
+    assert cli.exit_code == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (d["rank"], d["district"], d["name"]) for d in expected["districts"]
+    ]
+    for row, d in zip(rows, expected["districts"], strict=True):
+        # 排名 区县代码 区县 乡镇数 村数, then MEASURE_COLUMNS: 名录总户数 台账户数 无需改造
+        # 应改造 已完成 散煤复烧/弃用 覆盖率 有效覆盖率 目标 差距户数 是否达标, then the file
+        assert (row[3], row[4]) == (d["townships"], d["villages"])
+        assert (row[8], row[9], row[14]) == (d["required"], d["clean"], d["gap"]), row
+        assert row[11] == pytest.approx(d["coverage"]), row
+        assert row[12] == pytest.approx(d["effective_coverage"]), row
+    ws = load_workbook(io.BytesIO(resp.data))["分区县"]
+    (total,) = [r for r in ws.iter_rows(values_only=True) if r and r[2] == "全市"]
+    assert (total[8], total[9], total[14]) == (
+        expected["total"]["required"],
+        expected["total"]["clean"],
+        expected["total"]["gap"],
+    )
+
+
+def test_city_zip_holds_the_summary_and_each_district_report(client, city) -> None:
+    assert log_in(client, "alice", PASSWORD).status_code == 302
+    resp = post(client, "/reports/city", {"year": YEAR, "kind": "zip", "as_of": "2021-10-31"})
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(resp.data))
+    names = archive.namelist()
+    (summary,) = [n for n in names if n.startswith("全市")]
+    reports = {n for n in names if n != summary}
+    assert len(reports) == 2 and any(n.startswith("潞城区2021") for n in reports)
+    for row in _district_rows(archive.read(summary)):
+        assert row[16] in reports
+        assert list(row[5:16]) == _overview_total(archive.read(row[16])), row[1]
+
+
+@pytest.mark.parametrize("who", ["lucy", "bob"])
+def test_users_without_the_city_are_refused_and_nothing_is_built(client, city, who) -> None:
+    before = _city_folders()
+    assert log_in(client, who, PASSWORD).status_code == 302
+    page = client.get("/reports")
+    assert 'id="city-report-form"' not in page.get_data(as_text=True)
+    resp = post(client, "/reports/city", {"year": YEAR, "kind": "zip"})
+    assert resp.status_code == 403
+    if who == "lucy":  # says which district the account holds and what to do
+        assert "潞城区" in resp.get_data(as_text=True) and "全市报告" in resp.get_data(as_text=True)
+    assert not resp.mimetype.endswith(("sheet", "zip"))
+    assert _city_folders() == before
+
+
+def test_without_the_form_token_nothing_is_built(client, city) -> None:
+    assert log_in(client, "erin", PASSWORD).status_code == 302
+    resp = client.post("/reports/city", data={"year": YEAR, "kind": "summary"})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+
+
+@pytest.mark.parametrize(
+    ("form", "words"),
+    [
+        ({"year": "abc"}, "请选择报告年度"),
+        ({"year": YEAR, "kind": "<b>x</b>"}, "&lt;b&gt;x&lt;/b&gt;"),
+        ({"year": YEAR, "as_of": "2021-13-01"}, "截止日期应为日期"),
+        ({"year": YEAR, "known_at": "<script>"}, "已知时点"),
+    ],
+)
+def test_bad_city_forms_are_refused_in_chinese_and_escaped(client, city, form, words) -> None:
+    assert log_in(client, "erin", PASSWORD).status_code == 302
+    resp = post(client, "/reports/city", form)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and words in page, page[:2000]
+    assert "<b>x</b>" not in page and "<script>" not in page.split("<main>")[1].split("</main>")[0]
+
+
+def test_a_single_district_has_no_city_report(client, standard, users) -> None:
+    assert log_in(client, "erin", PASSWORD).status_code == 302
+    assert 'id="city-report-form"' not in client.get("/reports").get_data(as_text=True)
+    resp = post(client, "/reports/city", {"year": YEAR})
+    assert resp.status_code == 403 and "只有一个区县" in resp.get_data(as_text=True)
