@@ -44,6 +44,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from heating.collation import pinyin_key
 from heating.config import HEAT_SOURCE_RULES
 from heating.history import counting_known_at, state_as_of
 from heating.models import (
@@ -269,9 +270,10 @@ def unmatched_ledger_sources(session: Session, register: Register) -> list[dict[
         key = (tcode, source_key(source))
         counts[key] += n
         names.setdefault(key, source)
+    # per township, names in 拼音 order (heating.collation), not by code point
     return [
         {"township": tcode, "name": names[(tcode, key)], "households": counts[(tcode, key)]}
-        for tcode, key in sorted(counts)
+        for tcode, key in sorted(counts, key=lambda k: (k[0], pinyin_key(names[k])))
     ]
 
 

@@ -124,7 +124,7 @@ def test_empty_database_says_what_to_do(run_cli) -> None:
 
 def test_category_table_says_how_each_category_complies(run_cli, standard) -> None:
     out = run_cli("coverage", "--by", "category").stdout
-    assert "城市建成区（目标 100.0%）：无应改造户，不作判断。" in out
+    assert "城市建成区（目标 100.0%）：所选范围内无此类区域的村，不作判断。" in out
     assert "县城建成区（目标 100.0%）：未达标，须每村达标：南街村委会（缺 1 户）。" in out
     assert "城乡结合部（目标 100.0%）：每个村均已达标。" in out
     assert "农村地区（目标 80.0%）：按全类别合计 76.7%，未达标，还差 1 户。" in out
@@ -139,3 +139,22 @@ def test_inconsistencies_listed_on_request(run_cli, runtime, tiny_district) -> N
     assert "数据不一致 2 项" in out
     assert "[ledger_exceeds_registry]" in out and "[clean_exceeds_required]" in out
     assert run_cli("coverage", "--json", "--inconsistencies").stdout.lstrip().startswith("[")
+
+
+def test_unknown_category_is_named_as_unknown_in_the_tables(run_cli, runtime, standard) -> None:
+    """A category key the profile does not know reads 未知类别（key）, never the bare key."""
+    from sqlalchemy import update
+
+    from heating.models import Village
+
+    with runtime.session() as s:
+        s.execute(update(Village).where(Village.code == NANJIE).values(category="county"))
+    villages = run_cli("coverage", "--by", "village")
+    assert villages.exit_code == 0, villages.stderr
+    (line,) = [ln for ln in villages.stdout.splitlines() if ln.startswith(NANJIE)]
+    assert "未知类别（county）" in line
+    categories = run_cli("coverage", "--by", "category").stdout
+    assert "未知类别（county）" in categories
+    assert not any(ln.split()[0] == "county" for ln in categories.splitlines() if ln.strip())
+    rows = json.loads(run_cli("coverage", "--by", "village", "--json").stdout)
+    assert [r["category"] for r in rows if r["key"] == NANJIE] == ["county"]  # JSON: the key

@@ -59,3 +59,39 @@ def test_linked_list_says_what_it_lists_and_village_badges_agree(login, rural_me
     # A village of a 100% category still fails by itself.
     south = client.get(f"/villages/{NANJIE}").get_data(as_text=True)
     assert "badge-bad" in south and "未达标" in south
+
+
+def test_a_category_without_villages_says_so_instead_of_zero_failing(login, runtime) -> None:
+    """潞城区 has rural villages only: its other categories read "—（潞城区无此类区域）"."""
+    from tests.support import LUCHENG, add_second_district
+
+    with runtime.session() as s:
+        add_second_district(s)
+    page = login("erin").get(f"/?district={LUCHENG}").get_data(as_text=True)
+    county = re.sub(r"<[^>]+>|\s+", "", category_row(page, "县城建成区"))
+    assert "—（潞城区无此类区域）" in county and "0个" not in county
+    rural = re.sub(r"<[^>]+>|\s+", "", category_row(page, "农村地区"))
+    assert "低于80%的村1个" in rural  # a category with villages still counts them
+
+
+def test_a_category_with_nothing_required_is_not_judged(login, runtime) -> None:
+    """A 县城建成区 village in 潞城区 with no households and no registry count: not judged."""
+    from sqlalchemy import select
+
+    from heating.models import Township, Village
+    from tests.support import LUCHENG, LUCHENG_TOWNSHIP, add_second_district
+
+    with runtime.session() as s:
+        add_second_district(s)
+        township = s.scalar(select(Township).where(Township.code == LUCHENG_TOWNSHIP))
+        s.add(
+            Village(
+                code="140406001001",
+                name="城关社区",
+                township_id=township.id,
+                category="county_core",
+            )
+        )
+    page = login("erin").get(f"/?district={LUCHENG}").get_data(as_text=True)
+    text = re.sub(r"<[^>]+>|\s+", "", category_row(page, "县城建成区"))
+    assert "—（无应改户，不判断）" in text and "0个" not in text, text

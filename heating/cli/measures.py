@@ -52,6 +52,19 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric:
     return "\n".join(lines)
 
 
+def category_text(key: str | None, category_labels: dict[str, str]) -> str:
+    """A category as the table names it: its Chinese name, 未分类, or 未知类别（key）.
+
+    A key the profile does not know (a registry written for another profile, a
+    typo) is named as unknown, with the key so that it can be found and fixed.
+    """
+    if not key:
+        return "未分类"
+    if key in category_labels:
+        return category_labels[key]
+    return f"未知类别（{key}）"
+
+
 def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[str, str]) -> str:
     """The readable Chinese table of ``heating coverage`` (category column for villages only).
 
@@ -65,9 +78,13 @@ def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[st
     headers += ["应改造户数", "已改造户数", "覆盖率", "有效覆盖率", "目标", "缺口（户）", "达标"]
     body = []
     for r in rows:
-        cells = [r.name] if by == "category" else [r.key, r.name]
+        if by == "category":
+            named = r.key is None or r.key == TOTAL_KEY or r.key in category_labels
+            cells = [r.name if named else category_text(r.key, category_labels)]
+        else:
+            cells = [r.key, r.name]
         if by == "village":
-            cells.append(category_labels.get(r.category or "", r.category or "未分类"))
+            cells.append(category_text(r.category, category_labels))
         cells += [
             str(r.required),
             str(r.clean),
@@ -197,7 +214,9 @@ def compliance_lines(judged: Sequence[CategoryCompliance], listed: int = 5) -> l
     lines = []
     for c in judged:
         head = f"{c.name}（目标 {percent(c.target)}）："
-        if c.meets is None:
+        if not c.aggregate.villages:
+            lines.append(head + "所选范围内无此类区域的村，不作判断。")
+        elif c.meets is None:
             lines.append(head + "无应改造户，不作判断。")
         elif c.rule == RULE_EVERY_VILLAGE:
             if c.meets:

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from heating.collation import pinyin_key
 from heating.heat_sources import (
     NONCOMPLIANT,
     UNVERIFIED,
@@ -153,9 +154,14 @@ def heat_source_section(
             )
         )
     order = {NONCOMPLIANT: 0, UNVERIFIED: 1}
-    flagged_lines.sort(key=lambda x: (order[x.verdict], x.village_code, x.source))
+    # names in 拼音 order (heating.collation), as every list of names is sorted
+    flagged_lines.sort(key=lambda x: (order[x.verdict], x.village_code, pinyin_key(x.source)))
     sources = [SourceLine(s, dict(served.get(s.id, {}))) for s in register.sources.values()]
     sources.sort(
-        key=lambda line: (not line.facts.noncompliant, line.facts.kind or "", line.facts.name)
+        key=lambda line: (
+            not line.facts.noncompliant,
+            line.facts.kind or "",
+            pinyin_key(line.facts.name),
+        )
     )
     return HeatSourceSection(counting_rule(session), sources, townships, flagged_lines)

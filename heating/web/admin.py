@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from geo.boundaries import load_boundaries
 from geo.boundary_reading import BoundaryLimits
 from heating import users as users_domain
+from heating.collation import pinyin_key
 from heating.completion import record_decision, revoke_decision
 from heating.errors import Refused
 from heating.heat_sources import households_served, load_register, unmatched_ledger_sources
@@ -402,7 +403,8 @@ def heat_sources() -> ResponseReturnValue:
             flash("热源名单已加载。", "success")
     session = db()
     register = load_register(session)
-    sources = sorted(register.sources.values(), key=lambda f: (f.kind or "", f.name))
+    # by type, then by name in 拼音 order (heating.collation), as names are sorted elsewhere
+    sources = sorted(register.sources.values(), key=lambda f: (f.kind or "", pinyin_key(f.name)))
     return render_template(
         "admin/heat_sources.html",
         result=result,

@@ -71,6 +71,16 @@ def district_heading(session: Session, scope: Scope) -> str | None:
     return f"{district.name}（{district.code}）"
 
 
+def place_word(session: Session, scope: Scope) -> str:
+    """What the page covers, as "…无此类区域" says it: 本乡镇, the district's name, or 全市."""
+    if scope.township_code is not None:
+        return "本乡镇"
+    if scope.district_code is not None:
+        return find_district(session, scope.district_code).name
+    found = districts(session)
+    return found[0].name if len(found) == 1 else "全市"
+
+
 def _latest_ledgers(session: Session, scope: Scope) -> dict[str, ImportBatch]:
     """Township code → its newest ledger in force (townships of the scope)."""
     codes = {
@@ -110,6 +120,7 @@ def index() -> ResponseReturnValue:
         townships=townships,
         ledgers=ledgers,
         district=district_heading(session, scope),
+        place=place_word(session, scope),
         batches=batches,
         zones=zone_summary(session, scope.township_code or scope.district_code),
         scoped=township_code is not None,
