@@ -421,6 +421,75 @@ def measure_one(path: Path, url: str) -> dict[str, Any]:
     return figures
 
 
+def measure_previews(path: Path, url: str, runs: int) -> dict[str, Any]:
+    """Run in a subprocess: ``runs`` rounds of a bare read then a preview, CPU times each.
+
+    The machine is shared: wall times are noise, so each round compares CPU
+    (the preview's: this process plus its parsing child) with the bare read's
+    CPU in the same process, minutes apart at most.  The preview is the web's
+    (``imports.batches.preview``: the parse is kept for the commit).
+    """
+    from python_calamine import CalamineWorkbook
+
+    import imports.pipeline  # noqa: F401 - imported before timing, like a running server
+    from heating.runtime import open_runtime
+    from imports import isolation
+    from imports.batches import cancel, preview
+
+    data = path.read_bytes()
+    runtime = open_runtime(database_url=url, upload_max_mb=2000, import_max_unzipped_mb=20000)
+    today = date(2024, 1, 15)
+    warm_up(runtime, path.parent / "warm_up.xlsx", today)
+    rounds = []
+    for _ in range(runs):
+        c = time.process_time()
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        count = len(wb.get_sheet_by_index(0).to_python())
+        bare = time.process_time() - c
+        del wb
+        c = time.process_time()
+        with runtime.session() as session:
+            batch, out = preview(
+                session,
+                data,
+                path.name,
+                user_id=None,
+                township_code=TOWNSHIP[0],
+                config=runtime.config,
+                today=today,
+            )
+            cancel(session, batch.id)
+        app = time.process_time() - c
+        child = isolation.last_child_cpu_s
+        rounds.append({"bare_cpu_s": bare, "app_cpu_s": app, "child_cpu_s": child})
+    runtime.engine.dispose()
+    return {"rounds": rounds, "sheet_rows": count, "counts": out["counts"]}
+
+
+def previews_only(size: int, work: Path, db: str | None, runs: int) -> None:
+    """The preview's CPU against the bare read's, ``runs`` rounds in one fresh process."""
+    path = work / f"ledger_{size}.xlsx"
+    write_ledger(path, size)
+    url = db or f"sqlite:///{work / f'bench_preview_{size}.db'}"
+    prepare_database(url)
+    one = run_whole([sys.executable, __file__, "--previews", str(path), str(runs), "--db", url])
+    figures = json.loads(one["out"].strip().splitlines()[-1])
+    ratios = []
+    print(f"{size:>9,} rows: preview CPU (app + child) against the bare read's CPU, same process")
+    for n, r in enumerate(figures["rounds"], 1):
+        total = r["app_cpu_s"] + r["child_cpu_s"]
+        ratios.append(total / r["bare_cpu_s"])
+        print(
+            f"    round {n}: bare read {r['bare_cpu_s']:.2f} s, preview {total:.2f} s "
+            f"({r['app_cpu_s']:.2f} + {r['child_cpu_s']:.2f} s) = {ratios[-1]:.2f} ×"
+        )
+    ratios.sort()
+    print(
+        f"    median {ratios[len(ratios) // 2]:.2f} ×, best {ratios[0]:.2f} × (goal ≤ 2); "
+        f"load average {os.getloadavg()[0]:.1f}; counts {figures['counts']}"
+    )
+
+
 def warm_up(runtime: Any, path: Path, today: date) -> None:
     """Preview a 20-row ledger once (imports loaded, SQL compiled), then drop the batch."""
     from imports.batches import cancel, preview
@@ -522,7 +591,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--floor", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--preview-only",
+        type=int,
+        metavar="RUNS",
+        help="only the preview against the bare read, CPU times, RUNS rounds per size",
+    )
+    parser.add_argument("--previews", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.previews:
+        path, runs = Path(args.previews[0]), int(args.previews[1])
+        print(json.dumps(measure_previews(path, args.db, runs)))
+        return
     if args.floor:
         print(json.dumps(floor(Path(args.floor[0]), Path(args.floor[1]))))
         return
@@ -541,7 +621,10 @@ def main() -> None:
     dialect = "PG" if args.db and args.db.startswith("postgresql") else "SQLite"
     try:
         for size in sizes:
-            report(run_size(size, work, args.db), dialect)
+            if args.preview_only:
+                previews_only(size, work, args.db, args.preview_only)
+            else:
+                report(run_size(size, work, args.db), dialect)
     finally:
         if args.keep:
             print(f"files kept in {work}")

@@ -284,7 +284,9 @@ def choice(field: Field) -> Callable[[Any], str | Problem | None]:
     words: Mapping[str, str] = field.values
     allowed = "、".join(dict.fromkeys(_labels_of(field)))
 
-    @functools.cache  # a refused word is remembered too (its Problem has no place)
+    # A refused word is remembered too (its Problem has no place).  Typed: True, 1 and 1.0
+    # are equal as dict keys but not as cells (text(True) is "True").
+    @functools.lru_cache(maxsize=None, typed=True)
     def clean(value: Any) -> str | Problem | None:
         s = text(value)
         if s is None:
@@ -307,7 +309,7 @@ def _labels_of(field: Field) -> list[str]:
 
 
 # Fields whose values are mostly distinct (names, ID numbers): memoising would only cost.
-_DISTINCT = frozenset(
+DISTINCT = frozenset(
     {
         "head_name",
         "id_number",
@@ -330,9 +332,10 @@ def cleaner_for(field: Field) -> Callable[[Any], Any]:
     the caller places a copy).
     """
     fn = _cleaner(field)
-    if field.name in _DISTINCT or field.kind == "choice":
+    if field.name in DISTINCT or field.kind == "choice":
         return fn
-    return functools.lru_cache(maxsize=MEMO_SIZE)(fn)
+    # Typed, so that a TRUE cell is not cleaned as the 1.0 seen before it (or the reverse).
+    return functools.lru_cache(maxsize=MEMO_SIZE, typed=True)(fn)
 
 
 def _cleaner(field: Field) -> Callable[[Any], Any]:

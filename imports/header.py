@@ -37,13 +37,13 @@ class HeaderMatch:
         return self.last_row + 1
 
     @cached_property
-    def _probe(self) -> int:
+    def probe(self) -> int:
         """A column whose header text a repeated header row would show again."""
         return min(self.fields) if self.fields else 0
 
     def repeats(self, raw: Sequence[Any]) -> bool:
         """True for a repeated header row (a header printed again on each page)."""
-        probe = self._probe
+        probe = self.probe
         return (
             probe < len(raw)
             and raw[probe] in self.texts

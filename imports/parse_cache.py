@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from heating.models import ImportBatch, ParsedLedgerKept
 
 # Bump when a parse of the same file and references would come out differently.
-PARSER_VERSION = "2026-12-01"
+PARSER_VERSION = "2026-12-01.2"  # a TRUE cell no longer cleans as the 1.0 before it
 # Fields of the references that are not data (a session, a memo of lookups).
 _NOT_DATA = frozenset({"session", "_cache"})
 

@@ -40,7 +40,7 @@ class SheetInfo:
 
 
 _NO_ISSUES: tuple[Problem, ...] = ()
-_KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号 (never a key)
+KEY_FROM_NO = "\x00no"  # LedgerRow._key when the key is "no:" + the row's 户号 (never a key)
 
 
 class LedgerRow(list):
@@ -112,7 +112,7 @@ class LedgerRow(list):
             labels, extra_data = (), None
         # "no:" + 户号 (the usual key) is rebuilt when read rather than kept twice.
         if key_kind == "household_no" and key == "no:" + str(values.get("household_no")):
-            key = _KEY_FROM_NO
+            key = KEY_FROM_NO
         return cls(
             (
                 sheet,
@@ -149,7 +149,7 @@ class LedgerRow(list):
     def key(self) -> str | None:
         """The household key (``heating.households.household_key``)."""
         key = self[9]
-        if key == _KEY_FROM_NO:
+        if key == KEY_FROM_NO:
             return "no:" + self[3][self[2].index("household_no")]
         return key
 

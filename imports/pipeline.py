@@ -11,9 +11,10 @@ problems, placed here on the row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice, repeat
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from imports.header import HeaderMatch, find_header
 from imports.issue_rows import is_issue_sheet, is_reason_column
 from imports.issues import IssueCap, LedgerRejected, Problem, column_letter
 from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, shown
+from imports.plain_rows import PlainBlock, PlainRows, none_skipped
 from imports.readers import RawSheet, ReadLimits, read_workbook
 from imports.row_steps import (
     Duplicates,
@@ -180,15 +182,19 @@ def parse_ledger_file(
     *,
     progress: Callable[[int, int], None] | None = None,
     emit: Callable[[list[tuple[Any, ...]]], None] | None = None,
+    plain_rows: bool = True,
 ) -> ParsedLedger:
     """Read and parse a ledger with no database at hand (what the child process runs).
 
     With ``emit``, rows are handed over in parts of ``PROGRESS_EVERY`` as plain
     tuples (``LedgerRow``) while reading goes on, and the result holds only
-    the last part.
+    the last part.  ``plain_rows=False`` sends every row through the row
+    steps, none by the fast path (``imports.plain_rows``): the tests compare the two.
     """
     workbook = read_workbook(data, file_name, limits)
     parser = _LedgerParser(references, progress, file_name, emit)
+    if not plain_rows:
+        parser.plain = None
     parser.max_rows = limits.max_rows
     parser.hold_rows = limits.hold_rows
     visible = []
@@ -212,7 +218,7 @@ def parse_ledger_file(
         file_name=file_name,
         sha256=hashlib.sha256(data).hexdigest(),
         sheets=parser.sheets,
-        rows=parser.rows,
+        rows=list(map(LedgerRow, parser.rows)),  # plain rows are kept as tuples
         skipped=sum(parser.skipped.values()),
         issues=parser.issues + summaries,
         kind=workbook.kind,
@@ -247,7 +253,8 @@ class _LedgerParser:
         self.total = 0
         self.done = 0
         self.sheets: list[SheetInfo] = []
-        self.rows: list[LedgerRow] = []
+        # LedgerRows, or their tuples (the fast path's): handed over as tuples either way.
+        self.rows: list[LedgerRow | tuple[Any, ...]] = []
         self.issues: list[Problem] = []
         self.cap = IssueCap()
         self.skipped: dict[str, int] = {}
@@ -256,6 +263,7 @@ class _LedgerParser:
         # Field-name and label tuples shared by rows (see LedgerRow).
         self.shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.cleaners = {f.name: clean.cleaner_for(f) for f in LEDGER_SCHEMA.fields}
+        self.plain: PlainRows | None = PlainRows(self.index, self.salt, self.rules)
 
     def note(self, severity: str, code: str, message: str, sheet: str, **place: Any) -> None:
         issue = Problem(severity, code, message, sheet, **place)
@@ -302,9 +310,10 @@ class _LedgerParser:
         hold = sheet.height > self.hold_rows and hasattr(self.emit, "hold")
         if hold:
             self.emit.hold()  # type: ignore[union-attr]
-        for r, raw in enumerate(sheet.iter_rows()):
-            if r >= header.data_start:
-                self.row(r, raw, plan, info)
+        rows = sheet.iter_rows()
+        for _ in islice(rows, header.data_start):
+            pass
+        self.data_rows(rows, header.data_start, plan, info)
         if hold:
             # The rows are read: calamine's sheet went with its iterator. Its memory
             # goes back to the system before the parent receives the held rows.
@@ -350,26 +359,76 @@ class _LedgerParser:
         return missing
 
     # ------------------------------------------------------------------
-    def row(self, r: int, raw: list[Any], plan: SheetPlan, info: SheetInfo) -> None:
-        """One data row (0-based ``r``): skipped, or through the row steps into a LedgerRow."""
-        self.done += 1
-        if self.done % PROGRESS_EVERY == 0:
+    def data_rows(
+        self, rows: Iterator[list[Any]], r: int, plan: SheetPlan, info: SheetInfo
+    ) -> None:
+        """The rows below the header (the first is 0-based ``r``), a block at a time.
+
+        A block ends where the rows read so far are handed over (every
+        ``PROGRESS_EVERY`` rows, as a row at a time would).
+        """
+        carried: list[list[Any]] = []  # the row whose count started a hand-over
+        while True:
+            want = PROGRESS_EVERY - 1 - self.done % PROGRESS_EVERY
+            block = carried + list(islice(rows, want))
+            self.done += len(block) - len(carried)
+            self.block(r, block, plan, info)
+            r += len(block)
+            nxt = next(rows, None)
+            if nxt is None:
+                return
+            carried = [nxt]
+            self.done += 1
             self.hand_over()
-        reason = skip_reason_of(raw, plan)
-        if reason is None:
-            values, problems = clean_cells(raw, plan)
-            if not values and not problems:
-                # Nothing in a ledger column (perhaps a pre-numbered 序号 only): a blank row.
-                reason = "blank"
-        if reason is not None:
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def block(self, r: int, raws: list[list[Any]], plan: SheetPlan, info: SheetInfo) -> None:
+        """Rows ``r``… (0-based): skipped, or households; plain ones by the fast path.
+
+        ``imports.plain_rows`` builds the rows that can have no problem a
+        column at a time; the others go through the row steps one by one.
+        Either way the rows are kept in order.
+        """
+        numbers = list(range(r + 1, r + 1 + len(raws)))
+        households = raws
+        if not none_skipped(raws, plan):
+            reasons = list(map(skip_reason_of, raws, repeat(plan)))
+            for reason in filter(None, reasons):
+                self.skipped[reason] = self.skipped.get(reason, 0) + 1
+            households = [raw for raw, why in zip(raws, reasons, strict=True) if why is None]
+            numbers = [r + 1 + i for i, why in enumerate(reasons) if why is None]
+        if self.plain is None:
+            plain = PlainBlock.none(len(households))
+        else:
+            plain = self.plain.block(households, numbers, plan, self.shared)
+        if None not in plain.rows and self.duplicates.take(plain.pairs, plan.name, numbers):
+            self.add(plain.rows, numbers, plan, info)  # type: ignore[arg-type]
             return
-        self.rows.append(self.checked(r + 1, raw, values, problems, plan))
-        info.data_rows += 1
-        if self.max_rows is not None and self.emitted + len(self.rows) > self.max_rows:
+        for raw, number, row, pair in zip(
+            households, numbers, plain.rows, plain.pairs, strict=True
+        ):
+            if row is not None and self.duplicates.take([pair], plan.name, [number]):
+                self.add([row], [number], plan, info)
+            else:
+                self.row(number - 1, raw, plan, info)
+
+    def row(self, r: int, raw: list[Any], plan: SheetPlan, info: SheetInfo) -> None:
+        """One household row (0-based ``r``, not skipped) through the row steps."""
+        values, problems = clean_cells(raw, plan)
+        if not values and not problems:
+            # Nothing in a ledger column (perhaps a pre-numbered 序号 only): a blank row.
+            self.skipped["blank"] = self.skipped.get("blank", 0) + 1
+            return
+        self.add([self.checked(r + 1, raw, values, problems, plan)], [r + 1], plan, info)
+
+    def add(self, rows: list[Any], numbers: list[int], plan: SheetPlan, info: SheetInfo) -> None:
+        """Keep household rows (Excel's ``numbers``), refusing the file past ``max_rows``."""
+        self.rows += rows
+        info.data_rows += len(rows)
+        over = self.emitted + len(self.rows) - (self.max_rows or 0)
+        if self.max_rows is not None and over > 0:
             raise LedgerRejected(
                 f"文件“{self.file_name}”的数据行超过上限 {self.max_rows} 行（已读到工作表"
-                f"“{plan.name}”第 {r + 1} 行；标题、表头、空行和合计行不计）。"
+                f"“{plan.name}”第 {numbers[len(rows) - over]} 行；标题、表头、空行和合计行不计）。"
                 "请按乡镇或村拆分成多个文件后分别上传。",
                 code="file_too_many_rows",
             )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from heating.households import household_key
@@ -180,12 +181,12 @@ def unfold_values(values: dict[str, Any], raw: list[Any], plan: SheetPlan) -> No
         if why:
             values["exempt_reason"] = why
     if plan.route_column is not None and "device" not in values and "route" in values:
-        device = _route_device(raw[plan.route_column], plan.route_devices)
+        device = route_device(raw[plan.route_column], plan.route_devices)
         if device:
             values["device"] = device
 
 
-def _route_device(word: Any, memo: dict[str, str | None]) -> str | None:
+def route_device(word: Any, memo: dict[str, str | None]) -> str | None:
     if type(word) is not str:
         return None
     device = memo.get(word, _MISSING)
@@ -259,9 +260,9 @@ KEY_FIELDS = {
 
 @dataclass
 class Duplicates:
-    """Households seen so far in the file, by village (or unresolved village name) and key."""
+    """Households seen so far in the file, by (village or unresolved village name, key)."""
 
-    seen: dict[Any, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    seen: dict[tuple[Any, str], tuple[str, int]] = field(default_factory=dict)
 
     def problems(
         self,
@@ -277,12 +278,8 @@ class Duplicates:
         The error names the key's field and column (户号, 身份证号, or 户主姓名 and
         住址), so the clerk sees which cell makes the two rows one household.
         """
-        keys = self.seen.get(scope)
-        if keys is None:
-            keys = self.seen[scope] = {}
-        first = keys.get(key)
-        if first is None:
-            keys[key] = (sheet, row)
+        first = self.seen.setdefault((scope, key), (sheet, row))
+        if first == (sheet, row):
             return NONE
         where = "本表" if first[0] == sheet else f"工作表“{first[0]}”"
         fields = KEY_FIELDS.get(kind, ("household_no",))
@@ -304,3 +301,14 @@ class Duplicates:
                 field=fields[0],
             ),
         )
+
+    def take(self, pairs: list[tuple[Any, str]], sheet: str, rows: list[int]) -> bool:
+        """Record many first sightings at once (``imports.plain_rows``), in C.
+
+        False, recording nothing, when one of them was seen before or repeats
+        among them: the caller then goes row by row (``problems``).
+        """
+        if len(set(pairs)) != len(pairs) or not self.seen.keys().isdisjoint(pairs):
+            return False
+        self.seen.update(zip(pairs, zip(repeat(sheet), rows), strict=True))
+        return True
