@@ -141,6 +141,9 @@ class MapData:
     # Point layers (``geo.map_points``): registered heat sources, ≤35 t/h coal boilers.
     heat_sources: gpd.GeoDataFrame | None = None
     boilers: gpd.GeoDataFrame | None = None
+    # The overview draws townships only; its search still finds villages: each village
+    # (``code, name, township_code``, by code) to point at its township.  None for villages.
+    village_index: list[tuple[str, str, str]] | None = None
 
     def class_counts(self) -> dict[str, int]:
         """How many areas fall in each class (every class listed, in legend order)."""
@@ -470,6 +473,11 @@ def map_data(
             session, tuple(float(b) for b in villages.total_bounds) if len(villages) else None
         ),
         boilers=boiler_points(session, config, **scope),
+        village_index=sorted(
+            zip(villages["code"], villages["name"], villages["township_code"], strict=True)
+        )
+        if overview
+        else None,
     )
 
 

@@ -254,8 +254,10 @@ def map_document(
     -------
     dict
         Keys ``title, mode, unit, dates, classes, class_note, notes,
-        topology, layers, basemap, bounds, legend_collapsed, found_styles``
-        (the outline of a village the search box found); see the module
+        topology, layers, basemap, bounds, legend_collapsed, search_villages,
+        found_styles`` (``search_villages``: the villages the township overview's
+        search box finds, each ``[code, name, township code]``; ``found_styles``:
+        the outline of what it found); see the module
         docstring for layers.  ``geo.maps_folium.build_map`` draws it.
     """
     links = links or MapLinks()
@@ -298,6 +300,11 @@ def map_document(
         ),
         "bounds": bounds,
         "legend_collapsed": zone_labels,
+        # The overview's search finds villages too: [code, name, township code] each.
+        "search_villages": [
+            [display_text(code), display_text(name), display_text(township)]
+            for code, name, township in (data.village_index or [])
+        ],
         "found_styles": [OVERLAY_STYLES["found_halo"], OVERLAY_STYLES["found"]],
     }
 

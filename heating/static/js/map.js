@@ -350,15 +350,38 @@
     },
     _entries: function () {
       if (this._all) return this._all;
-      var ctx = this._ctx, villages = ctx.doc.mode === "villages", out = [];
+      var ctx = this._ctx, villages = ctx.doc.mode === "villages", out = [], byCode = {};
       ctx.layers.areas.eachLayer(function (shape) {
         var p = shape.feature.properties;
-        out.push({shape: shape, code: plain(p.code), name: plain(p.name),
-                  township: villages ? plain(p.tip[1]) : ""});
+        var entry = {shape: shape, code: plain(p.code), name: plain(p.name),
+                     township: villages ? plain(p.tip[1]) : ""};
+        byCode[entry.code] = entry;
+        out.push(entry);
+      });
+      // The township overview draws no village, but finds them: a village points at the
+      // shape of its township (search_villages: [code, name, township code]).
+      (ctx.doc.search_villages || []).forEach(function (v) {
+        var township = byCode[plain(v[2])];
+        if (!township) return;
+        out.push({shape: township.shape, code: plain(v[0]), name: plain(v[1]),
+                  township: township.name, townshipCode: township.code, village: true});
       });
       out.sort(function (a, b) { return a.code < b.code ? -1 : a.code > b.code ? 1 : 0; });
       this._all = out;
       return out;
+    },
+    // What the box looks for: 村, 乡镇, or both in the overview.
+    _unit: function () {
+      var doc = this._ctx.doc;
+      return doc.search_villages && doc.search_villages.length ? doc.unit + "或村" : doc.unit;
+    },
+    // Select the one area or village with exactly this code (the page's ?find=); false if none.
+    find: function (code) {
+      var wanted = String(code || "").replace(/\s+/g, "");
+      var hits = this._entries().filter(function (e) { return e.code === wanted; });
+      if (hits.length !== 1) return false;
+      this.select(hits[0]);
+      return true;
     },
     matches: function (query) {
       var needle = String(query || "").replace(/\s+/g, "");
@@ -368,7 +391,7 @@
       });
     },
     onAdd: function () {
-      var self = this, unit = this._ctx.doc.unit;
+      var self = this, unit = this._unit();
       var box = el("div", "heating-search leaflet-bar");
       var form = el("form");
       form.setAttribute("role", "search");
@@ -414,7 +437,7 @@
       return box;
     },
     _show: function (query) {
-      var self = this, list = this._list, unit = this._ctx.doc.unit;
+      var self = this, list = this._list, unit = this._unit();
       var found = this.matches(query);
       this._shown = found.slice(0, SEARCH_SHOWN);
       list.innerHTML = "";
@@ -438,19 +461,11 @@
     select: function (entry) {
       var ctx = this._ctx, map = ctx.map, shape = entry.shape;
       this.clear();
+      if (entry.village) return this._selectInOverview(entry);
       // Close enough to see the village among its neighbours; never further out than now.
       map.fitBounds(shape.getBounds(), {maxZoom: Math.max(FOUND_ZOOM, map.getZoom()),
                                         padding: [40, 40], animate: false});
-      var group = this._found = L.layerGroup().addTo(map);
-      var renderer = this._renderer || (this._renderer = L.svg({pane: "heating-found"}));
-      (ctx.doc.found_styles || []).forEach(function (style) {
-        L.geoJSON(shape.feature, {
-          pane: "heating-found",
-          renderer: renderer,
-          interactive: false,
-          style: function () { return style; }
-        }).addTo(group);
-      });
+      this._outline(shape);
       shape.openTooltip(shape.getCenter ? shape.getCenter() : shape.getBounds().getCenter());
       this._list.innerHTML = "";
       this._shown = [entry];
@@ -460,9 +475,52 @@
         ctx.doc.unit + "打开详情。";
       map.getContainer().setAttribute("data-found", entry.code);
     },
+    // A village found on the township overview: show its township and say how to reach the
+    // village itself (the township's map, where the village is found again at once).
+    _selectInOverview: function (entry) {
+      var ctx = this._ctx, map = ctx.map, shape = entry.shape;
+      map.fitBounds(shape.getBounds(), {padding: [40, 40], animate: false});
+      this._outline(shape);
+      this._list.innerHTML = "";
+      this._shown = [entry];
+      this._input.value = entry.name;
+      var status = this._status;
+      status.textContent = "乡镇汇总图不单独画村：已定位到" + entry.name + "所在的" +
+        entry.township + "（青色框）。";
+      var areas = ctx.doc.layers.filter(function (s) { return s.key === "areas"; })[0];
+      if (areas && areas.link) {
+        var href = areas.link.replace("{code}", encodeURIComponent(entry.townshipCode));
+        href += (href.indexOf("?") >= 0 ? "&" : "?") + "find=" + encodeURIComponent(entry.code);
+        var a = el("a", "heating-search-open");
+        a.href = href;
+        a.textContent = "打开" + entry.township + "的村庄图并定位" + entry.name;
+        status.appendChild(document.createTextNode("请先选择乡镇："));
+        status.appendChild(a);
+      } else {
+        status.appendChild(document.createTextNode(
+          "请先选择乡镇：用 heating map --township " + entry.townshipCode +
+          " 生成该乡镇的村庄图。"));
+      }
+      map.getContainer().setAttribute("data-found", entry.code);
+      map.getContainer().setAttribute("data-found-township", entry.townshipCode);
+    },
+    _outline: function (shape) {
+      var ctx = this._ctx;
+      var group = this._found = L.layerGroup().addTo(ctx.map);
+      var renderer = this._renderer || (this._renderer = L.svg({pane: "heating-found"}));
+      (ctx.doc.found_styles || []).forEach(function (style) {
+        L.geoJSON(shape.feature, {
+          pane: "heating-found",
+          renderer: renderer,
+          interactive: false,
+          style: function () { return style; }
+        }).addTo(group);
+      });
+    },
     clear: function () {
       if (this._found) { this._ctx.map.removeLayer(this._found); this._found = null; }
       this._ctx.map.getContainer().removeAttribute("data-found");
+      this._ctx.map.getContainer().removeAttribute("data-found-township");
     }
   });
 
@@ -505,6 +563,10 @@
                                  animate: false});
     }
     go();
+    // /map?township=…&find=CODE (the overview's link to a found village): find it at once.
+    var wanted = null;
+    try { wanted = new URLSearchParams(window.location.search).get("find"); } catch (e) { /* old */ }
+    if (wanted && ctx.search) ctx.search.find(wanted);
     // Printing resizes the map: refit at once and redraw every canvas before the page is
     // laid out (Leaflet would otherwise redraw on the next animation frame, after printing).
     var printing = window.matchMedia ? window.matchMedia("print") : null;
