@@ -184,8 +184,9 @@ def diff_ledger(
     file does not mention are listed, never deleted.
     """
     salt = get_meta(session, "id_salt") or ""
-    valid = [r for r in parsed.rows if not is_rejected(r)]
-    rejected = [r for r in parsed.rows if is_rejected(r)]
+    # (Most rows have no issue at all: no generator for them.)
+    rejected = [r for r in parsed.rows if r.issues and is_rejected(r)]
+    valid = [r for r in parsed.rows if not r.issues or not is_rejected(r)]
 
     township_ids = _township_ids(session, township_code, parsed.rows)
     # Stored households by village, then key → id (nested: no tuple per household).
@@ -222,7 +223,9 @@ def diff_ledger(
         # Typed fields are built only where they are compared; a new
         # household's are built when it is written (``RowChange.typed``).
         change = RowChange(row, "new")
-        hid = existing.get(row.village_id, no_keys).get(row.key)
+        # A village without stored households (a first upload): its rows' keys are not needed.
+        keys = existing.get(row.village_id)
+        hid = keys.get(row.key) if keys else None
         if hid is not None:
             change.household_id = hid
             matched.append(change)

@@ -159,10 +159,8 @@ class LedgerRow(list):
 
     def get(self, name: str) -> Any:
         """One cleaned value (None when blank) without building ``values``."""
-        try:
-            return self[3][self[2].index(name)]
-        except ValueError:
-            return None
+        names = self[2]
+        return self[3][names.index(name)] if name in names else None
 
     @property
     def rejected(self) -> bool:

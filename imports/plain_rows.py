@@ -22,6 +22,7 @@ So every problem and message still comes from the row steps alone, and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -58,6 +59,7 @@ RULE_FIELDS = (
 DATE_FIELDS = ("completed_on", "accepted_on")  # cleaned to (date, precision)
 # Cell types that compare equal across types (1 == 1.0 == True): memoised under (type, value).
 _CONFLATING = frozenset({int, bool})
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")  # what clean.FULLWIDTH makes half-width
 # Words that make a row a footer or subtotal when they begin or end its first cell.
 _SKIP_WORDS = (*clean.FOOTER_PREFIXES, "合计", "小计", "总计")
 KINDS = {f.name: f.kind for f in LEDGER_SCHEMA.fields}
@@ -129,14 +131,10 @@ def _plain_strings(col: list[Any], kind: str) -> bool:
 
 
 def _plain_text(joined: str) -> bool:
-    """No character ``clean.text`` trims, collapses or widens (one fast search per character).
-
-    Any character from U+FF01 up sends the column the slow way (``clean.text``
-    widens U+FF01–U+FF5E only: conservative).
-    """
+    """No character ``clean.text`` trims, collapses or widens (a fast search per character)."""
     if any(ch in joined for ch in clean.WHITESPACE):
         return False
-    return joined.isascii() or max(joined) < "\uff01"
+    return joined.isascii() or not _FULL_WIDTH.search(joined)
 
 
 def none_skipped(raws: list[list[Any]], plan: SheetPlan) -> bool:
@@ -204,17 +202,28 @@ def packed(
     What ``LedgerRow.build`` makes of a values dict, for many rows at once:
     rows with the same blanks share one names tuple (through ``shared``).
     """
-    rows = list(zip(*cols, strict=True))
-    if all(None not in col for col in cols):
+    n = len(cols[0]) if cols else 0
+    blank = [i for i, col in enumerate(cols) if not any(map(is_not, col, repeat(None)))]
+    if blank:  # columns blank throughout the block: as if the sheet had none
+        names = tuple(f for i, f in enumerate(names) if i not in blank)
+        cols = [col for i, col in enumerate(cols) if i not in blank]
+    rows = list(zip(*cols, strict=True)) if cols else [()] * n
+    partly = [i for i, col in enumerate(cols) if None in col]
+    if not partly:
         every = shared.setdefault(names, names)
-        return [every] * len(rows), rows
-    patterns = list(zip(*(list(map(is_not, col, repeat(None))) for col in cols), strict=True))
-    by_pattern = {}
-    for pattern in set(patterns):
-        these = tuple(compress(names, pattern))
-        by_pattern[pattern] = shared.setdefault(these, these)
-    names_of = list(map(by_pattern.__getitem__, patterns))
-    return names_of, list(map(tuple, map(compress, rows, patterns)))
+        return [every] * n, rows
+    # Per row, which of the partly blank columns it fills (the others it always does).
+    marks = list(zip(*(list(map(is_not, cols[i], repeat(None))) for i in partly), strict=True))
+    selectors, by_mark = {}, {}
+    for mark in set(marks):
+        filled = dict(zip(partly, mark, strict=True))
+        selector = tuple(filled.get(i, True) for i in range(len(names)))
+        these = tuple(compress(names, selector))
+        selectors[mark] = selector
+        by_mark[mark] = shared.setdefault(these, these)
+    return list(map(by_mark.__getitem__, marks)), list(
+        map(tuple, map(compress, rows, map(selectors.__getitem__, marks)))
+    )
 
 
 def id_numbers_valid(ids: list[str | None]) -> list[bool]:
