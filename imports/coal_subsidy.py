@@ -34,8 +34,9 @@ def warn_coal_subsidies(session: Session, parsed: Any, profile: Profile, as_of: 
     rows = [
         r
         for r in parsed.rows
-        if r.village_id is not None
-        and _amount(r.get("coal_subsidy")) is not None
+        if (amount := r.get("coal_subsidy")) is not None
+        and r.village_id is not None
+        and _amount(amount) is not None
         and not any(i.code == CODE for i in r.issues)  # warned once (preview, then commit)
     ]
     if not rows:  # the usual ledger: no judgement of villages needed

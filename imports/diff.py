@@ -43,6 +43,7 @@ from heating.models import (
 )
 from heating.privacy import mask_field
 from imports.issues import Problem
+from imports.parsed import gc_paused
 
 NOT_IN_FILE_LISTED = 1000
 _TABLE = Household.__table__
@@ -219,17 +220,18 @@ def diff_ledger(
     changes: list[RowChange] = []
     matched: list[RowChange] = []
     no_keys: dict[str, int] = {}
-    for row in valid:
-        # Typed fields are built only where they are compared; a new
-        # household's are built when it is written (``RowChange.typed``).
-        change = RowChange(row, "new")
-        # A village without stored households (a first upload): its rows' keys are not needed.
-        keys = existing.get(row.village_id)
-        hid = keys.get(row.key) if keys else None
-        if hid is not None:
-            change.household_id = hid
-            matched.append(change)
-        changes.append(change)
+    with gc_paused():  # one RowChange per row, no cycles (see gc_paused)
+        for row in valid:
+            # Typed fields are built only where they are compared; a new
+            # household's are built when it is written (``RowChange.typed``).
+            change = RowChange(row, "new")
+            # A village without stored households (a first upload): its rows' keys are not needed.
+            keys = existing.get(row.village_id)
+            hid = keys.get(row.key) if keys else None
+            if hid is not None:
+                change.household_id = hid
+                matched.append(change)
+            changes.append(change)
 
     unchanged_from: Counter = Counter()
     for part in _chunks(matched):

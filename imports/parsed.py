@@ -9,7 +9,9 @@ value is made safe to show in a problem.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import itemgetter
@@ -300,3 +302,22 @@ def shown(field_name: str | None, values: dict[str, Any]) -> str | None:
     if isinstance(v, date):
         return v.isoformat()
     return masked(field_name, v)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a ledger's rows are built or received.
+
+    A parse makes millions of small objects (cells, tuples) and no reference
+    cycles, and each collection walks them all again: pausing it cut
+    receiving 100k rows from 1.1 s of CPU to 0.16 s and the parse by a
+    third (``benchmarks/import_ledgers.py --preview-only``).  The collector is
+    process-wide: it is switched back on only by whoever switched it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

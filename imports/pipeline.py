@@ -10,10 +10,8 @@ problems, placed here on the row.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice, repeat
@@ -35,7 +33,7 @@ from imports.fields import (
 from imports.header import HeaderMatch, find_header
 from imports.issue_rows import is_issue_sheet, is_reason_column
 from imports.issues import IssueCap, LedgerRejected, Problem, column_letter
-from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, shown
+from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, gc_paused, shown
 from imports.plain_rows import PlainBlock, PlainRows, none_skipped
 from imports.readers import RawSheet, ReadLimits, read_workbook
 from imports.row_steps import (
@@ -195,6 +193,21 @@ def parse_ledger_file(
     the last part.  ``plain_rows=False`` sends every row through the row
     steps, none by the fast path (``imports.plain_rows``): the tests compare the two.
     """
+    with gc_paused():
+        # The parser (its duplicate keys, memos) is gone when _parsed returns: the
+        # collection after the pause then walks the result only.
+        return _parsed(data, file_name, references, limits, progress, emit, plain_rows)
+
+
+def _parsed(
+    data: bytes,
+    file_name: str,
+    references: LedgerReferences,
+    limits: ReadLimits,
+    progress: Callable[[int, int], None] | None,
+    emit: Callable[[list[tuple[Any, ...]]], None] | None,
+    plain_rows: bool,
+) -> ParsedLedger:
     workbook = read_workbook(data, file_name, limits)
     parser = _LedgerParser(references, progress, file_name, emit)
     if not plain_rows:
@@ -203,12 +216,11 @@ def parse_ledger_file(
     parser.hold_rows = limits.hold_rows
     visible = []
     # Sheets are read one at a time; the progress total grows as each is opened.
-    with gc_paused():
-        for sheet in workbook.sheets:
-            parser.total += sheet.height
-            parser.sheet(sheet)
-            if sheet.visible:
-                visible.append(sheet.name)
+    for sheet in workbook.sheets:
+        parser.total += sheet.height
+        parser.sheet(sheet)
+        if sheet.visible:
+            visible.append(sheet.name)
     if not parser.sheets:
         seen = "、".join(f"“{name}”" for name in visible) or "（无可见工作表）"
         raise LedgerRejected(
@@ -495,25 +507,6 @@ class _LedgerParser:
             self.emit(list(map(tuple, self.rows)))
             self.emitted += len(self.rows)
             self.rows.clear()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a ledger's rows are built or received.
-
-    A parse makes millions of small objects (cells, tuples) and no reference
-    cycles, and each collection walks them all again: pausing it cut
-    receiving 100k rows from 1.1 s of CPU to 0.16 s and the parse by a
-    third (``benchmarks/import_ledgers.py --preview-only``).  The collector is
-    process-wide: it is switched back on only by whoever switched it off.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _row_text(cells: Any) -> str:
