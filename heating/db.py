@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from heating.clock import DEFAULT_TIMEZONE
+
+if TYPE_CHECKING:  # Alembic costs ≈ 0.5 s to import: only commands that migrate load it
+    from alembic.config import Config as AlembicConfig
 
 
 class DatabaseError(Exception):
@@ -145,6 +147,8 @@ def alembic_config(engine: Engine, timezone: str = DEFAULT_TIMEZONE) -> AlembicC
     ``timezone`` is the configured zone: a migration that turns stored UTC
     times into days (``ledger_dates``) needs it.
     """
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))

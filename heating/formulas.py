@@ -9,7 +9,15 @@ the ledger template and the zones export all write text through here;
 
 from __future__ import annotations
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # openpyxl (and numpy with it) costs ≈ 0.4 s to import: not for every command
+    from openpyxl.cell.cell import Cell
+
+# openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE (control characters XML 1.0 cannot hold), kept here
+# so that neutralising a name does not import openpyxl (tests/test_formulas.py compares them).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 

@@ -374,17 +374,13 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
             continue
         row = c.row
         if c.household_id is None:
-            fields = c.typed()
-            created.append(
-                fields
-                | {
-                    "village_id": row.village_id,
-                    "key": row.key,
-                    "key_kind": row.key_kind,
-                    "id_hash": id_hash_for(fields, salt),
-                    "extra": row.extra or None,
-                }
-            )
+            fields = c.typed()  # a new dict: the identity columns join it
+            fields["id_hash"] = id_hash_for(fields, salt)
+            fields["village_id"] = row.village_id
+            fields["key"] = row.key
+            fields["key_kind"] = row.key_kind
+            fields["extra"] = row.extra or None
+            created.append(fields)
             if len(created) >= NEW_AT_ONCE:
                 # Written as they come: a million new households' dicts never exist at once.
                 history.add_households(session, created, stamp)

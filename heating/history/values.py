@@ -70,6 +70,7 @@ FIELD_KINDS.update(lon="float", lat="float")
 # Fields whose Python values are not JSON-safe as they are (dates, decimals).
 _CONVERTED = tuple(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
 _FIELDS_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
+_CONVERTED_AT = tuple((HOUSEHOLD_FIELDS.index(f), f) for f in _CONVERTED if f in HOUSEHOLD_FIELDS)
 
 
 def to_json_value(value: Any) -> Any:
@@ -116,13 +117,21 @@ def state_json(state: Mapping[str, Any]) -> dict[str, Any]:
     dates and decimals need converting.  ``state`` must hold every household
     field (None where empty).
     """
-    data = dict(zip(HOUSEHOLD_FIELDS, _FIELDS_GETTER(state), strict=True))
-    for f in _CONVERTED:
-        value = data[f]
+    return fields_json(_FIELDS_GETTER(state), state["village_id"], state["active"])
+
+
+def fields_json(values: tuple[Any, ...], village_id: int, active: Any) -> dict[str, Any]:
+    """``state_json`` of a state given as its ``HOUSEHOLD_FIELDS`` values (``_FIELDS_GETTER``).
+
+    The bulk writer has that tuple in hand for the household's row already.
+    """
+    data = dict(zip(HOUSEHOLD_FIELDS, values, strict=True))
+    for index, f in _CONVERTED_AT:
+        value = values[index]
         if value is not None:
             data[f] = to_json_value(value)
-    data["village_id"] = state["village_id"]
-    data["active"] = bool(state["active"])
+    data["village_id"] = village_id
+    data["active"] = bool(active)
     return data
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from heating import sealing
 from heating.history.asof import _chunks, current_states, live, shows_state_at, states_as_of
 from heating.history.bulk import _next_id, _sync_sequence, allocate_ids, bulk_insert
+from heating.history.json_templates import dump_new_state
 from heating.history.values import (
     _CONVERTED,
     _FIELDS_GETTER,
@@ -30,6 +31,7 @@ from heating.history.values import (
     _counted,
     dump_json,
     dump_snapshot,
+    fields_json,
     state_from_json,
     state_json,
     to_json_value,
@@ -130,45 +132,74 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
 
     Each row holds the identity columns (village_id, key, key_kind, id_hash,
     extra) and every household field; the households written are current
-    (nothing else counts for them).
+    (nothing else counts for them).  Written for speed (a 100k-row ledger of
+    new households runs this loop 100k times: benchmarks/import_ledgers.py,
+    issue 17): each household's field values are taken once, as one tuple,
+    for its row and its version's JSON.
     """
     hids = allocate_ids(session, _H, len(rows))
     vids = allocate_ids(session, _V, len(rows))
     # ID number and phone sealed once per household: the row's column and the version's
     # JSON take the same sealed text (sealing a sealed value leaves it as it is).
     seal = ring.seal_text if (ring := sealing.active_or_none()) is not None else None
+    # Without a key the version's JSON goes through dump_snapshot, which refuses personal data.
+    dump_after = dump_json if seal is not None else dump_snapshot
+    batch_id, day, when = stamp.batch_id, stamp.ledger_date, stamp.recorded_at
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
         households = []
         versions = []
         for row, hid, vid in zip(part, hids[start:], vids[start:], strict=False):
+            given = tuple(row)  # every other field is None (BLANK_STATE)
             state = BLANK_STATE | row
-            state["active"] = True
             if seal is not None:
                 for name in SEALED_FIELDS:
                     value = state[name]
                     if value and type(value) is str:
                         state[name] = seal(value)
+            values = _FIELDS_GETTER(state)
+            village_id = state["village_id"]
+            extra = state.get("extra")
             households.append(
                 (
                     hid,
-                    state["village_id"],
+                    village_id,
                     state["key"],
                     state["key_kind"],
                     state.get("id_hash"),
                     True,
-                    *_FIELDS_GETTER(state),
-                    dump_json(state["extra"]) if state.get("extra") else None,
-                    stamp.batch_id,
-                    stamp.batch_id,
-                    stamp.recorded_at,
-                    stamp.ledger_date,
+                    *values,
+                    dump_json(extra) if extra else None,
+                    batch_id,
+                    batch_id,
+                    when,
+                    day,
                 )
             )
-            # Its personal fields are sealed already (above): dumped as they are.
-            after_json = dump_json(state_json(state)) if seal is not None else None
+            after_json = dump_new_state(given, values, village_id) if seal is not None else None
+            if after_json is None:
+                after_json = dump_after(fields_json(values, village_id, True))
+            # As _version_row writes a "create" (no before, nothing counted before it).
             versions.append(
-                _version_row(vid, hid, "create", None, state, stamp, after_json=after_json)
+                (
+                    vid,
+                    hid,
+                    batch_id,
+                    stamp.user_id,
+                    day,
+                    when,
+                    None,
+                    "create",
+                    village_id,
+                    True,
+                    state["status"],
+                    state["operation"],
+                    None,
+                    None,
+                    None,
+                    None,
+                    after_json,
+                )
             )
         bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
         bulk_insert(session, _V, VERSION_COLUMNS, versions)
