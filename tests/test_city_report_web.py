@@ -130,3 +130,35 @@ def test_a_single_district_has_no_city_report(client, standard, users) -> None:
     assert 'id="city-report-form"' not in client.get("/reports").get_data(as_text=True)
     resp = post(client, "/reports/city", {"year": YEAR})
     assert resp.status_code == 403 and "只有一个区县" in resp.get_data(as_text=True)
+
+
+def test_summary_alone_equals_the_summary_written_beside_the_reports(
+    runtime, city, tmp_path
+) -> None:
+    """city_summary_workbook (the web's summary) = build_city_reports' summary, cell by cell,
+    a final district (潞城区 approved) and a draft one (屯留区) alike."""
+    from datetime import date, timedelta
+
+    from heating.models import utcnow
+    from heating.report.city import build_city_reports, city_summary_workbook
+    from tests.support import LUCHENG_TOWNSHIP, sign_off
+
+    assert (
+        sign_off(
+            runtime, LUCHENG_TOWNSHIP, date(2021, 10, 31), ("submit", "alice"), ("approve", "rita")
+        )
+        == "approved"
+    )
+    now = utcnow().replace(microsecond=0) + timedelta(seconds=1)  # after the approval
+    with runtime.session() as s:
+        full = build_city_reports(s, runtime.config, 2021, tmp_path, now=now, picture=False)
+        content, name = city_summary_workbook(s, runtime.config, 2021, now=now)
+    assert name == full.summary_file.name
+    alone, beside = load_workbook(io.BytesIO(content)), load_workbook(full.summary_file)
+    assert alone.sheetnames == beside.sheetnames
+    for sheet in beside.sheetnames:
+        cells = [list(r) for r in beside[sheet].iter_rows(values_only=True)]
+        assert [list(r) for r in alone[sheet].iter_rows(values_only=True)] == cells, sheet
+    files = [r[16] for r in _district_rows(content)]
+    assert any("草稿" not in f and f.startswith("潞城区") for f in files)
+    assert any("草稿" in f for f in files)

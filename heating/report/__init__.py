@@ -21,12 +21,15 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from heating.config import Config
+from heating.report.signoff_section import SignoffSection
 from heating.report.snapshot import Snapshot, default_as_of, take_snapshot
 
 __all__ = [
     "BuiltReport",
     "build_report",
     "default_as_of",
+    "file_name_of",
+    "mark_of",
     "report_file_name",
     "report_mark",
     "write_workbook",
@@ -46,27 +49,35 @@ def report_file_name(snapshot: Snapshot) -> str:
     A draft or approved-only report says so in its name too (…（草稿）.xlsx):
     a file saved to disk and forwarded must not pass for the final report.
     """
+    return file_name_of(snapshot.district_name, snapshot.year, snapshot.as_of, snapshot.signoff)
+
+
+def file_name_of(district_name: str, year: int, as_of: date, signoff: SignoffSection | None) -> str:
+    """``report_file_name`` from its parts: a report's name is known before it is built
+    (the city summary names every district's report without building them)."""
     marks = []
-    if snapshot.draft:
+    if signoff is None or signoff.draft:
         marks.append("草稿")
-    if snapshot.signoff is not None and snapshot.signoff.approved_only:
+    if signoff is not None and signoff.approved_only:
         marks.append("仅含已审核乡镇")
     suffix = f"（{'·'.join(marks)}）" if marks else ""
-    return (
-        f"{snapshot.district_name}{snapshot.year}年度清洁取暖回头看评估报告"
-        f"（截至{snapshot.as_of:%Y%m%d}）{suffix}.xlsx"
-    )
+    return f"{district_name}{year}年度清洁取暖回头看评估报告（截至{as_of:%Y%m%d}）{suffix}.xlsx"
 
 
 def report_mark(snapshot: Snapshot) -> str:
     """What every sheet's title and page header say of the sign-off: draft, approved only."""
+    return mark_of(snapshot.signoff)
+
+
+def mark_of(signoff: SignoffSection | None) -> str:
+    """``report_mark`` from the report's sign-off section alone."""
     from heating.report.signoff_section import DRAFT_MARK
 
     marks = []
-    if snapshot.draft:
+    if signoff is None or signoff.draft:
         marks.append(DRAFT_MARK)
-    if snapshot.signoff is not None and snapshot.signoff.approved_only:
-        marks.append(snapshot.signoff.count_label)
+    if signoff is not None and signoff.approved_only:
+        marks.append(signoff.count_label)
     return " · ".join(marks)
 
 

@@ -6,6 +6,13 @@
 ranks the districts (``heating.city``).  All files share one generation time,
 so one as-of date and one known-at time: the summary's line for a district
 equals the 合计 row of that district's 总体情况 sheet.
+
+``city_summary_workbook`` writes the same summary workbook without building
+the districts' reports (the web's 全市汇总表 download): its figures come from
+``heating.city`` anyway, and each report's file name and draft mark from its
+district's sign-off (``heating.report.file_name_of``, ``mark_of``), as the
+report itself would name them.  A dozen full reports cost minutes of CPU on
+the demo city; the summary alone costs the city summary's seconds.
 """
 
 from __future__ import annotations
@@ -21,15 +28,27 @@ from sqlalchemy.orm import Session
 
 from heating import clock
 from heating.city import CitySummary, city_summary
+from heating.clock import end_of_second
 from heating.config import Config
 from heating.errors import Refused
 from heating.models import utcnow
-from heating.report import BuiltReport, build_report, report_mark
+from heating.report import BuiltReport, build_report, file_name_of, mark_of
 from heating.report.sheets.places import MEASURE_COLUMNS, measure_values
+from heating.report.signoff_section import gather
+from heating.report.snapshot import check_year, default_as_of, report_district_name
 from heating.report.workbook import Column, Row, Table, key_value_rows, stamp, write_table
 from heating.scope import districts
 
 SUMMARY_SHEET = "分区县"
+
+
+@dataclass(frozen=True)
+class DistrictFile:
+    """What the summary says of one district's report: its name, file and mark."""
+
+    name: str  # the district's name as its report prints it
+    file_name: str
+    mark: str  # 草稿（未全部审核）…, "" for a final report
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,13 @@ class CityReports:
     as_of: date
     known_at: datetime  # naive UTC
     generated_at: datetime  # naive UTC
+
+    @property
+    def files(self) -> dict[str, DistrictFile]:
+        return {
+            code: DistrictFile(b.snapshot.district_name, path.name, mark_of(b.snapshot.signoff))
+            for code, (path, b) in self.reports.items()
+        }
 
 
 def city_file_name(year: int, as_of: date) -> str:
@@ -85,12 +111,69 @@ def build_city_reports(
     summary_file = out_dir / city_file_name(year, first.as_of)
     result = CityReports(summary, summary_file, reports, first.as_of, first.known_at, now)
     buffer = io.BytesIO()
-    write_city_workbook(result, config, year, buffer)
+    write_city_workbook(
+        CityHeading(summary, result.files, result.as_of, result.known_at, now), config, year, buffer
+    )
     summary_file.write_bytes(buffer.getvalue())
     return result
 
 
-def write_city_workbook(result: CityReports, config: Config, year: int, target: io.BytesIO) -> None:
+@dataclass(frozen=True)
+class CityHeading:
+    """Everything the summary workbook shows."""
+
+    summary: CitySummary
+    files: dict[str, DistrictFile]  # district code → its report, by code
+    as_of: date
+    known_at: datetime  # naive UTC
+    generated_at: datetime  # naive UTC
+
+
+def city_summary_workbook(
+    session: Session,
+    config: Config,
+    year: int,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[bytes, str]:
+    """The summary workbook ``build_city_reports`` writes, without the districts' reports.
+
+    Returns the workbook's bytes and its file name.  Every date is settled as
+    ``take_snapshot`` settles it, so the workbook equals the one written beside
+    the reports at the same ``now`` (tested cell by cell).
+    """
+    found = districts(session)
+    if not found:
+        raise Refused(
+            "村庄名录为空：请先导入村庄名录（heating registry load）或 heating demo --city。"
+        )
+    check_year(year)
+    now = (now or utcnow()).replace(microsecond=0)
+    as_of = as_of or default_as_of(config, year)
+    known_at = known_at or end_of_second(now)
+    files = {}
+    for district in found:
+        signoff = gather(
+            session,
+            config,
+            district_code=district.code,
+            as_of=as_of,
+            known_at=known_at,
+            townships=[],  # the figures are not compared: only the approvals count here
+        )
+        name = report_district_name(config, district)
+        files[district.code] = DistrictFile(
+            name, file_name_of(name, year, as_of, signoff), mark_of(signoff)
+        )
+    summary = city_summary(session, config.profile, as_of=as_of, known_at=known_at)
+    buffer = io.BytesIO()
+    write_city_workbook(CityHeading(summary, files, as_of, known_at, now), config, year, buffer)
+    return buffer.getvalue(), city_file_name(year, as_of)
+
+
+def write_city_workbook(result: CityHeading, config: Config, year: int, target: io.BytesIO) -> None:
     """封面与说明 and 分区县 (ranked, with each district's report file)."""
     from heating.report.reconcile import ensure_agrees
 
@@ -116,7 +199,7 @@ def write_city_workbook(result: CityReports, config: Config, year: int, target: 
                 line.townships,
                 line.total.villages,
                 *measure_values(line.total),
-                result.reports[line.code][0].name if line.code in result.reports else None,
+                result.files[line.code].file_name if line.code in result.files else None,
             ]
         )
         for line in result.summary.lines
@@ -140,10 +223,10 @@ def write_city_workbook(result: CityReports, config: Config, year: int, target: 
             ),
         ),
     )
-    drafts = [code for code, (_, b) in result.reports.items() if report_mark(b.snapshot)]
+    drafts = [code for code, f in result.files.items() if f.mark]
     if drafts:
         for sheet in wb.worksheets:
-            stamp(sheet, f"含草稿区县报告（{len(drafts)}/{len(result.reports)}）")
+            stamp(sheet, f"含草稿区县报告（{len(drafts)}/{len(result.files)}）")
     wb.properties.title = f"全市{year}年度清洁取暖回头看评估汇总"
     wb.properties.creator = "heating"
     wb.properties.created = result.generated_at
@@ -152,16 +235,13 @@ def write_city_workbook(result: CityReports, config: Config, year: int, target: 
     wb.save(target)
 
 
-def _cover(ws: Worksheet, result: CityReports, config: Config, year: int) -> None:
+def _cover(ws: Worksheet, result: CityHeading, config: Config, year: int) -> None:
     tz = config.timezone
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 90
     title = ws.cell(row=1, column=1)
     title.value = f"全市{year}年度清洁取暖回头看评估汇总"
-    files = "\n".join(
-        f"{code} {built.snapshot.district_name}：{path.name}"
-        for code, (path, built) in result.reports.items()
-    )
+    files = "\n".join(f"{code} {f.name}：{f.file_name}" for code, f in result.files.items())
     key_value_rows(
         ws,
         [
@@ -169,7 +249,7 @@ def _cover(ws: Worksheet, result: CityReports, config: Config, year: int) -> Non
             ("数据截至", result.as_of.isoformat()),
             ("已知时点", clock.shown(result.known_at, tz)),
             ("生成时间", clock.shown(result.generated_at, tz)),
-            ("区县数", str(len(result.reports))),
+            ("区县数", str(len(result.files))),
             ("要求配置", config.profile.name),
             ("各区县报告", files),
         ],

@@ -265,6 +265,12 @@ def _relapse_places(
     ]
 
 
+def report_district_name(config: Config, district: District) -> str:
+    """The district's name as its report prints it (the setting, else the registry's or
+    the national list's name)."""
+    return config.district_name or district_name(district.code, district.name)
+
+
 def take_snapshot(
     session: Session,
     config: Config,
@@ -321,7 +327,7 @@ def take_snapshot(
 
     snapshot = Snapshot(
         district_code=district.code,
-        district_name=config.district_name or district_name(district.code, district.name),
+        district_name=report_district_name(config, district),
         year=year,
         as_of=as_of,
         previous_as_of=previous_as_of,
