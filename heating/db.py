@@ -20,6 +20,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from heating.clock import DEFAULT_TIMEZONE
+from heating.data_version import KEY as DATA_VERSION_KEY
+from heating.data_version import track_writes
 
 if TYPE_CHECKING:  # Alembic costs ≈ 0.5 s to import: only commands that migrate load it
     from alembic.config import Config as AlembicConfig
@@ -73,11 +75,12 @@ def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
                 ) from None
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        track_writes(engine)  # caches of figures follow every commit (heating.data_version)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     pool = pool or PoolSettings()
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_pre_ping=True,
         pool_size=pool.size,
@@ -85,6 +88,8 @@ def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
         pool_timeout=pool.timeout,
         pool_recycle=pool.recycle or -1,
     )
+    track_writes(engine)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -182,12 +187,15 @@ def require_initialised(engine: Engine) -> None:
 
 
 def ensure_meta(engine: Engine) -> None:
-    """Create the installation's secrets (session key, ID-number salt) once."""
+    """Create the installation's secrets (session key, ID-number salt) and data version once.
+
+    Without the data version row (``heating.data_version``) nothing is cached.
+    """
     from heating.models import Meta
 
     factory = session_factory(engine)
     with session_scope(factory) as session:
-        for key in ("secret_key", "id_salt"):
+        for key in ("secret_key", "id_salt", DATA_VERSION_KEY):
             if session.get(Meta, key) is None:
                 session.add(Meta(key=key, value=secrets.token_hex(32)))
 

@@ -31,6 +31,8 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from heating import clock
+from heating.evidence_cache import kept
+from heating.history import counting_known_at
 from heating.models import District, Household, Township, Village
 from heating.seasons import UsageSettings
 from heating.usage import (
@@ -105,8 +107,15 @@ def with_evidence(
     settings: UsageSettings,
     known_at: datetime | None = None,
     not_clean: Callable[[HouseholdState], bool] | None = None,
+    rule: str | None = None,
 ) -> list[VillageFacts]:
-    """The facts with their evidence counts (unchanged when there is no evidence at all)."""
+    """The facts with their evidence counts (unchanged when there is no evidence at all).
+
+    The counts are kept per process until the data change
+    (``heating.evidence_cache``) when ``rule`` names what ``not_clean``
+    judges by (the heat-source rule): with it, every argument the counts
+    depend on is part of the key.
+    """
     usage = has_usage(session)
     areas = has_areas(session)
     if not facts or not (usage or areas):
@@ -114,28 +123,28 @@ def with_evidence(
     # Peers are judged within a district (heating.usage.flag_against_peers), so only the
     # districts of these facts that hold any use or area evidence need reading: in a city
     # of 600,000 households, the generated districts without evidence cost nothing.
-    districts = {f.district_code for f in facts} & evidence_districts(session)
-    states = (
-        household_states(session, as_of, known_at=known_at, district_codes=districts)
-        if districts
-        else []
-    )
-    flags: dict[int, tuple[int, int, int]] = {}
+    districts = frozenset({f.district_code for f in facts} & evidence_districts(session))
     year = season_judged(session, as_of, settings) if usage else None
-    if year is not None:
-        season = settings.season(year)
-        flags = evaluate(session, states, season, settings, known_at).of_village()
-    area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    if areas:
-        for s in states:
-            value = s["heated_area_m2"]
-            if value is None or s["status"] == "exempt":
-                continue
-            counts = area[s.village_id]
-            counts[0] += 1
-            counts[1] += float(value)
-            if s.clean and not (not_clean and not_clean(s)):
-                counts[2] += float(value)
+
+    def compute() -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[int, float, float]]]:
+        return _evidence_counts(
+            session, districts, as_of, known_at, settings, year, areas, not_clean
+        )
+
+    if rule is None and not_clean is not None:
+        flags, area = compute()
+    else:
+        key = (
+            "evidence",
+            districts,
+            as_of,
+            counting_known_at(session, known_at),
+            year,
+            areas,
+            settings,
+            rule,
+        )
+        flags, area = kept(session, key, compute, shared=True)
     out = []
     for f in facts:
         checked, flagged, live = flags.get(f.village_id, (0, 0, 0))
@@ -153,3 +162,38 @@ def with_evidence(
             )
         )
     return out
+
+
+def _evidence_counts(
+    session: Session,
+    districts: frozenset[str],
+    as_of: date | None,
+    known_at: datetime | None,
+    settings: UsageSettings,
+    year: int | None,
+    areas: bool,
+    not_clean: Callable[[HouseholdState], bool] | None,
+) -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[int, float, float]]]:
+    """village id → (checked, flagged, flagged and not lapsed), and → (area known,
+    required m², clean m²): the districts' households read and judged."""
+    states = (
+        household_states(session, as_of, known_at=known_at, district_codes=districts)
+        if districts
+        else []
+    )
+    flags: dict[int, tuple[int, int, int]] = {}
+    if year is not None:
+        season = settings.season(year)
+        flags = evaluate(session, states, season, settings, known_at).of_village()
+    area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    if areas:
+        for s in states:
+            value = s["heated_area_m2"]
+            if value is None or s["status"] == "exempt":
+                continue
+            counts = area[s.village_id]
+            counts[0] += 1
+            counts[1] += float(value)
+            if s.clean and not (not_clean and not_clean(s)):
+                counts[2] += float(value)
+    return flags, {vid: (int(c[0]), c[1], c[2]) for vid, c in area.items()}

@@ -34,6 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.errors import NotFound, Refused
+from heating.evidence_cache import kept
+from heating.history import counting_known_at
 from heating.models import ROUTE_LABELS, Township
 from heating.privacy import mask_name
 from heating.seasons import UsageSettings
@@ -156,7 +158,39 @@ def schedule(
     (of one township or district when given).
 
     Households as they are now, or as of a date (the annual report's cut-off).
+    Kept until the data change (``heating.evidence_cache``): it reads every
+    household of its scope.
     """
+    key = (
+        "schedule",
+        season,
+        tuple(rules),
+        settings,
+        township_code,
+        as_of,
+        counting_known_at(session, known_at),
+        district_code,
+    )
+    return kept(
+        session,
+        key,
+        lambda: _schedule(
+            session, season, rules, settings, township_code, as_of, known_at, district_code
+        ),
+    )
+
+
+def _schedule(
+    session: Session,
+    season: int,
+    rules: tuple[SubsidyRule, ...],
+    settings: UsageSettings,
+    township_code: str | None,
+    as_of: date | None,
+    known_at: datetime | None,
+    district_code: str | None,
+) -> dict[str, Any]:
+    """``schedule`` computed."""
     if not rules:
         raise Refused(
             "没有配置补贴规则：请在 HEATING_CONFIG 指向的配置文件中按路线和完工年份写 [[subsidy.rules]]"

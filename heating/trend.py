@@ -6,6 +6,10 @@ report cut-off (``report_cutoff``, e.g. 10-31) — the history's own as-of
 rule, so a year's point equals that year's report (with the same known-at)
 and a ledger back-filled later moves the years it describes, not today.
 
+The points leave the usage evidence out (``village_facts(evidence=False)``):
+the trend shows households required and clean only, and judging use as of
+every year cost seconds per year.
+
 "Years with data": from the first year whose cut-off is on or after the
 earliest ledger date to the last year whose cut-off is on or before the
 newest ledger date (``last`` caps it, e.g. at a report's year).  Ledgers
@@ -20,7 +24,8 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from heating.config import cutoff_of
-from heating.history import first_ledger_date, last_ledger_date
+from heating.evidence_cache import kept
+from heating.history import counting_known_at, first_ledger_date, last_ledger_date
 from heating.measures import TOTAL_KEY, MeasureRow, category_rows, village_row
 from heating.profile import Profile
 from heating.village_facts import village_facts
@@ -87,9 +92,42 @@ def coverage_trend(
     township_code: str | None = None,
     district_code: str | None = None,
 ) -> list[TrendPoint]:
-    """Coverage by category at each year's cut-off (``trend_years`` unless given)."""
+    """Coverage by category at each year's cut-off (``trend_years`` unless given).
+
+    Kept until the data change (``heating.evidence_cache``): each year is an
+    as-of count over the history.
+    """
     if years is None:
         years = trend_years(session, report_cutoff)
+    key = (
+        "trend",
+        (profile.name, profile.categories, tuple(sorted(profile.urban_rural.items()))),
+        report_cutoff,
+        tuple(years),
+        counting_known_at(session, known_at),
+        township_code,
+        district_code,
+    )
+    points = kept(
+        session,
+        key,
+        lambda: _points(
+            session, profile, report_cutoff, years, known_at, township_code, district_code
+        ),
+        shared=True,  # frozen points; the list is copied
+    )
+    return list(points)
+
+
+def _points(
+    session: Session,
+    profile: Profile,
+    report_cutoff: str,
+    years: list[int],
+    known_at: datetime | None,
+    township_code: str | None,
+    district_code: str | None,
+) -> tuple[TrendPoint, ...]:
     points = []
     for year in years:
         day = cutoff_of(year, report_cutoff)
@@ -99,7 +137,8 @@ def coverage_trend(
             known_at=known_at,
             township_code=township_code,
             district_code=district_code,
+            evidence=False,  # the trend shows required and clean only
         )
         villages = [village_row(f, profile) for f in facts]
         points.append(TrendPoint(year, day, category_rows(profile, villages), tuple(villages)))
-    return points
+    return tuple(points)

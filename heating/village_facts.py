@@ -267,8 +267,13 @@ def village_facts(
     district_code: str | None = None,
     usage: UsageSettings | None = None,
     heat_source_rule: str | None = None,
+    evidence: bool = True,
 ) -> list[VillageFacts]:
     """Every village in scope (by code) with its household counts now or as of a date.
+
+    ``evidence=False`` leaves the evidence counts out (``usage_*``, ``area_*``
+    at their defaults): for readers that show only households required and
+    clean (the trend), which then skip judging use as of each year.
 
     Remembered within a session ``remember_facts`` was called on (the same
     arguments and settings give the same facts objects: callers only read them).
@@ -276,14 +281,21 @@ def village_facts(
     memo = session.info.get(MEMO)
     if memo is None:
         return _village_facts(
-            session, as_of, known_at, township_code, district_code, usage, heat_source_rule
+            session,
+            as_of,
+            known_at,
+            township_code,
+            district_code,
+            usage,
+            heat_source_rule,
+            evidence,
         )
     rule = heat_source_rule or counting_rule(session)
     settings = usage or counting_usage(session)
-    key = (as_of, known_at, township_code, district_code, repr(settings), rule)
+    key = (as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
     if key not in memo:
         memo[key] = _village_facts(
-            session, as_of, known_at, township_code, district_code, settings, rule
+            session, as_of, known_at, township_code, district_code, settings, rule, evidence
         )
     return list(memo[key])
 
@@ -296,6 +308,7 @@ def _village_facts(
     district_code: str | None,
     usage: UsageSettings | None,
     heat_source_rule: str | None,
+    evidence: bool = True,
 ) -> list[VillageFacts]:
     """``village_facts`` computed.
 
@@ -354,9 +367,18 @@ def _village_facts(
             )  # fmt: skip
         )
 
+    if not evidence:
+        return facts
+
     def excluded(state: HouseholdState) -> bool:
         return strict and register.verdict(state["route"], state["heat_source"]) == NONCOMPLIANT
 
     return with_evidence(
-        session, facts, as_of, usage or counting_usage(session), known_at, not_clean=excluded
+        session,
+        facts,
+        as_of,
+        usage or counting_usage(session),
+        known_at,
+        not_clean=excluded,
+        rule=STRICT if strict else "counted",
     )

@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from heating.data_version import mark_written
+
 # --------------------------------------------------------------------------
 # Writing in bulk (imports, demo)
 # --------------------------------------------------------------------------
@@ -64,6 +66,9 @@ def bulk_insert(
 
     column_list = ", ".join(columns)
     if dialect.name == "postgresql":
+        mark_written(
+            conn
+        )  # COPY bypasses SQLAlchemy: caches must still follow (heating.data_version)
         raw = conn.connection.driver_connection
         with (
             raw.cursor() as cur,

@@ -1,0 +1,142 @@
+"""The data version: a value in the database that changes with every commit that writes figures.
+
+Caches of derived figures (``heating.evidence_cache``) must never serve a
+figure after the data behind it changed, in any process: several gunicorn
+workers share one database, and a clerk's commit in one must be seen by the
+next page of every other.  So the cache is validated against this value,
+read from the database (one primary-key row of ``meta``, key
+``data_version``, created with the installation's secrets by
+``heating.db.ensure_meta``) at the start of every cached read.
+
+How it changes, without any writer having to remember it: every engine made
+by ``heating.db.make_engine`` watches the statements it runs
+(``track_writes``).  An INSERT, UPDATE, DELETE, TRUNCATE or DDL statement on
+any table but the few that never feed a figure (sessions, audit log, job
+progress, stored files, kept parses) marks the connection; when that
+connection's transaction commits, a fresh random value is written to the
+row just before the commit, in the same transaction.  A rolled-back
+transaction writes nothing, so its figures never change the version either.
+Writers that bypass SQLAlchemy's statements (PostgreSQL ``COPY`` through the
+driver's cursor in ``heating.history.bulk``) call ``mark_written``.
+
+The value is random rather than a counter so that a database emptied and
+loaded again (tests, the load benchmark) never repeats a value a process
+may still hold; the bump only updates the row, so a database whose row
+was deleted caches nothing rather than something stale.  The row is written at commit time, so it is locked only
+for the commit itself: two clerks' commits of different townships do not
+wait on each other for longer than that.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session
+
+KEY = "data_version"
+# Connection.info flag: this transaction wrote something figures depend on.
+WRITTEN = "heating.data_written"
+# Tables whose writes never change a figure: written on ordinary page views or
+# while a job runs, so they must not empty every cache.
+QUIET_TABLES = frozenset(
+    {
+        "user_sessions",
+        "audit_log",
+        "import_jobs",
+        "stored_files",
+        "parsed_ledgers",
+        "users",
+    }
+)
+_WRITE = re.compile(
+    r"""^\s*(?:
+        (?:INSERT|REPLACE)\s+(?:OR\s+\w+\s+)?INTO
+        |UPDATE(?:\s+OR\s+\w+)?
+        |DELETE\s+FROM
+        |COPY
+    )\s+(?:ONLY\s+)?"?(\w+)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# DDL, and a CTE that writes (a reading CTE must not count: readers would empty caches).
+_OTHER_WRITE = re.compile(
+    r"^\s*(?:(?:CREATE|DROP|ALTER|TRUNCATE)\b|WITH\b.*\b(?:INSERT|UPDATE|DELETE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+_BUMP = "UPDATE meta SET value = ? WHERE key = 'data_version'"
+
+
+def writes_figures(statement: str) -> bool:
+    """Whether a statement may change what a figure is computed from (a cheap textual test).
+
+    DDL and a CTE naming INSERT, UPDATE or DELETE count as writes whatever
+    their tables: an extra change of version only costs one recomputation.
+    """
+    found = _WRITE.match(statement)
+    if found is not None:
+        return found.group(1).lower() not in QUIET_TABLES
+    return _OTHER_WRITE.match(statement) is not None
+
+
+def mark_written(conn: Connection) -> None:
+    """Say that ``conn``'s transaction wrote figures by a path SQLAlchemy does not see."""
+    conn.info[WRITTEN] = True
+
+
+def has_written(conn: Connection) -> bool:
+    """Whether ``conn``'s open transaction has written figures (not yet committed)."""
+    return bool(conn.info.get(WRITTEN))
+
+
+def _seen(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    if not conn.info.get(WRITTEN) and writes_figures(statement):
+        conn.info[WRITTEN] = True
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            _bump(conn)  # no commit will follow: the write is already in force
+
+
+def _bump(conn: Connection) -> None:
+    """Write a new version on the connection's own transaction (through the driver's cursor)."""
+    conn.info.pop(WRITTEN, None)
+    dbapi = conn.connection.dbapi_connection
+    statement = _BUMP if conn.dialect.paramstyle == "qmark" else _BUMP.replace("?", "%s")
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(statement, (secrets.token_hex(8),))
+    finally:
+        cursor.close()
+
+
+def _on_commit(conn: Connection) -> None:
+    if conn.info.get(WRITTEN):
+        _bump(conn)
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop(WRITTEN, None)
+
+
+def track_writes(engine: Engine) -> None:
+    """Make ``engine``'s commits that write figures change the data version (module docstring)."""
+    event.listen(engine, "after_cursor_execute", _seen)
+    event.listen(engine, "commit", _on_commit)
+    event.listen(engine, "rollback", _forget)
+    event.listen(engine, "begin", _forget)
+
+
+def current(session: Session) -> str | None:
+    """The data version ``session`` sees, or None when figures must not be kept.
+
+    None when its own transaction has written figures — figures computed
+    inside a writing transaction (a commit's before → after) include changes
+    other sessions cannot see yet, and may be rolled back; the read flushes
+    the session first, so pending ORM changes count as written — and when
+    the row is missing (a database not upgraded since: ``heating.db.ensure_meta``
+    creates it), since then no commit could change it.
+    """
+    value = session.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar()
+    if value is None or has_written(session.connection()):
+        return None
+    return value
