@@ -34,7 +34,13 @@ pages count once per process, so the sum is an upper bound):
 - ``CLI commit``: ``heating import FILE --township … --commit`` into an empty
   township (preview and commit in one process, the parse reused);
 - the measuring process above (bare read, previews, commits): its peak with
-  its children.
+  its children;
+- ``streaming read``: ``imports.readers.read_workbook`` of the ledger by the
+  streaming reader (``imports.streaming_xlsx``, what an .xlsx sheet above
+  200,000 rows gets; the threshold set to 0 here so that every size shows
+  it), every row iterated, against a bare python-calamine read
+  (``to_python``) in the same process: CPU seconds of each, and the
+  process's peak RSS after each (the streaming read runs first).
 
 Before timing, the process previews a 20-row ledger once, as a running
 server has done since it started (imports loaded, SQL statements compiled).
@@ -42,13 +48,15 @@ server has done since it started (imports loaded, SQL statements compiled).
 Goals (issue 17): preview ≤ 2 × bare read; the CLI commit of 100k new
 households (whole process) ≤ 2 × the floor; the web commit reuses the parse
 made at preview (≤ 1.1 × the commit with the parse in hand); 1M rows: the
-peak of the process and its parsing child together ≤ 1.5 GB.  (Issue 3's:
+peak of the process and its parsing child together ≤ 1.5 GB; the streaming
+reader ≤ 4 × the bare calamine read in CPU.  (Issue 3's:
 preview ≤ 3 × bare read, ≤ 500 MB at 100k.)
 
 Usage::
 
     python benchmarks/import_ledgers.py                   # 10k and 100k
     python benchmarks/import_ledgers.py --sizes 1000000   # the 1M run
+    python benchmarks/import_ledgers.py --sizes 1000000 --peak-only   # 1M: CLI peak + streaming read
     python benchmarks/import_ledgers.py --sizes 10000 --db postgresql+psycopg://postgres@127.0.0.1/heating_bench
 
 The ledger is written with xlsxwriter when installed (fast), else openpyxl
@@ -301,6 +309,36 @@ def _cell(value: Any) -> Any:
 LIMITS_ENV = {"HEATING_UPLOAD_MAX_MB": "2000", "HEATING_IMPORT_MAX_UNZIPPED_MB": "20000"}
 
 
+def measure_stream(path: Path) -> dict[str, Any]:
+    """Run in a process of its own: the streaming reader against a bare calamine read (CPU).
+
+    The streaming read goes first, so that the peak RSS noted after it is its own.
+    """
+    from python_calamine import CalamineWorkbook
+
+    from imports.readers import ReadLimits, read_workbook
+
+    data = path.read_bytes()
+    limits = ReadLimits(2000, 2_000_000, 20000, stream_rows=0)
+    c = time.process_time()
+    rows = 0
+    for sheet in read_workbook(data, path.name, limits).sheets:
+        assert sheet.streamed
+        rows += sum(1 for _ in sheet.iter_rows())
+    stream_cpu = time.process_time() - c
+    stream_peak = peak_mb()
+    c = time.process_time()
+    sheet_rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
+    bare_cpu = time.process_time() - c
+    assert len(sheet_rows) == rows
+    return {
+        "stream_cpu_s": stream_cpu,
+        "stream_peak_mb": stream_peak,
+        "stream_bare_cpu_s": bare_cpu,
+        "stream_bare_peak_mb": peak_mb(),
+    }
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -508,6 +546,55 @@ def warm_up(runtime: Any, path: Path, today: date) -> None:
         cancel(session, batch.id)
 
 
+def run_stream(path: Path) -> dict[str, Any]:
+    """The streaming-read figures, in a process of their own (its peak its own)."""
+    run = run_whole([sys.executable, __file__, "--stream", str(path)])
+    return json.loads(run["out"].strip().splitlines()[-1])
+
+
+def run_peak(size: int, work: Path, db: str | None) -> dict[str, Any]:
+    """Only the whole-tree peak of ``heating import --commit`` and the streaming read (1M)."""
+    path = work / f"ledger_{size}.xlsx"
+    t = time.perf_counter()
+    tool = write_ledger(path, size)
+    written = time.perf_counter() - t
+    url = db or f"sqlite:///{work / f'bench_cli_{size}.db'}"
+    prepare_database(url)
+    heating = str(Path(sys.executable).with_name("heating"))
+    cmd = [heating, "--db", url, "import", str(path), "--township", TOWNSHIP[0], "--commit"]
+    cli = run_whole([*cmd, "--json"], dict(os.environ, **LIMITS_ENV))
+    figures = run_stream(path)
+    figures.update(
+        size=size,
+        file_mb=path.stat().st_size / 1024 / 1024,
+        written_s=written,
+        writer=tool,
+        cli_s=cli["wall_s"],
+        cli_cpu_s=cli["cpu_s"],
+        cli_tree_mb=cli["peak_mb"],
+    )
+    return figures
+
+
+def report_stream(f: dict[str, Any]) -> str:
+    ratio = f["stream_cpu_s"] / f["stream_bare_cpu_s"]
+    return (
+        f"    streaming read     {f['stream_cpu_s']:7.2f} s CPU = {ratio:4.2f} × the bare calamine "
+        f"read's {f['stream_bare_cpu_s']:.2f} s CPU (goal ≤ 4; same process); peak "
+        f"{f['stream_peak_mb']:.0f} MB after it, {f['stream_bare_peak_mb']:.0f} MB after calamine"
+    )
+
+
+def report_peak(f: dict[str, Any], dialect: str) -> None:
+    mark = "met" if f["cli_tree_mb"] <= 1536 else "NOT met"
+    print(
+        f"{f['size']:>9,} rows  file {f['file_mb']:6.1f} MB ({f['writer']}, {f['written_s']:.1f} s)\n"
+        f"    CLI commit {dialect:<6}  {f['cli_s']:7.2f} s   heating import --commit, whole process; "
+        f"CPU {f['cli_cpu_s']:.2f} s with its children; peak {f['cli_tree_mb']:.0f} MB with its "
+        f"children (goal ≤ 1,536 MB: {mark})\n" + report_stream(f)
+    )
+
+
 def run_size(size: int, work: Path, db: str | None) -> dict[str, Any]:
     path = work / f"ledger_{size}.xlsx"
     t = time.perf_counter()
@@ -548,6 +635,7 @@ def run_size(size: int, work: Path, db: str | None) -> dict[str, Any]:
         cli_tree_mb=max(r["peak_mb"] for r in clis),
         tree_mb=one["peak_mb"],
     )
+    figures.update(run_stream(path))
     return figures
 
 
@@ -580,7 +668,7 @@ def report(f: dict[str, Any], dialect: str) -> None:
         f"{f['reupload_commit_s']:.2f} s commit by id ({f['reupload_unchanged']:,} unchanged)\n"
         f"    peak RSS           {f['peak_rss_mb']:7.0f} MB (process), "
         f"{f.get('child_peak_rss_mb', 0):.0f} MB (largest parsing child), "
-        f"{f['tree_mb']:.0f} MB (process + children, sampled)"
+        f"{f['tree_mb']:.0f} MB (process + children, sampled)\n" + report_stream(f)
     )
 
 
@@ -589,7 +677,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file per size)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--peak-only",
+        action="store_true",
+        help="only the CLI commit's whole-tree peak and the streaming read (the 1M run)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--stream", help=argparse.SUPPRESS)
     parser.add_argument("--floor", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument(
         "--preview-only",
@@ -605,6 +699,9 @@ def main() -> None:
         return
     if args.floor:
         print(json.dumps(floor(Path(args.floor[0]), Path(args.floor[1]))))
+        return
+    if args.stream:
+        print(json.dumps(measure_stream(Path(args.stream))))
         return
     if args.one:
         print(json.dumps(measure_one(Path(args.one), args.db)))
@@ -623,6 +720,8 @@ def main() -> None:
         for size in sizes:
             if args.preview_only:
                 previews_only(size, work, args.db, args.preview_only)
+            elif args.peak_only:
+                report_peak(run_peak(size, work, args.db), dialect)
             else:
                 report(run_size(size, work, args.db), dialect)
     finally:

@@ -12,7 +12,7 @@ Limits and the refusal: ``imports.dimensions``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 from xml.sax.handler import ContentHandler
 
@@ -28,6 +28,23 @@ from imports.dimensions import (
 _ROOT_PREFIX = re.compile(rb"<(\w+):worksheet")
 _REF = re.compile(rb'([A-Z]{1,3})([0-9]{1,7})"')
 _LAST_REF = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_MERGED = re.compile(
+    rb'<(?:\w+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"'
+)
+
+
+def _has_value(block: bytes, start: int, prefix: bytes) -> bool:
+    """Whether the cell whose start tag begins at ``start`` holds anything (not ``<c …/>``).
+
+    A cell with only a style extends no grid (calamine skips it), so it must
+    not widen the sheet.  A cell cut by the end of the block counts.
+    """
+    end = block.find(b">", start)
+    if end < 0:
+        return True
+    if block[end - 1 : end] == b"/":
+        return False
+    return not block.startswith(b"</" + prefix + b"c>", end + 1)
 
 
 def _letters_above(letters: str) -> str:
@@ -93,6 +110,11 @@ class XlsxScan:
     extent: SheetExtent
     conclusive: bool  # False: count every cell (``count_xlsx_sheet``) before judging
     has_formula: bool
+    # For the streaming reader (``imports.streaming_xlsx``): every cell has r="…" first,
+    # the namespace prefix of the cells, and the merged ranges ((r0, c0), (r1, c1)), 0-based.
+    referenced: bool = True
+    prefix: str = ""
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
 
 
 def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
@@ -110,6 +132,7 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
     cell_token = b'<c r="'
     pattern = state.pattern()
     last_block = b""
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
     while True:
         chunk = fh.read(CHUNK)
         if not chunk and not carry:
@@ -138,25 +161,38 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
                 if ref is None:
                     continue
                 col = _col_number(ref.group(1))
-                if col > state.max_col:
-                    state.max_col, state.col_letters = col, ref.group(1).decode()
                 state.digits = max(state.digits, len(ref.group(2)))
-                state.max_row = max(state.max_row, int(ref.group(2)))
+                # A cell with only a style extends nothing (calamine skips it): it is
+                # found again by the pattern, which still looks for a later column.
+                if _has_value(block, match.start(), state.prefix):
+                    if col > state.max_col:
+                        state.max_col, state.col_letters = col, ref.group(1).decode()
+                    state.max_row = max(state.max_row, int(ref.group(2)))
             elif found[1 + len(state.prefix) : 2 + len(state.prefix)] == b"f":
                 state.has_formula = True
             else:
                 state.odd = True
             pattern = state.pattern()
+        if b"mergeCell" in block:
+            for m in _MERGED.finditer(block):
+                c0, r0 = _col_number(m.group(1)) - 1, int(m.group(2)) - 1
+                c1 = _col_number(m.group(3)) - 1 if m.group(3) else c0
+                r1 = int(m.group(4)) - 1 if m.group(4) else r0
+                merged.append(((r0, c0), (r1, c1)))
         if block:
-            last_block = block[-4096:]
-    # A sheet written in order ends with its largest row.
-    tail = list(_LAST_REF.finditer(last_block))
+            last_block = (last_block + block)[-4096:]
+    # A sheet written in order ends with its largest row (its last cell that holds anything).
+    tail = [
+        m for m in _LAST_REF.finditer(last_block) if _has_value(last_block, m.start(), state.prefix)
+    ]
     if tail:
         state.max_row = max(state.max_row, int(tail[-1].group(2)))
     extent = SheetExtent(sheet, state.max_row, state.max_col, state.cells)
     upper = SheetExtent(sheet, min(10**state.digits - 1, XLSX_MAX_ROWS), state.max_col, state.cells)
     conclusive = not state.odd and (state.digits == 0 or extent_problem(upper) is None)
-    return XlsxScan(extent, conclusive, state.has_formula)
+    return XlsxScan(
+        extent, conclusive, state.has_formula, not state.odd, state.prefix.decode(), merged
+    )
 
 
 def count_xlsx_sheet(fh: IO[bytes], sheet: str) -> SheetExtent:

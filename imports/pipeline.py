@@ -324,7 +324,7 @@ class _LedgerParser:
         missing = self.note_columns(name, header)
         plan = SheetPlan.of(sheet, header, self.cleaners, missing)
         self.done += header.data_start
-        hold = sheet.height > self.hold_rows and hasattr(self.emit, "hold")
+        hold = sheet.height > self.hold_rows and not sheet.streamed and hasattr(self.emit, "hold")
         if hold:
             self.emit.hold()  # type: ignore[union-attr]
         rows = sheet.iter_rows()

@@ -26,8 +26,9 @@ import defusedxml  # noqa: F401 - makes openpyxl parse XML safely wherever it is
 from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
-from imports import dimensions_ods, dimensions_xls, dimensions_xlsx
+from imports import dimensions_ods, dimensions_xls, dimensions_xlsx, streaming_xlsx
 from imports.dimensions import MAX_COLUMNS, MAX_LINE_CHARS, SheetExtent, check_extent
+from imports.dimensions_xlsx import XlsxScan
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
 from imports.issues import LedgerRejected
 
@@ -58,6 +59,9 @@ class RawSheet:
     # (row, col) of formula cells that have no cached value (xlsx only).
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
     rest: Iterator[list[Any]] | None = None  # the rows after ``head``
+    # Read by the streaming reader (``imports.streaming_xlsx``): no copy of the whole sheet
+    # exists anywhere, so its rows need not be held back (``ReadLimits.hold_rows``).
+    streamed: bool = False
 
     def iter_rows(self) -> Iterator[list[Any]]:
         """Every row, once (the rows after the head are not kept)."""
@@ -83,6 +87,8 @@ class ReadLimits:
     # A sheet of more rows is parsed with its rows held back in the child until
     # calamine's copy of the sheet is freed (``imports.isolation._Emitter``).
     hold_rows: int = 200_000
+    # An .xlsx sheet of more rows is read by the streaming reader, not calamine (``stream_choice``).
+    stream_rows: int = streaming_xlsx.STREAM_ROWS
 
     @classmethod
     def from_config(cls, config: Any) -> ReadLimits:
@@ -119,7 +125,7 @@ def read_workbook(data: bytes, file_name: str, limits: ReadLimits) -> Workbook:
     kind = detect_kind(data, file_name, max_unzipped_mb=limits.max_unzipped_mb)
     if kind == "csv":
         return Workbook("csv", [_read_csv(data, file_name, max_rows)])
-    return _read_calamine(data, file_name, kind, max_rows)
+    return _read_calamine(data, file_name, kind, max_rows, limits.stream_rows)
 
 
 # --------------------------------------------------------------------------
@@ -164,11 +170,14 @@ def _sheet_rows(sheet: Any) -> tuple[list[list[Any]], Iterator[list[Any]]]:
     return head, rows
 
 
-def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> Workbook:
+def _read_calamine(
+    data: bytes, file_name: str, kind: str, max_rows: int, stream_rows: int
+) -> Workbook:
     gaps: dict[str, set[tuple[int, int]]] = {}
+    scans: dict[str, tuple[str, XlsxScan]] = {}
     if kind in ("xlsx", "xlsm"):
         # calamine builds an xlsx sheet's grid when the sheet is loaded: checked then.
-        extents, gaps = _xlsx_extents(data)
+        extents, gaps, scans = _xlsx_extents(data)
     else:
         # calamine builds every .ods/.xls sheet, hidden ones too, when it opens the file.
         extents = _ods_extents(data) if kind == "ods" else _xls_extents(data)
@@ -179,7 +188,74 @@ def _read_calamine(data: bytes, file_name: str, kind: str, max_rows: int) -> Wor
         metadata = list(wb.sheets_metadata)
     except Exception as exc:  # calamine raises its own error types per format
         raise _calamine_error(exc, file_name) from None
-    return Workbook(kind, _calamine_sheets(wb, metadata, gaps, extents, file_name, max_rows))
+    # Sheets above ``stream_rows`` are streamed from their XML (decided per sheet, exactly
+    # when it is about to be read).
+    streamer = _Streamer(data, scans, file_name, stream_rows) if scans else None
+    return Workbook(
+        kind, _calamine_sheets(wb, metadata, gaps, extents, file_name, max_rows, streamer)
+    )
+
+
+class _Streamer:
+    """Reads the sheets above ``STREAM_ROWS`` rows from their XML (``imports.streaming_xlsx``).
+
+    The shared strings and styles are read on first use, once per file.
+    """
+
+    def __init__(
+        self, data: bytes, scans: dict[str, tuple[str, XlsxScan]], file_name: str, threshold: int
+    ) -> None:
+        self.data = data
+        self.scans = scans
+        self.file_name = file_name
+        self.threshold = threshold
+        self.book: streaming_xlsx.XlsxBook | None = None
+
+    def sheet(self, name: str, extent: SheetExtent) -> RawSheet | None:
+        """The sheet, streamed; None when it is not one to stream (calamine reads it)."""
+        found = self.scans.get(name)
+        if found is None or not stream_choice(extent, found[1], self.threshold):
+            return None
+        path, scan = found
+        zf = zipfile.ZipFile(io.BytesIO(self.data))
+        try:
+            if self.book is None:
+                self.book = streaming_xlsx.open_book(zf)
+            rows = streaming_xlsx.stream_rows(
+                zf,
+                path,
+                self.book,
+                width=extent.columns,
+                prefix=scan.prefix.rstrip(":") + ":" if scan.prefix else "",
+                file_name=self.file_name,
+            )
+            head: list[list[Any]] = []
+            for row in rows:
+                head.append(row)
+                if len(head) >= HEAD_ROWS:
+                    break
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, SafeET.ParseError) as exc:
+            raise corrupt(self.file_name) from exc
+        return RawSheet(
+            name,
+            True,
+            head,
+            extent.rows,
+            list(scan.merged),
+            set(),
+            _closing(rows, zf, self.file_name),
+            streamed=True,
+        )
+
+
+def _closing(rows: Iterator[list[Any]], zf: zipfile.ZipFile, file_name: str) -> Iterator[list[Any]]:
+    """The rest of a streamed sheet's rows; the zip closes when they are read."""
+    try:
+        yield from rows
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise corrupt(file_name) from exc
+    finally:
+        zf.close()
 
 
 Extent = SheetExtent | Callable[[], SheetExtent]
@@ -192,6 +268,7 @@ def _calamine_sheets(
     extents: dict[str, Extent],
     file_name: str,
     max_rows: int,
+    streamer: _Streamer | None = None,
 ) -> Iterator[RawSheet]:
     """Each worksheet in turn; calamine's copy of a sheet lives while its rows are read.
 
@@ -211,8 +288,19 @@ def _calamine_sheets(
             yield RawSheet(meta.name, False)
             continue
         extent = extents.get(meta.name)
+        if callable(extent):
+            extent = extent()
         if extent is not None:
-            check_extent(extent() if callable(extent) else extent, file_name)
+            check_extent(extent, file_name)
+        if streamer is not None and extent is not None:
+            streamed = streamer.sheet(meta.name, extent)
+            if streamed is not None:
+                total += streamed.height
+                if total > max_rows + ROW_HEADROOM:
+                    raise _too_many_rows(file_name, total, max_rows)
+                streamed.formulas_without_value = formula_gaps.get(meta.name, set())
+                yield streamed
+                continue
         try:
             sheet = wb.get_sheet_by_index(index)
             if index == last:
@@ -272,8 +360,9 @@ _CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 
 def _xlsx_extents(
     data: bytes,
-) -> tuple[dict[str, Extent], dict[str, set[tuple[int, int]]]]:
-    """Per sheet name: its extent (``imports.dimensions``) and its formulas without a value.
+) -> tuple[dict[str, Extent], dict[str, set[tuple[int, int]]], dict[str, tuple[str, XlsxScan]]]:
+    """Per sheet name: its extent (``imports.dimensions``), its formulas without a value, and
+    its (path, scan) for the streaming reader (``stream_choice``).
 
     One streamed pass over each worksheet's XML measures how far its cells
     reach and notes whether it has formulas; only sheets with formulas are
@@ -282,6 +371,7 @@ def _xlsx_extents(
     """
     extents: dict[str, Extent] = {}
     gaps: dict[str, set[tuple[int, int]]] = {}
+    large: dict[str, tuple[str, XlsxScan]] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for name, path in _xlsx_sheet_paths(zf).items():
@@ -293,13 +383,25 @@ def _xlsx_extents(
                 extents[name] = (
                     scan.extent if scan.conclusive else _exact_xlsx_extent(data, path, name)
                 )
+                large[name] = (path, scan)
                 if scan.has_formula:
                     found = _formulas_without_value(zf.read(path))
                     if found:
                         gaps[name] = found
     except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
-        return extents, gaps
-    return extents, gaps
+        return extents, gaps, {}
+    return extents, gaps, large
+
+
+def stream_choice(extent: SheetExtent, scan: XlsxScan | None, threshold: int) -> bool:
+    """Whether a worksheet is read by the streaming reader instead of python-calamine.
+
+    Above ``threshold`` rows (``ReadLimits.stream_rows``; calamine's whole
+    grid of such a sheet was a 1M-row import's peak memory), when every cell
+    carries its reference (the streaming reader places cells by it).  .xls
+    and .ods sheets are always read by calamine.
+    """
+    return scan is not None and scan.referenced and extent.rows > threshold
 
 
 def _exact_xlsx_extent(data: bytes, path: str, name: str) -> Callable[[], SheetExtent]:
