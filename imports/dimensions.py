@@ -30,6 +30,9 @@ measuring):
   a file written in order.  Only when that bound is inconclusive (a wide
   sheet of 100k+ rows) is every cell reference read.  Cells without an
   ``r`` attribute (rare writers) are placed by counting, as calamine does.
+  A cell with only a style (``<c r="Z9" s="3"/>``) extends nothing, as in
+  calamine.  The same pass collects the merged ranges, for the streaming
+  reader of large sheets (``imports.streaming_xlsx``).
 - **ods** (``imports.dimensions_ods``): one SAX pass over ``content.xml``, expanding repeat counts
   arithmetically (``number-rows-repeated`` × ``number-columns-repeated``),
   never in memory.
