@@ -12,6 +12,17 @@ of one machine" reasons from.
 Usage::
 
     python benchmarks/scoped_pages.py --db postgresql+psycopg://postgres@127.0.0.1/heating_bench
+
+``--demo`` instead times the pages of a database that already holds ``heating
+demo`` (or ``heating demo --city``, e.g. the one ``benchmarks/load.py``
+loaded; SQLite or PostgreSQL, left unchanged but for the data version row),
+logged in as the demo's planner, with the kept usage evidence
+(``heating.evidence_cache``) emptied before each page ("cold": what the first
+click after a commit costs) and then three times more ("warm": every other
+click until the next commit), app CPU per request::
+
+    HEATING_ENCRYPTION_KEY_FILE=instance/heating.key \
+        python benchmarks/scoped_pages.py --demo --db sqlite:///instance/heating.db
 """
 
 from __future__ import annotations
@@ -42,7 +53,15 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the district a previous run generated"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="time the pages of a database holding heating demo: kept evidence cold vs warm",
+    )
     args = parser.parse_args()
+    if args.demo:
+        demo_pages(args.db)
+        return
     key = Path(tempfile.mkdtemp(prefix="heating-bench-key-")) / "heating.key"
     Keyring.create(key)
     os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(key)
@@ -95,6 +114,83 @@ def main() -> None:
         print(
             f"{label:<44} median {statistics.median(walls) * 1000:7.0f} ms wall, "
             f"{statistics.median(cpus) * 1000:6.0f} ms app CPU"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+DEMO_PASSWORD = "demo-2021-tunliu"
+
+
+def demo_pages(url: str) -> None:
+    """Each page of the demo (district or city) cold and warm: app CPU per request."""
+    from heating import evidence_cache
+    from heating.runtime import open_runtime
+    from heating.web import create_app
+    from tests.support import log_in
+
+    engine = make_engine(url)
+    ensure_meta(engine)  # the data version row, for a demo loaded before it existed
+    engine.dispose()
+    runtime = open_runtime(database_url=url)
+    with runtime.session() as session:
+        district = session.scalar(
+            text(
+                "SELECT d.code FROM districts d JOIN townships t ON t.district_id = d.id "
+                "JOIN villages v ON v.township_id = t.id JOIN households h ON h.village_id = v.id "
+                "WHERE h.power_account IS NOT NULL OR h.gas_account IS NOT NULL LIMIT 1"
+            )
+        )
+        township = session.scalar(
+            text(
+                "SELECT t.code FROM townships t JOIN districts d ON d.id = t.district_id "
+                "WHERE d.code = :d ORDER BY t.code LIMIT 1"
+            ),
+            {"d": district},
+        )
+        village = session.scalar(
+            text(
+                "SELECT v.code FROM villages v JOIN townships t ON t.id = v.township_id "
+                "WHERE t.code = :t ORDER BY v.code LIMIT 1"
+            ),
+            {"t": township},
+        )
+        districts = session.scalar(text("SELECT count(*) FROM districts"))
+    client = create_app(runtime=runtime).test_client()
+    assert log_in(client, "planner", DEMO_PASSWORD).status_code == 302
+    scope = f"district={district}" if districts > 1 else ""
+    pages = {
+        "dashboard": f"/?{scope}",
+        "village list (all)": f"/villages?{scope}",
+        "village list (township)": f"/villages?township={township}",
+        "village page": f"/villages/{village}",
+        "用量核验 /usage": f"/usage?{scope}",
+        "趋势 /trend": f"/trend?{scope}",
+        "township map script": f"/map/script.js?township={township}",
+        "api coverage by township": f"/api/coverage?by=township&{scope}",
+        "api coverage of a township": f"/api/coverage?by=village&township={township}",
+        "api township as of": f"/api/coverage?by=village&township={township}&as_of=2021-10-31",
+        "api villages.geojson": f"/api/villages.geojson?township={township}",
+    }
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; district with usage evidence {district}, "
+        f"township {township}, village {village}"
+    )
+    print(f"{'page':<28} {'cold CPU':>9} {'warm CPU':>9} {'warm wall':>10}")
+    for label, url_path in pages.items():
+        with runtime.session() as session:
+            evidence_cache.clear(session)
+        cpu = time.process_time()
+        assert client.get(url_path).status_code == 200, url_path
+        cold = time.process_time() - cpu
+        cpus, walls = [], []
+        for _ in range(3):
+            cpu, wall = time.process_time(), time.perf_counter()
+            assert client.get(url_path).status_code == 200, url_path
+            cpus.append(time.process_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+        print(
+            f"{label:<28} {cold * 1000:7.0f}ms {statistics.median(cpus) * 1000:7.0f}ms "
+            f"{statistics.median(walls) * 1000:8.0f}ms"
         )
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 

@@ -33,8 +33,10 @@ from sqlalchemy import Integer, and_, case, event, func, literal, select, text, 
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import Select
 
+from heating import clock
 from heating.errors import NotFound
 from heating.evidence import with_evidence
+from heating.evidence_cache import kept
 from heating.heat_sources import (
     NONCOMPLIANT,
     STRICT,
@@ -275,29 +277,59 @@ def village_facts(
     at their defaults): for readers that show only households required and
     clean (the trend), which then skip judging use as of each year.
 
-    Remembered within a session ``remember_facts`` was called on (the same
-    arguments and settings give the same facts objects: callers only read them).
+    Kept per process until the data change (``heating.evidence_cache``), and
+    remembered within a session ``remember_facts`` was called on: the same
+    arguments and settings give the same facts objects (callers only read them).
     """
-    memo = session.info.get(MEMO)
-    if memo is None:
-        return _village_facts(
-            session,
-            as_of,
-            known_at,
-            township_code,
-            district_code,
-            usage,
-            heat_source_rule,
-            evidence,
-        )
     rule = heat_source_rule or counting_rule(session)
     settings = usage or counting_usage(session)
+    args = (as_of, known_at, township_code, district_code, settings, rule, evidence)
+    memo = session.info.get(MEMO)
+    if memo is None:
+        return list(_kept_facts(session, *args))
     key = (as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
     if key not in memo:
-        memo[key] = _village_facts(
-            session, as_of, known_at, township_code, district_code, settings, rule, evidence
-        )
+        memo[key] = _kept_facts(session, *args)
     return list(memo[key])
+
+
+def _kept_facts(
+    session: Session,
+    as_of: date | None,
+    known_at: datetime | None,
+    township_code: str | None,
+    district_code: str | None,
+    settings: UsageSettings,
+    rule: str,
+    evidence: bool,
+) -> tuple[VillageFacts, ...]:
+    """The facts, kept until the data change (``heating.evidence_cache``).
+
+    The key holds every argument, today (the evidence's season without a date
+    is the latest ended by today) and the known-at time as it counts
+    (``counting_known_at``: a report's generation time asks the same as none).
+    """
+    _check_scope(session, township_code, district_code)  # unknown codes: refused, never kept
+    key = (
+        "facts",
+        as_of,
+        counting_known_at(session, known_at),
+        township_code,
+        district_code,
+        settings,
+        rule,
+        evidence,
+        clock.today(),
+    )
+
+    def compute() -> tuple[VillageFacts, ...]:
+        return tuple(
+            _village_facts(
+                session, as_of, known_at, township_code, district_code, settings, rule, evidence
+            )
+        )
+
+    return kept(session, key, compute, shared=True)
 
 
 def _village_facts(
@@ -321,7 +353,6 @@ def _village_facts(
     configured ones); they read the households as of the date.
     """
     strict = (heat_source_rule or counting_rule(session)) == STRICT
-    _check_scope(session, township_code, district_code)
     scoped = township_code is not None or district_code is not None
     ids = None
     if scoped:

@@ -38,9 +38,16 @@ def test_remembered_until_the_session_writes(runtime, standard) -> None:
         assert counts(s) == (10, 9)
 
 
-def test_a_session_without_it_computes_each_time(runtime, standard) -> None:
+def test_a_session_without_it_takes_the_facts_kept_until_the_data_change(runtime, standard) -> None:
+    # heating.evidence_cache: kept per process, validated by the data version on each read.
     with runtime.session() as s:
-        assert village_facts(s)[0] is not village_facts(s)[0]
+        assert village_facts(s)[0] is village_facts(s)[0]
+        assert counts(s) == (10, 9)
+        add_many(s, standard[NANJIE], 2, "completed")
+        assert counts(s) == (12, 11)  # its own write: computed, not kept
+        s.commit()
+    with runtime.session() as s:
+        assert counts(s) == (12, 11)
 
 
 def test_the_dashboard_shows_the_same_figures(login, standard) -> None:
