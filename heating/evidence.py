@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from heating import clock
 from heating.evidence_cache import kept
-from heating.history import counting_known_at
 from heating.models import District, Household, Township, Village
 from heating.seasons import UsageSettings
 from heating.usage import (
@@ -138,7 +137,7 @@ def with_evidence(
             "evidence",
             districts,
             as_of,
-            counting_known_at(session, known_at),
+            known_at,  # as given: the register and usage batches have times of their own
             year,
             areas,
             settings,

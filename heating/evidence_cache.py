@@ -47,6 +47,7 @@ class _Store:
         self.version: str | None = None
         self.entries: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()
+        self.computing: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
@@ -62,11 +63,17 @@ class _Store:
         with self.lock:
             if version != self.version:
                 self.entries.clear()
+                self.computing.clear()  # a lock still held is only dropped from the map
                 self.version = version
             self.entries[key] = value
             self.entries.move_to_end(key)
             while len(self.entries) > MAX_ENTRIES:
                 self.entries.popitem(last=False)
+
+    def computing_lock(self, key: Hashable) -> threading.Lock:
+        """The lock one thread holds while it computes ``key`` (the others wait for its result)."""
+        with self.lock:
+            return self.computing.setdefault(key, threading.Lock())
 
 
 _stores: WeakKeyDictionary[Engine, _Store] = WeakKeyDictionary()
@@ -97,10 +104,16 @@ def kept(session: Session, key: Hashable, compute: Callable[[], T], *, shared: b
     store = _store(session)
     found, value = store.get(version, key)
     if not found:
-        store.misses += 1
-        value = compute()
-        if data_version.current(session) == version:
-            store.put(version, key, value)
+        # After a commit every thread of a worker asks at once: one computes, the
+        # others wait for it rather than each spending the same seconds of CPU.
+        # Keys nest in one order only (trend → facts → evidence), so waits cannot cycle.
+        with store.computing_lock(key):
+            found, value = store.get(version, key)
+            if not found:
+                store.misses += 1
+                value = compute()
+                if data_version.current(session) == version:
+                    store.put(version, key, value)
     return value if shared else copy.deepcopy(value)
 
 

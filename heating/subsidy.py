@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from heating.errors import NotFound, Refused
 from heating.evidence_cache import kept
-from heating.history import counting_known_at
 from heating.models import ROUTE_LABELS, Township
 from heating.privacy import mask_name
 from heating.seasons import UsageSettings
@@ -168,7 +167,7 @@ def schedule(
         settings,
         township_code,
         as_of,
-        counting_known_at(session, known_at),
+        known_at,  # as given: the register and usage batches have times of their own
         district_code,
     )
     return kept(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from heating.config import cutoff_of
 from heating.evidence_cache import kept
-from heating.history import counting_known_at, first_ledger_date, last_ledger_date
+from heating.history import first_ledger_date, last_ledger_date
 from heating.measures import TOTAL_KEY, MeasureRow, category_rows, village_row
 from heating.profile import Profile
 from heating.village_facts import village_facts
@@ -104,7 +104,7 @@ def coverage_trend(
         (profile.name, profile.categories, tuple(sorted(profile.urban_rural.items()))),
         report_cutoff,
         tuple(years),
-        counting_known_at(session, known_at),
+        known_at,  # as given: the register and usage batches have times of their own
         township_code,
         district_code,
     )

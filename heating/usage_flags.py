@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from heating.errors import NotFound
 from heating.evidence_cache import kept
-from heating.history import counting_known_at
 from heating.models import Township
 from heating.privacy import mask_name
 from heating.seasons import UsageSettings
@@ -77,7 +76,7 @@ def judged_households(
         evidence = evaluate(session, states, settings.season(year), settings, known_at)
         return tuple(_compact(j) for j in evidence.judgements)
 
-    key = ("judged", year, settings, as_of, counting_known_at(session, known_at))
+    key = ("judged", year, settings, as_of, known_at)
     return kept(session, key, compute, shared=True)
 
 

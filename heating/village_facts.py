@@ -305,15 +305,16 @@ def _kept_facts(
 ) -> tuple[VillageFacts, ...]:
     """The facts, kept until the data change (``heating.evidence_cache``).
 
-    The key holds every argument, today (the evidence's season without a date
-    is the latest ended by today) and the known-at time as it counts
-    (``counting_known_at``: a report's generation time asks the same as none).
+    The key holds every argument and today (the evidence's season without a
+    date is the latest ended by today).  The known-at time is taken as given,
+    not as ``counting_known_at`` reduces it for the households: the
+    heat-source register and usage batches have times of their own.
     """
     _check_scope(session, township_code, district_code)  # unknown codes: refused, never kept
     key = (
         "facts",
         as_of,
-        counting_known_at(session, known_at),
+        known_at,  # as given: the register and usage batches have times of their own
         township_code,
         district_code,
         settings,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import date
 
 import openpyxl
@@ -22,6 +23,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from heating import data_version, evidence_cache
+from heating.models import utcnow
 from heating.runtime import open_runtime
 from heating.village_facts import village_facts
 from heating.web import create_app
@@ -176,3 +178,20 @@ def test_the_trend_follows_a_back_filled_ledger(database_url, imported) -> None:
         s.commit()
     after = trend_values(client)
     assert after != before and len(after) == len(before)
+
+
+def test_a_known_at_time_before_a_usage_import_is_its_own_key(
+    runtime, imported, run_cli, tmp_path
+) -> None:
+    # No household changed after ``before``: only the usage batch's commit time tells
+    # the two apart, so the key must hold the known-at time as given.
+    time.sleep(0.01)
+    before = utcnow()
+    time.sleep(0.01)
+    more = usage_file(tmp_path / "more.xlsx", {"200": 1000.0})
+    assert run_cli("usage", "import", more, "--kind", "electric", "--commit").exit_code == 0
+    with runtime.session() as s:
+        for _ in range(2):  # computed, then kept
+            now = next(f for f in village_facts(s) if f.code == DONGJIE)
+            then = next(f for f in village_facts(s, known_at=before) if f.code == DONGJIE)
+            assert (now.usage_flagged, then.usage_flagged) == (1, 2)
