@@ -3,7 +3,7 @@
 A ledger's new households give the same few fields (the columns of its sheet)
 and leave the other twenty-odd empty.  ``dump_json(fields_json(…))`` encodes
 every key and every ``null`` again for each of them; here the keys, the
-``null``\\ s and the punctuation are a ``%``-template made once per set of given
+``null``\\ s and the punctuation are a template made once per set of given
 fields, and only the given values are encoded.  The text is the same, byte for
 byte (``tests/test_json_templates.py``); a value of a type the template does
 not know makes it answer None, and the caller dumps that state the usual way.
@@ -28,22 +28,26 @@ from heating.models import HOUSEHOLD_FIELDS
 _ENCODE_TEXT = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _TEMPLATES_MAX = 1000
 
-# Per tuple of given keys: the template, and for each given field its index in
-# HOUSEHOLD_FIELDS and whether a date or decimal is allowed there (``_CONVERTED``).
-_templates: dict[tuple[str, ...], tuple[str, tuple[tuple[int, bool], ...]]] = {}
+# Per tuple of given keys: the text around the values (a list with an empty place for each
+# value, the village id's last but one), and for each given field its index in
+# HOUSEHOLD_FIELDS, its place in the list and whether a date or decimal is allowed there.
+_Slots = tuple[tuple[int, int, bool], ...]
+_templates: dict[tuple[str, ...], tuple[list[str], _Slots]] = {}
 
 
-def _template(given: tuple[str, ...]) -> tuple[str, tuple[tuple[int, bool], ...]]:
+def _template(given: tuple[str, ...]) -> tuple[list[str], _Slots]:
     present = frozenset(given)
-    parts = [
-        f"{json.dumps(name)}:{'%s' if name in present else 'null'}" for name in HOUSEHOLD_FIELDS
-    ]
-    slots = tuple(
-        (index, name in _CONVERTED)
-        for index, name in enumerate(HOUSEHOLD_FIELDS)
-        if name in present
-    )
-    return "{" + ",".join(parts) + ',"village_id":%s,"active":true}', slots
+    text = ["{"]
+    slots = []
+    for index, name in enumerate(HOUSEHOLD_FIELDS):
+        head = ("," if index else "") + json.dumps(name) + ":"
+        if name in present:
+            text += [head, ""]
+            slots.append((index, len(text) - 1, name in _CONVERTED))
+        else:
+            text.append(head + "null")
+    text += [',"village_id":', "", ',"active":true}']
+    return text, tuple(slots)
 
 
 def _float(value: float) -> str:
@@ -69,23 +73,24 @@ def dump_new_state(given: tuple[str, ...], values: Sequence[Any], village_id: in
     template, slots = found
     if type(village_id) is not int:
         return None
-    encoded = []
-    for index, converted in slots:
+    text = template.copy()
+    for index, place, converted in slots:
         value = values[index]
         kind = type(value)
         if kind is str:
-            encoded.append(_ENCODE_TEXT(value))
+            encoded = _ENCODE_TEXT(value)
         elif value is None:
-            encoded.append("null")
+            encoded = "null"
         elif kind is int:
-            encoded.append(int.__repr__(value))
+            encoded = int.__repr__(value)
         elif converted and (kind is date or kind is Decimal):
-            encoded.append(f'"{value}"')  # to_json_value: isoformat() / str()
+            encoded = f'"{value}"'  # to_json_value: isoformat() / str()
         elif kind is float:
-            encoded.append(_float(value))
+            encoded = _float(value)
         elif kind is bool:
-            encoded.append("true" if value else "false")
+            encoded = "true" if value else "false"
         else:
             return None
-    encoded.append(int.__repr__(village_id))
-    return template % tuple(encoded)
+        text[place] = encoded
+    text[-2] = int.__repr__(village_id)
+    return "".join(text)
