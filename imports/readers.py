@@ -84,8 +84,9 @@ class ReadLimits:
     max_rows: int
     max_unzipped_mb: int
     max_issues: int | None = None  # row issues listed in an outcome (``import_max_issues``)
-    # A sheet of more rows is parsed with its rows held back in the child until
-    # calamine's copy of the sheet is freed (``imports.isolation._Emitter``).
+    # A sheet of more rows read by calamine (.xls/.ods; .xlsx cells without references) is
+    # parsed with its rows held back in the child until calamine's copy of the sheet is
+    # freed (``imports.isolation._Emitter``); a streamed sheet holds nothing back.
     hold_rows: int = 200_000
     # An .xlsx sheet of more rows is read by the streaming reader, not calamine (``stream_choice``).
     stream_rows: int = streaming_xlsx.STREAM_ROWS
