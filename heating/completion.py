@@ -73,12 +73,13 @@ def complete_village_codes(
     district_code: str | None = None,
 ) -> set[str]:
     """Codes of the complete villages in scope, now or as of a date (module docstring)."""
-    facts = village_facts(
+    facts = village_facts(  # completeness is clean ÷ required only: no evidence to read
         session,
         as_of=as_of,
         known_at=known_at,
         township_code=township_code,
         district_code=district_code,
+        evidence=False,
     )
     return complete_codes(facts, decided_village_ids(session, as_of=as_of, known_at=known_at))
 

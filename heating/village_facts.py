@@ -275,7 +275,8 @@ def village_facts(
 
     ``evidence=False`` leaves the evidence counts out (``usage_*``, ``area_*``
     at their defaults): for readers that show only households required and
-    clean (the trend), which then skip judging use as of each year.
+    clean (the trend) or whether a village is complete (zone derivations),
+    which then skip judging use.
 
     Kept per process until the data change (``heating.evidence_cache``), and
     remembered within a session ``remember_facts`` was called on: the same

@@ -470,3 +470,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     name = make_url(PG_URL).database
     _on_server(make_url(PG_URL), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------
+# Spreading the tests over the xdist workers (--dist loadgroup in pyproject.toml)
+# --------------------------------------------------------------------------
+
+# Modules whose tests share one expensive module-scoped fixture: each runs whole on one
+# worker, so the fixture is made once (test_demo.py loads the full demo, ≈ 45 s of CPU).
+SHARED_FIXTURE_MODULES = frozenset({"tests/test_demo.py"})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Hand tests out one by one, except the modules of ``SHARED_FIXTURE_MODULES``, whole.
+
+    xdist's own ``xdist_group`` mark is silently ignored under pytest 9.2 (it
+    tags node ids through a field pytest no longer reads: pytest-xdist issue
+    #1386), which had the demo loaded on both workers; the scheduler here
+    groups by the node id's module path, which needs no tagging.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_FIXTURE_MODULES else nodeid
+
+    return ModuleGroups(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests first (stable order otherwise).
+
+    Each takes a minute or more of one core; started last, one of them would
+    keep a worker busy after the other has finished.  xdist hands the largest
+    group (the demo module) out first, then single tests in this order.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

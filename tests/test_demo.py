@@ -8,6 +8,7 @@ checked on a subset where a full run is not needed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import Counter
@@ -56,8 +57,8 @@ from heating.runtime import Runtime, open_runtime
 
 PG_URL = __import__("os").environ.get("HEATING_TEST_DATABASE_URL", "").strip()
 
-# This module's tests stay on one worker, which loads the demo once (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo")
+# This module's tests stay on one worker, which loads the demo once: the module is one of
+# tests/conftest.py's SHARED_FIXTURE_MODULES (xdist's xdist_group mark is ignored under pytest 9.2).
 # A test reading the full demo (58,000 households) is slow: left out of the quick
 # `-m "not browser and not slow"` run, always part of the suite.
 slow = pytest.mark.slow
@@ -512,6 +513,32 @@ def test_demo_register_and_boiler_files_reload_unchanged(demo_url: str, demo_fil
     assert code == 0
     loaded = json.loads(out)
     assert (loaded["boilers"], loaded["new"], loaded["updated"]) == (60, 0, 0)
+
+
+@slow
+def test_demo_usage_files_are_the_ones_imported_and_import_unchanged(
+    demo: Runtime, demo_url: str, demo_files: Path
+):
+    """--ledgers writes the usage files byte for byte as the demo imported them (kept files)."""
+    from heating.demo.usage import ELECTRIC_FILE, GAS_FILE
+
+    with demo.session() as session:
+        imported = dict(
+            session.execute(
+                select(ImportBatch.file_name, ImportBatch.sha256).where(
+                    ImportBatch.kind == "usage", ImportBatch.status == "committed"
+                )
+            ).all()
+        )
+    written = {p.name: p for p in (demo_files / "用量").iterdir()}
+    assert set(written) == set(imported) == {ELECTRIC_FILE[0], GAS_FILE[0]}
+    for name, path in written.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == imported[name], name
+    code, out, _err = _run(
+        demo_url, "usage", "import", str(written[GAS_FILE[0]]), "--kind", GAS_FILE[1], "--json"
+    )
+    counts = json.loads(out)["counts"]
+    assert code == 0 and counts["new"] == 0 and counts["unchanged"] == counts["rows"] > 60_000
 
 
 @slow

@@ -12,7 +12,8 @@ from sqlalchemy import update
 
 from heating.models import Household
 from heating.village_facts import remember_facts, village_facts
-from tests.support import NANJIE, add_many
+from tests.support.districts import NANJIE
+from tests.support.households import add_many
 
 
 def counts(session, code: str = NANJIE) -> tuple[int, int]:
@@ -56,3 +57,16 @@ def test_the_dashboard_shows_the_same_figures(login, standard) -> None:
     assert client.get("/").get_data(as_text=True) == first
     api = client.get("/api/coverage?by=township").get_json()
     assert sum(r["clean"] for r in api) == 38
+
+
+def test_facts_without_evidence_are_remembered_apart(runtime, standard) -> None:
+    """Zone derivations ask for counts only; a page asking next still gets the evidence."""
+    with runtime.session() as s:
+        add_many(s, standard[NANJIE], 2, "completed", heated_area_m2=90)
+        s.commit()
+        remember_facts(s)
+        light = next(f for f in village_facts(s, evidence=False) if f.code == NANJIE)
+        full = next(f for f in village_facts(s) if f.code == NANJIE)
+        assert (light.clean, light.area_known) == (full.clean, 0)
+        assert full.area_known == 2 and full.area_clean_m2 == 180
+        assert next(f for f in village_facts(s, evidence=False) if f.code == NANJIE) is light

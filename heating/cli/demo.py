@@ -133,14 +133,14 @@ def demo_command(
                 f"heating boilers load 重新导入，结果不变）：\n  {register}\n  {boilers}"
             )
             from heating.demo.loader import DEMO_SEED
-            from heating.demo.usage import usage_files
+            from heating.demo.usage import imported_files
 
             click.echo(
                 f"{DEMO_MARK}演示用量文件（已导入；可用 heating usage import 文件 --kind 类型 再试）："
             )
             usage_dir = ledgers_dir / "用量"  # beside the ledgers, not among them
             usage_dir.mkdir(parents=True, exist_ok=True)
-            for name, kind, data in usage_files(session, DEMO_SEED):
+            for name, kind, data in imported_files(session, DEMO_SEED):
                 path = usage_dir / name
                 path.write_bytes(data)
                 click.echo(f"  {path}（--kind {kind}）")

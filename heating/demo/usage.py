@@ -16,7 +16,10 @@ exactly as they were.  The story it makes visible:
   a few normal households too, and a few accounts have too few months.
 
 The use is imported through the real usage import (a file per utility), so
-the demo's usage batches look like any other.
+the demo's usage batches look like any other; ``heating demo --ledgers``
+writes out the very files imported (``imported_files``).  The electricity
+file (≈ 140,000 rows) is written with XlsxWriter: openpyxl took 14 s of CPU
+for it, XlsxWriter 5.5 s (the largest single step of ``heating demo``).
 """
 
 from __future__ import annotations
@@ -26,19 +29,30 @@ import io
 import random
 import tomllib
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
+import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.config import Config
 from heating.demo.rollout import VillagePlan, yuan
-from heating.models import CLEAN_STATUSES, LAPSED_OPERATIONS, Household, Village
+from heating.models import (
+    CLEAN_STATUSES,
+    LAPSED_OPERATIONS,
+    Household,
+    ImportBatch,
+    StoredFile,
+    Village,
+)
 from heating.subsidy import SubsidyRule, parse_subsidy
 
 RULES_FILE = Path(__file__).with_name("subsidy.toml")
+# (file name, usage kind) of the two utilities' files, as imported.
+ELECTRIC_FILE = ("屯留供电公司2021采暖季用电量【演示】.xlsx", "electric")
+GAS_FILE = ("屯留燃气公司2021采暖季抄表【演示】.csv", "gas")
 MONTHS = ((2021, 11), (2021, 12), (2022, 1), (2022, 2), (2022, 3))
 READING_DAYS = (
     date(2021, 10, 25),
@@ -52,8 +66,9 @@ READING_DAYS = (
 TYPICAL = {"electric": 2600.0, "gas": 950.0}
 
 
+@cache
 def demo_rules() -> tuple[SubsidyRule, ...]:
-    """The demo's subsidy rules, from the shipped ``subsidy.toml``."""
+    """The demo's subsidy rules, from the shipped ``subsidy.toml`` (read once: frozen rules)."""
     with RULES_FILE.open("rb") as fh:
         return parse_subsidy(tomllib.load(fh)["subsidy"])
 
@@ -118,11 +133,12 @@ def usage_files(session: Session, seed: str) -> list[tuple[str, str, bytes]]:
         .where(h.active.is_(True), h.status.in_(CLEAN_STATUSES), h.route.in_(("electric", "gas")))
         .order_by(Village.code, h.id)
     )
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "居民用电量"
-    ws.append(["国网屯留供电公司 居民用户月度用电量明细（2021—2022 采暖季）【演示数据】"])
-    ws.append(["用电户号", "户名", "月份", "用电量（kWh）"])
+    electric = io.BytesIO()
+    wb = xlsxwriter.Workbook(electric, {"in_memory": True})
+    ws = wb.add_worksheet("居民用电量")
+    ws.write_row(0, 0, ["国网屯留供电公司 居民用户月度用电量明细（2021—2022 采暖季）【演示数据】"])
+    ws.write_row(1, 0, ["用电户号", "户名", "月份", "用电量（kWh）"])
+    row = 2
     gas = io.StringIO()
     writer = csv.writer(gas)
     writer.writerow(["燃气用户号", "抄表日期", "表示数（立方米）"])
@@ -134,7 +150,8 @@ def usage_files(session: Session, seed: str) -> list[tuple[str, str, bytes]]:
             account = power.lstrip("0")  # the utility's export drops leading zeros
             for (year, month), weight in zip(months, weights, strict=True):
                 amount = round(use * weight / sum(weights), 1)
-                ws.append([account, "用户", f"{year}-{month:02d}", amount])
+                ws.write_row(row, 0, [account, "用户", f"{year}-{month:02d}", amount])
+                row += 1
             continue
         if route == "gas" and gas_account:
             meter = round(rng.uniform(100, 5000), 1)
@@ -146,12 +163,29 @@ def usage_files(session: Session, seed: str) -> list[tuple[str, str, bytes]]:
                 meter += per_day * (day - previous).days * rng.uniform(0.9, 1.1)
                 previous = day
                 writer.writerow([gas_account, day.isoformat(), round(meter, 1)])
-    electric = io.BytesIO()
-    wb.save(electric)
+    wb.close()
     return [
-        ("屯留供电公司2021采暖季用电量【演示】.xlsx", "electric", electric.getvalue()),
-        ("屯留燃气公司2021采暖季抄表【演示】.csv", "gas", gas.getvalue().encode("gbk")),
+        (*ELECTRIC_FILE, electric.getvalue()),
+        (*GAS_FILE, gas.getvalue().encode("gbk")),
     ]
+
+
+def imported_files(session: Session, seed: str) -> list[tuple[str, str, bytes]]:
+    """The demo's usage files as imported (their stored bytes); generated again if not kept."""
+    out = []
+    for name, kind in (ELECTRIC_FILE, GAS_FILE):
+        content = session.scalar(
+            select(StoredFile.content)
+            .join(ImportBatch, ImportBatch.sha256 == StoredFile.sha256)
+            .where(ImportBatch.kind == "usage", ImportBatch.file_name == name)
+            .where(StoredFile.purged_at.is_(None))
+            .order_by(ImportBatch.id.desc())
+            .limit(1)
+        )
+        if content is None:
+            return usage_files(session, seed)
+        out.append((name, kind, content))
+    return out
 
 
 def load_usage(session: Session, config: Config, seed: str, today: date) -> list[dict[str, Any]]:
