@@ -66,11 +66,11 @@ def main() -> None:
     Keyring.create(key)
     os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(key)
 
-    import tests.test_scoped_queries as city
     from heating.runtime import open_runtime
     from heating.users import create_user
     from heating.web import create_app
-    from tests.support import log_in
+    from tests.support import city_scale as city
+    from tests.support.web import log_in
 
     engine = make_engine(args.db)
     upgrade(engine)
@@ -80,11 +80,10 @@ def main() -> None:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     ensure_meta(engine)
     engine.dispose()
-    city.TOWNSHIPS *= args.scale
     runtime = open_runtime(database_url=args.db)
     start = time.perf_counter()
     if not args.reuse:
-        city.generate_city_scale(runtime)
+        city.generate_city_scale(runtime, scale=args.scale)
     with runtime.engine.connect() as conn:
         households = conn.scalar(text("SELECT count(*) FROM households"))
     made = "kept" if args.reuse else f"generated in {time.perf_counter() - start:.1f} s"

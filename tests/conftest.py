@@ -11,7 +11,7 @@ SQLite by default: each test gets a copy of the template file.  With
 there: the schema is migrated once, every table is emptied before each test
 (DELETE, or TRUNCATE after a test that wrote many rows)
 and the prepared rows of the tiny district and the cast are inserted again
-(no re-hashing).  Shared helpers live in ``tests/support.py``.
+(no re-hashing).  Shared helpers live in ``tests/support/`` (one module per kind).
 """
 
 from __future__ import annotations
@@ -38,20 +38,13 @@ from heating.db import ensure_meta, make_engine, session_factory, session_scope,
 from heating.models import Base, User
 from heating.runtime import Runtime, open_runtime
 from heating.sealing import Keyring, activate
-from tests.support import (  # CAST, PASSWORD, TINY stay importable from here
-    CAST,  # noqa: F401
-    DONGJIE,
-    KEY_FILE,
-    NANJIE,
-    PASSWORD,
-    SHANGCUN,
-    TINY,  # noqa: F401
-    XIACUN,
-    add_many,
-    load_cast,
-    load_tiny_district,
-    log_in,
-)
+from tests.support.browser import add_map_scene
+from tests.support.database import KEY_FILE
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN, load_tiny_district
+from tests.support.households import add_many
+from tests.support.registers import add_district_heated_nanjie
+from tests.support.users import PASSWORD, load_cast
+from tests.support.web import log_in
 
 
 def _on_server(url: URL, *statements: str) -> None:
@@ -309,7 +302,7 @@ def run_cli(database_url: str) -> Callable[..., CliResult]:
 
 
 # --------------------------------------------------------------------------
-# The tiny district (tests/support.TINY) and the cast, both in the template
+# The tiny district (tests.support.districts.TINY) and the cast, both in the template
 # --------------------------------------------------------------------------
 
 
@@ -321,7 +314,7 @@ def tiny_district(runtime: Runtime, _templates: Templates) -> dict[str, int]:
 
 @pytest.fixture
 def users(tiny_district: dict[str, int], _templates: Templates) -> dict[str, int]:
-    """The cast (tests/support.CAST) is in this test's database; return username → id."""
+    """The cast (tests.support.users.CAST) is in this test's database; return username → id."""
     return dict(_templates.user_ids)
 
 
@@ -355,6 +348,18 @@ def standard(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
         add_many(s, ids[XIACUN], 8, "completed")
         add_many(s, ids[XIACUN], 2, "planned")
     return ids
+
+
+@pytest.fixture
+def nanjie(runtime: Runtime, tiny_district: dict[str, int]) -> int:
+    """南街 heated by the register's sources (``add_district_heated_nanjie``); its id."""
+    return add_district_heated_nanjie(runtime, tiny_district)
+
+
+@pytest.fixture
+def map_scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
+    """Four villages in four coverage classes, one with a hostile name, a zone (``add_map_scene``)."""
+    add_map_scene(runtime, tiny_district)
 
 
 # --------------------------------------------------------------------------

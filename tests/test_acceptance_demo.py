@@ -13,7 +13,7 @@ import re
 from openpyxl import load_workbook
 
 from heating import clock
-from tests.support import bad_id_number, id_number
+from tests.support.ledgers import bad_id_number, id_number
 
 TODAY = clock.today()  # the configured zone's day: ledger dates are days there
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support import DONGJIE, NANJIE, write_household
+from tests.support.districts import DONGJIE, NANJIE
+from tests.support.households import write_household
 
 
 @pytest.fixture

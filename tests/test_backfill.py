@@ -24,7 +24,9 @@ from heating.models import Household, HouseholdVersion, ImportBatch, utcnow
 from heating.report import build_report
 from heating.report.sheets.cover import KNOWN_AT_LABEL, LEDGERS_LABEL, RECORDED_LATER_LABEL
 from heating.report.snapshot import take_snapshot
-from tests.support import DONGJIE, NANJIE, ledger_xlsx, read_table
+from tests.support.districts import DONGJIE, NANJIE
+from tests.support.ledgers import ledger_xlsx
+from tests.support.report import read_table
 
 NAMES = {NANJIE: "南街村委会", DONGJIE: "东街村委会"}
 # 村名, 户号, 户主姓名, 身份证号, 联系电话, 改造状态, 改造方式, 完工日期

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.support import batch_id_of, follow_job, post, upload
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 TOWNSHIP = "140405001"
 FIELDS = ("required", "clean", "coverage", "gap", "meets")

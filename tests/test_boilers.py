@@ -17,7 +17,10 @@ from heating.boilers import boiler_status, tph_of_mw
 from heating.errors import Refused
 from heating.models import Boiler, BoilerInspection, ImportBatch
 from imports.boilers import load_boilers
-from tests.support import SHANGCUN, add_zone, boiler_row, boiler_xlsx, row_counts
+from tests.support.database import row_counts
+from tests.support.districts import SHANGCUN
+from tests.support.registers import boiler_row, boiler_xlsx
+from tests.support.zones import add_zone
 
 
 def load(runtime, data: bytes, name: str = "锅炉台账.xlsx"):

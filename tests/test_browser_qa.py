@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.support import PASSWORD, bad_id_number, id_number, ledger_xlsx
+from tests.support.ledgers import bad_id_number, id_number, ledger_xlsx
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

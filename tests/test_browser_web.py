@@ -7,7 +7,8 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from tests.support import bad_id_number, browser_log_in, id_number
+from tests.support.browser import browser_log_in
+from tests.support.ledgers import bad_id_number, id_number
 
 pytestmark = pytest.mark.browser
 

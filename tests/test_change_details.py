@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from tests.support import batch_id_of, follow_job, post, upload
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 TOWNSHIP = "140405001"
 HEADER = "户号,户主姓名,村,联系电话,改造状态,改造方式,完工日期"

@@ -15,8 +15,8 @@ import pytest
 
 from heating.heat_sources import HEAT_SOURCE_RULE_LABELS, noncompliance_reason, noncompliant_note
 from heating.report import build_report
-from tests.test_heat_source_rule import WARN, later
-from tests.test_heat_source_rule import nanjie as nanjie  # the fixture
+from tests.support.registers import WARN
+from tests.support.report import later
 
 RAW_WORDS = ("heat_source_rule", "strict", "warn")
 
@@ -68,7 +68,7 @@ def test_admin_profile_page_leads_with_the_category_names(login) -> None:
 
 
 def test_user_add_names_the_role_in_chinese(run_cli, users) -> None:
-    from tests.support import PASSWORD
+    from tests.support.users import PASSWORD
 
     done = run_cli(
         "user", "add", "zhou", "--role", "planner", "--password-stdin", input=PASSWORD + "\n"

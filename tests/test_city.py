@@ -16,7 +16,9 @@ from openpyxl import load_workbook
 from heating.city import rank_key
 from heating.measures import MeasureRow
 from heating.users import create_user
-from tests.support import LUCHENG, LUCHENG_TOWNSHIP, PASSWORD, add_second_district, log_in
+from tests.support.districts import LUCHENG, LUCHENG_TOWNSHIP, add_second_district
+from tests.support.users import PASSWORD
+from tests.support.web import log_in
 
 
 @pytest.fixture

@@ -11,15 +11,11 @@ import openpyxl
 from heating import clock
 from heating.models import utcnow
 from heating.report import build_report
-from tests.support import (
-    DONGJIE,
-    NANJIE,
-    SHANGCUN,
-    add_zone,
-    read_table,
-    upload,
-    write_household,
-)
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN
+from tests.support.households import write_household
+from tests.support.report import read_table
+from tests.support.web import upload
+from tests.support.zones import add_zone
 
 
 def complete_nanjie(session, tiny_district, coal_subsidy_of_n0: Decimal | None = None) -> None:

@@ -6,7 +6,8 @@ import json
 from datetime import date, datetime
 
 from heating.history import record_update
-from tests.support import NANJIE, SHANGCUN, XIACUN, add_many
+from tests.support.districts import NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many
 
 PROMISED = {
     "key",

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many
 
 SPRING = datetime(2021, 5, 1)
 

@@ -22,7 +22,8 @@ from heating.models import ImportBatch, Village
 from heating.runtime import open_runtime
 from imports.batches import preview
 from imports.commit import commit
-from tests.support import NANJIE, SHANGCUN, ledger_xlsx
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.ledgers import ledger_xlsx
 
 PG = bool(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip())
 HEADER = ["村", "户号", "户主姓名", "身份证号", "联系电话", "改造状态", "改造方式", "完工日期"]

@@ -15,7 +15,8 @@ from heating.demo.city import GENERATED_MARK, counties, load_city
 from heating.measures import coverage
 from heating.models import District, Household, Township, Village
 from heating.profile import DEFAULT_PROFILE
-from tests.support import PASSWORD, log_in
+from tests.support.users import PASSWORD
+from tests.support.web import log_in
 
 
 def _small_city(runtime) -> None:

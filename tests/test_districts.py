@@ -16,17 +16,16 @@ from sqlalchemy import func, select
 
 from heating.models import ImportBatch, Signoff, User
 from heating.users import create_user
-from tests.support import (
+from tests.support.districts import (
     LUCHENG,
     LUCHENG_TOWNSHIP,
     LUCHENG_VILLAGES,
     NANJIE,
-    PASSWORD,
     add_second_district,
-    log_in,
-    post,
-    sign_off,
 )
+from tests.support.signoff import sign_off
+from tests.support.users import PASSWORD
+from tests.support.web import log_in, post
 
 PERIOD = date(2021, 10, 31)
 

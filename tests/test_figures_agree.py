@@ -38,7 +38,9 @@ import pytest
 from geo.maps import map_data
 from heating.heat_sources import noncompliant_note
 from heating.measures import percent
-from tests.support import LEDGER_HEADER, REGISTER, ledger_xlsx, read_table, register_xlsx
+from tests.support.ledgers import LEDGER_HEADER, ledger_xlsx
+from tests.support.registers import REGISTER, register_xlsx
+from tests.support.report import read_table
 
 LINJIANG, SHANGCUN_TOWN = "140405001", "140405101"
 NANJIE = "140405001201"
@@ -394,7 +396,8 @@ def test_flagged_reads_dash_wherever_nothing_was_checked(runtime, login, tiny_di
     from geo.maps import evidence_tip
     from heating.measures import coverage
     from heating.report import build_report
-    from tests.support import NANJIE, add_many
+    from tests.support.districts import NANJIE
+    from tests.support.households import add_many
 
     with runtime.session() as s:
         add_many(s, tiny_district[NANJIE], 3, "completed", route="electric")

@@ -4,7 +4,8 @@
 clean by status, all district-heated: six by 屯留热电厂 (chp, fine), two by
 屯留县兴旺钢铁 (waste heat, grade C — one of them burning coal again), one by
 屯留县宇通余热利用 (waste heat, grade unknown) and one by 城东供热站 (not in the
-register: unverified).  Under strict three do not count; under warn all ten do.
+register: unverified).  Under strict three do not count; under warn all ten do.  The ``nanjie`` fixture
+(``tests/conftest.py``) writes them and loads the register.
 """
 
 from __future__ import annotations
@@ -26,56 +27,12 @@ from heating.models import HeatSourceVersion, utcnow
 from heating.report import build_report
 from heating.report.snapshot import take_snapshot
 from heating.village_facts import village_facts
-from imports.heat_sources import load_heat_sources
-from tests.support import (
-    MAY,
-    NANJIE,
-    PERIOD,
-    REGISTER,
-    SHANGCUN,
-    add_many,
-    log_in,
-    read_table,
-    register_xlsx,
-    sign_off,
-)
-
-STRICT = {"heat_source_rule": "strict"}
-
-
-def later():
-    """A report time a second on: the report's known-at is truncated to the second."""
-    return utcnow() + timedelta(seconds=1)
-
-
-WARN = {"heat_source_rule": "warn"}
-
-
-def load_register(runtime, rows=REGISTER) -> None:
-    with runtime.session() as session:
-        load_heat_sources(session, register_xlsx(rows), "热源名单.xlsx", config=runtime.config)
-
-
-@pytest.fixture
-def nanjie(runtime, tiny_district) -> int:
-    """南街's ten district-heated households (module docstring) and the register."""
-    vid = tiny_district[NANJIE]
-    with runtime.session() as s:
-        add_many(s, vid, 6, "accepted", route="district", heat_source="屯留热电厂")
-        add_many(s, vid, 1, "accepted", route="district", heat_source="屯留县兴旺钢铁有限责任公司")
-        add_many(
-            s,
-            vid,
-            1,
-            "completed",
-            operation="coal_again",
-            route="district",
-            heat_source="屯留县兴旺钢铁",  # the same source, without the company suffix
-        )
-        add_many(s, vid, 1, "accepted", route="district", heat_source="屯留县宇通余热利用有限公司")
-        add_many(s, vid, 1, "accepted", route="district", heat_source="城东供热站")
-    load_register(runtime)
-    return vid
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.households import MAY, add_many
+from tests.support.registers import REGISTER, STRICT, WARN, load_register
+from tests.support.report import later, read_table
+from tests.support.signoff import PERIOD, sign_off
+from tests.support.web import log_in
 
 
 def nanjie_row(runtime, **kwargs):

@@ -19,15 +19,11 @@ from heating.heat_sources import (
 )
 from heating.models import HeatSource, HeatSourceVersion, ImportBatch
 from imports.heat_sources import load_heat_sources
-from tests.support import (
-    NANJIE,
-    REGISTER,
-    SHANGCUN,
-    ledger_xlsx,
-    register_xlsx,
-    row_counts,
-    write_household,
-)
+from tests.support.database import row_counts
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.households import write_household
+from tests.support.ledgers import ledger_xlsx
+from tests.support.registers import REGISTER, register_xlsx
 
 _serial = itertools.count(1)
 

@@ -458,7 +458,7 @@ def squares_geojson(count: int) -> bytes:
 def test_boundaries_with_too_many_features_are_refused_and_the_admin_page_answers(
     login, runtime
 ) -> None:
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     client = login("alice")
     # The limit is a setting (MAX_FEATURES here): one feature over it is refused before matching.

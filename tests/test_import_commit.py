@@ -15,7 +15,7 @@ from heating.models import AuditEntry, Household, HouseholdVersion, ImportBatch,
 from imports.batches import cancel, list_batches, preview
 from imports.commit import commit
 from imports.rollback import rollback
-from tests.support import ledger_xlsx, with_check_digit
+from tests.support.ledgers import ledger_xlsx, with_check_digit
 
 HEADER = [
     "村",

@@ -21,7 +21,7 @@ from heating.config import load_config
 from imports.issues import CODES, LedgerRejected
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
-from tests.support import workbook_xlsx
+from tests.support.ledgers import workbook_xlsx
 
 TODAY = date(2024, 1, 15)
 HEADER = ["序号", "村", "户号", "户主姓名", "身份证号", "改造状态", "改造方式", "完工日期"]

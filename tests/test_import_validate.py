@@ -15,7 +15,7 @@ from imports.issues import CODES
 from imports.parsed import ParsedLedger
 from imports.pipeline import parse_ledger
 from imports.validate import check_id_number, id_check_digit
-from tests.support import workbook_xlsx
+from tests.support.ledgers import workbook_xlsx
 
 TODAY = date(2024, 1, 15)
 GOOD_ID = "140405199001011234"  # valid GB 11643 check digit

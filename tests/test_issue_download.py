@@ -10,14 +10,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from heating.models import Household, ImportBatch
-from tests.support import (
-    bad_id_number,
-    batch_id_of,
-    id_number,
-    row_counts,
-    upload,
-    workbook_xlsx,
-)
+from tests.support.database import row_counts
+from tests.support.ledgers import bad_id_number, id_number, workbook_xlsx
+from tests.support.web import batch_id_of, upload
 
 TOWNSHIP = "140405001"
 HEADER = "户主姓名,改造状态,村"

@@ -9,7 +9,8 @@ import openpyxl
 
 from heating import clock
 from heating.models import utcnow
-from tests.support import batch_id_of, follow_job, ledger_xlsx, post, upload
+from tests.support.ledgers import ledger_xlsx
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 ROWS = [["南街村委会", "1", "户主1", None, None, "已完工", "煤改电", "2021-06-01"]]
 

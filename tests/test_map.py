@@ -25,7 +25,8 @@ from heating.errors import Refused
 from heating.measures import coverage
 from heating.models import Village, Zone, ZoneDerivation
 from heating.runtime import Runtime
-from tests.support import add_households_by_status, add_zone, change_household, write_household
+from tests.support.households import add_households_by_status, change_household, write_household
+from tests.support.zones import add_zone
 
 # A name that would be markup, a JS template expression and a Jinja expression at once.
 HOSTILE = "<img src=x onerror=alert(1)>${1}`\\{{cycler.__name__}}</script>"  # 62 chars

@@ -3,7 +3,7 @@
 /map and /zones in the app (under the app's own CSP: no inline script, and
 any violation the browser reports fails the test) and the standalone file.  Requests to anything but the app
 (127.0.0.1) and file:// are refused by the ``page`` fixture and recorded in
-``page.blocked``.
+``page.blocked``.  The villages are the ``map_scene`` fixture's (``tests/support/browser.py``).
 """
 
 from __future__ import annotations
@@ -11,44 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from geo.maps import map_data
-from geo.maps_document import basemap_of, map_document
-from geo.maps_folium import build_map, standalone_html
 from heating.coverage_classes import COVERAGE_CLASSES
-from heating.models import Village
 from heating.runtime import Runtime
-from tests.support import PASSWORD, add_households_by_status, add_zone
+from tests.support.browser import (
+    HOSTILE,
+    HOSTILE_CODE,
+    browser_log_in,
+    csp_violations,
+    standalone_file,
+    village_points,
+    wait_for_map,
+)
 
 pytestmark = pytest.mark.browser
 
-HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}{{ cycler.__name__ }}"
-HOSTILE_CODE = "140405101202"
 CLASS_COLOURS = {c.key: c.colour for c in COVERAGE_CLASSES}
-
-
-@pytest.fixture
-def scene(runtime: Runtime, users: dict[str, int], tiny_district: dict[str, int]) -> None:
-    """南街 10/10 达标, 东街 0/8 差距较大, 上村 15/20 接近, 下村 (hostile name) 1/2.
-
-    A zone over 南街 derived on 2021-10-31; 东街 beside it is a priority gap.
-    """
-    add_households_by_status(runtime, tiny_district["140405001201"], clean=10)
-    add_households_by_status(runtime, tiny_district["140405101201"], clean=15, pending=5)
-    add_households_by_status(runtime, tiny_district[HOSTILE_CODE], clean=1, pending=1)
-    with runtime.session() as session:
-        session.scalar(select(Village).where(Village.code == HOSTILE_CODE)).name = HOSTILE
-    add_zone(runtime, ["140405001201"], ["140405001202"])
-
-
-def csp_violations(page) -> list[str]:
-    """Collect the browser's reports of anything the app's CSP blocked."""
-    violations: list[str] = []
-    page.page.on(
-        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
-    )
-    return violations
 
 
 def assert_strict_csp(response) -> None:
@@ -56,36 +34,6 @@ def assert_strict_csp(response) -> None:
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
     assert "frame-ancestors 'self'" in policy
-
-
-def log_in(pg, live_server: str, user: str = "dave") -> None:
-    pg.goto(f"{live_server}/login")
-    pg.fill("input[name=username]", user)
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"{live_server}/")
-
-
-def wait_for_map(pg) -> None:
-    pg.wait_for_function(
-        "() => window.heatingMap !== undefined && !!window.heatingMap.layers.areas"
-    )
-
-
-def village_points(pg) -> dict[str, list[float]]:
-    """Code → page coordinates of a point inside each village (its label point)."""
-    return pg.evaluate(
-        """() => { const m = heatingMap.map, out = {};
-                   const r = m.getContainer().getBoundingClientRect();
-                   const t = heatingMap.doc.topology.transform;
-                   for (const g of heatingMap.doc.topology.objects.areas.geometries) {
-                     const p = g.properties, at = p.at;
-                     const ll = L.latLng(at[1] * t.scale[1] + t.translate[1],
-                                         at[0] * t.scale[0] + t.translate[0]);
-                     const c = m.latLngToContainerPoint(ll);
-                     out[p.code] = [c.x + r.left, c.y + r.top]; }
-                   return out; }"""
-    )
 
 
 def hover(pg, point: list[float]) -> str:
@@ -99,11 +47,11 @@ def hover(pg, point: list[float]) -> str:
 
 
 def test_the_map_fits_the_window_and_a_click_opens_the_village_under_the_pointer(
-    page, live_server: str, scene
+    page, live_server: str, map_scene
 ) -> None:
     violations = csp_violations(page)
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     assert_strict_csp(pg.goto(f"{live_server}/map"))
     wait_for_map(pg)
     # Nothing to scroll: the whole map is on screen at 1366×768.
@@ -130,11 +78,11 @@ def test_the_map_fits_the_window_and_a_click_opens_the_village_under_the_pointer
 
 
 def test_legend_states_both_dates_collapses_and_switches_layers(
-    page, live_server: str, scene
+    page, live_server: str, map_scene
 ) -> None:
     violations = csp_violations(page)
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     pg.goto(f"{live_server}/map")
     wait_for_map(pg)
     legend = pg.locator(".heating-legend")
@@ -186,10 +134,10 @@ def test_legend_states_both_dates_collapses_and_switches_layers(
 
 
 def test_village_names_when_one_township_is_shown_and_a_printable_map(
-    page, live_server: str, scene
+    page, live_server: str, map_scene
 ) -> None:
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     pg.goto(f"{live_server}/map")
     wait_for_map(pg)
     # The whole district at its fitted zoom: township names, no village names.
@@ -216,11 +164,11 @@ def test_village_names_when_one_township_is_shown_and_a_printable_map(
     assert page.blocked == [] and page.console_errors == []
 
 
-def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, scene) -> None:
+def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, map_scene) -> None:
     pg = page.page
     dialogs: list[str] = []
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     pg.goto(f"{live_server}/map?township=140405101")
     wait_for_map(pg)
     tip = hover(pg, village_points(pg)[HOSTILE_CODE])
@@ -231,9 +179,9 @@ def test_hostile_names_are_text_everywhere_on_the_map(page, live_server: str, sc
     assert dialogs == [] and page.console_errors == []
 
 
-def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -> None:
+def test_clerk_sees_only_its_township_in_the_browser(page, live_server, map_scene) -> None:
     pg = page.page
-    log_in(pg, live_server, "bob")
+    browser_log_in(pg, live_server, "bob")
     response = pg.goto(f"{live_server}/map?township=140405101")
     assert response.status == 403
     pg.goto(f"{live_server}/map")
@@ -242,10 +190,10 @@ def test_clerk_sees_only_its_township_in_the_browser(page, live_server, scene) -
     assert page.blocked == []
 
 
-def test_zones_page_map_beside_the_table(page, live_server: str, scene) -> None:
+def test_zones_page_map_beside_the_table(page, live_server: str, map_scene) -> None:
     violations = csp_violations(page)
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     assert_strict_csp(pg.goto(f"{live_server}/zones"))
     wait_for_map(pg)
     map_box = pg.locator("#map_heating").bounding_box()
@@ -257,17 +205,8 @@ def test_zones_page_map_beside_the_table(page, live_server: str, scene) -> None:
     assert page.blocked == [] and page.console_errors == [] and violations == []
 
 
-def standalone_file(runtime: Runtime, tmp_path: Path) -> Path:
-    with runtime.session() as session:
-        data = map_data(session, runtime.config)
-    document = map_document(data, basemap=basemap_of(runtime.config))
-    path = tmp_path / "map.html"
-    path.write_text(standalone_html(build_map(document, standalone=True)), encoding="utf-8")
-    return path
-
-
 def test_standalone_file_opens_with_no_network(
-    page, runtime: Runtime, scene, tmp_path: Path
+    page, runtime: Runtime, map_scene, tmp_path: Path
 ) -> None:
     runtime.config = runtime.config.with_overrides(
         basemap_url="http://tiles.example.invalid/{z}/{x}/{y}.png",
@@ -291,7 +230,7 @@ def test_standalone_file_opens_with_no_network(
 
 
 def test_standalone_file_without_basemap_makes_no_request(
-    page, runtime: Runtime, scene, tmp_path: Path
+    page, runtime: Runtime, map_scene, tmp_path: Path
 ) -> None:
     requests: list[str] = []
     pg = page.page

@@ -12,14 +12,9 @@ from geo.maps_document import map_document
 from heating.runtime import Runtime
 from imports.boilers import load_boilers
 from imports.heat_sources import load_heat_sources
-from tests.support import (
-    PASSWORD,
-    REGISTER,
-    add_zone,
-    boiler_row,
-    boiler_xlsx,
-    register_xlsx,
-)
+from tests.support.registers import REGISTER, boiler_row, boiler_xlsx, register_xlsx
+from tests.support.users import PASSWORD
+from tests.support.zones import add_zone
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}{{ cycler.__name__ }}"
 

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from heating.runtime import Runtime
-from tests.support import add_households_by_status, add_zone
+from tests.support.households import add_households_by_status
+from tests.support.zones import add_zone
 
 
 @pytest.fixture

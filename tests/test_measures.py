@@ -12,7 +12,8 @@ from heating.history import record_update
 from heating.measures import MeasureRow, coverage, gap_to, needed
 from heating.models import Village
 from heating.profile import DEFAULT_PROFILE, parse_profile
-from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many
 
 
 def by_key(rows: list[MeasureRow]) -> dict[str, MeasureRow]:

@@ -11,7 +11,8 @@ from heating.history import record_update
 from heating.inconsistencies import inconsistencies
 from heating.models import Household, Village
 from heating.profile import DEFAULT_PROFILE, parse_profile
-from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, write_household
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many, write_household
 
 
 def by_key(items):

@@ -15,14 +15,8 @@ from imports import parse_cache
 from imports.batches import cancel, preview
 from imports.commit import commit
 from imports.pipeline import LedgerReferences, parse_fingerprint
-from tests.support import (
-    batch_id_of,
-    follow_job,
-    ledger_xlsx,
-    post,
-    upload,
-    with_check_digit,
-)
+from tests.support.ledgers import ledger_xlsx, with_check_digit
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 HEADER = ["村", "户号", "户主姓名", "身份证号", "联系电话", "改造状态", "改造方式", "完工日期"]
 ID_1 = with_check_digit("14040519800101001")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 
-from tests.support import DONGJIE, NANJIE, PASSWORD, SHANGCUN, add_many
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN
+from tests.support.households import add_many
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

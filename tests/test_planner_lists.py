@@ -10,15 +10,10 @@ from openpyxl import load_workbook
 
 from heating.measures import MeasureRow
 from heating.village_lists import search_rows, sort_rows
-from tests.support import (
-    DONGJIE,
-    INJECTION,
-    NANJIE,
-    SHANGCUN,
-    XIACUN,
-    add_many,
-    id_number,
-)
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many
+from tests.support.ledgers import id_number
+from tests.support.report import INJECTION
 
 
 @pytest.fixture
@@ -228,7 +223,7 @@ def test_batches_export_is_the_clerks_own_and_formula_safe(login, runtime, users
     from sqlalchemy import update
 
     from heating.models import ImportBatch
-    from tests.support import add_batch
+    from tests.support.ledgers import add_batch
 
     own = add_batch(runtime, "140405001")
     add_batch(runtime, "140405101")

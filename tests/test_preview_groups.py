@@ -9,7 +9,9 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from tests.support import PASSWORD, bad_id_number, batch_id_of, ledger_xlsx, upload
+from tests.support.ledgers import bad_id_number, ledger_xlsx
+from tests.support.users import PASSWORD
+from tests.support.web import batch_id_of, upload
 
 pytestmark = pytest.mark.usefixtures("users")
 

@@ -12,7 +12,10 @@ import re
 
 import pytest
 
-from tests.support import NANJIE, SHANGCUN, add_many, add_zone, browser_log_in
+from tests.support.browser import browser_log_in
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.households import add_many
+from tests.support.zones import add_zone
 
 pytestmark = pytest.mark.browser
 

@@ -192,7 +192,7 @@ def registry_dump(runtime) -> list[tuple]:
 def test_a_refused_registry_leaves_the_registry_byte_identical(
     runtime, run_cli, login, tmp_path
 ) -> None:
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     load(runtime, xlsx(ROWS), district_name="屯留区")
     before = registry_dump(runtime)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.support import DONGJIE, NANJIE, SHANGCUN, write_household
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN
+from tests.support.households import write_household
 
 
 def test_places_above_the_relapse_share_are_listed(
@@ -104,7 +105,7 @@ def test_reviewer_records_a_plan_on_the_web_and_it_is_audited(login, runtime, ti
     from sqlalchemy import select
 
     from heating.models import AuditEntry
-    from tests.support import post
+    from tests.support.web import post
 
     _relapsed_nanjie(runtime, tiny_district)
     client = login("rita")
@@ -127,7 +128,7 @@ def test_reviewer_records_a_plan_on_the_web_and_it_is_audited(login, runtime, ti
 
 
 def test_clerks_and_planners_cannot_record_a_plan(login, runtime, tiny_district):
-    from tests.support import post
+    from tests.support.web import post
 
     _relapsed_nanjie(runtime, tiny_district)
     for name in ("bob", "dave", "erin"):
@@ -149,7 +150,7 @@ def test_a_plan_without_the_csrf_token_is_refused_and_nothing_stored(login, runt
 
 
 def test_a_made_plan_needs_text_unit_and_due_date(login, runtime, tiny_district):
-    from tests.support import post
+    from tests.support.web import post
 
     _relapsed_nanjie(runtime, tiny_district)
     resp = post(login("alice"), "/usage/plans", PLAN_FORM | {"unit": "", "due": ""})
@@ -213,7 +214,7 @@ def test_the_report_lists_each_place_with_its_plan(runtime, tiny_district):
     from heating.models import utcnow
     from heating.relapse_plans import record_plan
     from heating.report import build_report
-    from tests.support import read_table
+    from tests.support.report import read_table
 
     _relapsed_nanjie(runtime, tiny_district)
     with runtime.session() as session:

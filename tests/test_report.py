@@ -25,19 +25,9 @@ from heating.models import Village, utcnow
 from heating.report import build_report
 from heating.report.sheets import SHEETS
 from heating.runtime import Runtime
-from tests.support import (
-    AS_OF,
-    DONGJIE,
-    INJECTION,
-    NANJIE,
-    SHANGCUN,
-    XIACUN,
-    add_ledger_household,
-    at,
-    build_history,
-    change_household,
-    read_table,
-)
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_ledger_household, at, change_household
+from tests.support.report import AS_OF, INJECTION, build_history, read_table
 
 NOW = datetime(2021, 11, 5, 9, 30)  # the generation time the cover shows (naive UTC)
 # The history is dated 2020–2021 but the zone derivations are made now: a known-at

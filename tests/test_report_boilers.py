@@ -11,7 +11,9 @@ from sqlalchemy import select
 from heating.models import Boiler
 from heating.report import build_report
 from imports.boilers import load_boilers
-from tests.support import INJECTION, add_zone, boiler_row, boiler_xlsx, read_table
+from tests.support.registers import boiler_row, boiler_xlsx
+from tests.support.report import INJECTION, read_table
+from tests.support.zones import add_zone
 
 NOW = datetime(2021, 11, 5, 9, 30)
 

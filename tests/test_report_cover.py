@@ -17,7 +17,9 @@ from heating.report.picture import coverage_map_figure, scale_length
 from heating.report.sheets.cover import BLANK_LINE
 from heating.report.snapshot import take_snapshot
 from heating.runtime import Runtime
-from tests.support import NANJIE, add_batch, add_many
+from tests.support.districts import NANJIE
+from tests.support.households import add_many
+from tests.support.ledgers import add_batch
 
 
 def cover(runtime: Runtime) -> dict[str, Any]:

@@ -11,7 +11,9 @@ import pytest
 from heating.config import load_config
 from heating.models import utcnow
 from heating.report import build_report
-from tests.support import NANJIE, SHANGCUN, read_table, write_household
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.households import write_household
+from tests.support.report import read_table
 
 RULES = """
 [[subsidy.rules]]

@@ -24,7 +24,9 @@ from heating.report import build_report
 from heating.report.reconcile import ReportDisagrees, check_sheets, check_sums, ensure_agrees
 from heating.report.workbook import Column, Row, Table, write_table
 from heating.runtime import Runtime
-from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, add_many, read_table
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import add_many
+from tests.support.report import read_table
 
 SPRING = datetime(2021, 5, 1)  # ledger date of every household here (before the 2021 cut-off)
 

@@ -24,20 +24,11 @@ from heating.report import build_report
 from heating.report.reconcile import check_sheets
 from heating.report.sheets import SHEETS
 from heating.runtime import Runtime
-from tests.support import (
-    AS_OF,
-    DONGJIE,
-    NANJIE,
-    PERIOD,
-    REGISTER,
-    SHANGCUN,
-    XIACUN,
-    build_history,
-    read_table,
-    register_xlsx,
-    sign_off,
-    write_household,
-)
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import write_household
+from tests.support.registers import REGISTER, register_xlsx
+from tests.support.report import AS_OF, build_history, read_table
+from tests.support.signoff import PERIOD, sign_off
 
 BOB_TOWN, CAROL_TOWN = "140405001", "140405101"
 DRAFT = "草稿（未全部审核）"

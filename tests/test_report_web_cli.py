@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from heating.runtime import Runtime
-from tests.support import AS_OF, build_history, read_table
+from tests.support.report import AS_OF, build_history, read_table
 
 
 @pytest.fixture

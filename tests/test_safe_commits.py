@@ -13,14 +13,8 @@ from sqlalchemy import func, select
 from heating import clock
 from heating.history import newest_ledger
 from heating.models import Household, HouseholdVersion, ImportBatch, Township
-from tests.support import (
-    LEDGER_HEADER,
-    batch_id_of,
-    follow_job,
-    ledger_xlsx,
-    post,
-    upload,
-)
+from tests.support.ledgers import LEDGER_HEADER, ledger_xlsx
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 SOUTH, UP = "南街村委会", "上村村委会"
 

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from heating.models import Household
-from tests.support import browser_log_in, ledger_xlsx
+from tests.support.browser import browser_log_in
+from tests.support.ledgers import ledger_xlsx
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,10 @@ from heating.runtime import Runtime, open_runtime
 from heating.sealing import FILE_MAGIC, TEXT_PREFIX, KeyFileError, Keyring, activate
 from imports.batches import preview
 from imports.commit import commit
-from tests.support import KEY_FILE, id_number, ledger_xlsx, load_tiny_district, write_household
+from tests.support.database import KEY_FILE
+from tests.support.districts import load_tiny_district
+from tests.support.households import write_household
+from tests.support.ledgers import id_number, ledger_xlsx
 
 PERSON = id_number(42)
 PHONE = "13912345678"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from heating import signoff
-from tests.support import PERIOD, browser_log_in
+from tests.support.browser import browser_log_in
+from tests.support.signoff import PERIOD
 
 pytestmark = pytest.mark.browser
 

@@ -17,18 +17,11 @@ from heating.signoff_lock import PeriodLocked
 from imports.batches import preview
 from imports.commit import commit
 from imports.rollback import rollback
-from tests.support import (
-    NANJIE,
-    PERIOD,
-    SHANGCUN,
-    batch_id_of,
-    follow_job,
-    ledger_xlsx,
-    post,
-    row_counts,
-    sign_off,
-    upload,
-)
+from tests.support.database import row_counts
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.ledgers import ledger_xlsx
+from tests.support.signoff import PERIOD, sign_off
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 BOB_TOWN = "140405001"
 CAROL_TOWN = "140405101"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from heating import signoff, signoff_periods
 from heating.errors import Forbidden, Refused
 from heating.models import AuditEntry, SignoffEvent, User, Village
-from tests.support import PERIOD, sign_off
+from tests.support.signoff import PERIOD, sign_off
 
 BOB_TOWN = "140405001"  # 麟绛街道, bob's
 CAROL_TOWN = "140405101"  # 上村镇, carol's

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from heating.models import SignoffEvent, Village
-from tests.support import PERIOD, csrf_token, post, row_counts, sign_off
+from tests.support.database import row_counts
+from tests.support.signoff import PERIOD, sign_off
+from tests.support.web import csrf_token, post
 
 BOB_TOWN, CAROL_TOWN = "140405001", "140405101"
 PAGE = f"/signoff/{BOB_TOWN}/{PERIOD}"

@@ -9,7 +9,8 @@ import pytest
 
 from heating.config import ConfigError, load_config
 from heating.subsidy import parse_subsidy
-from tests.support import NANJIE, SHANGCUN, write_household
+from tests.support.districts import NANJIE, SHANGCUN
+from tests.support.households import write_household
 
 CHANGZHI = """
 [[subsidy.rules]]

@@ -18,7 +18,7 @@ from heating.report import build_report
 from heating.report.reconcile import read_table
 from heating.runtime import Runtime
 from heating.trend import coverage_trend, trend_years
-from tests.support import build_history
+from tests.support.report import build_history
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_trend_without_data_says_so(login, tiny_district) -> None:
 
 @pytest.mark.browser
 def test_trend_chart_shows_in_chromium_at_1366(page, live_server, history) -> None:
-    from tests.support import PASSWORD
+    from tests.support.users import PASSWORD
 
     pg, base = page.page, live_server
     pg.goto(f"{base}/login")
@@ -117,7 +117,8 @@ def test_trend_years_ignore_ledgers_recorded_after_the_known_at(
     """A 2019 ledger back-filled later adds no year to a report regenerated with its known-at."""
     from datetime import datetime
 
-    from tests.support import NANJIE, write_household
+    from tests.support.districts import NANJIE
+    from tests.support.households import write_household
 
     south = tiny_district[NANJIE]
     with runtime.session() as s:

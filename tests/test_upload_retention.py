@@ -12,7 +12,8 @@ from heating.runtime import Runtime
 from imports.batches import cancel, preview
 from imports.commit import commit
 from imports.storage import storage_summary, sweep
-from tests.support import ledger_xlsx, post
+from tests.support.ledgers import ledger_xlsx
+from tests.support.web import post
 
 
 def ledger(no: str) -> bytes:

@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from heating.measures import percent
-from tests.support import DONGJIE, NANJIE, browser_log_in, write_household
+from tests.support.browser import browser_log_in
+from tests.support.districts import DONGJIE, NANJIE
+from tests.support.households import write_household
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,8 @@ import pytest
 from heating.config import ConfigError, load_config
 from heating.seasons import Season, UsageSettings, parse_usage
 from heating.usage import reading_on, use_from_periods, use_from_readings
-from tests.support import DONGJIE, NANJIE, SHANGCUN, XIACUN, write_household
+from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
+from tests.support.households import write_household
 
 S2021 = Season(2021, date(2021, 11, 1), date(2022, 3, 31))
 MONTHS = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]

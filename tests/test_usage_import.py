@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from heating.models import UsageRecord
 from heating.usage_records import records_in_force
 from imports.issues import CODES
-from tests.support import NANJIE, write_household
+from tests.support.districts import NANJIE
+from tests.support.households import write_household
 
 
 @pytest.fixture

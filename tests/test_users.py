@@ -17,7 +17,8 @@ from heating.models import AuditEntry, User, UserSession
 from heating.passwords import check_password_policy, common_passwords
 from heating.runtime import Runtime
 from heating.sessions import open_session
-from tests.support import PASSWORD, log_in, post
+from tests.support.users import PASSWORD
+from tests.support.web import log_in, post
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,16 @@ import pytest
 from openpyxl import load_workbook
 
 from heating.runtime import Runtime
-from tests.support import add_households_by_status, add_zone
-from tests.test_map_browser import (
+from tests.support.browser import (
     HOSTILE,
+    browser_log_in,
     csp_violations,
-    log_in,
-    scene,  # noqa: F401 - the fixture
     standalone_file,
     village_points,
     wait_for_map,
 )
+from tests.support.households import add_households_by_status
+from tests.support.zones import add_zone
 
 
 @pytest.fixture
@@ -74,11 +74,11 @@ def search(pg, text: str) -> list[str]:
 def test_map_search_finds_a_village_by_name_and_by_code_and_zooms_to_it(
     page,
     live_server: str,
-    scene,  # noqa: F811
+    map_scene,
 ) -> None:
     violations = csp_violations(page)
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     pg.goto(f"{live_server}/map")
     wait_for_map(pg)
     box = pg.locator(".heating-search").bounding_box()
@@ -132,7 +132,7 @@ def test_map_search_works_in_the_standalone_file(
     page,
     runtime: Runtime,
     tmp_path,
-    scene,  # noqa: F811
+    map_scene,
 ) -> None:
     pg = page.page
     pg.goto(standalone_file(runtime, tmp_path).as_uri())
@@ -149,10 +149,10 @@ def test_map_search_works_in_the_standalone_file(
 def test_zones_page_search_in_the_browser(
     page,
     live_server: str,
-    scene,  # noqa: F811
+    map_scene,
 ) -> None:
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     pg.goto(f"{live_server}/zones")
     wait_for_map(pg)
     pg.fill("#zone-search input[name=q]", "东街")

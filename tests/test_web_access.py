@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import add_batch, row_counts
+from tests.support.database import row_counts
+from tests.support.ledgers import add_batch
 
 CLERK_TOWN = "140405001"  # bob's
 OTHER_TOWN = "140405101"  # carol's
@@ -135,7 +136,7 @@ def test_api_refuses_bad_arguments_in_chinese(login) -> None:
 def test_clerk_cannot_upload_for_another_township(login, runtime) -> None:
     import io
 
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     client = login("bob")
     stored = row_counts(runtime)
@@ -167,7 +168,8 @@ def test_clerks_download_and_see_only_zones_holding_their_villages(login, runtim
 
     from geo.zone_derivations import derive_zones
     from heating.clock import today
-    from tests.support import NANJIE, SHANGCUN, add_households_by_status
+    from tests.support.districts import NANJIE, SHANGCUN
+    from tests.support.households import add_households_by_status
 
     add_households_by_status(runtime, _village_id(runtime, NANJIE), clean=10)
     add_households_by_status(runtime, _village_id(runtime, SHANGCUN), clean=20)

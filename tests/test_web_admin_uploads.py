@@ -8,7 +8,8 @@ import json
 from openpyxl import Workbook
 from shapely.geometry import box, mapping
 
-from tests.support import TINY, csrf_token
+from tests.support.districts import TINY
+from tests.support.web import csrf_token
 
 
 def _registry_xlsx() -> bytes:

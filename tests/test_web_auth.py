@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from heating.models import AuditEntry, User, utcnow
 from heating.web.auth import LOGIN_REFUSED
-from tests.support import PASSWORD, csrf_token, log_in, post
+from tests.support.users import PASSWORD
+from tests.support.web import csrf_token, log_in, post
 
 
 def _actions(runtime, username: str | None = None) -> list[str]:

@@ -8,15 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import Boiler, HeatSource
-from tests.support import (
-    NANJIE,
-    REGISTER,
-    boiler_row,
-    boiler_xlsx,
-    csrf_token,
-    register_xlsx,
-    write_household,
-)
+from tests.support.districts import NANJIE
+from tests.support.households import write_household
+from tests.support.registers import REGISTER, boiler_row, boiler_xlsx, register_xlsx
+from tests.support.web import csrf_token
 
 
 def _upload(client, path: str, data: bytes, name: str):

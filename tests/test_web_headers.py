@@ -13,15 +13,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from heating.runtime import Runtime
-from tests.support import (
-    NANJIE,
-    PASSWORD,
-    add_batch,
-    add_households_by_status,
-    csrf_token,
-    log_in,
-    post,
-)
+from tests.support.districts import NANJIE
+from tests.support.households import add_households_by_status
+from tests.support.ledgers import add_batch
+from tests.support.users import PASSWORD
+from tests.support.web import csrf_token, log_in, post
 
 # (who, path, expected status): one of each kind of response the app gives.
 PAGES = [

@@ -9,15 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import AuditEntry, Household, ImportBatch
-from tests.support import (
-    bad_id_number,
-    batch_id_of,
-    follow_job,
-    id_number,
-    ledger_xlsx,
-    post,
-    upload,
-)
+from tests.support.ledgers import bad_id_number, id_number, ledger_xlsx
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 FILE_NAME = "麟绛街道2021年清洁取暖台账（第二批）.xlsx"
 
@@ -162,7 +155,7 @@ def test_upload_without_file_is_refused(login) -> None:
 def test_oversized_upload_gets_the_chinese_413_page(app, login) -> None:
     import io
 
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     client = login("bob")
     token = csrf_token(client, "/imports")
@@ -198,7 +191,7 @@ def test_template_download_keeps_the_chinese_name(login) -> None:
 def test_two_clerks_commit_different_townships_at_once_and_both_land(app, login, runtime) -> None:
     bob = login("bob")
     carol = app.test_client()
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     token = csrf_token(carol, "/login")
     carol.post(

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from heating.models import AuditEntry, User
 from heating.runtime import Runtime
 from heating.web.auth import LOGIN_REFUSED
-from tests.support import PASSWORD, TOKEN_RE, csrf_token
+from tests.support.users import PASSWORD
+from tests.support.web import TOKEN_RE, csrf_token
 
 
 class Browser:

@@ -6,7 +6,10 @@ import re
 
 import pytest
 
-from tests.support import add_households, id_number, post, row_counts
+from tests.support.database import row_counts
+from tests.support.households import add_households
+from tests.support.ledgers import id_number
+from tests.support.web import post
 
 VILLAGE = "140405001201"  # bob's township
 FULL_ID = id_number(7)

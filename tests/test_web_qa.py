@@ -10,13 +10,9 @@ from sqlalchemy import select
 from heating import clock
 from heating.history import record_update
 from heating.models import Household, Village, audit
-from tests.support import (
-    add_households,
-    bad_id_number,
-    id_number,
-    ledger_xlsx,
-    upload,
-)
+from tests.support.households import add_households
+from tests.support.ledgers import bad_id_number, id_number, ledger_xlsx
+from tests.support.web import upload
 
 
 def _history(page: str) -> str:
@@ -81,7 +77,7 @@ def test_admin_registry_upload_is_audited_once_with_counts_only(login, runtime) 
     import io
 
     from heating.models import AuditEntry
-    from tests.support import csrf_token
+    from tests.support.web import csrf_token
 
     csv = "乡镇代码,乡镇,村代码,村名,区域类别,总户数\n140405001,麟绛街道,140405001201,南街村委会,县城建成区,10\n"
     client = login("alice")
@@ -111,7 +107,7 @@ def test_rejected_rows_join_reasons_without_doubled_punctuation(login, runtime) 
     ]
     resp = upload(client, ledger_xlsx(rows), "台账.xlsx")
     batch = re.search(r"/imports/(\d+)$", resp.request.path).group(1)
-    from tests.support import follow_job, post
+    from tests.support.web import follow_job, post
 
     resp = follow_job(client, post(client, f"/imports/{batch}/commit", {"mode": "valid"}))
     body = resp.get_data(as_text=True)

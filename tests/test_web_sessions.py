@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from heating.models import AuditEntry, UserSession, utcnow
 from heating.runtime import Runtime
-from tests.support import PASSWORD, log_in, post
+from tests.support.users import PASSWORD
+from tests.support.web import log_in, post
 
 
 def signed_in(app: Flask, username: str, password: str = PASSWORD) -> FlaskClient:

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from heating.models import UsageRecord
-from tests.support import NANJIE, csrf_token, follow_job, post, write_household
+from tests.support.districts import NANJIE
+from tests.support.households import write_household
+from tests.support.web import csrf_token, follow_job, post
 
 MONTHS = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]
 
