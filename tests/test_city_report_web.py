@@ -16,7 +16,9 @@ import pytest
 from openpyxl import load_workbook
 
 from heating.users import create_user
-from tests.support import LUCHENG, PASSWORD, add_second_district, log_in, post
+from tests.support.districts import LUCHENG, add_second_district
+from tests.support.users import PASSWORD
+from tests.support.web import log_in, post
 
 YEAR = "2021"
 

@@ -64,7 +64,7 @@ def test_linked_list_says_what_it_lists_and_village_badges_agree(login, rural_me
 
 def test_a_category_without_villages_says_so_instead_of_zero_failing(login, runtime) -> None:
     """潞城区 has rural villages only: its other categories read "—（潞城区无此类区域）"."""
-    from tests.support import LUCHENG, add_second_district
+    from tests.support.districts import LUCHENG, add_second_district
 
     with runtime.session() as s:
         add_second_district(s)
@@ -80,7 +80,7 @@ def test_a_category_with_nothing_required_is_not_judged(login, runtime) -> None:
     from sqlalchemy import select
 
     from heating.models import Township, Village
-    from tests.support import LUCHENG, LUCHENG_TOWNSHIP, add_second_district
+    from tests.support.districts import LUCHENG, LUCHENG_TOWNSHIP, add_second_district
 
     with runtime.session() as s:
         add_second_district(s)

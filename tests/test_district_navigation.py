@@ -15,14 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from heating.users import create_user
-from tests.support import (
-    LUCHENG,
-    LUCHENG_VILLAGES,
-    NANJIE,
-    PASSWORD,
-    add_second_district,
-    log_in,
-)
+from tests.support.districts import LUCHENG, LUCHENG_VILLAGES, NANJIE, add_second_district
+from tests.support.users import PASSWORD
+from tests.support.web import log_in
 
 # The pages a city user walks through (each reads ?district=).
 PAGES = ("/", "/villages", "/map", "/zones", "/usage", "/reports", "/trend", "/boilers", "/signoff")

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from heating.users import create_user
-from tests.support import LUCHENG, PASSWORD, add_second_district, browser_log_in
+from tests.support.browser import browser_log_in
+from tests.support.districts import LUCHENG, add_second_district
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,9 @@ from heating.heat_sources import load_register, unmatched_ledger_sources
 from heating.report.heat_source_section import heat_source_section
 from heating.village_facts import village_facts
 from imports.heat_sources import load_heat_sources
-from tests.support import NANJIE, register_xlsx, write_household
+from tests.support.districts import NANJIE
+from tests.support.households import write_household
+from tests.support.registers import register_xlsx
 
 NAMES = ["东关热力站", "长治热电联产站", "阿里热源站"]  # code-point order
 PINYIN = ["阿里热源站", "东关热力站", "长治热电联产站"]

@@ -18,13 +18,7 @@ from geo.maps import map_data
 from geo.maps_document import MapLinks, basemap_of, display_text, map_document
 from geo.maps_folium import build_map, standalone_html
 from heating.runtime import Runtime
-from tests.test_map_browser import (
-    HOSTILE,
-    HOSTILE_CODE,
-    log_in,
-    scene,  # noqa: F401 - the fixture
-    wait_for_map,
-)
+from tests.support.browser import HOSTILE, HOSTILE_CODE, browser_log_in, wait_for_map
 
 
 def overview_document(runtime: Runtime, links: MapLinks | None = None) -> dict:
@@ -42,7 +36,7 @@ def overview_file(runtime: Runtime, path: Path, links: MapLinks | None = None) -
     return path
 
 
-def test_overview_document_lists_every_village_for_the_search(runtime, scene) -> None:  # noqa: F811
+def test_overview_document_lists_every_village_for_the_search(runtime, map_scene) -> None:
     doc = overview_document(runtime)
     assert doc["mode"] == "townships"
     villages = {code: (name, township) for code, name, township in doc["search_villages"]}
@@ -64,7 +58,7 @@ def test_standalone_overview_finds_a_village_and_names_the_command(
     page,
     runtime: Runtime,
     tmp_path: Path,
-    scene,  # noqa: F811
+    map_scene,
 ) -> None:
     pg = page.page
     pg.goto(overview_file(runtime, tmp_path / "overview.html").as_uri())
@@ -95,11 +89,11 @@ def test_overview_link_opens_the_township_map_with_the_village_found(
     live_server: str,
     runtime: Runtime,
     tmp_path: Path,
-    scene,  # noqa: F811
+    map_scene,
 ) -> None:
     """The overview's link leads to /map?township=…&find=…, where the village is found."""
     pg = page.page
-    log_in(pg, live_server)
+    browser_log_in(pg, live_server, "dave")
     links = MapLinks(
         village=f"{live_server}/villages/{{code}}", township=f"{live_server}/map?township={{code}}"
     )

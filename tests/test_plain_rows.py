@@ -25,7 +25,7 @@ from imports.plain_rows import PlainRows, id_numbers_valid, none_skipped
 from imports.readers import RawSheet, ReadLimits
 from imports.row_steps import SheetPlan
 from imports.validate import check_id_number
-from tests.support import bad_id_number, id_number, workbook_xlsx
+from tests.support.ledgers import bad_id_number, id_number, workbook_xlsx
 
 TODAY = date(2024, 1, 15)
 HEADER = [
