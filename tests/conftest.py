@@ -21,6 +21,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,9 @@ from heating.sealing import Keyring, activate
 from tests.support.browser import add_map_scene
 from tests.support.database import KEY_FILE
 from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN, load_tiny_district
-from tests.support.households import add_many
+from tests.support.households import add_many, write_household
 from tests.support.registers import add_district_heated_nanjie
+from tests.support.usage import LEDGER_DAY, MONTHS, usage_file
 from tests.support.users import PASSWORD, load_cast
 from tests.support.web import log_in
 
@@ -514,3 +516,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     group (the demo module) out first, then single tests in this order.
     """
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def usage_district(runtime, tiny_district):
+    """麟绛街道: 12 judged 煤改电 households; 上村镇: 3 (fewer than min_peers)."""
+    v = tiny_district
+    with runtime.session() as session:
+
+        def add(village, no, account, **fields):
+            fields.setdefault("completed_on", date(2020, 9, 1))
+            fields.setdefault("status", "completed")
+            status = fields.pop("status")
+            write_household(
+                session,
+                v[village],
+                no,
+                status,
+                route="electric",
+                power_account=account,
+                ledger_date=LEDGER_DAY,
+                **fields,
+            )
+
+        for i in range(10):
+            add(NANJIE if i < 6 else DONGJIE, f"A{i}", f"10{i}")
+        add(DONGJIE, "LOW", "200", operation="normal")  # 200 < 30% of 1000: flagged
+        add(DONGJIE, "ZERO", "300", operation="coal_again")  # zero: flagged, lapsed
+        add(NANJIE, "NOACC", None)  # judged, no account: no data
+        add(NANJIE, "LATE", "400", completed_on=date(2021, 12, 20))  # not judged
+        add(NANJIE, "SHORT", "500")  # two months only: no data
+        add(SHANGCUN, "B1", "601")
+        add(SHANGCUN, "B2", "602")
+        add(XIACUN, "B3", "603")
+    return v
+
+
+@pytest.fixture
+def usage_imported(run_cli, usage_district, users, tmp_path):
+    uses = {f"10{i}": 1000.0 + 10 * i for i in range(10)}
+    uses |= {"200": 200.0, "300": 0.0, "400": 10.0, "601": 250.0, "602": 260.0, "603": 270.0}
+    result = run_cli(
+        "usage", "import", usage_file(tmp_path / "u.xlsx", uses), "--kind", "electric", "--commit"
+    )
+    assert result.exit_code == 0, result.stderr
+    short = usage_file(tmp_path / "s.xlsx", {"500": 0.0}, months=MONTHS[:2])
+    assert run_cli("usage", "import", short, "--kind", "electric", "--commit").exit_code == 0
+    return uses

@@ -9,8 +9,6 @@ again at once: the figures must be the new ones, never the kept ones.  Two
 Flask apps on one database stand in for two gunicorn workers.
 """
 
-# The fixtures of test_usage_flags are imported by name and asked for by name:
-# ruff: noqa: F811
 from __future__ import annotations
 
 import io
@@ -28,12 +26,7 @@ from heating.runtime import open_runtime
 from heating.village_facts import village_facts
 from heating.web import create_app
 from tests.support import DONGJIE, PASSWORD, change_household, log_in
-from tests.test_usage_flags import (  # noqa: F401  (fixtures used by name)
-    LEDGER_DAY,
-    district,
-    imported,
-    usage_file,
-)
+from tests.support.usage import LEDGER_DAY, usage_file
 
 
 def flagged_in(client, code: str = DONGJIE) -> int:
@@ -77,7 +70,9 @@ def test_statements_that_change_figures_are_told_from_those_that_do_not() -> Non
     assert not writes("UPDATE import_jobs SET done = ?")
 
 
-def test_the_version_changes_with_commits_that_write_and_only_with_them(runtime, district) -> None:
+def test_the_version_changes_with_commits_that_write_and_only_with_them(
+    runtime, usage_district
+) -> None:
     with runtime.session() as s:
         first = data_version.current(s)
     with runtime.session() as s:
@@ -88,13 +83,13 @@ def test_the_version_changes_with_commits_that_write_and_only_with_them(runtime,
     with runtime.session() as s:
         assert data_version.current(s) == first  # reads and job progress change nothing
         change_household(
-            s, district[DONGJIE], "LOW", None, ledger_date=LEDGER_DAY, status="pending"
+            s, usage_district[DONGJIE], "LOW", None, ledger_date=LEDGER_DAY, status="pending"
         )
         assert data_version.current(s) is None  # own uncommitted writes: nothing is kept
         s.rollback()
         assert data_version.current(s) == first  # rolled back: as before
         change_household(
-            s, district[DONGJIE], "LOW", None, ledger_date=LEDGER_DAY, status="pending"
+            s, usage_district[DONGJIE], "LOW", None, ledger_date=LEDGER_DAY, status="pending"
         )
         s.commit()
         second = data_version.current(s)
@@ -102,7 +97,7 @@ def test_the_version_changes_with_commits_that_write_and_only_with_them(runtime,
 
 
 def test_usage_import_and_rollback_change_the_pages_at_once(
-    database_url, imported, run_cli, tmp_path
+    database_url, usage_imported, run_cli, tmp_path
 ) -> None:
     app, client = planner_app(database_url)
     assert flagged_in(client) == 2  # LOW and ZERO
@@ -124,7 +119,7 @@ def test_usage_import_and_rollback_change_the_pages_at_once(
     assert "LOW" in usage_page_flagged(client)
 
 
-def test_two_apps_on_one_database_never_serve_a_stale_figure(database_url, imported) -> None:
+def test_two_apps_on_one_database_never_serve_a_stale_figure(database_url, usage_imported) -> None:
     one, first = planner_app(database_url)
     two, second = planner_app(database_url)
     for client in (first, second, first, second):
@@ -151,7 +146,7 @@ def imported_village(session) -> int:
 
 
 def test_figures_inside_a_writing_transaction_are_its_own_and_are_not_kept(
-    runtime, imported
+    runtime, usage_imported
 ) -> None:
     with runtime.session() as s:
         before = next(f for f in village_facts(s) if f.code == DONGJIE).usage_flagged
@@ -167,7 +162,7 @@ def test_figures_inside_a_writing_transaction_are_its_own_and_are_not_kept(
         assert next(f for f in village_facts(s) if f.code == DONGJIE).usage_flagged == 2
 
 
-def test_the_trend_follows_a_back_filled_ledger(database_url, imported) -> None:
+def test_the_trend_follows_a_back_filled_ledger(database_url, usage_imported) -> None:
     app, client = planner_app(database_url)
     before = trend_values(client)
     assert trend_values(client) == before
@@ -181,7 +176,7 @@ def test_the_trend_follows_a_back_filled_ledger(database_url, imported) -> None:
 
 
 def test_a_known_at_time_before_a_usage_import_is_its_own_key(
-    runtime, imported, run_cli, tmp_path
+    runtime, usage_imported, run_cli, tmp_path
 ) -> None:
     # No household changed after ``before``: only the usage batch's commit time tells
     # the two apart, so the key must hold the known-at time as given.

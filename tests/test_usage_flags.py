@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
-import openpyxl
 import pytest
 
 from heating.config import ConfigError, load_config
 from heating.seasons import Season, UsageSettings, parse_usage
 from heating.usage import reading_on, use_from_periods, use_from_readings
-from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
-from tests.support.households import write_household
 
 S2021 = Season(2021, date(2021, 11, 1), date(2022, 3, 31))
-MONTHS = ["2021-11", "2021-12", "2022-01", "2022-02", "2022-03"]
-LEDGER_DAY = date(2021, 10, 31)
 
 
 # --------------------------------------------------------------------------
@@ -91,67 +85,8 @@ def test_readings_are_taken_on_the_day_or_interpolated_within_31_days():
 
 
 # --------------------------------------------------------------------------
-# The rule over a district (files imported through the CLI)
+# The rule over a district (files usage_imported through the CLI)
 # --------------------------------------------------------------------------
-
-
-def usage_file(path: Path, uses: dict[str, float], months=MONTHS) -> str:
-    """Monthly electricity: each account's season use spread evenly over the months."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["户号", "月份", "用电量（kWh）"])
-    for account, total in uses.items():
-        for month in months:
-            ws.append([account, month, total / len(months)])
-    wb.save(path)
-    return str(path)
-
-
-@pytest.fixture
-def district(runtime, tiny_district):
-    """麟绛街道: 12 judged 煤改电 households; 上村镇: 3 (fewer than min_peers)."""
-    v = tiny_district
-    with runtime.session() as session:
-
-        def add(village, no, account, **fields):
-            fields.setdefault("completed_on", date(2020, 9, 1))
-            fields.setdefault("status", "completed")
-            status = fields.pop("status")
-            write_household(
-                session,
-                v[village],
-                no,
-                status,
-                route="electric",
-                power_account=account,
-                ledger_date=LEDGER_DAY,
-                **fields,
-            )
-
-        for i in range(10):
-            add(NANJIE if i < 6 else DONGJIE, f"A{i}", f"10{i}")
-        add(DONGJIE, "LOW", "200", operation="normal")  # 200 < 30% of 1000: flagged
-        add(DONGJIE, "ZERO", "300", operation="coal_again")  # zero: flagged, lapsed
-        add(NANJIE, "NOACC", None)  # judged, no account: no data
-        add(NANJIE, "LATE", "400", completed_on=date(2021, 12, 20))  # not judged
-        add(NANJIE, "SHORT", "500")  # two months only: no data
-        add(SHANGCUN, "B1", "601")
-        add(SHANGCUN, "B2", "602")
-        add(XIACUN, "B3", "603")
-    return v
-
-
-@pytest.fixture
-def imported(run_cli, district, users, tmp_path):
-    uses = {f"10{i}": 1000.0 + 10 * i for i in range(10)}
-    uses |= {"200": 200.0, "300": 0.0, "400": 10.0, "601": 250.0, "602": 260.0, "603": 270.0}
-    result = run_cli(
-        "usage", "import", usage_file(tmp_path / "u.xlsx", uses), "--kind", "electric", "--commit"
-    )
-    assert result.exit_code == 0, result.stderr
-    short = usage_file(tmp_path / "s.xlsx", {"500": 0.0}, months=MONTHS[:2])
-    assert run_cli("usage", "import", short, "--kind", "electric", "--commit").exit_code == 0
-    return uses
 
 
 def flags(run_cli, *args: str) -> dict:
@@ -160,7 +95,7 @@ def flags(run_cli, *args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_median_rule_with_township_fallback_zero_use_and_no_data(run_cli, imported):
+def test_median_rule_with_township_fallback_zero_use_and_no_data(run_cli, usage_imported):
     out = flags(run_cli)
     for key in ("season", "checked", "flagged", "no_data", "by_township", "households"):
         assert key in out
@@ -193,7 +128,9 @@ def test_median_rule_with_township_fallback_zero_use_and_no_data(run_cli, import
     }
 
 
-def test_township_median_is_used_when_it_has_enough_peers(run_cli, imported, tmp_path, monkeypatch):
+def test_township_median_is_used_when_it_has_enough_peers(
+    run_cli, usage_imported, tmp_path, monkeypatch
+):
     config = tmp_path / "heating.toml"
     config.write_text("[usage]\nmin_peers = 3\n", encoding="utf-8")
     monkeypatch.setenv("HEATING_CONFIG", str(config))
@@ -203,7 +140,7 @@ def test_township_median_is_used_when_it_has_enough_peers(run_cli, imported, tmp
 
 
 def test_without_enough_peers_anywhere_only_zero_use_is_flagged(
-    run_cli, imported, tmp_path, monkeypatch
+    run_cli, usage_imported, tmp_path, monkeypatch
 ):
     config = tmp_path / "heating.toml"
     config.write_text("[usage]\nmin_peers = 100\n", encoding="utf-8")
@@ -213,7 +150,7 @@ def test_without_enough_peers_anywhere_only_zero_use_is_flagged(
     assert zero["household_no"] == "ZERO" and zero["median"] is None and zero["ratio"] is None
 
 
-def test_per_area_floor_also_flags(run_cli, runtime, imported, tmp_path, monkeypatch):
+def test_per_area_floor_also_flags(run_cli, runtime, usage_imported, tmp_path, monkeypatch):
     config = tmp_path / "heating.toml"
     config.write_text("[usage]\nmin_kwh_per_m2 = 20\n", encoding="utf-8")
     monkeypatch.setenv("HEATING_CONFIG", str(config))
@@ -229,7 +166,9 @@ def test_per_area_floor_also_flags(run_cli, runtime, imported, tmp_path, monkeyp
     assert "A1" in {h["household_no"] for h in out["households"]}
 
 
-def test_coverage_json_gains_the_usage_keys_and_verified_effective_coverage(run_cli, imported):
+def test_coverage_json_gains_the_usage_keys_and_verified_effective_coverage(
+    run_cli, usage_imported
+):
     result = run_cli("coverage", "--by", "township", "--as-of", "2022-04-30", "--json")
     assert result.exit_code == 0, result.stderr
     rows = {r["key"]: r for r in json.loads(result.stdout)}
