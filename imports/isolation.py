@@ -83,7 +83,6 @@ import signal
 import sys
 import threading
 import traceback
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
@@ -91,7 +90,10 @@ from multiprocessing.context import set_spawning_popen
 from typing import Any
 
 from heating.errors import Refused
+from imports.child_messages import Emitter, Recorded, SafeUnpickler, loads_checked, replay
 from imports.issues import LedgerRejected
+
+__all__ = ["ChildFailed", "ChildLimits", "loads_checked", "replay", "run_isolated"]
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -259,12 +261,12 @@ def run_isolated(
     timer.start()
     stream: Any = os.fdopen(os.dup(reader.fileno()), "rb", buffering=1 << 20)
     reader.close()
-    source = _Recorded(stream, record) if record is not None else stream
+    source = Recorded(stream, record) if record is not None else stream
     message: tuple[Any, ...] | None = None
     try:
         while True:
             try:
-                message = _SafeUnpickler(source).load()
+                message = SafeUnpickler(source).load()
             except (EOFError, pickle.UnpicklingError, OSError, ValueError):
                 message = None
                 break
@@ -279,7 +281,7 @@ def run_isolated(
             break
         if message is not None:
             try:
-                stats = _SafeUnpickler(source).load()
+                stats = SafeUnpickler(source).load()
                 _note_stats(func.__name__, stats[1], stats[2])
             except (EOFError, pickle.UnpicklingError, OSError, ValueError, IndexError):
                 pass  # statistics only
@@ -309,53 +311,6 @@ def run_isolated(
         raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
     # Killed by a signal (abort in a library, the OOM killer) or out of memory while replying.
     raise _too_large(file_name, limits)
-
-
-class _Recorded:
-    """The child's stream for the unpickler, each byte read also handed to ``record``.
-
-    No ``peek``: the unpickler then reads exactly each message's bytes (whole
-    pickle frames), so what is recorded is the messages, nothing ahead.
-    """
-
-    def __init__(self, stream: Any, record: Callable[[bytes], None]) -> None:
-        self.stream = stream
-        self.record = record
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.stream.read(n)
-        self.record(data)
-        return data
-
-    def readline(self) -> bytes:
-        data = self.stream.readline()
-        self.record(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.stream.readinto(buffer)
-        self.record(bytes(memoryview(buffer)[:n]))
-        return n
-
-
-def replay(stream: Any, on_part: Callable[[Any], None] | None = None) -> Any:
-    """The result of a child's recorded messages (``run_isolated(record=…)``), parts to ``on_part``.
-
-    Unpickled with the same allow-list as the live pipe.  Raises ValueError
-    when the recording holds no result.
-    """
-    while True:
-        try:
-            message = _SafeUnpickler(stream).load()
-        except EOFError:
-            raise ValueError("recorded messages end without a result") from None
-        if message[0] == "part":
-            if on_part is not None:
-                on_part(message[1])
-        elif message[0] == "ok":
-            return message[1]
-        elif message[0] != "progress":
-            raise ValueError(f"recorded message {message[0]!r} is not a result")
 
 
 def _widen(fd: int) -> None:
@@ -448,7 +403,7 @@ def _child_main(
             pickle.dump(("progress", done, total), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
 
-        emit = _Emitter(out)
+        emit = Emitter(out)
 
         try:
             if wants_progress:
@@ -490,86 +445,9 @@ def _child_main(
         os._exit(code)
 
 
-class _Emitter:
-    """The child's ``emit(part)``: each part pickled into the pipe, or held until ``release``.
-
-    A parse of a sheet larger than python-calamine can stream (it builds the
-    whole sheet before the first row, its issue #42) ``hold``s its parts,
-    compressed, while that copy of the sheet is alive, and ``release``s them
-    once it is freed: the parent's rows and calamine's sheet are then never
-    in memory at the same time (``imports.readers.ReadLimits.hold_rows``).
-    """
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-        self._held: list[bytes] | None = None
-        self._zip: Any = None
-
-    def __call__(self, part: Any) -> None:
-        if self._held is None:
-            pickle.dump(("part", part), self.out, protocol=pickle.HIGHEST_PROTOCOL)
-            return
-        data = pickle.dumps(("part", part), protocol=pickle.HIGHEST_PROTOCOL)
-        self._held.append(self._zip.compress(data))
-
-    def hold(self) -> None:
-        if self._held is None:
-            self._held = []
-            self._zip = zlib.compressobj(1)
-
-    def release(self) -> None:
-        """Send the held parts (inflated a chunk at a time), and stop holding."""
-        if self._held is None:
-            return
-        held, self._held = self._held, None
-        held.append(self._zip.flush())
-        unzip = zlib.decompressobj()
-        while held:
-            chunk = held.pop(0)
-            while chunk:
-                self.out.write(unzip.decompress(chunk, 1 << 20))
-                chunk = unzip.unconsumed_tail
-        self.out.write(unzip.flush())
-
-
 def release_freed_memory() -> None:
     """Give memory freed by a library (calamine's sheet) back to the system (glibc only)."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-# --------------------------------------------------------------------------
-# Reading the child's messages
-# --------------------------------------------------------------------------
-
-_SAFE_GLOBALS = {
-    ("datetime", "date"),
-    ("datetime", "datetime"),
-    ("datetime", "time"),
-    ("datetime", "timedelta"),
-    ("decimal", "Decimal"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "bytearray"),
-    ("builtins", "complex"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickle only plain data and our own ``imports.*`` classes (never a function)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        if (module == "imports" or module.startswith("imports.")) and "." not in name:
-            found = super().find_class(module, name)
-            if isinstance(found, type) and found.__module__ == module:
-                return found
-        raise pickle.UnpicklingError(f"子进程返回了不允许的对象 {module}.{name}")
-
-
-def loads_checked(data: bytes) -> Any:
-    """Unpickle with the allow-list the parent uses."""
-    return _SafeUnpickler(io.BytesIO(data)).load()

@@ -10,15 +10,12 @@ never gets into memory.  Callers run this in a child process
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import struct
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from itertools import chain
-from pathlib import PurePath
+from dataclasses import dataclass
 from typing import Any
 from xml.sax import SAXException
 
@@ -27,53 +24,12 @@ from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
 from imports import dimensions_ods, dimensions_xls, dimensions_xlsx, streaming_xlsx
-from imports.dimensions import MAX_COLUMNS, MAX_LINE_CHARS, SheetExtent, check_extent
+from imports.csv_reading import read_csv
+from imports.dimensions import SheetExtent, check_extent
 from imports.dimensions_xlsx import XlsxScan
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
 from imports.issues import LedgerRejected
-
-# Rows read ahead of the rest of a sheet: the header is searched in the first 20.
-HEAD_ROWS = 200
-# Rows a sheet may hold beyond the data-row limit before it is even read:
-# titles, header, subtotals and footers (the exact count of data rows is
-# made while parsing, see ``imports.pipeline``).
-ROW_HEADROOM = 1000
-
-
-@dataclass
-class RawSheet:
-    """One worksheet, its rows streamed (absolute: the first row is spreadsheet row 1).
-
-    ``head`` holds the first ``HEAD_ROWS`` rows (for finding the header);
-    ``iter_rows()`` yields every row once, from the first, each padded to the
-    sheet's width.  A 1M-row sheet is therefore never held as Python lists:
-    the parser keeps only what it cleaned.
-    """
-
-    name: str
-    visible: bool
-    head: list[list[Any]] = field(default_factory=list)
-    height: int = 0  # number of rows, blank ones included
-    # Merged ranges as ((first_row, first_col), (last_row, last_col)), 0-based; None if unknown.
-    merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
-    # (row, col) of formula cells that have no cached value (xlsx only).
-    formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
-    rest: Iterator[list[Any]] | None = None  # the rows after ``head``
-    # Read by the streaming reader (``imports.streaming_xlsx``): no copy of the whole sheet
-    # exists anywhere, so its rows need not be held back (``ReadLimits.hold_rows``).
-    streamed: bool = False
-
-    def iter_rows(self) -> Iterator[list[Any]]:
-        """Every row, once (the rows after the head are not kept)."""
-        rest, self.rest = self.rest, None
-        return chain(self.head, rest or ())
-
-    @property
-    def rows(self) -> list[list[Any]]:
-        """All rows as a list (for small sheets such as the village registry)."""
-        if self.rest is not None:
-            self.head = list(self.iter_rows())
-        return self.head
+from imports.raw_sheet import HEAD_ROWS, ROW_HEADROOM, RawSheet, padded, too_many_rows
 
 
 @dataclass(frozen=True)
@@ -86,7 +42,7 @@ class ReadLimits:
     max_issues: int | None = None  # row issues listed in an outcome (``import_max_issues``)
     # A sheet of more rows read by calamine (.xls/.ods; .xlsx cells without references) is
     # parsed with its rows held back in the child until calamine's copy of the sheet is
-    # freed (``imports.isolation._Emitter``); a streamed sheet holds nothing back.
+    # freed (``imports.child_messages.Emitter``); a streamed sheet holds nothing back.
     hold_rows: int = 200_000
     # An .xlsx sheet of more rows is read by the streaming reader, not calamine (``stream_choice``).
     stream_rows: int = streaming_xlsx.STREAM_ROWS
@@ -125,32 +81,13 @@ def read_workbook(data: bytes, file_name: str, limits: ReadLimits) -> Workbook:
         )
     kind = detect_kind(data, file_name, max_unzipped_mb=limits.max_unzipped_mb)
     if kind == "csv":
-        return Workbook("csv", [_read_csv(data, file_name, max_rows)])
+        return Workbook("csv", [read_csv(data, file_name, max_rows)])
     return _read_calamine(data, file_name, kind, max_rows, limits.stream_rows)
 
 
 # --------------------------------------------------------------------------
 # Spreadsheets (python-calamine)
 # --------------------------------------------------------------------------
-
-
-def _too_many_rows(file_name: str, rows: int, max_rows: int) -> LedgerRejected:
-    return LedgerRejected(
-        f"文件“{file_name}”约有 {rows} 行，超过上限 {max_rows} 行数据。"
-        "请按乡镇或村拆分成多个文件后分别上传。",
-        code="file_too_many_rows",
-    )
-
-
-def _padded(rows: Iterator[list[Any]], left: int, width: int) -> Iterator[list[Any]]:
-    """Rows as lists of exactly ``width`` cells, ``left`` blank cells first."""
-    pad = [""] * left
-    for row in rows:
-        if left:
-            row = pad + row
-        if len(row) < width:
-            row.extend([""] * (width - len(row)))
-        yield row
 
 
 def _sheet_rows(sheet: Any) -> tuple[list[list[Any]], Iterator[list[Any]]]:
@@ -162,7 +99,7 @@ def _sheet_rows(sheet: Any) -> tuple[list[list[Any]], Iterator[list[Any]]]:
     width = sheet.end[1] + 1 if sheet.end else 0
     left = sheet.start[1] if sheet.start else 0
     # Calamine's rows all have the range's width: only a left margin needs padding.
-    rows = _padded(iter(sheet.iter_rows()), left, width) if left else iter(sheet.iter_rows())
+    rows = padded(iter(sheet.iter_rows()), left, width) if left else iter(sheet.iter_rows())
     head = []
     for row in rows:
         head.append(row)
@@ -298,7 +235,7 @@ def _calamine_sheets(
             if streamed is not None:
                 total += streamed.height
                 if total > max_rows + ROW_HEADROOM:
-                    raise _too_many_rows(file_name, total, max_rows)
+                    raise too_many_rows(file_name, total, max_rows)
                 streamed.formulas_without_value = formula_gaps.get(meta.name, set())
                 yield streamed
                 continue
@@ -309,7 +246,7 @@ def _calamine_sheets(
             height = sheet.end[0] + 1 if sheet.height and sheet.end else 0
             total += height
             if total > max_rows + ROW_HEADROOM:
-                raise _too_many_rows(file_name, total, max_rows)
+                raise too_many_rows(file_name, total, max_rows)
             head, rest = _sheet_rows(sheet) if height else ([], iter(()))
             merged = sheet.merged_cell_ranges
         except LedgerRejected:
@@ -461,93 +398,3 @@ def _xlsx_sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
         if el.tag.endswith("}sheet") and el.get(ns_rel) in targets:
             out[el.get("name")] = targets[el.get(ns_rel)]
     return out
-
-
-# --------------------------------------------------------------------------
-# CSV
-# --------------------------------------------------------------------------
-
-
-def decode_text(data: bytes, file_name: str) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise LedgerRejected(
-            f"文件“{file_name}”的文字编码无法识别（既不是 UTF-8 也不是 GBK）。"
-            "请在 Excel 或 WPS 中打开后另存为 .xlsx，或另存为“CSV UTF-8”再上传。",
-            code="file_encoding",
-        ) from None
-
-
-def _read_csv(data: bytes, file_name: str, max_rows: int) -> RawSheet:
-    text = decode_text(data, file_name)
-    sample = text[:16384]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-    except csv.Error:
-        dialect = csv.excel
-    # Count the lines first (cheap, in C) so that a huge file is refused before parsing.
-    lines = text.count("\n") + 1
-    if lines > max_rows + ROW_HEADROOM:
-        raise _too_many_rows(file_name, lines, max_rows)
-    name = PurePath(file_name).stem or "CSV"
-    reader = csv.reader(_csv_lines(text, file_name), dialect)
-    head: list[list[Any]] = []
-    try:
-        for row in reader:
-            if len(row) > MAX_COLUMNS:
-                raise _csv_too_wide(file_name, reader.line_num, len(row))
-            head.append(row)
-            if len(head) >= HEAD_ROWS:
-                break
-    except csv.Error:
-        raise corrupt(file_name) from None
-    # The header lies in the head: pad every row to the widest of its rows.
-    width = max((len(r) for r in head), default=0)
-    # Every row is padded to the head's width: a dense grid of lines × width cells.
-    check_extent(SheetExtent(name, lines, width, lines * width), file_name)
-    for r in head:
-        if len(r) < width:
-            r.extend([""] * (width - len(r)))
-    rest = _padded(_csv_rows(reader, file_name), 0, width)
-    return RawSheet(name, True, head, lines, None, set(), rest)
-
-
-def _csv_lines(text: str, file_name: str) -> Iterator[str]:
-    """The file's lines for the csv module, refusing a line no ledger row could be."""
-    for number, line in enumerate(io.StringIO(text, newline=""), 1):
-        if len(line) > MAX_LINE_CHARS:
-            raise LedgerRejected(
-                f"文件“{file_name}”第 {number} 行长达 {len(line):,} 个字符"
-                f"（上限 {MAX_LINE_CHARS:,}），不是台账的一行，已拒绝读取。"
-                "请确认这是每户一行的台账 CSV 文件，或在 Excel 中打开后另存为 .xlsx 再上传。",
-                code="file_too_complex",
-            )
-        yield line
-
-
-def _csv_too_wide(file_name: str, line: int, fields: int) -> LedgerRejected:
-    return LedgerRejected(
-        f"文件“{file_name}”第 {line} 行有 {fields:,} 列，超过 {MAX_COLUMNS:,} 列的上限，已拒绝读取。"
-        "台账一般只有几十列：请删除多余的列，或在 Excel 中打开确认分隔符正确后另存为 .xlsx 再上传。",
-        code="file_too_complex",
-    )
-
-
-def _csv_rows(reader: Any, file_name: str) -> Iterator[list[Any]]:
-    try:
-        for row in reader:
-            if len(row) > MAX_COLUMNS:
-                raise _csv_too_wide(file_name, reader.line_num, len(row))
-            yield row
-    except csv.Error:
-        raise corrupt(file_name) from None
