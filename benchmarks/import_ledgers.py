@@ -62,6 +62,10 @@ Usage::
 The ledger is written with xlsxwriter when installed (fast), else openpyxl
 in write-only mode.  SQLite databases live in a temporary directory; a
 PostgreSQL database given with ``--db`` is emptied first (use a dedicated one).
+
+One file of ~740 lines on purpose: a script that is run, never imported (its ledger
+generator is also used by ``load.py``), each measured path a function that reads as the
+README table's column it fills.
 """
 
 from __future__ import annotations

@@ -41,6 +41,10 @@ Usage::
 
 The machine's load average is printed at the start and the end: on a shared
 machine the wall times mean little without it.
+
+One file of ~850 lines on purpose: a script that is run, never imported, whose steps
+(load, ledgers, alone, under load, report) read top to bottom as the run goes; its
+locust users and gunicorn hooks are the separate modules that other processes import.
 """
 
 from __future__ import annotations
