@@ -66,6 +66,12 @@ _OTHER_WRITE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BUMP = "UPDATE meta SET value = ? WHERE key = 'data_version'"
+# A batch row changes a figure only when it is committed or rolled back: history
+# and use count by the batch's state.  A preview inserts the row and fills in its
+# outcome (counts, sheets, issues): under load every clerk's preview would otherwise
+# empty every worker's kept figures.  A commit in the same transaction as its insert
+# writes households, records or the registry, which count on their own.
+_BATCH_STATE = re.compile(r"\b(?:status|committed_at|rolled_back_at)\s*=", re.IGNORECASE)
 
 
 def writes_figures(statement: str) -> bool:
@@ -76,8 +82,18 @@ def writes_figures(statement: str) -> bool:
     """
     found = _WRITE.match(statement)
     if found is not None:
-        return found.group(1).lower() not in QUIET_TABLES
+        table = found.group(1).lower()
+        if table == "import_batches":
+            verb = statement.lstrip()[:6].upper()
+            return verb == "DELETE" or (verb == "UPDATE" and _changes_batch_state(statement))
+        return table not in QUIET_TABLES
     return _OTHER_WRITE.match(statement) is not None
+
+
+def _changes_batch_state(statement: str) -> bool:
+    """Whether an UPDATE of import_batches sets its state (in the SET list, not the WHERE)."""
+    head = re.split(r"\bWHERE\b", statement, maxsplit=1, flags=re.IGNORECASE)[0]
+    return _BATCH_STATE.search(head) is not None
 
 
 def mark_written(conn: Connection) -> None:

@@ -26,6 +26,7 @@ from heating.runtime import open_runtime
 from heating.village_facts import village_facts
 from heating.web import create_app
 from tests.support import DONGJIE, PASSWORD, change_household, log_in
+from tests.support.ledgers import id_number, ledger_xlsx
 from tests.support.usage import LEDGER_DAY, usage_file
 
 
@@ -68,6 +69,13 @@ def test_statements_that_change_figures_are_told_from_those_that_do_not() -> Non
     assert not writes("UPDATE user_sessions SET last_seen = ?")
     assert not writes("INSERT INTO audit_log (action) VALUES (?)")
     assert not writes("UPDATE import_jobs SET done = ?")
+    # A preview's batch row and its outcome change no figure; its commit or rollback does.
+    assert not writes("INSERT INTO import_batches (kind, township_id, status) VALUES (?, ?, ?)")
+    assert not writes("UPDATE import_batches SET counts=?, sheets=? WHERE import_batches.id = ?")
+    assert not writes("UPDATE import_batches SET counts=? WHERE import_batches.status = ?")
+    assert writes("UPDATE import_batches SET status=?, committed_at=? WHERE import_batches.id = ?")
+    assert writes("UPDATE import_batches SET rolled_back_at=? WHERE import_batches.id = ?")
+    assert writes("DELETE FROM import_batches WHERE import_batches.id = ?")
 
 
 def test_the_version_changes_with_commits_that_write_and_only_with_them(
@@ -190,3 +198,23 @@ def test_a_known_at_time_before_a_usage_import_is_its_own_key(
             now = next(f for f in village_facts(s) if f.code == DONGJIE)
             then = next(f for f in village_facts(s, known_at=before) if f.code == DONGJIE)
             assert (now.usage_flagged, then.usage_flagged) == (1, 2)
+
+
+def test_a_ledger_preview_keeps_the_figures_and_its_commit_changes_them(
+    runtime, usage_imported, run_cli, tmp_path
+) -> None:
+    """A clerk's preview writes a batch, a stored file and a kept parse, and no figure:
+    every worker's kept figures must survive it (under load, previews emptied every cache)."""
+    path = tmp_path / "台账.xlsx"
+    rows = [["南街村", "P001", "张三", id_number(1), None, "已完工", "煤改电", "2021-06-30"]]
+    path.write_bytes(ledger_xlsx(rows))
+    with runtime.session() as s:
+        before = data_version.current(s)
+    result = run_cli("import", str(path), "--township", "140405001", "--json")
+    assert result.exit_code == 0, result.stderr
+    with runtime.session() as s:
+        assert data_version.current(s) == before
+    result = run_cli("import", str(path), "--township", "140405001", "--commit")
+    assert result.exit_code == 0, result.stderr
+    with runtime.session() as s:
+        assert data_version.current(s) not in (before, None)
