@@ -120,6 +120,16 @@ def _bump(conn: Connection) -> None:
     statement = _BUMP if conn.dialect.paramstyle == "qmark" else _BUMP.replace("?", "%s")
     cursor = dbapi.cursor()
     try:
+        # Before the migrations made ``meta`` (a fresh database) there is nothing to bump.
+        exists = (
+            "SELECT 1 FROM sqlite_master WHERE name = 'meta'"
+            if conn.dialect.name == "sqlite"
+            else "SELECT to_regclass('meta')"
+        )
+        cursor.execute(exists)
+        found = cursor.fetchone()
+        if not found or found[0] is None:
+            return
         cursor.execute(statement, (secrets.token_hex(8),))
     finally:
         cursor.close()
