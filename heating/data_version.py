@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import weakref
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
@@ -66,6 +67,8 @@ _OTHER_WRITE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BUMP = "UPDATE meta SET value = ? WHERE key = 'data_version'"
+# Engines whose database is known to hold ``meta`` (``_has_meta``).
+_ENGINES_WITH_META: weakref.WeakSet[Engine] = weakref.WeakSet()
 # A batch row changes a figure only when it is committed or rolled back: history
 # and use count by the batch's state.  A preview inserts the row and fills in its
 # outcome (counts, sheets, issues): under load every clerk's preview would otherwise
@@ -120,19 +123,31 @@ def _bump(conn: Connection) -> None:
     statement = _BUMP if conn.dialect.paramstyle == "qmark" else _BUMP.replace("?", "%s")
     cursor = dbapi.cursor()
     try:
-        # Before the migrations made ``meta`` (a fresh database) there is nothing to bump.
-        exists = (
-            "SELECT 1 FROM sqlite_master WHERE name = 'meta'"
-            if conn.dialect.name == "sqlite"
-            else "SELECT to_regclass('meta')"
-        )
-        cursor.execute(exists)
-        found = cursor.fetchone()
-        if not found or found[0] is None:
+        if not _has_meta(conn, cursor):
             return
         cursor.execute(statement, (secrets.token_hex(8),))
     finally:
         cursor.close()
+
+
+def _has_meta(conn: Connection, cursor: Any) -> bool:
+    """Whether the ``meta`` table exists yet: not while the migrations of a fresh database run.
+
+    Asked of the database until it says yes, then remembered for the engine
+    (a table the migrations made does not go away), so a commit pays it once.
+    """
+    if conn.engine in _ENGINES_WITH_META:
+        return True
+    cursor.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'meta'"
+        if conn.dialect.name == "sqlite"
+        else "SELECT to_regclass('meta')"
+    )
+    found = cursor.fetchone()
+    if not found or found[0] is None:
+        return False
+    _ENGINES_WITH_META.add(conn.engine)
+    return True
 
 
 def _on_commit(conn: Connection) -> None:
