@@ -54,8 +54,16 @@ class Profile:
         return cat.target if cat else None
 
     def label(self, key: str | None) -> str:
-        cat = self.category(key) if key else None
-        return cat.name if cat else (key or "未分类")
+        """A category as every page, export and table names it.
+
+        Its Chinese name, 未分类 when unset, or 未知类别（key） for a key this
+        profile does not know (a registry written for another profile, a typo):
+        the bare key would read as a name, and the key lets it be found and fixed.
+        """
+        if not key:
+            return "未分类"
+        cat = self.category(key)
+        return cat.name if cat else f"未知类别（{key}）"
 
     def propose_category(self, urban_rural_code: str | None, *, is_seat: bool) -> str | None:
         """Propose a category from the urban–rural code; None when unknown."""

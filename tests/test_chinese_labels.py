@@ -75,3 +75,27 @@ def test_user_add_names_the_role_in_chinese(run_cli, users) -> None:
     )
     assert done.exit_code == 0, done.stderr
     assert "已创建用户 zhou（规划人员）" in done.stdout and "planner" not in done.stdout
+
+
+def test_unknown_category_reads_as_unknown_on_pages_and_in_the_report(
+    runtime, tiny_district, login
+) -> None:
+    """A category key the profile lacks is named 未知类别（key） where people read it, not bare."""
+    from sqlalchemy import update
+
+    from heating.models import Village
+    from tests.support.districts import NANJIE
+
+    with runtime.session() as s:
+        s.execute(update(Village).where(Village.code == NANJIE).values(category="county"))
+    client = login("alice")
+    listing = client.get("/villages").get_data(as_text=True)
+    assert "<td>未知类别（county）</td>" in listing
+    page = client.get(f"/villages/{NANJIE}").get_data(as_text=True)
+    assert "<dd>未知类别（county）" in page
+    with runtime.session() as s:
+        built = build_report(s, runtime.config, 2021, now=later(), picture=False)
+    book = openpyxl.load_workbook(io.BytesIO(built.content))
+    cells = {str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row}
+    assert "未知类别（county）" in cells
+    assert "county" not in cells

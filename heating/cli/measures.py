@@ -25,6 +25,7 @@ from heating.measures import (
     coverage,
     percent,
 )
+from heating.profile import Profile
 from heating.textwidth import display_width
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}
@@ -52,20 +53,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric:
     return "\n".join(lines)
 
 
-def category_text(key: str | None, category_labels: dict[str, str]) -> str:
-    """A category as the table names it: its Chinese name, 未分类, or 未知类别（key）.
-
-    A key the profile does not know (a registry written for another profile, a
-    typo) is named as unknown, with the key so that it can be found and fixed.
-    """
-    if not key:
-        return "未分类"
-    if key in category_labels:
-        return category_labels[key]
-    return f"未知类别（{key}）"
-
-
-def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[str, str]) -> str:
+def coverage_table(rows: Sequence[MeasureRow], by: str, profile: Profile) -> str:
     """The readable Chinese table of ``heating coverage`` (category column for villages only).
 
     By category the rows are named by the category's name alone: its key
@@ -78,13 +66,10 @@ def coverage_table(rows: Sequence[MeasureRow], by: str, category_labels: dict[st
     headers += ["应改造户数", "已改造户数", "覆盖率", "有效覆盖率", "目标", "缺口（户）", "达标"]
     body = []
     for r in rows:
-        if by == "category":
-            named = r.key is None or r.key == TOTAL_KEY or r.key in category_labels
-            cells = [r.name if named else category_text(r.key, category_labels)]
-        else:
-            cells = [r.key, r.name]
+        # by category, measures name a row by Profile.label
+        cells = [r.name] if by == "category" else [r.key, r.name]
         if by == "village":
-            cells.append(category_text(r.category, category_labels))
+            cells.append(profile.label(r.category))
         cells += [
             str(r.required),
             str(r.clean),
@@ -154,7 +139,6 @@ def coverage_command(
     if as_json:
         emit_json([r.as_json() for r in rows])
         return
-    labels = {c.key: c.name for c in profile.categories}
     when = f"截至 {day.isoformat()}" if day else "当前"
     if known is not None:
         when += f"，已知时点 {shown_with_offset(known, runtime.config.timezone)}"
@@ -162,7 +146,7 @@ def coverage_command(
     if not rows:
         click.echo("没有村庄：请先导入村庄名录（heating registry load）。")
         return
-    click.echo(coverage_table(rows, by, labels))
+    click.echo(coverage_table(rows, by, profile))
     click.echo("注：应改造户数为 0 时覆盖率显示为“—”；缺口为达到目标还需改造的户数。")
     for line in [*heat_source_lines(rows, rule), *evidence_lines(rows, by)]:
         click.echo(line)
