@@ -11,7 +11,6 @@ never gets into memory.  Callers run this in a child process
 from __future__ import annotations
 
 import io
-import re
 import struct
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -292,10 +291,6 @@ def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
     return corrupt(file_name)
 
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
-
-
 def _xlsx_extents(
     data: bytes,
 ) -> tuple[dict[str, Extent], dict[str, set[tuple[int, int]]], dict[str, tuple[str, XlsxScan]]]:
@@ -323,7 +318,8 @@ def _xlsx_extents(
                 )
                 large[name] = (path, scan)
                 if scan.has_formula:
-                    found = _formulas_without_value(zf.read(path))
+                    with zf.open(path) as fh:
+                        found = streaming_xlsx.formulas_without_value(fh)
                     if found:
                         gaps[name] = found
     except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
@@ -353,32 +349,6 @@ def _exact_xlsx_extent(data: bytes, path: str, name: str) -> Callable[[], SheetE
             return SheetExtent(name, 0, 0, 0)  # unreadable: calamine will refuse it
 
     return count
-
-
-def _formulas_without_value(xml: bytes) -> set[tuple[int, int]]:
-    """(row, col) of formula cells in a worksheet XML that have no cached value."""
-    gaps = set()
-    for m in _FORMULA.finditer(xml):
-        start = xml.rfind(b"<c ", 0, m.start())
-        start_ns = xml.rfind(b":c ", 0, m.start())
-        start = max(start, start_ns)
-        end = xml.find(b"c>", m.end())
-        if start < 0 or end < 0:
-            continue
-        cell = xml[start:end]
-        if re.search(rb"<(?:\w+:)?v>[^<]", cell) or b"<is>" in cell:
-            continue
-        ref = _CELL_REF.search(cell)
-        if ref:
-            gaps.add((int(ref.group(2)) - 1, _col_index(ref.group(1).decode())))
-    return gaps
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def _xlsx_sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:

@@ -321,3 +321,57 @@ def test_shared_strings_are_kept_compact():
 def test_a_streamed_sheet_is_a_raw_sheet():
     (sheet,) = read_workbook(tall_sheet(10), "台账.xlsx", limits(0)).sheets
     assert isinstance(sheet, RawSheet) and sheet.streamed and sheet.head[0] == ["户号", ""]
+
+
+# --------------------------------------------------------------------------
+# Formula cells without a cached value, found a chunk at a time
+# --------------------------------------------------------------------------
+
+
+def formula_book() -> bytes:
+    """openpyxl saves formulas without cached values; xlsxwriter's below carry one."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["序号", "户号", "说明"])
+    for r in range(2, 300):
+        ws.append(
+            [
+                f'=IF(C{r}="row>",ROW(),ROW()-1)' if r % 3 else r - 1,
+                f"{r:05d}",
+                "a>b c> row>" if r % 7 else "",
+            ]
+        )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def sheet_xml(data: bytes) -> bytes:
+    """The first sheet's XML, its text's '>' unescaped (legal XML): 'c>' and 'row>' in text."""
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    return xml.replace(b"c&gt; row&gt;", b"c> row>").replace(b'"row&gt;"', b'"row>"')
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 1 << 20])
+def test_formulas_without_value_are_found_across_chunk_boundaries(chunk):
+    """Every formula cell without a value, wherever the chunks cut the XML (text holds 'row>')."""
+    expected = {(r - 1, 0) for r in range(2, 300) if r % 3}
+    xml = sheet_xml(formula_book())
+    assert b"<t>a&gt;b c> row></t>" in xml
+    assert streaming_xlsx.formulas_without_value(io.BytesIO(xml), chunk) == expected
+    prefixed = re.sub(rb"<(/?)(sheetData|row|c|v|f|is|t)\b", rb"<\1x:\2", xml)
+    assert streaming_xlsx.formulas_without_value(io.BytesIO(prefixed), chunk) == expected
+
+
+def test_formulas_with_a_cached_value_are_no_gap():
+    xml = sheet_xml(xlsxwriter_book())
+    assert b"<f>" in xml
+    assert streaming_xlsx.formulas_without_value(io.BytesIO(xml), 50) == set()
+
+
+def test_formula_gaps_reach_the_sheet_on_both_read_paths():
+    data = formula_book()
+    assert_same(data)
+    [sheet] = read_workbook(data, "台账.xlsx", limits(0)).sheets
+    assert sheet.streamed and (1, 0) in sheet.formulas_without_value
+    assert (2, 0) not in sheet.formulas_without_value  # row 3 holds a number
