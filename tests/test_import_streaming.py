@@ -271,6 +271,31 @@ def test_sheets_above_the_threshold_are_streamed_and_read_the_same():
     assert_same(tall_sheet(limit + 1))
 
 
+def mixed_book(tall_first: bool) -> bytes:
+    """A 60-row sheet (streamed above 50 rows) beside a 5-row one (calamine), shared strings."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf)
+    sheets = [("大表", 60), ("小表", 5)]
+    for name, height in sheets if tall_first else sheets[::-1]:
+        ws = wb.add_worksheet(name)
+        for r in range(height):
+            ws.write_row(r, 0, [f"{name}{r}", r, f"{r:04d}"])
+    wb.close()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("tall_first", [True, False])
+def test_calamine_reads_the_sheets_beside_a_streamed_one(tall_first):
+    """calamine's workbook is closed while a sheet streams and opened again for the next."""
+    data = mixed_book(tall_first)
+    sheets = {s.name: s for s in read_workbook(data, "台账.xlsx", limits(50)).sheets}
+    assert sheets["大表"].streamed and not sheets["小表"].streamed
+    wanted = {"大表": 60, "小表": 5}
+    for name, sheet in sheets.items():
+        rows = list(sheet.iter_rows())
+        assert rows == [[f"{name}{r}", float(r), f"{r:04d}"] for r in range(wanted[name])]
+
+
 def test_a_sheet_whose_cells_lack_references_is_left_to_calamine():
     """Cells placed by counting (no r="…"): calamine reads it, whatever its size."""
     data = rewrite_sheet(
