@@ -40,6 +40,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from isal import isal_zlib
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -104,7 +105,10 @@ class Recorder:
     """The bytes of the child's messages as they arrive, compressed (``write``), then ``kept``."""
 
     def __init__(self) -> None:
-        self._zip = zlib.compressobj(1)
+        # ISA-L's level 1 writes a zlib stream 3.5 × faster than zlib's own level 1 (and a
+        # little smaller): 0.026 s against 0.09 s of CPU for a 100k-row ledger's 13 MB.
+        # Replayed by ``zlib`` as before (``_Inflating``): the stored form is unchanged.
+        self._zip = isal_zlib.compressobj(1)
         self._parts: list[bytes] = []
         self.raw = 0
 

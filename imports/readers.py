@@ -29,6 +29,7 @@ from imports.dimensions_xlsx import XlsxScan
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
 from imports.issues import LedgerRejected
 from imports.raw_sheet import HEAD_ROWS, ROW_HEADROOM, RawSheet, padded, too_many_rows
+from imports.zip_members import read_member
 
 
 @dataclass(frozen=True)
@@ -348,8 +349,12 @@ def _xlsx_extents(
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for name, path in _xlsx_sheet_paths(zf).items():
                 try:
-                    with zf.open(path) as fh:
-                        scan = dimensions_xlsx.scan_xlsx_sheet(fh, name)
+                    scan = read_member(
+                        data,
+                        zf,
+                        path,
+                        lambda fh, name=name: dimensions_xlsx.scan_xlsx_sheet(fh, name),
+                    )
                 except KeyError:
                     continue
                 extents[name] = (
