@@ -32,7 +32,9 @@ pages count once per process, so the sum is an upper bound):
   of the same rows (one household row and one JSON history row each, one
   transaction) — the least a commit of new households must do (issue 17);
 - ``CLI commit``: ``heating import FILE --township … --commit`` into an empty
-  township (preview and commit in one process, the parse reused);
+  township (preview and commit in one process, the parse reused); with
+  ``--peak-only`` also ``heating import`` alone (a preview that keeps its
+  parse), each peak with its parts (app, parsing child, fork server);
 - the measuring process above (bare read, previews, commits): its peak with
   its children;
 - ``streaming read``: ``imports.readers.read_workbook`` of the ledger by the
@@ -56,14 +58,14 @@ Usage::
 
     python benchmarks/import_ledgers.py                   # 10k and 100k
     python benchmarks/import_ledgers.py --sizes 1000000   # the 1M run
-    python benchmarks/import_ledgers.py --sizes 1000000 --peak-only   # 1M: CLI peak + streaming read
+    python benchmarks/import_ledgers.py --sizes 1000000 --peak-only   # 1M: peaks, streaming read
     python benchmarks/import_ledgers.py --sizes 10000 --db postgresql+psycopg://postgres@127.0.0.1/heating_bench
 
 The ledger is written with xlsxwriter when installed (fast), else openpyxl
 in write-only mode.  SQLite databases live in a temporary directory; a
 PostgreSQL database given with ``--db`` is emptied first (use a dedicated one).
 
-One file of ~740 lines on purpose: a script that is run, never imported (its ledger
+One file of ~790 lines on purpose: a script that is run, never imported (its ledger
 generator is also used by ``load.py``), each measured path a function that reads as the
 README table's column it fills.
 """
@@ -219,36 +221,56 @@ def prepare_database(url: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def _tree(pid: int) -> dict[int, tuple[int, float]]:
-    """Per process of the tree under ``pid``: RSS (kB) and own CPU seconds, from /proc."""
+def _tree(pid: int) -> dict[int, tuple[int, float, int]]:
+    """Per process of the tree under ``pid``: RSS (kB), own CPU seconds and parent, from /proc."""
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     ticks = os.sysconf("SC_CLK_TCK")
-    found, stack = {}, [pid]
+    found, stack = {}, [(pid, 0)]
     while stack:
-        p = stack.pop()
+        p, parent = stack.pop()
         try:
             with open(f"/proc/{p}/statm") as fh:
                 rss = int(fh.read().split()[1]) * page_kb
             with open(f"/proc/{p}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-            found[p] = (rss, (int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
+            found[p] = (rss, (int(fields[11]) + int(fields[12])) / ticks, parent)  # utime + stime
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
+                    stack.extend((int(c), p) for c in fh.read().split())
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def _role(pid: int, parent: int, root: int) -> str:
+    """What a process of an import's tree is: the app, the fork server, a parsing child."""
+    if pid == root:
+        return "app"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+    except OSError:
+        return "other"
+    if b"resource_tracker" in cmdline:
+        return "resource tracker"
+    if b"forkserver" in cmdline:
+        return "fork server" if parent == root else "parsing child"
+    return "other"
 
 
 def run_whole(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a command: its wall time, the peak RSS of its process tree (MB), the tree's CPU, stdout.
 
     The tree is sampled every 50 ms: the CPU of each process is its last
-    sample (the last 50 ms of each may be missed).
+    sample (the last 50 ms of each may be missed).  ``peak_by`` is the RSS of
+    each kind of process at the peak (MB; ``_role``), ``peak_at_s`` when it was.
     """
     import threading
 
     peak = [0]
+    peak_by: dict[str, float] = {}
+    peak_at = [0.0]
+    roles: dict[int, str] = {}
     cpu: dict[int, float] = {}
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -257,8 +279,15 @@ def run_whole(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, An
     def sample() -> None:
         while not done.is_set():
             tree = _tree(proc.pid)
-            peak[0] = max(peak[0], sum(rss for rss, _ in tree.values()))
-            for p, (_, seconds) in tree.items():
+            total = sum(rss for rss, _, _ in tree.values())
+            if total > peak[0]:
+                peak[0] = total
+                peak_at[0] = time.perf_counter() - t
+                peak_by.clear()
+                for p, (rss, _, parent) in tree.items():
+                    role = roles.get(p) or roles.setdefault(p, _role(p, parent, proc.pid))
+                    peak_by[role] = peak_by.get(role, 0.0) + rss / 1024
+            for p, (_, seconds, _) in tree.items():
                 cpu[p] = max(cpu.get(p, 0.0), seconds)
             done.wait(0.05)
 
@@ -270,7 +299,14 @@ def run_whole(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, An
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-4000:]}")
-    return {"wall_s": wall, "peak_mb": peak[0] / 1024, "cpu_s": sum(cpu.values()), "out": out}
+    return {
+        "wall_s": wall,
+        "peak_mb": peak[0] / 1024,
+        "peak_by": dict(peak_by),
+        "peak_at_s": peak_at[0],
+        "cpu_s": sum(cpu.values()),
+        "out": out,
+    }
 
 
 def floor(path: Path, db_path: Path) -> dict[str, float]:
@@ -557,7 +593,9 @@ def run_stream(path: Path) -> dict[str, Any]:
 
 
 def run_peak(size: int, work: Path, db: str | None) -> dict[str, Any]:
-    """Only the whole-tree peak of ``heating import --commit`` and the streaming read (1M)."""
+    """The whole-tree peaks of ``heating import`` (preview, keeps its parse) and of
+    ``heating import --commit``, each with its parts at the peak, and the streaming read (1M).
+    """
     path = work / f"ledger_{size}.xlsx"
     t = time.perf_counter()
     tool = write_ledger(path, size)
@@ -565,8 +603,10 @@ def run_peak(size: int, work: Path, db: str | None) -> dict[str, Any]:
     url = db or f"sqlite:///{work / f'bench_cli_{size}.db'}"
     prepare_database(url)
     heating = str(Path(sys.executable).with_name("heating"))
-    cmd = [heating, "--db", url, "import", str(path), "--township", TOWNSHIP[0], "--commit"]
-    cli = run_whole([*cmd, "--json"], dict(os.environ, **LIMITS_ENV))
+    cmd = [heating, "--db", url, "import", str(path), "--township", TOWNSHIP[0], "--json"]
+    env = dict(os.environ, **LIMITS_ENV)
+    preview = run_whole(cmd, env)
+    cli = run_whole([*cmd, "--commit"], env)
     figures = run_stream(path)
     figures.update(
         size=size,
@@ -576,8 +616,20 @@ def run_peak(size: int, work: Path, db: str | None) -> dict[str, Any]:
         cli_s=cli["wall_s"],
         cli_cpu_s=cli["cpu_s"],
         cli_tree_mb=cli["peak_mb"],
+        cli_peak_by=cli["peak_by"],
+        cli_peak_at_s=cli["peak_at_s"],
+        preview_s=preview["wall_s"],
+        preview_tree_mb=preview["peak_mb"],
+        preview_peak_by=preview["peak_by"],
+        preview_peak_at_s=preview["peak_at_s"],
     )
     return figures
+
+
+def peak_parts(by: dict[str, float], at_s: float) -> str:
+    """The processes at a peak, largest first: 'app 981 + parsing child 348 + … MB at 53 s'."""
+    parts = " + ".join(f"{role} {mb:.0f}" for role, mb in sorted(by.items(), key=lambda x: -x[1]))
+    return f"{parts} MB, {at_s:.0f} s in"
 
 
 def report_stream(f: dict[str, Any]) -> str:
@@ -590,12 +642,16 @@ def report_stream(f: dict[str, Any]) -> str:
 
 
 def report_peak(f: dict[str, Any], dialect: str) -> None:
-    mark = "met" if f["cli_tree_mb"] <= 1536 else "NOT met"
+    marks = {k: "met" if f[k] <= 1536 else "NOT met" for k in ("cli_tree_mb", "preview_tree_mb")}
     print(
         f"{f['size']:>9,} rows  file {f['file_mb']:6.1f} MB ({f['writer']}, {f['written_s']:.1f} s)\n"
+        f"    preview {dialect:<6}     {f['preview_s']:7.2f} s   heating import (keeps its parse); "
+        f"peak {f['preview_tree_mb']:.0f} MB with its children (goal ≤ 1,536 MB: "
+        f"{marks['preview_tree_mb']}): {peak_parts(f['preview_peak_by'], f['preview_peak_at_s'])}\n"
         f"    CLI commit {dialect:<6}  {f['cli_s']:7.2f} s   heating import --commit, whole process; "
         f"CPU {f['cli_cpu_s']:.2f} s with its children; peak {f['cli_tree_mb']:.0f} MB with its "
-        f"children (goal ≤ 1,536 MB: {mark})\n" + report_stream(f)
+        f"children (goal ≤ 1,536 MB: {marks['cli_tree_mb']}): "
+        f"{peak_parts(f['cli_peak_by'], f['cli_peak_at_s'])}\n" + report_stream(f)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import date
 
 from imports import clean
@@ -99,6 +100,40 @@ def test_the_second_sighting_of_a_household_names_the_first() -> None:
     assert problem.code == "duplicate_household"
     assert "工作表“台账”第 3 行" in problem.message
     assert problem.field == "household_no" and "户号" in problem.message
+
+
+def test_many_first_sightings_are_taken_at_once_or_not_at_all() -> None:
+    seen = Duplicates()
+    assert seen.take([(7, "no:1"), (8, "no:1"), ("新村", "no:2")], "台账", [3, 4, 5])
+    assert seen.first_seen(8, "no:1") == ("台账", 4)
+    # A repeat inside the block, or of an earlier row: nothing of the block is recorded.
+    assert not seen.take([(7, "no:3"), (7, "no:3")], "二组", [6, 7])
+    assert not seen.take([(7, "no:4"), ("新村", "no:2")], "二组", [8, 9])
+    assert seen.first_seen(7, "no:3") is None and seen.first_seen(7, "no:4") is None
+    assert seen.problems(7, "no:4", "二组", 8) == NONE  # the row steps take it from here
+    [problem] = seen.problems("新村", "no:2", "二组", 9)
+    assert "工作表“台账”第 5 行" in problem.message
+
+
+def test_the_households_seen_cost_little_memory() -> None:
+    """The child holds this for a whole 1M-row file beside the rows the app holds (issue 17).
+
+    ≈ 64 bytes a household besides its key's text; the (scope, key) → (sheet, row)
+    map it replaced cost ≈ 173.
+    """
+    n = 20_000
+    keys = [f"no:H{i:07d}" for i in range(n)]
+    tracemalloc.start()
+    try:
+        seen = Duplicates()
+        for start in range(0, n, 5000):
+            pairs = [(1 + i % 40, keys[i]) for i in range(start, start + 5000)]
+            assert seen.take(pairs, "台账", list(range(start + 3, start + 5003)))
+            del pairs
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert used / n < 100
 
 
 def test_a_duplicate_names_the_key_column_and_field() -> None:
