@@ -100,8 +100,17 @@ def demo_files(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def demo(demo_url: str) -> Iterator[Runtime]:
+    """One runtime, so one engine, for the module's readers of the demo.
+
+    The figures ``coverage()`` reads (``heating.village_facts``) are kept per
+    engine until the data change (``heating.evidence_cache``), as in a
+    production worker: the full district's facts as they stand now are
+    computed once for the four tests that ask for them (≈ 2 s of CPU each),
+    not once per test.  Nothing here writes to the demo (the second load
+    finds it loaded and changes nothing, which that test asserts).
+    """
     rt = open_runtime(database_url=demo_url)
     yield rt
     rt.engine.dispose()

@@ -234,13 +234,18 @@ def test_two_clerks_commit_different_townships_at_once_and_both_land(app, login,
 def test_a_100k_row_upload_completes_with_progress(login, runtime) -> None:
     import io
 
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账")
-    ws.append(["村名", "户号", "户主姓名", "改造状态", "改造方式", "完工日期"])
+    # Written by XlsxWriter (shared strings, as Excel writes them): ≈ 2 s of CPU less than
+    # openpyxl's write-only mode for the same 100,000 rows.
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    ws = wb.add_worksheet("台账")
+    ws.write_row(0, 0, ["村名", "户号", "户主姓名", "改造状态", "改造方式", "完工日期"])
     for i in range(100_000):
-        ws.append(
+        ws.write_row(
+            i + 1,
+            0,
             [
                 "南街村委会" if i % 2 else "东街村委会",
                 f"H{i:06d}",
@@ -248,10 +253,9 @@ def test_a_100k_row_upload_completes_with_progress(login, runtime) -> None:
                 "已完工",
                 "煤改电",
                 "2021-06-30",
-            ]
+            ],
         )
-    buffer = io.BytesIO()
-    wb.save(buffer)
+    wb.close()
     client = login("bob")
     resp = upload(client, buffer.getvalue(), "十万行台账.xlsx")
     batch_id = batch_id_of(resp)
