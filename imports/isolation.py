@@ -57,8 +57,8 @@ import_ledgers.py``): the preview of a 100k-row ledger costs about the same
 wall time as in one process (the parent unpickles while the child parses)
 and ≈ 1 s more CPU in all (the dimension scan and the pickling); a 10k-row
 preview ≈ 0.2–0.3 s more.  A 1M-row .xlsx ledger (streamed from its XML,
-``imports.streaming_xlsx``) ends its parse with ≈ 0.5 GB in the child and
-≈ 1.0 GB of parsed rows in the parent, both alive at once (1.58 GB with the
+``imports.streaming_xlsx``) ends its parse with ≈ 0.3 GB in the child and
+≈ 1.0 GB of parsed rows in the parent, both alive at once (≈ 1.34 GB with the
 fork server; with calamine's whole grid the child alone was 1.4 GB).
 
 *How failures map.*  A ``Refused`` raised in the child (an unreadable file, a
