@@ -10,7 +10,9 @@ usage record and no heated area recorded.
 
 - the season judged is the latest that ended on or before the date;
   without a date (the current state), the latest ended by today that the
-  usage data reach (``season_judged``); ``heating.usage`` judges it;
+  usage data reach (``season_judged``); ``heating.usage`` judges it, one
+  district at a time (``heating.usage_flags.judged_households``, kept with
+  the village page's and /usage's judgements);
 - ``area_known`` counts required households (not exempt) with a heated
   area; ``area_required_m2`` sums their areas, ``area_clean_m2`` those of
   the clean ones — clean as the measures count it: ``not_clean`` names the
@@ -34,13 +36,8 @@ from heating import clock
 from heating.evidence_cache import kept
 from heating.models import District, Household, Township, Village
 from heating.seasons import UsageSettings
-from heating.usage import (
-    HouseholdState,
-    evaluate,
-    has_usage,
-    household_states,
-    latest_use_day,
-)
+from heating.usage import HouseholdState, has_usage, household_states, latest_use_day
+from heating.usage_flags import flags_by_village, judged_households
 
 if TYPE_CHECKING:
     from heating.village_facts import VillageFacts
@@ -177,15 +174,32 @@ def _evidence_counts(
     required m², clean m²): the districts' households read and judged."""
     states = (
         household_states(session, as_of, known_at=known_at, district_codes=districts)
-        if districts
-        else []
+        if areas and districts
+        else None
     )
     flags: dict[int, tuple[int, int, int]] = {}
     if year is not None:
-        season = settings.season(year)
-        flags = evaluate(session, states, season, settings, known_at).of_village()
+        # Each district judged as the village page and /usage judge it, and kept with
+        # them: after a commit a district is judged once per worker, not once per reader
+        # (from the states read here for the areas, when they are).
+        of_district: dict[str, list[HouseholdState]] = defaultdict(list)
+        for s in states or ():
+            of_district[s.district_code].append(s)
+        flags = flags_by_village(
+            j
+            for code in sorted(districts)
+            for j in judged_households(
+                session,
+                year,
+                settings,
+                as_of=as_of,
+                known_at=known_at,
+                district_code=code,
+                states=None if states is None else of_district[code],
+            )
+        )
     area: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    if areas:
+    if states is not None:
         for s in states:
             value = s["heated_area_m2"]
             if value is None or s["status"] == "exempt":

@@ -56,6 +56,7 @@ from heating.models import (
     HeatSource,
     HeatSourceVersion,
     Household,
+    HouseholdVersion,
     Township,
     Village,
 )
@@ -328,6 +329,15 @@ def clean_district_sources(
         # so only their history is ranked; one that left district heating since the
         # date is judged by its status alone then (README, "The rule").
         district_now = select(Household.id).where(Household.route == "district")
+        if village_ids is not None:
+            # ... and of those only the ones of these villages, now or in any version
+            # (a household moved out since the date counts where it was then): one
+            # district's page ranks its own history, not the city's.
+            v = HouseholdVersion
+            district_now = district_now.where(
+                Household.village_id.in_(village_ids)
+                | Household.id.in_(select(v.household_id).where(v.village_id.in_(village_ids)))
+            )
         s = state_as_of(as_of, counting, ("route", "heat_source"), among=district_now).c
         lapsed_of = s.operation.in_(LAPSED_OPERATIONS)
         stmt = select(s.village_id, s.heat_source, lapsed_of, func.count()).where(

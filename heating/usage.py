@@ -11,7 +11,7 @@ Definitions (issue 13; settings in ``[usage]``, ``heating.seasons``):
 - **judged**: completed/accepted households with route ``electric``
   (against electricity) or ``gas`` (against gas), completed on or before the
   season's start.  A judged household without an account, with an account
-  two households share, or without season use is ``no_data``: never
+  two households of the district share, or without season use is ``no_data``: never
   flagged, not counted in ``checked``.
 - **flagged**: use is 0; or use < ``ratio`` × the median use of the judged
   households with data of the same route in the same township (peers
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from heating.history import changed_households, states_as_of
@@ -42,6 +42,7 @@ from heating.models import (
     LAPSED_OPERATIONS,
     District,
     Household,
+    HouseholdVersion,
     ImportBatch,
     Township,
     UsageRecord,
@@ -128,7 +129,7 @@ def household_states(
     for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))).mappings():
         rows[row["id"]] = dict(row)
     if as_of is not None or known_at is not None:
-        changed = set(session.scalars(changed_households(as_of, known_at))) & set(rows)
+        changed = _changed_in(session, changed_households(as_of, known_at), place, rows)
         if changed:
             found = states_as_of(
                 session,
@@ -159,6 +160,25 @@ def household_states(
             )
         )
     return out
+
+
+def _changed_in(
+    session: Session, changed: Select, place: Mapping[int, Any], rows: Mapping[int, Any]
+) -> set[int]:
+    """Of the households ``changed`` since (date, known-at), those that may lie in ``place`` then.
+
+    Every village in the registry: the rows read.  Some villages: also those
+    with a version in them, so a household moved out since is read where it
+    was then — one district read alone gives what the whole read gives for it.
+    """
+    villages = session.scalar(select(func.count()).select_from(Village))
+    if len(place) == villages:
+        return set(session.scalars(changed)) & set(rows)
+    inside = list(place)
+    now = select(Household.id).where(Household.village_id.in_(inside), Household.id.in_(changed))
+    v = HouseholdVersion
+    then = select(v.household_id).where(v.village_id.in_(inside), v.household_id.in_(changed))
+    return set(session.scalars(now)) | set(session.scalars(then))
 
 
 # --------------------------------------------------------------------------
@@ -216,12 +236,24 @@ def use_from_readings(readings: list[tuple[date, float]], season: Season) -> flo
 
 
 def season_uses(
-    session: Session, kind: str, season: Season, known_at: datetime | None = None
+    session: Session,
+    kind: str,
+    season: Season,
+    known_at: datetime | None = None,
+    accounts: Collection[str] | None = None,
 ) -> dict[str, float | None]:
-    """Compared account → season use (None: not enough data) for accounts with any record near it."""
+    """Compared account → season use (None: not enough data) for accounts with any record near it.
+
+    ``accounts`` (compared form) limits what is read to those accounts' records.
+    """
     reach = timedelta(days=READING_REACH_DAYS)
     records = records_in_force(
-        session, kind, start=season.start - reach, end=season.end + reach, known_at=known_at
+        session,
+        kind,
+        start=season.start - reach,
+        end=season.end + reach,
+        accounts=None if accounts is None else set(accounts),
+        known_at=known_at,
     )
     periods: dict[str, list[tuple[date, date, float]]] = defaultdict(list)
     readings: dict[str, list[tuple[date, float]]] = defaultdict(list)
@@ -268,20 +300,6 @@ class SeasonEvidence:
     season: Season
     judgements: list[Judgement]
 
-    def of_village(self) -> dict[int, tuple[int, int, int]]:
-        """village id → (checked, flagged, flagged and not lapsed)."""
-        out: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for j in self.judgements:
-            if j.use is None:
-                continue
-            counts = out[j.household.village_id]
-            counts[0] += 1
-            if j.flagged:
-                counts[1] += 1
-                if not j.household.lapsed:
-                    counts[2] += 1
-        return {vid: (c[0], c[1], c[2]) for vid, c in out.items()}
-
 
 def judged(state: HouseholdState, season: Season) -> bool:
     """Completed electric/gas households completed on or before the season's start."""
@@ -306,26 +324,33 @@ def evaluate(
     ``known_at`` counts only usage batches committed by then.
     """
     candidates = [s for s in states if judged(s, season)]
-    uses: dict[str, dict[str, float | None]] = {}
-    holders: dict[str, dict[str, int]] = {}
+    # An account is shared when two households of one district hold it (the rule is the
+    # district's, like the peers): so a district's judgements never depend on another
+    # district's households, and one district is judged from its own households alone.
+    holders: dict[str, dict[tuple[str, str], int]] = {}
     for kind, column in ACCOUNT_COLUMNS.items():
         if any(s["route"] == kind for s in candidates):
-            uses[kind] = season_uses(session, kind, season, known_at)
-            counts: dict[str, int] = defaultdict(int)
+            counts: dict[tuple[str, str], int] = defaultdict(int)
             for s in states:
                 if s[column]:
-                    counts[account_key(s[column])] += 1
+                    counts[(s.district_code, account_key(s[column]))] += 1
             holders[kind] = counts
-    first: list[Judgement] = []
+    sole: list[tuple[HouseholdState, str, str | None]] = []
     for s in candidates:
         route = s["route"]
         account = s[ACCOUNT_COLUMNS[route]]
-        use = None
-        if account:
+        key = None
+        if account and holders[route].get((s.district_code, account_key(account)), 0) == 1:
             key = account_key(account)
-            if holders[route].get(key, 0) == 1:
-                use = uses[route].get(key)
-        first.append(Judgement(s, route, use))
+        sole.append((s, route, key))
+    uses: dict[str, dict[str, float | None]] = {}
+    for kind in holders:
+        wanted = {key for _s, route, key in sole if route == kind and key is not None}
+        # only the accounts judged are read: nothing at all where none is held
+        uses[kind] = season_uses(session, kind, season, known_at, wanted) if wanted else {}
+    first = [
+        Judgement(s, route, None if key is None else uses[route].get(key)) for s, route, key in sole
+    ]
     return SeasonEvidence(season, flag_against_peers(first, settings))
 
 

@@ -10,6 +10,7 @@ kept until the data change.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from heating.errors import NotFound
 from heating.evidence_cache import kept
-from heating.models import Township
+from heating.models import District, Township, Village
 from heating.privacy import mask_name
 from heating.seasons import UsageSettings
-from heating.usage import Judgement, evaluate, household_states
+from heating.usage import HouseholdState, Judgement, evaluate, household_states
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
@@ -63,21 +64,68 @@ def judged_households(
     *,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    district_code: str | None = None,
+    states: list[HouseholdState] | None = None,
 ) -> tuple[Judged, ...]:
-    """Every household judged in the season (peers: the whole district), now or as of a date.
+    """The households judged in the season, of one district or of every district.
 
-    Judging reads every household and the season's use: the answer is kept
-    until the data change (``heating.evidence_cache``), so /usage, the
-    village pages and the report's sheet judge once per commit.
+    Peers and shared accounts are a district's (``heating.usage``), so a
+    district is judged from its own households and their accounts' records
+    alone: a page of one district reads that district, not the city.  Every
+    district is the districts one after another.  Each district's answer is
+    kept until the data change (``heating.evidence_cache``), so /usage, the
+    village pages and the report's sheet judge once per commit.  A caller
+    that has read the district's ``household_states`` (same date and known-at
+    time, same transaction) passes them as ``states`` rather than have them
+    read again.
     """
+    if district_code is not None:
+        return _judged_in_district(session, year, settings, as_of, known_at, district_code, states)
+    codes = session.scalars(select(District.code).order_by(District.code))
+    return tuple(
+        j
+        for code in codes.all()
+        for j in _judged_in_district(session, year, settings, as_of, known_at, code)
+    )
+
+
+def _judged_in_district(
+    session: Session,
+    year: int,
+    settings: UsageSettings,
+    as_of: date | None,
+    known_at: datetime | None,
+    district_code: str,
+    states: list[HouseholdState] | None = None,
+) -> tuple[Judged, ...]:
+    """One district's households judged in the season (kept until the data change)."""
 
     def compute() -> tuple[Judged, ...]:
-        states = household_states(session, as_of, known_at=known_at)
-        evidence = evaluate(session, states, settings.season(year), settings, known_at)
+        read = states
+        if read is None:
+            read = household_states(
+                session, as_of, known_at=known_at, district_codes=(district_code,)
+            )
+        evidence = evaluate(session, read, settings.season(year), settings, known_at)
         return tuple(_compact(j) for j in evidence.judgements)
 
-    key = ("judged", year, settings, as_of, known_at)
+    key = ("judged", year, settings, as_of, known_at, district_code)
     return kept(session, key, compute, shared=True)
+
+
+def flags_by_village(judged: Iterable[Judged]) -> dict[int, tuple[int, int, int]]:
+    """village id → (checked, flagged, flagged and not lapsed): the measures' use counts."""
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for j in judged:
+        if j.use is None:
+            continue
+        counts = out[j.village_id]
+        counts[0] += 1
+        if j.flagged:
+            counts[1] += 1
+            if not j.lapsed:
+                counts[2] += 1
+    return {vid: (c[0], c[1], c[2]) for vid, c in out.items()}
 
 
 def _compact(j: Judgement) -> Judged:
@@ -108,7 +156,9 @@ def flags_report(
     known_at: datetime | None = None,
     district_code: str | None = None,
 ) -> dict[str, Any]:
-    """Judge the season over the whole district (peers), report one township, district or all.
+    """Judge the season by district (peers), report one township, district or all.
+
+    Only the district asked for (or the township's) is read and judged.
 
     Households as they are now, or as of a date (the annual report's cut-off).
     """
@@ -117,12 +167,16 @@ def flags_report(
         raise NotFound(
             f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
         )
-    judgements = [
-        j
-        for j in judged_households(session, year, settings, as_of=as_of, known_at=known_at)
-        if (township_code is None or j.township_code == township_code)
-        and (district_code is None or j.township_code.startswith(district_code))
-    ]
+    if township_code is not None and district_code is None:
+        district_code = session.scalar(
+            select(District.code)
+            .join(Township, Township.district_id == District.id)
+            .where(Township.code == township_code)
+        )
+    judged = judged_households(
+        session, year, settings, as_of=as_of, known_at=known_at, district_code=district_code
+    )
+    judgements = [j for j in judged if township_code is None or j.township_code == township_code]
     by_township: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     flagged: list[Judged] = []
     for j in judgements:
@@ -185,6 +239,14 @@ def village_evidence(
     settings: UsageSettings,
 ) -> list[dict[str, Any]]:
     """The judged households of one village in a season (peers: the whole district), flagged first."""
+    district_code = session.scalar(
+        select(District.code)
+        .join(Township, Township.district_id == District.id)
+        .join(Village, Village.township_id == Township.id)
+        .where(Village.id == village_id)
+    )
+    if district_code is None:
+        return []
     out = [
         {
             "household_no": j.household_no,
@@ -196,7 +258,7 @@ def village_evidence(
             "flagged": j.flagged,
             "lapsed": j.lapsed,
         }
-        for j in judged_households(session, year, settings)
+        for j in judged_households(session, year, settings, district_code=district_code)
         if j.village_id == village_id
     ]
     out.sort(key=lambda h: (not h["flagged"], h["use"] is None, h["household_no"] or ""))
