@@ -144,6 +144,7 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
     seal = ring.seal_text if (ring := sealing.active_or_none()) is not None else None
     # Without a key the version's JSON goes through dump_snapshot, which refuses personal data.
     dump_after = dump_json if seal is not None else dump_snapshot
+    sealed = frozenset(SEALED_FIELDS) if seal is not None else frozenset()
     batch_id, day, when = stamp.batch_id, stamp.ledger_date, stamp.recorded_at
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
@@ -155,8 +156,8 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
             if seal is not None:
                 for name in SEALED_FIELDS:
                     value = state[name]
-                    if value and type(value) is str:
-                        state[name] = seal(value)
+                    if value is not None and value != "":  # as SealedText would
+                        state[name] = seal(value if type(value) is str else str(value))
             values = _FIELDS_GETTER(state)
             village_id = state["village_id"]
             extra = state.get("extra")
@@ -201,7 +202,8 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
                     after_json,
                 )
             )
-        bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
+        # Sealed above: their bind processor would only find them sealed already.
+        bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households, ready=sealed)
         bulk_insert(session, _V, VERSION_COLUMNS, versions)
     return hids
 
