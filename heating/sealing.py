@@ -21,10 +21,11 @@ again is never encrypted twice.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,26 @@ class Keyring:
         sealed = self._cipher(self.current).encrypt(nonce, text.encode(), None)
         return f"{TEXT_PREFIX}{self.current}:{base64.b64encode(nonce + sealed).decode()}"
 
+    def text_sealer(self) -> Callable[[str], str]:
+        """``seal_text`` for many values in a row: the cipher and prefix looked up once.
+
+        Each value still gets a nonce of its own; they are read from the system's
+        random source a block at a time instead of by one call each.  Written for
+        bulk writes (100k new households seal 200k values).
+        """
+        encrypt = self._cipher(self.current).encrypt
+        prefix = f"{TEXT_PREFIX}{self.current}:"
+        next_nonce = _nonces().__next__
+
+        def seal(text: str) -> str:
+            if text.startswith(TEXT_PREFIX):
+                return text
+            nonce = next_nonce()
+            body = nonce + encrypt(nonce, text.encode(), None)
+            return prefix + binascii.b2a_base64(body, newline=False).decode()
+
+        return seal
+
     def open_text(self, text: str) -> str:
         if not text.startswith(TEXT_PREFIX):
             return text
@@ -186,6 +207,14 @@ class Keyring:
             if isinstance(value, str) and value.startswith(TEXT_PREFIX):
                 record[name] = self.open_text(value)
         return record
+
+
+def _nonces(per_read: int = 4096) -> Iterator[bytes]:
+    """Fresh random nonces, never one twice: ``per_read`` of them per read of ``os.urandom``."""
+    while True:
+        block = os.urandom(NONCE_LENGTH * per_read)
+        for start in range(0, len(block), NONCE_LENGTH):
+            yield block[start : start + NONCE_LENGTH]
 
 
 def seal_record(record: Mapping[str, Any]) -> Mapping[str, Any]:

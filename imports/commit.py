@@ -33,7 +33,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from heating import clock, history, locks, signoff_lock
@@ -68,6 +68,8 @@ from imports.pipeline import ledger_references, parse_fingerprint, replay_ledger
 log = logging.getLogger(__name__)
 # New households written per bulk insert (their column dicts are built a part at a time).
 NEW_AT_ONCE = 20_000
+_HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+_VERSIONS: Table = HouseholdVersion.__table__  # type: ignore[assignment]
 # How the last commit in this process came by its parse: "given" (the caller's,
 # as ``heating import --commit``), "kept" (the preview's, imports.parse_cache) or
 # "parsed" (the stored file read again), and the seconds that took.  Diagnostics
@@ -373,44 +375,46 @@ def _write(session: Session, diff: LedgerDiff, stamp: history.Stamp) -> int:
     created: list[dict[str, Any]] = []
     written = 0
     changes: list[history.Change] = []
-    for c in diff.changes:
-        if c.kind == "unchanged":
-            continue
-        row = c.row
-        if c.household_id is None:
-            fields = c.typed()  # a new dict: the identity columns join it
-            fields["id_hash"] = id_hash_for(fields, salt)
-            fields["village_id"] = row.village_id
-            fields["key"] = row.key
-            fields["key_kind"] = row.key_kind
-            fields["extra"] = row.extra or None
-            created.append(fields)
-            if len(created) >= NEW_AT_ONCE:
-                # Written as they come: a million new households' dicts never exist at once.
-                history.add_households(session, created, stamp)
-                written += len(created)
-                created = []
-            continue
-        stored = c.stored if c.stored is not None else c.before
-        base = c.before if c.before is not None else dict(history.BLANK_STATE)
-        after = {f: base.get(f) for f in HOUSEHOLD_FIELDS} | c.changes
-        after["village_id"] = base.get("village_id") or stored["village_id"]
-        after["active"] = True
-        row_values: dict[str, Any] = {}
-        if "id_number" in c.changes:
-            row_values["id_hash"] = id_hash_for(c.changes, salt)
-        if row.extra:
-            row_values["extra"] = (stored.get("extra") or {}) | row.extra
-        changes.append(
-            history.Change(
-                c.household_id,
-                stored,
-                c.before,
-                after,
-                row_values,
-                "update" if c.kind == "updated" else "create",
+    adding = sum(1 for c in diff.changes if c.household_id is None and c.kind != "unchanged")
+    with history.indexes_deferred(session, (_HOUSEHOLDS, _VERSIONS), adding):
+        for c in diff.changes:
+            if c.kind == "unchanged":
+                continue
+            row = c.row
+            if c.household_id is None:
+                fields = c.typed()  # a new dict: the identity columns join it
+                fields["id_hash"] = id_hash_for(fields, salt)
+                fields["village_id"] = row.village_id
+                fields["key"] = row.key
+                fields["key_kind"] = row.key_kind
+                fields["extra"] = row.extra or None
+                created.append(fields)
+                if len(created) >= NEW_AT_ONCE:
+                    # Written as they come: a million new households' dicts never exist at once.
+                    history.add_households(session, created, stamp)
+                    written += len(created)
+                    created = []
+                continue
+            stored = c.stored if c.stored is not None else c.before
+            base = c.before if c.before is not None else dict(history.BLANK_STATE)
+            after = {f: base.get(f) for f in HOUSEHOLD_FIELDS} | c.changes
+            after["village_id"] = base.get("village_id") or stored["village_id"]
+            after["active"] = True
+            row_values: dict[str, Any] = {}
+            if "id_number" in c.changes:
+                row_values["id_hash"] = id_hash_for(c.changes, salt)
+            if row.extra:
+                row_values["extra"] = (stored.get("extra") or {}) | row.extra
+            changes.append(
+                history.Change(
+                    c.household_id,
+                    stored,
+                    c.before,
+                    after,
+                    row_values,
+                    "update" if c.kind == "updated" else "create",
+                )
             )
-        )
-    history.add_households(session, created, stamp)
+        history.add_households(session, created, stamp)
     history.add_versions(session, changes, stamp)
     return written + len(created) + len(changes)

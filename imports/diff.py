@@ -104,13 +104,15 @@ def ledger_row_fields(row: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for index, name, ready in plan:
         value = data[index]
-        if value is None or value == "":
+        kind = type(value)
+        # Tested by type first: ``Decimal == ""`` asks numbers.Rational (an ABC) each time.
+        if value is None or (kind is str and not value):
             continue
-        if type(value) is ready:
+        if kind is ready:
             out[name] = value
             continue
         # Zero is not memoised: 0.0 and -0.0 are equal keys but convert to 0.00 and -0.00.
-        key = (name, type(value), value)
+        key = (name, kind, value)
         converted = _CONVERTED.get(key) if value else None
         if converted is None:
             converted = to_column_value(name, value)

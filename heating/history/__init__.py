@@ -52,7 +52,7 @@ from heating.history.asof import (
     versions_dated_after,
     village_changes,
 )
-from heating.history.bulk import allocate_ids, bulk_insert
+from heating.history.bulk import allocate_ids, bulk_insert, indexes_deferred
 from heating.history.edits import record_create, record_update
 from heating.history.values import (
     BLANK_STATE,
@@ -111,6 +111,7 @@ __all__ = [
     "settle",
     "shows_state_at",
     "household_json",
+    "indexes_deferred",
     "state_json",
     "state_as_of",
     "state_from_json",

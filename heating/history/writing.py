@@ -141,7 +141,7 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
     vids = allocate_ids(session, _V, len(rows))
     # ID number and phone sealed once per household: the row's column and the version's
     # JSON take the same sealed text (sealing a sealed value leaves it as it is).
-    seal = ring.seal_text if (ring := sealing.active_or_none()) is not None else None
+    seal = ring.text_sealer() if (ring := sealing.active_or_none()) is not None else None
     # Without a key the version's JSON goes through dump_snapshot, which refuses personal data.
     dump_after = dump_json if seal is not None else dump_snapshot
     sealed = frozenset(SEALED_FIELDS) if seal is not None else frozenset()
