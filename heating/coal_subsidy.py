@@ -5,6 +5,13 @@ recorded (``coal_subsidy`` > 0) in a complete village (``heating.completion``:
 all required clean, or decided so) or in a village of a current coal-ban zone
 (the newest derivation on or before the date) is ``coal_subsidy_in_zone``.
 Listed, never changed.
+
+Both functions take an optional ``district_code``: a district's report asks
+for its own villages only, and reads only its own households (a city of
+600,000 households cost each district report seconds of CPU reading the
+others').  A village's judgement and a household's listing depend on that
+village alone, so a district's list equals the city's list cut to the
+district.
 """
 
 from __future__ import annotations
@@ -46,14 +53,20 @@ def places_without_coal_subsidy(
     *,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    district_code: str | None = None,
 ) -> dict[str, str]:
     """Village code → where a coal subsidy is not allowed ("完成村", "禁煤区内" or both).
 
     The one judgement of ``coal_subsidy_in_zone``: the list, the report and the
-    ledger preview's warning (``imports.coal_subsidy``) all ask it.
+    ledger preview's warning (``imports.coal_subsidy``) all ask it.  With
+    ``district_code``, the villages of that district only.
     """
-    complete = complete_village_codes(session, profile, as_of=as_of, known_at=known_at)
+    complete = complete_village_codes(
+        session, profile, as_of=as_of, known_at=known_at, district_code=district_code
+    )
     zoned = zone_village_codes(session, as_of)
+    if district_code is not None:  # zones are derived city-wide: keep the district's villages
+        zoned = {code for code in zoned if code.startswith(district_code)}
     out = {}
     for code in complete | zoned:
         where = [
@@ -69,11 +82,18 @@ def coal_subsidies_in_zones(
     *,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    district_code: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Households with a coal subsidy in a complete village or a current zone (names masked)."""
-    places = places_without_coal_subsidy(session, profile, as_of=as_of, known_at=known_at)
+    """Households with a coal subsidy in a complete village or a current zone (names masked),
+    of one district when ``district_code`` is given."""
+    places = places_without_coal_subsidy(
+        session, profile, as_of=as_of, known_at=known_at, district_code=district_code
+    )
+    if not places:
+        return []  # nowhere a coal subsidy is barred: no household needs reading
+    districts = None if district_code is None else {district_code}
     out = []
-    for s in household_states(session, as_of, known_at=known_at):
+    for s in household_states(session, as_of, known_at=known_at, district_codes=districts):
         amount = s["coal_subsidy"]
         if not amount or amount <= 0:
             continue

@@ -86,8 +86,11 @@ def inconsistencies(
     for f in facts:
         found.extend(_count_findings(f, profile))
     in_scope = {f.village_id: f.code for f in facts}
-    found.extend(_future_completions(session, as_of, known_at, in_scope))
-    found.extend(_households_in_two_villages(session, as_of, known_at, in_scope))
+    # A township's or district's households are read alone (in SQL), not the whole city's.
+    scoped = township_code is not None or district_code is not None
+    read = list(in_scope) if scoped else None
+    found.extend(_future_completions(session, as_of, known_at, in_scope, read))
+    found.extend(_households_in_two_villages(session, as_of, known_at, in_scope, read))
     order = list(CODES)
     found.sort(key=lambda i: (i.village_code or "", order.index(i.code)))
     return found
@@ -142,8 +145,14 @@ def _count_findings(f: Any, profile: Profile | None) -> list[Inconsistency]:
 
 
 def _future_completions(
-    session: Session, as_of: date | None, known_at: datetime | None, in_scope: dict[int, str]
+    session: Session,
+    as_of: date | None,
+    known_at: datetime | None,
+    in_scope: dict[int, str],
+    read: list[int] | None,
 ) -> list[Inconsistency]:
+    """Villages with completion or acceptance dates after the reference day
+    (``read``: the village ids to read, None for all)."""
     reference = as_of or date.today()
     per_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
     # Dates come as ISO text from the state (the first 10 characters are the day).
@@ -154,11 +163,12 @@ def _future_completions(
     iso = reference.isoformat()
     completed = func.substr(s.completed_on, 1, 10)
     accepted = func.substr(s.accepted_on, 1, 10)
-    rows = session.execute(
-        select(s.village_id, s.household_id, s.household_no, completed, accepted).where(
-            (completed > iso) | (accepted > iso)
-        )
+    stmt = select(s.village_id, s.household_id, s.household_no, completed, accepted).where(
+        (completed > iso) | (accepted > iso)
     )
+    if read is not None:
+        stmt = stmt.where(s.village_id.in_(read))
+    rows = session.execute(stmt)
     for vid, hid, no, completed_on, accepted_on in rows:
         per_village[vid].append(_late(hid, no, completed_on, accepted_on))
     out = []
@@ -195,8 +205,13 @@ def _late(hid: int, no: str | None, completed: Any, accepted: Any) -> dict[str, 
 
 
 def _households_in_two_villages(
-    session: Session, as_of: date | None, known_at: datetime | None, in_scope: dict[int, str]
+    session: Session,
+    as_of: date | None,
+    known_at: datetime | None,
+    in_scope: dict[int, str],
+    read: list[int] | None,
 ) -> list[Inconsistency]:
+    """ID numbers held by households of several villages, where one of them is in scope."""
     state = state_as_of(as_of, counting_known_at(session, known_at))
     h = Household
     placed = (
@@ -205,10 +220,17 @@ def _households_in_two_villages(
         .where(h.id_hash.is_not(None))
     )
     base = placed.subquery("placed")
-    shared = (
-        select(base.c.id_hash)
-        .group_by(base.c.id_hash)
-        .having(func.count(func.distinct(base.c.village_id)) > 1)
+    shared = select(base.c.id_hash)
+    if read is not None:
+        # Only ID numbers held in the scope's villages can make a finding there; a district
+        # whose households hold none (most of a generated city) needs no city-wide grouping.
+        mine = placed.subquery("mine")  # its own alias: never correlated with ``base``
+        own = select(mine.c.id_hash).where(mine.c.village_id.in_(read))
+        if session.scalar(own.limit(1)) is None:
+            return []
+        shared = shared.where(base.c.id_hash.in_(own))
+    shared = shared.group_by(base.c.id_hash).having(
+        func.count(func.distinct(base.c.village_id)) > 1
     )
     pairs = session.execute(
         select(base.c.id_hash, Village.code)

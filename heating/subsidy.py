@@ -205,8 +205,12 @@ def _schedule(
     routes: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     ending: list[dict[str, Any]] = []
     mismatched: list[dict[str, Any]] = []
-    for s in household_states(session, as_of, township_code=township_code, known_at=known_at):
-        if not s.clean or (district_code and not s.township_code.startswith(district_code)):
+    # A district's schedule reads that district's households only (not the city's, then dropped).
+    districts = {district_code} if district_code else None
+    for s in household_states(
+        session, as_of, township_code=township_code, known_at=known_at, district_codes=districts
+    ):
+        if not s.clean:
             continue
         day = s.completed_day
         rule = by_key.get((s["route"], day.year)) if day is not None else None

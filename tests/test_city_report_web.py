@@ -1,5 +1,5 @@
-"""The city report on the web (/reports → 全市报告): the summary workbook and a zip of every
-district's report, built by the code behind ``heating report --city --out DIR``.
+"""The city report on the web (/reports → 全市报告): the summary workbook, and one link per
+district to its full report (each a request of its own; no request builds every district's).
 
 A small city: the tiny district (屯留区) and 潞城区 (tests/support.add_second_district).
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
-import zipfile
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_city_summary_download_equals_the_city_command(client, run_cli, city) ->
     assert log_in(client, "erin", PASSWORD).status_code == 302
     page = client.get("/reports").get_data(as_text=True)
     assert 'id="city-report-form"' in page and 'name="csrf_token"' in page
-    resp = post(client, "/reports/city", {"year": YEAR, "kind": "summary"})
+    resp = post(client, "/reports/city", {"year": YEAR})
     assert resp.status_code == 200, resp.get_data(as_text=True)[:800]
     assert resp.mimetype.endswith("spreadsheetml.sheet")
     assert "%E5%85%A8%E5%B8%822021" in resp.headers["Content-Disposition"]  # 全市2021…
@@ -76,18 +77,63 @@ def test_city_summary_download_equals_the_city_command(client, run_cli, city) ->
     )
 
 
-def test_city_zip_holds_the_summary_and_each_district_report(client, city) -> None:
+def _report_links(page: str) -> dict[str, str]:
+    """District code → the href of its report link in the 各区县报告 list."""
+    (listing,) = re.findall(r'<ul id="district-report-links">(.*?)</ul>', page, re.S)
+    return {
+        code: unescape(href)
+        for href, code in re.findall(r'<a href="([^"]+)">[^<]*（(\d{6})）', listing)
+    }
+
+
+def test_a_city_user_gets_one_report_link_per_district_each_downloading_it(
+    client, run_cli, city, tmp_path
+) -> None:
+    assert log_in(client, "erin", PASSWORD).status_code == 302
+    page = client.get("/reports?year=2021&as_of=2021-10-31").get_data(as_text=True)
+    assert 'name="kind"' not in page and "zip" not in page
+    links = _report_links(page)
+    assert set(links) == {"140405", LUCHENG}
+    for code, href in links.items():
+        assert f"district={code}" in href and "year=2021" in href and "as_of=2021-10-31" in href
+        resp = client.get(href)
+        assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+        name = "潞城区" if code == LUCHENG else "屯留区"
+        assert resp.headers["Content-Disposition"].count("filename") == 2
+        assert name in unescape(_filename(resp.headers["Content-Disposition"])), code
+        cli = run_cli(
+            "report", "--year", YEAR, "--as-of", "2021-10-31", "--district", code,
+            "-o", str(tmp_path / f"{code}.xlsx"),
+        )  # fmt: skip
+        assert cli.exit_code == 0, cli.stderr
+        assert _overview_total(resp.data) == _overview_total(
+            (tmp_path / f"{code}.xlsx").read_bytes()
+        ), code
+
+
+def _filename(disposition: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(disposition.split("filename*=UTF-8''")[1])
+
+
+def test_a_district_bound_user_sees_only_their_districts_report_link(client, city) -> None:
+    assert log_in(client, "lucy", PASSWORD).status_code == 302
+    page = client.get("/reports?year=2021").get_data(as_text=True)
+    assert 'id="city-report-form"' not in page
+    links = _report_links(page)
+    assert list(links) == [LUCHENG]
+    assert client.get(links[LUCHENG]).status_code == 200
+    assert client.get(links[LUCHENG].replace(LUCHENG, "140405")).status_code == 403
+
+
+def test_the_city_zip_is_gone(client, city) -> None:
+    """The zip built every district's report in one request (minutes: the request timed out)."""
     assert log_in(client, "alice", PASSWORD).status_code == 302
-    resp = post(client, "/reports/city", {"year": YEAR, "kind": "zip", "as_of": "2021-10-31"})
-    assert resp.status_code == 200 and resp.mimetype == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(resp.data))
-    names = archive.namelist()
-    (summary,) = [n for n in names if n.startswith("全市")]
-    reports = {n for n in names if n != summary}
-    assert len(reports) == 2 and any(n.startswith("潞城区2021") for n in reports)
-    for row in _district_rows(archive.read(summary)):
-        assert row[16] in reports
-        assert list(row[5:16]) == _overview_total(archive.read(row[16])), row[1]
+    before = _city_folders()
+    resp = post(client, "/reports/city", {"year": YEAR, "kind": "zip"})
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    assert _city_folders() == before
 
 
 @pytest.mark.parametrize("who", ["lucy", "bob"])
@@ -96,7 +142,7 @@ def test_users_without_the_city_are_refused_and_nothing_is_built(client, city, w
     assert log_in(client, who, PASSWORD).status_code == 302
     page = client.get("/reports")
     assert 'id="city-report-form"' not in page.get_data(as_text=True)
-    resp = post(client, "/reports/city", {"year": YEAR, "kind": "zip"})
+    resp = post(client, "/reports/city", {"year": YEAR})
     assert resp.status_code == 403
     if who == "lucy":  # says which district the account holds and what to do
         assert "潞城区" in resp.get_data(as_text=True) and "全市报告" in resp.get_data(as_text=True)
@@ -106,7 +152,7 @@ def test_users_without_the_city_are_refused_and_nothing_is_built(client, city, w
 
 def test_without_the_form_token_nothing_is_built(client, city) -> None:
     assert log_in(client, "erin", PASSWORD).status_code == 302
-    resp = client.post("/reports/city", data={"year": YEAR, "kind": "summary"})
+    resp = client.post("/reports/city", data={"year": YEAR})
     assert resp.status_code == 400 and resp.mimetype == "text/html"
 
 
@@ -114,7 +160,7 @@ def test_without_the_form_token_nothing_is_built(client, city) -> None:
     ("form", "words"),
     [
         ({"year": "abc"}, "请选择报告年度"),
-        ({"year": YEAR, "kind": "<b>x</b>"}, "&lt;b&gt;x&lt;/b&gt;"),
+        ({"year": "<b>x</b>"}, "&lt;b&gt;x&lt;/b&gt;"),
         ({"year": YEAR, "as_of": "2021-13-01"}, "截止日期应为日期"),
         ({"year": YEAR, "known_at": "<script>"}, "已知时点"),
     ],

@@ -211,7 +211,10 @@ def usage_coal_subsidy(as_of: str | None, district_code: str | None, as_json: bo
         found = [
             h
             for h in coal_subsidies_in_zones(
-                session, runtime.config.profile, as_of=parse_date_option(as_of)
+                session,
+                runtime.config.profile,
+                as_of=parse_date_option(as_of),
+                district_code=scope.district_code,
             )
             if scope.holds(h["village"])
         ]

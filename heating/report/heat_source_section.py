@@ -106,8 +106,9 @@ def heat_source_section(
     township_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     flagged: dict[tuple[int, str, str], int] = defaultdict(int)
     names: dict[tuple[int, str, str], str] = {}
+    # The report's villages only: a district's report reads no other district's households.
     for village_id, name, _lapsed, n in clean_district_sources(
-        session, as_of=as_of, known_at=known_at
+        session, as_of=as_of, known_at=known_at, village_ids=list(by_id)
     ):
         f = by_id.get(village_id)
         if f is None:

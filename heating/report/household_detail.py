@@ -7,6 +7,10 @@ is the measures' clean: under ``heat_source_rule = strict`` the
 district-heated households on a non-compliant source are not counted in
 the routes either (``heating.heat_sources``), so each township's routes add
 up to its clean households.
+
+Only the households of the report's villages (``facts``) are read: the
+state's village is filtered in SQL, so a district's report in a city does
+not read and then drop every other district's households.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def household_detail(
     undated_expr = s.completed_on.is_(None)
     stmt = (
         select(s.village_id, s.route, s.device, s.heat_source, undated_expr, func.count())
-        .where(s.status.in_(CLEAN_STATUSES))
+        .where(s.status.in_(CLEAN_STATUSES), s.village_id.in_(list(by_id)))
         .group_by(s.village_id, s.route, s.device, s.heat_source, undated_expr)
     )
     routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -168,7 +172,7 @@ def _problems(
         for hid, vid, status, op, *values in session.execute(
             select(
                 s.household_id, s.village_id, s.status, s.operation, *(s[f] for f in fields)
-            ).where(s.operation.in_(PROBLEM_OPERATIONS))
+            ).where(s.operation.in_(PROBLEM_OPERATIONS), s.village_id.in_(list(by_id)))
         )
     ]
     order = {op: i for i, op in enumerate(PROBLEM_OPERATIONS)}

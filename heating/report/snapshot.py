@@ -385,11 +385,9 @@ def take_snapshot(
         ),
         # The district's own households only, in a city of several districts.
         usage_flags=_usage_flags(session, config, as_of, known_at, district.code),
-        coal_subsidies=[
-            h
-            for h in coal_subsidies_in_zones(session, profile, as_of=as_of, known_at=known_at)
-            if h["village"].startswith(district.code)
-        ],
+        coal_subsidies=coal_subsidies_in_zones(
+            session, profile, as_of=as_of, known_at=known_at, district_code=district.code
+        ),
         relapse_places=_relapse_places(session, config, rows, townships, known_at),
         relapse_share=config.usage.relapse_share,
         subsidy=(

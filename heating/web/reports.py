@@ -1,31 +1,31 @@
 """年度报告: the annual evaluation report page and its .xlsx download (all but clerks).
 
 With several districts, users who may read the whole city (those who may open
-全市汇总, ``heating.web.city``) also download the city report: the 全市 summary
-workbook with its 分区县 sheet (``heating.report.city.city_summary_workbook``:
-seconds, no district report built), or a zip of it and every district's report
-(``build_city_reports``, the code behind ``heating report --city --out DIR``,
-written into a temporary folder: minutes of CPU on a city of 3,000 villages).
+全市汇总, ``heating.web.city``) also download the city summary workbook with its
+分区县 sheet (``heating.report.city.city_summary_workbook``: seconds, no
+district report built), and the page lists one link per district to that
+district's full report: each link is a request of its own (``download``, the
+district's data only), so no request builds a dozen reports.  A whole city's
+reports in one go (a zip took minutes of CPU and outlived the request timeout)
+are the command's: ``heating report --city --out DIR``.
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime
 from io import BytesIO
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from heating.clock import parse_known_at
 from heating.errors import Forbidden, Refused
 from heating.history import first_ledger_date
+from heating.models import District
 from heating.report import build_report
-from heating.report.city import build_city_reports, city_summary_workbook
+from heating.report.city import city_summary_workbook
 from heating.report.snapshot import check_year, default_as_of
 from heating.scope import districts as all_districts
 from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
@@ -36,8 +36,6 @@ bp = Blueprint("reports", __name__)
 
 REPORT_ROLES = ("admin", "planner", "city", "reviewer")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# What the city form offers: the summary workbook, or it and every district's report.
-CITY_KINDS = {"summary": "全市汇总表", "zip": "全市汇总表和各区县报告（zip）"}
 
 
 def may_read_city() -> bool:
@@ -65,7 +63,8 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
     config = app_config()
     years = suggested_years()
     bound = bound_district()
-    districts = [d for d in all_districts(db()) if bound is None or d.code == bound]
+    installed = all_districts(db())
+    districts = [d for d in installed if bound is None or d.code == bound]
     year = int_arg("year", "报告年度", default=0, minimum=2000, maximum=2100) or default_year()
     return (
         render_template(
@@ -79,10 +78,30 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             approved_only=request.args.get("approved_only", "").strip().lower() in YES,
             cutoff=config.report_cutoff,
             error=error,
-            city_kinds=CITY_KINDS if may_read_city() else None,
+            city=may_read_city(),
+            district_links=_district_links(districts, year) if len(installed) > 1 else [],
         ),
         status,
     )
+
+
+def _district_links(districts: list[District], year: int) -> list[tuple[str, str, str]]:
+    """(name, code, download URL) of each district's full report for ``year`` (the user's own
+    district alone when bound): one request per district, the page's as-of and known-at kept."""
+    when = {k: request.args.get(k, "").strip() for k in ("as_of", "known_at")}
+    return [
+        (
+            d.name,
+            d.code,
+            url_for(
+                "reports.download",
+                year=year,
+                district=d.code,
+                **{k: v for k, v in when.items() if v},
+            ),
+        )
+        for d in districts
+    ]
 
 
 @bp.route("/reports")
@@ -159,38 +178,15 @@ def _refuse_without_city_scope() -> None:
 @bp.route("/reports/city", methods=["POST"])
 @roles_required(*READ_ALL)
 def city_download() -> ResponseReturnValue:
-    """Build the city report (as ``heating report --city``) and send the summary or a zip."""
+    """Send the city summary workbook (分区县); each district's report has its own link."""
     _refuse_without_city_scope()
-    kind = request.form.get("kind", "summary")
     try:
-        if kind not in CITY_KINDS:
-            raise Refused(f"请选择下载内容（全市汇总表或 zip），得到 {kind!r}。")
         year, as_of, known_at = _parse_when(request.form)
-        if kind == "summary":  # the summary alone: no district report is built
-            content, name = city_summary_workbook(
-                db(), app_config(), year, as_of=as_of, known_at=known_at
-            )
-            mimetype = XLSX
-        else:
-            with TemporaryDirectory(prefix="heating-city-") as folder:
-                built = build_city_reports(
-                    db(), app_config(), year, Path(folder), as_of=as_of, known_at=known_at
-                )
-                content, name = _zip(built.summary_file, [p for p, _ in built.reports.values()])
-            mimetype = "application/zip"
+        content, name = city_summary_workbook(
+            db(), app_config(), year, as_of=as_of, known_at=known_at
+        )
     except Refused as exc:
         return _form_page(exc.message, 400)
     return send_file(
-        BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name, max_age=0
+        BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=name, max_age=0
     )
-
-
-def _zip(summary: Path, reports: list[Path]) -> tuple[bytes, str]:
-    """The summary and every district's report in one zip, named after the summary."""
-    buffer = BytesIO()
-    # xlsx files are zips already: storing them again saves the CPU of a second deflate
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for path in [summary, *reports]:
-            archive.write(path, arcname=path.name)
-    name = summary.name.removesuffix(".xlsx").replace("汇总", "报告") + ".zip"
-    return buffer.getvalue(), name
