@@ -45,7 +45,7 @@ from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN, load_tiny
 from tests.support.households import add_many, write_household
 from tests.support.registers import add_district_heated_nanjie
 from tests.support.usage import LEDGER_DAY, MONTHS, usage_file
-from tests.support.users import PASSWORD, load_cast
+from tests.support.users import CAST_HASH_METHOD, PASSWORD, load_cast
 from tests.support.web import log_in
 
 
@@ -87,9 +87,6 @@ PG_URL = _worker_database(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip(
 os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(KEY_FILE)
 activate(Keyring.create(KEY_FILE))
 
-# The scrypt cost of the cast's stored password hashes (see _fill_cast).
-CAST_HASH_METHOD = "scrypt:1024:8:1"
-
 # Fixtures that need the tiny district and the cast in the database.
 CAST_FIXTURES = frozenset({"tiny_district", "users", "login"})
 
@@ -117,6 +114,8 @@ def _fill_cast(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
         # production cost (tests/test_users.py checks it and logs them in).
         cheap = generate_password_hash(PASSWORD, method=CAST_HASH_METHOD)
         session.execute(update(User).values(password_hash=cheap))
+        # (Users bound to a second district are added per test with that hash:
+        # tests.support.users.add_district_user.)
     return villages, users
 
 

@@ -15,9 +15,8 @@ from openpyxl import load_workbook
 
 from heating.city import rank_key
 from heating.measures import MeasureRow
-from heating.users import create_user
 from tests.support.districts import LUCHENG, LUCHENG_TOWNSHIP, add_second_district
-from tests.support.users import PASSWORD
+from tests.support.users import PASSWORD, add_district_user
 from tests.support.web import log_in
 
 
@@ -25,7 +24,7 @@ from tests.support.web import log_in
 def city(runtime, standard, users) -> dict[str, int]:
     with runtime.session() as s:
         ids = add_second_district(s)
-        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
+        add_district_user(s, "lucy", "planner", LUCHENG)
     return ids
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from heating.users import create_user
 from tests.support.districts import LUCHENG, add_second_district
-from tests.support.users import PASSWORD
+from tests.support.users import PASSWORD, add_district_user
 from tests.support.web import log_in, post
 
 YEAR = "2021"
@@ -28,7 +27,7 @@ YEAR = "2021"
 def city(runtime, standard, users) -> None:
     with runtime.session() as s:
         add_second_district(s)
-        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
+        add_district_user(s, "lucy", "planner", LUCHENG)
 
 
 def _city_folders() -> set[str]:

@@ -14,9 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from heating.users import create_user
 from tests.support.districts import LUCHENG, LUCHENG_VILLAGES, NANJIE, add_second_district
-from tests.support.users import PASSWORD
+from tests.support.users import PASSWORD, add_district_user
 from tests.support.web import log_in
 
 # The pages a city user walks through (each reads ?district=).
@@ -29,7 +28,7 @@ UNSCOPED = ("/city", "/account", "/logout", "/static/", "/palette.css", "/login"
 def city(runtime, standard, users) -> dict[str, int]:
     with runtime.session() as s:
         ids = add_second_district(s)
-        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
+        add_district_user(s, "lucy", "planner", LUCHENG)
     return ids
 
 

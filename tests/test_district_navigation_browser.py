@@ -11,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from heating.users import create_user
 from tests.support.browser import browser_log_in
 from tests.support.districts import LUCHENG, add_second_district
-from tests.support.users import PASSWORD
+from tests.support.users import add_district_user
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.browser
 def city(runtime, standard, users) -> None:
     with runtime.session() as s:
         add_second_district(s)
-        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
+        add_district_user(s, "lucy", "planner", LUCHENG)
 
 
 def _district(url: str) -> str | None:

@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from heating.models import ImportBatch, Signoff, User
-from heating.users import create_user
 from tests.support.districts import (
     LUCHENG,
     LUCHENG_TOWNSHIP,
@@ -24,7 +23,7 @@ from tests.support.districts import (
     add_second_district,
 )
 from tests.support.signoff import sign_off
-from tests.support.users import PASSWORD
+from tests.support.users import PASSWORD, add_district_user
 from tests.support.web import log_in, post
 
 PERIOD = date(2021, 10, 31)
@@ -34,8 +33,8 @@ PERIOD = date(2021, 10, 31)
 def city(runtime, users) -> dict[str, int]:
     with runtime.session() as s:
         ids = add_second_district(s)
-        create_user(s, "lucy", "planner", PASSWORD, district_code=LUCHENG)
-        create_user(s, "rex", "reviewer", PASSWORD, district_code="140405")
+        add_district_user(s, "lucy", "planner", LUCHENG)
+        add_district_user(s, "rex", "reviewer", "140405")
     return ids
 
 
