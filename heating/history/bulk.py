@@ -117,7 +117,7 @@ def bulk_insert(
 def indexes_deferred(session: Session, tables: Sequence[Table], adding: int) -> Iterator[None]:
     """On SQLite, build the plain indexes of ``tables`` after ``adding`` new rows, not during.
 
-    Inserting into nine b-trees row by row costs SQLite more than sorting the
+    Inserting into ten b-trees (two partial) row by row costs SQLite more than sorting the
     rows once per index: for 100k new households into empty tables ≈ 0.2-0.45 s of
     CPU less (benchmarks/import_ledgers.py, issue 17).  Done only for a table whose
     rows so far (its highest id, an upper bound read from the primary key) are no
