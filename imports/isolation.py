@@ -93,7 +93,7 @@ from heating.errors import Refused
 from imports.child_messages import Emitter, Recorded, SafeUnpickler, loads_checked, replay
 from imports.issues import LedgerRejected
 
-__all__ = ["ChildFailed", "ChildLimits", "loads_checked", "replay", "run_isolated"]
+__all__ = ["ChildFailed", "ChildKilled", "ChildLimits", "loads_checked", "replay", "run_isolated"]
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -129,6 +129,11 @@ class ChildLimits:
 
 class ChildFailed(RuntimeError):
     """The child raised something that is not a refusal: a bug, with the child's traceback."""
+
+
+class ChildKilled(LedgerRejected):
+    """``file_too_large_to_read`` from a child killed by a signal (a library's abort, the OOM
+    killer), not one that reported running out of memory: a caller may try again more warily."""
 
 
 # Numeric libraries size their thread pools (thread stacks, buffers) by the machine's cores
@@ -310,7 +315,10 @@ def run_isolated(
     if child.exitcode == EXIT_ERROR:
         raise ChildFailed(f"读取“{file_name}”的子进程出错（退出码 {child.exitcode}）")
     # Killed by a signal (abort in a library, the OOM killer) or out of memory while replying.
-    raise _too_large(file_name, limits)
+    refusal = _too_large(file_name, limits)
+    if child.exitcode is not None and child.exitcode < 0:
+        raise ChildKilled(refusal.message, code=refusal.code)
+    raise refusal
 
 
 def _widen(fd: int) -> None:

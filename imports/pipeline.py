@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import islice, repeat
 from typing import Any
@@ -130,7 +130,7 @@ def parse_ledger(
     ``references`` given were read already).  ``record`` receives the child's
     messages as they arrive (``replay_ledger`` turns them into the same result).
     """
-    from imports.isolation import ChildLimits, run_isolated
+    from imports.isolation import ChildKilled, ChildLimits, run_isolated
 
     today = today or date.today()
     if township_code is not None:
@@ -144,19 +144,32 @@ def parse_ledger(
     def take(part: list[tuple[Any, ...]]) -> None:
         rows.extend(map(LedgerRow, part))
 
-    with gc_paused():
-        parsed = run_isolated(
+    def parse(limits: ReadLimits) -> ParsedLedger:
+        return run_isolated(
             parse_ledger_file,
             data,
             file_name,
             references,
-            ReadLimits.from_config(config),
+            limits,
             limits=ChildLimits.from_config(config),
             file_name=file_name,
             progress=progress,
             on_part=take,
             record=record,
         )
+
+    limits = ReadLimits.from_config(config)
+    with gc_paused():
+        try:
+            # The first sheet's declared size is trusted (``ReadLimits.trust_declared``) ...
+            parsed = parse(replace(limits, trust_declared=True))
+        except ChildKilled:
+            if rows:
+                raise
+            # ... and if the child died before any row came back, perhaps building a sheet
+            # whose declaration lied, the file is read again with every cell judged first:
+            # a hostile sheet is then refused as it always was (``file_too_complex``).
+            parsed = parse(limits)
     rows.extend(parsed.rows)
     parsed.rows = rows
     return parsed

@@ -310,6 +310,37 @@ def test_styled_empty_cell_far_away_does_not_refuse_a_small_ledger(runtime, tiny
     assert [r.get("head_name") for r in parsed.rows] == ["张三"]
 
 
+def test_a_far_column_behind_a_small_declared_size_is_refused_as_before(
+    runtime, tiny_district
+) -> None:
+    """The first sheet's <dimension> is trusted before calamine builds it; calamine's sheet
+    reaching past it (here XFD1, a 3 × 16,384 grid) sends it to the full measure."""
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>户主姓名</t></is></c>'
+        '<c r="XFD1" t="inlineStr"><is><t>x</t></is></c></row>'
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>y</t></is></c></row>'
+    )
+    exc = refused(runtime, xlsx_sheet(rows, dimension="A1:B3"), "台账.xlsx")
+    assert exc.code == "file_too_complex"
+    assert "16,384 列" in exc.message and "A1:XFD3" in exc.message
+
+
+def test_a_far_cell_out_of_order_behind_a_small_declared_size_is_refused_as_before(
+    runtime, tiny_district
+) -> None:
+    """A lie calamine cannot survive (XFD1000000 written before row 3, the sheet declared
+    A1:B3): the child dies building the grid, and the file is read again with every cell
+    judged first: the same refusal as a file without a declaration."""
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>户主姓名</t></is></c></row>'
+        '<row r="1000000"><c r="XFD1000000" t="inlineStr"><is><t>x</t></is></c></row>'
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>y</t></is></c></row>'
+    )
+    exc = refused(runtime, xlsx_sheet(rows, dimension="A1:B3"), "台账.xlsx")
+    assert exc.code == "file_too_complex"
+    assert "100 万 行 × 16,384 列" in exc.message and "A1:XFD1000000" in exc.message
+
+
 def test_cells_without_references_are_placed_by_counting(runtime, tiny_district) -> None:
     # Some writers leave out r="…": the cells are counted into place, as calamine does.
     row = "<row>" + "<c><v>1</v></c>" * 1001 + "</row>"
