@@ -3,7 +3,7 @@
 python-calamine turns a sheet into a dense grid spanning its first to its
 last non-empty cell before the first row reaches us.  The grid's size comes
 from the cells' positions, not from what the file says about itself (an
-xlsx ``<dimension>`` is not used, and is not trusted here either), so a
+xlsx ``<dimension>`` is not used by calamine, and is never proof here), so a
 1.8 KB xlsx holding A1 and XFD1000000 asks for 16 billion cells and the Rust
 side aborts the process; A1 + Z1000000 costs 0.8 GB for two values; an
 .xls holding A1 and IV65536 1 GB; an 868-byte .ods repeats one cell into
@@ -32,7 +32,13 @@ measuring):
   ``r`` attribute (rare writers) are placed by counting, as calamine does.
   A cell with only a style (``<c r="Z9" s="3"/>``) extends nothing, as in
   calamine.  The same pass collects the merged ranges, for the streaming
-  reader of large sheets (``imports.streaming_xlsx``).
+  reader of large sheets (``imports.streaming_xlsx``).  A ledger parse
+  (``ReadLimits.trust_declared``) takes the first visible sheet's size from
+  its ``<dimension>`` when nothing about it is doubtful
+  (``declared_xlsx_sheet``: ≈ 0.2 s less per 100k rows), checks calamine's
+  sheet against it and measures fully when calamine's reaches further, and
+  reads the file again without trusting when the child dies building it:
+  the refusals are the full measure's, as before.
 - **ods** (``imports.dimensions_ods``): one SAX pass over ``content.xml``, expanding repeat counts
   arithmetically (``number-rows-repeated`` × ``number-columns-repeated``),
   never in memory.

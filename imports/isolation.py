@@ -64,7 +64,8 @@ fork server; with calamine's whole grid the child alone was 1.4 GB).
 *How failures map.*  A ``Refused`` raised in the child (an unreadable file, a
 declared grid too large) comes back as the same refusal.  ``MemoryError``, or
 a child killed by a signal (the Rust abort is ``SIGABRT``, the kernel's OOM
-killer ``SIGKILL``), is ``file_too_large_to_read``; the CPU limit (``SIGXCPU``) and the wall-clock
+killer ``SIGKILL``), is ``file_too_large_to_read`` (``ChildKilled`` for a signal: the
+ledger parse then reads once more without trusting a declared size); the CPU limit (``SIGXCPU``) and the wall-clock
 backstop are ``file_read_timeout``.  Any other exception in the child is a bug: it is
 re-raised in the parent with the child's traceback, never swallowed.
 """
