@@ -40,11 +40,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from isal import isal_zlib
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from heating.models import ImportBatch, ParsedLedgerKept
+
+try:
+    from isal import isal_zlib
+except ImportError:  # an environment installed before isal was a dependency: same stream, slower
+    import zlib as isal_zlib  # type: ignore[no-redef]
 
 # Bump when a parse of the same file and references would come out differently.
 PARSER_VERSION = "2026-12-01.2"  # a TRUE cell no longer cleans as the 1.0 before it

@@ -20,7 +20,10 @@ import zipfile
 from collections.abc import Callable
 from typing import IO, TypeVar
 
-from isal import isal_zlib
+try:
+    from isal import isal_zlib
+except ImportError:  # an environment installed before isal was a dependency: same results, slower
+    import zlib as isal_zlib  # type: ignore[no-redef]
 
 T = TypeVar("T")
 # zipfile.structFileHeader: signature, versions, flags, method, time, date, CRC, sizes,
