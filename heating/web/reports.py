@@ -30,6 +30,7 @@ from heating.report.snapshot import check_year, default_as_of
 from heating.scope import districts as all_districts
 from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
 from heating.web.db import app_config, db
+from heating.web.layout import chosen_district
 from heating.web.params import YES, flag_arg, int_arg, parse_day
 
 bp = Blueprint("reports", __name__)
@@ -79,10 +80,17 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
             cutoff=config.report_cutoff,
             error=error,
             city=may_read_city(),
-            district_links=_district_links(districts, year) if len(installed) > 1 else [],
+            district_links=_district_links(_listed(districts), year) if len(installed) > 1 else [],
         ),
         status,
     )
+
+
+def _listed(districts: list[District]) -> list[District]:
+    """The districts whose report links the page lists: the one chosen with ``?district=``
+    (the page is scoped like every other; 全市 in the navigation lists them all), else all."""
+    chosen = chosen_district()
+    return [d for d in districts if d.code == chosen] if chosen else districts
 
 
 def _district_links(districts: list[District], year: int) -> list[tuple[str, str, str]]:
