@@ -272,7 +272,7 @@ SETTINGS: tuple[Setting, ...] = (
         "district_name",
         "",
         _parse_str,
-        "报告封面上的区县名称；留空时取村庄名录中的区县，名录也没有时取随安装包提供的全国县级区划代码表",
+        "报告封面上的区县名称（只在安装中只有一个区县时使用）；留空时取村庄名录中的区县，名录也没有时取随安装包提供的全国县级区划代码表",
     ),
     Setting("report_author_unit", "", _parse_str, "报告封面的编制单位；留空时封面留出空行供手填"),
     Setting("report_reviewer", "", _parse_str, "报告封面的审核人；留空时封面留出空行供手填"),

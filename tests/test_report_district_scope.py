@@ -117,3 +117,17 @@ def test_coal_subsidies_of_a_district_are_the_citys_cut_to_it(
         )
     assert {h["village"][:6] for h in city} == {TINY_CODE, LUCHENG}
     assert scoped == [h for h in city if h["village"].startswith(district)]
+
+
+def test_the_configured_district_name_names_only_a_single_district(runtime, tiny_district) -> None:
+    """``district_name`` names the installation's one district; in a city every report
+    carries its own district's name (it used to print the setting on every district's cover)."""
+    _tiny_history(runtime, tiny_district)
+    runtime.config = runtime.config.with_overrides(district_name="配置的区名")
+    now = (utcnow() + timedelta(seconds=1)).replace(microsecond=0)
+    alone = repr(_cells(_report(runtime, None, now))["封面与说明"])
+    assert "配置的区名" in alone
+    _add_lucheng(runtime)
+    for district, name in ((LUCHENG, "潞城区"), (TINY_CODE, "屯留区")):
+        cover = repr(_cells(_report(runtime, district, now))["封面与说明"])
+        assert name in cover and "配置的区名" not in cover, district

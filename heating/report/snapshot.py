@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
@@ -265,10 +265,13 @@ def _relapse_places(
     ]
 
 
-def report_district_name(config: Config, district: District) -> str:
-    """The district's name as its report prints it (the setting, else the registry's or
-    the national list's name)."""
-    return config.district_name or district_name(district.code, district.name)
+def report_district_name(session: Session, config: Config, district: District) -> str:
+    """The district's name as its report prints it: the setting where the installation holds
+    this one district (the setting names a single district, so a city's reports would all
+    carry it), else the registry's or the national list's name."""
+    if config.district_name and session.scalar(select(func.count()).select_from(District)) == 1:
+        return config.district_name
+    return district_name(district.code, district.name)
 
 
 def take_snapshot(
@@ -327,7 +330,7 @@ def take_snapshot(
 
     snapshot = Snapshot(
         district_code=district.code,
-        district_name=report_district_name(config, district),
+        district_name=report_district_name(session, config, district),
         year=year,
         as_of=as_of,
         previous_as_of=previous_as_of,
