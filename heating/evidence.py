@@ -74,10 +74,20 @@ def default_season(session: Session, settings: UsageSettings, tz: str) -> int:
     return judged if judged is not None else clock.today(tz).year - 1
 
 
-def evidence_districts(session: Session) -> set[str]:
-    """Codes of the districts with a household holding a utility account or a heated area."""
+def evidence_districts(session: Session) -> frozenset[str]:
+    """Codes of the districts with a household holding a utility account or a heated area.
+
+    Kept until the data change (``heating.evidence_cache``): in a district without
+    any, the EXISTS reads every household (0.3–0.55 s of PostgreSQL per call on the
+    city demo, asked by each page's facts and several times by each report:
+    ``benchmarks/load.py``, README "Load test").
+    """
+    return kept(session, ("evidence districts",), lambda: _evidence_districts(session), shared=True)
+
+
+def _evidence_districts(session: Session) -> frozenset[str]:
     h = Household
-    return set(
+    return frozenset(
         session.scalars(
             select(District.code)
             .join(Township, Township.district_id == District.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from heating.runtime import Runtime
+from tests.support.districts import NANJIE
+from tests.support.households import at, change_household
 from tests.support.report import AS_OF, build_history, read_table
 
 
@@ -120,3 +123,23 @@ def test_cli_asks_for_a_district_when_there_are_several(
     assert (
         run_cli("report", "--year", "2021", "--district", "140405", "-o", str(out)).exit_code == 0
     )
+
+
+def test_the_same_report_is_built_once_until_the_data_change(
+    login: Callable[[str], FlaskClient], runtime: Runtime, history: None, tiny_district
+) -> None:
+    """Downloads with the same choices get the same file while nothing is committed
+    (heating.web.reports._kept_report); a change to a household is in the next one."""
+    client = login("erin")
+    first = client.get("/reports/download?year=2021")
+    time.sleep(1.1)  # a report built again would carry another generation time
+    again = client.get("/reports/download?year=2021")
+    assert first.status_code == again.status_code == 200
+    assert again.data == first.data
+    with runtime.session() as s:
+        change_household(
+            s, tiny_district[NANJIE], "S10", at("2021-07-01 10:00"), status="completed"
+        )
+    after = client.get("/reports/download?year=2021")
+    total = read_table(openpyxl.load_workbook(io.BytesIO(after.data))["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 33  # was 32

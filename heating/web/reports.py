@@ -20,11 +20,13 @@ from flask import Blueprint, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from heating import clock
 from heating.clock import parse_known_at
 from heating.errors import Forbidden, Refused
+from heating.evidence_cache import kept
 from heating.history import first_ledger_date
 from heating.models import District
-from heating.report import build_report
+from heating.report import BuiltReport, build_report
 from heating.report.city import city_summary_workbook
 from heating.report.snapshot import check_year, default_as_of
 from heating.scope import districts as all_districts
@@ -151,15 +153,7 @@ def download() -> ResponseReturnValue:
     try:
         year, as_of, district, known_at = _parse_request()
         approved_only = flag_arg("approved_only", "只含已审核乡镇 approved_only")
-        built = build_report(
-            db(),
-            app_config(),
-            year,
-            as_of=as_of,
-            district_code=district,
-            known_at=known_at,
-            approved_only=approved_only,
-        )
+        built = _kept_report(year, as_of, district, known_at, approved_only)
     except Refused as exc:
         return _form_page(exc.message, 400)
     # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.
@@ -170,6 +164,49 @@ def download() -> ResponseReturnValue:
         download_name=built.file_name,
         max_age=0,
     )
+
+
+def _kept_report(
+    year: int,
+    as_of: date | None,
+    district: str | None,
+    known_at: datetime | None,
+    approved_only: bool,
+) -> BuiltReport:
+    """The report, built once per data version (``heating.evidence_cache``) for these choices.
+
+    A district report costs seconds of CPU in the app and more in the database (each
+    year's figures, the evidence, the heat sources); city users download the same
+    ones.  While nothing that feeds a figure is committed, the same choices give the
+    same file — the cover's generation time and known-at time are the first
+    download's, and a report generated again with that known-at time has the same
+    figures.  A commit anywhere changes the data version, and the next download
+    builds again.
+    """
+    config = app_config()
+    key = (
+        "report",
+        year,
+        as_of,
+        district,
+        known_at,
+        approved_only,
+        repr(sorted(config.values.items(), key=lambda item: item[0])),
+        clock.today(config.timezone),
+    )
+
+    def build() -> BuiltReport:
+        return build_report(
+            db(),
+            config,
+            year,
+            as_of=as_of,
+            district_code=district,
+            known_at=known_at,
+            approved_only=approved_only,
+        )
+
+    return kept(db(), key, build, shared=True)
 
 
 def _refuse_without_city_scope() -> None:
