@@ -29,7 +29,7 @@ from imports.dimensions_xlsx import XlsxScan
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
 from imports.issues import LedgerRejected
 from imports.raw_sheet import HEAD_ROWS, ROW_HEADROOM, RawSheet, padded, too_many_rows
-from imports.zip_members import read_member
+from imports.zip_members import DAMAGED, read_member
 
 
 @dataclass(frozen=True)
@@ -127,10 +127,12 @@ def _read_calamine(
     recheck: dict[str, Callable[[], SheetExtent]] = {}
     if kind in ("xlsx", "xlsm"):
         # calamine builds an xlsx sheet's grid when the sheet is loaded: checked then.
-        extents, gaps, scans, recheck = _xlsx_extents(data, stream_rows if trust_declared else 0)
+        extents, gaps, scans, recheck = _xlsx_extents(
+            data, file_name, stream_rows if trust_declared else 0
+        )
     else:
         # calamine builds every .ods/.xls sheet, hidden ones too, when it opens the file.
-        extents = _ods_extents(data) if kind == "ods" else _xls_extents(data)
+        extents = _ods_extents(data, file_name) if kind == "ods" else _xls_extents(data)
         for extent in extents.values():
             check_extent(extent() if callable(extent) else extent, file_name)
     try:
@@ -223,7 +225,7 @@ class _Streamer:
                 head.append(row)
                 if len(head) >= HEAD_ROWS:
                     break
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, SafeET.ParseError) as exc:
+        except (*DAMAGED, KeyError, OSError, ValueError, SafeET.ParseError) as exc:
             raise corrupt(self.file_name) from exc
         return RawSheet(
             name,
@@ -241,7 +243,7 @@ def _closing(rows: Iterator[list[Any]], zf: zipfile.ZipFile, file_name: str) -> 
     """The rest of a streamed sheet's rows; the zip closes when they are read."""
     try:
         yield from rows
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (*DAMAGED, OSError, ValueError) as exc:
         raise corrupt(file_name) from exc
     finally:
         zf.close()
@@ -331,12 +333,17 @@ def _beyond(sheet: Any, extent: SheetExtent) -> bool:
     return bool(end) and (end[0] + 1 > extent.rows or end[1] + 1 > extent.columns)
 
 
-def _ods_extents(data: bytes) -> dict[str, Extent]:
-    """Each table's extent from content.xml; none when it cannot be read (calamine will say)."""
+def _ods_extents(data: bytes, file_name: str) -> dict[str, Extent]:
+    """Each table's extent from content.xml; none when it cannot be read (calamine will say).
+
+    A content.xml that does not inflate (``DAMAGED``) is refused here as a damaged file.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("content.xml") as fh:
             return {e.sheet: e for e in dimensions_ods.scan_ods(fh)}
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SafeET.ParseError, SAXException):
+    except DAMAGED as exc:
+        raise corrupt(file_name) from exc
+    except (KeyError, OSError, ValueError, SafeET.ParseError, SAXException):
         return {}
 
 
@@ -356,7 +363,7 @@ def _calamine_error(exc: Exception, file_name: str) -> LedgerRejected:
 
 
 def _xlsx_extents(
-    data: bytes, trust_rows: int = 0
+    data: bytes, file_name: str, trust_rows: int = 0
 ) -> tuple[
     dict[str, Extent],
     dict[str, set[tuple[int, int]]],
@@ -377,6 +384,10 @@ def _xlsx_extents(
     reach and notes whether it has formulas; only sheets with formulas are
     read again to place the ones saved without a cached value (calamine
     would silently read those cells as blank).
+
+    A member that does not inflate (``DAMAGED``: a corrupt deflate stream, one
+    that ends early or fails its CRC) is refused here as a damaged file
+    (``file_corrupt``), before calamine opens the file.
     """
     extents: dict[str, Extent] = {}
     gaps: dict[str, set[tuple[int, int]]] = {}
@@ -417,7 +428,9 @@ def _xlsx_extents(
                         found = streaming_xlsx.formulas_without_value(fh)
                     if found:
                         gaps[name] = found
-    except (zipfile.BadZipFile, KeyError, OSError, SafeET.ParseError, ValueError):
+    except DAMAGED as exc:
+        raise corrupt(file_name) from exc
+    except (KeyError, OSError, SafeET.ParseError, ValueError):
         return extents, gaps, {}, recheck
     return extents, gaps, large, recheck
 
@@ -451,7 +464,7 @@ def _exact_xlsx_extent(data: bytes, path: str, name: str) -> Callable[[], SheetE
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(path) as fh:
                 return dimensions_xlsx.count_xlsx_sheet(fh, name)
-        except (zipfile.BadZipFile, KeyError, OSError, SAXException):
+        except (*DAMAGED, KeyError, OSError, SAXException):
             return SheetExtent(name, 0, 0, 0)  # unreadable: calamine will refuse it
 
     return count

@@ -11,12 +11,15 @@ check of ``imports.file_kinds`` judged that size), its CRC-32 checked at the
 end.  Anything unusual — an encrypted or otherwise compressed member, a bad
 local header, a stream that errs, ends early or fails its CRC — goes back to
 ``ZipFile.open`` and its errors, so a damaged file is judged exactly as before.
+Those errors (``DAMAGED``) are the callers' to turn into the refusal of a
+damaged file (``imports.file_kinds.corrupt``).
 """
 
 from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import IO, TypeVar
 
@@ -26,6 +29,10 @@ except ImportError:  # an environment installed before isal was a dependency: sa
     import zlib as isal_zlib  # type: ignore[no-redef]
 
 T = TypeVar("T")
+# What reading a damaged member raises: a deflate stream that errs (zlib's error; ISA-L's
+# error, should one ever escape the fast path), ends early (EOFError) or fails its CRC or
+# local header (BadZipFile).  None of them is an OSError or a ValueError.
+DAMAGED: tuple[type[Exception], ...] = (zipfile.BadZipFile, EOFError, zlib.error, isal_zlib.error)
 # zipfile.structFileHeader: signature, versions, flags, method, time, date, CRC, sizes,
 # name length, extra length.
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -103,7 +110,7 @@ def read_member(data: bytes, zf: zipfile.ZipFile, path: str, reader: Callable[[I
     """``reader`` over the member ``path`` of the zip ``zf`` whose bytes are ``data``.
 
     Raises what ``ZipFile.open`` and ``reader`` raise (``KeyError`` for a
-    missing member).  ``reader`` may run twice: once on the fast stream and,
+    missing member, one of ``DAMAGED`` for a member that does not inflate).  ``reader`` may run twice: once on the fast stream and,
     if that stream turns out unusual, again on ``ZipFile.open``.
     """
     try:

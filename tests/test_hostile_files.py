@@ -15,20 +15,28 @@ import os
 import pickle
 import re
 import resource
+import struct
 import subprocess
 import sys
 import time
 import zipfile
+import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import xlwt
+from sqlalchemy import func, select
 
 from heating.errors import Refused
+from heating.models import Household, ImportBatch
 from heating.runtime import open_runtime
 from imports.isolation import ChildFailed, ChildLimits, loads_checked, run_isolated
 from imports.issues import CODES, LedgerRejected
 from imports.pipeline import parse_ledger
+from imports.readers import ReadLimits
+from tests.support.ledgers import id_number, ledger_xlsx
+from tests.support.web import upload
 
 CHILD_MB = 768
 CHILD_SECONDS = 20
@@ -282,6 +290,147 @@ def test_cli_refuses_a_hostile_file_with_exit_1_and_no_backtrace(
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("错误：文件“台账.xlsx”无法读取：工作表“Sheet1”")
     assert "Traceback" not in proc.stderr and "panicked" not in proc.stderr
+
+
+# --------------------------------------------------------------------------
+# Damaged compressed data: refused as a damaged file, and nothing is stored
+# --------------------------------------------------------------------------
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def broken_deflate(data: bytes, member: str, error: type[Exception] = zlib.error) -> bytes:
+    """``data`` with 8 bytes in the middle of ``member``'s compressed data overwritten in place
+    so that reading the member raises ``error``: ``zlib.error`` (the deflate stream is
+    invalid) or ``zipfile.BadZipFile`` (it inflates, to the wrong bytes: the CRC fails).
+    The zip's directory, the sizes and the CRC are untouched: only reading the member
+    finds the damage."""
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(member)
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    local = struct.unpack_from("<4s2B4HL2L2H", data, info.header_offset)  # zipfile's local header
+    start = info.header_offset + 30 + local[10] + local[11]
+    for at in range(start + info.compress_size // 2, start + info.compress_size - 8):
+        for fill in (b"\xff" * 8, b"\x00" * 8):
+            broken = data[:at] + fill + data[at + 8 :]
+            with zipfile.ZipFile(io.BytesIO(broken)) as zf:
+                assert zf.getinfo(member).CRC == info.CRC  # the directory still reads
+                try:
+                    zf.read(member)
+                except Exception as exc:  # noqa: BLE001 - the kind is checked
+                    if type(exc) is error:
+                        return broken
+    raise AssertionError(f"no 8 bytes in the middle of {member} raise {error.__name__}")
+
+
+def intact_ledger() -> bytes:
+    """A real ledger written by openpyxl: 2,000 households of 南街."""
+    rows = [
+        ["南街村委会", f"A{i:04d}", f"张{i}", id_number(i), "13800001111", "已完工", "煤改电"]
+        + ["2021-06-30"]
+        for i in range(1, 2001)
+    ]
+    return ledger_xlsx(rows)
+
+
+def assert_damaged(message: str, file_name: str) -> None:
+    """The refusal of a damaged file (``imports.file_kinds.corrupt``): which file, what to do."""
+    assert f"文件“{file_name}”已损坏，无法读取" in message
+    assert "请在 Excel 或 WPS 中打开确认，必要时重新保存后再上传" in message
+
+
+def _stored(runtime) -> tuple[int, int]:
+    with runtime.session() as session:
+        return (
+            session.scalar(select(func.count()).select_from(ImportBatch)),
+            session.scalar(select(func.count()).select_from(Household)),
+        )
+
+
+@pytest.mark.parametrize("reader", ["calamine", "streamed"])
+def test_xlsx_whose_sheet_does_not_inflate_is_refused_as_damaged_and_nothing_is_stored(
+    runtime, tiny_district, monkeypatch, reader
+) -> None:
+    """A corrupt deflate stream in the worksheet: zlib.error escaped the declared-size read
+    (and, with the streaming reader chosen, the full size scan), and the child's failure
+    (``ChildFailed``) reached the clerk as a system error."""
+    from imports.batches import preview
+
+    if reader == "streamed":  # the streaming reader's threshold at 0: every sheet is streamed
+        from_config = ReadLimits.from_config
+        monkeypatch.setattr(
+            ReadLimits,
+            "from_config",
+            classmethod(lambda cls, config: replace(from_config(config), stream_rows=0)),
+        )
+    intact = intact_ledger()
+    before = _stored(runtime)
+    with runtime.session() as session, pytest.raises(LedgerRejected) as caught:
+        preview(
+            session,
+            broken_deflate(intact, SHEET),
+            "台账.xlsx",
+            user_id=None,
+            township_code=TOWNSHIP,
+            config=runtime.config,
+        )
+    assert caught.value.code == "file_corrupt"
+    assert_damaged(caught.value.message, "台账.xlsx")
+    assert _stored(runtime) == before == (0, 0)
+    # The same ledger undamaged previews (one batch, no household before a commit).
+    with runtime.session() as session:
+        _, outcome = preview(
+            session,
+            intact,
+            "台账.xlsx",
+            user_id=None,
+            township_code=TOWNSHIP,
+            config=runtime.config,
+        )
+    assert outcome["counts"]["rejected"] == 0
+    assert _stored(runtime) == (1, 0)
+
+
+def test_ods_whose_content_fails_its_crc_is_refused_as_damaged(runtime, tiny_district) -> None:
+    cell = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    rows = "".join(
+        f"<table:table-row>{cell.format(f'张{i}')}{cell.format('已完工')}{cell.format('南街')}"
+        "</table:table-row>"
+        for i in range(2000)
+    )
+    # (Deflate is forgiving: damage in the middle of this content.xml inflates to wrong bytes,
+    # which its CRC finds; an invalid stream (zlib.error) takes the same branch.)
+    data = broken_deflate(ods_table(rows), "content.xml", zipfile.BadZipFile)
+    exc = refused(runtime, data, "台账.ods")
+    assert exc.code == "file_corrupt"
+    assert_damaged(exc.message, "台账.ods")
+
+
+def test_the_streaming_reader_refuses_a_sheet_that_does_not_inflate() -> None:
+    """The streaming reader inflates the sheet again itself (``imports.streaming_xlsx``): damage
+    met there is the same refusal.  (The size scan reads the same bytes first and meets it
+    before; here the scan of the intact file stands in for it.)"""
+    from imports.readers import _Streamer, _xlsx_extents
+
+    intact = intact_ledger()
+    _, _, scans, _ = _xlsx_extents(intact, "台账.xlsx")
+    [(name, (_, scan))] = scans.items()
+    streamer = _Streamer(broken_deflate(intact, SHEET), scans, "台账.xlsx", 0)
+    with pytest.raises(LedgerRejected) as caught:
+        sheet = streamer.sheet(name, scan.extent)
+        assert sheet is not None and sheet.streamed
+        list(sheet.iter_rows())
+    assert caught.value.code == "file_corrupt"
+    assert_damaged(caught.value.message, "台账.xlsx")
+
+
+def test_a_clerk_uploading_a_sheet_that_does_not_inflate_sees_the_refusal(login, runtime) -> None:
+    client = login("bob")
+    resp = upload(client, broken_deflate(intact_ledger(), SHEET), "台账.xlsx")
+    page = resp.get_data(as_text=True)
+    assert 'id="job-failed"' in page
+    assert_damaged(page, "台账.xlsx")
+    assert "系统错误" not in page and "Traceback" not in page
+    assert _stored(runtime) == (0, 0)
 
 
 # --------------------------------------------------------------------------
