@@ -404,6 +404,7 @@ def test_report_without_boundaries_or_zones_still_builds(
     assert villages[V_DOWN]["覆盖率|覆盖率"] == "—"  # no registry total, no rows
 
 
+@pytest.mark.slow  # LibreOffice starts in 10-20 s: not part of the quick run, always of CI
 def test_libreoffice_converts_the_report_to_pdf(
     runtime: Runtime, history: dict[str, int], tmp_path: Path
 ) -> None:
