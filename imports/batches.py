@@ -26,8 +26,9 @@ from imports import ledger_date as ledger_dates
 from imports import parse_cache
 from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, change_details, diff_ledger, outcome, sheets_json
+from imports.ledger_references import LedgerReferences, ledger_references, parse_fingerprint
 from imports.parsed import ParsedLedger, gc_paused
-from imports.pipeline import LedgerReferences, ledger_references, parse_fingerprint, parse_ledger
+from imports.pipeline import parse_ledger
 from imports.storage import keep_bytes
 
 Progress = Callable[[int, int], None]

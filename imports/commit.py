@@ -62,8 +62,9 @@ from imports.batches import (
 )
 from imports.coal_subsidy import warn_coal_subsidies
 from imports.diff import LedgerDiff, diff_ledger, id_hash_for, outcome, rejected_rows_json
+from imports.ledger_references import ledger_references, parse_fingerprint
 from imports.parsed import ParsedLedger, gc_paused
-from imports.pipeline import ledger_references, parse_fingerprint, replay_ledger
+from imports.pipeline import replay_ledger
 
 log = logging.getLogger(__name__)
 # New households written per bulk insert (their column dicts are built a part at a time).

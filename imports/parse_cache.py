@@ -16,7 +16,7 @@ parse read is as it was (``fingerprint``):
 - the file: the batch's SHA-256, and the stored bytes must still hash to it
   (the commit checks them before anything else and refuses otherwise);
 - the registry and the rules' data, as the parse is handed them
-  (``imports.pipeline.LedgerReferences``: the district's townships and
+  (``imports.ledger_references.LedgerReferences``: the district's townships and
   villages, the ID salt, the district's extent, the heat-source register,
   the strict/warn rule) and the day the dates are judged against;
 - the read limits (``upload_max_mb``, ``import_max_rows``, …) and the parser's

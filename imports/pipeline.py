@@ -5,23 +5,21 @@ that the diff, preview and commit steps (``imports.diff``, ``imports.batches``,
 ``imports.commit``) turn into a preview or a batch.  This module holds the sheets' part (header,
 ignored and missing columns) and the loop over a sheet's rows; each row's
 work is a sequence of small steps in ``imports.row_steps`` that return
-problems, placed here on the row.
+problems, placed here on the row.  What the parse reads from the database is
+loaded beforehand, in the parent (``imports.ledger_references``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from itertools import islice, repeat
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating.db import get_meta
-from heating.models import Township
 from imports import clean
 from imports.fields import (
     LEDGER_LABELS,
@@ -33,6 +31,7 @@ from imports.fields import (
 from imports.header import HeaderMatch, find_header
 from imports.issue_rows import is_issue_sheet, is_reason_column
 from imports.issues import IssueCap, LedgerRejected, Problem, column_letter
+from imports.ledger_references import LedgerReferences, ledger_references
 from imports.parsed import LedgerRow, ParsedLedger, SheetInfo, gc_paused, shown
 from imports.plain_rows import PlainBlock, PlainRows, none_skipped
 from imports.readers import RawSheet, ReadLimits, read_workbook
@@ -49,66 +48,8 @@ from imports.row_steps import (
     skip_reason_of,
     unfold_values,
 )
-from imports.validate import RowRules
-from imports.villages import VillageIndex
 
 PROGRESS_EVERY = 5000
-
-
-@dataclass
-class LedgerReferences:
-    """What parsing needs from the database, loaded once by the caller as plain data.
-
-    The parse itself runs in a child process (``imports.isolation``) that
-    never opens a database connection: the village index, the ID salt and
-    the cross-field rules' data (district extent, heat sources) travel to it
-    pickled.
-    """
-
-    township_code: str | None
-    index: VillageIndex
-    salt: str
-    rules: RowRules
-
-    @classmethod
-    def load(cls, session: Session, township_code: str | None, today: date) -> LedgerReferences:
-        index = VillageIndex.load(session, township_code)
-        rules = RowRules(session, today, index.district_ids)
-        rules.extent()
-        rules.register()
-        rules.session = None  # type: ignore[assignment]  # everything it reads is loaded
-        return cls(township_code, index, get_meta(session, "id_salt") or "", rules)
-
-
-def ledger_references(
-    session: Session, config: Any, township_code: str | None, today: date
-) -> LedgerReferences:
-    """What a parse of a ledger for ``township_code`` reads from the database and settings.
-
-    Raises LedgerRejected when the township is not in the registry.
-    """
-    known = select(Township.id).where(Township.code == township_code)
-    if township_code is not None and session.scalar(known) is None:
-        raise LedgerRejected(
-            f"乡镇代码 {township_code} 不在村庄名录中。请核对代码（9 位），或先导入村庄名录。",
-            code="township_unknown",
-        )
-    references = LedgerReferences.load(session, township_code, today)
-    references.rules.heat_source_rule = config.heat_source_rule
-    return references
-
-
-def parse_fingerprint(references: LedgerReferences, config: Any, sha256: str) -> str | None:
-    """What a kept parse must match to stand in for a new one (``imports.parse_cache``).
-
-    None when the references have no stable form (the parse is then never kept).
-    """
-    from imports import parse_cache
-
-    try:
-        return parse_cache.fingerprint(sha256, references, ReadLimits.from_config(config))
-    except parse_cache.Unstable:
-        return None
 
 
 def parse_ledger(

@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 
 from imports.dimensions_xlsx import declared_xlsx_sheet, scan_xlsx_sheet
-from imports.pipeline import LedgerReferences, parse_ledger_file
+from imports.ledger_references import LedgerReferences
+from imports.pipeline import parse_ledger_file
 from imports.readers import ReadLimits
 from tests.support.ledgers import ledger_xlsx, with_check_digit
 

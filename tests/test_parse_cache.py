@@ -14,7 +14,7 @@ from imports import commit as commit_module
 from imports import parse_cache
 from imports.batches import cancel, preview
 from imports.commit import commit
-from imports.pipeline import LedgerReferences, parse_fingerprint
+from imports.ledger_references import LedgerReferences, parse_fingerprint
 from tests.support.ledgers import ledger_xlsx, with_check_digit
 from tests.support.web import batch_id_of, follow_job, post, upload
 
@@ -167,8 +167,9 @@ def test_a_sheet_parsed_with_its_rows_held_until_calamine_is_done_gives_the_same
     from dataclasses import replace as with_limit
 
     from imports.isolation import ChildLimits, run_isolated
+    from imports.ledger_references import ledger_references
     from imports.parsed import LedgerRow
-    from imports.pipeline import ledger_references, parse_ledger_file
+    from imports.pipeline import parse_ledger_file
     from imports.readers import ReadLimits
 
     # More rows than a part (PROGRESS_EVERY): parts are sent, held in the second parse.

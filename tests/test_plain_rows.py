@@ -19,8 +19,9 @@ from heating.config import load_config
 from imports import clean
 from imports.fields import LEDGER_SCHEMA
 from imports.header import find_header
+from imports.ledger_references import ledger_references
 from imports.parsed import ParsedLedger
-from imports.pipeline import PROGRESS_EVERY, ledger_references, parse_ledger_file
+from imports.pipeline import PROGRESS_EVERY, parse_ledger_file
 from imports.plain_rows import PlainRows, id_numbers_valid, none_skipped
 from imports.readers import RawSheet, ReadLimits
 from imports.row_steps import SheetPlan
