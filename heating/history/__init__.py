@@ -65,14 +65,13 @@ from heating.history.values import (
     to_column_value,
     to_json_value,
 )
+from heating.history.whole_histories import History, load_histories
 from heating.history.writing import (
     Change,
-    History,
     Stamp,
     add_households,
     add_versions,
     later_in_force,
-    load_histories,
     retract,
     settle,
 )

@@ -1,6 +1,8 @@
-"""Writing history: new households, versions, back-fills, retractions, whole demo histories.
+"""Writing history: new households, versions, back-fills, retractions.
 
-Every version the tracker stores is written here (see ``heating.history``).
+Every version the tracker stores is written here (see ``heating.history``),
+except the demo's whole histories, written at once by
+``heating.history.whole_histories`` with this module's version rows.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from sqlalchemy.orm import Session, aliased
 
 from heating import sealing
 from heating.history.asof import _chunks, current_states, live, shows_state_at, states_as_of
-from heating.history.bulk import _next_id, _sync_sequence, allocate_ids, bulk_insert
+from heating.history.bulk import allocate_ids, bulk_insert
 from heating.history.json_templates import dump_new_state
 from heating.history.values import (
-    _CONVERTED,
     _FIELDS_GETTER,
     BLANK_STATE,
     CHUNK,
@@ -34,7 +35,6 @@ from heating.history.values import (
     fields_json,
     state_from_json,
     state_json,
-    to_json_value,
 )
 from heating.models import (
     HOUSEHOLD_FIELDS,
@@ -432,91 +432,3 @@ def retract(session: Session, batch_id: int, stamp: Stamp) -> int:
             )
         bulk_insert(session, _V, VERSION_COLUMNS, versions)
     return len(ids)
-
-
-# --------------------------------------------------------------------------
-# Whole histories at once (the demo)
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class History:
-    """A household written with its whole history: identity and (stamp, full state) steps.
-
-    Steps must be in ledger order (ledger date, then recorded time); fields
-    listed in ``fixed`` do not change across the steps (serialised once).
-    """
-
-    village_id: int
-    key: str
-    key_kind: str
-    id_hash: str | None
-    steps: list[tuple[Stamp, dict[str, Any]]]
-
-
-def load_histories(
-    session: Session, histories: Iterable[History], fixed: Sequence[str] = ()
-) -> tuple[int, int]:
-    """Insert households with every version of their history in bulk; return the counts.
-
-    The demo's 58,000 households and 200,000 versions load in seconds: a
-    version's ``before`` is the previous one's ``after`` (the same string),
-    and the ``fixed`` fields' JSON is written once per household.
-    """
-    changing = tuple(f for f in HOUSEHOLD_FIELDS if f not in fixed)
-    converted = tuple(f for f in changing if f in _CONVERTED)
-    next_household = _next_id(session, _H)
-    next_version = _next_id(session, _V)
-    households: list[tuple[Any, ...]] = []
-    versions: list[tuple[Any, ...]] = []
-    for history in histories:
-        hid = next_household
-        next_household += 1
-        final_stamp, final = history.steps[-1]
-        static = {f: to_json_value(final[f]) for f in fixed}
-        static.update(village_id=history.village_id, active=True)
-        prefix = dump_snapshot(static)[:-1] + ","
-        before_json = None
-        before: dict[str, Any] | None = None
-        for stamp, state in history.steps:
-            moving = {f: state[f] for f in changing}
-            for name in converted:
-                if moving[name] is not None:
-                    moving[name] = to_json_value(moving[name])
-            after_json = prefix + dump_snapshot(moving)[1:]
-            after = {**state, "village_id": history.village_id, "active": True}
-            versions.append(
-                _version_row(
-                    next_version,
-                    hid,
-                    "create" if before is None else "update",
-                    before,
-                    after,
-                    stamp,
-                    before_json=before_json,
-                    after_json=after_json,
-                )
-            )
-            next_version += 1
-            before, before_json = after, after_json
-        households.append(
-            (
-                hid,
-                history.village_id,
-                history.key,
-                history.key_kind,
-                history.id_hash,
-                True,
-                *_FIELDS_GETTER(final),
-                None,
-                history.steps[0][0].batch_id,
-                final_stamp.batch_id,
-                final_stamp.recorded_at,
-                final_stamp.ledger_date,
-            )
-        )
-    bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
-    bulk_insert(session, _V, VERSION_COLUMNS, versions)
-    for table in (_H, _V):
-        _sync_sequence(session, table)
-    return len(households), len(versions)
