@@ -21,8 +21,9 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from heating.config import Config
+from heating.report.district_year import default_as_of
 from heating.report.signoff_section import SignoffSection
-from heating.report.snapshot import Snapshot, default_as_of, take_snapshot
+from heating.report.snapshot import Snapshot, take_snapshot
 
 __all__ = [
     "BuiltReport",

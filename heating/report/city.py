@@ -33,9 +33,9 @@ from heating.config import Config
 from heating.errors import Refused
 from heating.models import utcnow
 from heating.report import BuiltReport, build_report, file_name_of, mark_of
+from heating.report.district_year import check_year, default_as_of, report_district_name
 from heating.report.sheets.places import MEASURE_COLUMNS, measure_values
 from heating.report.signoff_section import gather
-from heating.report.snapshot import check_year, default_as_of, report_district_name
 from heating.report.workbook import Column, Row, Table, key_value_rows, stamp, write_table
 from heating.scope import districts
 

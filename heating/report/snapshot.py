@@ -4,7 +4,8 @@
 dataclasses; the sheet modules only lay them out.  The measures are
 ``heating.measures``' own functions over the village facts read once
 (``heating.village_facts``); the sources, the zones and the household detail
-are gathered by ``sources``, ``zone_section`` and ``household_detail``.  Household numbers are the
+are gathered by ``sources``, ``zone_section`` and ``household_detail``; the district and
+the cut-off are settled by ``district_year``.  Household numbers are the
 state as of the cut-off by ledger date, known at the report's known-at time
 (``heating.history``; default: the moment it is generated), so a report
 regenerated later with the same cut-off and known-at shows the same numbers
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating.boilers import BoilerStatus, boiler_status
@@ -29,8 +30,6 @@ from heating.clock import end_of_second, local_date
 from heating.coal_subsidy import coal_subsidies_in_zones
 from heating.completion import decided_village_ids
 from heating.config import Config, cutoff_of
-from heating.counties import district_name
-from heating.errors import NotFound, Refused
 from heating.inconsistencies import Inconsistency, inconsistencies
 from heating.measures import (
     RULE_AGGREGATE,
@@ -47,7 +46,6 @@ from heating.measures import (
     village_row,
 )
 from heating.models import (
-    District,
     Township,
     Village,
     utcnow,
@@ -55,6 +53,12 @@ from heating.models import (
 from heating.profile import Profile
 from heating.relapse import needing_plan
 from heating.relapse_plans import plans_in_force, with_plans
+from heating.report.district_year import (
+    check_year,
+    default_as_of,
+    report_district_name,
+    resolve_district,
+)
 from heating.report.heat_source_section import HeatSourceSection, heat_source_section
 from heating.report.household_detail import (
     NoCompletionDate,
@@ -193,42 +197,6 @@ class Snapshot:
 
 
 # --------------------------------------------------------------------------
-# Dates and the district
-# --------------------------------------------------------------------------
-
-
-def default_as_of(config: Config, year: int) -> date:
-    """The configured report cut-off (``report_cutoff``, e.g. 10-31) of ``year``."""
-    return cutoff_of(year, config.report_cutoff)
-
-
-def check_year(year: int) -> None:
-    if not 2000 <= year <= 2100:
-        raise Refused(f"报告年度应在 2000 到 2100 之间，得到 {year}。")
-
-
-def resolve_district(session: Session, code: str | None) -> District:
-    """The district to report on: the one given, or the only one there is."""
-    if code:
-        district = session.scalar(select(District).where(District.code == code))
-        if district is None:
-            raise NotFound(f"区县代码 {code} 不在村庄名录中：请检查 6 位区县代码。")
-        return district
-    districts = list(session.scalars(select(District).order_by(District.code)))
-    if not districts:
-        raise Refused(
-            "村庄名录为空：请先用 heating registry load 导入村庄名录（或 heating demo）。"
-        )
-    if len(districts) > 1:
-        listed = "、".join(f"{d.name}（{d.code}）" for d in districts)
-        raise Refused(
-            f"数据库中有多个区县：{listed}。请指定要出报告的区县"
-            "（网页上在“区县”中选择；命令行用 --district 区县代码）。"
-        )
-    return districts[0]
-
-
-# --------------------------------------------------------------------------
 # The snapshot
 # --------------------------------------------------------------------------
 
@@ -263,15 +231,6 @@ def _relapse_places(
         for kind, of in (("township", townships), ("village", rows))
         for p in with_plans(needing_plan(of, threshold), kind, plans, today)
     ]
-
-
-def report_district_name(session: Session, config: Config, district: District) -> str:
-    """The district's name as its report prints it: the setting where the installation holds
-    this one district (the setting names a single district, so a city's reports would all
-    carry it), else the registry's or the national list's name."""
-    if config.district_name and session.scalar(select(func.count()).select_from(District)) == 1:
-        return config.district_name
-    return district_name(district.code, district.name)
 
 
 def take_snapshot(
