@@ -27,6 +27,7 @@ from imports.csv_reading import read_csv
 from imports.dimensions import SheetExtent, check_extent
 from imports.dimensions_xlsx import XlsxScan
 from imports.file_kinds import MB, corrupt, detect_kind, encrypted
+from imports.formula_gaps import formulas_without_value
 from imports.issues import LedgerRejected
 from imports.raw_sheet import HEAD_ROWS, ROW_HEADROOM, RawSheet, padded, too_many_rows
 from imports.zip_members import DAMAGED, read_member
@@ -425,7 +426,7 @@ def _xlsx_extents(
                 large[name] = (path, scan)
                 if scan.has_formula:
                     with zf.open(path) as fh:
-                        found = streaming_xlsx.formulas_without_value(fh)
+                        found = formulas_without_value(fh)
                     if found:
                         gaps[name] = found
     except DAMAGED as exc:

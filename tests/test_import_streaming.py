@@ -26,6 +26,7 @@ from openpyxl.styles import Font
 from python_calamine import CalamineWorkbook
 
 from imports import streaming_xlsx
+from imports.formula_gaps import formulas_without_value
 from imports.issues import LedgerRejected
 from imports.readers import RawSheet, ReadLimits, read_workbook
 
@@ -383,15 +384,15 @@ def test_formulas_without_value_are_found_across_chunk_boundaries(chunk):
     expected = {(r - 1, 0) for r in range(2, 300) if r % 3}
     xml = sheet_xml(formula_book())
     assert b"<t>a&gt;b c> row></t>" in xml
-    assert streaming_xlsx.formulas_without_value(io.BytesIO(xml), chunk) == expected
+    assert formulas_without_value(io.BytesIO(xml), chunk) == expected
     prefixed = re.sub(rb"<(/?)(sheetData|row|c|v|f|is|t)\b", rb"<\1x:\2", xml)
-    assert streaming_xlsx.formulas_without_value(io.BytesIO(prefixed), chunk) == expected
+    assert formulas_without_value(io.BytesIO(prefixed), chunk) == expected
 
 
 def test_formulas_with_a_cached_value_are_no_gap():
     xml = sheet_xml(xlsxwriter_book())
     assert b"<f>" in xml
-    assert streaming_xlsx.formulas_without_value(io.BytesIO(xml), 50) == set()
+    assert formulas_without_value(io.BytesIO(xml), 50) == set()
 
 
 def test_formula_gaps_reach_the_sheet_on_both_read_paths():
