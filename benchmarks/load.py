@@ -766,6 +766,17 @@ def main(argv: list[str] | None = None) -> int:
     if runtime.engine.dialect.name == "postgresql":
         with runtime.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+            # The server's memory settings decide whether the pages are read from its own
+            # buffers or again and again from the OS (README, "PostgreSQL and production").
+            shown = {
+                name: conn.execute(text(f"SHOW {name}")).scalar()
+                for name in ("shared_buffers", "work_mem", "effective_cache_size")
+            }
+            size = conn.execute(text("SELECT pg_size_pretty(pg_database_size(current_database()))"))
+            print(
+                "PostgreSQL：" + "，".join(f"{k} {v}" for k, v in shown.items()),
+                f"；数据库 {size.scalar()}",
+            )
     ledgers = write_ledgers(runtime, plan, args.rows, workdir)
     runtime.engine.dispose()
     print(
