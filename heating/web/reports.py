@@ -28,7 +28,7 @@ from heating.history import first_ledger_date
 from heating.models import District
 from heating.report import BuiltReport, build_report
 from heating.report.city import city_summary_workbook
-from heating.report.snapshot import check_year, default_as_of
+from heating.report.district_year import check_year, default_as_of
 from heating.scope import districts as all_districts
 from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
 from heating.web.db import app_config, db
