@@ -106,7 +106,8 @@ def kept(session: Session, key: Hashable, compute: Callable[[], T], *, shared: b
     if not found:
         # After a commit every thread of a worker asks at once: one computes, the
         # others wait for it rather than each spending the same seconds of CPU.
-        # Keys nest in one order only (trend → facts → evidence → judged), so waits cannot cycle.
+        # Keys nest in one order only (report → trend → facts with evidence → facts without →
+        # evidence → judged; evidence districts computes nothing kept), so waits cannot cycle.
         with store.computing_lock(key):
             found, value = store.get(version, key)
             if not found:
