@@ -327,9 +327,7 @@ def _kept_facts(
     def compute() -> tuple[VillageFacts, ...]:
         if not evidence:
             return tuple(
-                _village_facts(
-                    session, as_of, known_at, township_code, district_code, settings, rule, False
-                )
+                _village_facts(session, as_of, known_at, township_code, district_code, rule)
             )
         # The counts without evidence are kept under their own key and shared: a report
         # asks for both of each year (with, and for the trend without), and the as-of
@@ -349,19 +347,13 @@ def _village_facts(
     known_at: datetime | None,
     township_code: str | None,
     district_code: str | None,
-    usage: UsageSettings | None,
     heat_source_rule: str | None,
-    evidence: bool = True,
 ) -> list[VillageFacts]:
-    """``village_facts`` computed.
+    """``village_facts`` computed, without the evidence counts (``_add_evidence``).
 
     ``known_at`` (naive UTC) counts only what was recorded by then — the
     households and the heat-source register alike.  ``heat_source_rule``
-    defaults to the session's (``heating.heat_sources.counting_rule``).  The
-    evidence counts (use flags of the latest season ended by the date,
-    heated areas) follow ``heating.evidence`` with the ``[usage]`` settings
-    given, else the session's (``heating.seasons.counting_usage``: the
-    configured ones); they read the households as of the date.
+    defaults to the session's (``heating.heat_sources.counting_rule``).
     """
     strict = (heat_source_rule or counting_rule(session)) == STRICT
     scoped = township_code is not None or district_code is not None
@@ -409,9 +401,7 @@ def _village_facts(
             )  # fmt: skip
         )
 
-    if not evidence:
-        return facts
-    return _add_evidence(session, facts, as_of, known_at, usage, heat_source_rule)
+    return facts
 
 
 def _add_evidence(
@@ -422,8 +412,10 @@ def _add_evidence(
     usage: UsageSettings | None,
     heat_source_rule: str | None,
 ) -> list[VillageFacts]:
-    """The facts with their evidence counts; under the strict rule a household on a
-    non-compliant source is not judged for use (it is not counted clean)."""
+    """The facts with their evidence counts (``heating.evidence``: use flags of the latest
+    season ended by the date, heated areas, with the ``[usage]`` settings given, else the
+    configured ones; the households as of the date).  Under the strict rule a household on
+    a non-compliant source is not judged for use (it is not counted clean)."""
     strict = (heat_source_rule or counting_rule(session)) == STRICT
     register = load_register(session, known_at=known_at) if strict else None
 

@@ -110,8 +110,9 @@ def read_member(data: bytes, zf: zipfile.ZipFile, path: str, reader: Callable[[I
     """``reader`` over the member ``path`` of the zip ``zf`` whose bytes are ``data``.
 
     Raises what ``ZipFile.open`` and ``reader`` raise (``KeyError`` for a
-    missing member, one of ``DAMAGED`` for a member that does not inflate).  ``reader`` may run twice: once on the fast stream and,
-    if that stream turns out unusual, again on ``ZipFile.open``.
+    missing member, one of ``DAMAGED`` for a member that does not inflate).
+    ``reader`` may run twice: once on the fast stream and, if that stream
+    turns out unusual, again on ``ZipFile.open``.
     """
     try:
         stream = _fast(data, zf, path)

@@ -163,7 +163,7 @@ def city_summary_workbook(
             known_at=known_at,
             townships=[],  # the figures are not compared: only the approvals count here
         )
-        name = report_district_name(session, config, district)
+        name = report_district_name(config, district, len(found))
         files[district.code] = DistrictFile(
             name, file_name_of(name, year, as_of, signoff), mark_of(signoff)
         )

@@ -50,10 +50,15 @@ def resolve_district(session: Session, code: str | None) -> District:
     return districts[0]
 
 
-def report_district_name(session: Session, config: Config, district: District) -> str:
+def report_district_name(config: Config, district: District, installed: int) -> str:
     """The district's name as its report prints it: the setting where the installation holds
-    this one district (the setting names a single district, so a city's reports would all
-    carry it), else the registry's or the national list's name."""
-    if config.district_name and session.scalar(select(func.count()).select_from(District)) == 1:
+    this one district (``installed`` districts in all; the setting names a single district,
+    so a city's reports would all carry it), else the registry's or the national list's name."""
+    if config.district_name and installed == 1:
         return config.district_name
     return district_name(district.code, district.name)
+
+
+def installed_districts(session: Session) -> int:
+    """How many districts the installation holds (``report_district_name``)."""
+    return session.scalar(select(func.count()).select_from(District)) or 0

@@ -56,6 +56,7 @@ from heating.relapse_plans import plans_in_force, with_plans
 from heating.report.district_year import (
     check_year,
     default_as_of,
+    installed_districts,
     report_district_name,
     resolve_district,
 )
@@ -289,7 +290,7 @@ def take_snapshot(
 
     snapshot = Snapshot(
         district_code=district.code,
-        district_name=report_district_name(session, config, district),
+        district_name=report_district_name(config, district, installed_districts(session)),
         year=year,
         as_of=as_of,
         previous_as_of=previous_as_of,

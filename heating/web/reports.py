@@ -90,7 +90,7 @@ def _form_page(error: str | None = None, status: int = 200) -> ResponseReturnVal
 
 def _listed(districts: list[District]) -> list[District]:
     """The districts whose report links the page lists: the one chosen with ``?district=``
-    (the page is scoped like every other; 全市 in the navigation lists them all), else all."""
+    (the page is scoped like every other; the picker's 全部区县 lists them all), else all."""
     chosen = chosen_district()
     return [d for d in districts if d.code == chosen] if chosen else districts
 
