@@ -1,6 +1,6 @@
 """An import's 变更明细 as people read it: which household, which field, before → after.
 
-``imports.diff.change_details`` keeps, with the batch, the fields each updated
+``imports.outcome.change_details`` keeps, with the batch, the fields each updated
 household changes (raw values, sealed); this turns them into rows with the
 ledger's own column headers, status/route/operation words instead of keys,
 the village's name, and personal data masked unless the reader may see it

@@ -25,8 +25,9 @@ from heating.models import BATCH_STATUS_LABELS, ImportBatch, Township, audit
 from imports import ledger_date as ledger_dates
 from imports import parse_cache
 from imports.coal_subsidy import warn_coal_subsidies
-from imports.diff import LedgerDiff, change_details, diff_ledger, outcome, sheets_json
+from imports.diff import LedgerDiff, diff_ledger
 from imports.ledger_references import LedgerReferences, ledger_references, parse_fingerprint
+from imports.outcome import change_details, outcome, sheets_json
 from imports.parsed import ParsedLedger, gc_paused
 from imports.pipeline import parse_ledger
 from imports.storage import keep_bytes

@@ -61,8 +61,9 @@ from imports.batches import (
     store_outcome,
 )
 from imports.coal_subsidy import warn_coal_subsidies
-from imports.diff import LedgerDiff, diff_ledger, id_hash_for, outcome, rejected_rows_json
+from imports.diff import LedgerDiff, diff_ledger, id_hash_for
 from imports.ledger_references import ledger_references, parse_fingerprint
+from imports.outcome import outcome, rejected_rows_json
 from imports.parsed import ParsedLedger, gc_paused
 from imports.pipeline import replay_ledger
 

@@ -26,10 +26,10 @@ from heating.config import Config
 from heating.formulas import neutralise, put_text, put_verbatim
 from heating.models import ImportBatch, StoredFile, utcnow
 from imports.batches import judge
-from imports.diff import outcome
 from imports.fields import LEDGER_LABELS
 from imports.issue_rows import ISSUE_SHEET, REASON_HEADER, OriginalSheet, original_rows
 from imports.issues import CODES, SEVERITY_LABELS, column_letter
+from imports.outcome import outcome
 
 NOT_LISTED = "issues_not_listed"
 UNCAPPED = 10**9  # row issues listed by a download: all of them

@@ -89,7 +89,7 @@ def test_an_admin_reads_the_changes_and_others_may_not(second_preview, login, cl
 
 
 def test_big_files_list_the_first_households_and_say_so(login, monkeypatch):
-    monkeypatch.setattr("imports.diff.CHANGES_LISTED", 1)
+    monkeypatch.setattr("imports.outcome.CHANGES_LISTED", 1)
     client = login("bob")
     first = batch_id_of(upload(client, _csv(FIRST), "台账1.csv", TOWNSHIP, "2021-06-30"))
     follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))

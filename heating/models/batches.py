@@ -69,7 +69,7 @@ class ImportBatch(Base):
     # Households of the township present as of the ledger date that the file did
     # not mention, at commit: they rest on older ledgers (the report cover says so).
     not_in_file_ids: Mapped[list[int] | None] = mapped_column(JSON)
-    # 变更明细: the updated households' fields before → after (imports.diff.change_details),
+    # 变更明细: the updated households' fields before → after (imports.outcome.change_details),
     # the first CHANGES_LISTED of them; raw values, so sealed; read only by the batch page.
     changes: Mapped[dict[str, Any] | None] = mapped_column(SealedDocument, deferred=True)
     township: Mapped[Township | None] = relationship()
