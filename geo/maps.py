@@ -6,7 +6,8 @@ Three steps, each testable on its own:
    latest coal-ban zones and the dates, and returns ``MapData``: plain
    GeoDataFrames in EPSG:4490, already simplified for display
    (``geo.display``), with each village's coverage class (``heating.
-   coverage_classes``) and whether it is a priority gap.
+   coverage_classes``), whether it is a priority gap and its tooltip
+   values (``geo.map_tips``).
 2. ``geo.maps_document.map_document(data, links=…, basemap=…)`` turns them into the map
    *document*: a JSON-ready dict holding one TopoJSON topology (shared
    borders written once, ``geo.topojson``), the legend, the dates and a list
@@ -71,6 +72,7 @@ from sqlalchemy.orm import Session
 from geo.crs import STORAGE_CRS
 from geo.display import DEFAULT_TOLERANCE_M, dissolve, label_points, simplify
 from geo.map_points import boiler_points, heat_source_points
+from geo.map_tips import township_tip, village_tip
 from geo.villages import villages_frame
 from geo.zone_derivations import current_derivation
 from geo.zones import TOUCH_DEGREES
@@ -82,17 +84,15 @@ from heating.coverage_classes import (
     GENERATED_NOTE,
     coverage_class,
 )
-from heating.heat_sources import counting_rule, noncompliant_note
+from heating.heat_sources import counting_rule
 from heating.measures import (
     MeasureRow,
     aggregate_row,
     complete_codes,
     needed,
-    percent,
     village_row,
 )
 from heating.models import District, Household, Township, Village, Zone
-from heating.profile import Profile
 from heating.village_facts import village_facts
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
@@ -235,36 +235,6 @@ def _title(session: Session, township_code: str | None, district_code: str | Non
     return f"{'、'.join(names[:3]) or '全部村庄'} 清洁取暖覆盖率"
 
 
-def _count(value: int | None) -> str:
-    return "—" if value is None else str(value)
-
-
-def _village_tip(row: Any, m: MeasureRow | None, profile: Profile, rule: str) -> list[str]:
-    """The tooltip values of one village, in the order of ``geo.maps_document.VILLAGE_FIELDS``."""
-    return [
-        row.name,
-        row.township_name,
-        profile.label(row.category),
-        _count(m.required if m else None),
-        _count(m.clean if m else None),
-        percent(m.coverage if m else None),
-        percent(m.effective_coverage if m else None),
-        percent(profile.target(row.category)),
-        _count(m.gap if m else None),
-        *evidence_tip(m),
-        noncompliant_note(m.heat_source_noncompliant, rule) if m else "",
-    ]
-
-
-def evidence_tip(m: MeasureRow | None) -> list[str]:
-    """Flagged by use, verified effective coverage, coverage by floor area ("—" where unknown)."""
-    return [
-        _count(m.usage_flagged_shown if m else None),
-        percent(m.verified_effective_coverage if m else None),
-        percent(m.area_coverage if m else None),
-    ]
-
-
 def priority_gaps(
     villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, complete: set[str]
 ) -> np.ndarray:
@@ -338,19 +308,7 @@ def _township_areas(
                 "code": code,
                 "name": names[code],
                 "cls": coverage_class(agg.coverage, target),
-                "tip": [
-                    names[code],
-                    str(counts[code]),
-                    str(agg.required),
-                    str(agg.clean),
-                    percent(agg.coverage),
-                    percent(agg.effective_coverage),
-                    percent(target),
-                    str(agg.gap),
-                    str(sum(1 for r in parts if r.meets is False)),
-                    *evidence_tip(agg),
-                    noncompliant_note(agg.heat_source_noncompliant, rule),
-                ],
+                "tip": township_tip(agg, counts[code], parts, target, rule),
             }
         )
     return gpd.GeoDataFrame(records, geometry=shapes.geometry.values, crs=villages.crs)
@@ -432,7 +390,7 @@ def map_data(
         complete = complete_codes(facts, decided_village_ids(session)) if len(zones) else set()
         villages["priority"] = priority_gaps(villages, zones, complete)
         villages["tip"] = [
-            _village_tip(v, rows.get(v.code), profile, rule)
+            village_tip(v, rows.get(v.code), profile, rule)
             for v in villages.drop(columns="geometry").itertuples(index=False)
         ]
     if overview:

@@ -397,7 +397,7 @@ def test_every_face_shows_the_same_figures(run_cli, runtime, login, district, se
 def test_flagged_reads_dash_wherever_nothing_was_checked(runtime, login, tiny_district) -> None:
     """No use imported: the map said "—" for 疑似改而不用 while the village page and the
     report said 0; "0 flagged" claims a check that never happened."""
-    from geo.maps import evidence_tip
+    from geo.map_tips import evidence_tip
     from heating.measures import coverage
     from heating.report import build_report
     from tests.support.districts import NANJIE
