@@ -13,7 +13,7 @@ that the file does not mention are listed (``not_in_file``), never deleted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from heating.db import get_meta
 from heating.history import (
-    CHUNK,
     FIELD_KINDS,
+    chunks,
     current_states,
     present_as_of,
     shows_state_at,
@@ -195,11 +195,6 @@ def is_rejected(row: Any) -> bool:
     return any(i.severity == "error" for i in row.issues)
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _township_ids(session: Session, township_code: str | None, rows: Iterable[Any]) -> list[int]:
     codes = {r.township_code for r in rows if r.township_code}
     if township_code:
@@ -208,7 +203,7 @@ def _township_ids(session: Session, township_code: str | None, rows: Iterable[An
     ids: set[int] = set()
     if codes:
         ids.update(session.scalars(select(Township.id).where(Township.code.in_(sorted(codes)))))
-    for part in _chunks(sorted(village_ids)):
+    for part in chunks(sorted(village_ids)):
         ids.update(session.scalars(select(Village.township_id).where(Village.id.in_(part))))
     return sorted(ids)
 
@@ -275,7 +270,7 @@ def diff_ledger(
             changes.append(change)
 
     unchanged_from: Counter = Counter()
-    for part in _chunks(matched):
+    for part in chunks(matched):
         ids = [c.household_id for c in part]
         stored = current_states(session, ids)
         then = states_as_of(session, [i for i in ids if i in later], ledger_date, rows=stored)
@@ -368,7 +363,7 @@ def _describe_missing(
     out: list[dict[str, Any]] = []
     listed = set(ids[:NOT_IN_FILE_LISTED])
     details: dict[int, Any] = {}
-    for part in _chunks(sorted(listed)):
+    for part in chunks(sorted(listed)):
         q = select(
             _TABLE.c.id,
             _TABLE.c.village_id,

@@ -26,6 +26,7 @@ from imports.dimensions import (
     sax_stream,
     xml_attr,
 )
+from imports.issues import column_index
 
 _ROOT_PREFIX = re.compile(rb"<(\w+):worksheet")
 _REF = re.compile(rb'([A-Z]{1,3})([0-9]{1,7})"')
@@ -61,13 +62,6 @@ def _letters_above(letters: str) -> str:
                 + (f"[A-Z]{{{n - i - 1}}}" if n - i - 1 else "")
             )
     return "|".join(options)
-
-
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n
 
 
 @dataclass
@@ -165,7 +159,7 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
                 ref = _REF.match(block, match.start() + len(cell_token))
                 if ref is None:
                     continue
-                col = _col_number(ref.group(1))
+                col = column_index(ref.group(1)) + 1
                 state.digits = max(state.digits, len(ref.group(2)))
                 # A cell with only a style extends nothing (calamine skips it): it is
                 # found again by the pattern, which still looks for a later column.
@@ -180,8 +174,8 @@ def scan_xlsx_sheet(fh: IO[bytes], sheet: str) -> XlsxScan:
             pattern = state.pattern()
         if b"mergeCell" in block:
             for m in _MERGED.finditer(block):
-                c0, r0 = _col_number(m.group(1)) - 1, int(m.group(2)) - 1
-                c1 = _col_number(m.group(3)) - 1 if m.group(3) else c0
+                c0, r0 = column_index(m.group(1)), int(m.group(2)) - 1
+                c1 = column_index(m.group(3)) if m.group(3) else c0
                 r1 = int(m.group(4)) - 1 if m.group(4) else r0
                 merged.append(((r0, c0), (r1, c1)))
         if block:
@@ -231,7 +225,7 @@ class _XlsxCells(ContentHandler):
             ref = xml_attr(attrs, "r")
             m = re.fullmatch(r"([A-Z]{1,3})([0-9]+)", ref or "")
             if m:
-                self.col = _col_number(m.group(1).encode())
+                self.col = column_index(m.group(1)) + 1
                 self.row = int(m.group(2))
             else:
                 self.col += 1
@@ -287,7 +281,7 @@ def declared_xlsx_sheet(fh: IO[bytes], sheet: str, max_rows: int) -> XlsxScan | 
     if found is None:
         return None
     letters, digits = (found.group(3), found.group(4)) if found.group(3) else found.group(1, 2)
-    rows, columns = int(digits), _col_number(letters)
+    rows, columns = int(digits), column_index(letters) + 1
     if not rows or rows > max_rows:
         return None
     grid = rows * columns
@@ -316,7 +310,7 @@ def declared_xlsx_sheet(fh: IO[bytes], sheet: str, max_rows: int) -> XlsxScan | 
     if cells < need:
         return None
     tail = [m for m in _LAST_REF.finditer(last_block) if _has_value(last_block, m.start(), prefix)]
-    if tail and (int(tail[-1].group(2)) > rows or _col_number(tail[-1].group(1)) > columns):
+    if tail and (int(tail[-1].group(2)) > rows or column_index(tail[-1].group(1)) + 1 > columns):
         return None
     extent = SheetExtent(sheet, rows, columns, cells)
     return XlsxScan(extent, True, formula is None, referenced=False, prefix=prefix.decode())

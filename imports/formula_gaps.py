@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from imports.streaming_xlsx import CHUNK, _column
+from imports.issues import column_index
+from imports.streaming_xlsx import CHUNK
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
@@ -67,4 +68,4 @@ def _gaps_in(xml: bytes, gaps: set[tuple[int, int]]) -> None:
             continue
         ref = _CELL_REF.search(cell)
         if ref:
-            gaps.add((int(ref.group(2)) - 1, _column(ref.group(1).decode())))
+            gaps.add((int(ref.group(2)) - 1, column_index(ref.group(1))))

@@ -215,6 +215,17 @@ class LedgerRejected(Refused):
         self.code = code
 
 
+def column_index(letters: str | bytes) -> int:
+    """Spreadsheet letters → 0-based column index (A → 0, AA → 26): the inverse of ``column_letter``.
+
+    Takes the letters as text or as the bytes of a worksheet's XML.
+    """
+    n = 0
+    for ch in letters.encode() if isinstance(letters, str) else letters:
+        n = n * 26 + ch - 64
+    return n - 1
+
+
 def column_letter(index: int) -> str:
     """0-based column index → spreadsheet letters (0 → A, 26 → AA)."""
     if index < len(_LETTERS):

@@ -44,6 +44,7 @@ from typing import Any
 from defusedxml import ElementTree as SafeET
 
 from imports.file_kinds import corrupt
+from imports.issues import column_index
 
 # Above this many rows (the sheet's extent from the dimension scan) an .xlsx sheet is streamed.
 STREAM_ROWS = 200_000
@@ -284,13 +285,6 @@ def cell_pattern(prefix: str) -> re.Pattern[str]:
     )
 
 
-def _column(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 class _Cells:
     """Turns a cell's type, style and content into its value (caches per attribute string)."""
 
@@ -440,7 +434,7 @@ def stream_rows(
                     number, row_key = n, key
                 col = columns.get(letters)
                 if col is None:
-                    col = columns[letters] = _column(letters)
+                    col = columns[letters] = column_index(letters)
                 if col < width and row is not None:
                     row[col] = value
             if not chunk:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from heating import history
 from heating.history.json_templates import dump_new_state
-from heating.history.values import _FIELDS_GETTER, BLANK_STATE, dump_json, fields_json, state_json
+from heating.history.values import BLANK_STATE, dump_json, field_values, fields_json, state_json
 from heating.models import HOUSEHOLD_FIELDS, Household, HouseholdVersion
 from heating.sealing import TEXT_PREFIX
 from imports.diff import ledger_row_fields, row_fields
@@ -45,18 +45,18 @@ def test_a_template_dump_equals_the_plain_dump_for_random_states() -> None:
     for _ in range(3000):
         given = tuple(rng.sample(HOUSEHOLD_FIELDS, rng.randint(0, len(HOUSEHOLD_FIELDS))))
         row = {name: _random_value(rng, name) for name in given}
-        values = _FIELDS_GETTER(BLANK_STATE | row)
+        values = field_values(BLANK_STATE | row)
         village_id = rng.choice([1, 250, 10**9])
         fast = dump_new_state((*given, "key", "extra"), values, village_id)
         assert fast == dump_json(fields_json(values, village_id, True)), row
 
 
 def test_a_value_the_template_does_not_know_is_left_to_the_plain_dump() -> None:
-    values = _FIELDS_GETTER(BLANK_STATE | {"completed_on": datetime(2021, 6, 30, 8)})
+    values = field_values(BLANK_STATE | {"completed_on": datetime(2021, 6, 30, 8)})
     assert dump_new_state(("completed_on",), values, 1) is None  # isoformat() has a "T"
-    values = _FIELDS_GETTER(BLANK_STATE | {"note": date(2021, 6, 30)})
+    values = field_values(BLANK_STATE | {"note": date(2021, 6, 30)})
     assert dump_new_state(("note",), values, 1) is None  # not JSON-safe outside dates' fields
-    values = _FIELDS_GETTER(BLANK_STATE | {"residents": 3})
+    values = field_values(BLANK_STATE | {"residents": 3})
     assert dump_new_state(("residents",), values, "1") is None  # type: ignore[arg-type]
 
 

@@ -180,11 +180,12 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _next_id(session: Session, table: Table) -> int:
+def next_id(session: Session, table: Table) -> int:
+    """The first id after the table's largest (explicit ids; then ``sync_sequence``)."""
     return (session.execute(select(func.max(table.c.id))).scalar() or 0) + 1
 
 
-def _sync_sequence(session: Session, table: Table) -> None:
+def sync_sequence(session: Session, table: Table) -> None:
     """After explicit ids on PostgreSQL, move the table's id sequence past them."""
     if session.connection().dialect.name != "postgresql":
         return

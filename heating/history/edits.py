@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from heating.history.asof import shows_state_at, states_as_of
 from heating.history.values import (
     IDENTITY,
-    _counted,
+    counted,
     state_json,
 )
 from heating.history.writing import settle
@@ -101,7 +101,7 @@ def record_update(
     if before is not None and state_json(before) == state_json(after):
         return None
     current = not row["active"] or shows_state_at(row, ledger_date)
-    pv, ps, po = _counted(before)
+    pv, ps, po = counted(before)
     version = HouseholdVersion(
         household_id=household.id,
         batch_id=batch_id,

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from heating.history.values import _CONVERTED
+from heating.history.values import CONVERTED_FIELDS
 from heating.models import HOUSEHOLD_FIELDS
 
 # The encoder dump_json uses for text (ensure_ascii=False: Chinese kept as it is).
@@ -43,7 +43,7 @@ def _template(given: tuple[str, ...]) -> tuple[list[str], _Slots]:
         head = ("," if index else "") + json.dumps(name) + ":"
         if name in present:
             text += [head, ""]
-            slots.append((index, len(text) - 1, name in _CONVERTED))
+            slots.append((index, len(text) - 1, name in CONVERTED_FIELDS))
         else:
             text.append(head + "null")
     text += [',"village_id":', "", ',"active":true}']
@@ -63,7 +63,7 @@ def dump_new_state(given: tuple[str, ...], values: Sequence[Any], village_id: in
 
     ``given`` names the fields that may hold a value (any other name is
     ignored); every field not named must be None in ``values`` (the
-    ``HOUSEHOLD_FIELDS`` values, ``_FIELDS_GETTER`` of the state).
+    ``HOUSEHOLD_FIELDS`` values, ``field_values`` of the state).
     """
     found = _templates.get(given)
     if found is None:

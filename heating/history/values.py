@@ -9,7 +9,7 @@ number of the report, gathered once.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Float,
     Integer,
     Numeric,
-    Table,
 )
 
 from heating.models import (
@@ -29,9 +28,15 @@ from heating.models import (
 )
 from heating.sealing import seal_record
 
-CHUNK = 5000
+CHUNK = 5000  # ids per IN list
 CENT = Decimal("0.01")
-_H: Table = Household.__table__  # type: ignore[assignment]
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``: one IN list per query, never one query per id."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
 
 # Columns of ``households`` beside the fields that identify a household or carry its row.
 IDENTITY = (
@@ -53,7 +58,7 @@ IDENTITY = (
 
 
 def _column_kind(name: str) -> str:
-    col_type = _H.c[name].type
+    col_type = Household.__table__.c[name].type
     if isinstance(col_type, Numeric) and not isinstance(col_type, Float):
         return "decimal"
     if isinstance(col_type, Integer):
@@ -68,9 +73,12 @@ def _column_kind(name: str) -> str:
 FIELD_KINDS: dict[str, str] = {name: _column_kind(name) for name in HOUSEHOLD_FIELDS}
 FIELD_KINDS.update(lon="float", lat="float")
 # Fields whose Python values are not JSON-safe as they are (dates, decimals).
-_CONVERTED = tuple(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
-_FIELDS_GETTER = itemgetter(*HOUSEHOLD_FIELDS)
-_CONVERTED_AT = tuple((HOUSEHOLD_FIELDS.index(f), f) for f in _CONVERTED if f in HOUSEHOLD_FIELDS)
+CONVERTED_FIELDS = tuple(f for f, k in FIELD_KINDS.items() if k in ("date", "decimal"))
+# A state's ``HOUSEHOLD_FIELDS`` values, in order (the columns of a households row).
+field_values = itemgetter(*HOUSEHOLD_FIELDS)
+_CONVERTED_AT = tuple(
+    (HOUSEHOLD_FIELDS.index(f), f) for f in CONVERTED_FIELDS if f in HOUSEHOLD_FIELDS
+)
 
 
 def to_json_value(value: Any) -> Any:
@@ -117,11 +125,11 @@ def state_json(state: Mapping[str, Any]) -> dict[str, Any]:
     dates and decimals need converting.  ``state`` must hold every household
     field (None where empty).
     """
-    return fields_json(_FIELDS_GETTER(state), state["village_id"], state["active"])
+    return fields_json(field_values(state), state["village_id"], state["active"])
 
 
 def fields_json(values: tuple[Any, ...], village_id: int, active: Any) -> dict[str, Any]:
-    """``state_json`` of a state given as its ``HOUSEHOLD_FIELDS`` values (``_FIELDS_GETTER``).
+    """``state_json`` of a state given as its ``HOUSEHOLD_FIELDS`` values (``field_values``).
 
     The bulk writer has that tuple in hand for the household's row already.
     """
@@ -183,7 +191,7 @@ def dump_snapshot(snap: Mapping[str, Any]) -> str:
     return dump_json(seal_record(snap))
 
 
-def _counted(state: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:
+def counted(state: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:
     """(village, status, operation) a state adds to the counts, or NULLs when it adds nothing."""
     if state is None or not state.get("active", True):
         return None, None, None

@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from heating.history.bulk import _next_id, _sync_sequence, bulk_insert
-from heating.history.values import _CONVERTED, _FIELDS_GETTER, dump_snapshot, to_json_value
+from heating.history.bulk import bulk_insert, next_id, sync_sequence
+from heating.history.values import CONVERTED_FIELDS, dump_snapshot, field_values, to_json_value
 from heating.history.writing import (
-    _H,
-    _V,
     HOUSEHOLD_COLUMNS,
+    HOUSEHOLDS,
     VERSION_COLUMNS,
+    VERSIONS,
     Stamp,
-    _version_row,
+    version_row,
 )
 from heating.models import HOUSEHOLD_FIELDS
 
@@ -54,9 +54,9 @@ def load_histories(
     and the ``fixed`` fields' JSON is written once per household.
     """
     changing = tuple(f for f in HOUSEHOLD_FIELDS if f not in fixed)
-    converted = tuple(f for f in changing if f in _CONVERTED)
-    next_household = _next_id(session, _H)
-    next_version = _next_id(session, _V)
+    converted = tuple(f for f in changing if f in CONVERTED_FIELDS)
+    next_household = next_id(session, HOUSEHOLDS)
+    next_version = next_id(session, VERSIONS)
     households: list[tuple[Any, ...]] = []
     versions: list[tuple[Any, ...]] = []
     for history in histories:
@@ -76,7 +76,7 @@ def load_histories(
             after_json = prefix + dump_snapshot(moving)[1:]
             after = {**state, "village_id": history.village_id, "active": True}
             versions.append(
-                _version_row(
+                version_row(
                     next_version,
                     hid,
                     "create" if before is None else "update",
@@ -97,7 +97,7 @@ def load_histories(
                 history.key_kind,
                 history.id_hash,
                 True,
-                *_FIELDS_GETTER(final),
+                *field_values(final),
                 None,
                 history.steps[0][0].batch_id,
                 final_stamp.batch_id,
@@ -105,8 +105,8 @@ def load_histories(
                 final_stamp.ledger_date,
             )
         )
-    bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households)
-    bulk_insert(session, _V, VERSION_COLUMNS, versions)
-    for table in (_H, _V):
-        _sync_sequence(session, table)
+    bulk_insert(session, HOUSEHOLDS, HOUSEHOLD_COLUMNS, households)
+    bulk_insert(session, VERSIONS, VERSION_COLUMNS, versions)
+    for table in (HOUSEHOLDS, VERSIONS):
+        sync_sequence(session, table)
     return len(households), len(versions)

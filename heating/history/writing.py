@@ -2,7 +2,7 @@
 
 Every version the tracker stores is written here (see ``heating.history``),
 except the demo's whole histories, written at once by
-``heating.history.whole_histories`` with this module's version rows.
+``heating.history.whole_histories`` with this module's ``version_row``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from heating import sealing
-from heating.history.asof import _chunks, current_states, live, shows_state_at, states_as_of
+from heating.history.asof import current_states, live, shows_state_at, states_as_of
 from heating.history.bulk import allocate_ids, bulk_insert
 from heating.history.json_templates import dump_new_state
 from heating.history.values import (
-    _FIELDS_GETTER,
     BLANK_STATE,
     CHUNK,
-    _counted,
+    chunks,
+    counted,
     dump_json,
     dump_snapshot,
+    field_values,
     fields_json,
     state_from_json,
     state_json,
@@ -43,8 +44,8 @@ from heating.models import (
 )
 from heating.sealing import SEALED_FIELDS
 
-_H: Table = Household.__table__  # type: ignore[assignment]
-_V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
+HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+VERSIONS: Table = HouseholdVersion.__table__  # type: ignore[assignment]
 
 VERSION_COLUMNS = (
     "id",
@@ -91,7 +92,7 @@ class Stamp:
     user_id: int | None = None
 
 
-def _version_row(
+def version_row(
     vid: int,
     household_id: int,
     change: str,
@@ -103,7 +104,8 @@ def _version_row(
     after_json: str | None = None,
     retracted_at: datetime | None = None,
 ) -> tuple[Any, ...]:
-    pv, ps, po = _counted(before)
+    """One ``household_versions`` row, in ``VERSION_COLUMNS`` order (JSON given or dumped here)."""
+    pv, ps, po = counted(before)
     if before_json is None and before is not None:
         before_json = dump_snapshot(state_json(before))
     return (
@@ -137,8 +139,8 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
     issue 17): each household's field values are taken once, as one tuple,
     for its row and its version's JSON.
     """
-    hids = allocate_ids(session, _H, len(rows))
-    vids = allocate_ids(session, _V, len(rows))
+    hids = allocate_ids(session, HOUSEHOLDS, len(rows))
+    vids = allocate_ids(session, VERSIONS, len(rows))
     # ID number and phone sealed once per household: the row's column and the version's
     # JSON take the same sealed text (sealing a sealed value leaves it as it is).
     seal = ring.text_sealer() if (ring := sealing.active_or_none()) is not None else None
@@ -158,7 +160,7 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
                     value = state[name]
                     if value is not None and value != "":  # as SealedText would
                         state[name] = seal(value if type(value) is str else str(value))
-            values = _FIELDS_GETTER(state)
+            values = field_values(state)
             village_id = state["village_id"]
             extra = state.get("extra")
             households.append(
@@ -180,7 +182,7 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
             after_json = dump_new_state(given, values, village_id) if seal is not None else None
             if after_json is None:
                 after_json = dump_after(fields_json(values, village_id, True))
-            # As _version_row writes a "create" (no before, nothing counted before it).
+            # As version_row writes a "create" (no before, nothing counted before it).
             versions.append(
                 (
                     vid,
@@ -203,8 +205,8 @@ def add_households(session: Session, rows: Sequence[dict[str, Any]], stamp: Stam
                 )
             )
         # Sealed above: their bind processor would only find them sealed already.
-        bulk_insert(session, _H, HOUSEHOLD_COLUMNS, households, ready=sealed)
-        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+        bulk_insert(session, HOUSEHOLDS, HOUSEHOLD_COLUMNS, households, ready=sealed)
+        bulk_insert(session, VERSIONS, VERSION_COLUMNS, versions)
     return hids
 
 
@@ -235,7 +237,7 @@ def add_versions(session: Session, changes: Sequence[Change], stamp: Stamp) -> i
     back-fills history: the row stays, and the next version's predecessor is
     relinked (``settle``).
     """
-    vids = allocate_ids(session, _V, len(changes))
+    vids = allocate_ids(session, VERSIONS, len(changes))
     backfilled: list[int] = []
     for start in range(0, len(changes), CHUNK):
         part = changes[start : start + CHUNK]
@@ -245,7 +247,7 @@ def add_versions(session: Session, changes: Sequence[Change], stamp: Stamp) -> i
             row = change.row
             current = not row["active"] or shows_state_at(row, stamp.ledger_date)
             versions.append(
-                _version_row(
+                version_row(
                     vid, change.household_id, change.kind, change.before, change.after, stamp
                 )
             )
@@ -253,7 +255,9 @@ def add_versions(session: Session, changes: Sequence[Change], stamp: Stamp) -> i
                 backfilled.append(change.household_id)
                 continue
             values = {
-                k: v for k, v in change.after.items() if k in _H.c and k != "id" and row.get(k) != v
+                k: v
+                for k, v in change.after.items()
+                if k in HOUSEHOLDS.c and k != "id" and row.get(k) != v
             }
             values.update(change.row_values)
             values.update(
@@ -263,7 +267,7 @@ def add_versions(session: Session, changes: Sequence[Change], stamp: Stamp) -> i
             updates.setdefault(frozenset(values), []).append({"hid": change.household_id, **values})
         for keys, params in updates.items():
             _update_rows(session, keys, params)
-        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+        bulk_insert(session, VERSIONS, VERSION_COLUMNS, versions)
     if backfilled:
         settle(session, backfilled, rows=False)
     return len(backfilled)
@@ -273,8 +277,8 @@ def _update_rows(session: Session, keys: frozenset[str], params: list[dict[str, 
     """UPDATE households by primary key, one executemany per set of columns."""
     # Bind names must differ from the column names in an UPDATE … SET.
     stmt = (
-        update(_H)
-        .where(_H.c.id == bindparam("hid"))
+        update(HOUSEHOLDS)
+        .where(HOUSEHOLDS.c.id == bindparam("hid"))
         .values({k: bindparam("v_" + k) for k in sorted(keys)})
     )
     session.connection().execute(
@@ -290,9 +294,9 @@ def settle(session: Session, household_ids: Iterable[int], *, rows: bool = True)
     version (inactive when none counts).  Used after a back-fill (a version
     inserted before others) and a rollback (versions retracted).
     """
-    v = _V.c
+    v = VERSIONS.c
     ids = sorted(set(household_ids))
-    for part in _chunks(ids):
+    for part in chunks(ids):
         found = session.execute(
             select(
                 v.id,
@@ -330,8 +334,8 @@ def settle(session: Session, household_ids: Iterable[int], *, rows: bool = True)
             previous = version
         if relinks:
             session.connection().execute(
-                update(_V)
-                .where(_V.c.id == bindparam("vid"))
+                update(VERSIONS)
+                .where(VERSIONS.c.id == bindparam("vid"))
                 .values(
                     prev_village_id=bindparam("pv"),
                     prev_status=bindparam("ps"),
@@ -346,7 +350,9 @@ def settle(session: Session, household_ids: Iterable[int], *, rows: bool = True)
 def _settle_rows(session: Session, ids: Sequence[int], newest: Mapping[int, Any]) -> None:
     afters = dict(
         session.execute(
-            select(_V.c.id, _V.c.after).where(_V.c.id.in_([n.id for n in newest.values()]))
+            select(VERSIONS.c.id, VERSIONS.c.after).where(
+                VERSIONS.c.id.in_([n.id for n in newest.values()])
+            )
         ).all()
     )
     current = current_states(session, ids)
@@ -408,27 +414,27 @@ def retract(session: Session, batch_id: int, stamp: Stamp) -> int:
     become each household's newest counting version.  Returns the number of
     households.  The caller checks ``later_in_force`` first.
     """
-    v = _V.c
+    v = VERSIONS.c
     day = stamp.ledger_date
     when = stamp.recorded_at
     ids = sorted(set(session.scalars(select(v.household_id).where(v.batch_id == batch_id, live()))))
-    for part in _chunks(ids):
+    for part in chunks(ids):
         before = states_as_of(session, part, day)
         session.connection().execute(
-            update(_V)
+            update(VERSIONS)
             .where(v.batch_id == batch_id, v.household_id.in_(part), live())
             .values(retracted_at=when)
         )
         settle(session, part, rows=True)
         rows = current_states(session, part)
         after = states_as_of(session, part, day, rows=rows)
-        vids = allocate_ids(session, _V, len(part))
+        vids = allocate_ids(session, VERSIONS, len(part))
         versions = []
         for vid, hid in zip(vids, part, strict=True):
             old = before[hid] or rows[hid]
             new = after[hid] or {**old, "active": False}
             versions.append(
-                _version_row(vid, hid, "rollback", before[hid], new, stamp, retracted_at=when)
+                version_row(vid, hid, "rollback", before[hid], new, stamp, retracted_at=when)
             )
-        bulk_insert(session, _V, VERSION_COLUMNS, versions)
+        bulk_insert(session, VERSIONS, VERSION_COLUMNS, versions)
     return len(ids)
