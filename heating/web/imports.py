@@ -322,28 +322,49 @@ def changes_download(batch_id: int) -> ResponseReturnValue:
     )
 
 
+def start_batch_commit(
+    batch: ImportBatch,
+    kind: str,
+    start: Any,
+    *,
+    accept_valid: bool,
+    township_id: int | None,
+    area: str,
+) -> ResponseReturnValue:
+    """Start writing a previewed batch in the background; show the job (``area``: the blueprint).
+
+    ``start`` is the job's starter in ``heating.web.jobs`` (``start_commit`` or
+    ``start_usage_commit``); a small file is written before the first page.
+    """
+    if batch.status != "preview":
+        flash(f"批次 {batch.id} 不是待确认状态，不能写入。", "error")
+        return redirect(url_for(f"{area}.show", batch_id=batch.id))
+    token = jobs.create_job(
+        app_runtime(),
+        kind,
+        user_id=current_user.id,
+        township_id=township_id,
+        file_name=batch.file_name,
+        batch_id=batch.id,
+        accept_valid=accept_valid,
+    )
+    _wait_briefly(start(token, batch.id, accept_valid=accept_valid, user_id=current_user.id))
+    return redirect(url_for(f"{area}.job", token=token))
+
+
 @bp.route("/imports/<int:batch_id>/commit", methods=["POST"])
 @roles_required(*UPLOADERS)
 def commit(batch_id: int) -> ResponseReturnValue:
     """Start writing a previewed batch: strict, or valid rows only."""
     batch = _load_batch(batch_id)
-    if batch.status != "preview":
-        flash(f"批次 {batch_id} 不是待确认状态，不能写入。", "error")
-        return redirect(url_for("imports.show", batch_id=batch_id))
-    accept_valid = request.form.get("mode") == "valid"
-    token = jobs.create_job(
-        app_runtime(),
+    return start_batch_commit(
+        batch,
         "commit",
-        user_id=current_user.id,
+        jobs.start_commit,
+        accept_valid=request.form.get("mode") == "valid",
         township_id=batch.township_id,
-        file_name=batch.file_name,
-        batch_id=batch.id,
-        accept_valid=accept_valid,
+        area="imports",
     )
-    _wait_briefly(
-        jobs.start_commit(token, batch.id, accept_valid=accept_valid, user_id=current_user.id)
-    )
-    return redirect(url_for("imports.job", token=token))
 
 
 @bp.route("/imports/<int:batch_id>/repreview", methods=["POST"])

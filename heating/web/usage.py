@@ -9,8 +9,6 @@ the plans for its own township only, read-only, and no usage batch.
 
 from __future__ import annotations
 
-import contextlib
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 from typing import Any
 
@@ -31,7 +29,8 @@ from heating.usage_flags import flags_report
 from heating.web import jobs
 from heating.web.access import bound_district, may_read_code, request_scope, roles_required
 from heating.web.admin import saved_upload
-from heating.web.db import app_config, app_runtime, db
+from heating.web.db import app_config, db
+from heating.web.imports import start_batch_commit
 from imports.readers import MB
 from imports.usage_batches import preview_usage, rollback_usage
 
@@ -46,7 +45,6 @@ PAGE_READERS = (*READERS, "clerk")
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 BATCHES_SHOWN = 20
 HOUSEHOLDS_SHOWN = 500
-INLINE_WAIT_SECONDS = 2.0  # as the ledger commit (heating.web.imports)
 
 
 def _season() -> int:
@@ -184,26 +182,14 @@ def show(batch_id: int) -> ResponseReturnValue:
 @roles_required(*UPLOADERS)
 def commit(batch_id: int) -> ResponseReturnValue:
     """Start writing a previewed usage file (read again from the stored file) in the background."""
-    batch = _batch(batch_id)
-    if batch.status != "preview":
-        flash(f"批次 {batch_id} 不是待确认状态，不能写入。", "error")
-        return redirect(url_for("usage.show", batch_id=batch_id))
-    accept_valid = request.form.get("accept_valid") == "1"
-    token = jobs.create_job(
-        app_runtime(),
+    return start_batch_commit(
+        _batch(batch_id),
         "usage_commit",
-        user_id=current_user.id,
+        jobs.start_usage_commit,
+        accept_valid=request.form.get("accept_valid") == "1",
         township_id=None,
-        file_name=batch.file_name,
-        batch_id=batch.id,
-        accept_valid=accept_valid,
+        area="usage",
     )
-    future = jobs.start_usage_commit(
-        token, batch.id, accept_valid=accept_valid, user_id=current_user.id
-    )
-    with contextlib.suppress(FutureTimeout):  # a small file is written before the first page
-        future.result(timeout=INLINE_WAIT_SECONDS)
-    return redirect(url_for("usage.job", token=token))
 
 
 @bp.route("/jobs/<token>")
