@@ -333,6 +333,8 @@ class Config:
     source: str = "defaults"
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # unpickling asks for __setstate__ before ``values`` is set
+            raise AttributeError(name)
         try:
             return self.values[name]
         except KeyError:

@@ -94,7 +94,15 @@ from heating.errors import Refused
 from imports.child_messages import Emitter, Recorded, SafeUnpickler, loads_checked, replay
 from imports.issues import LedgerRejected
 
-__all__ = ["ChildFailed", "ChildKilled", "ChildLimits", "loads_checked", "replay", "run_isolated"]
+__all__ = [
+    "ChildFailed",
+    "ChildKilled",
+    "ChildLimits",
+    "job_context",
+    "loads_checked",
+    "replay",
+    "run_isolated",
+]
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -219,6 +227,24 @@ class _Process(multiprocessing.context.ForkServerProcess):
     @staticmethod
     def _Popen(process_obj: Any) -> _Popen:  # noqa: N802 - multiprocessing's name
         return _Popen(process_obj)
+
+
+class _JobContext(multiprocessing.context.ForkServerContext):
+    """The fork server's context, its processes not running the parent's main script."""
+
+    Process = _Process
+
+
+def job_context() -> Any:
+    """A multiprocessing context for long-lived job processes (``imports.job_process``).
+
+    The same fork server as the parsing children (started here with
+    single-threaded numeric libraries), and the same rule: a job process does
+    not import the server's entry script.  Unlike a parsing child, a job
+    process has no limits: it is our code on data already parsed.
+    """
+    _mp_context()
+    return _JobContext()
 
 
 def run_isolated(

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from imports.outcome import CHANGES_LISTED
 from tests.support.web import batch_id_of, follow_job, post, upload
 
 TOWNSHIP = "140405001"
@@ -88,12 +89,17 @@ def test_an_admin_reads_the_changes_and_others_may_not(second_preview, login, cl
     assert "13911112222" in page
 
 
-def test_big_files_list_the_first_households_and_say_so(login, monkeypatch):
-    monkeypatch.setattr("imports.outcome.CHANGES_LISTED", 1)
+def test_big_files_list_the_first_households_and_say_so(login):
+    """One household more than is kept (the preview runs in a job process: no monkeypatching)."""
+    many = CHANGES_LISTED + 1
     client = login("bob")
-    first = batch_id_of(upload(client, _csv(FIRST), "台账1.csv", TOWNSHIP, "2021-06-30"))
+    before = [f"B{n:05d},户主{n},南街村委会,,未改造,," for n in range(many)]
+    after = [f"B{n:05d},户主{n},南街村委会,1390000{n:04d},未改造,," for n in range(many)]
+    first = batch_id_of(upload(client, _csv(before), "台账1.csv", TOWNSHIP, "2021-06-30"))
     follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))
-    second = batch_id_of(upload(client, _csv(SECOND), "台账2.csv", TOWNSHIP, "2021-10-31"))
+    second = batch_id_of(upload(client, _csv(after), "台账2.csv", TOWNSHIP, "2021-10-31"))
     page = client.get(f"/imports/{second}?tab=changes").get_data(as_text=True)
-    assert "只保存并列出前 1 户" in page
-    assert "A001" in page and "A002" not in page.split('id="changes"')[1]
+    assert f"只保存并列出前 {CHANGES_LISTED:,} 户" in page
+    book = load_workbook(io.BytesIO(client.get(f"/imports/{second}/changes.xlsx").get_data()))
+    listed = {r[3] for r in book.active.iter_rows(values_only=True) if str(r[3]).startswith("B")}
+    assert listed == {f"B{n:05d}" for n in range(CHANGES_LISTED)}  # the first ones, in file order

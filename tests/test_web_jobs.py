@@ -1,14 +1,19 @@
-"""Background import jobs: a job that died with its process is reported as failed within a minute."""
+"""Background import jobs: a job that died with its process is reported as failed within a minute;
+jobs run in job processes of their own, and one that dies is reported and replaced."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from heating.models import ImportJob, User, utcnow
+from heating.models import Household, ImportJob, User, utcnow
 from heating.web import jobs
+from imports import job_process
+from tests.support.web import batch_id_of, follow_job, post, upload
 
 
 def _job(runtime, username: str = "bob") -> str:
@@ -50,7 +55,7 @@ def test_a_job_this_process_runs_stays_running_and_its_heartbeat_beats(login, ru
     token = _job(runtime)
     started, release = threading.Event(), threading.Event()
 
-    def work(session, progress) -> int:
+    def work() -> None:
         started.set()
         assert release.wait(30)
         raise jobs.Refused("测试结束。")
@@ -73,3 +78,38 @@ def test_a_job_this_process_runs_stays_running_and_its_heartbeat_beats(login, ru
     assert not jobs.held_here(token)
     page = client.get(f"/imports/jobs/{token}").get_data(as_text=True)
     assert "测试结束。" in page
+
+
+TOWNSHIP = "140405001"
+LEDGER = (
+    "户号,户主姓名,村,改造状态,改造方式,完工日期\n"
+    "J001,张三,南街村委会,已完工,煤改电,2021-09-01\n"
+    "J002,李四,南街村委会,未改造,,\n"
+).encode()
+
+
+def _households(runtime) -> int:
+    with runtime.session() as session:
+        return session.scalar(select(func.count()).select_from(Household))
+
+
+def test_a_ledger_is_read_and_written_in_a_job_process_and_one_that_dies_is_replaced(
+    login, runtime
+) -> None:
+    """The preview and the commit run outside the web process (a commit no longer shares the
+    worker's interpreter lock with its pages); a job process killed between jobs fails the
+    next job with a clear message, nothing is written, and the job after that works again."""
+    client = login("bob")
+    first = batch_id_of(upload(client, LEDGER, "台账.csv", TOWNSHIP, "2021-10-31"))
+    pids = job_process.job_process_ids()
+    assert pids and os.getpid() not in pids
+    for pid in pids:  # as the OOM killer would
+        os.kill(pid, signal.SIGKILL)
+    page = follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))
+    text = page.get_data(as_text=True)
+    assert 'id="job-failed"' in text and job_process.DIED_MESSAGE in text
+    assert _households(runtime) == 0
+    assert not set(job_process.job_process_ids()) & set(pids)
+    page = follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))
+    assert "台账已写入" in page.get_data(as_text=True)
+    assert _households(runtime) == 2

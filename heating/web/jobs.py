@@ -1,11 +1,13 @@
-"""Ledger previews and commits (and usage commits) in a background thread, with progress in the database.
+"""Ledger previews and commits (and usage commits) in the background, with progress in the database.
 
 A 100k-row ledger takes longer to read than a request may last (a WSGI
 server's worker timeout, a browser's patience).  The upload view stores an
-``ImportJob`` row, hands the work to the app's ``ThreadPoolExecutor`` and
-answers with a page that refreshes itself until the job is done.  Progress
-lives in the database, so whichever worker process serves the refresh can
-show it.
+``ImportJob`` row and hands the job to a job process (``imports.job_process``:
+a process of its own, so a commit does not share the interpreter lock with
+the pages this worker serves); a thread of the app's ``ThreadPoolExecutor``
+waits for it.  The view answers with a page that refreshes itself until the
+job is done.  Progress lives in the database, so whichever worker process
+serves the refresh can show it.
 
 A job must never look alive after its process died (killed, restarted, out
 of memory).  Two signs of life, so that the page says "failed" within a
@@ -28,28 +30,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
 
-from heating import clock
 from heating.errors import Refused
-from heating.models import ImportBatch, ImportJob, utcnow
+from heating.models import ImportJob, utcnow
 from heating.runtime import Runtime
-from imports.batches import preview
-from imports.commit import commit
-from imports.usage_batches import commit_usage, reparse
+from imports.job_process import FAILED_MESSAGE, JobProcessDied, finish, run_in_job_process
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY_SECONDS = 1.0
 # How often a process marks the jobs it holds as alive.
 HEARTBEAT_SECONDS = 15.0
 # A running job nobody holds, silent for this long, died with its worker process.
 STALE_AFTER = timedelta(seconds=60)
-FAILED_MESSAGE = "处理时出现系统错误，已记录。请稍后重新上传；如反复出现，请联系管理员。"
 STALE_MESSAGE = "处理中断（服务可能已重启），请重新上传文件。"
 
 
@@ -135,75 +132,39 @@ def create_job(
     return token
 
 
-def progress_writer(runtime: Runtime, token: str) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` callback that records at most once a second."""
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < PROGRESS_EVERY_SECONDS and done < total:
-            return
-        last[0] = now
-        try:
-            with runtime.session() as session:
-                session.execute(
-                    update(ImportJob)
-                    .where(ImportJob.id == token)
-                    .values(done=done, total=total, updated_at=utcnow())
-                )
-        except OperationalError:  # progress is cosmetic; never fail the import for it
-            log.warning("progress update skipped for job %s", token)
-
-    return report
-
-
-def _finish(
-    runtime: Runtime,
-    token: str,
-    *,
-    state: str,
-    batch_id: int | None = None,
-    message: str | None = None,
-) -> None:
-    with runtime.session() as session:
-        values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "message": message}
-        if batch_id is not None:
-            values["batch_id"] = batch_id
-        session.execute(update(ImportJob).where(ImportJob.id == token).values(**values))
-
-
-def _run(app: Flask, token: str, work: Callable[[Any, Callable[[int, int], None]], int]) -> None:
-    """Run ``work(session, progress) -> batch id`` and record how it ended."""
+def _run(app: Flask, token: str, work: Callable[[], None]) -> None:
+    """Run ``work()``, which records how the job ended; record it here when it could not."""
     runtime = _runtime(app)
-    progress = progress_writer(runtime, token)
     with app.app_context():
         try:
-            with runtime.session() as session:
-                batch_id = work(session, progress)
-                session.execute(
-                    update(ImportJob)
-                    .where(ImportJob.id == token)
-                    .values(state="done", batch_id=batch_id, updated_at=utcnow())
-                )
+            work()
         except Refused as exc:
-            _finish(runtime, token, state="failed", message=exc.message)
+            finish(runtime, token, state="failed", message=exc.message)
+        except JobProcessDied as exc:
+            app.logger.error("import job %s: its process died", token)
+            finish(runtime, token, state="failed", message=str(exc))
         except Exception:
             app.logger.exception("import job %s failed", token)
-            _finish(runtime, token, state="failed", message=FAILED_MESSAGE)
+            finish(runtime, token, state="failed", message=FAILED_MESSAGE)
         finally:
             _release(token)
 
 
-def submit_job(
-    app: Flask, token: str, work: Callable[[Any, Callable[[int, int], None]], int]
-) -> Future:
-    """Queue ``work(session, progress) -> batch id``, held as alive from now until it ends."""
+def submit_job(app: Flask, token: str, work: Callable[[], None]) -> Future:
+    """Queue ``work()`` in a thread of this process, the job held as alive from now until it ends."""
     _hold(token, _runtime(app))
     try:
         return app.extensions["heating_jobs"].submit(_run, app, token, work)
     except BaseException:
         _release(token)
         raise
+
+
+def _submit_to_job_process(token: str, kind: str, **arguments: Any) -> Future:
+    """Run an import job in a job process (``imports.job_process``); a thread here waits for it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = _runtime(app).config
+    return submit_job(app, token, partial(run_in_job_process, config, token, kind, **arguments))
 
 
 def start_preview(
@@ -216,42 +177,29 @@ def start_preview(
     ledger_date: date | None = None,
 ) -> Future:
     """Read and judge an uploaded ledger in the background (imports.batches.preview)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    config = _runtime(app).config
-
-    def work(session: Any, progress: Callable[[int, int], None]) -> int:
-        batch, _ = preview(
-            session,
-            data,
-            file_name,
-            user_id=user_id,
-            township_code=township_code,
-            config=config,
-            ledger_date=ledger_date,
-            progress=progress,
-        )
-        return batch.id
-
-    return submit_job(app, token, work)
+    return _submit_to_job_process(
+        token,
+        "preview",
+        data=data,
+        file_name=file_name,
+        township_code=township_code,
+        user_id=user_id,
+        ledger_date=ledger_date,
+    )
 
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
     """Write a previewed batch in the background (imports.commit.commit)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    config = _runtime(app).config
+    return _submit_to_job_process(
+        token, "commit", batch_id=batch_id, accept_valid=accept_valid, user_id=user_id
+    )
 
-    def work(session: Any, progress: Callable[[int, int], None]) -> int:
-        batch, _ = commit(
-            session,
-            batch_id,
-            accept_valid=accept_valid,
-            user_id=user_id,
-            config=config,
-            progress=progress,
-        )
-        return batch.id
 
-    return submit_job(app, token, work)
+def start_usage_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
+    """Write a previewed usage batch in the background (imports.usage_batches.commit_usage)."""
+    return _submit_to_job_process(
+        token, "usage_commit", batch_id=batch_id, accept_valid=accept_valid, user_id=user_id
+    )
 
 
 def effective_state(job: ImportJob) -> tuple[str, str | None]:
@@ -259,17 +207,3 @@ def effective_state(job: ImportJob) -> tuple[str, str | None]:
     if job.state == "running" and not held_here(job.id) and utcnow() - job.updated_at > STALE_AFTER:
         return "failed", STALE_MESSAGE
     return job.state, job.message
-
-
-def start_usage_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
-    """Write a previewed usage batch in the background (imports.usage_batches.commit_usage)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    config = _runtime(app).config
-
-    def work(session: Any, progress: Callable[[int, int], None]) -> int:
-        batch = session.get(ImportBatch, batch_id)
-        parsed = reparse(session, batch, config, clock.today(config.timezone))
-        commit_usage(session, batch_id, parsed, accept_valid=accept_valid, user_id=user_id)
-        return batch_id
-
-    return submit_job(app, token, work)
