@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from heating.models import Household, HouseholdVersion, ImportBatch
 from heating.runtime import Runtime, open_runtime
@@ -182,3 +182,20 @@ def test_a_wrong_key_file_is_said_so(runtime: Runtime, committed: int, tmp_path:
             session.scalar(select(Household.id_number))
     finally:
         activate(Keyring.load(KEY_FILE))
+
+
+def test_a_cli_import_without_the_key_file_is_refused_in_words(
+    run_cli, runtime: Runtime, tiny_district, tmp_path: Path, monkeypatch
+) -> None:
+    """Not a traceback: the clerk's ledger carries ID numbers, which are sealed on the way in."""
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("户号,户主姓名,村,改造状态\nK001,张三,南街村委会,未改造\n", encoding="utf-8")
+    monkeypatch.setenv("HEATING_ENCRYPTION_KEY_FILE", str(tmp_path / "none.key"))
+    try:
+        result = run_cli("import", str(ledger), "--township", "140405001", "--commit")
+    finally:
+        activate(Keyring.load(KEY_FILE))
+    assert result.exit_code == 1
+    assert "没有加载加密密钥" in result.stderr and "encryption_key_file" in result.stderr
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Household)) == 0

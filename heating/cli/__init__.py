@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import StatementError
 
 from heating.cli import click_zh
 from heating.config import ConfigError
@@ -78,6 +79,11 @@ class HeatingGroup(click.Group):
             raise click.ClickException(exc.message) from None
         except (ConfigError, DatabaseError, KeyFileError) as exc:
             raise click.ClickException(str(exc)) from None
+        except StatementError as exc:
+            # A sealed column written or read without the key file: SQLAlchemy wraps the refusal.
+            if isinstance(exc.orig, KeyFileError):
+                raise click.ClickException(str(exc.orig)) from None
+            raise
         except PermissionError as exc:
             raise click.ClickException(
                 f"没有权限写入或读取 {exc.filename}：请换一个目录或检查文件权限。"
