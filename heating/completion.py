@@ -24,10 +24,11 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from heating.errors import NotFound, Refused
-from heating.measures import complete_codes, village_facts
+from heating.measures import complete_codes
 from heating.models import CompletionDecision, Village, audit, utcnow
 from heating.profile import Profile
 from heating.signoff_lock import check_unlocked
+from heating.village_facts import village_facts
 
 
 def _in_force(as_of: date | None, known_at: datetime | None = None) -> ColumnElement[bool]:

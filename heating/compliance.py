@@ -22,10 +22,10 @@ from heating.measures import (
     aggregate_row,
     rule_for,
     township_category_rows,
-    village_row,
+    village_rows,
 )
 from heating.profile import Profile
-from heating.village_facts import village_facts
+from heating.village_facts import kept_village_facts
 
 
 @dataclass(frozen=True)
@@ -71,19 +71,19 @@ def compliance(
     meet).  Villages whose category the profile does not know are not judged
     here; ``heating.inconsistencies`` lists them.
     """
-    facts = village_facts(
+    kept_facts = kept_village_facts(
         session,
         as_of=as_of,
         known_at=known_at,
         township_code=township_code,
         district_code=district_code,
     )
-    village_rows = [village_row(f, profile) for f in facts]
+    facts, rows_of_villages = list(kept_facts), village_rows(kept_facts, profile)
     by_category: dict[str | None, list[MeasureRow]] = defaultdict(list)
-    for row in village_rows:
+    for row in rows_of_villages:
         by_category[row.category].append(row)
     per_township: dict[str | None, list[MeasureRow]] = defaultdict(list)
-    for row in township_category_rows(profile, facts, village_rows):
+    for row in township_category_rows(profile, facts, rows_of_villages):
         per_township[row.category].append(row)
     result = []
     for cat in profile.categories:

@@ -260,6 +260,41 @@ def remember_facts(session: Session) -> None:
     event.listen(session, "do_orm_execute", forget_on_write)
 
 
+def kept_village_facts(
+    session: Session,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    township_code: str | None = None,
+    district_code: str | None = None,
+    usage: UsageSettings | None = None,
+    heat_source_rule: str | None = None,
+    evidence: bool = True,
+) -> tuple[VillageFacts, ...]:
+    """Every village in scope (by code) with its household counts now or as of a date.
+
+    ``evidence=False`` leaves the evidence counts out (``usage_*``, ``area_*``
+    at their defaults): for readers that show only households required and
+    clean (the trend) or whether a village is complete (zone derivations),
+    which then skip judging use.
+
+    Kept per process until the data change (``heating.evidence_cache``), and
+    remembered within a session ``remember_facts`` was called on: the same
+    arguments and settings give the same tuple (``heating.measures.village_rows``
+    keeps the villages' measures by it).
+    """
+    rule = heat_source_rule or counting_rule(session)
+    settings = usage or counting_usage(session)
+    args = (as_of, known_at, township_code, district_code, settings, rule, evidence)
+    memo = session.info.get(MEMO)
+    if memo is None:
+        return _kept_facts(session, *args)
+    key = (as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
+    if key not in memo:
+        memo[key] = _kept_facts(session, *args)
+    return memo[key]
+
+
 def village_facts(
     session: Session,
     *,
@@ -271,27 +306,19 @@ def village_facts(
     heat_source_rule: str | None = None,
     evidence: bool = True,
 ) -> list[VillageFacts]:
-    """Every village in scope (by code) with its household counts now or as of a date.
-
-    ``evidence=False`` leaves the evidence counts out (``usage_*``, ``area_*``
-    at their defaults): for readers that show only households required and
-    clean (the trend) or whether a village is complete (zone derivations),
-    which then skip judging use.
-
-    Kept per process until the data change (``heating.evidence_cache``), and
-    remembered within a session ``remember_facts`` was called on: the same
-    arguments and settings give the same facts objects (callers only read them).
-    """
-    rule = heat_source_rule or counting_rule(session)
-    settings = usage or counting_usage(session)
-    args = (as_of, known_at, township_code, district_code, settings, rule, evidence)
-    memo = session.info.get(MEMO)
-    if memo is None:
-        return list(_kept_facts(session, *args))
-    key = (as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
-    if key not in memo:
-        memo[key] = _kept_facts(session, *args)
-    return list(memo[key])
+    """``kept_village_facts`` as a list of its own (callers only read the facts)."""
+    return list(
+        kept_village_facts(
+            session,
+            as_of=as_of,
+            known_at=known_at,
+            township_code=township_code,
+            district_code=district_code,
+            usage=usage,
+            heat_source_rule=heat_source_rule,
+            evidence=evidence,
+        )
+    )
 
 
 def _kept_facts(

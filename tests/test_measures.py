@@ -164,6 +164,35 @@ def test_needed_is_exact() -> None:
     assert needed(0.8, 10) == 8
     assert needed(0.55, 100) == 55
     assert needed(0.55, 101) == 56
+    assert needed(0.7, 20) == 14  # 0.7 × 20 in binary floating point is 14.000000000000002
+    assert needed(1.0, 0) == 0 and needed(0.8, 1) == 1
+
+
+def test_kept_village_measures_follow_the_profile_and_the_data(runtime, standard) -> None:
+    """The villages' measures are kept per facts (the dashboard asks three times a click):
+    another profile on the same facts, or the same profile after a commit, is measured anew."""
+    stricter = parse_profile(
+        {
+            "name": "更严",
+            "categories": [
+                {"key": "city_core", "name": "城市建成区", "target": 1},
+                {"key": "county_core", "name": "县城建成区", "target": 1},
+                {"key": "fringe", "name": "城乡结合部", "target": 1},
+                {"key": "rural", "name": "农村地区", "target": "90%"},
+            ],
+        }
+    )
+    with runtime.session() as s:
+        first = by_key(coverage(s, DEFAULT_PROFILE, "village"))[SHANGCUN]
+        again = by_key(coverage(s, DEFAULT_PROFILE, "village"))[SHANGCUN]
+        strict = by_key(coverage(s, stricter, "village"))[SHANGCUN]
+    assert first == again and (first.target, first.gap) == (0.8, 1)
+    assert (strict.target, strict.gap) == (0.9, 3)  # ceil(0.9 × 20) − 15
+    with runtime.session() as s:
+        add_many(s, s.query(Village.id).filter(Village.code == SHANGCUN).scalar(), 5, "completed")
+    with runtime.session() as s:
+        after = by_key(coverage(s, DEFAULT_PROFILE, "village"))[SHANGCUN]
+    assert (after.clean, after.gap) == (20, 0)
 
 
 def test_eighty_percent_rounding_per_village(runtime, tiny_district) -> None:
