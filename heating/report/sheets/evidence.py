@@ -20,11 +20,23 @@ from heating.report.workbook import Column, Row, Table, write_table
 from heating.subsidy import COUNTS
 
 GAP = 2
+# A listed household, as every household table of these sheets begins (name already masked).
+HOUSEHOLD_COLUMNS = (Column("村代码"), Column("村名"), Column("户号"), Column("户主（脱敏）"))
 
 
 def _explain(ws: Worksheet, title: str, why: str) -> None:
     """A sheet without figures still has its title, print setup and the reason."""
     write_table(ws, Table(title, [Column("说明", width=90, wrap=True)], [], empty_text=why))
+
+
+def _household_cells(s: Snapshot, h: dict[str, Any]) -> list[Any]:
+    """The cells under ``HOUSEHOLD_COLUMNS`` for one listed household."""
+    return [
+        h["village"],
+        s.village_names.get(h["village"], ""),
+        h["household_no"] or "",
+        h["head_name"],
+    ]
 
 
 def _shown_townships(s: Snapshot) -> set[str] | None:
@@ -106,10 +118,7 @@ def write_usage(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         Table(
             "疑似改而不用的户",
             [
-                Column("村代码"),
-                Column("村名"),
-                Column("户号"),
-                Column("户主（脱敏）"),
+                *HOUSEHOLD_COLUMNS,
                 Column("方式"),
                 Column("采暖季用量", "area"),
                 Column("同类户中位数", "area"),
@@ -119,10 +128,7 @@ def write_usage(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
             [
                 Row(
                     [
-                        h["village"],
-                        s.village_names.get(h["village"], ""),
-                        h["household_no"] or "",
-                        h["head_name"],
+                        *_household_cells(s, h),
                         ROUTE_LABELS.get(h["route"], h["route"]),
                         h["use"],
                         h["median"],
@@ -279,20 +285,14 @@ def write_subsidy(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         Table(
             "运行补贴本季到期的户",
             [
-                Column("村代码"),
-                Column("村名"),
-                Column("户号"),
-                Column("户主（脱敏）"),
+                *HOUSEHOLD_COLUMNS,
                 Column("方式"),
                 Column("完工日期"),
             ],
             [
                 Row(
                     [
-                        h["village"],
-                        s.village_names.get(h["village"], ""),
-                        h["household_no"] or "",
-                        h["head_name"],
+                        *_household_cells(s, h),
                         ROUTE_LABELS.get(h["route"], h["route"]),
                         h["completed_on"] or "",
                     ]
@@ -315,20 +315,14 @@ def coal_table(ws: Worksheet, s: Snapshot, start_row: int) -> None:
         Table(
             "完成村和禁煤区内仍记有洁净煤补贴的户（coal_subsidy_in_zone）",
             [
-                Column("村代码"),
-                Column("村名"),
-                Column("户号"),
-                Column("户主（脱敏）"),
+                *HOUSEHOLD_COLUMNS,
                 Column("洁净煤补贴（元）", "area"),
                 Column("位置"),
             ],
             [
                 Row(
                     [
-                        h["village"],
-                        s.village_names.get(h["village"], ""),
-                        h["household_no"] or "",
-                        h["head_name"],
+                        *_household_cells(s, h),
                         h["coal_subsidy"],
                         h["where"],
                     ]

@@ -44,6 +44,44 @@ def _subtitle(s: Snapshot) -> str:
     return f"{s.district_name} · 数据截至 {s.as_of:%Y-%m-%d} · 要求配置：{s.profile.name}"
 
 
+def _village_columns(gap: Column) -> list[Column]:
+    """The columns of both village lists: they differ only in what the gap column means."""
+    return [
+        Column("序号", "int"),
+        Column("村代码"),
+        Column("村名称"),
+        Column("乡镇"),
+        Column("区域类别"),
+        Column("应改造", "int", group="户数"),
+        Column("已完成", "int", group="户数"),
+        gap,
+        Column("覆盖率", "pct", group="覆盖率"),
+        Column("目标", "pct0", group="覆盖率"),
+        Column("飞地"),
+        Column("说明"),
+    ]
+
+
+def _village_row(number: int, v: VillageLine, category: str, note: str) -> Row:
+    """One village of either list, under ``_village_columns``."""
+    return Row(
+        [
+            number,
+            v.row.key,
+            v.row.name,
+            v.township_name,
+            category,
+            v.row.required,
+            v.row.clean,
+            v.row.gap,
+            v.row.coverage,
+            v.row.target,
+            "是" if v.enclave else "",
+            note,
+        ]
+    )
+
+
 def _deciding_rows(s: Snapshot) -> list[Row]:
     """Villages grouped by 100% category (profile order), each group closed by its 小计."""
     rows: list[Row] = []
@@ -54,24 +92,7 @@ def _deciding_rows(s: Snapshot) -> list[Row]:
             continue
         for v in lines:
             number += 1
-            rows.append(
-                Row(
-                    [
-                        number,
-                        v.row.key,
-                        v.row.name,
-                        v.township_name,
-                        category.name,
-                        v.row.required,
-                        v.row.clean,
-                        v.row.gap,
-                        v.row.coverage,
-                        v.row.target,
-                        "是" if v.enclave else "",
-                        _note(v),
-                    ]
-                )
-            )
+            rows.append(_village_row(number, v, category.name, _note(v)))
         rows.append(_sum_row(f"{category.name}{SUBTOTAL}（{len(lines)} 个村）", lines))
     if s.failing:
         rows.append(_sum_row(f"{TOTAL}（{len(s.failing)} 个村）", s.failing))
@@ -126,20 +147,7 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         ws,
         Table(
             f"{s.district_name}{s.year}年度未达标村清单",
-            [
-                Column("序号", "int"),
-                Column("村代码"),
-                Column("村名称"),
-                Column("乡镇"),
-                Column("区域类别"),
-                Column("应改造", "int", group="户数"),
-                Column("已完成", "int", group="户数"),
-                Column("差距", "int", group="户数"),
-                Column("覆盖率", "pct", group="覆盖率"),
-                Column("目标", "pct0", group="覆盖率"),
-                Column("飞地"),
-                Column("说明"),
-            ],
+            _village_columns(Column("差距", "int", group="户数")),
             _deciding_rows(s),
             subtitle=f"{DECIDING_TITLE} · {_subtitle(s)}",
             notes=notes,
@@ -152,37 +160,9 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
         ws,
         Table(
             CONTEXT_TITLE,
+            _village_columns(Column("距目标户数", "int", group="户数", sums=False)),
             [
-                Column("序号", "int"),
-                Column("村代码"),
-                Column("村名称"),
-                Column("乡镇"),
-                Column("区域类别"),
-                Column("应改造", "int", group="户数"),
-                Column("已完成", "int", group="户数"),
-                Column("距目标户数", "int", group="户数", sums=False),
-                Column("覆盖率", "pct", group="覆盖率"),
-                Column("目标", "pct0", group="覆盖率"),
-                Column("飞地"),
-                Column("说明"),
-            ],
-            [
-                Row(
-                    [
-                        i,
-                        v.row.key,
-                        v.row.name,
-                        v.township_name,
-                        s.profile.label(v.row.category),
-                        v.row.required,
-                        v.row.clean,
-                        v.row.gap,
-                        v.row.coverage,
-                        v.row.target,
-                        "是" if v.enclave else "",
-                        _context_note(v),
-                    ]
-                )
+                _village_row(i, v, s.profile.label(v.row.category), _context_note(v))
                 for i, v in enumerate(s.below_target, start=1)
             ],
             notes=(
