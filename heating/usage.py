@@ -124,10 +124,12 @@ def household_states(
     if district_codes is not None:
         places = places.where(District.code.in_(sorted(district_codes)))
     place = {row[0]: row[1:] for row in session.execute(places)}
-    cols = [h.id, h.village_id, h.active, h.ledger_date, *(getattr(h, f) for f in EVIDENCE_FIELDS)]
-    rows: dict[int, dict[str, Any]] = {}
-    for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))).mappings():
-        rows[row["id"]] = dict(row)
+    cols = [h.id, h.village_id, h.active, *(getattr(h, f) for f in EVIDENCE_FIELDS)]
+    # id → (village id, present, evidence fields); plain tuples zipped once, as a
+    # district's read is 50,000 households or more for each report and page.
+    rows: dict[int, tuple[int, bool, dict[str, Any]]] = {}
+    for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))):
+        rows[row[0]] = (row[1], row[2], dict(zip(EVIDENCE_FIELDS, row[3:], strict=True)))
     if as_of is not None or known_at is not None:
         changed = _changed_in(session, changed_households(as_of, known_at), place, rows)
         if changed:
@@ -142,23 +144,14 @@ def household_states(
                 if state is None or state.get("village_id") not in place:
                     rows.pop(hid, None)
                 else:
-                    rows[hid] = state | {"active": True}
+                    fields = {f: state.get(f) for f in EVIDENCE_FIELDS}
+                    rows[hid] = (state["village_id"], True, fields)
     out = []
-    for hid, row in rows.items():
-        if not row["active"]:
+    for hid, (village_id, present, fields) in rows.items():
+        if not present:
             continue
-        vcode, tcode, tname, dcode = place[row["village_id"]]
-        out.append(
-            HouseholdState(
-                hid,
-                row["village_id"],
-                vcode,
-                tcode,
-                tname,
-                dcode,
-                {f: row.get(f) for f in EVIDENCE_FIELDS},
-            )
-        )
+        vcode, tcode, tname, dcode = place[village_id]
+        out.append(HouseholdState(hid, village_id, vcode, tcode, tname, dcode, fields))
     return out
 
 
