@@ -8,15 +8,24 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from heating.errors import Refused
-from heating.models import Household, ImportBatch, ParsedLedgerKept, StoredFile, Village
+from heating.models import (
+    Household,
+    ImportBatch,
+    ImportJob,
+    ParsedLedgerKept,
+    StoredFile,
+    Village,
+)
 from heating.sealing import FILE_MAGIC
+from heating.web.jobs import create_job
 from imports import commit as commit_module
 from imports import parse_cache
 from imports.batches import cancel, preview
 from imports.commit import commit
+from imports.job_process import run_job
 from imports.ledger_references import LedgerReferences, parse_fingerprint
 from tests.support.ledgers import ledger_xlsx, with_check_digit
-from tests.support.web import batch_id_of, follow_job, post, upload
+from tests.support.web import batch_id_of, upload
 
 HEADER = ["村", "户号", "户主姓名", "身份证号", "联系电话", "改造状态", "改造方式", "完工日期"]
 ID_1 = with_check_digit("14040519800101001")
@@ -150,15 +159,27 @@ def test_the_fingerprint_is_the_same_for_the_same_registry_and_changes_with_the_
         parse_cache.fingerprint(object())
 
 
-def test_the_web_commit_reuses_the_parse_made_at_upload(login, runtime) -> None:
+def test_the_web_commit_reuses_the_parse_made_at_upload(login, runtime, users) -> None:
+    """The upload's preview (in a job process) keeps its parse; the web's commit job takes it.
+
+    The commit job is run here, in this process, as its job process runs it
+    (``imports.job_process.run_job``), so that ``last_parse`` can be read.
+    """
     client = login("bob")
     resp = upload(client, ledger_xlsx(rows(), title="麟绛街道台账", header=HEADER), "台账.xlsx")
     batch_id = batch_id_of(resp)
-    resp = follow_job(client, post(client, f"/imports/{batch_id}/commit", {"mode": "strict"}))
-    assert "台账已写入" in resp.get_data(as_text=True)
+    assert kept_count(runtime) == 1
+    token = create_job(
+        runtime, "commit", user_id=users["bob"], township_id=None, file_name="台账.xlsx"
+    )
+    arguments = {"batch_id": batch_id, "accept_valid": False, "user_id": users["bob"]}
+    run_job(runtime.config, token, "commit", arguments)
     assert commit_module.last_parse == "kept"
     with runtime.session() as session:
+        assert session.get(ImportJob, token).state == "done"
         assert session.scalar(select(func.count()).select_from(Household)) == 3
+    page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "已写入" in page
 
 
 def test_a_sheet_parsed_with_its_rows_held_until_calamine_is_done_gives_the_same_rows(
