@@ -39,9 +39,7 @@ from heating.history.asof import (
     first_ledger_date,
     last_ledger_date,
     last_recorded,
-    latest_ledgers,
     live,
-    newest_ledger,
     newest_versions,
     present_as_of,
     recorded_later,
@@ -54,6 +52,7 @@ from heating.history.asof import (
 )
 from heating.history.bulk import allocate_ids, bulk_insert, indexes_deferred
 from heating.history.edits import record_create, record_update
+from heating.history.ledgers import latest_ledgers, newest_ledger
 from heating.history.values import (
     BLANK_STATE,
     CHUNK,

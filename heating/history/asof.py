@@ -5,7 +5,7 @@ The rules are in ``heating.history``'s docstring; this is their one implementati
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from heating.history.values import CHUNK, FIELD_KINDS, IDENTITY, state_from_json
+from heating.history.values import FIELD_KINDS, IDENTITY, chunks, state_from_json
 from heating.models import (
     CLEAN_STATUSES,
     HOUSEHOLD_FIELDS,
@@ -282,16 +282,11 @@ def delta_rows(as_of: date | None, known_at: datetime | None) -> Select:
     return union_all(now, then)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def current_states(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Households' rows (identity columns and every field), by id, read in chunks."""
     cols = [_H.c[name] for name in (*IDENTITY, *HOUSEHOLD_FIELDS)]
     out: dict[int, dict[str, Any]] = {}
-    for part in _chunks(sorted(set(ids))):
+    for part in chunks(sorted(set(ids))):
         for row in session.execute(select(*cols).where(_H.c.id.in_(part))).mappings():
             out[row["id"]] = dict(row)
     return out
@@ -305,7 +300,7 @@ def shows_state_at(row: Mapping[str, Any], ledger_date: date) -> bool:
 def present_as_of(session: Session, ids: Iterable[int], as_of: date) -> set[int]:
     """Which of these households exist as of ``as_of`` (a counting, active version dated ≤ it)."""
     out: set[int] = set()
-    for part in _chunks(sorted(set(ids))):
+    for part in chunks(sorted(set(ids))):
         newest = newest_versions(as_of, None, households=list(part))
         out.update(session.scalars(select(newest.c.household_id).where(newest.c.active == true())))
     return out
@@ -341,7 +336,7 @@ def states_as_of(
         else:
             need.append(hid)
     v = _V.c
-    for part in _chunks(need):
+    for part in chunks(need):
         rank = _rank_newest_first()
         conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(part)]
         if excluding_batch is not None:
@@ -371,61 +366,6 @@ def states_as_of(
             state["ledger_date"] = hit[1]
             state["updated_batch_id"] = hit[2]
             out[hid] = state
-    return out
-
-
-def newest_ledger(
-    session: Session,
-    township_id: int | None,
-    *,
-    on_or_before: date | None = None,
-    known_at: datetime | None = None,
-    excluding: int | None = None,
-) -> ImportBatch | None:
-    """The township's newest ledger in force (latest ledger date, then latest commit).
-
-    ``on_or_before`` limits the ledger date; ``known_at`` asks as things stood
-    then (committed by then, not rolled back by then).
-    """
-    if township_id is None:
-        return None
-    b = ImportBatch
-    query = select(b).where(
-        b.township_id == township_id,
-        b.kind.in_(("ledger", "demo")),
-        b.ledger_date.is_not(None),
-        b.committed_at.is_not(None),
-    )
-    if known_at is None:
-        query = query.where(b.status == "committed")
-    else:
-        query = query.where(
-            b.committed_at <= known_at, b.rolled_back_at.is_(None) | (b.rolled_back_at > known_at)
-        )
-    if on_or_before is not None:
-        query = query.where(b.ledger_date <= on_or_before)
-    if excluding is not None:
-        query = query.where(b.id != excluding)
-    return session.scalars(
-        query.order_by(b.ledger_date.desc(), b.committed_at.desc(), b.id.desc()).limit(1)
-    ).first()
-
-
-def latest_ledgers(session: Session) -> dict[int, ImportBatch]:
-    """Township id → its newest ledger in force (for the dashboard's list of townships)."""
-    b = ImportBatch
-    out: dict[int, ImportBatch] = {}
-    for batch in session.scalars(
-        select(b)
-        .where(
-            b.township_id.is_not(None),
-            b.kind.in_(("ledger", "demo")),
-            b.status == "committed",
-            b.ledger_date.is_not(None),
-        )
-        .order_by(b.ledger_date, b.committed_at, b.id)
-    ):
-        out[batch.township_id] = batch
     return out
 
 
