@@ -2,7 +2,7 @@
 
 One list of texts per area, in the order of ``geo.maps_document.VILLAGE_FIELDS``
 and ``TOWNSHIP_FIELDS``; counts and percentages say "—" where unknown, never a
-false 0 (``heating.measures.percent``).  ``geo.maps_document`` escapes them.
+false 0 (``heating.targets.percent``).  ``geo.maps_document`` escapes them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from heating.heat_sources import noncompliant_note
-from heating.measures import MeasureRow, percent
+from heating.measures import MeasureRow
 from heating.profile import Profile
+from heating.targets import percent
 
 
 def count_text(value: int | None) -> str:

@@ -85,14 +85,9 @@ from heating.coverage_classes import (
     coverage_class,
 )
 from heating.heat_sources import counting_rule
-from heating.measures import (
-    MeasureRow,
-    aggregate_row,
-    complete_codes,
-    needed,
-    village_row,
-)
+from heating.measures import MeasureRow, aggregate_row, complete_codes, village_row
 from heating.models import District, Household, Township, Village, Zone
+from heating.targets import needed
 from heating.village_facts import village_facts
 
 OVERVIEW_THRESHOLD = 2000  # without a filter, more villages than this are shown as townships
@@ -275,8 +270,8 @@ def _near(zones: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
     return np.unique(hit)
 
 
-# needed() works in exact fractions (slow in bulk); a district has few distinct (target,
-# required) pairs, so the overview of 30,000 villages asks this memo instead (benchmarks/map.py).
+# A district has few distinct (target, required) pairs: the overview of 30,000 villages asks
+# this memo (benchmarks/map.py; needed() took a Fraction per call when the memo was added).
 _needed = cache(needed)
 
 

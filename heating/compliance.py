@@ -17,14 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from heating.measures import (
-    MeasureRow,
-    aggregate_row,
-    rule_for,
-    township_category_rows,
-    village_rows,
-)
+from heating.measures import MeasureRow, aggregate_row, township_category_rows, village_rows
 from heating.profile import Profile
+from heating.targets import rule_for
 from heating.village_facts import kept_village_facts
 
 

@@ -56,8 +56,6 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
-from fractions import Fraction
-from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -67,13 +65,18 @@ from heating.errors import Refused
 from heating.models import District, Township
 from heating.profile import Profile
 from heating.seasons import UsageSettings
+from heating.targets import (
+    RULE_EVERY_VILLAGE,
+    effective_clean,
+    gap_to,
+    ratio,
+    rule_for,
+)
 from heating.village_facts import VillageFacts, kept_village_facts
 
 BY_CHOICES = ("village", "township", "category", "district")
 TOTAL_KEY = "total"
 TOTAL_NAME = "合计"
-RULE_EVERY_VILLAGE = "every_village"
-RULE_AGGREGATE = "aggregate"
 
 
 # --------------------------------------------------------------------------
@@ -153,45 +156,6 @@ class MeasureRow:
 # --------------------------------------------------------------------------
 
 
-@cache
-def _exact(target: float) -> tuple[int, int]:
-    """The target as the fraction its configured decimal means (0.8 → 4, 5).
-
-    Kept per target (a profile has a handful): the dashboard asks for every
-    village's gap three times, and building the fraction each time was half
-    of its CPU on the city demo (3,046 villages).
-    """
-    exact = Fraction(repr(target))
-    return exact.numerator, exact.denominator
-
-
-def needed(target: float, required: int) -> int:
-    """Clean households needed to reach ``target`` of ``required``: ceil(t × required), exactly."""
-    numerator, denominator = _exact(target)
-    return -(-numerator * required // denominator)
-
-
-def gap_to(target: float | None, required: int, clean: int) -> int:
-    """Households still to retrofit to reach the target (0 without a target)."""
-    if target is None:
-        return 0
-    return max(0, needed(target, required) - clean)
-
-
-def effective_clean(clean: int, lapsed: int) -> int:
-    """Households effectively clean: counted clean and not lapsed."""
-    return clean - lapsed
-
-
-def _ratio(numerator: int, required: int) -> float | None:
-    return numerator / required if required > 0 else None
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    """A share as "95.2%"; None (nothing required) as "—", never 0% or 100%."""
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
 AREA_KNOWN_MIN = 0.9
 
 
@@ -216,7 +180,7 @@ def evidence_fields(
         "usage_flagged": flagged,
         "usage_flagged_not_lapsed": flagged_live,
         "verified_effective_coverage": (
-            _ratio(clean - lapsed - flagged_live, required) if checked > 0 else None
+            ratio(clean - lapsed - flagged_live, required) if checked > 0 else None
         ),
         "area_known_share": share,
         "area_required_m2": round(area_required, 2) if enough else None,
@@ -226,13 +190,6 @@ def evidence_fields(
         "area_sum_required_m2": area_required,
         "area_sum_clean_m2": area_clean,
     }
-
-
-def rule_for(target: float | None) -> str | None:
-    """The compliance rule of a category target (domain.md "Compliance with the profile")."""
-    if target is None:
-        return None
-    return RULE_EVERY_VILLAGE if target >= 1 else RULE_AGGREGATE
 
 
 # --------------------------------------------------------------------------
@@ -290,8 +247,8 @@ def village_row(facts: VillageFacts, profile: Profile) -> MeasureRow:
         required=required,
         clean=facts.clean,
         lapsed=facts.lapsed,
-        coverage=_ratio(facts.clean, required),
-        effective_coverage=_ratio(effective_clean(facts.clean, facts.lapsed), required),
+        coverage=ratio(facts.clean, required),
+        effective_coverage=ratio(effective_clean(facts.clean, facts.lapsed), required),
         target=target,
         gap=gap,
         meets=meets,
@@ -364,8 +321,8 @@ def aggregate_row(
         required=required,
         clean=clean,
         lapsed=lapsed,
-        coverage=_ratio(clean, required),
-        effective_coverage=_ratio(effective_clean(clean, lapsed), required),
+        coverage=ratio(clean, required),
+        effective_coverage=ratio(effective_clean(clean, lapsed), required),
         target=targets.pop() if len(targets) == 1 else None,
         gap=gap,
         meets=(all(judged) if judged else None) if required > 0 else None,

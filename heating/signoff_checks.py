@@ -35,7 +35,7 @@ from heating.config import Config
 from heating.history import regressed_as_of
 from heating.inconsistencies import CODES as INCONSISTENCY_LABELS
 from heating.inconsistencies import inconsistencies
-from heating.measures import MeasureRow, coverage, percent
+from heating.measures import MeasureRow, coverage
 from heating.models import (
     STATUS_LABELS,
     Boiler,
@@ -49,6 +49,7 @@ from heating.models import (
     Village,
 )
 from heating.profile import Profile
+from heating.targets import percent
 
 LISTED = 5  # examples named in one problem or change
 FIGURE_KEYS = ("registry_households", "ledger_rows", "exempt", "required", "clean", "lapsed")

@@ -37,7 +37,7 @@ import pytest
 
 from geo.maps import map_data
 from heating.heat_sources import noncompliant_note
-from heating.measures import percent
+from heating.targets import percent
 from tests.support.ledgers import LEDGER_HEADER, ledger_xlsx
 from tests.support.registers import REGISTER, register_xlsx
 from tests.support.report import read_table

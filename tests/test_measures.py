@@ -9,9 +9,10 @@ import pytest
 
 from heating.completion import complete_village_codes, record_decision, revoke_decision
 from heating.history import record_update
-from heating.measures import MeasureRow, coverage, gap_to, needed
+from heating.measures import MeasureRow, coverage
 from heating.models import Village
 from heating.profile import DEFAULT_PROFILE, parse_profile
+from heating.targets import gap_to, needed
 from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN
 from tests.support.households import add_many
 

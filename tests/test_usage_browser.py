@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from heating.measures import percent
+from heating.targets import percent
 from tests.support.browser import browser_log_in
 from tests.support.districts import DONGJIE, NANJIE
 from tests.support.households import write_household

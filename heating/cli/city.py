@@ -6,7 +6,7 @@ import click
 
 from heating.cli.context import emit_json, get_runtime, parse_date_option, parse_known_at_option
 from heating.cli.measures import format_table, yes_no
-from heating.measures import percent
+from heating.targets import percent
 
 
 @click.command("city")

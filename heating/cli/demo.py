@@ -17,10 +17,11 @@ from heating.db import upgrade
 from heating.demo import BOUNDARY_SOURCE, DemoSummary, load_demo
 from heating.demo.ledgers import write_ledgers
 from heating.demo.loader import write_registers
-from heating.measures import coverage, percent
+from heating.measures import coverage
 from heating.models import ZoneDerivation
 from heating.profile import Profile
 from heating.seasons import UsageSettings
+from heating.targets import percent
 
 DEMO_MARK = "【仅供演示】"
 

@@ -16,16 +16,9 @@ from heating.clock import shown_with_offset
 from heating.compliance import CategoryCompliance, compliance
 from heating.heat_sources import counting_rule, noncompliant_note, rule_label
 from heating.inconsistencies import inconsistencies
-from heating.measures import (
-    BY_CHOICES,
-    RULE_EVERY_VILLAGE,
-    TOTAL_KEY,
-    MeasureRow,
-    aggregate_row,
-    coverage,
-    percent,
-)
+from heating.measures import BY_CHOICES, TOTAL_KEY, MeasureRow, aggregate_row, coverage
 from heating.profile import Profile
+from heating.targets import RULE_EVERY_VILLAGE, percent
 from heating.textwidth import display_width
 
 BY_LABELS = {"village": "村", "township": "乡镇", "category": "区域类别", "district": "区县"}

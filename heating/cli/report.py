@@ -10,7 +10,7 @@ import click
 from heating import clock
 from heating.cli.context import emit_json, get_runtime, parse_date_option, parse_known_at_option
 from heating.errors import Refused
-from heating.measures import percent
+from heating.targets import percent
 
 
 @click.command("report")

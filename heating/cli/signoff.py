@@ -10,8 +10,8 @@ import click
 from heating import clock
 from heating.cli.context import district_option, emit_json, get_runtime
 from heating.config import Config
-from heating.measures import percent
 from heating.scope import resolve_scope
+from heating.targets import percent
 
 
 def _period(value: str | None, config: Config, *, option: str = "--period") -> date | None:

@@ -32,15 +32,12 @@ from heating.completion import decided_village_ids
 from heating.config import Config, cutoff_of
 from heating.inconsistencies import Inconsistency, inconsistencies
 from heating.measures import (
-    RULE_AGGREGATE,
-    RULE_EVERY_VILLAGE,
     TOTAL_KEY,
     TOTAL_NAME,
     MeasureRow,
     aggregate_row,
     category_rows,
     complete_codes,
-    rule_for,
     township_category_rows,
     township_rows,
     village_row,
@@ -73,6 +70,7 @@ from heating.report.sources import Sources, read_sources
 from heating.report.withheld import withhold
 from heating.report.zone_section import ZoneSection, zone_section
 from heating.subsidy import schedule
+from heating.targets import RULE_AGGREGATE, RULE_EVERY_VILLAGE, rule_for
 from heating.trend import TrendPoint, coverage_trend, trend_years
 from heating.usage import has_usage
 from heating.usage_flags import flags_report

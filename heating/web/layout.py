@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from heating import clock, coverage_classes
 from heating.heat_sources import HEAT_SOURCE_RULE_LABELS
-from heating.measures import percent
 from heating.models import (
     BATCH_STATUS_LABELS,
     OPERATION_LABELS,
@@ -23,6 +22,7 @@ from heating.models import (
     District,
     utcnow,
 )
+from heating.targets import percent
 from heating.web.access import READ_ALL, bound_district
 from heating.web.db import app_config, db
 from imports.issues import SEVERITY_LABELS

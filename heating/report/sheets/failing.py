@@ -22,10 +22,11 @@ from typing import Any
 
 from openpyxl.worksheet.worksheet import Worksheet
 
-from heating.measures import RULE_AGGREGATE, RULE_EVERY_VILLAGE, MeasureRow, rule_for
+from heating.measures import MeasureRow
 from heating.report.sheets.places import meets_text
 from heating.report.snapshot import Snapshot, VillageLine
 from heating.report.workbook import Column, Row, Table, write_table
+from heating.targets import RULE_AGGREGATE, RULE_EVERY_VILLAGE, rule_for
 
 DECIDING_TITLE = "一、决定是否达标的村（目标 100% 的类别：每个村都须达到 100%）"
 CONTEXT_TITLE = "二、低于目标的村（所属类别按全部村合计考核，仅供安排工作参考，不计为未达标）"

@@ -9,14 +9,7 @@ from openpyxl.drawing.image import Image
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.heat_sources import noncompliant_note
-from heating.measures import (
-    RULE_AGGREGATE,
-    RULE_EVERY_VILLAGE,
-    TOTAL_KEY,
-    MeasureRow,
-    percent,
-    rule_for,
-)
+from heating.measures import TOTAL_KEY, MeasureRow
 from heating.report.snapshot import Snapshot
 from heating.report.workbook import (
     MET,
@@ -28,6 +21,7 @@ from heating.report.workbook import (
     put_text,
     write_table,
 )
+from heating.targets import RULE_AGGREGATE, RULE_EVERY_VILLAGE, percent, rule_for
 
 PICTURE_WIDTH = 960  # px in the sheet (the PNG is scaled to it)
 
