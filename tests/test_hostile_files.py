@@ -9,6 +9,7 @@ refusal while the test process (the "server") carries on.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -322,6 +323,7 @@ def broken_deflate(data: bytes, member: str, error: type[Exception] = zlib.error
     raise AssertionError(f"no 8 bytes in the middle of {member} raise {error.__name__}")
 
 
+@functools.cache  # bytes, never changed: written once (0.6 s of openpyxl) for the four tests
 def intact_ledger() -> bytes:
     """A real ledger written by openpyxl: 2,000 households of 南街."""
     rows = [

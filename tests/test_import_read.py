@@ -188,6 +188,7 @@ def test_title_rows_and_merged_two_row_header(parse):
     check_two_row_header(parse(two_row_header_workbook()))
 
 
+@pytest.mark.slow  # a LibreOffice conversion (soffice, 2-4 s): not in the quick run, always in CI
 def test_ods_written_by_libreoffice(parse, ods_ledger):
     parsed = parse(ods_ledger, "台账.ods")
     assert parsed.kind == "ods"
@@ -442,6 +443,7 @@ def test_formula_without_cached_value_is_an_error_and_cached_value_is_used(parse
     assert not parsed.rows[1].issues
 
 
+@pytest.mark.slow  # a LibreOffice conversion (soffice, 2-4 s): not in the quick run, always in CI
 def test_formula_with_cached_value_from_libreoffice_is_read(parse, tmp_path):
     soffice = shutil.which("soffice")
     if not soffice:

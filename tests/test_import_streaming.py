@@ -193,6 +193,7 @@ def libreoffice_book(tmp_path_factory) -> bytes:
     return (folder / "台账.xlsx").read_bytes()
 
 
+@pytest.mark.slow  # a LibreOffice conversion (soffice, 2-4 s): not in the quick run, always in CI
 def test_libreoffice_workbook_reads_the_same_both_ways(libreoffice_book):
     assert b"sharedStrings" in libreoffice_book
     assert_same(libreoffice_book)
