@@ -2,8 +2,9 @@
 
 The wall time a user sees on a shared machine is mostly waiting for a core;
 the CPU the request itself used (``time.thread_time`` of the thread serving
-it, so a clerk's import job running in another thread of the same worker is
-not counted) is what sizes a server.  ``load.py`` reads these lines back.
+it, so the other threads of the worker are not counted; a clerk's import job
+runs in a job process of its own, ``imports.job_process``) is what sizes a
+server.  ``load.py`` reads these lines back.
 """
 
 from __future__ import annotations
