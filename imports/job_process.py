@@ -7,10 +7,9 @@ every page of that worker waited behind the commit and the commit behind
 the pages (6–10 × its time alone; README, "Load test").  In a process of its
 own the operating system shares the cores between the commit and the pages.
 
-How: each app process keeps a small pool of job processes (``WORKERS``),
-started from the fork server of ``imports.isolation`` (a clean,
-single-threaded process; never a ``fork()`` of the threaded web worker) and
-kept for later jobs.  A job gets the app's settings and its arguments as
+How: each app process keeps a small pool of import processes
+(``heating.processes``), started from the fork server of
+``imports.isolation`` and kept for later jobs.  A job gets the app's settings and its arguments as
 plain data, opens its own engine, does the work and records how it ended in
 its ``ImportJob`` row — in the same transaction as the work, so a job is
 "done" exactly when its batch is written.  The web worker waits for it in a
@@ -24,11 +23,8 @@ A job's own reading of the file still happens in the limited child of
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from typing import Any
 
@@ -40,6 +36,7 @@ from heating import clock
 from heating.config import Config
 from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, utcnow
+from heating.processes import process_ids, run_in_process
 from heating.runtime import Runtime, open_runtime
 from imports import isolation
 from imports.batches import preview
@@ -48,11 +45,8 @@ from imports.usage_batches import commit_usage, reparse
 
 log = logging.getLogger(__name__)
 
-# Job processes per app process: two clerks of one worker commit side by side.
-WORKERS = 2
 PROGRESS_EVERY_SECONDS = 1.0
 FAILED_MESSAGE = "处理时出现系统错误，已记录。请稍后重新上传；如反复出现，请联系管理员。"
-DIED_MESSAGE = "处理进程意外退出（可能是内存不足），请稍后重新上传；如反复出现，请联系管理员。"
 
 Progress = Callable[[int, int], None]
 
@@ -179,42 +173,15 @@ def run_job(config: Config, token: str, kind: str, arguments: dict[str, Any]) ->
         isolation.release_freed_memory()  # a 1M-row commit's heap goes back before the next job
 
 
-class JobProcessDied(RuntimeError):
-    """The job process ended without recording the job (killed, out of memory)."""
-
-
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _job_pool() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=isolation.job_context())
-        return _pool
-
-
 def run_in_job_process(config: Config, token: str, kind: str, **arguments: Any) -> None:
-    """Run a job in a job process and wait for it (from a thread of the web worker).
+    """Run a job in an import process (``heating.processes``) and wait for it.
 
-    Raises ``JobProcessDied`` when the process died (the pool is replaced: a
-    broken pool takes no more work); every other outcome the job recorded itself.
+    Raises ``heating.processes.ProcessDied`` when the process died; every other
+    outcome the job recorded itself.
     """
-    pool = _job_pool()
-    try:
-        pool.submit(run_job, config, token, kind, arguments).result()
-    except BrokenProcessPool as exc:
-        global _pool
-        with _pool_lock:
-            if _pool is pool:
-                _pool = None
-        pool.shutdown(wait=False)
-        raise JobProcessDied(DIED_MESSAGE) from exc
+    run_in_process("imports", run_job, config, token, kind, arguments)
 
 
 def job_process_ids() -> list[int]:
-    """The pids of this process's job processes (for tests and diagnostics)."""
-    with _pool_lock:
-        processes = getattr(_pool, "_processes", None) or {}
-        return sorted(processes)
+    """The pids of this process's import processes (for tests and diagnostics)."""
+    return process_ids("imports")

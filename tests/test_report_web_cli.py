@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ import openpyxl
 import pytest
 from flask.testing import FlaskClient
 
+from heating.processes import DIED_MESSAGE, process_ids
 from heating.runtime import Runtime
 from tests.support.districts import NANJIE
 from tests.support.households import at, change_household
@@ -143,3 +146,28 @@ def test_the_same_report_is_built_once_until_the_data_change(
     after = client.get("/reports/download?year=2021")
     total = read_table(openpyxl.load_workbook(io.BytesIO(after.data))["总体情况"], "区域类别")[-1]
     assert total["户数|已完成"] == 33  # was 32
+
+
+def test_a_report_is_built_in_a_report_process_and_one_that_died_is_said_so(
+    login: Callable[[str], FlaskClient], runtime: Runtime, history: None, tiny_district
+) -> None:
+    """Downloads are built outside the web process (a build no longer holds the worker's
+    interpreter lock); a report process killed meanwhile gives a page that says so, not a
+    crash, and the next download gets a new process."""
+    client = login("erin")
+    assert client.get("/reports/download?year=2021").status_code == 200
+    pids = process_ids("reports")
+    assert pids and os.getpid() not in pids
+    for pid in pids:  # as the OOM killer would
+        os.kill(pid, signal.SIGKILL)
+    with runtime.session() as s:  # a new data version: the kept file may not be served
+        change_household(
+            s, tiny_district[NANJIE], "S10", at("2021-07-01 10:00"), status="completed"
+        )
+    failed = client.get("/reports/download?year=2021")
+    assert failed.status_code == 503
+    assert "报告生成失败" in failed.get_data(as_text=True)
+    assert DIED_MESSAGE in failed.get_data(as_text=True)
+    again = client.get("/reports/download?year=2021")
+    assert again.status_code == 200 and again.mimetype.endswith("sheet")
+    assert not set(process_ids("reports")) & set(pids)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from heating.models import Household, ImportJob, User, utcnow
+from heating.processes import DIED_MESSAGE
 from heating.web import jobs
 from imports import job_process
 from tests.support.web import batch_id_of, follow_job, post, upload
@@ -107,7 +108,7 @@ def test_a_ledger_is_read_and_written_in_a_job_process_and_one_that_dies_is_repl
         os.kill(pid, signal.SIGKILL)
     page = follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))
     text = page.get_data(as_text=True)
-    assert 'id="job-failed"' in text and job_process.DIED_MESSAGE in text
+    assert 'id="job-failed"' in text and DIED_MESSAGE in text
     assert _households(runtime) == 0
     assert not set(job_process.job_process_ids()) & set(pids)
     page = follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))

@@ -38,8 +38,9 @@ from sqlalchemy import update
 
 from heating.errors import Refused
 from heating.models import ImportJob, utcnow
+from heating.processes import ProcessDied
 from heating.runtime import Runtime
-from imports.job_process import FAILED_MESSAGE, JobProcessDied, finish, run_in_job_process
+from imports.job_process import FAILED_MESSAGE, finish, run_in_job_process
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def _run(app: Flask, token: str, work: Callable[[], None]) -> None:
             work()
         except Refused as exc:
             finish(runtime, token, state="failed", message=exc.message)
-        except JobProcessDied as exc:
+        except ProcessDied as exc:
             app.logger.error("import job %s: its process died", token)
             finish(runtime, token, state="failed", message=str(exc))
         except Exception:

@@ -26,9 +26,10 @@ from heating.errors import Forbidden, Refused
 from heating.evidence_cache import kept
 from heating.history import first_ledger_date
 from heating.models import District
-from heating.report import BuiltReport, build_report
+from heating.processes import ProcessDied
 from heating.report.city import city_summary_workbook
 from heating.report.district_year import check_year, default_as_of
+from heating.report.report_process import ReportFile, build_report_file
 from heating.scope import districts as all_districts
 from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
 from heating.web.db import app_config, db
@@ -156,6 +157,8 @@ def download() -> ResponseReturnValue:
         built = _kept_report(year, as_of, district, known_at, approved_only)
     except Refused as exc:
         return _form_page(exc.message, 400)
+    except ProcessDied as exc:  # the report process was killed (out of memory): say so
+        return _form_page(f"报告生成失败：{exc}", 503)
     # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.
     return send_file(
         BytesIO(built.content),
@@ -172,7 +175,7 @@ def _kept_report(
     district: str | None,
     known_at: datetime | None,
     approved_only: bool,
-) -> BuiltReport:
+) -> ReportFile:
     """The report, built once per data version (``heating.evidence_cache``) for these choices.
 
     A district report costs seconds of CPU in the app and more in the database (each
@@ -181,7 +184,8 @@ def _kept_report(
     same file — the cover's generation time and known-at time are the first
     download's, and a report generated again with that known-at time has the same
     figures.  A commit anywhere changes the data version, and the next download
-    builds again.
+    builds again — in a report process (``heating.report.report_process``), so
+    the worker's other threads keep serving pages meanwhile.
     """
     config = app_config()
     key = (
@@ -195,9 +199,8 @@ def _kept_report(
         clock.today(config.timezone),
     )
 
-    def build() -> BuiltReport:
-        return build_report(
-            db(),
+    def build() -> ReportFile:
+        return build_report_file(
             config,
             year,
             as_of=as_of,

@@ -1,0 +1,77 @@
+"""Pools of long-lived processes for the web app's heavy work: import jobs and report builds.
+
+Why processes: a web worker runs its request threads under one interpreter
+lock.  A 50,000-row commit (≈ 8 s of Python) or a district's report (3–5 s)
+in one of them made every other page of that worker wait for the lock — and
+a page that asks the database twenty times waits for it twenty times.  In a
+process of its own the heavy work is scheduled by the operating system
+beside the pages (README, "Load test").
+
+Each app process keeps one pool per kind of work (``POOL_SIZES``), started
+when first needed from the fork server of ``imports.isolation`` (a clean,
+single-threaded process; never a ``fork()`` of the threaded web worker, and
+no re-import of the server's entry script) and kept for later work.  What a
+pool runs is a module-level function given plain, picklable data (the
+settings, ids, dates); it opens its own engine.  A process that dies
+(killed, out of memory) breaks its pool: the caller gets ``ProcessDied``
+and the next call gets a new pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from imports import isolation
+
+# Processes per app process: two clerks of one worker commit side by side; report
+# builds take turns (a kept report serves the downloads that follow).
+POOL_SIZES = {"imports": 2, "reports": 1}
+DIED_MESSAGE = "处理进程意外退出（可能是内存不足），请稍后重试；如反复出现，请联系管理员。"
+
+T = TypeVar("T")
+
+_pools: dict[str, ProcessPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+class ProcessDied(RuntimeError):
+    """The process ended before answering (killed, out of memory)."""
+
+
+def _pool(name: str) -> ProcessPoolExecutor:
+    with _lock:
+        pool = _pools.get(name)
+        if pool is None:
+            pool = ProcessPoolExecutor(
+                max_workers=POOL_SIZES[name], mp_context=isolation.job_context()
+            )
+            _pools[name] = pool
+        return pool
+
+
+def run_in_process(name: str, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a process of the pool ``name``; wait for its answer (from a thread).
+
+    The answer (or the exception) comes back pickled; raises ``ProcessDied``
+    when the process died, after which that pool is replaced.
+    """
+    pool = _pool(name)
+    try:
+        return pool.submit(work, *args).result()
+    except BrokenProcessPool as exc:
+        with _lock:
+            if _pools.get(name) is pool:
+                del _pools[name]
+        pool.shutdown(wait=False)
+        raise ProcessDied(DIED_MESSAGE) from exc
+
+
+def process_ids(name: str) -> list[int]:
+    """The pids of this process's pool ``name`` (for tests and diagnostics)."""
+    with _lock:
+        processes = getattr(_pools.get(name), "_processes", None) or {}
+        return sorted(processes)
