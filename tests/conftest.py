@@ -31,7 +31,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import Engine, Integer, text, update
+from sqlalchemy import Connection, Engine, Integer, event, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.util import LRUCache
 from werkzeug.security import generate_password_hash
@@ -246,7 +246,9 @@ class _CompiledStatements:
     by what the compiled SQL depends on — the dialect's class, its server's
     version and its parameter style — which every engine of a run shares
     (one SQLite library, or one PostgreSQL server, through ``make_engine``).
-    Passed as the documented ``compiled_cache`` execution option.
+    Given to every connection of every engine (the tests' runtimes, the CLI's
+    in-process runs, the apps') as the documented ``compiled_cache`` execution
+    option; the ORM's flushes keep using each mapper's own cache.
     """
 
     def __init__(self) -> None:
@@ -268,10 +270,14 @@ class _CompiledStatements:
 COMPILED_STATEMENTS = _CompiledStatements()
 
 
+@event.listens_for(Engine, "engine_connect")
+def _share_compiled_statements(connection: Connection) -> None:
+    connection.execution_options(compiled_cache=COMPILED_STATEMENTS)  # in place (SQLAlchemy 2)
+
+
 @pytest.fixture
 def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     rt = open_runtime(database_url=database_url, **settings)
-    rt.engine.update_execution_options(compiled_cache=COMPILED_STATEMENTS)
     yield rt
     rt.engine.dispose()
 
