@@ -76,12 +76,20 @@ def progress_writer(runtime: Runtime, token: str) -> Progress:
 def finish(
     runtime: Runtime, token: str, *, state: str, batch_id: int | None = None, message: str | None
 ) -> None:
-    """Record how a job ended (``failed`` with the message the clerk reads)."""
+    """Record how a running job ended (``failed`` with the message the clerk reads).
+
+    Only a job still running: a job process that died after recording its work
+    as done (while returning memory, say) leaves it done.
+    """
     with runtime.session() as session:
         values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "message": message}
         if batch_id is not None:
             values["batch_id"] = batch_id
-        session.execute(update(ImportJob).where(ImportJob.id == token).values(**values))
+        session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == token, ImportJob.state == "running")
+            .values(**values)
+        )
 
 
 def _preview(

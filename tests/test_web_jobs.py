@@ -114,3 +114,19 @@ def test_a_ledger_is_read_and_written_in_a_job_process_and_one_that_dies_is_repl
     page = follow_job(client, post(client, f"/imports/{first}/commit", {"mode": "strict"}))
     assert "台账已写入" in page.get_data(as_text=True)
     assert _households(runtime) == 2
+
+
+def test_a_job_recorded_done_stays_done_when_its_process_dies_afterwards(login, runtime) -> None:
+    """The job process records its work as done in the work's own transaction; dying after
+    that (while returning memory, say) must not turn the clerk's page into a failure."""
+    token = _job(runtime)
+    with runtime.session() as session:
+        session.execute(update(ImportJob).where(ImportJob.id == token).values(state="done"))
+    job_process.finish(runtime, token, state="failed", message=DIED_MESSAGE)
+    with runtime.session() as session:
+        job = session.get(ImportJob, token)
+        assert (job.state, job.message) == ("done", None)
+    running = _job(runtime)
+    job_process.finish(runtime, running, state="failed", message=DIED_MESSAGE)
+    with runtime.session() as session:
+        assert session.get(ImportJob, running).state == "failed"
