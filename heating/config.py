@@ -340,6 +340,10 @@ class Config:
         except KeyError:
             raise AttributeError(name) from None
 
+    def settings_key(self) -> str:
+        """Every setting as one string: a cache key (equal settings give the same key)."""
+        return repr(sorted(self.values.items(), key=lambda item: item[0]))
+
     @property
     def profile(self) -> Profile:  # type: ignore[override]
         return self.values.get("profile") or DEFAULT_PROFILE

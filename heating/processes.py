@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from heating.config import Config
+from heating.runtime import Runtime, open_keyring, open_runtime
 from imports import isolation
 
 # Processes per app process: two clerks of one worker commit side by side; report
@@ -42,6 +46,10 @@ T = TypeVar("T")
 
 _pools: dict[str, ProcessPoolExecutor] = {}
 _lock = threading.Lock()
+# In a pool process: the runtimes opened, by settings (one installation in production,
+# one per test in the tests), the oldest closed beyond RUNTIMES_KEPT.
+RUNTIMES_KEPT = 4
+_runtimes: OrderedDict[str, Runtime] = OrderedDict()
 
 
 class ProcessDied(RuntimeError):
@@ -85,3 +93,29 @@ def process_ids(name: str) -> list[int]:
     with _lock:
         processes = getattr(_pools.get(name), "_processes", None) or {}
         return sorted(processes)
+
+
+@contextmanager
+def pool_runtime(config: Config) -> Iterator[Runtime]:
+    """In a pool process: the runtime for ``config``, kept between calls, connections closed after.
+
+    Kept, because its engine keys the kept figures (``heating.evidence_cache``): a
+    build reuses what earlier ones computed under the same keys while the data
+    version stands (the districts with evidence, say; a report's facts are keyed by
+    its own known-at time), and no engine is made per call.  Connections
+    closed after each call (``Engine.dispose`` keeps the engine): an idle one would
+    hold a server slot, and a database someone wants to drop.
+    """
+    with _lock:
+        runtime = _runtimes.pop(config.settings_key(), None)
+        if runtime is None:
+            runtime = open_runtime(config)
+        else:
+            open_keyring(config)  # the key of these settings, as open_runtime activates it
+        _runtimes[config.settings_key()] = runtime
+        while len(_runtimes) > RUNTIMES_KEPT:
+            _runtimes.popitem(last=False)[1].engine.dispose()
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()

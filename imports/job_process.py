@@ -36,8 +36,8 @@ from heating import clock
 from heating.config import Config
 from heating.errors import Refused
 from heating.models import ImportBatch, ImportJob, utcnow
-from heating.processes import process_ids, run_in_process
-from heating.runtime import Runtime, open_runtime
+from heating.processes import pool_runtime, process_ids, run_in_process
+from heating.runtime import Runtime
 from imports import isolation
 from imports.batches import preview
 from imports.commit import commit
@@ -160,8 +160,7 @@ WORK: dict[str, Callable[..., int]] = {
 
 def run_job(config: Config, token: str, kind: str, arguments: dict[str, Any]) -> None:
     """In a job process: do the work and record how it ended, with an engine of its own."""
-    runtime = open_runtime(config)
-    try:
+    with pool_runtime(config) as runtime:
         progress = progress_writer(runtime, token)
         try:
             with runtime.session() as session:
@@ -176,9 +175,7 @@ def run_job(config: Config, token: str, kind: str, arguments: dict[str, Any]) ->
         except Exception:
             log.exception("import job %s failed", token)
             finish(runtime, token, state="failed", message=FAILED_MESSAGE)
-    finally:
-        runtime.engine.dispose()
-        isolation.release_freed_memory()  # a 1M-row commit's heap goes back before the next job
+    isolation.release_freed_memory()  # a 1M-row commit's heap goes back before the next job
 
 
 def run_in_job_process(config: Config, token: str, kind: str, **arguments: Any) -> None:

@@ -15,9 +15,8 @@ from datetime import date, datetime
 
 from heating.config import Config
 from heating.errors import Refused
-from heating.processes import run_in_process
+from heating.processes import pool_runtime, run_in_process
 from heating.report import build_report
-from heating.runtime import open_runtime
 
 
 @dataclass(frozen=True)
@@ -55,9 +54,8 @@ def _build(
     approved_only: bool,
 ) -> ReportFile | str:
     """In the report process: the file, or the refusal's message (exceptions stay plain data)."""
-    runtime = open_runtime(config)
     try:
-        with runtime.session() as session:
+        with pool_runtime(config) as runtime, runtime.session() as session:
             built = build_report(
                 session,
                 config,
@@ -70,5 +68,3 @@ def _build(
         return ReportFile(built.content, built.file_name)
     except Refused as exc:
         return exc.message
-    finally:
-        runtime.engine.dispose()

@@ -195,7 +195,7 @@ def _kept_report(
         district,
         known_at,
         approved_only,
-        repr(sorted(config.values.items(), key=lambda item: item[0])),
+        config.settings_key(),
         clock.today(config.timezone),
     )
 
