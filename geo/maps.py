@@ -60,7 +60,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from typing import Any
 
 import geopandas as gpd
@@ -270,11 +269,6 @@ def _near(zones: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
     return np.unique(hit)
 
 
-# A district has few distinct (target, required) pairs: the overview of 30,000 villages asks
-# this memo (benchmarks/map.py; needed() took a Fraction per call when the memo was added).
-_needed = cache(needed)
-
-
 def _township_areas(
     villages: gpd.GeoDataFrame, rows: Mapping[str, MeasureRow], rule: str
 ) -> gpd.GeoDataFrame:
@@ -296,7 +290,7 @@ def _township_areas(
     for code in shapes["township_code"]:
         parts = groups.get(code, [])
         agg = aggregate_row(code, names[code], parts, township_code=code)
-        need = sum(_needed(r.target, r.required) for r in parts if r.target is not None)
+        need = sum(needed(r.target, r.required) for r in parts if r.target is not None)
         target = need / agg.required if agg.required > 0 else None
         records.append(
             {
