@@ -19,6 +19,18 @@ transaction writes nothing, so its figures never change the version either.
 Writers that bypass SQLAlchemy's statements (PostgreSQL ``COPY`` through the
 driver's cursor in ``heating.history.bulk``) call ``mark_written``.
 
+**Per district.** Most commits under load are a clerk's township ledger: they
+write households, their versions and batch rows of one district only, and
+nothing another district's figures are read from.  Such a transaction says
+so (``writes_districts``, from ``imports.commit``), and when every table it
+wrote is one of ``DISTRICT_TABLES`` its commit rewrites that district's row
+(``data_version:<code>``) instead of the installation's.  A reader keyed by
+districts (``current(session, districts)``) is then unaffected by commits in
+other districts; one reading everything (``districts=None``) follows every
+row.  Any other write — the register, usage, the registry, zones, DDL, or a
+transaction that did not name its districts — rewrites the installation's
+row, which every reader follows.
+
 The value is random rather than a counter so that a database emptied and
 loaded again (tests, the load benchmark) never repeats a value a process
 may still hold; the bump only updates the row, so a database whose row
@@ -32,14 +44,24 @@ from __future__ import annotations
 import re
 import secrets
 import weakref
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 KEY = "data_version"
+# The row of one district: ``data_version:<district code>``.
+DISTRICT_KEY = KEY + ":{}"
 # Connection.info flag: this transaction wrote something figures depend on.
 WRITTEN = "heating.data_written"
+# Connection.info: the districts this transaction declared it writes (writes_districts).
+DISTRICTS = "heating.data_districts"
+# Connection.info flag: a write outside DISTRICT_TABLES (or of unknown table) was seen.
+BEYOND = "heating.data_beyond_districts"
+# Tables whose rows belong to one district through their village or township, and
+# that a reader of another district never reads: a ledger commit writes only these.
+DISTRICT_TABLES = frozenset({"households", "household_versions", "import_batches"})
 # Tables whose writes never change a figure: written on ordinary page views or
 # while a job runs, so they must not empty every cache.
 QUIET_TABLES = frozenset(
@@ -50,6 +72,9 @@ QUIET_TABLES = frozenset(
         "stored_files",
         "parsed_ledgers",
         "users",
+        # Secrets, versions, and the row SQLite commits update to take the write lock
+        # first (heating.locks): none is read by a figure.
+        "meta",
     }
 )
 _WRITE = re.compile(
@@ -67,6 +92,12 @@ _OTHER_WRITE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BUMP = "UPDATE meta SET value = ? WHERE key = 'data_version'"
+# A district's row is made by its first commit (the installation's row always exists).
+_BUMP_DISTRICT = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_READ = "SELECT key, value FROM meta WHERE key = 'data_version' OR key LIKE 'data_version:%'"
 # Engines whose database is known to hold ``meta`` (``_has_meta``).
 _ENGINES_WITH_META: weakref.WeakSet[Engine] = weakref.WeakSet()
 # A batch row changes a figure only when it is committed or rolled back: history
@@ -83,14 +114,21 @@ def writes_figures(statement: str) -> bool:
     DDL and a CTE naming INSERT, UPDATE or DELETE count as writes whatever
     their tables: an extra change of version only costs one recomputation.
     """
+    return written_table(statement) is not None
+
+
+def written_table(statement: str) -> str | None:
+    """The table a statement writes figures to; ``""`` when it writes an unknown one (DDL, CTE),
+    None when it writes no figure."""
     found = _WRITE.match(statement)
     if found is not None:
         table = found.group(1).lower()
         if table == "import_batches":
             verb = statement.lstrip()[:6].upper()
-            return verb == "DELETE" or (verb == "UPDATE" and _changes_batch_state(statement))
-        return table not in QUIET_TABLES
-    return _OTHER_WRITE.match(statement) is not None
+            changes = verb == "DELETE" or (verb == "UPDATE" and _changes_batch_state(statement))
+            return table if changes else None
+        return None if table in QUIET_TABLES else table
+    return "" if _OTHER_WRITE.match(statement) is not None else None
 
 
 def _changes_batch_state(statement: str) -> bool:
@@ -99,9 +137,20 @@ def _changes_batch_state(statement: str) -> bool:
     return _BATCH_STATE.search(head) is not None
 
 
-def mark_written(conn: Connection) -> None:
-    """Say that ``conn``'s transaction wrote figures by a path SQLAlchemy does not see."""
-    conn.info[WRITTEN] = True
+def mark_written(conn: Connection, table: str) -> None:
+    """Say that ``conn``'s transaction wrote figures to ``table`` by a path SQLAlchemy does not see."""
+    _note(conn, table)
+
+
+def writes_districts(conn: Connection, districts: Iterable[str]) -> None:
+    """Declare that ``conn``'s transaction writes figures of ``districts`` only.
+
+    A promise by the caller (``imports.commit``: the districts of every
+    township the ledger writes to or moves households from).  It narrows the
+    new version to those districts only while every table written is one of
+    ``DISTRICT_TABLES``; otherwise the installation's version changes as before.
+    """
+    conn.info[DISTRICTS] = conn.info.get(DISTRICTS, frozenset()) | frozenset(districts)
 
 
 def has_written(conn: Connection) -> bool:
@@ -109,23 +158,42 @@ def has_written(conn: Connection) -> bool:
     return bool(conn.info.get(WRITTEN))
 
 
+def _note(conn: Connection, table: str) -> None:
+    conn.info[WRITTEN] = True
+    if table not in DISTRICT_TABLES:
+        conn.info[BEYOND] = True
+
+
 def _seen(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    if not conn.info.get(WRITTEN) and writes_figures(statement):
-        conn.info[WRITTEN] = True
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            _bump(conn)  # no commit will follow: the write is already in force
+    if conn.info.get(BEYOND):
+        return  # the widest version change is already due: nothing more to learn
+    table = written_table(statement)
+    if table is None:
+        return
+    _note(conn, table)
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        _bump(conn)  # no commit will follow: the write is already in force
 
 
 def _bump(conn: Connection) -> None:
-    """Write a new version on the connection's own transaction (through the driver's cursor)."""
-    conn.info.pop(WRITTEN, None)
+    """Write new versions on the connection's own transaction (through the driver's cursor):
+    the declared districts' rows when only their tables were written, else the installation's."""
+    districts = conn.info.get(DISTRICTS)
+    beyond = conn.info.get(BEYOND)
+    _forget(conn)
     dbapi = conn.connection.dbapi_connection
-    statement = _BUMP if conn.dialect.paramstyle == "qmark" else _BUMP.replace("?", "%s")
+    qmark = conn.dialect.paramstyle == "qmark"
     cursor = dbapi.cursor()
     try:
         if not _has_meta(conn, cursor):
             return
-        cursor.execute(statement, (secrets.token_hex(8),))
+        if districts and not beyond:
+            statement = _BUMP_DISTRICT if qmark else _BUMP_DISTRICT.replace("?", "%s")
+            for code in sorted(districts):
+                cursor.execute(statement, (DISTRICT_KEY.format(code), secrets.token_hex(8)))
+        else:
+            statement = _BUMP if qmark else _BUMP.replace("?", "%s")
+            cursor.execute(statement, (secrets.token_hex(8),))
     finally:
         cursor.close()
 
@@ -156,7 +224,8 @@ def _on_commit(conn: Connection) -> None:
 
 
 def _forget(conn: Connection) -> None:
-    conn.info.pop(WRITTEN, None)
+    for flag in (WRITTEN, DISTRICTS, BEYOND):
+        conn.info.pop(flag, None)
 
 
 def track_writes(engine: Engine) -> None:
@@ -167,17 +236,22 @@ def track_writes(engine: Engine) -> None:
     event.listen(engine, "begin", _forget)
 
 
-def current(session: Session) -> str | None:
-    """The data version ``session`` sees, or None when figures must not be kept.
+def current(session: Session, districts: Iterable[str] | None = None) -> Hashable | None:
+    """The data version ``session`` sees for ``districts`` (None: all), or None when figures
+    must not be kept.
 
+    With districts: the installation's row and those districts' rows, so a
+    commit that wrote only another district's figures leaves it unchanged.
     None when its own transaction has written figures — figures computed
     inside a writing transaction (a commit's before → after) include changes
     other sessions cannot see yet, and may be rolled back; the read flushes
     the session first, so pending ORM changes count as written — and when
-    the row is missing (a database not upgraded since: ``heating.db.ensure_meta``
-    creates it), since then no commit could change it.
+    the installation's row is missing (a database not upgraded since:
+    ``heating.db.ensure_meta`` creates it), since then no commit could change it.
     """
-    value = session.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar()
-    if value is None or has_written(session.connection()):
+    rows = {key: value for key, value in session.execute(text(_READ))}
+    if rows.get(KEY) is None or has_written(session.connection()):
         return None
-    return value
+    if districts is None:
+        return tuple(sorted(rows.items()))
+    return (rows[KEY], *(rows.get(DISTRICT_KEY.format(code)) for code in sorted(districts)))

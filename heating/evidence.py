@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from heating import clock
@@ -43,9 +43,20 @@ if TYPE_CHECKING:
     from heating.village_facts import VillageFacts
 
 
-def has_areas(session: Session) -> bool:
-    """True when any household has a heated area recorded."""
+def has_areas(session: Session, districts: frozenset[str] | None = None) -> bool:
+    """True when any household (of ``districts``, if given) has a heated area recorded.
+
+    Facts kept per district (``heating.village_facts``) ask about their own
+    district only, so that a commit elsewhere cannot change what they depend on.
+    """
     query = select(Household.id).where(Household.heated_area_m2.is_not(None)).limit(1)
+    if districts is not None:
+        query = (
+            query.join(Village, Household.village_id == Village.id)
+            .join(Township, Village.township_id == Township.id)
+            .join(District, Township.district_id == District.id)
+            .where(District.code.in_(sorted(districts)))
+        )
     return session.scalar(query) is not None
 
 
@@ -77,33 +88,44 @@ def default_season(session: Session, settings: UsageSettings, tz: str) -> int:
 def evidence_districts(session: Session) -> frozenset[str]:
     """Codes of the districts with a household holding a utility account or a heated area.
 
-    Kept until the data change (``heating.evidence_cache``): in a district without
-    any, the EXISTS reads every household (0.3–0.55 s of PostgreSQL per call on the
-    city demo, asked by each page's facts and several times by each report:
-    ``benchmarks/load.py``, README "Load test").
+    Kept until the data change (``heating.evidence_cache``), per district under
+    its own data version: in a district without any, the EXISTS reads every
+    household (0.3–0.55 s of PostgreSQL per call on the city demo, asked by each
+    page's facts and several times by each report: ``benchmarks/load.py``, README
+    "Load test"), and a commit in one district need not read the others again.
     """
-    return kept(session, ("evidence districts",), lambda: _evidence_districts(session), shared=True)
-
-
-def _evidence_districts(session: Session) -> frozenset[str]:
-    h = Household
+    codes = list(session.scalars(select(District.code).order_by(District.code)))
     return frozenset(
-        session.scalars(
-            select(District.code)
-            .join(Township, Township.district_id == District.id)
-            .where(
-                exists()
-                .where(h.village_id == Village.id, Village.township_id == Township.id)
-                .where(
-                    or_(
-                        h.power_account.is_not(None),
-                        h.gas_account.is_not(None),
-                        h.heated_area_m2.is_not(None),
-                    )
-                )
-            )
+        code
+        for code in codes
+        if kept(
+            session,
+            ("evidence district", code),
+            lambda code=code: _has_evidence(session, code),
+            shared=True,
+            districts=(code,),
         )
     )
+
+
+def _has_evidence(session: Session, district_code: str) -> bool:
+    h = Household
+    found = session.scalar(
+        select(h.id)
+        .join(Village, h.village_id == Village.id)
+        .join(Township, Village.township_id == Township.id)
+        .join(District, Township.district_id == District.id)
+        .where(District.code == district_code)
+        .where(
+            or_(
+                h.power_account.is_not(None),
+                h.gas_account.is_not(None),
+                h.heated_area_m2.is_not(None),
+            )
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def with_evidence(
@@ -123,7 +145,7 @@ def with_evidence(
     depend on is part of the key.
     """
     usage = has_usage(session)
-    areas = has_areas(session)
+    areas = has_areas(session, frozenset(f.district_code for f in facts))
     if not facts or not (usage or areas):
         return facts
     # Peers are judged within a district (heating.usage.flag_against_peers), so only the
@@ -150,7 +172,7 @@ def with_evidence(
             settings,
             rule,
         )
-        flags, area = kept(session, key, compute, shared=True)
+        flags, area = kept(session, key, compute, shared=True, districts=districts)
     out = []
     for f in facts:
         checked, flagged, live = flags.get(f.village_id, (0, 0, 0))

@@ -7,17 +7,20 @@ usage file, the register, the registry or a boundary is committed or rolled
 back, so it is kept here, keyed by everything the result depends on besides
 the data (the caller's key: districts, date, known-at time, season,
 settings, heat-source rule), and by the data version
-(``heating.data_version``) read from the database on each use.  Every
-commit that writes figures changes that version, in whichever process it
-ran, so the next read in every worker computes again: a kept figure is never
-older than the data its reader's transaction sees.
+(``heating.data_version``) read from the database on each use — of the
+districts the caller names (``districts``), or of the whole installation.
+Every commit that writes figures changes that version, in whichever process
+it ran, so the next read in every worker computes again: a kept figure is
+never older than the data its reader's transaction sees.  A clerk's ledger
+commit changes only its district's version, so the other districts' kept
+figures stay.
 
 Nothing is kept when the reader's own transaction has written figures (a
 commit computing its before → after): those figures are not yet everyone's.
 
 One store per engine (a worker has one; each test app its own), holding at
-most ``MAX_ENTRIES`` results, the least recently used dropped first, all of
-them dropped when the version changes.  Kept values are shared between
+most ``MAX_ENTRIES`` results, each with the version it was computed at, the
+least recently used dropped first.  Kept values are shared between
 requests: callers get a deep copy unless they promise only to read
 (``shared=True``: frozen dataclasses and tuples).
 """
@@ -27,7 +30,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -37,38 +40,36 @@ from sqlalchemy.orm import Session
 from heating import data_version
 
 T = TypeVar("T")
-MAX_ENTRIES = 64
+MAX_ENTRIES = 256  # per district and scope: 12 districts × their pages, dates and reports
 
 
 class _Store:
-    """One engine's kept results, all of one data version."""
+    """One engine's kept results, each with the data version it was computed at."""
 
     def __init__(self) -> None:
-        self.version: str | None = None
-        self.entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.entries: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
         self.lock = threading.Lock()
         self.computing: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
-    def get(self, version: str, key: Hashable) -> tuple[bool, Any]:
+    def get(self, version: Hashable, key: Hashable) -> tuple[bool, Any]:
         with self.lock:
-            if version != self.version or key not in self.entries:
+            found = self.entries.get(key)
+            if found is None or found[0] != version:
                 return False, None
             self.entries.move_to_end(key)
             self.hits += 1
-            return True, self.entries[key]
+            return True, found[1]
 
-    def put(self, version: str, key: Hashable, value: Any) -> None:
+    def put(self, version: Hashable, key: Hashable, value: Any) -> None:
         with self.lock:
-            if version != self.version:
-                self.entries.clear()
-                self.computing.clear()  # a lock still held is only dropped from the map
-                self.version = version
-            self.entries[key] = value
+            self.entries[key] = (version, value)
             self.entries.move_to_end(key)
             while len(self.entries) > MAX_ENTRIES:
                 self.entries.popitem(last=False)
+            if len(self.computing) > 4 * MAX_ENTRIES:  # keys of dates and scopes come and go
+                self.computing = {k: lock for k, lock in self.computing.items() if lock.locked()}
 
     def computing_lock(self, key: Hashable) -> threading.Lock:
         """The lock one thread holds while it computes ``key`` (the others wait for its result)."""
@@ -91,14 +92,25 @@ def _store(session: Session) -> _Store:
         return store
 
 
-def kept(session: Session, key: Hashable, compute: Callable[[], T], *, shared: bool = False) -> T:
+def kept(
+    session: Session,
+    key: Hashable,
+    compute: Callable[[], T],
+    *,
+    shared: bool = False,
+    districts: Iterable[str] | None = None,
+) -> T:
     """``compute()``, or the result kept for ``key`` at the data version ``session`` sees.
 
-    The version is read again after computing and the result kept only if it
+    ``districts``: the districts whose data (households, their versions,
+    ledger batches) the result is computed from — a promise; None when it may
+    read any district's.  The version is read again after computing and the result kept only if it
     has not changed meanwhile (on PostgreSQL each statement sees the newest
     commits, so a result computed across a commit may mix both states).
     """
-    version = data_version.current(session)
+    if districts is not None:
+        districts = frozenset(districts)
+    version = data_version.current(session, districts)
     if version is None:
         return compute()
     store = _store(session)
@@ -113,7 +125,7 @@ def kept(session: Session, key: Hashable, compute: Callable[[], T], *, shared: b
             if not found:
                 store.misses += 1
                 value = compute()
-                if data_version.current(session) == version:
+                if data_version.current(session, districts) == version:
                     store.put(version, key, value)
     return value if shared else copy.deepcopy(value)
 
@@ -129,4 +141,3 @@ def clear(session: Session) -> None:
     store = _store(session)
     with store.lock:
         store.entries.clear()
-        store.version = None

@@ -222,18 +222,32 @@ def _village_query(township_code: str | None, district_code: str | None) -> Sele
     return stmt
 
 
-def _check_scope(session: Session, township_code: str | None, district_code: str | None) -> None:
-    if (
-        township_code is not None
-        and session.scalar(select(Township.id).where(Township.code == township_code)) is None
-    ):
-        raise NotFound(
-            f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
+def _scope_district(
+    session: Session, township_code: str | None, district_code: str | None
+) -> str | None:
+    """The district of the scope (the township's, or the one given); unknown codes refused."""
+    if township_code is not None:
+        found = session.scalar(
+            select(District.code)
+            .join(Township, Township.district_id == District.id)
+            .where(Township.code == township_code)
         )
-    if (
-        district_code is not None
-        and session.scalar(select(District.id).where(District.code == district_code)) is None
-    ):
+        if found is None:
+            raise NotFound(
+                f"乡镇代码 {township_code} 不在村庄名录中：请检查代码（9 位统计用区划代码）。"
+            )
+        if district_code is not None and district_code != found:
+            # A township outside the district: nothing in scope (as the joined query gave).
+            _check_district(session, district_code)
+            return district_code
+        return found
+    if district_code is not None:
+        _check_district(session, district_code)
+    return district_code
+
+
+def _check_district(session: Session, district_code: str) -> None:
+    if session.scalar(select(District.id).where(District.code == district_code)) is None:
         raise NotFound(f"区县代码 {district_code} 不在村庄名录中：请检查代码（6 位）。")
 
 
@@ -333,39 +347,83 @@ def _kept_facts(
 ) -> tuple[VillageFacts, ...]:
     """The facts, kept until the data change (``heating.evidence_cache``).
 
-    The key holds every argument and today (the evidence's season without a
-    date is the latest ended by today).  The known-at time is taken as given,
-    not as ``counting_known_at`` reduces it for the households: the
-    heat-source register and usage batches have times of their own.
+    Kept per district, under that district's data version: a clerk's commit
+    in one district leaves the others' facts standing.  A township's facts are
+    its district's, filtered (its evidence is judged against the whole
+    district's peers anyway); the whole installation's are every district's,
+    in village-code order, kept as one tuple so that the measures kept by it
+    (``heating.measures.village_rows``) stay too.
     """
-    _check_scope(session, township_code, district_code)  # unknown codes: refused, never kept
-    key = (
-        "facts",
-        as_of,
-        known_at,  # as given: the register and usage batches have times of their own
-        township_code,
-        district_code,
-        settings,
-        rule,
-        evidence,
-        clock.today(),
-    )
+    district = _scope_district(session, township_code, district_code)  # unknown: refused
+    args = (as_of, known_at, settings, rule, evidence)
+    if district is None:
+        return _installation_facts(session, *args)
+    facts = _district_facts(session, district, *args)
+    if township_code is None:
+        return facts
+    return tuple(f for f in facts if f.township_code == township_code)
+
+
+def _key(
+    scope: str | None,
+    as_of: date | None,
+    known_at: datetime | None,
+    settings: UsageSettings,
+    rule: str,
+    evidence: bool,
+) -> tuple[object, ...]:
+    """Every argument and today (the evidence's season without a date is the latest ended by
+    today).  The known-at time as given, not as ``counting_known_at`` reduces it for the
+    households: the heat-source register and usage batches have times of their own."""
+    return ("facts", scope, as_of, known_at, settings, rule, evidence, clock.today())
+
+
+def _installation_facts(
+    session: Session,
+    as_of: date | None,
+    known_at: datetime | None,
+    settings: UsageSettings,
+    rule: str,
+    evidence: bool,
+) -> tuple[VillageFacts, ...]:
+    """Every district's kept facts in one tuple, in village-code order."""
+
+    def compute() -> tuple[VillageFacts, ...]:
+        codes = session.scalars(select(District.code).order_by(District.code))
+        facts = [
+            f
+            for code in codes
+            for f in _district_facts(session, code, as_of, known_at, settings, rule, evidence)
+        ]
+        return tuple(sorted(facts, key=lambda f: f.code))
+
+    key = _key(None, as_of, known_at, settings, rule, evidence)
+    return kept(session, key, compute, shared=True)
+
+
+def _district_facts(
+    session: Session,
+    district: str,
+    as_of: date | None,
+    known_at: datetime | None,
+    settings: UsageSettings,
+    rule: str,
+    evidence: bool,
+) -> tuple[VillageFacts, ...]:
+    """One district's facts, kept under its own data version."""
 
     def compute() -> tuple[VillageFacts, ...]:
         if not evidence:
-            return tuple(
-                _village_facts(session, as_of, known_at, township_code, district_code, rule)
-            )
+            return tuple(_village_facts(session, as_of, known_at, None, district, rule))
         # The counts without evidence are kept under their own key and shared: a report
         # asks for both of each year (with, and for the trend without), and the as-of
         # heat-source count in them costs ~0.7 s of PostgreSQL per district on the city
         # demo (benchmarks/load.py).
-        base = _kept_facts(
-            session, as_of, known_at, township_code, district_code, settings, rule, False
-        )
+        base = _district_facts(session, district, as_of, known_at, settings, rule, False)
         return tuple(_add_evidence(session, list(base), as_of, known_at, settings, rule))
 
-    return kept(session, key, compute, shared=True)
+    key = _key(district, as_of, known_at, settings, rule, evidence)
+    return kept(session, key, compute, shared=True, districts=(district,))
 
 
 def _village_facts(

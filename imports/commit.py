@@ -36,17 +36,19 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from heating import clock, history, locks, signoff_lock
+from heating import clock, data_version, history, locks, signoff_lock
 from heating.config import Config
 from heating.db import ANALYZE_ROWS, analyze
 from heating.errors import NotFound, Refused
 from heating.models import (
     BATCH_STATUS_LABELS,
     HOUSEHOLD_FIELDS,
+    District,
     Household,
     HouseholdVersion,
     ImportBatch,
     StoredFile,
+    Township,
     Village,
     audit,
     utcnow,
@@ -225,9 +227,10 @@ def commit(
             detail=outcome(diff),
         )
     _stale(session, batch, diff, tz)
-    signoff_lock.check_unlocked(
-        session, _townships_written(session, batch, diff), day, f"写入批次 {batch.id}", tz=tz
-    )
+    townships = _townships_written(session, batch, diff)
+    signoff_lock.check_unlocked(session, townships, day, f"写入批次 {batch.id}", tz=tz)
+    # Only these districts' figures change: the others' kept figures stay (heating.data_version).
+    data_version.writes_districts(session.connection(), districts_of(session, townships))
     when = recorded_at or utcnow()
     stamp = history.Stamp(day, when, batch.id, user_id)
     # Hundreds of thousands of rows and tuples, no cycles: each collection would walk them
@@ -335,6 +338,18 @@ def _townships_written(session: Session, batch: ImportBatch, diff: LedgerDiff) -
             if state and state.get("village_id") is not None:
                 villages.add(state["village_id"])
     return {batch.township_id} | townships_of(session, villages)
+
+
+def districts_of(session: Session, township_ids: set[int | None]) -> set[str]:
+    """The codes of the districts of ``township_ids``."""
+    ids = sorted(t for t in township_ids if t is not None)
+    return set(
+        session.scalars(
+            select(District.code)
+            .join(Township, Township.district_id == District.id)
+            .where(Township.id.in_(ids))
+        )
+    )
 
 
 def townships_of(session: Session, village_ids: set[int]) -> set[int]:

@@ -87,9 +87,8 @@ def bulk_insert(
     prepared = list(zip(*values, strict=True))
     column_list = ", ".join(names)
     if dialect.name == "postgresql":
-        mark_written(
-            conn
-        )  # COPY bypasses SQLAlchemy: caches must still follow (heating.data_version)
+        # COPY bypasses SQLAlchemy: caches must still follow (heating.data_version)
+        mark_written(conn, table.name)
         raw = conn.connection.driver_connection
         with (
             raw.cursor() as cur,

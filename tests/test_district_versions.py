@@ -1,0 +1,119 @@
+"""A clerk's commit changes its own district's data version only (heating.data_version).
+
+Kept figures (heating.evidence_cache) are keyed by the versions of the districts
+they read.  Under load, clerks commit in one district while planners read all of
+them: a ledger commit must leave the other districts' kept figures standing and
+still change every figure that reads its district — the whole installation's
+included.  Anything beyond a district's households, versions and batches (the
+registry, zones, usage, the register) changes the installation's version.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from heating import data_version, evidence_cache
+from heating.village_facts import village_facts
+from tests.support.districts import LUCHENG, add_second_district
+from tests.support.ledgers import id_number, ledger_xlsx
+
+TUNLIU = "140405"
+
+
+def versions(runtime) -> dict[str, str]:
+    with runtime.session() as s:
+        rows = s.execute(text("SELECT key, value FROM meta WHERE key LIKE 'data_version%'"))
+        return dict(rows.all())
+
+
+def commit_ledger(run_cli, tmp_path, n: int = 1) -> None:
+    """A 南街 ledger (麟绛街道, 屯留区) of ``n`` finished households, committed by the CLI."""
+    path = tmp_path / "台账.xlsx"
+    rows = [
+        ["南街村", f"P{i:03d}", "张三", id_number(i), None, "已完工", "煤改电", "2021-06-30"]
+        for i in range(1, n + 1)
+    ]
+    path.write_bytes(ledger_xlsx(rows))
+    result = run_cli("import", str(path), "--township", "140405001", "--commit")
+    assert result.exit_code == 0, result.stderr
+
+
+def clean_of(facts) -> int:
+    return sum(f.clean for f in facts)
+
+
+def test_a_ledger_commit_changes_only_its_districts_version(
+    runtime, users, run_cli, tmp_path
+) -> None:
+    with runtime.session() as s:
+        add_second_district(s)
+    before = versions(runtime)
+    with runtime.session() as s:
+        lucheng = data_version.current(s, [LUCHENG])
+        tunliu = data_version.current(s, [TUNLIU])
+        everything = data_version.current(s)
+    commit_ledger(run_cli, tmp_path)
+    after = versions(runtime)
+    assert after["data_version"] == before["data_version"]
+    assert after[f"data_version:{TUNLIU}"] != before.get(f"data_version:{TUNLIU}")
+    with runtime.session() as s:
+        assert data_version.current(s, [LUCHENG]) == lucheng
+        assert data_version.current(s, [TUNLIU]) != tunliu
+        assert data_version.current(s) != everything
+
+
+def test_other_districts_keep_their_figures_and_the_whole_follows(
+    runtime, users, run_cli, tmp_path
+) -> None:
+    with runtime.session() as s:
+        add_second_district(s)
+    with runtime.session() as s:
+        lucheng = village_facts(s, district_code=LUCHENG)
+        tunliu = village_facts(s, district_code=TUNLIU)
+        whole = village_facts(s)
+        assert whole == sorted(lucheng + tunliu, key=lambda f: f.code)  # one, in code order
+        misses = evidence_cache.stats(s)["misses"]
+        assert misses > 0
+        assert village_facts(s, district_code=LUCHENG) == lucheng
+        assert evidence_cache.stats(s)["misses"] == misses  # kept
+
+    commit_ledger(run_cli, tmp_path, 3)
+    with runtime.session() as s:
+        misses = evidence_cache.stats(s)["misses"]
+        assert village_facts(s, district_code=LUCHENG) == lucheng
+        assert evidence_cache.stats(s)["misses"] == misses  # still kept: 潞城区 untouched
+        assert clean_of(village_facts(s, district_code=TUNLIU)) == clean_of(tunliu) + 3
+        assert clean_of(village_facts(s)) == clean_of(whole) + 3
+        township = village_facts(s, township_code="140405001")
+        assert (
+            clean_of(township) == clean_of(f for f in tunliu if f.township_code == "140405001") + 3
+        )
+        kept_whole = village_facts(s)
+        evidence_cache.clear(s)
+        assert village_facts(s) == kept_whole  # the kept figures are what a fresh count gives
+
+
+def test_a_declared_district_widens_to_the_installation_when_other_tables_are_written(
+    runtime, users
+) -> None:
+    with runtime.session() as s:
+        add_second_district(s)
+    before = versions(runtime)
+    with runtime.session() as s:
+        data_version.writes_districts(s.connection(), [LUCHENG])
+        s.execute(text("UPDATE households SET status = status"))
+        s.commit()
+    middle = versions(runtime)
+    assert middle["data_version"] == before["data_version"]
+    assert middle[f"data_version:{LUCHENG}"] != before.get(f"data_version:{LUCHENG}")
+    with runtime.session() as s:
+        data_version.writes_districts(s.connection(), [LUCHENG])
+        s.execute(text("UPDATE households SET status = status"))
+        s.execute(text("UPDATE villages SET name = name"))  # the registry: every district reads it
+        s.commit()
+    after = versions(runtime)
+    assert after["data_version"] != middle["data_version"]
+    with runtime.session() as s:
+        s.execute(text("UPDATE households SET status = status"))  # no districts declared
+        s.commit()
+    assert versions(runtime)["data_version"] != after["data_version"]
