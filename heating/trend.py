@@ -115,6 +115,8 @@ def coverage_trend(
             session, profile, report_cutoff, years, known_at, township_code, district_code
         ),
         shared=True,  # frozen points; the list is copied
+        # One district's points read its households only (the years are in the key).
+        districts=None if district_code is None or township_code else (district_code,),
     )
     return list(points)
 

@@ -10,12 +10,17 @@ registry, zones, usage, the register) changes the installation's version.
 
 from __future__ import annotations
 
+import io
+import time
+
+import openpyxl
 from sqlalchemy import text
 
 from heating import data_version, evidence_cache
 from heating.village_facts import village_facts
 from tests.support.districts import LUCHENG, add_second_district
 from tests.support.ledgers import id_number, ledger_xlsx
+from tests.support.report import read_table
 
 TUNLIU = "140405"
 
@@ -26,7 +31,7 @@ def versions(runtime) -> dict[str, str]:
         return dict(rows.all())
 
 
-def commit_ledger(run_cli, tmp_path, n: int = 1) -> None:
+def commit_ledger(run_cli, tmp_path, n: int = 1, ledger_date: str | None = None) -> None:
     """A 南街 ledger (麟绛街道, 屯留区) of ``n`` finished households, committed by the CLI."""
     path = tmp_path / "台账.xlsx"
     rows = [
@@ -34,7 +39,8 @@ def commit_ledger(run_cli, tmp_path, n: int = 1) -> None:
         for i in range(1, n + 1)
     ]
     path.write_bytes(ledger_xlsx(rows))
-    result = run_cli("import", str(path), "--township", "140405001", "--commit")
+    dated = ["--ledger-date", ledger_date] if ledger_date else []
+    result = run_cli("import", str(path), "--township", "140405001", "--commit", *dated)
     assert result.exit_code == 0, result.stderr
 
 
@@ -117,3 +123,33 @@ def test_a_declared_district_widens_to_the_installation_when_other_tables_are_wr
         s.execute(text("UPDATE households SET status = status"))  # no districts declared
         s.commit()
     assert versions(runtime)["data_version"] != after["data_version"]
+
+
+def completed_in_report(client, district: str) -> tuple[bytes, int]:
+    """The report's bytes and its 总体情况 total of completed households."""
+    resp = client.get(f"/reports/download?year=2021&district={district}")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    sheet = openpyxl.load_workbook(io.BytesIO(resp.data))["总体情况"]
+    return resp.data, read_table(sheet, "区域类别")[-1]["户数|已完成"]
+
+
+def test_a_districts_report_stays_until_its_district_or_the_ledger_span_changes(
+    login, runtime, users, run_cli, tmp_path
+) -> None:
+    """The web report is kept per district: a clerk's ledger in 屯留区 leaves 潞城区's file
+    as it was (same bytes, so its generation time too) unless it moves the installation's
+    newest ledger date, which sets the years of every report's trend."""
+    with runtime.session() as s:
+        add_second_district(s)
+    commit_ledger(run_cli, tmp_path, 1, ledger_date="2021-06-30")
+    client = login("erin")
+    lucheng, _ = completed_in_report(client, LUCHENG)
+    _, tunliu = completed_in_report(client, TUNLIU)
+    time.sleep(1.1)  # a report built again would carry another generation time
+
+    commit_ledger(run_cli, tmp_path, 3, ledger_date="2021-06-30")  # the same span
+    assert completed_in_report(client, LUCHENG)[0] == lucheng
+    assert completed_in_report(client, TUNLIU)[1] == tunliu + 2  # P002, P003 are new
+
+    commit_ledger(run_cli, tmp_path, 4, ledger_date="2021-09-30")  # a newer ledger
+    assert completed_in_report(client, LUCHENG)[0] != lucheng

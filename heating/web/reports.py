@@ -24,7 +24,7 @@ from heating import clock
 from heating.clock import parse_known_at
 from heating.errors import Forbidden, Refused
 from heating.evidence_cache import kept
-from heating.history import first_ledger_date
+from heating.history import first_ledger_date, last_ledger_date
 from heating.models import District
 from heating.processes import ProcessDied
 from heating.report.city import city_summary_workbook
@@ -183,11 +183,17 @@ def _kept_report(
     ones.  While nothing that feeds a figure is committed, the same choices give the
     same file — the cover's generation time and known-at time are the first
     download's, and a report generated again with that known-at time has the same
-    figures.  A commit anywhere changes the data version, and the next download
-    builds again — in a report process (``heating.report.report_process``), so
-    the worker's other threads keep serving pages meanwhile.
+    figures.  A commit that writes figures of this district — or of the whole
+    installation: registry, zones, register, usage, sign-off — changes its data
+    version, and the next download builds again, in a report process
+    (``heating.report.report_process``), so the worker's other threads keep
+    serving pages meanwhile.  A clerk's ledger in another district changes
+    nothing in this one's report but, perhaps, the years of its trend (they
+    run from the installation's first to its newest ledger date): those dates
+    are part of the key.
     """
     config = app_config()
+    session = db()
     key = (
         "report",
         year,
@@ -197,6 +203,8 @@ def _kept_report(
         approved_only,
         config.settings_key(),
         clock.today(config.timezone),
+        first_ledger_date(session),
+        last_ledger_date(session),
     )
 
     def build() -> ReportFile:
@@ -209,7 +217,8 @@ def _kept_report(
             approved_only=approved_only,
         )
 
-    return kept(db(), key, build, shared=True)
+    scope = None if district is None else (district,)  # None: the only district
+    return kept(session, key, build, shared=True, districts=scope)
 
 
 def _refuse_without_city_scope() -> None:
