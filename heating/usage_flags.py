@@ -110,7 +110,8 @@ def _judged_in_district(
         return tuple(_compact(j) for j in evidence.judgements)
 
     key = ("judged", year, settings, as_of, known_at, district_code)
-    return kept(session, key, compute, shared=True)
+    # Peers and shared accounts are the district's own: kept under its data version.
+    return kept(session, key, compute, shared=True, districts=(district_code,))
 
 
 def flags_by_village(judged: Iterable[Judged]) -> dict[int, tuple[int, int, int]]:

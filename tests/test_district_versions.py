@@ -17,6 +17,8 @@ import openpyxl
 from sqlalchemy import text
 
 from heating import data_version, evidence_cache
+from heating.seasons import counting_usage
+from heating.usage_flags import judged_households
 from heating.village_facts import village_facts
 from tests.support.districts import LUCHENG, add_second_district
 from tests.support.ledgers import id_number, ledger_xlsx
@@ -75,6 +77,7 @@ def test_other_districts_keep_their_figures_and_the_whole_follows(
         add_second_district(s)
     with runtime.session() as s:
         lucheng = village_facts(s, district_code=LUCHENG)
+        judged = judged_households(s, 2021, counting_usage(s), district_code=LUCHENG)
         tunliu = village_facts(s, district_code=TUNLIU)
         whole = village_facts(s)
         assert whole == sorted(lucheng + tunliu, key=lambda f: f.code)  # one, in code order
@@ -87,6 +90,7 @@ def test_other_districts_keep_their_figures_and_the_whole_follows(
     with runtime.session() as s:
         misses = evidence_cache.stats(s)["misses"]
         assert village_facts(s, district_code=LUCHENG) == lucheng
+        assert judged_households(s, 2021, counting_usage(s), district_code=LUCHENG) == judged
         assert evidence_cache.stats(s)["misses"] == misses  # still kept: 潞城区 untouched
         assert clean_of(village_facts(s, district_code=TUNLIU)) == clean_of(tunliu) + 3
         assert clean_of(village_facts(s)) == clean_of(whole) + 3
