@@ -274,6 +274,13 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_str,
         "报告封面上的区县名称（只在安装中只有一个区县时使用）；留空时取村庄名录中的区县，名录也没有时取随安装包提供的全国县级区划代码表",
     ),
+    Setting(
+        "report_wait_seconds",
+        5,
+        _parse_int,
+        "网页下载年度报告时请求最多等待生成的秒数；超过则先显示“报告生成中”页面并自动刷新，"
+        "生成在后台继续（不占用网页服务线程）",
+    ),
     Setting("report_author_unit", "", _parse_str, "报告封面的编制单位；留空时封面留出空行供手填"),
     Setting("report_reviewer", "", _parse_str, "报告封面的审核人；留空时封面留出空行供手填"),
     Setting(

@@ -130,6 +130,18 @@ def kept(
     return value if shared else copy.deepcopy(value)
 
 
+def peek(
+    session: Session, key: Hashable, *, districts: Iterable[str] | None = None
+) -> tuple[bool, Any]:
+    """(True, the kept result) for ``key`` at the data version ``session`` sees, else (False, None);
+    never computes (a caller that computes elsewhere, ``heating.web.reports``).  The result is
+    shared: the caller only reads it."""
+    version = data_version.current(session, None if districts is None else frozenset(districts))
+    if version is None:
+        return False, None
+    return _store(session).get(version, key)
+
+
 def stats(session: Session) -> dict[str, int]:
     """Hits, misses and entries of ``session``'s engine (benchmarks, tests)."""
     store = _store(session)

@@ -174,3 +174,25 @@ def test_a_report_is_built_in_a_report_process_and_one_that_died_is_said_so(
     again = client.get("/reports/download?year=2021")
     assert again.status_code == 200 and again.mimetype.endswith("sheet")
     assert not set(process_ids("reports")) & set(pids)
+
+
+@pytest.mark.parametrize("settings", [{"report_wait_seconds": 0}])
+def test_a_report_still_building_gives_a_page_that_refreshes_until_the_file_comes(
+    login: Callable[[str], FlaskClient], runtime: Runtime, history: None, tiny_district
+) -> None:
+    """A build longer than report_wait_seconds does not hold the request: the page says so in
+    Chinese (202, refreshing itself) while the build goes on, and a later request gets the file."""
+    client = login("erin")
+    first = client.get("/reports/download?year=2021")
+    assert first.status_code == 202
+    assert first.headers["Refresh"] == "5"
+    page = first.get_data(as_text=True)
+    assert "报告生成中" in page and 'http-equiv="refresh"' in page
+    for _ in range(600):  # a browser asks again every 5 s; the test every 0.1 s
+        again = client.get("/reports/download?year=2021")
+        if again.status_code != 202:
+            break
+        time.sleep(0.1)
+    assert again.status_code == 200 and again.mimetype.endswith("sheet")
+    total = read_table(openpyxl.load_workbook(io.BytesIO(again.data))["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 32

@@ -12,18 +12,21 @@ are the command's: ``heating report --city --out DIR``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime
 from io import BytesIO
 
-from flask import Blueprint, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from heating import clock
 from heating.clock import parse_known_at
 from heating.errors import Forbidden, Refused
-from heating.evidence_cache import kept
+from heating.evidence_cache import kept, peek
 from heating.history import first_ledger_date, last_ledger_date
 from heating.models import District
 from heating.processes import ProcessDied
@@ -32,7 +35,7 @@ from heating.report.district_year import check_year, default_as_of
 from heating.report.report_process import ReportFile, build_report_file
 from heating.scope import districts as all_districts
 from heating.web.access import READ_ALL, bound_district, roles_required, scoped_district_code
-from heating.web.db import app_config, db
+from heating.web.db import app_config, app_runtime, db
 from heating.web.layout import chosen_district
 from heating.web.params import YES, flag_arg, int_arg, parse_day
 
@@ -159,6 +162,10 @@ def download() -> ResponseReturnValue:
         return _form_page(exc.message, 400)
     except ProcessDied as exc:  # the report process was killed (out of memory): say so
         return _form_page(f"报告生成失败：{exc}", 503)
+    if built is None:  # still building after report_wait_seconds: the page refreshes itself
+        wait = app_config().report_wait_seconds
+        page = render_template("reports/building.html", refresh=REFRESH_SECONDS, waited=wait)
+        return page, 202, {"Refresh": str(REFRESH_SECONDS), "Retry-After": str(REFRESH_SECONDS)}
     # Flask sends the Chinese name as RFC 5987 filename* with an ASCII fallback.
     return send_file(
         BytesIO(built.content),
@@ -175,8 +182,9 @@ def _kept_report(
     district: str | None,
     known_at: datetime | None,
     approved_only: bool,
-) -> ReportFile:
-    """The report, built once per data version (``heating.evidence_cache``) for these choices.
+) -> ReportFile | None:
+    """The report, built once per data version (``heating.evidence_cache``) for these choices;
+    None while it is still being built after ``report_wait_seconds``.
 
     A district report costs seconds of CPU in the app and more in the database (each
     year's figures, the evidence, the heat sources); city users download the same
@@ -191,6 +199,12 @@ def _kept_report(
     nothing in this one's report but, perhaps, the years of its trend (they
     run from the installation's first to its newest ledger date): those dates
     are part of the key.
+
+    The build runs in a thread of the app's own (``_ReportBuilds``), not in the
+    request's: builds take turns in the report process, and under the load test
+    a dozen downloads waiting for their turn held most of the web threads, so the
+    pages queued behind them for minutes.  The request waits at most
+    ``report_wait_seconds`` for it.
     """
     config = app_config()
     session = db()
@@ -206,6 +220,8 @@ def _kept_report(
         first_ledger_date(session),
         last_ledger_date(session),
     )
+    scope = None if district is None else (district,)  # None: the only district
+    runtime = app_runtime()
 
     def build() -> ReportFile:
         return build_report_file(
@@ -217,8 +233,59 @@ def _kept_report(
             approved_only=approved_only,
         )
 
-    scope = None if district is None else (district,)  # None: the only district
-    return kept(session, key, build, shared=True, districts=scope)
+    def job() -> ReportFile:
+        with runtime.session() as own:
+            return kept(own, key, build, shared=True, districts=scope)
+
+    found, built = peek(session, key, districts=scope)
+    if found:
+        return built
+    running = _builds().start(key, job)
+    try:
+        return running.result(timeout=max(config.report_wait_seconds, 0))
+    except FutureTimeout:
+        return None
+
+
+# The page that says a report is still being built asks again after this many seconds.
+REFRESH_SECONDS = 5
+_BUILDS = "heating.report_builds"
+
+
+class _ReportBuilds:
+    """The app's report builds in progress, one per choice of report, off the request threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[Hashable, Future[ReportFile]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-build")
+
+    def start(self, key: Hashable, job: Callable[[], ReportFile]) -> Future[ReportFile]:
+        """The build of ``key`` in progress, or a new one (a finished one is not kept: the
+        file itself is, by ``heating.evidence_cache``, and a failure is tried again)."""
+        with self.lock:
+            running = self.running.get(key)
+            if running is None or running.done():
+                running = self.running[key] = self.pool.submit(job)
+                running.add_done_callback(lambda done: self._forget(key, done))
+            return running
+
+    def _forget(self, key: Hashable, done: Future[ReportFile]) -> None:
+        with self.lock:
+            if self.running.get(key) is done:
+                del self.running[key]
+
+
+def _builds() -> _ReportBuilds:
+    extensions = current_app.extensions
+    found = extensions.get(_BUILDS)
+    if found is None:
+        with _BUILDS_LOCK:
+            found = extensions.setdefault(_BUILDS, _ReportBuilds())
+    return found
+
+
+_BUILDS_LOCK = threading.Lock()
 
 
 def _refuse_without_city_scope() -> None:
