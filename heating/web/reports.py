@@ -203,8 +203,8 @@ def _kept_report(
     The build runs in a thread of the app's own (``_ReportBuilds``), not in the
     request's: builds take turns in the report process, and under the load test
     a dozen downloads waiting for their turn held most of the web threads, so the
-    pages queued behind them for minutes.  The request waits at most
-    ``report_wait_seconds`` for it.
+    pages queued behind them for minutes.  The request that starts a build waits
+    at most ``report_wait_seconds`` for it; the others do not wait.
     """
     config = app_config()
     session = db()
@@ -240,9 +240,12 @@ def _kept_report(
     found, built = peek(session, key, districts=scope)
     if found:
         return built
-    running = _builds().start(key, job)
+    running, started = _builds().start(key, job)
+    # Only the request that started the build waits for it: a refresh of the 报告生成中 page
+    # (or a colleague's download of the same report) answers at once, so no thread is held.
+    wait = max(config.report_wait_seconds, 0) if started else 0
     try:
-        return running.result(timeout=max(config.report_wait_seconds, 0))
+        return running.result(timeout=wait)
     except FutureTimeout:
         return None
 
@@ -260,15 +263,19 @@ class _ReportBuilds:
         self.running: dict[Hashable, Future[ReportFile]] = {}
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-build")
 
-    def start(self, key: Hashable, job: Callable[[], ReportFile]) -> Future[ReportFile]:
-        """The build of ``key`` in progress, or a new one (a finished one is not kept: the
-        file itself is, by ``heating.evidence_cache``, and a failure is tried again)."""
+    def start(
+        self, key: Hashable, job: Callable[[], ReportFile]
+    ) -> tuple[Future[ReportFile], bool]:
+        """The build of ``key`` in progress, or a new one, and whether it is new (a finished
+        one is not kept: the file itself is, by ``heating.evidence_cache``, and a failure is
+        tried again)."""
         with self.lock:
             running = self.running.get(key)
-            if running is None or running.done():
-                running = self.running[key] = self.pool.submit(job)
-                running.add_done_callback(lambda done: self._forget(key, done))
-            return running
+            if running is not None and not running.done():
+                return running, False
+            running = self.running[key] = self.pool.submit(job)
+            running.add_done_callback(lambda done: self._forget(key, done))
+            return running, True
 
     def _forget(self, key: Hashable, done: Future[ReportFile]) -> None:
         with self.lock:
