@@ -24,12 +24,12 @@ usage record and no heated area recorded.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from heating import clock
@@ -43,21 +43,24 @@ if TYPE_CHECKING:
     from heating.village_facts import VillageFacts
 
 
-def has_areas(session: Session, districts: frozenset[str] | None = None) -> bool:
-    """True when any household (of ``districts``, if given) has a heated area recorded.
+def _of_districts(query: Select, districts: Iterable[str]) -> Select:
+    """``query`` over households, limited to those of ``districts``."""
+    return (
+        query.join(Village, Household.village_id == Village.id)
+        .join(Township, Village.township_id == Township.id)
+        .join(District, Township.district_id == District.id)
+        .where(District.code.in_(sorted(districts)))
+    )
+
+
+def has_areas(session: Session, districts: Iterable[str]) -> bool:
+    """True when any household of ``districts`` has a heated area recorded.
 
     Facts kept per district (``heating.village_facts``) ask about their own
     district only, so that a commit elsewhere cannot change what they depend on.
     """
     query = select(Household.id).where(Household.heated_area_m2.is_not(None)).limit(1)
-    if districts is not None:
-        query = (
-            query.join(Village, Household.village_id == Village.id)
-            .join(Township, Village.township_id == Township.id)
-            .join(District, Township.district_id == District.id)
-            .where(District.code.in_(sorted(districts)))
-        )
-    return session.scalar(query) is not None
+    return session.scalar(_of_districts(query, districts)) is not None
 
 
 def season_judged(session: Session, as_of: date | None, settings: UsageSettings) -> int | None:
@@ -85,19 +88,18 @@ def default_season(session: Session, settings: UsageSettings, tz: str) -> int:
     return judged if judged is not None else clock.today(tz).year - 1
 
 
-def evidence_districts(session: Session) -> frozenset[str]:
-    """Codes of the districts with a household holding a utility account or a heated area.
+def evidence_districts(session: Session, districts: Iterable[str]) -> frozenset[str]:
+    """Those of ``districts`` with a household holding a utility account or a heated area.
 
     Kept until the data change (``heating.evidence_cache``), per district under
-    its own data version: in a district without any, the EXISTS reads every
+    its own data version: in a district without any, the query reads every
     household (0.3–0.55 s of PostgreSQL per call on the city demo, asked by each
     page's facts and several times by each report: ``benchmarks/load.py``, README
     "Load test"), and a commit in one district need not read the others again.
     """
-    codes = list(session.scalars(select(District.code).order_by(District.code)))
     return frozenset(
         code
-        for code in codes
+        for code in districts
         if kept(
             session,
             ("evidence district", code),
@@ -110,12 +112,8 @@ def evidence_districts(session: Session) -> frozenset[str]:
 
 def _has_evidence(session: Session, district_code: str) -> bool:
     h = Household
-    found = session.scalar(
+    query = (
         select(h.id)
-        .join(Village, h.village_id == Village.id)
-        .join(Township, Village.township_id == Township.id)
-        .join(District, Township.district_id == District.id)
-        .where(District.code == district_code)
         .where(
             or_(
                 h.power_account.is_not(None),
@@ -125,7 +123,7 @@ def _has_evidence(session: Session, district_code: str) -> bool:
         )
         .limit(1)
     )
-    return found is not None
+    return session.scalar(_of_districts(query, (district_code,))) is not None
 
 
 def with_evidence(
@@ -145,13 +143,14 @@ def with_evidence(
     depend on is part of the key.
     """
     usage = has_usage(session)
-    areas = has_areas(session, frozenset(f.district_code for f in facts))
+    in_facts = {f.district_code for f in facts}
+    areas = has_areas(session, in_facts)
     if not facts or not (usage or areas):
         return facts
     # Peers are judged within a district (heating.usage.flag_against_peers), so only the
     # districts of these facts that hold any use or area evidence need reading: in a city
     # of 600,000 households, the generated districts without evidence cost nothing.
-    districts = frozenset({f.district_code for f in facts} & evidence_districts(session))
+    districts = evidence_districts(session, in_facts)
     year = season_judged(session, as_of, settings) if usage else None
 
     def compute() -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[int, float, float]]]:

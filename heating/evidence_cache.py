@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -98,7 +98,7 @@ def kept(
     compute: Callable[[], T],
     *,
     shared: bool = False,
-    districts: Iterable[str] | None = None,
+    districts: Collection[str] | None = None,
 ) -> T:
     """``compute()``, or the result kept for ``key`` at the data version ``session`` sees.
 
@@ -108,8 +108,6 @@ def kept(
     has not changed meanwhile (on PostgreSQL each statement sees the newest
     commits, so a result computed across a commit may mix both states).
     """
-    if districts is not None:
-        districts = frozenset(districts)
     version = data_version.current(session, districts)
     if version is None:
         return compute()
@@ -118,8 +116,9 @@ def kept(
     if not found:
         # After a commit every thread of a worker asks at once: one computes, the
         # others wait for it rather than each spending the same seconds of CPU.
-        # Keys nest in one order only (report → trend → facts with evidence → facts without →
-        # evidence → judged; evidence districts computes nothing kept), so waits cannot cycle.
+        # Keys nest in one order only (report → trend → the installation's facts → a district's
+        # facts with evidence → without → evidence → judged → season uses; an evidence district
+        # computes nothing kept), so waits cannot cycle.
         with store.computing_lock(key):
             found, value = store.get(version, key)
             if not found:
@@ -131,12 +130,12 @@ def kept(
 
 
 def peek(
-    session: Session, key: Hashable, *, districts: Iterable[str] | None = None
+    session: Session, key: Hashable, *, districts: Collection[str] | None = None
 ) -> tuple[bool, Any]:
     """(True, the kept result) for ``key`` at the data version ``session`` sees, else (False, None);
     never computes (a caller that computes elsewhere, ``heating.web.reports``).  The result is
     shared: the caller only reads it."""
-    version = data_version.current(session, None if districts is None else frozenset(districts))
+    version = data_version.current(session, districts)
     if version is None:
         return False, None
     return _store(session).get(version, key)

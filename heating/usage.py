@@ -233,19 +233,14 @@ def season_uses(
     kind: str,
     season: Season,
     known_at: datetime | None = None,
-    accounts: Collection[str] | None = None,
 ) -> dict[str, float | None]:
-    """Compared account → season use (None: not enough data) for accounts with any record near it.
-
-    ``accounts`` (compared form) limits what is read to those accounts' records.
-    """
+    """Compared account → season use (None: not enough data) for accounts with any record near it."""
     reach = timedelta(days=READING_REACH_DAYS)
     records = records_in_force(
         session,
         kind,
         start=season.start - reach,
         end=season.end + reach,
-        accounts=None if accounts is None else set(accounts),
         known_at=known_at,
     )
     periods: dict[str, list[tuple[date, date, float]]] = defaultdict(list)

@@ -355,75 +355,48 @@ def _kept_facts(
     (``heating.measures.village_rows``) stay too.
     """
     district = _scope_district(session, township_code, district_code)  # unknown: refused
-    args = (as_of, known_at, settings, rule, evidence)
-    if district is None:
-        return _installation_facts(session, *args)
-    facts = _district_facts(session, district, *args)
+    facts = _scope_facts(session, district, as_of, known_at, settings, rule, evidence)
     if township_code is None:
         return facts
     return tuple(f for f in facts if f.township_code == township_code)
 
 
-def _key(
-    scope: str | None,
-    as_of: date | None,
-    known_at: datetime | None,
-    settings: UsageSettings,
-    rule: str,
-    evidence: bool,
-) -> tuple[object, ...]:
-    """Every argument and today (the evidence's season without a date is the latest ended by
-    today).  The known-at time as given, not as ``counting_known_at`` reduces it for the
-    households: the heat-source register and usage batches have times of their own."""
-    return ("facts", scope, as_of, known_at, settings, rule, evidence, clock.today())
-
-
-def _installation_facts(
+def _scope_facts(
     session: Session,
+    district: str | None,
     as_of: date | None,
     known_at: datetime | None,
     settings: UsageSettings,
     rule: str,
     evidence: bool,
 ) -> tuple[VillageFacts, ...]:
-    """Every district's kept facts in one tuple, in village-code order."""
+    """One district's facts kept under its own data version; without a district, every
+    district's kept facts in one tuple, in village-code order.
+
+    The key holds every argument and today (the evidence's season without a date is
+    the latest ended by today); the known-at time as given, not as
+    ``counting_known_at`` reduces it for the households: the heat-source register
+    and usage batches have times of their own.
+    """
+    args = (as_of, known_at, settings, rule)
 
     def compute() -> tuple[VillageFacts, ...]:
-        codes = session.scalars(select(District.code).order_by(District.code))
-        facts = [
-            f
-            for code in codes
-            for f in _district_facts(session, code, as_of, known_at, settings, rule, evidence)
-        ]
-        return tuple(sorted(facts, key=lambda f: f.code))
-
-    key = _key(None, as_of, known_at, settings, rule, evidence)
-    return kept(session, key, compute, shared=True)
-
-
-def _district_facts(
-    session: Session,
-    district: str,
-    as_of: date | None,
-    known_at: datetime | None,
-    settings: UsageSettings,
-    rule: str,
-    evidence: bool,
-) -> tuple[VillageFacts, ...]:
-    """One district's facts, kept under its own data version."""
-
-    def compute() -> tuple[VillageFacts, ...]:
+        if district is None:
+            codes = session.scalars(select(District.code).order_by(District.code)).all()
+            facts = (f for code in codes for f in _scope_facts(session, code, *args, evidence))
+            return tuple(sorted(facts, key=lambda f: f.code))
         if not evidence:
             return tuple(_village_facts(session, as_of, known_at, None, district, rule))
         # The counts without evidence are kept under their own key and shared: a report
         # asks for both of each year (with, and for the trend without), and the as-of
         # heat-source count in them costs ~0.7 s of PostgreSQL per district on the city
         # demo (benchmarks/load.py).
-        base = _district_facts(session, district, as_of, known_at, settings, rule, False)
+        base = _scope_facts(session, district, *args, False)
         return tuple(_add_evidence(session, list(base), as_of, known_at, settings, rule))
 
-    key = _key(district, as_of, known_at, settings, rule, evidence)
-    return kept(session, key, compute, shared=True, districts=(district,))
+    key = ("facts", district, *args, evidence, clock.today())
+    scope = None if district is None else (district,)
+    return kept(session, key, compute, shared=True, districts=scope)
 
 
 def _village_facts(

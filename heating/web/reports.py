@@ -253,6 +253,7 @@ def _kept_report(
 # The page that says a report is still being built asks again after this many seconds.
 REFRESH_SECONDS = 5
 _BUILDS = "heating.report_builds"
+_BUILDS_LOCK = threading.Lock()
 
 
 class _ReportBuilds:
@@ -290,9 +291,6 @@ def _builds() -> _ReportBuilds:
         with _BUILDS_LOCK:
             found = extensions.setdefault(_BUILDS, _ReportBuilds())
     return found
-
-
-_BUILDS_LOCK = threading.Lock()
 
 
 def _refuse_without_city_scope() -> None:
