@@ -71,6 +71,7 @@ QUIET_TABLES = frozenset(
         "import_jobs",
         "stored_files",
         "parsed_ledgers",
+        "kept_figures",
         "users",
         # Secrets, versions, and the row SQLite commits update to take the write lock
         # first (heating.locks): none is read by a figure.

@@ -28,6 +28,7 @@ requests: callers get a deep copy unless they promise only to read
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable
@@ -35,10 +36,12 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from heating import data_version
+from heating import data_version, shared_figures
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ENTRIES = 256  # per district and scope: 12 districts × their pages, dates and reports
 
@@ -51,6 +54,7 @@ class _Store:
         self.lock = threading.Lock()
         self.computing: dict[Hashable, threading.Lock] = {}
         self.hits = 0
+        self.shared_hits = 0  # found in the database, computed by another process
         self.misses = 0
 
     def get(self, version: Hashable, key: Hashable) -> tuple[bool, Any]:
@@ -81,10 +85,13 @@ _stores: WeakKeyDictionary[Engine, _Store] = WeakKeyDictionary()
 _stores_lock = threading.Lock()
 
 
-def _store(session: Session) -> _Store:
+def _engine(session: Session) -> Engine:
     engine = session.get_bind()
-    if not isinstance(engine, Engine):  # a session bound to a connection
-        engine = engine.engine
+    return engine if isinstance(engine, Engine) else engine.engine  # bound to a connection
+
+
+def _store(session: Session) -> _Store:
+    engine = _engine(session)
     with _stores_lock:
         store = _stores.get(engine)
         if store is None:
@@ -122,11 +129,58 @@ def kept(
         with store.computing_lock(key):
             found, value = store.get(version, key)
             if not found:
-                store.misses += 1
-                value = compute()
-                if data_version.current(session, districts) == version:
+                found, value = _kept_elsewhere(session, key, version, districts, compute)
+                if found:
+                    store.shared_hits += 1
                     store.put(version, key, value)
     return value if shared else copy.deepcopy(value)
+
+
+def _kept_elsewhere(
+    session: Session,
+    key: Hashable,
+    version: Hashable,
+    districts: Collection[str] | None,
+    compute: Callable[[], T],
+) -> tuple[bool, T]:
+    """(True, the figure another process stored), else (False, ``compute()``), kept for all when
+    the data did not change meanwhile (``heating.shared_figures``; per process only when off)."""
+    store = _store(session)
+    engine = _engine(session)
+    digest = shared_figures.digest_of(key, version) if shared_figures.enabled(engine) else None
+    if digest is not None:
+        try:
+            found, value = shared_figures.fetch_or_claim(engine, digest)
+        except SQLAlchemyError as failed:  # a database not upgraded, a lock: compute here
+            log.warning("kept figures not shared: %s", failed)
+            digest = None
+        else:
+            if found:
+                return True, value
+    store.misses += 1
+    try:
+        value = compute()
+    except BaseException:
+        if digest is not None:
+            _quietly(shared_figures.release, engine, digest)
+        raise
+    unchanged = data_version.current(session, districts) == version
+    if unchanged:
+        store.put(version, key, value)
+    if digest is not None:
+        if unchanged:
+            _quietly(shared_figures.store, engine, digest, value)
+        else:
+            _quietly(shared_figures.release, engine, digest)
+    return False, value
+
+
+def _quietly(step: Callable[..., None], *args: Any) -> None:
+    """A step of sharing whose failure costs only the sharing (the reader has its figure)."""
+    try:
+        step(*args)
+    except SQLAlchemyError as failed:
+        log.warning("kept figure not stored for other processes: %s", failed)
 
 
 def peek(
@@ -138,13 +192,32 @@ def peek(
     version = data_version.current(session, districts)
     if version is None:
         return False, None
-    return _store(session).get(version, key)
+    store = _store(session)
+    found, value = store.get(version, key)
+    engine = _engine(session)
+    if found or not shared_figures.enabled(engine):
+        return found, value
+    digest = shared_figures.digest_of(key, version)
+    try:
+        found, value = (False, None) if digest is None else shared_figures.peek(engine, digest)
+    except SQLAlchemyError as failed:
+        log.warning("kept figures not shared: %s", failed)
+        return False, None
+    if found:
+        store.shared_hits += 1
+        store.put(version, key, value)
+    return found, value
 
 
 def stats(session: Session) -> dict[str, int]:
     """Hits, misses and entries of ``session``'s engine (benchmarks, tests)."""
     store = _store(session)
-    return {"hits": store.hits, "misses": store.misses, "entries": len(store.entries)}
+    return {
+        "hits": store.hits,
+        "shared_hits": store.shared_hits,
+        "misses": store.misses,
+        "entries": len(store.entries),
+    }
 
 
 def clear(session: Session) -> None:

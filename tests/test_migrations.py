@@ -466,3 +466,29 @@ def test_parsed_ledgers_upgrade_keeps_batches_and_starts_with_no_kept_parse(empt
             {"f": "b" * 64, "c": b"y", "at": at},
         )
     engine.dispose()
+
+
+KEPT_FIGURES = importlib.import_module("heating.migrations.versions.kept_figures")
+
+
+def test_kept_figures_upgrade_keeps_the_installation_and_starts_with_nothing_shared(
+    empty_url: str,
+) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, revision=KEPT_FIGURES.down_revision)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('kept_test', 'before')"))
+        before = conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar()
+    upgrade(engine)
+    with engine.begin() as conn:
+        meta = dict(conn.execute(text("SELECT key, value FROM meta")).all())
+        assert meta["kept_test"] == "before"
+        # The DDL is a write: figures any process kept before the upgrade are not served after.
+        assert meta["data_version"] != before
+        assert conn.execute(text("SELECT count(*) FROM kept_figures")).scalar() == 0
+        conn.execute(
+            text("INSERT INTO kept_figures (key, claimed_at) VALUES (:k, :at)"),
+            {"k": "c" * 64, "at": datetime(2026, 12, 2)},
+        )
+        assert conn.execute(text("SELECT payload FROM kept_figures")).scalar() is None
+    engine.dispose()

@@ -15,8 +15,11 @@ import openpyxl
 import pytest
 from flask.testing import FlaskClient
 
+from heating import evidence_cache, shared_figures
 from heating.processes import DIED_MESSAGE, process_ids
-from heating.runtime import Runtime
+from heating.runtime import Runtime, open_runtime
+from heating.web import create_app
+from tests.support import PASSWORD, log_in
 from tests.support.districts import NANJIE
 from tests.support.households import at, change_household
 from tests.support.report import AS_OF, build_history, read_table
@@ -146,6 +149,38 @@ def test_the_same_report_is_built_once_until_the_data_change(
     after = client.get("/reports/download?year=2021")
     total = read_table(openpyxl.load_workbook(io.BytesIO(after.data))["总体情况"], "区域类别")[-1]
     assert total["户数|已完成"] == 33  # was 32
+
+
+def test_a_report_built_by_one_worker_is_downloaded_from_another(
+    login: Callable[[str], FlaskClient], runtime: Runtime, history: None, tiny_district
+) -> None:
+    """Workers share built reports through the database (heating.shared_figures): the
+    second worker's download is the first's file (its generation time too), not a second build;
+    a commit in between makes both build again."""
+    first = login("erin")
+    shared_figures.share_between_processes(first.application.extensions["heating"].engine, True)
+    other = create_app(runtime=open_runtime(runtime.config))  # a worker of the same settings
+    other.config.update(TESTING=True)
+    shared_figures.share_between_processes(other.extensions["heating"].engine, True)
+    second = other.test_client()
+    assert log_in(second, "erin", PASSWORD).status_code == 302
+    built = first.get("/reports/download?year=2021")
+    time.sleep(1.1)  # a report built again would carry another generation time
+    fetched = second.get("/reports/download?year=2021")
+    assert built.status_code == fetched.status_code == 200
+    assert fetched.data == built.data
+    with other.extensions["heating"].session() as session:
+        assert evidence_cache.stats(session)["shared_hits"] >= 1
+    with runtime.session() as s:
+        change_household(
+            s, tiny_district[NANJIE], "S10", at("2021-07-01 10:00"), status="completed"
+        )
+    rebuilt = second.get("/reports/download?year=2021")
+    assert rebuilt.status_code == 200 and rebuilt.data != built.data
+    total = read_table(openpyxl.load_workbook(io.BytesIO(rebuilt.data))["总体情况"], "区域类别")[-1]
+    assert total["户数|已完成"] == 33  # was 32
+    assert first.get("/reports/download?year=2021").data == rebuilt.data
+    other.extensions["heating"].engine.dispose()
 
 
 def test_a_report_is_built_in_a_report_process_and_one_that_died_is_said_so(

@@ -20,6 +20,7 @@ re-exported here, so code imports ``from heating.models import X``:
 - ``sources``: heat sources with their register versions, boilers with states and inspections;
 - ``households``: households and their versions (``HOUSEHOLD_FIELDS``);
 - ``batches``: stored files, import batches, kept parses, import jobs;
+- ``kept``: figures kept for every app process (``heating.shared_figures``);
 - ``usage``: utility use records;
 - ``zones``: completion decisions, zone derivations and zones, relapse plans;
 - ``signoff``: sign-offs and their events;
@@ -46,6 +47,7 @@ from heating.models.households import (
     Household,
     HouseholdVersion,
 )
+from heating.models.kept import KeptFigure
 from heating.models.registry import (
     District,
     Township,
@@ -155,6 +157,7 @@ __all__ = [
     "PLAN_PLACE_KINDS",
     "PLAN_STATES",
     "PLAN_STATE_LABELS",
+    "KeptFigure",
     "ParsedLedgerKept",
     "ROLES",
     "ROLE_LABELS",

@@ -1,0 +1,187 @@
+"""Figures kept once for every process (heating.shared_figures), on SQLite and PostgreSQL.
+
+Two runtimes on one database stand in for two gunicorn workers (each has its
+own engine, so its own kept figures).  The first to miss a figure computes and
+stores it; the second reads it instead of judging every household again — and
+after a commit both see the new figure, never the stored one.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from heating import evidence_cache, shared_figures
+from heating.models import KeptFigure, utcnow
+from heating.runtime import Runtime, open_runtime
+from heating.village_facts import village_facts
+from tests.support import DONGJIE, change_household
+from tests.support.usage import LEDGER_DAY
+
+
+@pytest.fixture
+def workers(database_url: str) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on the test database, each sharing its kept figures through it."""
+    pair = (open_runtime(database_url=database_url), open_runtime(database_url=database_url))
+    for runtime in pair:
+        shared_figures.share_between_processes(runtime.engine, True)
+    yield pair
+    for runtime in pair:
+        runtime.engine.dispose()
+
+
+def flagged(runtime: Runtime) -> int:
+    with runtime.session() as session:
+        return next(f for f in village_facts(session) if f.code == DONGJIE).usage_flagged
+
+
+def stats(runtime: Runtime) -> dict[str, int]:
+    with runtime.session() as session:
+        return evidence_cache.stats(session)
+
+
+def stored_rows(runtime: Runtime) -> list[tuple[bool, int | None]]:
+    with runtime.session() as session:
+        rows = session.execute(select(KeptFigure.payload, KeptFigure.size)).all()
+    return [(payload is not None, size) for payload, size in rows]
+
+
+def test_the_second_worker_reads_the_figure_the_first_computed(workers, usage_imported) -> None:
+    one, two = workers
+    assert flagged(one) == 2
+    computed = stats(one)["misses"]
+    assert computed >= 1
+    stored = stored_rows(one)
+    assert len(stored) == computed and all(has and size for has, size in stored)
+    assert flagged(two) == 2
+    assert stats(two)["misses"] == 0  # nothing judged again
+    assert stats(two)["shared_hits"] >= 1
+    # The payload is sealed: household rows never lie in the table as plain pickles.
+    with one.session() as session:
+        payloads = session.scalars(select(KeptFigure.payload)).all()
+    assert all(payload.startswith(b"HEATENC1") for payload in payloads)
+
+
+def test_after_a_commit_every_worker_computes_the_new_figure(workers, usage_imported) -> None:
+    one, two = workers
+    assert flagged(one) == 2 and flagged(two) == 2
+    with two.session() as session:
+        village = session.execute(
+            text(f"SELECT id FROM villages WHERE code = '{DONGJIE}'")
+        ).scalar()
+        change_household(session, village, "LOW", None, ledger_date=LEDGER_DAY, status="pending")
+        session.commit()
+    assert flagged(one) == 1
+    assert flagged(two) == 1
+    assert stats(two)["misses"] == 0  # the new figure too was computed once, by the first
+
+
+def test_a_payload_nobody_sealed_is_never_unpickled(workers, usage_imported) -> None:
+    one, two = workers
+    assert flagged(one) == 2
+    # Someone who may write to the database but has no key file replaces the payloads
+    # with pickles of their own: the reader must not load them.
+    planted = pickle.dumps(("planted",))
+    with one.session() as session:
+        session.execute(update(KeptFigure).values(payload=planted))
+        session.commit()
+    assert flagged(two) == 2  # computed again, not read
+    assert stats(two)["misses"] >= 1
+    with two.session() as session:
+        payloads = session.scalars(select(KeptFigure.payload)).all()
+    assert payloads and all(payload != planted for payload in payloads)
+
+
+def test_a_fresh_claim_is_waited_for_and_an_abandoned_one_taken_over(runtime) -> None:
+    engine = runtime.engine
+    shared_figures.share_between_processes(engine, True)
+    digest = shared_figures.digest_of(("figure", date(2026, 1, 1)), ("v1",))
+    assert digest is not None
+    assert shared_figures.fetch_or_claim(engine, digest) == (False, None)  # ours to compute
+    # Another worker asking meanwhile waits for the payload instead of computing it too.
+    answers: list[tuple[bool, object]] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(shared_figures.fetch_or_claim(engine, digest))
+    )
+    waiting.start()
+    time.sleep(3 * shared_figures.POLL_SECONDS)
+    assert answers == []
+    shared_figures.store(engine, digest, {"clean": 7})
+    waiting.join(timeout=10)
+    assert answers == [(True, {"clean": 7})]
+    # A claim whose process died long ago is taken over.
+    other = shared_figures.digest_of(("figure", date(2026, 1, 2)), ("v1",))
+    assert shared_figures.fetch_or_claim(engine, other) == (False, None)
+    with runtime.session() as session:
+        session.execute(
+            update(KeptFigure)
+            .where(KeptFigure.key == other)
+            .values(claimed_at=utcnow() - timedelta(seconds=shared_figures.CLAIM_SECONDS + 5))
+        )
+        session.commit()
+    assert shared_figures.fetch_or_claim(engine, other) == (False, None)
+    shared_figures.release(engine, other)
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(KeptFigure)) == 1
+
+
+def test_rows_are_dropped_an_hour_after_their_claim(runtime) -> None:
+    engine = runtime.engine
+    old, new = (shared_figures.digest_of(("f", n), ("v",)) for n in (1, 2))
+    shared_figures.fetch_or_claim(engine, old)
+    shared_figures.store(engine, old, 1)
+    with runtime.session() as session:
+        session.execute(
+            update(KeptFigure).values(
+                claimed_at=utcnow() - timedelta(seconds=shared_figures.KEEP_SECONDS + 1)
+            )
+        )
+        session.commit()
+    shared_figures.fetch_or_claim(engine, new)
+    shared_figures.store(engine, new, 2)
+    with runtime.session() as session:
+        assert session.scalars(select(KeptFigure.key)).all() == [new]
+
+
+def test_keys_are_alike_in_every_process_and_only_when_their_values_are() -> None:
+    key = (
+        "facts",
+        frozenset({"140405", "140404", "140403"}),
+        {"b": 2, "a": 1},
+        date(2026, 1, 1),
+        None,
+        1.5,
+    )
+    script = (
+        "import json, datetime; from heating.shared_figures import stable_key;"
+        "print(json.dumps(stable_key(('facts', frozenset({'140405', '140404', '140403'}),"
+        "{'b': 2, 'a': 1}, datetime.date(2026, 1, 1), None, 1.5))))"
+    )
+    for seed in ("1", "2"):  # set order follows the hash seed; the key must not
+        printed = subprocess.run(
+            [sys.executable, "-c", script],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert json.loads(printed) == shared_figures.stable_key(key)
+    assert shared_figures.stable_key((1,)) != shared_figures.stable_key(("1",))
+    assert shared_figures.stable_key((1,)) != shared_figures.stable_key((True,))
+    assert shared_figures.digest_of(("k",), "v1") != shared_figures.digest_of(("k",), "v2")
+
+    class Opaque:
+        pass
+
+    with pytest.raises(shared_figures.Unshareable):
+        shared_figures.stable_key(("facts", Opaque()))
+    assert shared_figures.digest_of(("facts", Opaque()), "v1") is None
