@@ -40,6 +40,15 @@ def _parse_bool(value: Any) -> bool:
     raise ValueError("应为 true 或 false")
 
 
+def _parse_sharing(value: Any) -> str:
+    text = "auto" if value is None else str(value).strip().lower()
+    if isinstance(value, bool):
+        text = "on" if value else "off"
+    if text not in {"auto", "on", "off"}:
+        raise ValueError("应为 auto（PostgreSQL 上开启）、on 或 off")
+    return text
+
+
 def _parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("应为整数")
@@ -169,6 +178,13 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         _parse_positive_int,
         "PostgreSQL：每个应用进程保持的数据库连接数（连接池大小）",
+    ),
+    Setting(
+        "share_kept_figures",
+        "auto",
+        _parse_sharing,
+        "各应用进程通过数据库共享已算好的统计（村级数字、用量研判、年度报告文件）：提交后只由"
+        "一个进程重算，其他进程读取；auto 在 PostgreSQL 上开启、在 SQLite 上关闭",
     ),
     Setting(
         "db_max_overflow",

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from heating import shared_figures
 from heating.config import Config, load_config
 from heating.db import PoolSettings, make_engine, session_factory, session_scope
 from heating.sealing import Keyring, activate
@@ -35,6 +36,8 @@ def open_runtime(config: Config | None = None, **overrides: Any) -> Runtime:
     if config is not None and overrides:
         cfg = cfg.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
     engine = make_engine(cfg.database_url, PoolSettings.from_config(cfg))
+    if cfg.share_kept_figures != "auto":
+        shared_figures.share_between_processes(engine, cfg.share_kept_figures == "on")
     open_keyring(cfg)
     # The counting settings ride on every session (heating.db.session_factory):
     # whoever reads the measures counts by the configured rule and [usage].

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from heating import evidence_cache, shared_figures
+from heating.config import ConfigError, load_config
 from heating.models import KeptFigure, utcnow
 from heating.runtime import Runtime, open_runtime
 from heating.village_facts import village_facts
@@ -185,3 +186,26 @@ def test_keys_are_alike_in_every_process_and_only_when_their_values_are() -> Non
     with pytest.raises(shared_figures.Unshareable):
         shared_figures.stable_key(("facts", Opaque()))
     assert shared_figures.digest_of(("facts", Opaque()), "v1") is None
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_the_setting_switches_sharing_on_either_database(
+    runtime: Runtime, usage_imported, setting: str
+) -> None:
+    pair = [open_runtime(runtime.config, share_kept_figures=setting) for _ in range(2)]
+    try:
+        assert flagged(pair[0]) == flagged(pair[1]) == 2
+        with pair[0].session() as session:
+            rows = session.scalar(select(func.count()).select_from(KeptFigure))
+        if setting == "on":
+            assert rows >= 1 and stats(pair[1])["misses"] == 0
+        else:
+            assert rows == 0 and stats(pair[1])["misses"] >= 1
+    finally:
+        for one in pair:
+            one.engine.dispose()
+
+
+def test_a_bad_sharing_setting_stops_start_up_naming_it() -> None:
+    with pytest.raises(ConfigError, match="share_kept_figures"):
+        load_config(environ={"HEATING_SHARE_KEPT_FIGURES": "sometimes"})
