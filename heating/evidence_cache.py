@@ -148,9 +148,10 @@ def _kept_elsewhere(
     store = _store(session)
     engine = _engine(session)
     digest = shared_figures.digest_of(key, version) if shared_figures.enabled(engine) else None
+    claimed = False
     if digest is not None:
         try:
-            found, value = shared_figures.fetch_or_claim(engine, digest)
+            found, value, claimed = shared_figures.fetch_or_claim(engine, digest)
         except SQLAlchemyError as failed:  # a database not upgraded, a lock: compute here
             log.warning("kept figures not shared: %s", failed)
             digest = None
@@ -161,7 +162,7 @@ def _kept_elsewhere(
     try:
         value = compute()
     except BaseException:
-        if digest is not None:
+        if claimed:
             _quietly(shared_figures.release, engine, digest)
         raise
     unchanged = data_version.current(session, districts) == version
@@ -170,7 +171,7 @@ def _kept_elsewhere(
     if digest is not None:
         if unchanged:
             _quietly(shared_figures.store, engine, digest, value)
-        else:
+        elif claimed:
             _quietly(shared_figures.release, engine, digest)
     return False, value
 

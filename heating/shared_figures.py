@@ -28,7 +28,9 @@ SQLite too).  A SQLite installation runs one process, and a claim written
 while a clerk's commit holds the write lock would wait for it.
 
 Claims older than ``CLAIM_SECONDS`` (a process that died computing) are
-taken over; rows are deleted ``KEEP_SECONDS`` after their claim.
+taken over, a waiter gives up after ``WAIT_SECONDS`` and computes the figure itself,
+and a process running below normal priority (a report build) never claims: pages
+would wait for it.  Rows are deleted ``KEEP_SECONDS`` after their claim.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import decimal
 import enum
 import hashlib
 import logging
+import os
 import pickle
 import time
 import weakref
@@ -59,6 +62,7 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 300.0  # a report of the city at load takes minutes; a claim older is abandoned
 KEEP_SECONDS = 3600.0
 POLL_SECONDS = 0.2
+WAIT_SECONDS = 30.0  # then a waiting process computes the figure itself
 MAX_BYTES = 64 * 1024 * 1024  # a bigger figure stays per process
 _PACKAGES = ("heating", "geo", "imports")
 _TABLE = KeptFigure.__table__
@@ -137,21 +141,40 @@ def digest_of(key: Hashable, version: Hashable) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def fetch_or_claim(engine: Engine, digest: str) -> tuple[bool, Any]:
-    """(True, the stored figure), or (False, None) once this process holds the claim to compute it.
+def fetch_or_claim(engine: Engine, digest: str) -> tuple[bool, Any, bool]:
+    """(True, the stored figure, False), or (False, None, claimed): compute it — holding the
+    claim when ``claimed`` (not in a process that may not make others wait,
+    ``stores_without_claim``, nor after a wait given up).
 
-    Waits while another process holds a fresh claim: computing the same figure
-    beside it would only cost the same CPU twice.
+    Waits while another process holds a fresh claim — computing the same figure beside
+    it would only cost the same CPU twice — but no longer than ``WAIT_SECONDS``: then
+    it computes the figure itself (the first payload stored stays).
     """
+    if stores_without_claim():
+        return (*peek(engine, digest), False)
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         found, value, claimed_at, abandoned = _read(engine, digest)
         if found:
-            return True, value
+            return True, value, False
         if claimed_at is None and _claim(engine, digest):
-            return False, None
+            return False, None, True
         if abandoned and _take_over(engine, digest, claimed_at):
-            return False, None
+            return False, None, True
+        if time.monotonic() > deadline:
+            log.warning("kept figure %s: waited %.0f s for its claim", digest[:12], WAIT_SECONDS)
+            return False, None, False
         time.sleep(POLL_SECONDS)
+
+
+def stores_without_claim() -> bool:
+    """Whether this process runs below normal priority (the report processes, ``nice`` 10).
+
+    A page must not wait for a figure that a niced process computes slowly while the
+    pages take the cores: such a process reads what is stored and stores what it
+    computed, but never claims.
+    """
+    return os.getpriority(os.PRIO_PROCESS, 0) > 0
 
 
 def peek(engine: Engine, digest: str) -> tuple[bool, Any]:
@@ -161,7 +184,9 @@ def peek(engine: Engine, digest: str) -> tuple[bool, Any]:
 
 
 def store(engine: Engine, digest: str, value: Any) -> None:
-    """Store the figure this process claimed (or give the claim up when it is too big to share)."""
+    """Store a figure this process computed: into its claim, or as a new row when it held none
+    (a niced process, a wait given up); a payload already stored stays.  Too big a figure
+    only gives its claim up."""
     keyring = active_or_none()
     packed = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     sealed = None if keyring is None else keyring.seal_bytes(isal_zlib.compress(packed, 1))
@@ -169,15 +194,22 @@ def store(engine: Engine, digest: str, value: Any) -> None:
         release(engine, digest)
         return
     now = utcnow()
+    stored = {"payload": sealed, "size": len(sealed), "computed_at": now}
     with engine.begin() as conn:
-        conn.execute(
+        filled = conn.execute(
             update(_TABLE)
-            .where(_TABLE.c.key == digest)
-            .values(payload=sealed, size=len(sealed), computed_at=now)
+            .where(_TABLE.c.key == digest, _TABLE.c.payload.is_(None))
+            .values(**stored)
         )
         conn.execute(
             delete(_TABLE).where(_TABLE.c.claimed_at < now - dt.timedelta(seconds=KEEP_SECONDS))
         )
+    if filled.rowcount == 0:
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(_TABLE).values(key=digest, claimed_at=now, **stored))
+        except IntegrityError:
+            pass  # stored by another process meanwhile
 
 
 def release(engine: Engine, digest: str) -> None:

@@ -9,6 +9,7 @@ after a commit both see the new figure, never the stored one.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def test_a_fresh_claim_is_waited_for_and_an_abandoned_one_taken_over(runtime) ->
     shared_figures.share_between_processes(engine, True)
     digest = shared_figures.digest_of(("figure", date(2026, 1, 1)), ("v1",))
     assert digest is not None
-    assert shared_figures.fetch_or_claim(engine, digest) == (False, None)  # ours to compute
+    assert shared_figures.fetch_or_claim(engine, digest) == (False, None, True)  # ours to compute
     # Another worker asking meanwhile waits for the payload instead of computing it too.
     answers: list[tuple[bool, object]] = []
     waiting = threading.Thread(
@@ -118,10 +119,10 @@ def test_a_fresh_claim_is_waited_for_and_an_abandoned_one_taken_over(runtime) ->
     assert answers == []
     shared_figures.store(engine, digest, {"clean": 7})
     waiting.join(timeout=10)
-    assert answers == [(True, {"clean": 7})]
+    assert answers == [(True, {"clean": 7}, False)]
     # A claim whose process died long ago is taken over.
     other = shared_figures.digest_of(("figure", date(2026, 1, 2)), ("v1",))
-    assert shared_figures.fetch_or_claim(engine, other) == (False, None)
+    assert shared_figures.fetch_or_claim(engine, other) == (False, None, True)
     with runtime.session() as session:
         session.execute(
             update(KeptFigure)
@@ -129,7 +130,7 @@ def test_a_fresh_claim_is_waited_for_and_an_abandoned_one_taken_over(runtime) ->
             .values(claimed_at=utcnow() - timedelta(seconds=shared_figures.CLAIM_SECONDS + 5))
         )
         session.commit()
-    assert shared_figures.fetch_or_claim(engine, other) == (False, None)
+    assert shared_figures.fetch_or_claim(engine, other) == (False, None, True)
     shared_figures.release(engine, other)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(KeptFigure)) == 1
@@ -209,3 +210,37 @@ def test_the_setting_switches_sharing_on_either_database(
 def test_a_bad_sharing_setting_stops_start_up_naming_it() -> None:
     with pytest.raises(ConfigError, match="share_kept_figures"):
         load_config(environ={"HEATING_SHARE_KEPT_FIGURES": "sometimes"})
+
+
+NICED_WORKER = """
+import sys, time
+from heating import shared_figures
+from heating.runtime import open_runtime
+runtime = open_runtime(database_url=sys.argv[1])
+shared_figures.share_between_processes(runtime.engine, True)
+started = time.monotonic()
+answer = shared_figures.fetch_or_claim(runtime.engine, sys.argv[2])
+print(answer, round(time.monotonic() - started))
+shared_figures.store(runtime.engine, sys.argv[2], {"clean": 8})
+"""
+
+
+def test_a_niced_process_never_makes_a_page_wait_for_its_claim(
+    runtime: Runtime, database_url: str
+) -> None:
+    """A report process (nice 10) computes slowly while the pages take the cores: it neither
+    claims nor waits for a claim, and what it computes is stored for the others."""
+    engine = runtime.engine
+    shared_figures.share_between_processes(engine, True)
+    digest = shared_figures.digest_of(("figure", "niced"), ("v1",))
+    assert shared_figures.fetch_or_claim(engine, digest)[2]  # a worker computing it
+    printed = subprocess.run(
+        ["nice", "-n", "10", sys.executable, "-c", NICED_WORKER, database_url, digest],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert printed == ["(False,", "None,", "False)", "0"]  # did not wait, holds no claim
+    assert shared_figures.fetch_or_claim(engine, digest) == (True, {"clean": 8}, False)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0 and not shared_figures.stores_without_claim()
