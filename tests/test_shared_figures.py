@@ -26,8 +26,10 @@ from heating.config import ConfigError, load_config
 from heating.models import KeptFigure, utcnow
 from heating.runtime import Runtime, open_runtime
 from heating.village_facts import village_facts
-from tests.support import DONGJIE, change_household
+from tests.support import DONGJIE, NANJIE, change_household
+from tests.support.ledgers import ledger_xlsx
 from tests.support.usage import LEDGER_DAY
+from tests.support.web import batch_id_of, csrf_token, follow_job, upload
 
 
 @pytest.fixture
@@ -244,3 +246,32 @@ def test_a_niced_process_never_makes_a_page_wait_for_its_claim(
     assert printed == ["(False,", "None,", "False)", "0"]  # did not wait, holds no claim
     assert shared_figures.fetch_or_claim(engine, digest) == (True, {"clean": 8}, False)
     assert os.getpriority(os.PRIO_PROCESS, 0) == 0 and not shared_figures.stores_without_claim()
+
+
+@pytest.mark.parametrize("settings", [{"share_kept_figures": "on"}])
+def test_a_web_commit_computes_its_districts_figures_before_the_pages_ask(
+    runtime: Runtime, login, settings
+) -> None:
+    """The import process that wrote a ledger computes its district's figures right after
+    (heating.figures_warmup): the first planner's page after the commit reads them."""
+    bob = login("bob")
+    rows = [
+        ["南街村委会", f"W{i:03d}", f"甲{i}", None, None, "已完工", "煤改电", "2021-06-30"]
+        for i in range(5)
+    ]
+    batch = batch_id_of(upload(bob, ledger_xlsx(rows), "麟绛.xlsx"))
+    form = {"mode": "strict", "csrf_token": csrf_token(bob, "/imports")}
+    done = follow_job(bob, bob.post(f"/imports/{batch}/commit", data=form))
+    assert "台账已写入" in done.get_data(as_text=True)
+    deadline = time.monotonic() + 120
+    while not any(has for has, _size in stored_rows(runtime)):  # the job's page came first
+        assert time.monotonic() < deadline, "no figure was computed after the commit"
+        time.sleep(0.2)
+    planner = open_runtime(runtime.config)
+    try:
+        with planner.session() as session:
+            facts = village_facts(session, district_code="140405")  # the district's pages ask this
+            assert sum(f.clean for f in facts if f.code == NANJIE) >= 5
+        assert stats(planner)["misses"] == 0  # nothing judged again: read what the job stored
+    finally:
+        planner.engine.dispose()

@@ -37,6 +37,7 @@ from flask import Flask, current_app
 from sqlalchemy import update
 
 from heating.errors import Refused
+from heating.figures_warmup import warm_after_commit
 from heating.models import ImportJob, utcnow
 from heating.processes import ProcessDied
 from heating.runtime import Runtime
@@ -190,10 +191,18 @@ def start_preview(
 
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
-    """Write a previewed batch in the background (imports.commit.commit)."""
-    return _submit_to_job_process(
-        token, "commit", batch_id=batch_id, accept_valid=accept_valid, user_id=user_id
-    )
+    """Write a previewed batch in the background (imports.commit.commit), then compute its
+    district's figures for the pages (``heating.figures_warmup``; the job is done before)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = _runtime(app).config
+
+    def work() -> None:
+        run_in_job_process(
+            config, token, "commit", batch_id=batch_id, accept_valid=accept_valid, user_id=user_id
+        )
+        warm_after_commit(config, batch_id)
+
+    return submit_job(app, token, work)
 
 
 def start_usage_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
