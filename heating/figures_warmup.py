@@ -8,7 +8,10 @@ processes (``heating.shared_figures``) the import process that wrote the
 ledger computes them right after, under the keys the pages ask for (the
 district's village facts with their evidence, now, by the configured
 counting rules), and the pages find them stored.  A page asking meanwhile
-waits for that claim instead of computing beside it.
+waits for that claim instead of computing beside it; a page that asked in the
+moment between the commit and this computation claimed them first, and this
+reads what it stored (under the load test, at six requests a second, that is
+the common case: README, "Load test").
 
 Nothing here changes a figure: it only computes earlier what a page would
 compute.  When sharing is off (SQLite, one process) nothing is done: the
