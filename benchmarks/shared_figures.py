@@ -94,12 +94,8 @@ def main() -> None:
             f"{b_p / b_s if b_s else float('inf'):7.1f}×   wall B "
             f"{median(label, 'shared', 'B', 1):.0f} / {median(label, 'per process', 'B', 1):.0f} ms"
         )
-    total_shared = sum(
-        median(label, "shared", who, 0) for label in pages for who in ("A", "B")
-    )
-    total_alone = sum(
-        median(label, "per process", who, 0) for label in pages for who in ("A", "B")
-    )
+    total_shared = sum(median(label, "shared", who, 0) for label in pages for who in ("A", "B"))
+    total_alone = sum(median(label, "per process", who, 0) for label in pages for who in ("A", "B"))
     print(
         f"both workers, every page: {total_shared:.0f} ms shared, {total_alone:.0f} ms alone "
         f"({total_alone / total_shared:.2f}×)"

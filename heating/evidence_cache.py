@@ -18,6 +18,12 @@ figures stay.
 Nothing is kept when the reader's own transaction has written figures (a
 commit computing its before → after): those figures are not yet everyone's.
 
+Where figures are shared (``heating.shared_figures``: on PostgreSQL by
+default), a figure this process does not hold is looked for in the database
+first, at the same key and data version, and one computed here is stored
+there for the other processes; so after a commit one process computes it,
+not every worker and report process.
+
 One store per engine (a worker has one; each test app its own), holding at
 most ``MAX_ENTRIES`` results, each with the version it was computed at, the
 least recently used dropped first.  Kept values are shared between
