@@ -135,23 +135,20 @@ def kept(
         with store.computing_lock(key):
             found, value = store.get(version, key)
             if not found:
-                found, value = _kept_elsewhere(session, key, version, districts, compute)
-                if found:
-                    store.shared_hits += 1
-                    store.put(version, key, value)
+                value = _kept_elsewhere(session, store, key, version, districts, compute)
     return value if shared else copy.deepcopy(value)
 
 
 def _kept_elsewhere(
     session: Session,
+    store: _Store,
     key: Hashable,
     version: Hashable,
     districts: Collection[str] | None,
     compute: Callable[[], T],
-) -> tuple[bool, T]:
-    """(True, the figure another process stored), else (False, ``compute()``), kept for all when
-    the data did not change meanwhile (``heating.shared_figures``; per process only when off)."""
-    store = _store(session)
+) -> T:
+    """The figure another process stored, else ``compute()``; kept here (and stored for the
+    other processes, ``heating.shared_figures``) when the data did not change meanwhile."""
     engine = _engine(session)
     digest = shared_figures.digest_of(key, version) if shared_figures.enabled(engine) else None
     claimed = False
@@ -163,7 +160,9 @@ def _kept_elsewhere(
             digest = None
         else:
             if found:
-                return True, value
+                store.shared_hits += 1
+                store.put(version, key, value)
+                return value
     store.misses += 1
     try:
         value = compute()
@@ -179,7 +178,7 @@ def _kept_elsewhere(
             _quietly(shared_figures.store, engine, digest, value)
         elif claimed:
             _quietly(shared_figures.release, engine, digest)
-    return False, value
+    return value
 
 
 def _quietly(step: Callable[..., None], *args: Any) -> None:
