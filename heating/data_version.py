@@ -31,6 +31,17 @@ row.  Any other write — the register, usage, the registry, zones, DDL, or a
 transaction that did not name its districts — rewrites the installation's
 row, which every reader follows.
 
+**Chosen before the commit.** A ledger commit may choose its districts' new
+values before it commits (``reserve``), so that figures computed inside its
+transaction — which sees its own writes — can be stored for the other
+processes under the version they will read once it commits
+(``heating.figures_warmup``).  Within that transaction ``current`` then
+answers with those values instead of None.  The choice holds only while
+nothing more is written (any later write drops it) and while no other
+commit changed those districts' rows meanwhile: the commit writes a chosen
+value only over the value it was chosen against, else a fresh one, so
+figures computed without another clerk's rows are never read as current.
+
 The value is random rather than a counter so that a database emptied and
 loaded again (tests, the load benchmark) never repeats a value a process
 may still hold; the bump only updates the row, so a database whose row
@@ -59,6 +70,8 @@ WRITTEN = "heating.data_written"
 DISTRICTS = "heating.data_districts"
 # Connection.info flag: a write outside DISTRICT_TABLES (or of unknown table) was seen.
 BEYOND = "heating.data_beyond_districts"
+# Connection.info: {district row key: (its value when chosen, the value the commit writes)}.
+RESERVED = "heating.data_reserved"
 # Tables whose rows belong to one district through their village or township, and
 # that a reader of another district never reads: a ledger commit writes only these.
 DISTRICT_TABLES = frozenset({"households", "household_versions", "import_batches"})
@@ -98,6 +111,9 @@ _BUMP_DISTRICT = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+# The chosen value is written only over the value it was chosen against (module docstring).
+_BUMP_RESERVED = "UPDATE meta SET value = ? WHERE key = ? AND value = ?"
+_MAKE_RESERVED = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _READ = "SELECT key, value FROM meta WHERE key = 'data_version' OR key LIKE 'data_version:%'"
 # Engines whose database is known to hold ``meta`` (``_has_meta``).
 _ENGINES_WITH_META: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -159,7 +175,29 @@ def has_written(conn: Connection) -> bool:
     return bool(conn.info.get(WRITTEN))
 
 
+def reserve(session: Session) -> frozenset[str]:
+    """Choose now the values ``session``'s commit will write to its districts' rows.
+
+    The districts chosen for, or none: the transaction has written only ``DISTRICT_TABLES`` of
+    the districts it declared (``writes_districts``).  Until the commit, ``current`` in this transaction answers with the
+    chosen values; a later write drops them (module docstring).
+    """
+    session.flush()
+    conn = session.connection()
+    districts = conn.info.get(DISTRICTS)
+    if not conn.info.get(WRITTEN) or not districts or conn.info.get(BEYOND):
+        return frozenset()
+    rows = {key: value for key, value in session.execute(text(_READ))}
+    keys = [DISTRICT_KEY.format(code) for code in sorted(districts)]
+    if rows.get(KEY) is None:
+        return frozenset()
+    # None: the district's first commit makes its row
+    conn.info[RESERVED] = {key: (rows.get(key), secrets.token_hex(8)) for key in keys}
+    return frozenset(districts)
+
+
 def _note(conn: Connection, table: str) -> None:
+    conn.info.pop(RESERVED, None)  # figures computed before this write would miss it
     conn.info[WRITTEN] = True
     if table not in DISTRICT_TABLES:
         conn.info[BEYOND] = True
@@ -181,6 +219,7 @@ def _bump(conn: Connection) -> None:
     the declared districts' rows when only their tables were written, else the installation's."""
     districts = conn.info.get(DISTRICTS)
     beyond = conn.info.get(BEYOND)
+    reserved = conn.info.get(RESERVED, {})
     _forget(conn)
     dbapi = conn.connection.dbapi_connection
     qmark = conn.dialect.paramstyle == "qmark"
@@ -191,7 +230,19 @@ def _bump(conn: Connection) -> None:
         if districts and not beyond:
             statement = _BUMP_DISTRICT if qmark else _BUMP_DISTRICT.replace("?", "%s")
             for code in sorted(districts):
-                cursor.execute(statement, (DISTRICT_KEY.format(code), secrets.token_hex(8)))
+                key = DISTRICT_KEY.format(code)
+                if key in reserved:
+                    was, value = reserved[key]
+                    chosen, args = (
+                        (_MAKE_RESERVED, (key, value))
+                        if was is None
+                        else (_BUMP_RESERVED, (value, key, was))
+                    )
+                    cursor.execute(chosen if qmark else chosen.replace("?", "%s"), args)
+                    if cursor.rowcount == 1:
+                        continue  # written as chosen
+                # Not chosen, or another commit of the district came between: a fresh value.
+                cursor.execute(statement, (key, secrets.token_hex(8)))
         else:
             statement = _BUMP if qmark else _BUMP.replace("?", "%s")
             cursor.execute(statement, (secrets.token_hex(8),))
@@ -225,7 +276,7 @@ def _on_commit(conn: Connection) -> None:
 
 
 def _forget(conn: Connection) -> None:
-    for flag in (WRITTEN, DISTRICTS, BEYOND):
+    for flag in (WRITTEN, DISTRICTS, BEYOND, RESERVED):
         conn.info.pop(flag, None)
 
 
@@ -249,10 +300,18 @@ def current(session: Session, districts: Iterable[str] | None = None) -> Hashabl
     the session first, so pending ORM changes count as written — and when
     the installation's row is missing (a database not upgraded since:
     ``heating.db.ensure_meta`` creates it), since then no commit could change it.
+    After ``reserve``, a writing transaction's version is the one its commit will
+    make, while the rows still hold the values the choice was made against.
     """
     rows = {key: value for key, value in session.execute(text(_READ))}
-    if rows.get(KEY) is None or has_written(session.connection()):
+    if rows.get(KEY) is None:
         return None
+    conn = session.connection()
+    if has_written(conn):
+        reserved = conn.info.get(RESERVED)
+        if not reserved or any(rows.get(key) != was for key, (was, _) in reserved.items()):
+            return None
+        rows |= {key: value for key, (_, value) in reserved.items()}
     if districts is None:
         return tuple(sorted(rows.items()))
     return (rows[KEY], *(rows.get(DISTRICT_KEY.format(code)) for code in sorted(districts)))

@@ -91,13 +91,14 @@ _stores: WeakKeyDictionary[Engine, _Store] = WeakKeyDictionary()
 _stores_lock = threading.Lock()
 
 
-def _engine(session: Session) -> Engine:
+def engine_of(session: Session) -> Engine:
+    """The engine a session reads through (also when it is bound to one connection)."""
     engine = session.get_bind()
     return engine if isinstance(engine, Engine) else engine.engine  # bound to a connection
 
 
 def _store(session: Session) -> _Store:
-    engine = _engine(session)
+    engine = engine_of(session)
     with _stores_lock:
         store = _stores.get(engine)
         if store is None:
@@ -149,7 +150,7 @@ def _kept_elsewhere(
 ) -> T:
     """The figure another process stored, else ``compute()``; kept here (and stored for the
     other processes, ``heating.shared_figures``) when the data did not change meanwhile."""
-    engine = _engine(session)
+    engine = engine_of(session)
     digest = shared_figures.digest_of(key, version) if shared_figures.enabled(engine) else None
     claimed = False
     if digest is not None:
@@ -200,7 +201,7 @@ def peek(
         return False, None
     store = _store(session)
     found, value = store.get(version, key)
-    engine = _engine(session)
+    engine = engine_of(session)
     if found or not shared_figures.enabled(engine):
         return found, value
     digest = shared_figures.digest_of(key, version)

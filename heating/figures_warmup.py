@@ -1,56 +1,55 @@
-"""After a ledger commit, its district's figures computed once, before the pages ask (issue 17).
+"""A ledger commit computes its district's figures before it commits (issue 17).
 
 A clerk's commit changes its district's data version, and the next page of
 that district — in any worker — judged the district's use again: about 2 s
 of CPU for 屯留区 on the city demo, paid by the first planner to click (the
 load test's village page at p95).  With figures shared by the app's
-processes (``heating.shared_figures``) the import process that wrote the
-ledger computes them right after, under the keys the pages ask for (the
-district's village facts with their evidence, now, by the configured
-counting rules), and the pages find them stored.  A page asking meanwhile
-waits for that claim instead of computing beside it; a page that asked in the
-moment between the commit and this computation claimed them first, and this
-reads what it stored (under the load test, at six requests a second, that is
-the common case: README, "Load test").
+processes (``heating.shared_figures``) the commit computes them itself, in
+its own transaction (which sees the rows it wrote), under the version its
+commit will make (``heating.data_version.reserve``), and stores them for
+the other processes before it commits: the first page after the commit
+finds them, with no moment in which a page could claim them first (as it
+did when they were computed after the commit: README, "Load test").
 
-Nothing here changes a figure: it only computes earlier what a page would
-compute.  When sharing is off (SQLite, one process) nothing is done: the
-import process's own memory serves no page.
+If another commit of the same district lands meanwhile, this commit writes
+a fresh version instead of the chosen one, and what was stored is never
+read.  Nothing here changes a figure: it only computes earlier what a page
+would compute.  When sharing is off (SQLite by default, one process)
+nothing is done: the import process's own memory serves no page.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from heating import shared_figures
-from heating.config import Config
-from heating.models import District, ImportBatch, Township
-from heating.processes import pool_runtime, run_in_process
+from heating import data_version, shared_figures
+from heating.evidence_cache import engine_of
 from heating.village_facts import village_facts
 
 log = logging.getLogger(__name__)
 
 
-def warm_after_commit(config: Config, batch_id: int) -> None:
-    """Compute, in an import process, the kept figures of the district ``batch_id`` wrote."""
+def compute_before_commit(session: Session) -> bool:
+    """Compute and share the kept figures of the districts ``session`` wrote, as they will be
+    once it commits; True when they were.  The last step before the commit: a write after it
+    would make them worthless (``data_version.reserve``).
+
+    Only on PostgreSQL: on SQLite the commit holds the database's one write lock, so
+    the figures could not be stored by another connection before it ends.
+    """
+    engine = engine_of(session)
+    if engine.dialect.name != "postgresql" or not shared_figures.enabled(engine):
+        return False
+    districts = data_version.reserve(session)
+    if not districts:
+        return False
     try:
-        run_in_process("imports", _warm, config, batch_id)
+        with session.begin_nested():  # a failed statement must not abort the commit's transaction
+            for code in sorted(districts):
+                village_facts(session, district_code=code)  # what the district's pages ask
     except Exception:  # the commit stands; the first page computes the figures instead
-        log.exception("figures after the commit of batch %s not computed", batch_id)
-
-
-def _warm(config: Config, batch_id: int) -> None:
-    with pool_runtime(config) as runtime:
-        if not shared_figures.enabled(runtime.engine):
-            return
-        with runtime.session() as session:
-            code = session.scalar(
-                select(District.code)
-                .join(Township, Township.district_id == District.id)
-                .join(ImportBatch, ImportBatch.township_id == Township.id)
-                .where(ImportBatch.id == batch_id, ImportBatch.status == "committed")
-            )
-            if code is not None:
-                village_facts(session, district_code=code)
+        log.exception("figures of %s not computed before the commit", sorted(districts))
+        return False
+    return True

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from heating import clock
 from heating.config import Config
 from heating.errors import Refused
+from heating.figures_warmup import compute_before_commit
 from heating.models import ImportBatch, ImportJob, utcnow
 from heating.processes import pool_runtime, process_ids, run_in_process
 from heating.runtime import Runtime
@@ -133,6 +134,7 @@ def _commit(
         config=config,
         progress=progress,
     )
+    compute_before_commit(session)  # the district's pages find its figures after the commit
     return batch.id
 
 

@@ -14,6 +14,7 @@ import io
 import time
 
 import openpyxl
+import pytest
 from sqlalchemy import text
 
 from heating import data_version, evidence_cache
@@ -127,6 +128,74 @@ def test_a_declared_district_widens_to_the_installation_when_other_tables_are_wr
         s.execute(text("UPDATE households SET status = status"))  # no districts declared
         s.commit()
     assert versions(runtime)["data_version"] != after["data_version"]
+
+
+def write_district(session, code: str = TUNLIU) -> None:
+    """A write of ``code``'s households only (textually: it matches no row, so locks none)."""
+    data_version.writes_districts(session.connection(), [code])
+    session.execute(text("UPDATE households SET status = status WHERE id = -1"))
+
+
+def test_a_commit_writes_the_version_it_chose_and_a_later_write_drops_the_choice(
+    runtime, users
+) -> None:
+    """Figures computed inside a commit are stored under the version it will make
+    (heating.figures_warmup): that version must be exactly what readers see after it."""
+    with runtime.session() as s:
+        s.execute(text("DELETE FROM meta WHERE key = :key"), {"key": f"data_version:{TUNLIU}"})
+        s.commit()
+    for _first_and_later in range(2):  # the district's first commit makes its row
+        with runtime.session() as s:
+            write_district(s)
+            assert data_version.current(s, [TUNLIU]) is None  # written, nothing chosen: keep none
+            assert data_version.reserve(s) == {TUNLIU}
+            chosen = data_version.current(s, [TUNLIU])
+            assert chosen is not None and chosen == data_version.current(s, [TUNLIU])
+            s.commit()
+        with runtime.session() as s:
+            assert data_version.current(s, [TUNLIU]) == chosen
+
+    with runtime.session() as s:
+        write_district(s)
+        data_version.reserve(s)
+        chosen = data_version.current(s, [TUNLIU])
+        s.execute(text("UPDATE households SET status = status WHERE id = -2"))  # after the choice
+        assert data_version.current(s, [TUNLIU]) is None
+        s.commit()
+    with runtime.session() as s:
+        assert data_version.current(s, [TUNLIU]) not in (None, chosen)
+
+    with runtime.session() as s:
+        write_district(s)
+        s.execute(text("UPDATE villages SET name = name"))  # beyond the district: no choice
+        assert data_version.reserve(s) == frozenset()
+        s.rollback()
+
+
+def test_a_commit_of_the_same_district_between_the_choice_and_the_commit_voids_it(
+    runtime, users
+) -> None:
+    """Two clerks of one district: figures the first computed without the second's rows
+    must never be read as current, so its commit writes a fresh version instead."""
+    if runtime.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no commit can come between")
+    with runtime.session() as s:
+        write_district(s)
+        s.commit()
+    with runtime.session() as first:
+        write_district(first)
+        data_version.reserve(first)
+        chosen = data_version.current(first, [TUNLIU])
+        with runtime.session() as second:
+            write_district(second)
+            second.commit()
+        with runtime.session() as s:
+            landed = data_version.current(s, [TUNLIU])
+        assert landed != chosen
+        assert data_version.current(first, [TUNLIU]) is None  # figures computed now: not kept
+        first.commit()
+    with runtime.session() as s:
+        assert data_version.current(s, [TUNLIU]) not in (chosen, landed)
 
 
 def completed_in_report(client, district: str) -> tuple[bytes, int]:

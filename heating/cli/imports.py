@@ -132,6 +132,7 @@ def import_command(
     as_json: bool,
 ) -> None:
     """预览台账（默认不写入）；加 --commit 写入。"""
+    from heating.figures_warmup import compute_before_commit
     from imports.batches import preview_parsed
     from imports.commit import commit
 
@@ -177,6 +178,7 @@ def import_command(
                     progress=progress,
                     parsed=parsed,
                 )
+                compute_before_commit(session)  # for the web app's pages (PostgreSQL)
         except Refused as exc:
             refusal = exc
         finally:

@@ -30,15 +30,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import update
 
-from heating.config import Config
 from heating.errors import Refused
-from heating.figures_warmup import warm_after_commit
 from heating.models import ImportJob, utcnow
 from heating.processes import ProcessDied
 from heating.runtime import Runtime
@@ -163,18 +160,13 @@ def submit_job(app: Flask, token: str, work: Callable[[], None]) -> Future:
         raise
 
 
-def _submit_to_job_process(
-    token: str, kind: str, *, then: Callable[[Config], None] | None = None, **arguments: Any
-) -> Future:
-    """Run an import job in a job process (``imports.job_process``); a thread here waits for it,
-    then runs ``then(config)`` (after the job recorded how it ended)."""
+def _submit_to_job_process(token: str, kind: str, **arguments: Any) -> Future:
+    """Run an import job in a job process (``imports.job_process``); a thread here waits for it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = _runtime(app).config
 
     def work() -> None:
         run_in_job_process(config, token, kind, **arguments)
-        if then is not None:
-            then(config)
 
     return submit_job(app, token, work)
 
@@ -201,12 +193,11 @@ def start_preview(
 
 
 def start_commit(token: str, batch_id: int, *, accept_valid: bool, user_id: int) -> Future:
-    """Write a previewed batch in the background (imports.commit.commit), then compute its
-    district's figures for the pages (``heating.figures_warmup``; the job is done before)."""
+    """Write a previewed batch in the background (imports.commit.commit; its district's
+    figures are computed before it commits, ``heating.figures_warmup``)."""
     return _submit_to_job_process(
         token,
         "commit",
-        then=partial(warm_after_commit, batch_id=batch_id),
         batch_id=batch_id,
         accept_valid=accept_valid,
         user_id=user_id,
