@@ -82,6 +82,9 @@ PASSWORD = "load-test-2021-pw"
 LEDGER_DATE = "2022-10-31"  # after the demo's last ledger (2021-10-31)
 REPORT_KIND = "report download"
 LOGIN_KIND = "login"
+WARM_MARK = (
+    "figures warm:"  # heating.figures_warmup's line when a worker's start-up computation ends
+)
 P95_GOAL_MS = 1000
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -315,6 +318,8 @@ class Server:
     """gunicorn with ``workers`` processes (× ``threads``) on ``url``, as README runs it."""
 
     def __init__(self, url: str, key_file: Path, workdir: Path, workers: int, threads: int):
+        self.workers = workers
+        self.warm_s: float | None = None
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [
@@ -337,6 +342,7 @@ class Server:
         if threads > 1:
             command += ["-k", "gthread", "--threads", str(threads)]
         command.append("heating.web:create_app()")
+        self.url = url
         self.log_path = workdir / f"gunicorn-{self.port}.log"
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -351,6 +357,7 @@ class Server:
     def __enter__(self) -> Server:
         try:
             self._wait_until_up()
+            self._wait_until_warm()
         except BaseException:
             self.__exit__()  # never leave a server behind
             raise
@@ -370,6 +377,23 @@ class Server:
                 pass
             time.sleep(0.5)
         raise SystemExit(f"gunicorn 120 s 内未响应，见 {self.log.name}")
+
+    def _wait_until_warm(self) -> None:
+        """Wait for every worker's start-up computation of the districts' figures
+        (``heating.figures_warmup``, logged at INFO through ``load_gunicorn.post_fork``):
+        users arrive at a server that has started, as they do in production.  Only where
+        figures are shared (PostgreSQL): elsewhere nothing is computed at start."""
+        if not self.url.startswith("postgresql"):
+            return
+        started = time.monotonic()
+        while time.monotonic() - started < 300:
+            self.log.flush()
+            text = self.log_path.read_text("utf-8", errors="replace")
+            if text.count(WARM_MARK) >= self.workers:
+                self.warm_s = time.monotonic() - started
+                return
+            time.sleep(0.5)
+        raise SystemExit(f"启动预热 300 s 内未完成，见 {self.log.name}")
 
     def __exit__(self, *exc: object) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -807,6 +831,8 @@ def main(argv: list[str] | None = None) -> int:
     csv_prefix = workdir / f"locust-{int(time.time())}"
     loads: list[str] = []
     with Server(url, key_file, workdir, args.workers, args.threads) as server:
+        if server.warm_s is not None:
+            print(f"启动预热（各区县村级数字）：{server.warm_s:.1f} s 后开始模拟用户")
         started = time.monotonic()
         locust = start_locust(
             server.base, plan_file, args.users, seconds, csv_prefix, min(30, seconds / 5)

@@ -9,6 +9,7 @@ server.  ``load.py`` reads these lines back.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -24,3 +25,13 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
     if start is not None:
         spent = (time.thread_time() - start) * 1000
         worker.log.info("%s %s %s %.1f", CPU_MARK, req.method, req.uri, spent)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Show the app's start-up computation of figures (``heating.figures_warmup``) in the log:
+    ``load.py`` starts the users once every worker has logged it."""
+    logger = logging.getLogger("heating.figures_warmup")
+    logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] %(message)s"))
+    logger.addHandler(handler)

@@ -1,4 +1,4 @@
-"""A ledger commit computes its district's figures before it commits (issue 17).
+"""Figures computed before the pages ask: by each ledger commit, and when the app starts (issue 17).
 
 A clerk's commit changes its district's data version, and the next page of
 that district — in any worker — judged the district's use again: about 2 s
@@ -16,16 +16,30 @@ a fresh version instead of the chosen one, and what was stored is never
 read.  Nothing here changes a figure: it only computes earlier what a page
 would compute.  When sharing is off (SQLite by default, one process)
 nothing is done: the import process's own memory serves no page.
+
+**At start.** Every district's figures are cold when the app starts, and
+the first planner of each district paid its judgement (the load test's
+slowest pages were its first minute).  So an app that shares its figures
+computes every district's in one of its import processes, in the
+background, as it starts (setting ``warm_figures_at_start``): one worker
+computes, the others find the claims and read.  Pages asking meanwhile wait
+for the claim of their district rather than compute beside it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heating import data_version, shared_figures
+from heating.config import Config
 from heating.evidence_cache import engine_of
+from heating.models import District
+from heating.processes import pool_runtime, run_in_process
 from heating.village_facts import village_facts
 
 log = logging.getLogger(__name__)
@@ -53,3 +67,33 @@ def compute_before_commit(session: Session) -> bool:
         log.exception("figures of %s not computed before the commit", sorted(districts))
         return False
     return True
+
+
+def warm_in_background(config: Config) -> threading.Thread:
+    """Start computing every district's figures in an import process; logs when done."""
+    thread = threading.Thread(
+        target=_warm_logged, args=(config,), name="figures-warmup", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _warm_logged(config: Config) -> None:
+    started = time.monotonic()
+    try:
+        districts = run_in_process("imports", warm_every_district, config)
+    except Exception:  # the pages compute what is missing
+        log.exception("figures not computed at start")
+        return
+    log.info("figures warm: %d districts in %.1f s", districts, time.monotonic() - started)
+
+
+def warm_every_district(config: Config) -> int:
+    """In a pool process: the installation's village facts, which are every district's kept
+    under that district's key (``heating.village_facts``); the number of districts."""
+    with pool_runtime(config) as runtime:
+        if not shared_figures.enabled(runtime.engine):
+            return 0
+        with runtime.session() as session:
+            village_facts(session)
+            return session.scalar(select(func.count(District.id))) or 0

@@ -23,10 +23,12 @@ from sqlalchemy import func, select, text, update
 
 from heating import evidence_cache, shared_figures
 from heating.config import ConfigError, load_config
-from heating.models import KeptFigure, utcnow
+from heating.models import District, KeptFigure, utcnow
 from heating.runtime import Runtime, open_runtime
 from heating.village_facts import village_facts
+from heating.web import create_app
 from tests.support import DONGJIE, NANJIE, change_household
+from tests.support.districts import LUCHENG, add_second_district
 from tests.support.ledgers import ledger_xlsx
 from tests.support.usage import LEDGER_DAY
 from tests.support.web import batch_id_of, csrf_token, follow_job, upload
@@ -282,3 +284,37 @@ def test_a_web_commit_computes_its_districts_figures_before_the_pages_ask(
             assert village_facts(session, district_code="140405") == facts  # as a fresh count
     finally:
         planner.engine.dispose()
+
+
+@pytest.mark.parametrize("settings", [{"share_kept_figures": "on", "warm_figures_at_start": True}])
+def test_an_app_computes_every_districts_figures_as_it_starts(
+    runtime: Runtime, users, settings
+) -> None:
+    """The first planner of each district after a restart reads figures the app computed
+    at start (heating.figures_warmup) instead of judging the district."""
+    with runtime.session() as session:
+        add_second_district(session)
+    create_app(runtime=runtime)
+    warming = [t for t in threading.enumerate() if t.name == "figures-warmup"]
+    assert warming, "no start-up computation"
+    for thread in warming:
+        thread.join(120)
+    planner = open_runtime(runtime.config)
+    try:
+        with planner.session() as session:
+            codes = session.scalars(select(District.code)).all()
+            assert len(codes) == 2 and all(village_facts(session, district_code=c) for c in codes)
+            lucheng = village_facts(session, district_code=LUCHENG)
+            assert stats(planner)["misses"] == 0
+            evidence_cache.clear(session)
+            assert village_facts(session, district_code=LUCHENG) == lucheng  # as a fresh count
+    finally:
+        planner.engine.dispose()
+
+
+@pytest.mark.parametrize("settings", [{"share_kept_figures": "off", "warm_figures_at_start": True}])
+def test_an_app_that_does_not_share_computes_nothing_at_start(runtime: Runtime, settings) -> None:
+    """Per-process figures (SQLite by default, or sharing off): computing them at start in
+    another process would serve no page."""
+    create_app(runtime=runtime)
+    assert not [t for t in threading.enumerate() if t.name == "figures-warmup"]

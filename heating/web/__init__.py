@@ -12,7 +12,9 @@ from typing import Any
 
 from flask import Flask
 
+from heating import shared_figures
 from heating.config import Config
+from heating.figures_warmup import warm_in_background
 from heating.runtime import Runtime, open_runtime
 
 
@@ -87,4 +89,6 @@ def create_app(
     from heating.web import setup as web_setup
 
     web_setup.init_app(app)
+    if cfg.warm_figures_at_start and shared_figures.enabled(runtime.engine):
+        warm_in_background(cfg)
     return app
