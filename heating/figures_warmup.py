@@ -32,14 +32,17 @@ import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heating import data_version, shared_figures
 from heating.config import Config
+from heating.evidence import season_judged
 from heating.evidence_cache import engine_of
 from heating.models import District
 from heating.processes import pool_runtime, run_in_process
+from heating.seasons import counting_usage
+from heating.usage_flags import judged_households
 from heating.village_facts import village_facts
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def compute_before_commit(session: Session) -> bool:
     try:
         with session.begin_nested():  # a failed statement must not abort the commit's transaction
             for code in sorted(districts):
-                village_facts(session, district_code=code)  # what the district's pages ask
+                district_figures(session, code)
     except Exception:  # the commit stands; the first page computes the figures instead
         log.exception("figures of %s not computed before the commit", sorted(districts))
         return False
@@ -89,11 +92,26 @@ def _warm_logged(config: Config) -> None:
 
 
 def warm_every_district(config: Config) -> int:
-    """In a pool process: the installation's village facts, which are every district's kept
-    under that district's key (``heating.village_facts``); the number of districts."""
+    """In a pool process: every district's figures (``district_figures``), then the
+    installation's facts (built from them); the number of districts."""
     with pool_runtime(config) as runtime:
         if not shared_figures.enabled(runtime.engine):
             return 0
         with runtime.session() as session:
+            codes = session.scalars(select(District.code).order_by(District.code)).all()
+            for code in codes:
+                district_figures(session, code)
             village_facts(session)
-            return session.scalar(select(func.count(District.id))) or 0
+    return len(codes)
+
+
+def district_figures(session: Session, code: str) -> None:
+    """What the pages of district ``code`` ask first: its village facts (dashboard, lists,
+    maps, APIs) and its households judged in the season the measures judge (the village
+    page's evidence list).  The facts judge only a district holding use evidence; the
+    village page lists the judged households of any district (README, "Load test")."""
+    village_facts(session, district_code=code)
+    settings = counting_usage(session)
+    year = season_judged(session, None, settings)
+    if year is not None:
+        judged_households(session, year, settings, district_code=code)

@@ -27,11 +27,11 @@ from heating.models import District, KeptFigure, utcnow
 from heating.runtime import Runtime, open_runtime
 from heating.village_facts import village_facts
 from heating.web import create_app
-from tests.support import DONGJIE, NANJIE, change_household
-from tests.support.districts import LUCHENG, add_second_district
+from tests.support import DONGJIE, NANJIE, PASSWORD, change_household
+from tests.support.districts import LUCHENG, LUCHENG_VILLAGES, add_second_district
 from tests.support.ledgers import ledger_xlsx
 from tests.support.usage import LEDGER_DAY
-from tests.support.web import batch_id_of, csrf_token, follow_job, upload
+from tests.support.web import batch_id_of, csrf_token, follow_job, log_in, upload
 
 
 @pytest.fixture
@@ -288,10 +288,12 @@ def test_a_web_commit_computes_its_districts_figures_before_the_pages_ask(
 
 @pytest.mark.parametrize("settings", [{"share_kept_figures": "on", "warm_figures_at_start": True}])
 def test_an_app_computes_every_districts_figures_as_it_starts(
-    runtime: Runtime, users, settings
+    runtime: Runtime, usage_imported, settings
 ) -> None:
     """The first planner of each district after a restart reads figures the app computed
-    at start (heating.figures_warmup) instead of judging the district."""
+    at start (heating.figures_warmup) instead of judging the district: its dashboard's
+    facts, and a village page's judged households — also in a district without use
+    evidence (潞城区 here), whose facts judge nothing."""
     with runtime.session() as session:
         add_second_district(session)
     create_app(runtime=runtime)
@@ -301,11 +303,15 @@ def test_an_app_computes_every_districts_figures_as_it_starts(
         thread.join(120)
     planner = open_runtime(runtime.config)
     try:
+        client = create_app(runtime=planner).test_client()
+        assert log_in(client, "dave", PASSWORD).status_code == 302
+        for village in (LUCHENG_VILLAGES[0], DONGJIE):
+            assert client.get(f"/villages/{village}").status_code == 200
         with planner.session() as session:
             codes = session.scalars(select(District.code)).all()
             assert len(codes) == 2 and all(village_facts(session, district_code=c) for c in codes)
-            lucheng = village_facts(session, district_code=LUCHENG)
             assert stats(planner)["misses"] == 0
+            lucheng = village_facts(session, district_code=LUCHENG)
             evidence_cache.clear(session)
             assert village_facts(session, district_code=LUCHENG) == lucheng  # as a fresh count
     finally:
