@@ -187,11 +187,11 @@ SETTINGS: tuple[Setting, ...] = (
         "一个进程重算，其他进程读取；auto 在 PostgreSQL 上开启、在 SQLite 上关闭",
     ),
     Setting(
-        "warm_figures_at_start",
+        "compute_figures_ahead",
         True,
         _parse_bool,
-        "共享统计时（见 share_kept_figures），应用启动后在后台先算好每个区县的村级数字，"
-        "各区县第一位用户不必等待",
+        "共享统计时（见 share_kept_figures），提前算好各区县的村级数字：台账写入在提交前算好本区县的"
+        "（写入约多用 2–4 秒），应用启动后在后台算好每个区县的；各区县第一位用户不必等待",
     ),
     Setting(
         "db_max_overflow",

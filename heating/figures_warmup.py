@@ -21,9 +21,11 @@ nothing is done: the import process's own memory serves no page.
 the first planner of each district paid its judgement (the load test's
 slowest pages were its first minute).  So an app that shares its figures
 computes every district's in one of its import processes, in the
-background, as it starts (setting ``warm_figures_at_start``): one worker
-computes, the others find the claims and read.  Pages asking meanwhile wait
-for the claim of their district rather than compute beside it.
+background, as it starts: one worker computes, the others find the claims
+and read.  Pages asking meanwhile wait for the claim of their district
+rather than compute beside it.  Both follow the setting
+``compute_figures_ahead`` (on by default; the tests turn it off but where
+they test it).
 """
 
 from __future__ import annotations
@@ -48,16 +50,18 @@ from heating.village_facts import village_facts
 log = logging.getLogger(__name__)
 
 
-def compute_before_commit(session: Session) -> bool:
+def compute_before_commit(session: Session, config: Config) -> bool:
     """Compute and share the kept figures of the districts ``session`` wrote, as they will be
     once it commits; True when they were.  The last step before the commit: a write after it
-    would make them worthless (``data_version.reserve``).
+    would make them worthless (``data_version.reserve``).  Setting ``compute_figures_ahead``.
 
     Only on PostgreSQL: on SQLite the commit holds the database's one write lock, so
     the figures could not be stored by another connection before it ends.
     """
     engine = engine_of(session)
-    if engine.dialect.name != "postgresql" or not shared_figures.enabled(engine):
+    if not config.compute_figures_ahead or engine.dialect.name != "postgresql":
+        return False
+    if not shared_figures.enabled(engine):
         return False
     districts = data_version.reserve(session)
     if not districts:

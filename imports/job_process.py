@@ -134,7 +134,7 @@ def _commit(
         config=config,
         progress=progress,
     )
-    compute_before_commit(session)  # the district's pages find its figures after the commit
+    compute_before_commit(session, config)  # the district's pages find its figures after the commit
     return batch.id
 
 

@@ -281,9 +281,9 @@ def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     # default's 5 s); tests/test_report_web_cli.py sets 0 to see the 报告生成中 page.
     rt = open_runtime(
         database_url=database_url,
-        # One test warms figures at start (tests/test_shared_figures.py); the others'
-        # apps would each spend a process on it.
-        **{"report_wait_seconds": 600, "warm_figures_at_start": False, **settings},
+        # Figures computed ahead (at each commit, at each app's start) only where a test
+        # asks (tests/test_shared_figures.py): the others would each pay for them.
+        **{"report_wait_seconds": 600, "compute_figures_ahead": False, **settings},
     )
     yield rt
     rt.engine.dispose()

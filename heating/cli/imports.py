@@ -178,7 +178,9 @@ def import_command(
                     progress=progress,
                     parsed=parsed,
                 )
-                compute_before_commit(session)  # for the web app's pages (PostgreSQL)
+                compute_before_commit(
+                    session, runtime.config
+                )  # for the web app's pages (PostgreSQL)
         except Refused as exc:
             refusal = exc
         finally:

@@ -89,6 +89,6 @@ def create_app(
     from heating.web import setup as web_setup
 
     web_setup.init_app(app)
-    if cfg.warm_figures_at_start and shared_figures.enabled(runtime.engine):
+    if cfg.compute_figures_ahead and shared_figures.enabled(runtime.engine):
         warm_in_background(cfg)
     return app
