@@ -178,9 +178,10 @@ def has_written(conn: Connection) -> bool:
 def reserve(session: Session) -> frozenset[str]:
     """Choose now the values ``session``'s commit will write to its districts' rows.
 
-    The districts chosen for, or none: the transaction has written only ``DISTRICT_TABLES`` of
-    the districts it declared (``writes_districts``).  Until the commit, ``current`` in this transaction answers with the
-    chosen values; a later write drops them (module docstring).
+    The districts chosen for, or none: the transaction has written only
+    ``DISTRICT_TABLES`` of the districts it declared (``writes_districts``).
+    Until the commit, ``current`` in this transaction answers with the chosen
+    values; a later write drops them (module docstring).
     """
     session.flush()
     conn = session.connection()
@@ -188,10 +189,10 @@ def reserve(session: Session) -> frozenset[str]:
     if not conn.info.get(WRITTEN) or not districts or conn.info.get(BEYOND):
         return frozenset()
     rows = {key: value for key, value in session.execute(text(_READ))}
-    keys = [DISTRICT_KEY.format(code) for code in sorted(districts)]
     if rows.get(KEY) is None:
         return frozenset()
-    # None: the district's first commit makes its row
+    keys = [DISTRICT_KEY.format(code) for code in sorted(districts)]
+    # A district's first commit makes its row: chosen against None.
     conn.info[RESERVED] = {key: (rows.get(key), secrets.token_hex(8)) for key in keys}
     return frozenset(districts)
 

@@ -87,6 +87,10 @@ PG_URL = _worker_database(os.environ.get("HEATING_TEST_DATABASE_URL", "").strip(
 # subprocesses, which inherit the environment); its path is tests/support.KEY_FILE.
 os.environ["HEATING_ENCRYPTION_KEY_FILE"] = str(KEY_FILE)
 activate(Keyring.create(KEY_FILE))
+# Figures computed ahead (by each commit, by each app at start) only where a test asks
+# (tests/test_shared_figures.py): on PostgreSQL every other commit would pay for them,
+# also in the CLI and in subprocesses.
+os.environ["HEATING_COMPUTE_FIGURES_AHEAD"] = "false"
 
 # Fixtures that need the tiny district and the cast in the database.
 CAST_FIXTURES = frozenset({"tiny_district", "users", "login"})
@@ -281,9 +285,7 @@ def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     # default's 5 s); tests/test_report_web_cli.py sets 0 to see the 报告生成中 page.
     rt = open_runtime(
         database_url=database_url,
-        # Figures computed ahead (at each commit, at each app's start) only where a test
-        # asks (tests/test_shared_figures.py): the others would each pay for them.
-        **{"report_wait_seconds": 600, "compute_figures_ahead": False, **settings},
+        **{"report_wait_seconds": 600, **settings},
     )
     yield rt
     rt.engine.dispose()

@@ -331,3 +331,31 @@ def test_an_app_that_does_not_share_computes_nothing_at_start(runtime: Runtime, 
     another process would serve no page."""
     create_app(runtime=runtime)
     assert not [t for t in threading.enumerate() if t.name == "figures-warmup"]
+
+
+def test_a_cli_commit_computes_its_districts_figures_before_it_commits(
+    runtime: Runtime, users, run_cli, tmp_path, monkeypatch
+) -> None:
+    """``heating import --commit`` computes the district's figures as the web commit does, for
+    the web app's workers (PostgreSQL, where figures are shared by default)."""
+    if runtime.engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only: on SQLite the commit holds the one write lock")
+    monkeypatch.setenv("HEATING_COMPUTE_FIGURES_AHEAD", "true")
+    rows = [
+        ["南街村委会", f"C{i:03d}", f"乙{i}", None, None, "已完工", "煤改电", "2021-06-30"]
+        for i in range(3)
+    ]
+    path = tmp_path / "麟绛.xlsx"
+    path.write_bytes(ledger_xlsx(rows))
+    result = run_cli("import", str(path), "--township", "140405001", "--commit")
+    assert result.exit_code == 0, result.stderr
+    planner = open_runtime(runtime.config)
+    try:
+        with planner.session() as session:
+            facts = village_facts(session, district_code="140405")
+        assert stats(planner)["misses"] == 0  # read what the CLI stored
+        with planner.session() as session:
+            evidence_cache.clear(session)
+            assert village_facts(session, district_code="140405") == facts
+    finally:
+        planner.engine.dispose()

@@ -178,9 +178,8 @@ def import_command(
                     progress=progress,
                     parsed=parsed,
                 )
-                compute_before_commit(
-                    session, runtime.config
-                )  # for the web app's pages (PostgreSQL)
+                # The district's figures, for the web app's pages (PostgreSQL).
+                compute_before_commit(session, runtime.config)
         except Refused as exc:
             refusal = exc
         finally:
