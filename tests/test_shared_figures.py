@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -53,6 +53,13 @@ def flagged(runtime: Runtime) -> int:
 def stats(runtime: Runtime) -> dict[str, int]:
     with runtime.session() as session:
         return evidence_cache.stats(session)
+
+
+def started_warming(start: Callable[[], object]) -> list[threading.Thread]:
+    """The start-up computations of figures that ``start()`` began (not other tests' apps')."""
+    before = set(threading.enumerate())
+    start()
+    return [t for t in threading.enumerate() if t.name == "figures-warmup" and t not in before]
 
 
 def stored_rows(runtime: Runtime) -> list[tuple[bool, int | None]]:
@@ -303,8 +310,7 @@ def test_an_app_computes_every_districts_figures_as_it_starts(
     evidence (潞城区 here), whose facts judge nothing."""
     with runtime.session() as session:
         add_second_district(session)
-    create_app(runtime=runtime)
-    warming = [t for t in threading.enumerate() if t.name == "figures-warmup"]
+    warming = started_warming(lambda: create_app(runtime=runtime))
     assert warming, "no start-up computation"
     for thread in warming:
         thread.join(120)
@@ -329,8 +335,7 @@ def test_an_app_computes_every_districts_figures_as_it_starts(
 def test_an_app_that_does_not_share_computes_nothing_at_start(runtime: Runtime, settings) -> None:
     """Per-process figures (SQLite by default, or sharing off): computing them at start in
     another process would serve no page."""
-    create_app(runtime=runtime)
-    assert not [t for t in threading.enumerate() if t.name == "figures-warmup"]
+    assert not started_warming(lambda: create_app(runtime=runtime))
 
 
 def test_a_cli_commit_computes_its_districts_figures_before_it_commits(
