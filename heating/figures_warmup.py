@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +44,7 @@ from heating.evidence import season_judged
 from heating.evidence_cache import engine_of
 from heating.models import District
 from heating.processes import pool_runtime, run_in_process
+from heating.runtime import Runtime
 from heating.seasons import counting_usage
 from heating.usage_flags import judged_households
 from heating.village_facts import village_facts
@@ -68,18 +70,20 @@ def compute_before_commit(session: Session, config: Config) -> bool:
         return False
     try:
         with session.begin_nested():  # a failed statement must not abort the commit's transaction
-            for code in sorted(districts):
-                district_figures(session, code)
+            districts_figures(session, sorted(districts))
     except Exception:  # the commit stands; the first page computes the figures instead
         log.exception("figures of %s not computed before the commit", sorted(districts))
         return False
     return True
 
 
-def warm_in_background(config: Config) -> threading.Thread:
-    """Start computing every district's figures in an import process; logs when done."""
+def warm_at_start(runtime: Runtime) -> threading.Thread | None:
+    """Start computing every district's figures in an import process (logs when done), where
+    figures are computed ahead and shared; the thread that waits for it, else None."""
+    if not runtime.config.compute_figures_ahead or not shared_figures.enabled(runtime.engine):
+        return None
     thread = threading.Thread(
-        target=_warm_logged, args=(config,), name="figures-warmup", daemon=True
+        target=_warm_logged, args=(runtime.config,), name="figures-warmup", daemon=True
     )
     thread.start()
     return thread
@@ -103,19 +107,19 @@ def warm_every_district(config: Config) -> int:
             return 0
         with runtime.session() as session:
             codes = session.scalars(select(District.code).order_by(District.code)).all()
-            for code in codes:
-                district_figures(session, code)
+            districts_figures(session, codes)
             village_facts(session)
     return len(codes)
 
 
-def district_figures(session: Session, code: str) -> None:
-    """What the pages of district ``code`` ask first: its village facts (dashboard, lists,
-    maps, APIs) and its households judged in the season the measures judge (the village
-    page's evidence list).  The facts judge only a district holding use evidence; the
-    village page lists the judged households of any district (README, "Load test")."""
-    village_facts(session, district_code=code)
+def districts_figures(session: Session, codes: Sequence[str]) -> None:
+    """What the pages of each district ask first: its village facts (dashboard, lists, maps,
+    APIs) and its households judged in the season the measures judge (the village page's
+    evidence list).  The facts judge only a district holding use evidence; the village
+    page lists the judged households of any district (README, "Load test")."""
     settings = counting_usage(session)
     year = season_judged(session, None, settings)
-    if year is not None:
-        judged_households(session, year, settings, district_code=code)
+    for code in codes:
+        village_facts(session, district_code=code)
+        if year is not None:
+            judged_households(session, year, settings, district_code=code)

@@ -283,10 +283,7 @@ def _share_compiled_statements(connection: Connection) -> None:
 def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     # A web download waits for its report (a loaded CI machine may take longer than the
     # default's 5 s); tests/test_report_web_cli.py sets 0 to see the 报告生成中 page.
-    rt = open_runtime(
-        database_url=database_url,
-        **{"report_wait_seconds": 600, **settings},
-    )
+    rt = open_runtime(database_url=database_url, **{"report_wait_seconds": 600, **settings})
     yield rt
     rt.engine.dispose()
 

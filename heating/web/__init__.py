@@ -12,9 +12,8 @@ from typing import Any
 
 from flask import Flask
 
-from heating import shared_figures
 from heating.config import Config
-from heating.figures_warmup import warm_in_background
+from heating.figures_warmup import warm_at_start
 from heating.runtime import Runtime, open_runtime
 
 
@@ -89,6 +88,5 @@ def create_app(
     from heating.web import setup as web_setup
 
     web_setup.init_app(app)
-    if cfg.compute_figures_ahead and shared_figures.enabled(runtime.engine):
-        warm_in_background(cfg)
+    warm_at_start(runtime)
     return app
