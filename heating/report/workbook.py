@@ -19,9 +19,12 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
 from heating.formulas import neutralise, put_text
@@ -65,6 +68,9 @@ FOOTER = "第 &P 页 共 &N 页"
 _STYLES: WeakKeyDictionary[Workbook, dict[tuple[Any, ...], Any]] = WeakKeyDictionary()
 # The tables written into each workbook, for heating.report.reconcile's sum check.
 WRITTEN: WeakKeyDictionary[Workbook, list[tuple[str, Table]]] = WeakKeyDictionary()
+# (border id of a cell, edge, border id of the merge's first cell) -> the cell's border id after.
+_EDGE_BORDERS: WeakKeyDictionary[Workbook, dict[tuple[int, str, int], int]] = WeakKeyDictionary()
+_EDGES = ("top", "left", "right", "bottom")  # the order openpyxl's MergedCellRange.format takes
 
 
 def value_format(value: Any, kind: str) -> tuple[str | None, Alignment | None]:
@@ -213,7 +219,46 @@ def _merged_line(
     cell.font = font
     cell.alignment = align
     if ncols > 1:
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
+        merge(ws, row, 1, row, ncols)
+
+
+def merge(ws: Worksheet, min_row: int, min_col: int, max_row: int, max_col: int) -> None:
+    """``ws.merge_cells`` with the same cells, borders and XML, each edge's border derived once.
+
+    openpyxl's ``MergedCellRange.format`` adds a ``Border`` to every edge cell of
+    every merge, hashing and comparing nested style objects each time: that was
+    half of the workbook's time for a small district (``benchmarks/report.py``).
+    The result of one addition depends only on the cell's border, the edge and the
+    first cell's border, so it is computed once per workbook and the index reused.
+    ``tests/test_report_merge.py`` compares the saved XML with openpyxl's own merge.
+    """
+    coord = CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row).coord
+    mcr = MergedCellRange(ws, coord)  # the first cell takes the last one's right and bottom
+    ws.merged_cells.add(mcr)
+    first = (min_row, min_col)
+    cells: dict[tuple[int, int], Cell | MergedCell] = {first: mcr.start_cell}
+    for row in range(min_row, max_row + 1):
+        for col in range(min_col, max_col + 1):
+            if (row, col) != first:
+                cells[row, col] = ws._cells[row, col] = MergedCell(ws, row, col)
+    borders = ws.parent._borders
+    known = _EDGE_BORDERS.setdefault(ws.parent, {})
+    ids = {at: cell._style.borderId if cell._style else 0 for at, cell in cells.items()}
+    for edge in _EDGES:
+        first_id = ids[first]
+        side = getattr(borders[first_id], edge)
+        if side and side.style is None:
+            continue  # openpyxl's own test: an edge without a line changes nothing
+        for at in getattr(mcr, edge):
+            key = (ids[at], edge, first_id)
+            if key not in known:
+                known[key] = borders.add(borders[ids[at]] + Border(**{edge: side}))
+            ids[at] = known[key]
+    for at, cell in cells.items():
+        if ids[at]:
+            if not cell._style:
+                cell._style = StyleArray()
+            cell._style.borderId = ids[at]
 
 
 def _header_cell(ws: Worksheet, row: int, col: int, text: str) -> None:
@@ -237,7 +282,7 @@ def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
         if col.group is None:
             _header_cell(ws, row, i + 1, col.header)
             _header_cell(ws, row + 1, i + 1, "")
-            ws.merge_cells(start_row=row, start_column=i + 1, end_row=row + 1, end_column=i + 1)
+            merge(ws, row, i + 1, row + 1, i + 1)
             i += 1
             continue
         j = i
@@ -246,7 +291,7 @@ def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
             _header_cell(ws, row + 1, j + 1, columns[j].header)
             j += 1
         if j - i > 1:
-            ws.merge_cells(start_row=row, start_column=i + 1, end_row=row, end_column=j)
+            merge(ws, row, i + 1, row, j)
         i = j
     return row + 1
 

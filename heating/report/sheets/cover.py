@@ -16,6 +16,7 @@ from heating.report.workbook import (
     SUBTITLE_FONT,
     TITLE_FONT,
     key_value_rows,
+    merge,
     put_text,
     setup_print,
 )
@@ -76,13 +77,13 @@ def write(ws: Worksheet, s: Snapshot, picture: bytes | None) -> None:
     put_text(title, f"{s.district_name}{s.year}年度清洁取暖改造“回头看”评估报告")
     title.font = TITLE_FONT
     title.alignment = CENTER
-    ws.merge_cells("A1:B1")
+    merge(ws, 1, 1, 1, 2)
     ws.row_dimensions[1].height = 36
     sub = ws.cell(row=2, column=1)
     put_text(sub, f"报送：市大气污染防治工作领导组办公室 · 数据截至 {s.as_of:%Y年%m月%d日}")
     sub.font = SUBTITLE_FONT
     sub.alignment = CENTER
-    ws.merge_cells("A2:B2")
+    merge(ws, 2, 1, 2, 2)
 
     targets = "；".join(f"{c.name} {c.target:.0%}" for c in s.profile.categories)
     src = s.sources
@@ -194,5 +195,5 @@ def _section(ws: Worksheet, row: int, text: str) -> int:
     cell.font = HEADER_FONT
     cell.fill = HEADER_FILL
     cell.border = BORDER
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+    merge(ws, row, 1, row, 2)
     return row + 1

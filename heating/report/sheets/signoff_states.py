@@ -11,7 +11,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 from heating import clock
 from heating.report.signoff_section import DRAFT_MARK, SignoffSection
 from heating.report.snapshot import Snapshot
-from heating.report.workbook import BORDER, HEADER_FILL, HEADER_FONT, key_value_rows, put_text
+from heating.report.workbook import (
+    BORDER,
+    HEADER_FILL,
+    HEADER_FONT,
+    key_value_rows,
+    merge,
+    put_text,
+)
 
 STATES_TITLE = "各乡镇审核状态"
 SUMMARY_LABEL = "审核情况"
@@ -81,7 +88,7 @@ def write_states(ws: Worksheet, s: Snapshot, row: int) -> int:
     cell.font = HEADER_FONT
     cell.fill = HEADER_FILL
     cell.border = BORDER
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+    merge(ws, row, 1, row, 2)
     pairs: list[tuple[str, str]] = [(SUMMARY_LABEL, summary(section))]
     if section.approved_only:
         pairs.append((APPROVED_ONLY_LABEL, approved_only_text(section)))
