@@ -37,7 +37,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from heating.evidence_cache import kept
-from heating.history import changed_households, states_as_of
+from heating.history import changed_households, fields_as_of
 from heating.models import (
     CLEAN_STATUSES,
     LAPSED_OPERATIONS,
@@ -125,27 +125,30 @@ def household_states(
     if district_codes is not None:
         places = places.where(District.code.in_(sorted(district_codes)))
     place = {row[0]: row[1:] for row in session.execute(places)}
-    cols = [h.id, h.village_id, h.active, *(getattr(h, f) for f in EVIDENCE_FIELDS)]
+    table = h.__table__
+    cols = [table.c.id, table.c.village_id, table.c.active, *(table.c[f] for f in EVIDENCE_FIELDS)]
     # id → (village id, present, evidence fields); plain tuples zipped once, as a
-    # district's read is 50,000 households or more for each report and page.
+    # district's read is 50,000 households or more for each report and page. Table
+    # columns, not the ORM's attributes: rows come back without the ORM's loading step.
     rows: dict[int, tuple[int, bool, dict[str, Any]]] = {}
-    for row in session.execute(select(*cols).where(h.village_id.in_(list(place)))):
+    for row in session.execute(select(*cols).where(table.c.village_id.in_(list(place)))):
         rows[row[0]] = (row[1], row[2], dict(zip(EVIDENCE_FIELDS, row[3:], strict=True)))
     if as_of is not None or known_at is not None:
         changed = _changed_in(session, changed_households(as_of, known_at), place, rows)
         if changed:
-            # No current rows for states_as_of: a household changed since the date has a
-            # row showing a later state, so its version is read anyway, and what the
-            # evidence needs (its fields, village, presence) is all in that version. Reading
-            # the rows only to be set aside took 7.7 of 17 s of CPU for one 屯留区 township
-            # as of a date after a 50,000-row commit (benchmarks/load.py's "api township as of").
-            found = states_as_of(session, changed, as_of or date.max, rows={}, known_at=known_at)
+            # No current rows: a household changed since the date has a row showing a
+            # later state, so its version is read anyway, and what the evidence needs (its
+            # fields, village, presence) is all in that version. Reading the rows only to be
+            # set aside took 7.7 of 17 s of CPU for one 屯留区 township as of a date after a
+            # 50,000-row commit (benchmarks/load.py's "api township as of").
+            found = fields_as_of(
+                session, changed, as_of or date.max, EVIDENCE_FIELDS, known_at=known_at
+            )
             for hid, state in found.items():
-                if state is None or state.get("village_id") not in place:
+                if state is None or state[0] not in place:
                     rows.pop(hid, None)
                 else:
-                    fields = {f: state.get(f) for f in EVIDENCE_FIELDS}
-                    rows[hid] = (state["village_id"], True, fields)
+                    rows[hid] = (state[0], True, state[1])
     out = []
     for hid, (village_id, present, fields) in rows.items():
         if not present:

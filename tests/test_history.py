@@ -15,11 +15,13 @@ import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from heating import history
 from heating.history import record_create, record_update, retract, state_as_of
 from heating.models import Household, HouseholdVersion, ImportBatch, StoredFile, Township
+from heating.usage import household_states
 from heating.village_facts import village_facts
 
 DAYS = [date(2020, 10, 31), date(2020, 12, 20), date(2021, 5, 1), date(2021, 10, 31)]
@@ -174,6 +176,15 @@ def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district)
                         hid: (v.village_id, v.status, v.operation, v.ledger_date)
                         for hid, v in chosen.items()
                     }, (seed, as_of, known_at)
+                    # The evidence's reader (versions' JSON read without opening sealed values).
+                    judged = {
+                        st.id: (st.village_id, st["status"], st["operation"], st["household_no"])
+                        for st in household_states(s, as_of, known_at=known_at)
+                    }
+                    assert judged == {
+                        hid: (v.village_id, v.status, v.operation, v.after["household_no"])
+                        for hid, v in chosen.items()
+                    }, (seed, as_of, known_at)
 
 
 def test_a_back_filled_version_never_moves_the_row_and_relinks_its_successor(
@@ -213,3 +224,9 @@ def test_a_back_filled_version_never_moves_the_row_and_relinks_its_successor(
             then["clean"] += f.clean
             then["rows"] += f.ledger_rows
         assert dict(then) == {"clean": 0, "rows": 1}
+
+
+def test_fields_as_of_never_opens_sealed_values(runtime) -> None:
+    """Evidence reads whole districts of versions: it must not decrypt ID numbers and phones."""
+    with runtime.session() as s, pytest.raises(ValueError, match="id_number"):
+        history.fields_as_of(s, [1], date(2020, 1, 1), ("status", "id_number"))

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Integer,
     String,
     Table,
@@ -20,13 +21,20 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from heating.history.values import FIELD_KINDS, IDENTITY, chunks, state_from_json
+from heating.history.values import (
+    FIELD_KINDS,
+    IDENTITY,
+    chunks,
+    state_from_json,
+    to_column_value,
+)
 from heating.models import (
     CLEAN_STATUSES,
     HOUSEHOLD_FIELDS,
@@ -36,6 +44,7 @@ from heating.models import (
     ImportBatch,
     User,
 )
+from heating.sealing import SEALED_FIELDS
 
 _H: Table = Household.__table__  # type: ignore[assignment]
 _V: Table = HouseholdVersion.__table__  # type: ignore[assignment]
@@ -335,23 +344,8 @@ def states_as_of(
             out[hid] = dict(row)
         else:
             need.append(hid)
-    v = _V.c
     for part in chunks(need):
-        rank = _rank_newest_first()
-        conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(part)]
-        if excluding_batch is not None:
-            conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
-        ranked = (
-            select(v.household_id, v.id, v.ledger_date, v.batch_id, rank)
-            .where(*conditions)
-            .subquery()
-        )
-        chosen = select(
-            ranked.c.household_id, _V.c.after, ranked.c.ledger_date, ranked.c.batch_id
-        ).join(_V, _V.c.id == ranked.c.id)
-        found = {}
-        for hid, after, ledger_date, batch in session.execute(chosen.where(ranked.c.rank == 1)):
-            found[hid] = (after, ledger_date, batch)
+        found = _counting_versions(session, part, as_of, known_at, excluding_batch, _V.c.after)
         for hid in part:
             hit = found.get(hid)
             if hit is None or not hit[0] or not (inactive or hit[0].get("active", True)):
@@ -367,6 +361,78 @@ def states_as_of(
             state["updated_batch_id"] = hit[2]
             out[hid] = state
     return out
+
+
+def fields_as_of(
+    session: Session,
+    ids: Iterable[int],
+    as_of: date,
+    fields: Sequence[str],
+    *,
+    known_at: datetime | None = None,
+) -> dict[int, tuple[int, dict[str, Any]] | None]:
+    """Some fields of these households' states as of ``as_of``, read from their counting
+    versions: id → (village id, {field: value}), or None when inactive or absent then.
+
+    ``states_as_of`` with ``rows={}``, for readers of a whole district that need a few
+    fields and no personal data (``heating.usage.household_states``): the version's JSON
+    is read without opening its sealed ID number and phone (two AES-GCM decryptions per
+    household) and only ``fields`` are converted. ``household_states`` of the demo district
+    as of 2020-10-31 (46,688 versions read): 2.5–2.7 → 1.95–2.25 s of CPU, best of five,
+    alternating with the code before (load ≈ 3).
+    """
+    sealed = set(fields) & set(SEALED_FIELDS)
+    if sealed:
+        raise ValueError(f"fields_as_of never opens sealed fields: {sorted(sealed)}")
+    kinds = [(f, FIELD_KINDS.get(f, "str")) for f in fields]
+    plain = [f for f, kind in kinds if kind == "str"]
+    typed = [f for f, kind in kinds if kind != "str"]
+    out: dict[int, tuple[int, dict[str, Any]] | None] = {}
+    for part in chunks(sorted(set(ids))):
+        found = _counting_versions(session, part, as_of, known_at, None, _PLAIN_AFTER)
+        for hid in part:
+            hit = found.get(hid)
+            data = hit[0] if hit is not None else None
+            if not data or not data.get("active", True):
+                out[hid] = None
+                continue
+            values = {f: data.get(f) for f in plain}
+            for f in typed:
+                values[f] = to_column_value(f, data.get(f))
+            out[hid] = (int(data["village_id"]), values)
+    return out
+
+
+# A version's state as JSON, its sealed values left sealed (``fields_as_of`` reads none of them).
+_PLAIN_AFTER = type_coerce(_V.c.after, JSON).label("after")
+
+
+def _counting_versions(
+    session: Session,
+    households: Sequence[int],
+    as_of: date,
+    known_at: datetime | None,
+    excluding_batch: int | None,
+    after: ColumnElement[Any],
+) -> dict[int, tuple[Any, date, int | None]]:
+    """Household id → (its counting version's ``after``, ledger date, batch id) as of
+    (``as_of``, ``known_at``), for the households that have one."""
+    v = _V.c
+    conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(households)]
+    if excluding_batch is not None:
+        conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
+    ranked = (
+        select(v.household_id, v.id, v.ledger_date, v.batch_id, _rank_newest_first())
+        .where(*conditions)
+        .subquery()
+    )
+    chosen = select(ranked.c.household_id, after, ranked.c.ledger_date, ranked.c.batch_id).join(
+        _V, _V.c.id == ranked.c.id
+    )
+    return {
+        hid: (state, ledger_date, batch)
+        for hid, state, ledger_date, batch in session.execute(chosen.where(ranked.c.rank == 1))
+    }
 
 
 def village_changes(session: Session, village_id: int, limit: int) -> list[Any]:
