@@ -42,6 +42,22 @@ commit changed those districts' rows meanwhile: the commit writes a chosen
 value only over the value it was chosen against, else a fresh one, so
 figures computed without another clerk's rows are never read as current.
 
+**Dated.** A ledger commit writes versions dated on its ledger date, never
+earlier (``writes_dated``, from ``imports.commit``), and a state as of an
+earlier date is read from versions dated on or before that date only
+(``heating.history``): figures as of a date before the ledger's are the
+same after it as before.  So a district's row keeps its last
+``LOG_ENTRIES`` values, newest first, each with the earliest ledger date its
+commit wrote (``*`` when it did not say).  A reader of figures as of a date
+(``current(..., as_of=)``) is keyed by the newest value whose commit could
+change them — one with a date on or before the reader's, or undated — so
+the planners' figures as of last winter stay kept while clerks commit this
+winter's ledgers.  The same value means the same history up to that commit,
+and every commit after it is dated after the reader's date.  Entries have a
+fixed width, so the database prepends one and cuts the row to its length in
+the same statement: two commits of one district never lose each other's
+entry.
+
 The value is random rather than a counter so that a database emptied and
 loaded again (tests, the load benchmark) never repeats a value a process
 may still hold; the bump only updates the row, so a database whose row
@@ -56,6 +72,7 @@ import re
 import secrets
 import weakref
 from collections.abc import Hashable, Iterable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
@@ -72,6 +89,13 @@ DISTRICTS = "heating.data_districts"
 BEYOND = "heating.data_beyond_districts"
 # Connection.info: {district row key: (its value when chosen, the value the commit writes)}.
 RESERVED = "heating.data_reserved"
+# Connection.info: the earliest ledger date this transaction's district writes carry (writes_dated).
+DATED = "heating.data_dated"
+# A district row's entries: "<16 hex>@<YYYY-MM-DD or **********>;", newest first.
+LOG_ENTRIES = 16
+_UNDATED = "*" * 10
+_ENTRY_WIDTH = len(f"{'0' * 16}@{_UNDATED};")
+_LOG_WIDTH = LOG_ENTRIES * _ENTRY_WIDTH
 # Tables whose rows belong to one district through their village or township, and
 # that a reader of another district never reads: a ledger commit writes only these.
 DISTRICT_TABLES = frozenset({"households", "household_versions", "import_batches"})
@@ -106,10 +130,11 @@ _OTHER_WRITE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BUMP = "UPDATE meta SET value = ? WHERE key = 'data_version'"
-# A district's row is made by its first commit (the installation's row always exists).
+# A district's row is made by its first commit (the installation's row always exists); a
+# later commit prepends its entry and cuts the log to its width in one statement.
 _BUMP_DISTRICT = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    f"ON CONFLICT (key) DO UPDATE SET value = substr(excluded.value || meta.value, 1, {_LOG_WIDTH})"
 )
 # The chosen value is written only over the value it was chosen against (module docstring).
 _BUMP_RESERVED = "UPDATE meta SET value = ? WHERE key = ? AND value = ?"
@@ -170,6 +195,40 @@ def writes_districts(conn: Connection, districts: Iterable[str]) -> None:
     conn.info[DISTRICTS] = conn.info.get(DISTRICTS, frozenset()) | frozenset(districts)
 
 
+def writes_dated(conn: Connection, ledger_date: date) -> None:
+    """Declare that every district row ``conn``'s transaction writes is dated on or after
+    ``ledger_date``: versions written or retracted, households rows of households given
+    such a version, batches of that date (module docstring, "Dated").
+
+    A promise by the caller (``imports.commit``: one ledger date per commit).
+    """
+    known = conn.info.get(DATED)
+    conn.info[DATED] = ledger_date if known is None else min(known, ledger_date)
+
+
+def _entry(token: str, dated: date | None) -> str:
+    return f"{token}@{dated.isoformat() if dated is not None else _UNDATED};"
+
+
+def _district_key(value: str | None, as_of: date | None) -> str | None:
+    """The part of a district row's value that figures as of ``as_of`` depend on: the newest
+    entry whose commit was undated or dated on or before it (the newest entry when no
+    date is given, or when the log holds none such)."""
+    if value is None:
+        return None
+    entries = [e for e in value.split(";") if e]
+    if as_of is None or not entries:
+        return entries[0] if entries else value
+    day = as_of.isoformat()
+    for entry in entries:
+        _, at, dated = entry.partition("@")
+        if not at or len(dated) != len(_UNDATED):  # a row written before dates, or cut short
+            break
+        if dated == _UNDATED or dated <= day:
+            return entry
+    return entries[0]
+
+
 def has_written(conn: Connection) -> bool:
     """Whether ``conn``'s open transaction has written figures (not yet committed)."""
     return bool(conn.info.get(WRITTEN))
@@ -192,8 +251,11 @@ def reserve(session: Session) -> frozenset[str]:
     if rows.get(KEY) is None:
         return frozenset()
     keys = [DISTRICT_KEY.format(code) for code in sorted(districts)]
+    entry = _entry(secrets.token_hex(8), conn.info.get(DATED))
     # A district's first commit makes its row: chosen against None.
-    conn.info[RESERVED] = {key: (rows.get(key), secrets.token_hex(8)) for key in keys}
+    conn.info[RESERVED] = {
+        key: (rows.get(key), (entry + (rows.get(key) or ""))[:_LOG_WIDTH]) for key in keys
+    }
     return frozenset(districts)
 
 
@@ -221,6 +283,7 @@ def _bump(conn: Connection) -> None:
     districts = conn.info.get(DISTRICTS)
     beyond = conn.info.get(BEYOND)
     reserved = conn.info.get(RESERVED, {})
+    dated = conn.info.get(DATED)
     _forget(conn)
     dbapi = conn.connection.dbapi_connection
     qmark = conn.dialect.paramstyle == "qmark"
@@ -243,7 +306,7 @@ def _bump(conn: Connection) -> None:
                     if cursor.rowcount == 1:
                         continue  # written as chosen
                 # Not chosen, or another commit of the district came between: a fresh value.
-                cursor.execute(statement, (key, secrets.token_hex(8)))
+                cursor.execute(statement, (key, _entry(secrets.token_hex(8), dated)))
         else:
             statement = _BUMP if qmark else _BUMP.replace("?", "%s")
             cursor.execute(statement, (secrets.token_hex(8),))
@@ -277,7 +340,7 @@ def _on_commit(conn: Connection) -> None:
 
 
 def _forget(conn: Connection) -> None:
-    for flag in (WRITTEN, DISTRICTS, BEYOND, RESERVED):
+    for flag in (WRITTEN, DISTRICTS, BEYOND, RESERVED, DATED):
         conn.info.pop(flag, None)
 
 
@@ -289,7 +352,9 @@ def track_writes(engine: Engine) -> None:
     event.listen(engine, "begin", _forget)
 
 
-def current(session: Session, districts: Iterable[str] | None = None) -> Hashable | None:
+def current(
+    session: Session, districts: Iterable[str] | None = None, *, as_of: date | None = None
+) -> Hashable | None:
     """The data version ``session`` sees for ``districts`` (None: all), or None when figures
     must not be kept.
 
@@ -303,6 +368,8 @@ def current(session: Session, districts: Iterable[str] | None = None) -> Hashabl
     ``heating.db.ensure_meta`` creates it), since then no commit could change it.
     After ``reserve``, a writing transaction's version is the one its commit will
     make, while the rows still hold the values the choice was made against.
+    ``as_of``: for figures read as of that date only — commits dated after it do not
+    change the districts' part (module docstring, "Dated").
     """
     rows = {key: value for key, value in session.execute(text(_READ))}
     if rows.get(KEY) is None:
@@ -314,5 +381,13 @@ def current(session: Session, districts: Iterable[str] | None = None) -> Hashabl
             return None
         rows |= {key: value for key, (_, value) in reserved.items()}
     if districts is None:
-        return tuple(sorted(rows.items()))
-    return (rows[KEY], *(rows.get(DISTRICT_KEY.format(code)) for code in sorted(districts)))
+        return tuple(
+            sorted(
+                (key, value if key == KEY else _district_key(value, as_of))
+                for key, value in rows.items()
+            )
+        )
+    return (
+        rows[KEY],
+        *(_district_key(rows.get(DISTRICT_KEY.format(code)), as_of) for code in sorted(districts)),
+    )

@@ -171,7 +171,7 @@ def with_evidence(
             settings,
             rule,
         )
-        flags, area = kept(session, key, compute, shared=True, districts=districts)
+        flags, area = kept(session, key, compute, shared=True, districts=districts, as_of=as_of)
     out = []
     for f in facts:
         checked, flagged, live = flags.get(f.village_id, (0, 0, 0))

@@ -38,6 +38,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable
+from datetime import date
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -113,6 +114,7 @@ def kept(
     *,
     shared: bool = False,
     districts: Collection[str] | None = None,
+    as_of: date | None = None,
 ) -> T:
     """``compute()``, or the result kept for ``key`` at the data version ``session`` sees.
 
@@ -121,8 +123,10 @@ def kept(
     read any district's.  The version is read again after computing and the result kept only if it
     has not changed meanwhile (on PostgreSQL each statement sees the newest
     commits, so a result computed across a commit may mix both states).
+    ``as_of``: the result is figures as of that date (its households read as of it), so
+    commits of ledgers dated after it leave it kept (``heating.data_version``, "Dated").
     """
-    version = data_version.current(session, districts)
+    version = data_version.current(session, districts, as_of=as_of)
     if version is None:
         return compute()
     store = _store(session)
@@ -136,7 +140,7 @@ def kept(
         with store.computing_lock(key):
             found, value = store.get(version, key)
             if not found:
-                value = _kept_elsewhere(session, store, key, version, districts, compute)
+                value = _kept_elsewhere(session, store, key, version, districts, as_of, compute)
     return value if shared else copy.deepcopy(value)
 
 
@@ -146,6 +150,7 @@ def _kept_elsewhere(
     key: Hashable,
     version: Hashable,
     districts: Collection[str] | None,
+    as_of: date | None,
     compute: Callable[[], T],
 ) -> T:
     """The figure another process stored, else ``compute()``; kept here (and stored for the
@@ -171,7 +176,7 @@ def _kept_elsewhere(
         if claimed:
             _quietly(shared_figures.release, engine, digest)
         raise
-    unchanged = data_version.current(session, districts) == version
+    unchanged = data_version.current(session, districts, as_of=as_of) == version
     if unchanged:
         store.put(version, key, value)
     if digest is not None:

@@ -111,7 +111,7 @@ def _judged_in_district(
 
     key = ("judged", year, settings, as_of, known_at, district_code)
     # Peers and shared accounts are the district's own: kept under its data version.
-    return kept(session, key, compute, shared=True, districts=(district_code,))
+    return kept(session, key, compute, shared=True, districts=(district_code,), as_of=as_of)
 
 
 def flags_by_village(judged: Iterable[Judged]) -> dict[int, tuple[int, int, int]]:

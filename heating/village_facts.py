@@ -396,7 +396,8 @@ def _scope_facts(
 
     key = ("facts", district, *args, evidence, clock.today())
     scope = None if district is None else (district,)
-    return kept(session, key, compute, shared=True, districts=scope)
+    # As of a date, every household is read as of it: ledgers dated later leave it kept.
+    return kept(session, key, compute, shared=True, districts=scope, as_of=as_of)
 
 
 def _village_facts(

@@ -231,6 +231,8 @@ def commit(
     signoff_lock.check_unlocked(session, townships, day, f"写入批次 {batch.id}", tz=tz)
     # Only these districts' figures change: the others' kept figures stay (heating.data_version).
     data_version.writes_districts(session.connection(), districts_of(session, townships))
+    # Every version it writes is dated ``day``: figures as of earlier dates stay kept.
+    data_version.writes_dated(session.connection(), day)
     when = recorded_at or utcnow()
     stamp = history.Stamp(day, when, batch.id, user_id)
     # Hundreds of thousands of rows and tuples, no cycles: each collection would walk them

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import date
 
 import openpyxl
 import pytest
@@ -196,6 +197,70 @@ def test_a_commit_of_the_same_district_between_the_choice_and_the_commit_voids_i
         first.commit()
     with runtime.session() as s:
         assert data_version.current(s, [TUNLIU]) not in (chosen, landed)
+
+
+def test_figures_as_of_a_date_stay_kept_across_ledgers_dated_after_it(
+    runtime, users, run_cli, tmp_path
+) -> None:
+    """Planners read a district as of last winter while clerks commit this winter's ledgers
+    (benchmarks/load.py's "township as of"): a ledger dated after the date leaves those
+    figures kept, one dated on or before it changes them, and what is kept is what a
+    fresh count gives."""
+    then = date(2021, 6, 30)
+    commit_ledger(run_cli, tmp_path, 1, ledger_date="2021-06-30")
+    with runtime.session() as s:
+        before = village_facts(s, district_code=TUNLIU, as_of=then)
+        now = village_facts(s, district_code=TUNLIU)
+        misses = evidence_cache.stats(s)["misses"]
+
+    commit_ledger(run_cli, tmp_path, 3, ledger_date="2021-09-30")  # P002, P003 new, later
+    with runtime.session() as s:
+        assert village_facts(s, district_code=TUNLIU, as_of=then) == before
+        assert evidence_cache.stats(s)["misses"] == misses  # kept across the later ledger
+        assert clean_of(village_facts(s, district_code=TUNLIU)) == clean_of(now) + 2
+        assert clean_of(village_facts(s, district_code=TUNLIU, as_of=date(2021, 10, 31))) == (
+            clean_of(now) + 2
+        )  # a date on or after the ledger's follows it
+        evidence_cache.clear(s)
+        assert village_facts(s, district_code=TUNLIU, as_of=then) == before  # a fresh count
+
+    commit_ledger(run_cli, tmp_path, 4, ledger_date="2021-06-30")  # back-filled: P002–P004 then
+    with runtime.session() as s:
+        assert clean_of(village_facts(s, district_code=TUNLIU, as_of=then)) == clean_of(before) + 3
+
+
+def test_each_commit_of_a_district_keeps_its_dated_entry(runtime, users) -> None:
+    """The row's log is prepended to by the database itself: a commit that waited for another
+    of the same district keeps the other's entry (else a reader as of a date could take a
+    version from before a commit that changed its figures)."""
+    key = f"data_version:{TUNLIU}"
+    one_writer = runtime.engine.dialect.name == "sqlite"  # no commit can come between
+    with runtime.session() as first:
+        if not one_writer:
+            write_district(first)
+            data_version.writes_dated(first.connection(), date(2022, 10, 31))
+        with runtime.session() as second:
+            write_district(second)
+            data_version.writes_dated(second.connection(), date(2021, 6, 30))
+            second.commit()
+        if one_writer:
+            write_district(first)
+            data_version.writes_dated(first.connection(), date(2022, 10, 31))
+        first.commit()
+    log = versions(runtime)[key]
+    entries = log.split(";")
+    assert [entry[17:] for entry in entries[:2]] == ["2022-10-31", "2021-06-30"]
+    with runtime.session() as s:
+        assert data_version.current(s, [TUNLIU], as_of=date(2023, 1, 1))[1] == entries[0]
+        assert data_version.current(s, [TUNLIU], as_of=date(2022, 1, 1))[1] == entries[1]
+        # No commit old enough in the log: the newest, as a reader of today takes.
+        assert data_version.current(s, [TUNLIU], as_of=date(2021, 1, 1))[1] == entries[0]
+        assert data_version.current(s, [TUNLIU])[1] == entries[0]
+    for _ in range(data_version.LOG_ENTRIES + 3):
+        with runtime.session() as s:
+            write_district(s)
+            s.commit()
+    assert versions(runtime)[key].count(";") == data_version.LOG_ENTRIES  # cut to its length
 
 
 def completed_in_report(client, district: str) -> tuple[bytes, int]:
