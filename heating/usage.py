@@ -50,6 +50,7 @@ from heating.models import (
     Village,
 )
 from heating.seasons import Season, UsageSettings
+from heating.session_memo import remembered
 from heating.usage_records import ACCOUNT_COLUMNS, account_key, records_in_force
 
 MIN_SEASON_SHARE = 0.8
@@ -113,7 +114,27 @@ def household_states(
     district_codes: Collection[str] | None = None,
 ) -> list[HouseholdState]:
     """Every household present (now, or as of a date and known-at time by ``heating.history``'s rule),
-    of one township or of some districts when given."""
+    of one township or of some districts when given.
+
+    Remembered in a read-only session (``heating.session_memo``): callers only read the states.
+    """
+    districts = None if district_codes is None else frozenset(district_codes)
+    key = ("household states", as_of, township_code, known_at, districts)
+    found = remembered(
+        session,
+        key,
+        lambda: tuple(_household_states(session, as_of, township_code, known_at, districts)),
+    )
+    return list(found)
+
+
+def _household_states(
+    session: Session,
+    as_of: date | None,
+    township_code: str | None,
+    known_at: datetime | None,
+    district_codes: Collection[str] | None,
+) -> list[HouseholdState]:
     h = Household
     places = (
         select(Village.id, Village.code, Township.code, Township.name, District.code)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, event, func, literal, select, text, true
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import Integer, and_, case, func, literal, select, text, true
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from heating import clock
@@ -54,10 +54,8 @@ from heating.models import (
     Village,
 )
 from heating.seasons import UsageSettings, counting_usage
+from heating.session_memo import remembered
 from heating.usage import HouseholdState
-
-# session.info key of the facts remembered for a read-only request (remember_facts).
-MEMO = "heating.village_facts"
 
 
 @dataclass(frozen=True)
@@ -251,29 +249,6 @@ def _check_district(session: Session, district_code: str) -> None:
         raise NotFound(f"区县代码 {district_code} 不在村庄名录中：请检查代码（6 位）。")
 
 
-def remember_facts(session: Session) -> None:
-    """Keep ``village_facts``' answers in ``session`` until it writes, commits or rolls back.
-
-    For a page request that only reads (the web app's GET requests): the
-    dashboard asks for the same district's facts three times (compliance,
-    categories, townships), each costing the whole usage evidence.
-    """
-    if MEMO in session.info:
-        return
-    session.info[MEMO] = {}
-
-    def forget(*_: object) -> None:
-        session.info.get(MEMO, {}).clear()
-
-    def forget_on_write(state: ORMExecuteState) -> None:
-        if not state.is_select:
-            forget()
-
-    for name in ("after_flush", "after_commit", "after_rollback"):
-        event.listen(session, name, forget)
-    event.listen(session, "do_orm_execute", forget_on_write)
-
-
 def kept_village_facts(
     session: Session,
     *,
@@ -293,20 +268,15 @@ def kept_village_facts(
     which then skip judging use.
 
     Kept per process until the data change (``heating.evidence_cache``), and
-    remembered within a session ``remember_facts`` was called on: the same
+    remembered within a session ``remember_reads`` was called on: the same
     arguments and settings give the same tuple (``heating.measures.village_rows``
     keeps the villages' measures by it).
     """
     rule = heat_source_rule or counting_rule(session)
     settings = usage or counting_usage(session)
     args = (as_of, known_at, township_code, district_code, settings, rule, evidence)
-    memo = session.info.get(MEMO)
-    if memo is None:
-        return _kept_facts(session, *args)
-    key = (as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
-    if key not in memo:
-        memo[key] = _kept_facts(session, *args)
-    return memo[key]
+    key = ("facts", as_of, known_at, township_code, district_code, repr(settings), rule, evidence)
+    return remembered(session, key, lambda: _kept_facts(session, *args))
 
 
 def village_facts(

@@ -1,4 +1,4 @@
-"""heating.village_facts.remember_facts: a read-only request computes each set of facts once.
+"""heating.session_memo.remember_reads: a read-only request computes each set of facts once.
 
 Found by benchmarks/load.py: the dashboard asked for the district's facts three
 times (compliance, categories, townships), each time judging every household's
@@ -13,7 +13,9 @@ import re
 from sqlalchemy import update
 
 from heating.models import Household
-from heating.village_facts import remember_facts, village_facts
+from heating.session_memo import remember_reads
+from heating.usage import household_states
+from heating.village_facts import village_facts
 from tests.support.districts import NANJIE
 from tests.support.households import add_many
 
@@ -25,7 +27,7 @@ def counts(session, code: str = NANJIE) -> tuple[int, int]:
 
 def test_remembered_until_the_session_writes(runtime, standard) -> None:
     with runtime.session() as s:
-        remember_facts(s)
+        remember_reads(s)
         first = village_facts(s)
         again = village_facts(s)
         assert again == first and all(a is b for a, b in zip(again, first, strict=True))
@@ -71,9 +73,20 @@ def test_facts_without_evidence_are_remembered_apart(runtime, standard) -> None:
     with runtime.session() as s:
         add_many(s, standard[NANJIE], 2, "completed", heated_area_m2=90)
         s.commit()
-        remember_facts(s)
+        remember_reads(s)
         light = next(f for f in village_facts(s, evidence=False) if f.code == NANJIE)
         full = next(f for f in village_facts(s) if f.code == NANJIE)
         assert (light.clean, light.area_known) == (full.clean, 0)
         assert full.area_known == 2 and full.area_clean_m2 == 180
         assert next(f for f in village_facts(s, evidence=False) if f.code == NANJIE) is light
+
+
+def test_household_states_are_remembered_until_the_session_writes(runtime, standard) -> None:
+    """A report reads its district's states twice (use evidence, coal subsidies): once."""
+    with runtime.session() as s:
+        remember_reads(s)
+        first = household_states(s, district_codes={"140405"})
+        again = household_states(s, district_codes=("140405",))
+        assert all(a is b for a, b in zip(again, first, strict=True)) and len(first) > 0
+        add_many(s, standard[NANJIE], 2, "completed")  # an ORM flush forgets
+        assert len(household_states(s, district_codes={"140405"})) == len(first) + 2

@@ -69,6 +69,7 @@ from heating.report.signoff_section import SignoffSection, gather
 from heating.report.sources import Sources, read_sources
 from heating.report.withheld import withhold
 from heating.report.zone_section import ZoneSection, zone_section
+from heating.session_memo import remember_reads
 from heating.subsidy import schedule
 from heating.targets import RULE_AGGREGATE, RULE_EVERY_VILLAGE, rule_for
 from heating.trend import TrendPoint, coverage_trend, trend_years
@@ -251,6 +252,9 @@ def take_snapshot(
     the figures of townships not approved for the period (``withheld``).
     """
     check_year(year)
+    # It only reads: the district's household states, read for the use evidence, are
+    # remembered for the coal subsidies (heating.session_memo).
+    remember_reads(session)
     profile = config.profile
     district = resolve_district(session, district_code)
     as_of = as_of or default_as_of(config, year)

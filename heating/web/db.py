@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from heating.config import Config
 from heating.runtime import Runtime
-from heating.village_facts import remember_facts
+from heating.session_memo import remember_reads
 
 
 def app_runtime() -> Runtime:
@@ -24,12 +24,13 @@ def db() -> Session:
     """Return this request's session; opened on first use.
 
     A GET or HEAD request only reads: its session remembers the village facts
-    it computes, so a page asking for the same figures twice pays once.
+    and household states it computes, so a page asking for the same figures twice
+    pays once.
     """
     if "db" not in g:
         g.db = app_runtime().sessions()
         if has_request_context() and request.method in ("GET", "HEAD"):
-            remember_facts(g.db)
+            remember_reads(g.db)
     return g.db
 
 
