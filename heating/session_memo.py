@@ -10,10 +10,11 @@ that has written nothing: so a session that only reads remembers them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import TextClause, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 T = TypeVar("T")
@@ -31,12 +32,25 @@ def remember_reads(session: Session) -> None:
         session.info.get(MEMO, {}).clear()
 
     def forget_on_write(state: ORMExecuteState) -> None:
-        if not state.is_select:
+        if _writes(state):
             forget()
 
     for name in ("after_flush", "after_commit", "after_rollback"):
         event.listen(session, name, forget)
     event.listen(session, "do_orm_execute", forget_on_write)
+
+
+def _writes(state: ORMExecuteState) -> bool:
+    """Whether a statement run through the session may write. A textual one is judged by its
+    text: the data version is read by one (``heating.data_version.current``, on every kept
+    figure), and taking every textual statement for a write forgot everything at once."""
+    if isinstance(state.statement, TextClause):
+        return _READS.match(state.statement.text) is None
+    return not state.is_select
+
+
+# A textual statement that only reads.
+_READS = re.compile(r"^\s*(?:SELECT|SHOW|EXPLAIN)\b", re.IGNORECASE)
 
 
 def remembered(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
