@@ -148,12 +148,15 @@ def _household_states(
     place = {row[0]: row[1:] for row in session.execute(places)}
     table = h.__table__
     cols = [table.c.id, table.c.village_id, table.c.active, *(table.c[f] for f in EVIDENCE_FIELDS)]
-    # id → (village id, present, evidence fields); plain tuples zipped once, as a
-    # district's read is 50,000 households or more for each report and page. Table
-    # columns, not the ORM's attributes: rows come back without the ORM's loading step.
-    rows: dict[int, tuple[int, bool, dict[str, Any]]] = {}
-    for row in session.execute(select(*cols).where(table.c.village_id.in_(list(place)))):
-        rows[row[0]] = (row[1], row[2], dict(zip(EVIDENCE_FIELDS, row[3:], strict=True)))
+    # id → its row. The fields are zipped into a dict only for the households whose row is
+    # their state (as of a date, most of a district may have changed since: the demo
+    # district as of 2020-10-31, 46,688 of 57,794). Table columns, not the ORM's
+    # attributes: rows come back without the ORM's loading step.
+    rows = {
+        row[0]: row
+        for row in session.execute(select(*cols).where(table.c.village_id.in_(list(place))))
+    }
+    then: dict[int, tuple[int, dict[str, Any]] | None] = {}
     if as_of is not None or known_at is not None:
         changed = _changed_in(session, changed_households(as_of, known_at), place, rows)
         if changed:
@@ -162,20 +165,26 @@ def _household_states(
             # fields, village, presence) is all in that version. Reading the rows only to be
             # set aside took 7.7 of 17 s of CPU for one 屯留区 township as of a date after a
             # 50,000-row commit (benchmarks/load.py's "api township as of").
-            found = fields_as_of(
+            then = fields_as_of(
                 session, changed, as_of or date.max, EVIDENCE_FIELDS, known_at=known_at
             )
-            for hid, state in found.items():
-                if state is None or state[0] not in place:
-                    rows.pop(hid, None)
-                else:
-                    rows[hid] = (state[0], True, state[1])
     out = []
-    for hid, (village_id, present, fields) in rows.items():
-        if not present:
-            continue
+    for hid, row in rows.items():
+        if hid in then:
+            state = then.pop(hid)
+            if state is None or state[0] not in place:
+                continue  # absent then, or elsewhere then
+            village_id, fields = state
+        elif not row[2]:
+            continue  # inactive
+        else:
+            village_id, fields = row[1], dict(zip(EVIDENCE_FIELDS, row[3:], strict=True))
         vcode, tcode, tname, dcode = place[village_id]
         out.append(HouseholdState(hid, village_id, vcode, tcode, tname, dcode, fields))
+    for hid, state in then.items():  # here then, in another place now
+        if state is not None and state[0] in place:
+            vcode, tcode, tname, dcode = place[state[0]]
+            out.append(HouseholdState(hid, state[0], vcode, tcode, tname, dcode, state[1]))
     return out
 
 
