@@ -147,7 +147,7 @@ def cover_facts(wb) -> dict[str, str]:
 
 def report_of(runtime, **kwargs):
     with runtime.session() as session:
-        built = build_report(session, runtime.config, 2021, **kwargs)
+        built = build_report(session, runtime.config, 2021, picture=False, **kwargs)
     return openpyxl.load_workbook(io.BytesIO(built.content), read_only=True)
 
 
