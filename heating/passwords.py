@@ -17,25 +17,40 @@ from heating.errors import Refused
 MIN_LENGTH = 10
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
-# Checked against when a user name is unknown or locked, so every path costs one scrypt.
-_DUMMY_HASH: str | None = None
+HASH_METHOD = "scrypt"  # werkzeug's default KDF at its default cost (scrypt:32768:8:1)
 
 
 def hash_password(password: str) -> str:
     """Hash with scrypt (werkzeug's default KDF)."""
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+def hash_method(password_hash: str) -> str:
+    """The method and cost a stored hash was made with, e.g. ``scrypt:32768:8:1``."""
+    return password_hash.split("$", 1)[0]
 
 
 def password_matches(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
 
 
-def spend_one_check(password: str) -> None:
-    """Cost one scrypt check without a user, so refusals take as long as a wrong password."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password("not-a-real-password")
-    check_password_hash(_DUMMY_HASH, password)
+@functools.cache
+def dummy_hash(method: str) -> str:
+    """A hash of no one's password made with ``method``, once per process and method."""
+    return generate_password_hash("not-a-real-password", method=method)
+
+
+def spend_one_check(password: str, like: str | None = None) -> None:
+    """Cost one check at the method of the stored hash ``like``, as a wrong password would.
+
+    An unknown or locked user must not answer faster than a wrong password of a
+    real one, so the check costs what the installation's stored hashes cost:
+    their method read from ``like`` (any stored hash), or ``hash_password``'s
+    when there is none.  A production installation's hashes are all made by
+    ``hash_password``, so there the check costs full scrypt.
+    """
+    method = hash_method(like) if like and "$" in like else HASH_METHOD
+    check_password_hash(dummy_hash(method), password)
 
 
 @functools.cache

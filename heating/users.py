@@ -204,13 +204,15 @@ def attempt_login(
     Each attempt first takes a slot with one conditional UPDATE (failed_logins
     + 1 unless the user is locked out): two parallel requests cannot both see
     "4 failures" and both be checked, and no increment is lost.  A correct
-    password then resets the count.  Every path costs one scrypt check, so the
-    answer time does not tell whether a user exists or is locked.
+    password then resets the count.  Every path costs one check at the stored
+    hashes' cost, so the answer time does not tell whether a user exists or is
+    locked.
     """
     now = utcnow()
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
-        spend_one_check(password)
+        # Any stored hash gives the cost a wrong password would have cost.
+        spend_one_check(password, like=session.scalar(select(User.password_hash).limit(1)))
         audit(session, "login_failed", detail={"reason": "unknown"}, ip=ip)
         session.commit()
         return LoginOutcome("unknown")
@@ -232,7 +234,7 @@ def attempt_login(
     session.commit()
     session.refresh(user)
     if not took_slot:
-        spend_one_check(password)
+        spend_one_check(password, like=user.password_hash)
         audit(session, "login_locked", user=user, ip=ip)
         session.commit()
         return LoginOutcome("locked")

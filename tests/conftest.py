@@ -34,6 +34,7 @@ from jinja2.bccache import Bucket
 from sqlalchemy import Connection, Engine, Integer, event, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.util import LRUCache
+from werkzeug.routing import Rule
 from werkzeug.security import generate_password_hash
 
 from heating.db import ensure_meta, make_engine, session_factory, session_scope, upgrade
@@ -45,6 +46,7 @@ from tests.support.database import KEY_FILE
 from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN, load_tiny_district
 from tests.support.households import add_many, write_household
 from tests.support.registers import add_district_heated_nanjie
+from tests.support.routing import compile_builder_once
 from tests.support.usage import LEDGER_DAY, MONTHS, usage_file
 from tests.support.users import CAST_HASH_METHOD, PASSWORD, load_cast
 from tests.support.web import log_in
@@ -308,6 +310,10 @@ class _CompiledTemplates(BytecodeCache):
 
 
 COMPILED_TEMPLATES = _CompiledTemplates()
+
+
+# werkzeug compiles two URL builders per rule of every test's app: compile each once per run.
+Rule._compile_builder = compile_builder_once  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ A small city: the tiny district (屯留区, the standard households) and 潞城�
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def test_commands_take_a_district(run_cli, city) -> None:
 
 
 def _overview_total(path: Path) -> list:
-    ws = load_workbook(path)["总体情况"]
+    ws = load_workbook(io.BytesIO(path.read_bytes()), read_only=True)["总体情况"]
     (row,) = [r for r in ws.iter_rows(values_only=True) if r and r[0] == "合计"]
     return list(row[4:15])  # MEASURE_COLUMNS after 区域类别, 考核方式, 村数, 完成村数
 
@@ -109,7 +110,9 @@ def test_city_report_summary_equals_each_district_report(run_cli, city, tmp_path
     result = json.loads(out.stdout)
     files = {d["district"]: Path(d["file"]) for d in result["districts"]}
     assert set(files) == {"140405", LUCHENG} and all(p.exists() for p in files.values())
-    summary = load_workbook(result["summary_file"])["分区县"]
+    summary = load_workbook(io.BytesIO(Path(result["summary_file"]).read_bytes()), read_only=True)[
+        "分区县"
+    ]
     rows = [r for r in summary.iter_rows(values_only=True) if r and r[1] in files]
     assert [r[0] for r in rows] == [1, 2]
     for r in rows:

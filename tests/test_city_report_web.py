@@ -35,12 +35,12 @@ def _city_folders() -> set[str]:
 
 
 def _district_rows(workbook: bytes) -> list[tuple]:
-    ws = load_workbook(io.BytesIO(workbook))["分区县"]
+    ws = load_workbook(io.BytesIO(workbook), read_only=True)["分区县"]
     return [r for r in ws.iter_rows(values_only=True) if r and isinstance(r[0], int)]
 
 
 def _overview_total(workbook: bytes) -> list:
-    ws = load_workbook(io.BytesIO(workbook))["总体情况"]
+    ws = load_workbook(io.BytesIO(workbook), read_only=True)["总体情况"]
     (row,) = [r for r in ws.iter_rows(values_only=True) if r and r[0] == "合计"]
     return list(row[4:15])  # MEASURE_COLUMNS after 区域类别, 考核方式, 村数, 完成村数
 
@@ -67,7 +67,7 @@ def test_city_summary_download_equals_the_city_command(client, run_cli, city) ->
         assert (row[8], row[9], row[14]) == (d["required"], d["clean"], d["gap"]), row
         assert row[11] == pytest.approx(d["coverage"]), row
         assert row[12] == pytest.approx(d["effective_coverage"]), row
-    ws = load_workbook(io.BytesIO(resp.data))["分区县"]
+    ws = load_workbook(io.BytesIO(resp.data), read_only=True)["分区县"]
     (total,) = [r for r in ws.iter_rows(values_only=True) if r and r[2] == "全市"]
     assert (total[8], total[9], total[14]) == (
         expected["total"]["required"],
@@ -201,7 +201,8 @@ def test_summary_alone_equals_the_summary_written_beside_the_reports(
         full = build_city_reports(s, runtime.config, 2021, tmp_path, now=now, picture=False)
         content, name = city_summary_workbook(s, runtime.config, 2021, now=now)
     assert name == full.summary_file.name
-    alone, beside = load_workbook(io.BytesIO(content)), load_workbook(full.summary_file)
+    alone = load_workbook(io.BytesIO(content), read_only=True)
+    beside = load_workbook(io.BytesIO(full.summary_file.read_bytes()), read_only=True)
     assert alone.sheetnames == beside.sheetnames
     for sheet in beside.sheetnames:
         cells = [list(r) for r in beside[sheet].iter_rows(values_only=True)]

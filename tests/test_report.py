@@ -62,11 +62,18 @@ def history(runtime: Runtime, tiny_district: dict[str, int]) -> dict[str, int]:
     return tiny_district
 
 
-def make_report(runtime: Runtime, year: int = 2021, **kwargs: Any) -> openpyxl.Workbook:
+def make_report(
+    runtime: Runtime, year: int = 2021, *, read_only: bool = True, **kwargs: Any
+) -> openpyxl.Workbook:
+    """The report's values only, unless ``read_only=False`` (print setup, widths, pictures).
+
+    Without the coverage map unless ``picture=True``: the tests of the map ask for it.
+    """
     with runtime.session() as s:
         kwargs.setdefault("known_at", KNOWN_AT)
+        kwargs.setdefault("picture", False)
         built = build_report(s, runtime.config, year, now=NOW, **kwargs)
-    return openpyxl.load_workbook(io.BytesIO(built.content))
+    return openpyxl.load_workbook(io.BytesIO(built.content), read_only=read_only)
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +231,7 @@ def test_zones_sheet_lists_derivation_and_changes_since_last_year(
 def test_regenerating_after_later_imports_gives_identical_numbers(
     runtime: Runtime, history: dict[str, int]
 ) -> None:
-    first = make_report(runtime)
+    first = make_report(runtime, read_only=False, picture=True)
     later_imports(runtime, history)
     derive(runtime, date(2021, 11, 20))  # a later derivation must not be picked up either
     with runtime.session() as s:
@@ -315,7 +322,7 @@ def test_formula_injection_stays_text(runtime: Runtime, history: dict[str, int])
 
 
 def test_print_setup_panes_and_widths(runtime: Runtime, history: dict[str, int]) -> None:
-    wb = make_report(runtime)
+    wb = make_report(runtime, read_only=False)
     for ws in wb.worksheets:
         assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
@@ -392,7 +399,7 @@ def test_report_without_boundaries_or_zones_still_builds(
     with runtime.session() as s:
         for v in s.scalars(select(Village)):
             v.geometry = None
-    wb = make_report(runtime)
+    wb = make_report(runtime, read_only=False, picture=True)
     assert wb["总体情况"]._images == []
     assert "无法绘制" in "".join(str(c.value) for c in wb["总体情况"]["A"] if c.value)
     assert len(read_table(wb["数据质量"], "序号", occurrence=2)) == 4

@@ -25,7 +25,7 @@ from tests.support.ledgers import add_batch
 def cover(runtime: Runtime) -> dict[str, Any]:
     with runtime.session() as s:
         built = build_report(s, runtime.config, 2021, picture=False)
-    ws = openpyxl.load_workbook(io.BytesIO(built.content))["封面与说明"]
+    ws = openpyxl.load_workbook(io.BytesIO(built.content), read_only=True)["封面与说明"]
     return {row[0].value: row[1].value for row in ws.iter_rows(min_row=4) if row[0].value}
 
 

@@ -63,7 +63,7 @@ def _report(runtime, district: str | None, now):
 
 
 def _cells(content: bytes) -> dict[str, list[list]]:
-    wb = load_workbook(io.BytesIO(content))
+    wb = load_workbook(io.BytesIO(content), read_only=True)
     return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
@@ -79,7 +79,7 @@ def test_a_district_report_is_the_same_with_another_district_beside_it(
     for sheet, rows in alone.items():
         assert beside[sheet] == rows, sheet
     # What the comparison is about is there: the tiny district's own listings.
-    wb = load_workbook(io.BytesIO(_report(runtime, TINY_CODE, now)))
+    wb = load_workbook(io.BytesIO(_report(runtime, TINY_CODE, now)), read_only=True)
     coal = read_table(wb["补贴"], "村代码")
     assert [(r["村代码"], r["户号"]) for r in coal] == [("140405001202", "E2")]
     problems = read_table(wb["回头看问题户"], "乡镇")
@@ -93,7 +93,7 @@ def test_another_district_report_holds_none_of_the_first_districts_households(
     _add_lucheng(runtime)
     now = (utcnow() + timedelta(seconds=1)).replace(microsecond=0)
     content = _report(runtime, LUCHENG, now)
-    wb = load_workbook(io.BytesIO(content))
+    wb = load_workbook(io.BytesIO(content), read_only=True)
     coal = read_table(wb["补贴"], "村代码")
     assert [(r["村代码"], r["户号"]) for r in coal] == [(LUCHENG_VILLAGES[1], "L-COAL")]
     problems = read_table(wb["回头看问题户"], "乡镇")

@@ -42,22 +42,23 @@ def history(runtime: Runtime, tiny_district: dict[str, int], users: dict[str, in
     build_history(runtime, tiny_district)
 
 
-def make(runtime: Runtime, **kwargs: Any) -> openpyxl.Workbook:
-    """The 2021 report known a day from now (after every sign-off the test made)."""
+def make(runtime: Runtime, *, read_only: bool = True, **kwargs: Any) -> openpyxl.Workbook:
+    """The 2021 report known a day from now (after every sign-off the test made).
+
+    Its values only, unless ``read_only=False`` (print headers, document properties);
+    without the coverage map (test_picture_draws_withheld_villages_as_no_data draws it).
+    """
     kwargs.setdefault("known_at", utcnow() + timedelta(days=1))
+    kwargs.setdefault("picture", False)
     with runtime.session() as s:
         built = build_report(s, runtime.config, 2021, now=NOW, **kwargs)
-    return openpyxl.load_workbook(io.BytesIO(built.content))
+    return openpyxl.load_workbook(io.BytesIO(built.content), read_only=read_only)
 
 
 def cover(wb: openpyxl.Workbook) -> dict[str, str]:
     """The cover's label → value pairs."""
-    ws = wb["封面与说明"]
-    return {
-        str(ws.cell(r, 1).value): str(ws.cell(r, 2).value or "")
-        for r in range(1, ws.max_row + 1)
-        if ws.cell(r, 1).value
-    }
+    rows = wb["封面与说明"].iter_rows(max_col=2, values_only=True)
+    return {str(label): str(value or "") for label, value in rows if label}
 
 
 def headers(ws: Any) -> list[str]:
@@ -73,7 +74,7 @@ def test_unapproved_report_says_draft_in_title_and_on_every_sheet(
     runtime: Runtime, history: None
 ) -> None:
     sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE_BOB)
-    wb = make(runtime)
+    wb = make(runtime, read_only=False)
     assert DRAFT in wb.properties.title
     assert wb.sheetnames == [title for title, _ in SHEETS]
     for ws in wb.worksheets:
@@ -121,7 +122,7 @@ def test_cover_and_townships_sheet_list_every_townships_state(
 def test_a_fully_approved_report_is_not_a_draft(runtime: Runtime, history: None) -> None:
     sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE_BOB)
     sign_off(runtime, CAROL_TOWN, PERIOD, *APPROVE_CAROL)
-    wb = make(runtime)
+    wb = make(runtime, read_only=False)
     assert "草稿" not in wb.properties.title
     for ws in wb.worksheets:
         assert "草稿" not in str(ws["A1"].value), ws.title
@@ -170,7 +171,7 @@ def test_approved_only_withholds_unapproved_villages_and_judges_no_partial_categ
     runtime: Runtime, history: None
 ) -> None:
     sign_off(runtime, BOB_TOWN, PERIOD, *APPROVE_BOB)
-    wb = make(runtime, approved_only=True)
+    wb = make(runtime, read_only=False, approved_only=True)
     label = "仅含已审核乡镇（1/2）"
     profile = runtime.config.profile
     with runtime.session() as s:
@@ -294,7 +295,7 @@ def test_web_download_takes_approved_only(login: Any, runtime: Runtime, history:
     def shangcun(query: str) -> Any:
         resp = client.get(f"/reports/download?year=2021{query}")
         assert resp.status_code == 200, resp.get_data(as_text=True)
-        wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+        wb = openpyxl.load_workbook(io.BytesIO(resp.data), read_only=True)
         villages = {line["村代码"]: line for line in read_table(wb["分村"], "村代码")}
         return villages[SHANGCUN]["户数|应改造"]
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
+from heating import passwords
 from heating.models import AuditEntry, User, utcnow
+from heating.passwords import hash_method, hash_password
 from heating.web.auth import LOGIN_REFUSED
-from tests.support.users import PASSWORD
+from tests.support.users import PASSWORD, cast_hash
 from tests.support.web import csrf_token, log_in, post
 
 
@@ -45,6 +48,36 @@ def test_unknown_user_and_wrong_password_read_the_same(client, users) -> None:
     a = log_in(client, "nobody", "whatever-1").get_data(as_text=True)
     b = log_in(client, "alice", "whatever-1").get_data(as_text=True)
     assert "用户名或密码错误" in a and "用户名或密码错误" in b
+
+
+@pytest.mark.parametrize("stored", ["cast", "production"])
+def test_unknown_and_locked_users_cost_a_check_like_the_stored_hashes(
+    client, runtime, users, monkeypatch, stored: str
+) -> None:
+    """Each refusal checks one hash made with the stored hashes' method and cost."""
+    stored_hash = cast_hash() if stored == "cast" else hash_password(PASSWORD)
+    with runtime.session() as session:
+        session.execute(update(User).values(password_hash=stored_hash))
+    checked: list[str] = []
+    check = passwords.check_password_hash
+
+    def record(password_hash: str, password: str) -> bool:
+        checked.append(hash_method(password_hash))
+        return check(password_hash, password)
+
+    monkeypatch.setattr(passwords, "check_password_hash", record)
+    log_in(client, "dave", "wrong-password")  # a real user's wrong password: the reference
+    log_in(client, "nobody", "wrong-password")
+    with runtime.session() as session:
+        session.execute(
+            update(User)
+            .where(User.username == "dave")
+            .values(failed_logins=runtime.config.login_max_failures, last_failed_at=utcnow())
+        )
+    log_in(client, "dave", PASSWORD)
+    assert _actions(runtime)[-3:] == ["login_failed", "login_failed", "login_locked"]
+    assert checked == [hash_method(stored_hash)] * 3
+    assert stored != "production" or checked[0].startswith("scrypt:32768:")
 
 
 def test_open_redirect_after_login_is_refused(client, users) -> None:

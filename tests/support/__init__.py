@@ -10,7 +10,8 @@
 - ``signoff``: sign-off steps;
 - ``web``: forms over HTTP (CSRF, log in, uploads and their jobs);
 - ``browser``: Playwright's chromium (log in, the coverage map);
-- ``database``: the run's encryption key file, rows per table.
+- ``database``: the run's encryption key file, rows per table;
+- ``routing``: werkzeug's URL builders compiled once per run (installed by ``conftest.py``).
 
 Test modules import from these (never from each other).  The names that
 ``tests/support.py`` held before it was split stay importable from

@@ -65,28 +65,26 @@ def build_history(runtime: Runtime, ids: dict[str, int]) -> None:
 def read_table(ws: Any, first_header: str, occurrence: int = 1) -> list[dict[str, Any]]:
     """Rows of the worksheet table whose first header cell reads ``first_header``.
 
-    Grouped columns are keyed "group|header", others by their header.
+    Grouped columns are keyed "group|header", others by their header.  Reads the
+    sheet's values once, so a read-only worksheet serves as well as a loaded one.
     """
-    found = [c.row for c in ws["A"] if c.value == first_header]
+    grid = [list(row) for row in ws.iter_rows(values_only=True)]
+    ncols = max((len(row) for row in grid), default=0)
+    grid = [row + [None] * (ncols - len(row)) for row in grid]
+    found = [i for i, row in enumerate(grid) if row and row[0] == first_header]
     top = found[occurrence - 1]
-    ncols = ws.max_column
-    two_level = ws.cell(top + 1, 1).value is None and any(
-        ws.cell(top + 1, j).value for j in range(2, ncols + 1)
-    )
+    below = grid[top + 1] if top + 1 < len(grid) else [None] * ncols
+    two_level = below[0] is None and any(below[1:])
     keys, group = [], None
-    for j in range(1, ncols + 1):
-        head = ws.cell(top, j).value
+    for head, sub in zip(grid[top], below, strict=True):
         if not two_level:
             keys.append(head)
             continue
-        sub = ws.cell(top + 1, j).value
         if head is not None:
             group = head
         keys.append(head if sub is None else f"{group}|{sub}")
-    first = top + (2 if two_level else 1)
     rows = []
-    for r in range(first, ws.max_row + 1):
-        values = [ws.cell(r, j).value for j in range(1, ncols + 1)]
+    for values in grid[top + (2 if two_level else 1) :]:
         if all(v is None for v in values[1:]):
             break
         rows.append({k: v for k, v in zip(keys, values, strict=True) if k is not None})
