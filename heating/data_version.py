@@ -214,11 +214,11 @@ def _district_key(value: str | None, as_of: date | None) -> str | None:
     """The part of a district row's value that figures as of ``as_of`` depend on: the newest
     entry whose commit was undated or dated on or before it (the newest entry when no
     date is given, or when the log holds none such)."""
-    if value is None:
-        return None
-    entries = [e for e in value.split(";") if e]
-    if as_of is None or not entries:
-        return entries[0] if entries else value
+    entries = [e for e in value.split(";") if e] if value else []
+    if not entries:
+        return value
+    if as_of is None:
+        return entries[0]
     day = as_of.isoformat()
     for entry in entries:
         _, at, dated = entry.partition("@")

@@ -135,7 +135,6 @@ def _household_states(
     known_at: datetime | None,
     district_codes: Collection[str] | None,
 ) -> list[HouseholdState]:
-    h = Household
     places = (
         select(Village.id, Village.code, Township.code, Township.name, District.code)
         .join(Township, Village.township_id == Township.id)
@@ -146,7 +145,7 @@ def _household_states(
     if district_codes is not None:
         places = places.where(District.code.in_(sorted(district_codes)))
     place = {row[0]: row[1:] for row in session.execute(places)}
-    table = h.__table__
+    table = Household.__table__
     cols = [table.c.id, table.c.village_id, table.c.active, *(table.c[f] for f in EVIDENCE_FIELDS)]
     # id → its row. The fields are zipped into a dict only for the households whose row is
     # their state (as of a date, most of a district may have changed since: the demo
