@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating import clock, history, locks, signoff_lock
+from heating import clock, data_version, history, locks, signoff_lock
 from heating.errors import Refused
 from heating.models import HouseholdVersion, ImportBatch, audit, utcnow
 from imports.batches import lock_batch
-from imports.commit import townships_of
+from imports.commit import districts_of, townships_of
 
 
 def rollback(
@@ -44,12 +44,9 @@ def rollback(
         return rollback_usage(session, batch, user_id=user_id)
     if batch.kind != "ledger":
         raise Refused(f"批次 {batch_id} 不是台账导入批次（{batch.kind}），不能撤销。")
+    townships = _townships_rolled_back(session, batch)
     signoff_lock.check_unlocked(
-        session,
-        _townships_rolled_back(session, batch),
-        batch.ledger_date,
-        f"撤销批次 {batch_id}",
-        tz=tz,
+        session, townships, batch.ledger_date, f"撤销批次 {batch_id}", tz=tz
     )
     later = history.later_in_force(session, batch_id)
     if later:
@@ -67,6 +64,7 @@ def rollback(
             "请先核对这些修改。",
             detail={"later_batch": None, "recorded_at": clock.iso(first_at, tz)},
         )
+    _declare_writes(session, batch, townships)
     when = recorded_at or utcnow()
     restored = history.retract(
         session, batch_id, history.Stamp(batch.ledger_date, when, batch_id, user_id)
@@ -82,6 +80,21 @@ def rollback(
         detail={"households": restored},
     )
     return batch
+
+
+def _declare_writes(session: Session, batch: ImportBatch, townships: set[int]) -> None:
+    """Tell the data version what the rollback changes: its districts' figures (the
+    townships its households are in, or were in before it moved them), and only as of
+    the batch's ledger date and after — every version it retracts is dated then, and
+    each household's row goes back to what its counting version as of any earlier date
+    already said (``heating.data_version``, "Dated").  So a mistaken import undone in
+    one district leaves other districts' kept figures, and everyone's figures as of
+    earlier dates, standing.
+    """
+    conn = session.connection()
+    data_version.writes_districts(conn, districts_of(session, townships))
+    if batch.ledger_date is not None:
+        data_version.writes_dated(conn, batch.ledger_date)
 
 
 def _townships_rolled_back(session: Session, batch: ImportBatch) -> set[int]:

@@ -16,9 +16,10 @@ from datetime import date
 
 import openpyxl
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from heating import data_version, evidence_cache
+from heating.models import ImportBatch
 from heating.seasons import counting_usage
 from heating.usage_flags import judged_households
 from heating.village_facts import village_facts
@@ -227,6 +228,39 @@ def test_figures_as_of_a_date_stay_kept_across_ledgers_dated_after_it(
     commit_ledger(run_cli, tmp_path, 4, ledger_date="2021-06-30")  # back-filled: P002–P004 then
     with runtime.session() as s:
         assert clean_of(village_facts(s, district_code=TUNLIU, as_of=then)) == clean_of(before) + 3
+
+
+def test_a_rollback_changes_its_district_as_of_its_ledger_date_only(
+    runtime, users, run_cli, tmp_path
+) -> None:
+    """A mistaken import undone (``heating batches rollback``): the other district's kept
+    figures and this district's figures as of dates before the batch's ledger date stay kept;
+    today's follow; and what is kept is what a fresh count gives."""
+    with runtime.session() as s:
+        add_second_district(s)
+    then = date(2021, 6, 30)
+    commit_ledger(run_cli, tmp_path, 1, ledger_date="2021-06-30")
+    commit_ledger(run_cli, tmp_path, 3, ledger_date="2021-09-30")  # the mistake: P002, P003
+    with runtime.session() as s:
+        batch = s.scalar(select(func.max(ImportBatch.id)))
+        lucheng = village_facts(s, district_code=LUCHENG)
+        before = village_facts(s, district_code=TUNLIU, as_of=then)
+        now = village_facts(s, district_code=TUNLIU)
+        misses = evidence_cache.stats(s)["misses"]
+    installation = versions(runtime)["data_version"]
+
+    result = run_cli("batches", "rollback", str(batch))
+    assert result.exit_code == 0, result.stderr
+    assert versions(runtime)["data_version"] == installation
+    assert versions(runtime)[f"data_version:{TUNLIU}"].split(";")[0].endswith("@2021-09-30")
+    with runtime.session() as s:
+        assert village_facts(s, district_code=LUCHENG) == lucheng
+        assert village_facts(s, district_code=TUNLIU, as_of=then) == before
+        assert evidence_cache.stats(s)["misses"] == misses  # both kept across the rollback
+        assert clean_of(village_facts(s, district_code=TUNLIU)) == clean_of(now) - 2
+        evidence_cache.clear(s)
+        assert village_facts(s, district_code=TUNLIU, as_of=then) == before  # a fresh count
+        assert village_facts(s, district_code=LUCHENG) == lucheng
 
 
 def test_each_commit_of_a_district_keeps_its_dated_entry(runtime, users) -> None:
