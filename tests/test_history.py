@@ -14,14 +14,16 @@ import hashlib
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from heating import history
 from heating.history import record_create, record_update, retract, state_as_of
+from heating.history.values import to_column_value
 from heating.models import Household, HouseholdVersion, ImportBatch, StoredFile, Township
-from heating.usage import household_states
+from heating.usage import EVIDENCE_FIELDS, household_states
 from heating.village_facts import village_facts
 
 DAYS = [date(2020, 10, 31), date(2020, 12, 20), date(2021, 5, 1), date(2021, 10, 31)]
@@ -87,6 +89,11 @@ def _write_random_history(session, village_ids: list[int], seed: int) -> list[da
                 {"operation": rng.choice(["normal", "coal_again", "abandoned", None])},
                 {"village_id": rng.choice(village_ids)},
                 {"active": rng.random() < 0.3},
+                {  # typed fields, as the evidence reads them (dates, decimals, text)
+                    "completed_on": rng.choice([None, *DAYS]),
+                    "heated_area_m2": rng.choice([None, Decimal("85.5"), Decimal("120")]),
+                    "power_account": rng.choice([None, "0012", "88"]),
+                },
             ]
         )
         record_update(
@@ -178,11 +185,14 @@ def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district)
                     }, (seed, as_of, known_at)
                     # The evidence's reader (versions' JSON read without opening sealed values).
                     judged = {
-                        st.id: (st.village_id, st["status"], st["operation"], st["household_no"])
+                        st.id: (st.village_id, {f: st[f] for f in EVIDENCE_FIELDS})
                         for st in household_states(s, as_of, known_at=known_at)
                     }
                     assert judged == {
-                        hid: (v.village_id, v.status, v.operation, v.after["household_no"])
+                        hid: (
+                            v.village_id,
+                            {f: to_column_value(f, v.after.get(f)) for f in EVIDENCE_FIELDS},
+                        )
                         for hid, v in chosen.items()
                     }, (seed, as_of, known_at)
 
