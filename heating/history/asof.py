@@ -5,6 +5,7 @@ The rules are in ``heating.history``'s docstring; this is their one implementati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -15,9 +16,12 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
+    bindparam,
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -25,6 +29,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
@@ -390,29 +395,47 @@ def fields_as_of(
     extracted = [state[f].as_string() for f in fields]
     typed = [(i, f) for i, f in enumerate(fields, start=3) if FIELD_KINDS.get(f, "str") != "str"]
     v = _V.c
+    wanted = sorted(set(ids))
+    ranked = (
+        select(v.household_id, v.id, _rank_newest_first())
+        .where(live(known_at), v.ledger_date <= as_of, _one_of(session, v.household_id, wanted))
+        .subquery()
+    )
+    chosen = (
+        select(ranked.c.household_id, v.village_id, v.active, *extracted)
+        .join(_V, v.id == ranked.c.id)
+        .where(ranked.c.rank == 1)
+    )
+    found = {row[0]: row for row in session.execute(chosen)}
     out: dict[int, tuple[int, dict[str, Any]] | None] = {}
-    for part in chunks(sorted(set(ids))):
-        ranked = (
-            select(v.household_id, v.id, _rank_newest_first())
-            .where(live(known_at), v.ledger_date <= as_of, v.household_id.in_(part))
-            .subquery()
-        )
-        chosen = (
-            select(ranked.c.household_id, v.village_id, v.active, *extracted)
-            .join(_V, v.id == ranked.c.id)
-            .where(ranked.c.rank == 1)
-        )
-        found = {row[0]: row for row in session.execute(chosen)}
-        for hid in part:
-            row = found.get(hid)
-            if row is None or not row[2]:
-                out[hid] = None  # absent then, or inactive
-                continue
-            values = dict(zip(fields, row[3:], strict=True))
-            for i, f in typed:  # dates and decimals are ISO / decimal text in the JSON
-                values[f] = to_column_value(f, row[i])
-            out[hid] = (row[1], values)
+    for hid in wanted:
+        row = found.get(hid)
+        if row is None or not row[2]:
+            out[hid] = None  # absent then, or inactive
+            continue
+        values = dict(zip(fields, row[3:], strict=True))
+        for i, f in typed:  # dates and decimals are ISO / decimal text in the JSON
+            values[f] = to_column_value(f, row[i])
+        out[hid] = (row[1], values)
     return out
+
+
+def _one_of(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, with all of them bound as one parameter.
+
+    An IN list binds each id by a name of its own, which SQLAlchemy renders and
+    fills in again for every statement, in chunks of 5,000 (a district read as
+    of a date holds tens of thousands of changed households).  PostgreSQL takes
+    an array (``= ANY``), SQLite a JSON array it unpacks itself (``json_each``).
+    ``fields_as_of`` of all 57,794 demo households, SQLite, two dates, twice each
+    alternating: 0.94–1.25 → 0.83–1.10 s of CPU, the same values.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+    each = select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", json.dumps(list(ids)), type_=String))
+    )
+    return column.in_(each)
 
 
 def _counting_versions(
