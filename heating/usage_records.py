@@ -16,17 +16,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Select, String, any_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from heating.bound_lists import one_of
 from heating.models import Household, ImportBatch, UsageRecord
 
 ACCOUNT_COLUMNS = {"electric": "power_account", "gas": "gas_account"}
 # The route whose use each kind of utility evidences.
 KIND_OF_ROUTE = {"electric": "electric", "gas": "gas"}
-
-# Accounts asked for in one SQLite statement (it allows 32,766 bound parameters).
-ACCOUNTS_PER_QUERY = 5_000
 
 # (account, form, start, end) → amount
 RecordKey = tuple[str, str, date, date]
@@ -70,11 +68,11 @@ def records_in_force(
         query = query.where(r.start <= end)
     if start is not None:
         query = query.where(r.end >= start)
+    if accounts is not None:  # one district's households read only their records
+        query = query.where(one_of(session, r.account, sorted(accounts), text=True))
     out: dict[RecordKey, float] = {}
-    batches = [query] if accounts is None else _of_accounts(session, query, accounts)
-    for batch in batches:
-        for account, form, first, last, amount in session.execute(batch):
-            out[(account, form, first, last)] = amount
+    for account, form, first, last, amount in session.execute(query):
+        out[(account, form, first, last)] = amount
     return out
 
 
@@ -94,23 +92,3 @@ def account_index(session: Session, kind: str) -> dict[str, list[AccountHolder]]
     for household_id, account in session.execute(query):
         out[account_key(account)].append(AccountHolder(household_id, account))
     return dict(out)
-
-
-def _of_accounts(session: Session, query: Select, accounts: set[str]) -> list[Select]:
-    """``query`` limited to ``accounts``: one district's households read only their records.
-
-    PostgreSQL takes them as one array (``= ANY``; 50,000 bound parameters cost
-    more to send than the rows); SQLite in chunks below its limit on bound
-    parameters.  Each account lies in one statement, so "newest wins" still holds.
-    """
-    wanted = sorted(accounts)
-    if session.get_bind().dialect.name == "postgresql":
-        return [
-            query.where(
-                UsageRecord.account == any_(bindparam("accounts", wanted, type_=ARRAY(String)))
-            )
-        ]
-    return [
-        query.where(UsageRecord.account.in_(wanted[i : i + ACCOUNTS_PER_QUERY]))
-        for i in range(0, len(wanted), ACCOUNTS_PER_QUERY)
-    ]

@@ -5,7 +5,6 @@ The rules are in ``heating.history``'s docstring; this is their one implementati
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -16,12 +15,9 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
-    bindparam,
     cast,
     func,
     literal,
-    literal_column,
     or_,
     select,
     true,
@@ -29,10 +25,10 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
+from heating.bound_lists import one_of
 from heating.history.values import (
     FIELD_KINDS,
     IDENTITY,
@@ -398,7 +394,7 @@ def fields_as_of(
     wanted = sorted(set(ids))
     ranked = (
         select(v.household_id, v.id, _rank_newest_first())
-        .where(live(known_at), v.ledger_date <= as_of, _one_of(session, v.household_id, wanted))
+        .where(live(known_at), v.ledger_date <= as_of, one_of(session, v.household_id, wanted))
         .subquery()
     )
     chosen = (
@@ -418,24 +414,6 @@ def fields_as_of(
             values[f] = to_column_value(f, row[i])
         out[hid] = (row[1], values)
     return out
-
-
-def _one_of(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column`` is one of ``ids``, with all of them bound as one parameter.
-
-    An IN list binds each id by a name of its own, which SQLAlchemy renders and
-    fills in again for every statement, in chunks of 5,000 (a district read as
-    of a date holds tens of thousands of changed households).  PostgreSQL takes
-    an array (``= ANY``), SQLite a JSON array it unpacks itself (``json_each``).
-    ``fields_as_of`` of all 57,794 demo households, SQLite, two dates, twice each
-    alternating: 0.94–1.25 → 0.83–1.10 s of CPU, the same values.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
-    each = select(literal_column("value")).select_from(
-        func.json_each(bindparam("ids", json.dumps(list(ids)), type_=String))
-    )
-    return column.in_(each)
 
 
 def _counting_versions(
