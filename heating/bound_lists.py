@@ -26,11 +26,11 @@ def one_of(
     session: Session, column: Any, values: Sequence[int] | Sequence[str], *, text: bool = False
 ) -> ColumnElement[bool]:
     """``column`` is one of ``values`` (integers, or strings with ``text=True``), bound as one
-    parameter named ``values``."""
+    parameter (of a unique name: a statement may hold several such lists)."""
     item = String if text else Integer
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("values", list(values), type_=ARRAY(item)))
+        return column == any_(bindparam("values", list(values), type_=ARRAY(item), unique=True))
     unpacked = select(literal_column("value")).select_from(
-        func.json_each(bindparam("values", json.dumps(list(values)), type_=String))
+        func.json_each(bindparam("values", json.dumps(list(values)), type_=String, unique=True))
     )
     return column.in_(unpacked)

@@ -29,3 +29,10 @@ def test_ids_and_texts_select_exactly_their_members(runtime, tiny_district) -> N
     assert chosen(runtime, Village.code, [codes[0][1:]], text=True) == set()
     many = list(range(10**6, 10**6 + 40_000)) + [ids[0]]  # beyond SQLite's 32,766 parameters
     assert chosen(runtime, Village.id, many) == {ids[0]}
+
+
+def test_two_lists_in_one_statement_keep_their_own_values(runtime, tiny_district) -> None:
+    ids = sorted(tiny_district.values())
+    with runtime.session() as s:
+        both = one_of(s, Village.id, ids[:3]) & one_of(s, Village.id, ids[1:])
+        assert set(s.scalars(select(Village.id).where(both))) == set(ids[1:3])
