@@ -30,7 +30,7 @@ import logging
 import pickle
 import time
 import zlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select, update
@@ -229,10 +229,7 @@ def commit(
     _stale(session, batch, diff, tz)
     townships = _townships_written(session, batch, diff)
     signoff_lock.check_unlocked(session, townships, day, f"写入批次 {batch.id}", tz=tz)
-    # Only these districts' figures change: the others' kept figures stay (heating.data_version).
-    data_version.writes_districts(session.connection(), districts_of(session, townships))
-    # Every version it writes is dated ``day``: figures as of earlier dates stay kept.
-    data_version.writes_dated(session.connection(), day)
+    declare_writes(session, townships, day)
     when = recorded_at or utcnow()
     stamp = history.Stamp(day, when, batch.id, user_id)
     # Hundreds of thousands of rows and tuples, no cycles: each collection would walk them
@@ -340,6 +337,17 @@ def _townships_written(session: Session, batch: ImportBatch, diff: LedgerDiff) -
             if state and state.get("village_id") is not None:
                 villages.add(state["village_id"])
     return {batch.township_id} | townships_of(session, villages)
+
+
+def declare_writes(session: Session, townships: set[int | None], ledger_date: date | None) -> None:
+    """Tell the data version what a ledger commit or rollback changes: the figures of the
+    districts of ``townships`` only (the others' kept figures stay), and only as of
+    ``ledger_date`` and after — every version it writes or retracts is dated then, so
+    figures as of earlier dates stay kept (``heating.data_version``, "Dated")."""
+    conn = session.connection()
+    data_version.writes_districts(conn, districts_of(session, townships))
+    if ledger_date is not None:
+        data_version.writes_dated(conn, ledger_date)
 
 
 def districts_of(session: Session, township_ids: set[int | None]) -> set[str]:

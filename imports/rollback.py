@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heating import clock, data_version, history, locks, signoff_lock
+from heating import clock, history, locks, signoff_lock
 from heating.errors import Refused
 from heating.models import HouseholdVersion, ImportBatch, audit, utcnow
 from imports.batches import lock_batch
-from imports.commit import districts_of, townships_of
+from imports.commit import declare_writes, townships_of
 
 
 def rollback(
@@ -64,7 +64,10 @@ def rollback(
             "请先核对这些修改。",
             detail={"later_batch": None, "recorded_at": clock.iso(first_at, tz)},
         )
-    _declare_writes(session, batch, townships)
+    # Undoing a mistaken import in one district leaves the other districts' kept figures,
+    # and its own as of dates before the batch, standing: its versions are all dated then,
+    # and each row goes back to what its counting version as of an earlier date said.
+    declare_writes(session, townships, batch.ledger_date)
     when = recorded_at or utcnow()
     restored = history.retract(
         session, batch_id, history.Stamp(batch.ledger_date, when, batch_id, user_id)
@@ -80,21 +83,6 @@ def rollback(
         detail={"households": restored},
     )
     return batch
-
-
-def _declare_writes(session: Session, batch: ImportBatch, townships: set[int]) -> None:
-    """Tell the data version what the rollback changes: its districts' figures (the
-    townships its households are in, or were in before it moved them), and only as of
-    the batch's ledger date and after — every version it retracts is dated then, and
-    each household's row goes back to what its counting version as of any earlier date
-    already said (``heating.data_version``, "Dated").  So a mistaken import undone in
-    one district leaves other districts' kept figures, and everyone's figures as of
-    earlier dates, standing.
-    """
-    conn = session.connection()
-    data_version.writes_districts(conn, districts_of(session, townships))
-    if batch.ledger_date is not None:
-        data_version.writes_dated(conn, batch.ledger_date)
 
 
 def _townships_rolled_back(session: Session, batch: ImportBatch) -> set[int]:

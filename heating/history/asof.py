@@ -392,15 +392,8 @@ def fields_as_of(
     typed = [(i, f) for i, f in enumerate(fields, start=3) if FIELD_KINDS.get(f, "str") != "str"]
     v = _V.c
     wanted = sorted(set(ids))
-    ranked = (
-        select(v.household_id, v.id, _rank_newest_first())
-        .where(live(known_at), v.ledger_date <= as_of, one_of(session, v.household_id, wanted))
-        .subquery()
-    )
-    chosen = (
-        select(ranked.c.household_id, v.village_id, v.active, *extracted)
-        .join(_V, v.id == ranked.c.id)
-        .where(ranked.c.rank == 1)
+    chosen = _counting(
+        one_of(session, v.household_id, wanted), as_of, known_at, v.village_id, v.active, *extracted
     )
     found = {row[0]: row for row in session.execute(chosen)}
     out: dict[int, tuple[int, dict[str, Any]] | None] = {}
@@ -426,21 +419,46 @@ def _counting_versions(
     """Household id → (its counting version's ``after``, ledger date, batch id) as of
     (``as_of``, ``known_at``), for the households that have one."""
     v = _V.c
-    conditions = [live(known_at), v.ledger_date <= as_of, v.household_id.in_(households)]
-    if excluding_batch is not None:
-        conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
-    ranked = (
-        select(v.household_id, v.id, v.ledger_date, v.batch_id, _rank_newest_first())
-        .where(*conditions)
-        .subquery()
-    )
-    chosen = select(ranked.c.household_id, v.after, ranked.c.ledger_date, ranked.c.batch_id).join(
-        _V, _V.c.id == ranked.c.id
+    chosen = _counting(
+        v.household_id.in_(households),
+        as_of,
+        known_at,
+        v.after,
+        v.ledger_date,
+        v.batch_id,
+        excluding_batch=excluding_batch,
     )
     return {
         hid: (state, ledger_date, batch)
-        for hid, state, ledger_date, batch in session.execute(chosen.where(ranked.c.rank == 1))
+        for hid, state, ledger_date, batch in session.execute(chosen)
     }
+
+
+def _counting(
+    households: ColumnElement[bool],
+    as_of: date,
+    known_at: datetime | None,
+    *columns: Any,
+    excluding_batch: int | None = None,
+) -> Select:
+    """Rows (household id, ``columns`` of its counting version) as of (``as_of``,
+    ``known_at``) for the ``households`` selected.
+
+    The versions are ranked on the covering index's columns alone and only each
+    household's counting version is joined for ``columns``: what those cost (its
+    whole JSON, or fields taken out of it) is paid once per household, not once
+    per version.
+    """
+    v = _V.c
+    conditions = [live(known_at), v.ledger_date <= as_of, households]
+    if excluding_batch is not None:
+        conditions.append(or_(v.batch_id.is_(None), v.batch_id != excluding_batch))
+    ranked = select(v.household_id, v.id, _rank_newest_first()).where(*conditions).subquery()
+    return (
+        select(ranked.c.household_id, *columns)
+        .join(_V, v.id == ranked.c.id)
+        .where(ranked.c.rank == 1)
+    )
 
 
 def village_changes(session: Session, village_id: int, limit: int) -> list[Any]:
