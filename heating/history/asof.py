@@ -32,7 +32,6 @@ from heating.bound_lists import one_of
 from heating.history.values import (
     FIELD_KINDS,
     IDENTITY,
-    chunks,
     state_from_json,
     to_column_value,
 )
@@ -113,14 +112,14 @@ def newest_versions(
     as_of: date | None,
     known_at: datetime | None,
     *,
-    households: Select | Sequence[int] | None = None,
+    households: Select | None = None,
     columns: Sequence[Any] = (),
 ) -> Subquery:
     """Per household its version that counts as of (``as_of``, ``known_at``).
 
     Columns: ``household_id``, ``version_id``, ``village_id``, ``active``,
     ``status``, ``operation``, ``ledger_date``, ``recorded_at`` and any extra
-    version ``columns``.  ``households`` (a select or list of ids) limits the ranking;
+    version ``columns``.  ``households`` (a select of ids) limits the ranking;
     the covering index ``ix_household_versions_asof`` serves it.
     """
     v = _V.c
@@ -293,13 +292,10 @@ def delta_rows(as_of: date | None, known_at: datetime | None) -> Select:
 
 
 def current_states(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Households' rows (identity columns and every field), by id, read in chunks."""
+    """Households' rows (identity columns and every field), by id."""
     cols = [_H.c[name] for name in (*IDENTITY, *HOUSEHOLD_FIELDS)]
-    out: dict[int, dict[str, Any]] = {}
-    for part in chunks(sorted(set(ids))):
-        for row in session.execute(select(*cols).where(_H.c.id.in_(part))).mappings():
-            out[row["id"]] = dict(row)
-    return out
+    chosen = select(*cols).where(one_of(session, _H.c.id, sorted(set(ids))))
+    return {row["id"]: dict(row) for row in session.execute(chosen).mappings()}
 
 
 def shows_state_at(row: Mapping[str, Any], ledger_date: date) -> bool:
@@ -309,11 +305,9 @@ def shows_state_at(row: Mapping[str, Any], ledger_date: date) -> bool:
 
 def present_as_of(session: Session, ids: Iterable[int], as_of: date) -> set[int]:
     """Which of these households exist as of ``as_of`` (a counting, active version dated ≤ it)."""
-    out: set[int] = set()
-    for part in chunks(sorted(set(ids))):
-        newest = newest_versions(as_of, None, households=list(part))
-        out.update(session.scalars(select(newest.c.household_id).where(newest.c.active == true())))
-    return out
+    wanted = select(_H.c.id).where(one_of(session, _H.c.id, sorted(set(ids))))
+    newest = newest_versions(as_of, None, households=wanted)
+    return set(session.scalars(select(newest.c.household_id).where(newest.c.active == true())))
 
 
 def states_as_of(
@@ -345,22 +339,21 @@ def states_as_of(
             out[hid] = dict(row)
         else:
             need.append(hid)
-    for part in chunks(need):
-        found = _counting_versions(session, part, as_of, known_at, excluding_batch)
-        for hid in part:
-            hit = found.get(hid)
-            if hit is None or not hit[0] or not (inactive or hit[0].get("active", True)):
-                out[hid] = None
-                continue
-            state = state_from_json(hit[0])
-            identity = rows.get(hid) or {}
-            for name in IDENTITY:
-                if name not in state:
-                    state[name] = identity.get(name)
-            state["id"] = hid
-            state["ledger_date"] = hit[1]
-            state["updated_batch_id"] = hit[2]
-            out[hid] = state
+    found = _counting_versions(session, need, as_of, known_at, excluding_batch) if need else {}
+    for hid in need:
+        hit = found.get(hid)
+        if hit is None or not hit[0] or not (inactive or hit[0].get("active", True)):
+            out[hid] = None
+            continue
+        state = state_from_json(hit[0])
+        identity = rows.get(hid) or {}
+        for name in IDENTITY:
+            if name not in state:
+                state[name] = identity.get(name)
+        state["id"] = hid
+        state["ledger_date"] = hit[1]
+        state["updated_batch_id"] = hit[2]
+        out[hid] = state
     return out
 
 
@@ -420,7 +413,7 @@ def _counting_versions(
     (``as_of``, ``known_at``), for the households that have one."""
     v = _V.c
     chosen = _counting(
-        v.household_id.in_(households),
+        one_of(session, v.household_id, households),
         as_of,
         known_at,
         v.after,
