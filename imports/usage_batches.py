@@ -344,7 +344,7 @@ def commit_usage(
         if cls != "unchanged"
     ]
     for i in range(0, len(rows), INSERT_CHUNK):
-        session.execute(insert(UsageRecord), rows[i : i + INSERT_CHUNK])
+        session.connection().execute(insert(UsageRecord.__table__), rows[i : i + INSERT_CHUNK])
     batch.status = "committed"
     batch.committed_at = utcnow()
     batch.accept_valid = accept_valid
