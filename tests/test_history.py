@@ -20,7 +20,14 @@ import pytest
 from sqlalchemy import select
 
 from heating import history
-from heating.history import record_create, record_update, retract, state_as_of
+from heating.history import (
+    present_as_of,
+    record_create,
+    record_update,
+    retract,
+    state_as_of,
+    states_as_of,
+)
 from heating.history.values import to_column_value
 from heating.models import Household, HouseholdVersion, ImportBatch, StoredFile, Township
 from heating.usage import EVIDENCE_FIELDS, household_states
@@ -195,6 +202,27 @@ def test_state_as_of_equals_a_replay_of_random_histories(runtime, tiny_district)
                         )
                         for hid, v in chosen.items()
                     }, (seed, as_of, known_at)
+                    if as_of is not None:
+                        _assert_readers_of_lists_agree(s, list(rows), as_of, known_at, chosen)
+
+
+def _assert_readers_of_lists_agree(s, ids: list[int], as_of: date, known_at, chosen) -> None:
+    """The readers given lists of households (diff, back-fill, rollback) say what the replay
+    says, for every household asked: none left out, none added."""
+    replayed = {hid: (v.village_id, v.status, v.ledger_date) for hid, v in chosen.items()}
+    then = states_as_of(s, ids, as_of, rows={}, known_at=known_at)
+    assert set(then) == set(ids)
+    assert {
+        hid: (st["village_id"], st["status"], st["ledger_date"]) for hid, st in then.items() if st
+    } == replayed, (as_of, known_at)
+    if known_at is None:  # rows show today's knowledge
+        assert present_as_of(s, ids, as_of) == set(replayed), as_of
+        shortcut = states_as_of(s, ids, as_of)  # rows that show the state then are used as is
+        assert {
+            hid: (st["village_id"], st["status"], st["ledger_date"])
+            for hid, st in shortcut.items()
+            if st
+        } == replayed, as_of
 
 
 def test_a_back_filled_version_never_moves_the_row_and_relinks_its_successor(
