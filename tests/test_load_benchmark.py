@@ -65,3 +65,34 @@ def test_users_browse_while_two_clerks_commit(runtime, standard, tmp_path) -> No
         ok, what = load.landed(runtime, run)
         assert ok, what
     assert load.replay_matches(runtime) == (True, [])
+
+
+def test_the_exit_status_follows_every_goal_the_table_shows() -> None:
+    """A run that misses a page's p95 or a commit's 2 × is a failed run, not only one with errors."""
+    load = load_module()
+
+    def page(kind: str, p95: float) -> object:
+        return load.PageStats(kind, 10, 0, 50.0, p95, p95, 1.0)
+
+    pages = [
+        page("dashboard", 630.0),
+        page("village page", 1100.0),
+        page(f"{load.REPORT_KIND} (each request)", 87_000.0),  # no p95 goal
+        page(f"{load.LOGIN_KIND} (POST)", 1_500.0),  # no p95 goal
+    ]
+    result = load.LoadResult(pages, page("all", 1_900.0))
+    landed = [(True, "批次 1"), (True, "批次 2")]
+    assert load.missed_goals(result, 0, True, landed, [1.78, 1.42]) == [
+        "village page p95 1100 ms > 1000 ms"
+    ]
+    assert load.missed_goals(result, 0, True, landed, [2.38, None]) == [
+        "village page p95 1100 ms > 1000 ms",
+        "写入为单独的 2.38 × > 2 ×",
+    ]
+    pages[1] = page("village page", 1000.0)
+    assert load.missed_goals(result, 0, True, landed, [2.0, 1.9]) == []
+    assert load.missed_goals(result, 1, False, [(True, "批次 1"), (False, "超时")], [None]) == [
+        "错误 1 个",
+        "覆盖率与历史重放不一致",
+        "未写入：超时",
+    ]
