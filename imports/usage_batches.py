@@ -343,6 +343,9 @@ def commit_usage(
         for row, cls in parsed.valid
         if cls != "unchanged"
     ]
+    # A Core insert of the table: the ORM's bulk insert built each row's command in Python
+    # (benchmarks/usage.py, 100k rows: commit 1.75–1.92 → 0.95–1.18 s). The batch's own
+    # changes below are flushed, so the session's readers forget what they remembered.
     for i in range(0, len(rows), INSERT_CHUNK):
         session.connection().execute(insert(UsageRecord.__table__), rows[i : i + INSERT_CHUNK])
     batch.status = "committed"
