@@ -904,13 +904,14 @@ def main(argv: list[str] | None = None) -> int:
     ratios: list[float | None] = []
     for run, (ok, what) in zip(under_load, commits, strict=True):
         alone_run = next((a for a in alone if a.username == run.username), None)
+        timed = alone_run is not None and alone_run.commit_s and run.commit_s
+        share = run.commit_s / alone_run.commit_s if timed else None
+        ratios.append(share)
         ratio = ""
-        ratios.append(None)
-        if alone_run and alone_run.commit_s and run.commit_s:
-            ratios[-1] = run.commit_s / alone_run.commit_s
+        if share is not None:
             ratio = (
                 f"；单独 {alone_run.preview_s:.1f} + {alone_run.commit_s:.1f} s，"
-                f"写入为单独的 {run.commit_s / alone_run.commit_s:.2f} ×，"
+                f"写入为单独的 {share:.2f} ×，"
                 f"预览+写入为 {run.total_s / alone_run.total_s:.2f} ×"
             )
         print(
