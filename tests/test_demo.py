@@ -65,7 +65,22 @@ slow = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def shared_figures() -> Iterator[None]:
+    """The module's runtimes and ``heating`` commands share kept figures through the database.
+
+    As the app's processes do on PostgreSQL (``share_kept_figures = auto``), here on SQLite
+    too: each CLI run opens an engine of its own, and computed the full district's facts
+    (≈ 2–5 s of CPU) again; now the first computation is stored and the others read it
+    (the module 46 → 34 s).  ``tests/test_shared_figures.py`` checks that what is read
+    equals what is computed.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEATING_SHARE_KEPT_FIGURES", "on")
+        yield
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory, shared_figures: None) -> Iterator[str]:
     """A database holding the full demo, loaded once for this module."""
     if PG_URL:
         url = make_url(PG_URL)

@@ -2,7 +2,8 @@
 
 The real load test runs for minutes on the demo (see README "性能 / Benchmarks");
 this runs its parts for a few seconds on the tiny district so they do not rot:
-the server as README runs it (gunicorn, two threaded worker processes), three simulated
+the server as README runs it (gunicorn; one threaded worker here: each further worker only
+imports the app and starts its fork server again), three simulated
 users through the login form and the page mix, and two clerks of different
 townships uploading and committing through the web at the same time.  Then
 both commits must have landed and the counts the pages show equal a replay of
@@ -45,8 +46,8 @@ def test_users_browse_while_two_clerks_commit(runtime, standard, tmp_path) -> No
     plan_file.write_text(json.dumps(plan.locust_plan((0.5, 1.0))), "utf-8")
     key = Path(runtime.config.encryption_key_file)
     prefix = tmp_path / "locust"
-    with load.Server(runtime.config.database_url, key, tmp_path, workers=2, threads=2) as server:
-        locust = load.start_locust(server.base, plan_file, 3, 8, prefix, 1.0)
+    with load.Server(runtime.config.database_url, key, tmp_path, workers=1, threads=4) as server:
+        locust = load.start_locust(server.base, plan_file, 3, 5, prefix, 1.0)
         runs = load.clerks_at_once(server.base, plan, ledgers, rows)
         assert locust.wait(timeout=120) == 0, prefix.with_suffix(".log").read_text()
     result = load.read_locust(prefix)

@@ -335,7 +335,12 @@ def test_print_setup_panes_and_widths(runtime: Runtime, history: dict[str, int])
     assert villages.freeze_panes == "A5"  # title, subtitle, two header rows
     assert villages.print_title_rows == "$3:$4"
     assert "E3:J3" in {str(r) for r in villages.merged_cells.ranges}  # 户数 group header
-    assert villages["E3"].font.b
+    for header in (villages["E3"], villages["F4"], villages["A3"]):  # group, column, two-row
+        assert header.font.b and header.font.name == "宋体", header.coordinate
+        assert header.fill.fgColor.rgb == "00DDEBF7", header.coordinate
+        assert header.alignment.horizontal == "center" and header.alignment.wrap_text
+        assert header.border.left.style == "thin" and header.border.bottom.style == "thin"
+    assert not villages["A5"].font.b and villages["A5"].fill.fgColor.rgb != "00DDEBF7"
     # "东街村委会" is 5 CJK characters: at least 10 columns wide.
     assert villages.column_dimensions["B"].width >= 10
     assert villages["I5"].number_format == "#,##0"

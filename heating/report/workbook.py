@@ -71,6 +71,7 @@ WRITTEN: WeakKeyDictionary[Workbook, list[tuple[str, Table]]] = WeakKeyDictionar
 # (border id of a cell, edge, border id of the merge's first cell) -> the cell's border id after.
 _EDGE_BORDERS: WeakKeyDictionary[Workbook, dict[tuple[int, str, int], int]] = WeakKeyDictionary()
 _EDGES = ("top", "left", "right", "bottom")  # the order openpyxl's MergedCellRange.format takes
+_HEADER_KEY = ("header",)  # the header cells' entry of _STYLES
 
 
 def value_format(value: Any, kind: str) -> tuple[str | None, Alignment | None]:
@@ -263,12 +264,23 @@ def merge(ws: Worksheet, min_row: int, min_col: int, max_row: int, max_col: int)
 
 
 def _header_cell(ws: Worksheet, row: int, col: int, text: str) -> None:
+    """A header cell: bold, shaded, centred and bordered, its style array built once per workbook.
+
+    Setting the four styles one by one hashed each style object per cell: a report of the
+    tiny district is mostly headers (0.87 s of 19 reports' 4 s of writing, cProfile).
+    """
     cell = ws.cell(row=row, column=col)
     put_text(cell, text)
-    cell.font = HEADER_FONT
-    cell.fill = HEADER_FILL
-    cell.alignment = CENTER
-    cell.border = BORDER
+    styles = _STYLES.setdefault(ws.parent, {})
+    built = styles.get(_HEADER_KEY)
+    if built is None:
+        scratch = Cell(ws)  # never added to the sheet
+        scratch.font = HEADER_FONT
+        scratch.fill = HEADER_FILL
+        scratch.alignment = CENTER
+        scratch.border = BORDER
+        built = styles[_HEADER_KEY] = scratch._style
+    cell._style = copy(built)
 
 
 def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
