@@ -169,7 +169,7 @@ def city_available() -> bool:
 
 def make_plan(runtime: Any, users: int, rows: int) -> Plan:
     """Accounts for the simulated users and two clerks of the two largest townships."""
-    from heating.history.asof import last_ledger_date
+    from heating.history.span import last_ledger_date
     from heating.models import District, Household, Township, User, Village
     from heating.users import create_user
 

@@ -37,23 +37,25 @@ from heating.history.asof import (
     current_states,
     delta_rows,
     fields_as_of,
-    first_ledger_date,
-    last_ledger_date,
-    last_recorded,
     live,
     newest_versions,
     present_as_of,
-    recorded_later,
     regressed_as_of,
     shows_state_at,
     state_as_of,
     states_as_of,
     versions_dated_after,
-    village_changes,
 )
 from heating.history.bulk import allocate_ids, bulk_insert, indexes_deferred
 from heating.history.edits import record_create, record_update
 from heating.history.ledgers import latest_ledgers, newest_ledger
+from heating.history.span import (
+    first_ledger_date,
+    last_ledger_date,
+    last_recorded,
+    recorded_later,
+    village_changes,
+)
 from heating.history.values import (
     BLANK_STATE,
     CHUNK,
