@@ -29,11 +29,8 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from jinja2 import BytecodeCache
-from jinja2.bccache import Bucket
-from sqlalchemy import Connection, Engine, Integer, event, text, update
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.util import LRUCache
+from sqlalchemy import Engine, event, update
+from sqlalchemy.engine import make_url
 from werkzeug.routing import Rule
 from werkzeug.security import generate_password_hash
 
@@ -42,7 +39,17 @@ from heating.models import Base, User
 from heating.runtime import Runtime, open_runtime
 from heating.sealing import Keyring, activate
 from tests.support.browser import add_map_scene
-from tests.support.database import KEY_FILE
+from tests.support.compiled import (
+    COMPILED_TEMPLATES,
+    share_compiled_statements,
+)
+from tests.support.database import (
+    KEY_FILE,
+    empty_all,
+    on_server,
+    restore_rows,
+    truncate_all,
+)
 from tests.support.districts import DONGJIE, NANJIE, SHANGCUN, XIACUN, load_tiny_district
 from tests.support.households import add_many, write_household
 from tests.support.registers import add_district_heated_nanjie
@@ -50,15 +57,6 @@ from tests.support.routing import compile_builder_once
 from tests.support.usage import LEDGER_DAY, MONTHS, usage_file
 from tests.support.users import CAST_HASH_METHOD, PASSWORD, load_cast
 from tests.support.web import log_in
-
-
-def _on_server(url: URL, *statements: str) -> None:
-    """Run statements outside any transaction on the server of ``url`` (its postgres database)."""
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
-    admin.dispose()
 
 
 def _worker_database(url: str) -> str:
@@ -74,9 +72,7 @@ def _worker_database(url: str) -> str:
         return url
     parsed = make_url(url)
     name = f"{parsed.database}_{worker}"
-    _on_server(
-        parsed, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
+    on_server(parsed, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     worker_url = parsed.set(database=name).render_as_string(hide_password=False)
     os.environ["HEATING_TEST_DATABASE_URL"] = worker_url
     os.environ["HEATING_TEST_WORKER"] = worker
@@ -126,71 +122,13 @@ def _fill_cast(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
     return villages, users
 
 
-def _truncate(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
-# Above this many bytes in the tables (a test that wrote thousands of rows, or the dead rows
-# of many deletions), the next reset truncates instead of deleting.
-DELETE_LIMIT_BYTES = 4 << 20
-
-
-def _empty(engine: Engine) -> None:
-    """Empty every table and restart every id sequence, as ``_truncate`` does (PostgreSQL).
-
-    TRUNCATE gives every table and index a new file and syncs them at commit:
-    ~0.1–1 s per test on 24 tables, most of PostgreSQL's extra time per test.
-    A test leaves a few dozen rows, which DELETE removes in milliseconds; a
-    test that wrote many is truncated as before.
-    """
-    tables = [t.name for t in Base.metadata.sorted_tables]
-    with engine.begin() as conn:
-        size = conn.scalar(
-            text(
-                "SELECT sum(pg_total_relation_size(quote_ident(name))) "
-                "FROM unnest(CAST(:t AS text[])) AS name"
-            ),
-            {"t": tables},
-        )
-        if size > DELETE_LIMIT_BYTES:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            return
-        for name in reversed(tables):  # referencing tables first
-            conn.execute(text(f"DELETE FROM {name}"))
-        with_ids = [t.name for t in Base.metadata.sorted_tables if "id" in t.columns]
-        conn.execute(
-            text(
-                "SELECT setval(pg_get_serial_sequence(quote_ident(name), 'id'), 1, false) "
-                "FROM unnest(CAST(:t AS text[])) AS name"
-            ),
-            {"t": with_ids},
-        )
-
-
-def _restore_rows(engine: Engine, rows: list[tuple[Any, list[dict[str, Any]]]]) -> None:
-    """Insert prepared rows and move each id sequence past them (PostgreSQL)."""
-    with engine.begin() as conn:
-        for table, data in rows:
-            conn.execute(table.insert(), data)
-            id_column = table.columns.get("id")
-            if id_column is not None and isinstance(id_column.type, Integer):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT MAX(id) FROM {table.name}))"
-                    )
-                )
-
-
 @pytest.fixture(scope="session")
 def _templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     """Migrate once; prepare the empty and the cast starting points."""
     if PG_URL:
         engine = make_engine(PG_URL)
         upgrade(engine)
-        _truncate(engine)
+        truncate_all(engine)
         ensure_meta(engine)
         villages, users = _fill_cast(engine)
         with engine.connect() as conn:
@@ -224,9 +162,9 @@ def database_url(
     with_cast = not CAST_FIXTURES.isdisjoint(request.fixturenames)
     if PG_URL:
         engine = make_engine(PG_URL)
-        _empty(engine)
+        empty_all(engine)
         if with_cast:
-            _restore_rows(engine, _templates.rows)
+            restore_rows(engine, _templates.rows)
         else:
             ensure_meta(engine)
         engine.dispose()
@@ -243,44 +181,6 @@ def settings() -> dict[str, Any]:
     return {}
 
 
-class _CompiledStatements:
-    """SQLAlchemy's compiled statements kept for the whole run (per process), for every test's engine.
-
-    Each test opens a new engine, whose own cache of compiled SQL starts empty:
-    about a seventh of the suite's CPU went to compiling the same statements
-    again.  SQLAlchemy keys a compiled statement by the dialect *object*; here
-    by what the compiled SQL depends on — the dialect's class, its server's
-    version and its parameter style — which every engine of a run shares
-    (one SQLite library, or one PostgreSQL server, through ``make_engine``).
-    Given to every connection of every engine (the tests' runtimes, the CLI's
-    in-process runs, the apps') as the documented ``compiled_cache`` execution
-    option; the ORM's flushes keep using each mapper's own cache.
-    """
-
-    def __init__(self) -> None:
-        self.compiled: LRUCache[Any, Any] = LRUCache(20_000)
-
-    @staticmethod
-    def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-        dialect = key[0]
-        same_sql = (type(dialect), dialect.server_version_info, dialect.paramstyle)
-        return (same_sql, *key[1:])
-
-    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
-        return self.compiled.get(self._key(key), default)
-
-    def __setitem__(self, key: tuple[Any, ...], value: Any) -> None:
-        self.compiled[self._key(key)] = value
-
-
-COMPILED_STATEMENTS = _CompiledStatements()
-
-
-@event.listens_for(Engine, "engine_connect")
-def _share_compiled_statements(connection: Connection) -> None:
-    connection.execution_options(compiled_cache=COMPILED_STATEMENTS)  # in place (SQLAlchemy 2)
-
-
 @pytest.fixture
 def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     # A web download waits for its report (a loaded CI machine may take longer than the
@@ -290,27 +190,9 @@ def runtime(database_url: str, settings: dict[str, Any]) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
-class _CompiledTemplates(BytecodeCache):
-    """Jinja's compiled templates kept in memory for the whole run (per process).
-
-    Every test makes its own app and so its own Jinja environment, which would
-    compile each template it renders again (about a fifth of a web test's CPU).
-    Jinja checks each entry against its template's source checksum.
-    """
-
-    def __init__(self) -> None:
-        self.code: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        if bucket.key in self.code:
-            bucket.bytecode_from_string(self.code[bucket.key])
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self.code[bucket.key] = bucket.bytecode_to_string()
-
-
-COMPILED_TEMPLATES = _CompiledTemplates()
-
+# Every connection of every engine (the tests' runtimes, the CLI's in-process runs, the apps')
+# takes the run's compiled statements.
+event.listen(Engine, "engine_connect", share_compiled_statements)
 
 # werkzeug compiles two URL builders per rule of every test's app: compile each once per run.
 Rule._compile_builder = compile_builder_once  # type: ignore[method-assign]
@@ -526,7 +408,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not PG_URL or not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     name = make_url(PG_URL).database
-    _on_server(make_url(PG_URL), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    on_server(make_url(PG_URL), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --------------------------------------------------------------------------

@@ -4,6 +4,9 @@ A full load (58,000 households with their history) is done once per module
 into its own database (a file for SQLite; a separate ``…_demo`` database when
 ``HEATING_TEST_DATABASE_URL`` selects PostgreSQL); generator properties are
 checked on a subset where a full run is not needed.
+
+One file of ~600 lines on purpose: its tests share that one load (a module fixture, kept
+on one worker by ``tests/conftest.py``); split into modules, each would load it again.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ child process that reads uploads gets small limits in these tests
 (``CHILD_MB``, ``CHILD_SECONDS``) so that the safety net itself is exercised
 quickly: an abort, a memory blow-up and a hang in the child each become a
 refusal while the test process (the "server") carries on.
+
+One file of ~690 lines on purpose: a catalogue of small, independent cases (one per kind
+of hostile file) that share those limits and the file builders above them.
 """
 
 from __future__ import annotations

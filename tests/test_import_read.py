@@ -2,6 +2,9 @@
 
 Every file is written by a real tool (openpyxl, xlwt, LibreOffice, Python's
 codecs for GBK/UTF-8-BOM CSV, msoffcrypto-tool for an encrypted workbook).
+
+One file of ~650 lines on purpose: a catalogue of small, independent cases of one step
+(a file read into rows), each writing its own file.
 """
 
 from __future__ import annotations
