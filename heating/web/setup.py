@@ -7,27 +7,51 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask
 from flask_wtf import CSRFProtect
 
+from heating.web import (
+    admin,  # 用户管理
+    api,  # /api: coverage, villages, GeoJSON for scripts
+    auth,  # 登录、退出、改密码
+    boilers,  # /boilers (清零 progress)
+    city,  # 全市汇总 (several districts)
+    dashboard,  # 总览
+    errors,
+    headers,
+    imports,  # 台账导入: preview, commit, rollback, jobs
+    layout,
+    reports,  # /reports and the .xlsx download
+    signoff,  # 报送与审核
+    trend,  # 历年趋势
+    usage,  # 用量核验: utility use, flags, subsidies
+    villages,  # 村庄列表与村庄页
+    zones,  # 禁煤区
+)
+from heating.web import map as map_page  # /map and the GeoJSON endpoints
+
 csrf = CSRFProtect()
 
 # Ledger parsing runs off the request thread so a 100k-row preview never times out.
 UPLOAD_WORKERS = 2
 
+BLUEPRINTS = (
+    auth,
+    dashboard,
+    imports,
+    villages,
+    zones,
+    admin,
+    api,
+    map_page,
+    reports,
+    boilers,
+    trend,
+    signoff,
+    usage,
+    city,
+)
+
 
 def init_app(app: Flask) -> None:
     """Register CSRF, login, blueprints and error handlers."""
-    from heating.web import (
-        admin,
-        api,
-        auth,
-        dashboard,
-        errors,
-        headers,
-        imports,
-        layout,
-        villages,
-        zones,
-    )
-
     csrf.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
@@ -36,31 +60,5 @@ def init_app(app: Flask) -> None:
     app.extensions["heating_jobs"] = ThreadPoolExecutor(
         max_workers=UPLOAD_WORKERS, thread_name_prefix="heating-upload"
     )
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(imports.bp)
-    app.register_blueprint(villages.bp)
-    app.register_blueprint(zones.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
-    from heating.web import map as map_page  # MAP: /map and the GeoJSON endpoints
-
-    app.register_blueprint(map_page.bp)
-    from heating.web import reports  # REPORT: /reports and the .xlsx download
-
-    app.register_blueprint(reports.bp)
-    from heating.web import boilers  # BOILERS: /boilers (清零 progress)
-
-    app.register_blueprint(boilers.bp)
-    from heating.web import trend  # 历年趋势
-
-    app.register_blueprint(trend.bp)
-    from heating.web import signoff  # 报送与审核
-
-    app.register_blueprint(signoff.bp)
-    from heating.web import usage  # 用量核验: utility use, flags, subsidies
-
-    app.register_blueprint(usage.bp)
-    from heating.web import city  # 全市汇总 (several districts)
-
-    app.register_blueprint(city.bp)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.bp)
