@@ -274,13 +274,8 @@ def _header_cell(ws: Worksheet, row: int, col: int, text: str) -> None:
     styles = _STYLES.setdefault(ws.parent, {})
     built = styles.get(_HEADER_KEY)
     if built is None:
-        scratch = Cell(ws)  # never added to the sheet
-        scratch.font = HEADER_FONT
-        scratch.fill = HEADER_FILL
-        scratch.alignment = CENTER
-        scratch.border = BORDER
-        built = styles[_HEADER_KEY] = scratch._style
-    cell._style = copy(built)
+        built = styles[_HEADER_KEY] = _build_style(ws, HEADER_FONT, HEADER_FILL, None, CENTER)
+    cell._style = copy(built)  # merge() changes a cell's border id in place
 
 
 def _write_headers(ws: Worksheet, columns: list[Column], row: int) -> int:
@@ -327,7 +322,9 @@ def _write_row(ws: Worksheet, row: int, columns: list[Column], data: Row) -> Non
             number_format, alignment = value_format(value, col.kind)
             if col.wrap:
                 alignment = LEFT_WRAP
-            built = styles[key] = _build_style(ws, number_format, alignment, total, bad)
+            font = BOLD_FONT if total else BAD_FONT if bad else BODY_FONT
+            fill = TOTAL_FILL if total else None
+            built = styles[key] = _build_style(ws, font, fill, number_format, alignment)
         cell = Cell(ws, row=row, column=i, style_array=built)
         _bind(cell, value, col.kind)
         ws._add_cell(cell)
@@ -351,12 +348,12 @@ def _bind_text(cell: Cell, text: str) -> None:
 
 def _build_style(
     ws: Worksheet,
+    font: Font,
+    fill: PatternFill | None,
     number_format: str | None,
     alignment: Alignment | None,
-    total: bool,
-    bad: bool,
 ) -> Any:
-    """A data cell's style array, built once per workbook and distinct style.
+    """A bordered cell's style array, built once per workbook and distinct style.
 
     Setting font, fill, border and format one by one hashes each style object
     (most of the time of a large sheet); creating cells from a built style
@@ -364,11 +361,9 @@ def _build_style(
     """
     cell = Cell(ws)
     cell.border = BORDER
-    if total:
-        cell.font = BOLD_FONT
-        cell.fill = TOTAL_FILL
-    else:
-        cell.font = BAD_FONT if bad else BODY_FONT
+    cell.font = font
+    if fill is not None:
+        cell.fill = fill
     if number_format:
         cell.number_format = number_format
     if alignment is not None:
